@@ -1,0 +1,118 @@
+// Bindings for errors, dtypes, generators, threads and build facts.
+#include <pybind11/stl.h>
+
+#include "bindings/pyconvert.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "hyflow/build_config.h"
+
+namespace py = pybind11;
+
+namespace hy {
+namespace {
+
+/// The Python object behind hyflow.float32 & co.
+struct DTypeObject {
+  DType dtype;
+};
+
+std::vector<py::object>& dtype_objects() {
+  static std::vector<py::object>* v = new std::vector<py::object>();
+  return *v;
+}
+
+}  // namespace
+
+py::object dtype_to_python(DType t) { return dtype_objects().at(static_cast<size_t>(t)); }
+
+DType dtype_from_python(py::handle h) {
+  if (py::isinstance<DTypeObject>(h)) return h.cast<DTypeObject&>().dtype;
+  if (py::isinstance<py::str>(h)) return dtype_from_name(h.cast<std::string>());
+  // NumPy dtypes and scalar types, and Python's bool/int/float (as NumPy reads them).
+  py::object np_dtype;
+  try {
+    np_dtype = py::module_::import("numpy").attr("dtype")(h);
+  } catch (py::error_already_set&) {
+    throw TypeError(str("expected a dtype (hyflow.float32, 'float32', numpy.float32, ...), got ",
+                        std::string(py::repr(h))));
+  }
+  return dtype_from_name(py::str(np_dtype.attr("name")));
+}
+
+void bind_errors(py::module_& m) {
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const NotImplementedError& e) {
+      PyErr_SetString(PyExc_NotImplementedError, e.what());
+    } catch (const RuntimeError& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+}
+
+void bind_dtypes(py::module_& m) {
+  py::class_<DTypeObject>(m, "dtype", "An element type (hyflow.float32, hyflow.int64, ...)")
+      .def_property_readonly("itemsize", [](const DTypeObject& d) { return dtype_itemsize(d.dtype); })
+      .def_property_readonly("is_floating_point", [](const DTypeObject& d) { return dtype_is_floating(d.dtype); })
+      .def_property_readonly("name", [](const DTypeObject& d) { return dtype_name(d.dtype); })
+      .def("__repr__", [](const DTypeObject& d) { return str("hyflow.", dtype_name(d.dtype)); })
+      .def("__str__", [](const DTypeObject& d) { return str("hyflow.", dtype_name(d.dtype)); })
+      .def("__eq__", [](const DTypeObject& d, py::handle o) {
+        if (py::isinstance<DTypeObject>(o)) return d.dtype == o.cast<DTypeObject&>().dtype;
+        if (py::isinstance<py::str>(o)) {
+          try { return d.dtype == dtype_from_name(o.cast<std::string>()); } catch (const TypeError&) { return false; }
+        }
+        return false;
+      })
+      .def("__hash__", [](const DTypeObject& d) { return static_cast<int>(d.dtype); })
+      .def(py::pickle([](const DTypeObject& d) { return std::string(dtype_name(d.dtype)); },
+                      [](const std::string& s) { return DTypeObject{dtype_from_name(s)}; }));
+  auto& objs = dtype_objects();
+  for (int i = 0; i < kNumDTypes; ++i) {
+    DType t = static_cast<DType>(i);
+    objs.push_back(py::cast(DTypeObject{t}));
+    m.attr(dtype_name(t)) = objs.back();
+  }
+  m.def("promote_types", [](DType a, DType b) { return promote_types(a, b); },
+        "The dtype both a and b convert to (PyTorch/NumPy promotion lattice).");
+}
+
+void bind_runtime(py::module_& m) {
+  py::class_<Generator, std::shared_ptr<Generator>>(m, "Generator",
+                                                    "A reproducible random stream (counter-based Philox).")
+      .def(py::init([](std::optional<int64_t> seed) {
+             return seed ? std::make_shared<Generator>(static_cast<uint64_t>(*seed)) : std::make_shared<Generator>();
+           }),
+           py::arg("seed") = py::none())
+      .def("manual_seed", [](Generator& g, int64_t s) -> Generator& { g.manual_seed(static_cast<uint64_t>(s)); return g; },
+           py::arg("seed"), py::return_value_policy::reference_internal)
+      .def("initial_seed", [](const Generator& g) { return g.seed(); })
+      .def("get_state", [](const Generator& g) { return py::make_tuple(g.seed(), g.offset()); })
+      .def("set_state", [](Generator& g, py::tuple st) {
+        HY_CHECK(st.size() == 2, ValueError, "Generator.set_state expects (seed, offset)");
+        g.set_state(st[0].cast<uint64_t>(), st[1].cast<uint64_t>());
+      }, py::arg("state"))
+      .def("__repr__", [](const Generator& g) { return str("hyflow.Generator(seed=", g.seed(), ", offset=", g.offset(), ")"); });
+  m.def("default_generator", &default_generator);
+  m.def("get_num_threads", &get_num_threads, "Threads in hyflow's pool.");
+  m.def("set_num_threads", &set_num_threads, py::arg("n"), "Resize hyflow's thread pool (n >= 1).");
+  m.def("_build_config", [] {
+    py::dict d;
+    d["version"] = HYFLOW_VERSION;
+    d["compiler"] = HYFLOW_CXX_COMPILER;
+    d["arch_flags"] = HYFLOW_ARCH_FLAGS;
+    d["build_type"] = HYFLOW_BUILD_TYPE;
+    d["blas"] = HYFLOW_BLAS_LIBRARIES;
+    d["mpi_toolkit"] = HYFLOW_MPI_TOOLKIT;
+    d["mpi_version"] = HYFLOW_MPI_VERSION;
+    d["cuda_toolkit"] = HYFLOW_CUDA_TOOLKIT;
+    d["cuda_version"] = HYFLOW_CUDA_VERSION;
+    d["nccl_toolkit"] = HYFLOW_NCCL_TOOLKIT;
+    return d;
+  });
+}
+
+}  // namespace hy

@@ -1,0 +1,176 @@
+// The Tensor class: geometry properties, Python number protocol, operators, item/tolist.
+// Op methods (t.add, t.sum, ...) are generated from the op table in bind_ops_generated.cpp.
+
+#include "bindings/pyconvert.h"
+#include "core/error.h"
+#include "hyflow/ops/ops_generated.h"
+
+namespace py = pybind11;
+
+namespace hy {
+namespace {
+
+using TensorClass = py::class_<TensorImpl, std::shared_ptr<TensorImpl>>;
+
+Tensor self_of(const std::shared_ptr<TensorImpl>& p) { return Tensor(p); }
+
+// The right-hand operand of an operator: a Tensor, or a Python number wrapped as a weak 0-d tensor.
+// Anything else returns false so Python can try the reflected operator (NotImplemented).
+bool operand(py::handle h, Tensor& out) {
+  if (py::isinstance<TensorImpl>(h)) {
+    out = Tensor(h.cast<std::shared_ptr<TensorImpl>>());
+    return true;
+  }
+  if (is_python_number(h)) {
+    out = wrap_python_number(h);
+    return true;
+  }
+  return false;
+}
+
+template <typename F>
+auto binop(F f) {
+  return [f](const Tensor& self, py::handle other) -> py::object {
+    Tensor o;
+    if (!operand(other, o)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    return py::cast(f(self, o));
+  };
+}
+template <typename F>
+auto rbinop(F f) {
+  return [f](const Tensor& self, py::handle other) -> py::object {
+    Tensor o;
+    if (!operand(other, o)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    return py::cast(f(o, self));
+  };
+}
+
+py::object element_to_python(const char* p, DType dt) {
+  switch (dt) {
+    case DType::Bool: return py::bool_(*reinterpret_cast<const bool*>(p));
+    case DType::Int32: return py::int_(*reinterpret_cast<const int32_t*>(p));
+    case DType::Int64: return py::int_(*reinterpret_cast<const int64_t*>(p));
+    case DType::Float16: return py::float_(static_cast<float>(*reinterpret_cast<const Half*>(p)));
+    case DType::BFloat16: return py::float_(static_cast<float>(*reinterpret_cast<const BFloat16*>(p)));
+    case DType::Float32: return py::float_(*reinterpret_cast<const float*>(p));
+    case DType::Float64: return py::float_(*reinterpret_cast<const double*>(p));
+  }
+  return py::none();
+}
+
+py::object tolist_rec(const char* p, const Tensor& t, size_t d) {
+  if (d == t.shape().size()) return element_to_python(p, t.dtype());
+  int64_t n = t.shape()[d];
+  int64_t step = t.strides()[d] * t.itemsize();
+  py::list out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = tolist_rec(p + i * step, t, d + 1);
+  return std::move(out);
+}
+
+py::object item(const Tensor& t) {
+  HY_CHECK(t.numel() == 1, ValueError, "item(): only a tensor with exactly one element can be converted to a "
+           "Python number, got shape ", t.shape());
+  return element_to_python(static_cast<const char*>(t.raw_data()), t.dtype());
+}
+
+}  // namespace
+
+TensorClass bind_tensor_class(py::module_& m) {
+  return TensorClass(m, "Tensor", py::dynamic_attr(), "An n-dimensional array on a device (hyflow.Tensor).");
+}
+
+void bind_tensor_methods(py::module_& m, TensorClass& cls) {
+  cls.def_property_readonly("shape", [](const Tensor& t) { return t.shape(); })
+      .def_property_readonly("dtype", [](const Tensor& t) { return t.dtype(); })
+      .def_property_readonly("device", [](const Tensor& t) { return device_str(t.device()); })
+      .def_property_readonly("ndim", [](const Tensor& t) { return t.dim(); })
+      .def_property_readonly("itemsize", [](const Tensor& t) { return t.itemsize(); })
+      .def_property_readonly("nbytes", [](const Tensor& t) { return t.nbytes(); })
+      .def_property_readonly("_version", [](const Tensor& t) { return t.storage()->version(); })
+      .def_property_readonly("is_cpu", [](const Tensor& t) { return t.device().is_cpu(); })
+      .def_property_readonly("T", [](const Tensor& t) {
+        DimVector dims;
+        for (int64_t i = t.dim() - 1; i >= 0; --i) dims.push_back(i);
+        return ops::permute(t, dims);
+      }, "All dims reversed (a view).")
+      .def_property_readonly("mT", [](const Tensor& t) {
+        HY_CHECK(t.dim() >= 2, ValueError, "mT needs a tensor with at least 2 dims, got shape ", t.shape());
+        return ops::transpose(t, -2, -1);
+      }, "The last two dims swapped (a view): batched matrix transpose.")
+      .def("dim", [](const Tensor& t) { return t.dim(); })
+      .def("numel", [](const Tensor& t) { return t.numel(); })
+      .def("element_size", [](const Tensor& t) { return t.itemsize(); })
+      .def("size", [](const Tensor& t, std::optional<int64_t> d) -> py::object {
+        if (d) return py::int_(t.size(*d));
+        return py::cast(t.shape());
+      }, py::arg("dim") = py::none())
+      .def("stride", [](const Tensor& t, std::optional<int64_t> d) -> py::object {
+        if (d) return py::int_(t.stride(*d));
+        return py::cast(t.strides());
+      }, py::arg("dim") = py::none())
+      .def("storage_offset", [](const Tensor& t) { return t.offset(); })
+      .def("is_contiguous", [](const Tensor& t) { return t.is_contiguous(); })
+      .def("is_floating_point", [](const Tensor& t) { return dtype_is_floating(t.dtype()); })
+      .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()); })
+      .def("untyped_storage_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.storage()->data()); },
+           "Address of the start of the shared storage (equal for views of one tensor).")
+      .def("item", &item, "The single element as a Python number.")
+      .def("tolist", [](const Tensor& t) { return tolist_rec(static_cast<const char*>(t.raw_data()), t, 0); },
+           "Nested Python lists (a Python number for a 0-d tensor).")
+      .def("__len__", [](const Tensor& t) {
+        HY_CHECK(t.dim() > 0, TypeError, "len() of a 0-d tensor");
+        return t.shape()[0];
+      })
+      .def("__bool__", [](const Tensor& t) {
+        HY_CHECK(t.numel() == 1, ValueError, "the truth value of a tensor with ", t.numel(),
+                 " elements is ambiguous; use .any() or .all()");
+        return py::bool_(item(t));
+      })
+      .def("__float__", [](const Tensor& t) { return py::float_(item(t)); })
+      .def("__int__", [](const Tensor& t) { return py::int_(item(t)); })
+      .def("__index__", [](const Tensor& t) {
+        HY_CHECK(dtype_is_integral(t.dtype()) && t.numel() == 1, TypeError,
+                 "only integer tensors of a single element can be used as an index");
+        return py::int_(item(t));
+      })
+      .def("__hash__", [](py::handle self) { return reinterpret_cast<intptr_t>(self.ptr()) >> 4; });
+
+  auto add = [](const Tensor& a, const Tensor& b) { return ops::add(a, b); };
+  auto sub = [](const Tensor& a, const Tensor& b) { return ops::sub(a, b); };
+  auto mul = [](const Tensor& a, const Tensor& b) { return ops::mul(a, b); };
+  auto div = [](const Tensor& a, const Tensor& b) { return ops::div(a, b); };
+  auto fdiv = [](const Tensor& a, const Tensor& b) { return ops::floor_divide(a, b); };
+  auto mod = [](const Tensor& a, const Tensor& b) { return ops::remainder(a, b); };
+  auto pw = [](const Tensor& a, const Tensor& b) { return ops::pow(a, b); };
+  auto band = [](const Tensor& a, const Tensor& b) { return ops::bitwise_and(a, b); };
+  auto bor = [](const Tensor& a, const Tensor& b) { return ops::bitwise_or(a, b); };
+  auto bxor = [](const Tensor& a, const Tensor& b) { return ops::bitwise_xor(a, b); };
+  cls.def("__add__", binop(add)).def("__radd__", rbinop(add))
+      .def("__sub__", binop(sub)).def("__rsub__", rbinop(sub))
+      .def("__mul__", binop(mul)).def("__rmul__", rbinop(mul))
+      .def("__truediv__", binop(div)).def("__rtruediv__", rbinop(div))
+      .def("__floordiv__", binop(fdiv)).def("__rfloordiv__", rbinop(fdiv))
+      .def("__mod__", binop(mod)).def("__rmod__", rbinop(mod))
+      .def("__pow__", binop(pw)).def("__rpow__", rbinop(pw))
+      .def("__and__", binop(band)).def("__rand__", rbinop(band))
+      .def("__or__", binop(bor)).def("__ror__", rbinop(bor))
+      .def("__xor__", binop(bxor)).def("__rxor__", rbinop(bxor))
+      .def("__eq__", binop([](const Tensor& a, const Tensor& b) { return ops::eq(a, b); }))
+      .def("__ne__", binop([](const Tensor& a, const Tensor& b) { return ops::ne(a, b); }))
+      .def("__lt__", binop([](const Tensor& a, const Tensor& b) { return ops::lt(a, b); }))
+      .def("__le__", binop([](const Tensor& a, const Tensor& b) { return ops::le(a, b); }))
+      .def("__gt__", binop([](const Tensor& a, const Tensor& b) { return ops::gt(a, b); }))
+      .def("__ge__", binop([](const Tensor& a, const Tensor& b) { return ops::ge(a, b); }))
+      .def("__iadd__", binop([](const Tensor& a, const Tensor& b) { return ops::add_(a, b); }))
+      .def("__isub__", binop([](const Tensor& a, const Tensor& b) { return ops::sub_(a, b); }))
+      .def("__imul__", binop([](const Tensor& a, const Tensor& b) { return ops::mul_(a, b); }))
+      .def("__itruediv__", binop([](const Tensor& a, const Tensor& b) { return ops::div_(a, b); }))
+      .def("__ifloordiv__", binop([](const Tensor& a, const Tensor& b) { return ops::floor_divide_(a, b); }))
+      .def("__imod__", binop([](const Tensor& a, const Tensor& b) { return ops::remainder_(a, b); }))
+      .def("__ipow__", binop([](const Tensor& a, const Tensor& b) { return ops::pow_(a, b); }))
+      .def("__iand__", binop([](const Tensor& a, const Tensor& b) { return ops::bitwise_and_(a, b); }))
+      .def("__ior__", binop([](const Tensor& a, const Tensor& b) { return ops::bitwise_or_(a, b); }))
+      .def("__ixor__", binop([](const Tensor& a, const Tensor& b) { return ops::bitwise_xor_(a, b); }));
+}
+
+}  // namespace hy

@@ -1,0 +1,35 @@
+// hyflow._C: the private native module. Each area binds itself from its own bind_<area>.cpp.
+#include <mutex>
+
+#include "bindings/pyconvert.h"
+#include "dispatch/registry.h"
+
+namespace py = pybind11;
+
+namespace hy {
+void bind_errors(py::module_& m);
+void bind_dtypes(py::module_& m);
+py::class_<TensorImpl, std::shared_ptr<TensorImpl>> bind_tensor_class(py::module_& m);
+void bind_tensor_methods(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
+void bind_ops_generated(py::module_& ops, py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
+void bind_dispatch(py::module_& m, py::module_& ops);
+void bind_interop(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
+void bind_indexing(py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
+void bind_runtime(py::module_& m);
+}  // namespace hy
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "hyflow native core (private: import hyflow instead)";
+  static std::once_flag once;
+  std::call_once(once, [] { hy::register_all(hy::Registry::global()); });
+  hy::bind_errors(m);
+  hy::bind_dtypes(m);
+  auto cls = hy::bind_tensor_class(m);
+  py::module_ ops = m.def_submodule("ops", "Every op of the op table, by name");
+  hy::bind_ops_generated(ops, cls);
+  hy::bind_tensor_methods(m, cls);
+  hy::bind_dispatch(m, ops);
+  hy::bind_interop(m, cls);
+  hy::bind_indexing(cls);
+  hy::bind_runtime(m);
+}

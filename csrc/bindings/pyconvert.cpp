@@ -1,0 +1,88 @@
+// Python -> C++ argument conversion shared by all bindings (see pyconvert.h).
+#include "bindings/pyconvert.h"
+
+#include "core/error.h"
+
+namespace py = pybind11;
+
+namespace hy {
+namespace {
+
+py::handle numpy_generic() {
+  static py::object g = py::module_::import("numpy").attr("generic");
+  return g;
+}
+
+bool is_numpy_scalar(py::handle h) {
+  return PyObject_IsInstance(h.ptr(), numpy_generic().ptr()) == 1;
+}
+
+}  // namespace
+
+bool is_python_number(py::handle h) {
+  PyObject* o = h.ptr();
+  if (PyBool_Check(o) || PyLong_Check(o) || PyFloat_Check(o)) return true;
+  if (is_numpy_scalar(h)) {
+    std::string kind = py::str(h.attr("dtype").attr("kind"));
+    return kind == "b" || kind == "i" || kind == "u" || kind == "f";
+  }
+  return false;
+}
+
+Scalar scalar_from_python(py::handle h) {
+  PyObject* o = h.ptr();
+  if (PyBool_Check(o)) return Scalar(o == Py_True);
+  if (PyLong_Check(o)) {
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    HY_CHECK(!overflow, ValueError, "integer ", std::string(py::str(h)), " does not fit in int64");
+    return Scalar(static_cast<int64_t>(v));
+  }
+  if (PyFloat_Check(o)) return Scalar(PyFloat_AsDouble(o));
+  if (is_numpy_scalar(h)) return scalar_from_python(h.attr("item")());
+  throw TypeError(str("expected a number (bool, int or float), got ", std::string(py::str(py::type::of(h)))));
+}
+
+Tensor wrap_python_number(py::handle h) {
+  Scalar s = scalar_from_python(h);
+  DType dt = s.is_bool() ? DType::Bool : s.is_int() ? DType::Int64 : DType::Float64;
+  Tensor t = Tensor::empty({}, dt);
+  if (s.is_bool()) *t.data<bool>() = s.to_bool();
+  else if (s.is_int()) *t.data<int64_t>() = s.to_int();
+  else *t.data<double>() = s.to_double();
+  t.impl()->set_wrapped_number(true);
+  return t;
+}
+
+DimVector dims_from_python(py::handle h, const char* what) {
+  DimVector out;
+  auto one = [&](py::handle x) {
+    if (PyBool_Check(x.ptr()) || PyFloat_Check(x.ptr()))
+      throw TypeError(str(what, " must contain integers, got ", std::string(py::repr(x))));
+    py::object idx;
+    try {
+      idx = py::reinterpret_steal<py::object>(PyNumber_Index(x.ptr()));
+      if (!idx) throw py::error_already_set();
+    } catch (py::error_already_set&) {
+      throw TypeError(str(what, " must contain integers, got ", std::string(py::repr(x))));
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(idx.ptr(), &overflow);
+    HY_CHECK(!overflow, ValueError, what, ": ", std::string(py::repr(x)), " does not fit in int64");
+    out.push_back(v);
+  };
+  if (PySequence_Check(h.ptr()) && !PyUnicode_Check(h.ptr()) && !py::hasattr(h, "__index__")) {
+    for (py::handle x : py::reinterpret_borrow<py::sequence>(h)) one(x);
+  } else {
+    one(h);
+  }
+  return out;
+}
+
+DimVector dims_from_args(const py::args& args, const char* what) {
+  if (args.size() == 1 && PySequence_Check(args[0].ptr()) && !py::hasattr(args[0], "__index__"))
+    return dims_from_python(args[0], what);
+  return dims_from_python(args, what);
+}
+
+}  // namespace hy

@@ -1,0 +1,62 @@
+#include "core/dtype.h"
+
+#include "core/error.h"
+
+namespace hy {
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::Bool: return "bool";
+    case DType::Int32: return "int32";
+    case DType::Int64: return "int64";
+    case DType::Float16: return "float16";
+    case DType::BFloat16: return "bfloat16";
+    case DType::Float32: return "float32";
+    case DType::Float64: return "float64";
+  }
+  return "?";
+}
+
+int64_t dtype_itemsize(DType t) {
+  switch (t) {
+    case DType::Bool: return 1;
+    case DType::Int32: return 4;
+    case DType::Int64: return 8;
+    case DType::Float16: return 2;
+    case DType::BFloat16: return 2;
+    case DType::Float32: return 4;
+    case DType::Float64: return 8;
+  }
+  return 0;
+}
+
+DType dtype_from_name(const std::string& n) {
+  if (n == "bool" || n == "?" || n == "b1") return DType::Bool;
+  if (n == "int32" || n == "i4" || n == "int") return DType::Int32;
+  if (n == "int64" || n == "i8" || n == "long") return DType::Int64;
+  if (n == "float16" || n == "f2" || n == "half") return DType::Float16;
+  if (n == "bfloat16") return DType::BFloat16;
+  if (n == "float32" || n == "f4" || n == "float") return DType::Float32;
+  if (n == "float64" || n == "f8" || n == "double") return DType::Float64;
+  throw TypeError(str("unsupported dtype '", n,
+                      "'; hyflow supports bool, int32, int64, float16, bfloat16, float32, float64"));
+}
+
+DType promote_types(DType a, DType b) {
+  if (a == b) return a;
+  if (a == DType::Bool) return b;
+  if (b == DType::Bool) return a;
+  bool fa = dtype_is_floating(a), fb = dtype_is_floating(b);
+  if (fa != fb) return fa ? a : b;  // int with float -> the float
+  if (!fa) return DType::Int64;     // int32 with int64
+  // Two different floats: the wider one; float16 with bfloat16 meet at float32 (neither holds the other).
+  if ((a == DType::Float16 && b == DType::BFloat16) || (a == DType::BFloat16 && b == DType::Float16))
+    return DType::Float32;
+  return dtype_itemsize(a) >= dtype_itemsize(b) ? a : b;
+}
+
+DType to_floating(DType t, DType default_float) {
+  return dtype_is_floating(t) ? t : default_float;
+}
+
+}  // namespace hy

@@ -1,0 +1,83 @@
+// Element types and the type-promotion lattice (NumPy/PyTorch rules).
+//
+//   DType t = promote_types(DType::Int64, DType::Float32);   // Float32
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/half.h"
+
+namespace hy {
+
+/// Element type of a tensor. Order matters only for readability; promotion uses promote_types().
+enum class DType : uint8_t { Bool, Int32, Int64, Float16, BFloat16, Float32, Float64 };
+constexpr int kNumDTypes = 7;
+
+/// Name as Python spells it ("float32").
+const char* dtype_name(DType t);
+/// Bytes per element.
+int64_t dtype_itemsize(DType t);
+/// Float16, BFloat16, Float32 or Float64.
+inline bool dtype_is_floating(DType t) { return t >= DType::Float16; }
+/// Int32 or Int64.
+inline bool dtype_is_integral(DType t) { return t == DType::Int32 || t == DType::Int64; }
+/// Parse "float32", "f4", "int64", "bool", ... Throws TypeError for unknown names.
+DType dtype_from_name(const std::string& name);
+/// The smallest dtype both a and b convert to without losing their category (bool < int < float).
+DType promote_types(DType a, DType b);
+/// The float dtype an integer/bool input computes in for ops like exp (default float dtype).
+DType to_floating(DType t, DType default_float = DType::Float32);
+
+/// Category of a dtype for promotion between tensors and Python scalars.
+enum class DTypeCategory : uint8_t { DTypeCategory_Bool, DTypeCategory_Integral, DTypeCategory_Floating };
+inline DTypeCategory dtype_category(DType t) {
+  if (t == DType::Bool) return DTypeCategory::DTypeCategory_Bool;
+  return dtype_is_floating(t) ? DTypeCategory::DTypeCategory_Floating : DTypeCategory::DTypeCategory_Integral;
+}
+
+/// Compile-time C++ type of each dtype.
+template <DType D> struct dtype_cpp;
+template <> struct dtype_cpp<DType::Bool> { using type = bool; };
+template <> struct dtype_cpp<DType::Int32> { using type = int32_t; };
+template <> struct dtype_cpp<DType::Int64> { using type = int64_t; };
+template <> struct dtype_cpp<DType::Float16> { using type = Half; };
+template <> struct dtype_cpp<DType::BFloat16> { using type = BFloat16; };
+template <> struct dtype_cpp<DType::Float32> { using type = float; };
+template <> struct dtype_cpp<DType::Float64> { using type = double; };
+
+template <typename T> constexpr DType dtype_of();
+template <> constexpr DType dtype_of<bool>() { return DType::Bool; }
+template <> constexpr DType dtype_of<int32_t>() { return DType::Int32; }
+template <> constexpr DType dtype_of<int64_t>() { return DType::Int64; }
+template <> constexpr DType dtype_of<Half>() { return DType::Float16; }
+template <> constexpr DType dtype_of<BFloat16>() { return DType::BFloat16; }
+template <> constexpr DType dtype_of<float>() { return DType::Float32; }
+template <> constexpr DType dtype_of<double>() { return DType::Float64; }
+
+}  // namespace hy
+
+/// Run a generic lambda with `scalar_t` bound to the C++ type of `dtype`:
+///   HY_DISPATCH_ALL(t.dtype(), "sum", [&] { ... scalar_t ... });
+#define HY_DTYPE_CASE(D, ...) \
+  case ::hy::DType::D: {      \
+    using scalar_t = ::hy::dtype_cpp<::hy::DType::D>::type; \
+    return __VA_ARGS__();     \
+  }
+#define HY_DISPATCH_SWITCH(dtype, opname, ...)                                                    \
+  [&] {                                                                                          \
+    switch (dtype) {                                                                             \
+      __VA_ARGS__                                                                                \
+      default:                                                                                   \
+        throw ::hy::NotImplementedError(::hy::str("op '", opname, "' has no CPU kernel for dtype ", \
+                                                  ::hy::dtype_name(dtype)));                     \
+    }                                                                                            \
+  }()
+#define HY_DISPATCH_ALL(dtype, opname, F)                                                        \
+  HY_DISPATCH_SWITCH(dtype, opname, HY_DTYPE_CASE(Bool, F) HY_DTYPE_CASE(Int32, F)              \
+                     HY_DTYPE_CASE(Int64, F) HY_DTYPE_CASE(Float16, F) HY_DTYPE_CASE(BFloat16, F) \
+                     HY_DTYPE_CASE(Float32, F) HY_DTYPE_CASE(Float64, F))
+#define HY_DISPATCH_NUMERIC(dtype, opname, F)                                                    \
+  HY_DISPATCH_SWITCH(dtype, opname, HY_DTYPE_CASE(Int32, F) HY_DTYPE_CASE(Int64, F)             \
+                     HY_DTYPE_CASE(Float32, F) HY_DTYPE_CASE(Float64, F))
+#define HY_DISPATCH_FLOAT(dtype, opname, F) \
+  HY_DISPATCH_SWITCH(dtype, opname, HY_DTYPE_CASE(Float32, F) HY_DTYPE_CASE(Float64, F))

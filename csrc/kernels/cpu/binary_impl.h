@@ -1,0 +1,65 @@
+// The shared driver of binary elementwise kernels: broadcast, promote, cast, allocate or validate
+// `out=`, then run a per-dtype functor over the ElementwisePlan. Half/BFloat16 compute in float32.
+//
+//   return binary_kernel("mul", a, b, out, BinaryDTypes::Promote, [](auto x, auto y) { return x * y; });
+#pragma once
+#include <optional>
+
+#include "core/type_promotion.h"
+#include "kernels/cpu/kernel_util.h"
+#include "kernels/cpu/loops.h"
+
+namespace hy::cpu {
+
+/// How a binary op's result dtype follows its inputs.
+enum class BinaryDTypes {
+  BinaryDTypes_Promote,       // result_type(a, b)
+  BinaryDTypes_PromoteFloat,  // result_type, then int/bool -> float32 (true division, atan2)
+  BinaryDTypes_Bool,          // compute in result_type, return bool (comparisons)
+  BinaryDTypes_Logical        // inputs read as bool, return bool
+};
+
+/// Dtype the functor runs in for `dt`: Half/BFloat16 widen to float.
+inline DType compute_dtype(DType dt) {
+  return (dt == DType::Float16 || dt == DType::BFloat16) ? DType::Float32 : dt;
+}
+
+/// Run `f` elementwise over broadcast a, b. `Dispatch` picks which C++ types f is instantiated for.
+template <typename F>
+Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, const std::optional<Tensor>& out,
+                     BinaryDTypes rule, const F& f) {
+  check_defined(a, op, "self");
+  check_defined(b, op, "other");
+  Shape shape = broadcast_shapes(a.shape(), b.shape());
+  DType common = rule == BinaryDTypes::BinaryDTypes_Logical ? DType::Bool : result_type(a, b);
+  if (rule == BinaryDTypes::BinaryDTypes_PromoteFloat) common = to_floating(common);
+  DType result = (rule == BinaryDTypes::BinaryDTypes_Bool || rule == BinaryDTypes::BinaryDTypes_Logical)
+                     ? DType::Bool : common;
+  DType compute = compute_dtype(common);
+  DType result_compute = result == DType::Bool ? DType::Bool : compute;
+  Tensor res = prepare_out(out, shape, result, op);
+  // Write straight into the result when it has the compute type; else go through a temporary.
+  Tensor dst = res.dtype() == result_compute ? res : Tensor::empty(shape, result_compute);
+  Tensor ca = cast_to(a, compute), cb = cast_to(b, compute);
+  ElementwisePlan<3> plan(shape, {&dst, &ca, &cb});
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    if (result_compute == DType::Bool) {
+      plan.run([&](char** p, const int64_t* s, int64_t n) { binary_row<bool, T>(p, s, n, f); });
+    } else {
+      plan.run([&](char** p, const int64_t* s, int64_t n) { binary_row<T, T>(p, s, n, f); });
+    }
+  };
+  switch (compute) {
+    case DType::Bool: run(bool{}); break;
+    case DType::Int32: run(int32_t{}); break;
+    case DType::Int64: run(int64_t{}); break;
+    case DType::Float32: run(float{}); break;
+    case DType::Float64: run(double{}); break;
+    default: throw NotImplementedError(str("op '", op, "' has no CPU kernel for dtype ", dtype_name(compute)));
+  }
+  if (dst.impl() != res.impl()) copy_into(res, dst);
+  return res;
+}
+
+}  // namespace hy::cpu

@@ -1,0 +1,102 @@
+// Copy with broadcasting and dtype conversion: the primitive behind copy_, to(dtype), contiguous,
+// clone and every kernel that needs its input in another layout or type.
+#include <cstring>
+
+#include "core/type_promotion.h"
+#include "kernels/cpu/kernel_util.h"
+#include "kernels/cpu/loops.h"
+
+namespace hy::cpu {
+namespace {
+
+template <typename To, typename From>
+inline To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    if constexpr (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>) return static_cast<float>(v) != 0.0f;
+    else return v != From(0);
+  } else if constexpr (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>) return static_cast<To>(static_cast<float>(v));
+  else if constexpr (std::is_same_v<To, Half> || std::is_same_v<To, BFloat16>) return To(static_cast<float>(v));
+  else return static_cast<To>(v);
+}
+
+template <typename T>
+void copy_same_type(const ElementwisePlan<2>& plan) {
+  plan.run([](char** p, const int64_t* s, int64_t n) {
+    if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
+      std::memcpy(p[0], p[1], static_cast<size_t>(n) * sizeof(T));
+      return;
+    }
+    unary_row<T, T>(p, s, n, [](T v) { return v; });
+  });
+}
+
+}  // namespace
+
+DimVector broadcast_byte_strides(const Tensor& t, const Shape& shape) {
+  const Shape& ts = t.shape();
+  HY_CHECK(ts.size() <= shape.size(), ValueError, "cannot broadcast shape ", ts, " to ", shape);
+  DimVector out(shape.size(), 0);
+  size_t lead = shape.size() - ts.size();
+  int64_t item = t.itemsize();
+  for (size_t i = 0; i < ts.size(); ++i) {
+    HY_CHECK(ts[i] == shape[lead + i] || ts[i] == 1, ValueError, "cannot broadcast shape ", ts, " to ", shape);
+    out[lead + i] = ts[i] == 1 ? 0 : t.strides()[i] * item;
+  }
+  return out;
+}
+
+void copy_into(const Tensor& dst, const Tensor& src) {
+  ElementwisePlan<2> plan(dst.shape(), {&dst, &src});
+  if (dst.dtype() == src.dtype()) {
+    switch (dst.itemsize()) {  // a same-type copy only moves bytes
+      case 1: return copy_same_type<uint8_t>(plan);
+      case 2: return copy_same_type<uint16_t>(plan);
+      case 4: return copy_same_type<uint32_t>(plan);
+      default: return copy_same_type<uint64_t>(plan);
+    }
+  }
+  HY_DISPATCH_ALL(dst.dtype(), "copy_", [&] {
+    using To = scalar_t;
+    HY_DISPATCH_ALL(src.dtype(), "copy_", [&] {
+      using From = scalar_t;
+      plan.run([](char** p, const int64_t* s, int64_t n) {
+        unary_row<To, From>(p, s, n, [](From v) { return convert<To>(v); });
+      });
+    });
+  });
+}
+
+Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType dtype, const char* op) {
+  if (!out || !out->defined()) return Tensor::empty(shape, dtype);
+  HY_CHECK(out->shape() == shape, ValueError, op, ": out= tensor has shape ", out->shape(),
+           " but the result has shape ", shape);
+  HY_CHECK(can_cast_in_place(dtype, out->dtype()), TypeError, op, ": result dtype ", dtype_name(dtype),
+           " can't be cast to the output dtype ", dtype_name(out->dtype()));
+  out->note_write();
+  return *out;
+}
+
+Tensor cast_to(const Tensor& t, DType d) {
+  if (t.dtype() == d) return t;
+  Tensor r = Tensor::empty(t.shape(), d);
+  copy_into(r, t);
+  return r;
+}
+
+Tensor contiguous(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  Tensor r = Tensor::empty(t.shape(), t.dtype());
+  copy_into(r, t);
+  return r;
+}
+
+void check_floating(const Tensor& t, const char* op, const char* arg) {
+  HY_CHECK(dtype_is_floating(t.dtype()), TypeError, op, ": ", arg, " must be a floating-point tensor, got ",
+           t.describe());
+}
+
+void check_defined(const Tensor& t, const char* op, const char* arg) {
+  HY_CHECK(t.defined(), ValueError, op, ": ", arg, " is undefined (None)");
+}
+
+}  // namespace hy::cpu

@@ -1,0 +1,26 @@
+// Small helpers every CPU kernel family uses: output allocation/validation for `out=` and in-place
+// variants, dtype casts, and argument checks with messages that name the op.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "core/shape_util.h"
+#include "core/tensor.h"
+
+namespace hy::cpu {
+
+/// The tensor an op writes to: `out` when given (checked: same shape, a dtype the result may be cast
+/// into), else a fresh contiguous tensor of `shape`/`dtype`.
+Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType dtype, const char* op);
+/// `t` itself when it already has dtype `d`, else a converted contiguous copy.
+Tensor cast_to(const Tensor& t, DType d);
+/// `t` itself when contiguous, else a contiguous copy.
+Tensor contiguous(const Tensor& t);
+/// Write src (broadcast to dst's shape, any dtype) into dst, converting element types.
+void copy_into(const Tensor& dst, const Tensor& src);
+/// Throws TypeError "op 'name' expects a floating-point input, got int64 ..." unless floating.
+void check_floating(const Tensor& t, const char* op, const char* arg = "input");
+/// Throws ValueError unless t is defined.
+void check_defined(const Tensor& t, const char* op, const char* arg);
+
+}  // namespace hy::cpu

@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""Generate hyflow's op layer from the op table (csrc/ops/table/*.yaml).
+
+One YAML entry per op is the single source of truth. From it this script writes:
+  hyflow/ops/ops_generated.h   typed C++ front functions `hy::ops::<name>(...)` (+ in-place variants)
+  ops_generated.cpp            their definitions (dispatch by device to the registered kernel), the
+                               op-table registration with every metadata field, and the explicit
+                               registration of each declared kernel (`register_kernels_<device>`)
+  bind_ops_generated.cpp       pybind11 bindings: `hyflow._C.ops.<name>` and Tensor methods
+
+Entry fields (see docs/design.md, "Adding an op"):
+  schema      signature text, e.g. "add(Tensor self, Tensor other, *, Scalar alpha=1, Tensor? out=None) -> Tensor"
+  variants    any of function, method, inplace (inplace needs a `Tensor? out` argument)
+  kernels     {cpu: fn, cuda: fn, any: fn}: C++ functions in hy::kernels::<device> with the op's signature
+  dtypes      which input dtypes the kernels accept: all | numeric | float | int | bool | comma list
+  dtype_rule  how the result dtype follows the inputs: promote | promote_float | same | bool | int64 | arg | custom
+  shape_rule  same | broadcast | reduce | matmul | view | custom
+  backward    {input: formula} read by autograd (null = not differentiable)
+  autocast    fp32 | lower | promote | none, read by the mixed-precision scheduler
+  onnx        ONNX operator the exporter maps to
+  lowering    how the graph compiler lowers the op (elementwise | reduction | gemm | view | opaque)
+  doc         one line of user documentation
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+import yaml
+
+META_FIELDS = ["dtypes", "dtype_rule", "shape_rule", "autocast", "onnx", "lowering", "doc"]
+KNOWN_FIELDS = set(META_FIELDS) | {"schema", "variants", "kernels", "backward", "view", "python_method"}
+DEVICE_ENUM = {"cpu": "static_cast<int>(DeviceType::DeviceType_CPU)",
+               "cuda": "static_cast<int>(DeviceType::DeviceType_CUDA)", "any": "kAnyDevice"}
+
+
+def die(msg):
+    sys.exit("gen_ops.py: " + msg)
+
+
+def split_top(s):
+    out, depth, cur, quote = [], 0, "", False
+    for c in s:
+        if c in "'\"":
+            quote = not quote
+        if not quote and c in "[(":
+            depth += 1
+        if not quote and c in "])":
+            depth -= 1
+        if c == "," and depth == 0 and not quote:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += c
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+class Arg:
+    def __init__(self, text, kwarg_only):
+        decl, _, default = text.partition("=")
+        self.default = default.strip() if default else None
+        typ, name = decl.strip().rsplit(" ", 1)
+        self.optional = typ.endswith("?")
+        self.type = typ.rstrip("?")
+        self.name = name
+        self.kwarg_only = kwarg_only
+
+    def cpp_type(self):
+        base = {"Tensor": "Tensor", "Tensor[]": "std::vector<Tensor>", "Scalar": "Scalar", "int": "int64_t",
+                "int[]": "DimVector", "float": "double", "bool": "bool", "str": "std::string",
+                "ScalarType": "DType", "Device": "Device", "Generator": "std::shared_ptr<Generator>"}[self.type]
+        # Small values (int, float, bool, dtype, device and their optionals) pass by value; the rest by
+        # const reference. Kernels must declare exactly this signature (a mismatch fails to link).
+        by_ref = self.type in ("Tensor", "Tensor[]", "Scalar", "int[]", "str", "Generator")
+        if self.optional and self.type != "Generator":
+            base = f"std::optional<{base}>"
+        return f"const {base}&" if by_ref else base
+
+    def cpp_default(self):
+        d = self.default
+        if d is None:
+            return None
+        if d == "None":
+            return "nullptr" if self.type == "Generator" else "std::nullopt"
+        if d in ("True", "False"):
+            return d.lower()
+        if d.startswith("'") or d.startswith('"'):
+            return '"' + d[1:-1] + '"'
+        if d.startswith("["):
+            return "DimVector{" + d[1:-1] + "}"
+        if self.type == "Scalar":
+            return f"Scalar(static_cast<int64_t>({d}))" if re.fullmatch(r"-?\d+", d) else f"Scalar({d})"
+        if self.type == "ScalarType":
+            return f"DType::{d}"
+        return d
+
+
+class Op:
+    def __init__(self, entry, family):
+        unknown = set(entry) - KNOWN_FIELDS
+        if unknown:
+            die(f"{entry.get('schema')}: unknown fields {sorted(unknown)}")
+        self.entry = entry
+        self.family = family
+        self.schema = entry["schema"].strip()
+        m = re.fullmatch(r"(\w+)\((.*)\)\s*->\s*(.+)", self.schema)
+        if not m:
+            die(f"bad schema: {self.schema}")
+        self.name, params, ret = m.groups()
+        self.args, kw = [], False
+        for p in split_top(params):
+            if p == "*":
+                kw = True
+                continue
+            self.args.append(Arg(p, kw))
+        ret = ret.strip()
+        self.returns = [r.strip() for r in split_top(ret[1:-1])] if ret.startswith("(") else ([] if ret == "()" else [ret])
+        self.variants = entry.get("variants", ["function"])
+        self.kernels = entry.get("kernels", {})
+        if not self.kernels:
+            die(f"op {self.name} declares no kernels")
+        for dev in self.kernels:
+            if dev not in DEVICE_ENUM:
+                die(f"op {self.name}: unknown device '{dev}'")
+        if "inplace" in self.variants and not any(a.name == "out" for a in self.args):
+            die(f"op {self.name}: inplace variant needs a 'Tensor? out' argument")
+
+    def ret_cpp(self):
+        conv = {"Tensor": "Tensor", "Tensor[]": "std::vector<Tensor>", "Scalar": "Scalar"}
+        if not self.returns:
+            return "void"
+        if len(self.returns) == 1:
+            return conv[self.returns[0]]
+        return "std::tuple<" + ", ".join(conv[r] for r in self.returns) + ">"
+
+    def params(self, with_defaults, skip=()):
+        out = []
+        for a in self.args:
+            if a.name in skip:
+                continue
+            p = f"{a.cpp_type()} {a.name}"
+            if with_defaults and a.cpp_default() is not None:
+                p += " = " + a.cpp_default()
+            out.append(p)
+        return ", ".join(out)
+
+    def fn_type(self):
+        return f"{self.ret_cpp()} (*)({', '.join(a.cpp_type() for a in self.args)})"
+
+    def dispatch_device(self):
+        for a in self.args:
+            if a.type == "Tensor" and not a.optional:
+                return f"{a.name}.device()"
+            if a.type == "Tensor[]":
+                return f"({a.name}.empty() ? kCPU : {a.name}.front().device())"
+        for a in self.args:
+            if a.type == "Device":
+                return f"{a.name}.value_or(kCPU)" if a.optional else a.name
+        return "kCPU"
+
+    def meta(self):
+        m = {k: str(self.entry[k]) for k in META_FIELDS if k in self.entry}
+        m["family"] = self.family
+        m["variants"] = ",".join(self.variants)
+        m["backward"] = json.dumps(self.entry.get("backward"))
+        m["view"] = "true" if self.entry.get("view") else "false"
+        for dev, fn in self.kernels.items():
+            m["kernel_" + dev] = fn
+        return m
+
+
+def cpp_str(s):
+    return json.dumps(s)
+
+
+def gen_header(ops):
+    lines = ["// Generated by csrc/ops/gen_ops.py from csrc/ops/table/*.yaml. Do not edit.",
+             "#pragma once", "#include <memory>", "#include <optional>", "#include <string>",
+             "#include <tuple>", "#include <vector>", "",
+             '#include "core/device.h"', '#include "core/dim_vector.h"', '#include "core/generator.h"',
+             '#include "core/scalar.h"', '#include "core/tensor.h"', "", "namespace hy {",
+             "class Registry;", "/// Define every op of the op table in `r` (called by register_all).",
+             "void register_op_table(Registry& r);",
+             "/// Register every kernel the op table names for the CPU.",
+             "void register_kernels_cpu(Registry& r);", "", "namespace ops {"]
+    for op in ops:
+        doc = op.entry.get("doc", "")
+        lines.append(f"/// {doc}" if doc else f"/// {op.schema}")
+        lines.append(f"{op.ret_cpp()} {op.name}({op.params(True)});")
+        if "inplace" in op.variants:
+            lines.append(f"/// In-place {op.name}: writes the result into self.")
+            lines.append(f"Tensor {op.name}_({op.params(True, skip=('out',))});")
+    lines += ["}  // namespace ops", "}  // namespace hy", ""]
+    return "\n".join(lines)
+
+
+def gen_impl(ops):
+    L = ["// Generated by csrc/ops/gen_ops.py from csrc/ops/table/*.yaml. Do not edit.",
+         '#include "hyflow/ops/ops_generated.h"', "",
+         '#include "dispatch/registry.h"', "", "namespace hy {", ""]
+    # Kernel declarations, one namespace per device.
+    for dev in ("cpu", "any"):
+        decls = [op for op in ops if dev in op.kernels]
+        if decls:
+            L.append(f"namespace kernels::{dev} {{")
+            for op in decls:
+                L.append(f"{op.ret_cpp()} {op.kernels[dev]}({op.params(False)});")
+            L.append(f"}}  // namespace kernels::{dev}")
+            L.append("")
+    L.append("namespace ops {")
+    for op in ops:
+        call_args = ", ".join(a.name for a in op.args)
+        L.append(f"{op.ret_cpp()} {op.name}({op.params(False)}) {{")
+        L.append(f'  static const OpEntry& op = Registry::global().get("{op.name}");')
+        L.append(f"  using Fn = {op.fn_type()};")
+        ret = "return " if op.returns else ""
+        L.append(f"  {ret}reinterpret_cast<Fn>(op.typed_kernel({op.dispatch_device()}))({call_args});")
+        L.append("}")
+        if "inplace" in op.variants:
+            inner = ", ".join(("self" if a.name == "out" else a.name) for a in op.args)
+            L.append(f"Tensor {op.name}_({op.params(False, skip=('out',))}) {{ return {op.name}({inner}); }}")
+    L.append("}  // namespace ops")
+    L.append("")
+    L.append("void register_op_table(Registry& r) {")
+    for op in ops:
+        meta = ", ".join(f"{{{cpp_str(k)}, {cpp_str(v)}}}" for k, v in op.meta().items())
+        L.append(f"  r.define_builtin({cpp_str(op.schema)}, {{{meta}}},")
+        L.append(f"                   typeid({op.fn_type()}), make_boxed(&ops::{op.name}));")
+        for dev, fn in op.kernels.items():
+            if dev == "any":
+                L.append(f'  r.impl("{op.name}", kAnyDevice, &kernels::any::{fn});')
+    L.append("}")
+    L.append("")
+    L.append("void register_kernels_cpu(Registry& r) {")
+    for op in ops:
+        if "cpu" in op.kernels:
+            L.append(f'  r.impl("{op.name}", DeviceType::DeviceType_CPU, &kernels::cpu::{op.kernels["cpu"]});')
+    L.append("}")
+    L += ["", "}  // namespace hy", ""]
+    return "\n".join(L)
+
+
+def py_default(a):
+    d = a.cpp_default()
+    if a.default == "None":
+        return "py::none()"
+    return d
+
+
+def gen_bindings(ops):
+    L = ["// Generated by csrc/ops/gen_ops.py from csrc/ops/table/*.yaml. Do not edit.",
+         '#include "bindings/pyconvert.h"', '#include "hyflow/ops/ops_generated.h"', "",
+         "namespace hy {", "namespace py = pybind11;", "",
+         "void bind_ops_generated(py::module_& ops, py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls) {"]
+    for op in ops:
+        doc = cpp_str(op.entry.get("doc", "") + "\n\n" + op.schema)
+        def arg_specs(args, skip_first=False):
+            specs, kw_done = [], False
+            for i, a in enumerate(args):
+                if skip_first and i == 0:
+                    continue
+                if a.kwarg_only and not kw_done:
+                    specs.append("py::kw_only()")
+                    kw_done = True
+                s = f'py::arg("{a.name}")'
+                if a.optional or a.type == "Generator":
+                    s += ".none(true)"
+                if a.default is not None:
+                    s += f" = {py_default(a)}"
+                specs.append(s)
+            return specs
+        fn_ptr = f"static_cast<{op.fn_type().replace('(*)', '(*)')}>(&ops::{op.name})"
+        if "function" in op.variants:
+            specs = ", ".join(arg_specs(op.args))
+            L.append(f'  ops.def("{op.name}", {fn_ptr}, {specs + ", " if specs else ""}{doc});')
+        if "method" in op.variants:
+            method = op.entry.get("python_method", op.name)
+            specs = ", ".join(arg_specs(op.args, skip_first=True))
+            L.append(f'  cls.def("{method}", {fn_ptr}, {specs + ", " if specs else ""}{doc});')
+        if "inplace" in op.variants:
+            args = [a for a in op.args if a.name != "out"]
+            sig = f"Tensor (*)({', '.join(a.cpp_type() for a in args)})"
+            specs = ", ".join(arg_specs(args, skip_first=True))
+            L.append(f'  cls.def("{op.name}_", static_cast<{sig}>(&ops::{op.name}_), '
+                     f'{specs + ", " if specs else ""}"In-place {op.name}.");')
+    L += ["}", "", "}  // namespace hy", ""]
+    return "\n".join(L)
+
+
+def write_if_changed(path, text):
+    # Rewriting identical output would make every dependent translation unit recompile.
+    if os.path.exists(path):
+        with open(path) as f:
+            if f.read() == text:
+                return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def load_ops(paths):
+    ops, seen = [], {}
+    for path in sorted(paths):
+        family = os.path.splitext(os.path.basename(path))[0]
+        with open(path) as f:
+            entries = yaml.safe_load(f) or []
+        for e in entries:
+            op = Op(e, family)
+            if op.name in seen:
+                die(f"op '{op.name}' is declared twice ({seen[op.name]} and {path})")
+            seen[op.name] = path
+            ops.append(op)
+    return ops
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("tables", nargs="+")
+    ns = ap.parse_args()
+    ops = load_ops(ns.tables)
+    write_if_changed(os.path.join(ns.out, "hyflow/ops/ops_generated.h"), gen_header(ops))
+    write_if_changed(os.path.join(ns.out, "ops_generated.cpp"), gen_impl(ops))
+    write_if_changed(os.path.join(ns.out, "bind_ops_generated.cpp"), gen_bindings(ops))
+
+
+if __name__ == "__main__":
+    main()

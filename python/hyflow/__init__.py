@@ -1,0 +1,32 @@
+"""hyflow: tensors, ops and workflows for coupled HPC + AI science.
+
+    import hyflow as hy
+    x = hy.tensor([[1., 2.], [3., 4.]])
+    y = hy.randn(2, 2, generator=hy.Generator(seed=0))
+    z = (x @ y).relu().sum(dim=1, keepdim=True)
+"""
+import os as _os
+
+# Developer builds: HYFLOW_BUILD_DIR=<cmake build>/pkg makes `import hyflow` use a CMake build's _C
+# without installing (see docs/development.md).
+_dev_build = _os.environ.get("HYFLOW_BUILD_DIR")
+if _dev_build:
+    __path__.insert(0, _os.path.abspath(_dev_build))  # noqa: F821 (package __path__)
+
+from . import _C  # noqa: E402
+from ._C import Tensor, Generator, dtype  # noqa: E402,F401
+from ._C import bool, int32, int64, float16, bfloat16, float32, float64  # noqa: E402,F401,A004
+from ._C import from_numpy, get_num_threads, set_num_threads, promote_types  # noqa: E402,F401
+from . import ops  # noqa: E402,F401
+from ._tensor import *  # noqa: E402,F401,F403
+from ._creation import *  # noqa: E402,F401,F403
+from ._functions import *  # noqa: E402,F401,F403
+from ._build_info import build_info  # noqa: E402,F401
+
+__version__ = _C._build_config()["version"]
+
+half = float16
+float = float32  # noqa: A001 (torch-style alias)
+double = float64
+long = int64
+int = int32  # noqa: A001

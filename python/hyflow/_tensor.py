@@ -1,0 +1,61 @@
+"""Python-level Tensor methods: the ones whose logic is argument juggling, not math."""
+from . import _C
+from ._C import Tensor
+
+__all__ = []
+
+
+def _dims(args, what):
+    if len(args) == 1 and not isinstance(args[0], int) and hasattr(args[0], "__len__"):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _reshape(self, *shape):
+    return _C.ops.reshape(self, _dims(shape, "shape"))
+
+
+def _view(self, *shape):
+    if len(shape) == 1 and isinstance(shape[0], _C.dtype):
+        raise TypeError("view(dtype) is not supported; use .to(dtype)")
+    return _C.ops.view(self, _dims(shape, "shape"))
+
+
+def _permute(self, *dims):
+    return _C.ops.permute(self, _dims(dims, "dims"))
+
+
+def _expand(self, *shape):
+    return _C.ops.expand(self, _dims(shape, "shape"))
+
+
+def _to(self, *args, dtype=None, device=None, copy=False):
+    """to(dtype), to(device), to(other_tensor), to(device, dtype) — like torch.Tensor.to."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
+            device = a
+        else:
+            dtype = a
+    if device is not None and str(device) != self.device:
+        raise NotImplementedError(f"to(): moving tensors to {device!r} needs the CUDA backend, not in this build")
+    if dtype is None:
+        return self.clone() if copy else self
+    return _C.ops.to_dtype(self, dtype, copy)
+
+
+def _type_method(dt):
+    def convert(self):
+        return _C.ops.to_dtype(self, dt, False)
+    convert.__name__ = dt.name
+    convert.__doc__ = f"self converted to {dt!r}."
+    return convert
+
+
+for _name, _fn in {"reshape": _reshape, "view": _view, "permute": _permute, "expand": _expand, "to": _to}.items():
+    _fn.__name__ = _name
+    setattr(Tensor, _name, _fn)
+for _name, _dt in {"float": _C.float32, "double": _C.float64, "half": _C.float16, "bfloat16": _C.bfloat16,
+                   "int": _C.int32, "long": _C.int64, "bool": _C.bool}.items():
+    setattr(Tensor, _name, _type_method(_dt))
