@@ -273,7 +273,7 @@ def gen_bindings(ops):
                 specs.append(s)
             return specs
         fn_ptr = f"static_cast<{op.fn_type().replace('(*)', '(*)')}>(&ops::{op.name})"
-        if "function" in op.variants:
+        if True:  # every op is reachable as hyflow.ops.<name>; `function` also exports hyflow.<name>
             specs = ", ".join(arg_specs(op.args))
             L.append(f'  ops.def("{op.name}", {fn_ptr}, {specs + ", " if specs else ""}{doc});')
         if "method" in op.variants:

@@ -1,11 +1,13 @@
-"""Top-level functions: every op-table function variant re-exported as hy.<name>."""
+"""Top-level functions: every op whose op-table entry lists the `function` variant, as hy.<name>."""
 from . import _C
 
 __all__ = []
 
-for _name in dir(_C.ops):
-    if _name.startswith("_") or _name in ("empty", "zeros", "ones", "full", "arange", "linspace", "eye", "rand",
-                                          "randn", "randint"):
+_FACTORIES = {"empty", "zeros", "ones", "full", "arange", "linspace", "eye", "rand", "randn", "randint"}
+
+for _name in _C._op_names():
+    _info = _C._op_info(_name)
+    if not _info["builtin"] or _name in _FACTORIES or "function" not in _info["variants"].split(","):
         continue
     globals()[_name] = getattr(_C.ops, _name)
     __all__.append(_name)

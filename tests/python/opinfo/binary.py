@@ -1,0 +1,65 @@
+"""Binary elementwise ops (csrc/ops/table/binary.yaml)."""
+import numpy as np
+
+from . import ALL, FLOAT, INT, NUMERIC, OpInfo, Sample, rand_array
+
+
+def binary_samples(low=-5.0, high=5.0, nonzero_rhs=False, positive_lhs=False, floats=True):
+    def gen(dtype, rng):
+        def arr(shape, nc=False, lo=low, hi=high):
+            a = rand_array(rng, shape, dtype, lo, hi, nc)
+            if nonzero_rhs and dtype != "bool":
+                a = np.where(a == 0, 1, a).astype(a.dtype)
+            return a
+        lhs = lambda s, nc=False: rand_array(rng, s, dtype, 0.5 if positive_lhs else low, high, nc)  # noqa: E731
+        yield Sample((lhs((3, 4)), arr((3, 4))), desc="same shape")
+        yield Sample((lhs((3, 4), True), arr((3, 4), True)), desc="non-contiguous")
+        yield Sample((lhs((2, 1, 4)), arr((3, 1))), desc="broadcast both")
+        yield Sample((lhs((5,)), arr(())), desc="tensor with 0-d")
+        yield Sample((lhs(()), arr(())), desc="0-d with 0-d")
+        yield Sample((lhs((0, 3)), arr((3,))), desc="empty")
+        yield Sample((lhs((40000,)), arr((40000,))), desc="large (parallel)")
+        if dtype != "bool":
+            yield Sample((lhs((4,)), 2), desc="python int")
+        if floats:
+            yield Sample((lhs((4,)), 1.5 if not nonzero_rhs else 2.5), desc="python float")
+    return gen
+
+
+def np_floor_divide(a, b):
+    return np.floor_divide(a, b)
+
+
+def ref_div(a, b):
+    r = np.true_divide(a, b)
+    return r
+
+
+OPS = [
+    OpInfo("add", np.add, binary_samples(), ALL),
+    OpInfo("sub", np.subtract, binary_samples(), NUMERIC),
+    OpInfo("mul", np.multiply, binary_samples(), ALL),
+    OpInfo("div", ref_div, binary_samples(nonzero_rhs=True), ALL, check_dtype_rule=True,
+           tol={"float16": (2e-3, 1e-3), "bfloat16": (1.6e-2, 1e-2)}),
+    OpInfo("floor_divide", np_floor_divide, binary_samples(nonzero_rhs=True), NUMERIC,
+           tol={"float16": (1e-2, 1.0), "bfloat16": (1e-1, 1.0)}),
+    OpInfo("remainder", np.remainder, binary_samples(nonzero_rhs=True), NUMERIC,
+           tol={"float16": (1e-2, 1e-2), "bfloat16": (1e-1, 1e-1), "float32": (1e-5, 1e-5)}),
+    OpInfo("pow", np.power, binary_samples(low=0.0, high=3.0, positive_lhs=True), NUMERIC,
+           tol={"float16": (2e-3, 1e-2), "bfloat16": (2e-2, 1e-1), "float32": (1e-5, 1e-5)}),
+    OpInfo("maximum", np.maximum, binary_samples(), ALL),
+    OpInfo("minimum", np.minimum, binary_samples(), ALL),
+    OpInfo("atan2", np.arctan2, binary_samples(), FLOAT + INT, tol={"bfloat16": (2e-2, 1e-2)}),
+    OpInfo("eq", np.equal, binary_samples(), ALL),
+    OpInfo("ne", np.not_equal, binary_samples(), ALL),
+    OpInfo("lt", np.less, binary_samples(), ALL),
+    OpInfo("le", np.less_equal, binary_samples(), ALL),
+    OpInfo("gt", np.greater, binary_samples(), ALL),
+    OpInfo("ge", np.greater_equal, binary_samples(), ALL),
+    OpInfo("logical_and", np.logical_and, binary_samples(), ALL),
+    OpInfo("logical_or", np.logical_or, binary_samples(), ALL),
+    OpInfo("logical_xor", np.logical_xor, binary_samples(), ALL),
+    OpInfo("bitwise_and", np.bitwise_and, binary_samples(floats=False), ("bool",) + INT),
+    OpInfo("bitwise_or", np.bitwise_or, binary_samples(floats=False), ("bool",) + INT),
+    OpInfo("bitwise_xor", np.bitwise_xor, binary_samples(floats=False), ("bool",) + INT),
+]

@@ -1,0 +1,221 @@
+"""Tensor core: geometry, views over shared storage, casts, copies, scalars, item/tolist."""
+import numpy as np
+import pytest
+
+import hyflow as hy
+from hyflow.testing import assert_close
+
+
+def test_tensor_defaults_follow_torch():
+    assert hy.tensor([[1.0, 2.0], [3.0, 4.0]]).dtype == hy.float32
+    assert hy.tensor([1, 2]).dtype == hy.int64
+    assert hy.tensor([True, False]).dtype == hy.bool
+    assert hy.tensor(np.arange(3.0)).dtype == hy.float64  # NumPy arrays keep their dtype
+    assert hy.tensor(2.5).shape == ()
+    assert hy.tensor([1, 2], dtype=hy.float64).dtype == hy.float64
+    assert hy.tensor([1.5], dtype="bfloat16").dtype == hy.bfloat16
+
+
+def test_geometry_properties():
+    t = hy.zeros(2, 3, 4)
+    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.dim() == 3 and t.numel() == 24
+    assert t.stride() == (12, 4, 1) and t.size(1) == 3 and t.size(-1) == 4
+    assert t.is_contiguous() and t.itemsize == 4 and t.nbytes == 96 and len(t) == 2
+    assert t.device == "cpu"
+
+
+def test_allocations_are_64_byte_aligned():
+    for n in (1, 3, 17, 1000):
+        assert hy.empty(n).data_ptr() % 64 == 0
+
+
+def test_views_share_storage_and_bump_version():
+    base = hy.arange(12.0).reshape(3, 4)
+    v = base.transpose(0, 1)
+    assert v.shape == (4, 3) and not v.is_contiguous()
+    assert v.untyped_storage_ptr() == base.untyped_storage_ptr()
+    before = base._version
+    v.fill_(1.0)
+    assert base._version > before
+    assert base.tolist() == [[1.0] * 4] * 3
+
+
+def test_view_rules():
+    t = hy.arange(24).reshape(2, 3, 4)
+    assert t.view(6, 4).shape == (6, 4)
+    assert t.view(-1).shape == (24,)
+    assert t.reshape(4, -1).shape == (4, 6)
+    with pytest.raises(ValueError, match="cannot be viewed"):
+        t.transpose(0, 2).view(24)
+    assert t.transpose(0, 2).reshape(24).tolist() == np.arange(24).reshape(2, 3, 4).transpose(2, 1, 0).ravel().tolist()
+    with pytest.raises(ValueError, match="only one dimension can be -1"):
+        t.view(-1, -1)
+    with pytest.raises(ValueError, match="invalid for input of size 24"):
+        t.reshape(5, 5)
+
+
+def test_permute_T_mT_expand_squeeze_unsqueeze_flatten():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    t = hy.tensor(a, dtype=hy.float64)
+    assert_close(t.permute(2, 0, 1), a.transpose(2, 0, 1))
+    assert_close(t.T, a.T)
+    assert_close(t.mT, np.swapaxes(a, -1, -2))
+    e = hy.tensor([[1.0], [2.0]]).expand(2, 3)
+    assert e.shape == (2, 3) and e.stride() == (1, 0)
+    assert_close(e, np.array([[1.0] * 3, [2.0] * 3], dtype=np.float32))
+    assert hy.zeros(1, 3, 1).squeeze().shape == (3,)
+    assert hy.zeros(1, 3, 1).squeeze([0]).shape == (3, 1)
+    assert hy.zeros(3).unsqueeze(0).shape == (1, 3) and hy.zeros(3).unsqueeze(-1).shape == (3, 1)
+    assert t.flatten().shape == (24,) and t.flatten(1).shape == (2, 12)
+    with pytest.raises(ValueError, match="cannot be expanded"):
+        hy.zeros(2, 3).expand(3, 3)
+    with pytest.raises(ValueError, match="must name each"):
+        t.permute(0, 1)
+    with pytest.raises(ValueError, match="repeats"):
+        t.permute(0, 0, 1)
+
+
+def test_select_slice_and_as_strided_bounds():
+    t = hy.arange(10)
+    assert t.select(0, -1).item() == 9
+    assert hy.ops.slice(t, 0, 2, 9, 3).tolist() == [2, 5, 8]
+    assert hy.ops.slice(t, 0, -3, None, 1).tolist() == [7, 8, 9]
+    with pytest.raises(IndexError, match="out of bounds"):
+        t.select(0, 10)
+    with pytest.raises(ValueError, match="outside its storage"):
+        hy.ops.as_strided(t, (5,), (3,))
+    assert hy.ops.as_strided(t, (3,), (3,)).tolist() == [0, 3, 6]
+
+
+def test_contiguous_clone_copy_fill_zero():
+    t = hy.arange(6.0).reshape(2, 3).T
+    c = t.contiguous()
+    assert c.is_contiguous() and c.tolist() == t.tolist()
+    k = t.clone()
+    k.fill_(0)
+    assert t.sum().item() == 15.0 if hasattr(t, "sum") else True
+    dst = hy.zeros(3, 2, dtype=hy.int64)
+    dst.copy_(t)
+    assert dst.tolist() == [[0, 3], [1, 4], [2, 5]]
+    dst.zero_()
+    assert dst.tolist() == [[0, 0]] * 3
+    row = hy.zeros(2, 3)
+    row.copy_(hy.tensor([1.0, 2.0, 3.0]))  # broadcast copy
+    assert row.tolist() == [[1.0, 2.0, 3.0]] * 2
+
+
+def test_overlapping_copy_is_safe():
+    t = hy.arange(5.0)
+    hy.ops.slice(t, 0, 1, None, 1).copy_(hy.ops.slice(t, 0, 0, 4, 1))
+    assert t.tolist() == [0.0, 0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("src", ["bool", "int32", "int64", "float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("dst", ["bool", "int32", "int64", "float16", "bfloat16", "float32", "float64"])
+def test_casts_between_every_dtype(src, dst):
+    values = [0.0, 1.0, -2.0, 3.0, 100.0] if src != "bool" else [0.0, 1.0, 1.0, 0.0, 1.0]
+    if src in ("int32", "int64"):
+        values = [0, 1, -2, 3, 100]
+    t = hy.tensor(values, dtype=getattr(hy, src))
+    r = t.to(getattr(hy, dst))
+    assert r.dtype == getattr(hy, dst)
+    expected = np.array(values, dtype=np.float64).astype(dst if dst != "bfloat16" else "float32")
+    assert_close(r.to(hy.float64), expected.astype(np.float64), rtol=1e-2, atol=0)
+
+
+def test_half_and_bfloat16_rounding():
+    x = hy.tensor([1.0 + 2 ** -11, 65504.0, 70000.0, 1e-8, -0.0], dtype=hy.float64)
+    h = x.to(hy.float16).to(hy.float64).tolist()
+    assert h[0] == 1.0 and h[1] == 65504.0 and h[2] == float("inf") and h[3] == pytest.approx(0.0, abs=6e-8)
+    b = hy.tensor([1.0 + 2 ** -8, 3.0e38], dtype=hy.float64).to(hy.bfloat16).to(hy.float64).tolist()
+    assert b[0] == 1.0 and b[1] == pytest.approx(3.0e38, rel=1e-2)
+    assert np.isnan(hy.tensor([float("nan")]).to(hy.bfloat16).to(hy.float32).item())
+
+
+def test_item_tolist_and_number_protocol():
+    assert hy.tensor(3).item() == 3 and isinstance(hy.tensor(3).item(), int)
+    assert hy.tensor([2.5]).item() == 2.5
+    assert float(hy.tensor(1.5)) == 1.5 and int(hy.tensor(7)) == 7
+    assert [10, 20, 30][hy.tensor(1)] == 20
+    assert bool(hy.tensor([1.0])) is True
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(hy.zeros(2))
+    with pytest.raises(ValueError, match="exactly one element"):
+        hy.zeros(2).item()
+    with pytest.raises(TypeError, match="0-d"):
+        len(hy.tensor(1.0))
+    assert hy.tensor([[1, 2], [3, 4]]).tolist() == [[1, 2], [3, 4]]
+    assert hy.tensor(True).tolist() is True
+
+
+def test_type_promotion_follows_torch():
+    f32, i32, i64 = hy.ones(2), hy.ones(2, dtype=hy.int32), hy.ones(2, dtype=hy.int64)
+    assert (f32 + 2.5).dtype == hy.float32        # Python float stays weak
+    assert (i32 + 2).dtype == hy.int32            # Python int stays weak
+    assert (i32 + 2.5).dtype == hy.float32        # category lift to the default float
+    assert (i32 + i64).dtype == hy.int64
+    assert (f32 + hy.tensor(1.0, dtype=hy.float64)).dtype == hy.float32  # 0-d same category: weak
+    assert (i32 + hy.tensor(1.0, dtype=hy.float64)).dtype == hy.float64  # 0-d higher category: its dtype
+    assert (hy.ones(2, dtype=hy.float16) + hy.ones(2, dtype=hy.bfloat16)).dtype == hy.float32
+    assert (hy.ones(2, dtype=hy.bool) + hy.ones(2, dtype=hy.bool)).dtype == hy.bool
+    assert (i64 / 2).dtype == hy.float32
+    assert hy.promote_types(hy.int32, hy.float16) == hy.float16
+
+
+def test_inplace_ops_refuse_downcasting_category():
+    i = hy.ones(3, dtype=hy.int64)
+    with pytest.raises(TypeError, match="can't be cast"):
+        i.add_(1.5)
+    i.add_(2)
+    assert i.tolist() == [3, 3, 3]
+    with pytest.raises(TypeError, match="alpha"):
+        hy.add(i, i, alpha=0.5)
+
+
+def test_out_shape_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)|\(2,\).*\(3,\)"):
+        hy.add(hy.ones(2), hy.ones(2), out=hy.empty(3))
+
+
+def test_broadcast_error_names_both_shapes():
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(4,\)"):
+        hy.ones(2, 3) + hy.ones(4)
+
+
+def test_integer_division_by_zero_raises():
+    with pytest.raises(ValueError, match="division by zero"):
+        hy.tensor([1, 2]) // hy.tensor([1, 0])
+    with pytest.raises(ValueError, match="division by zero"):
+        hy.tensor([1, 2]) % 0
+    assert (hy.tensor([1.0]) / 0).item() == float("inf")
+
+
+def test_python_semantics_of_floor_div_and_mod():
+    a = hy.tensor([7, -7, 7, -7])
+    b = hy.tensor([2, 2, -2, -2])
+    assert (a // b).tolist() == [3, -4, -4, 3]
+    assert (a % b).tolist() == [1, 1, -1, -1]
+    assert (hy.tensor([-7.5]) % 2).tolist() == [0.5]
+
+
+def test_operators_return_notimplemented_for_unknown_types():
+    with pytest.raises(TypeError):
+        hy.ones(2) + "a"
+    assert (hy.ones(2) == "a") is False
+
+
+def test_reflected_operators():
+    t = hy.tensor([1.0, 2.0])
+    assert (2 - t).tolist() == [1.0, 0.0]
+    assert (1 / t).tolist() == [1.0, 0.5]
+    assert (2 ** t).tolist() == [2.0, 4.0]
+
+
+def test_tensors_hash_by_identity_and_keep_python_identity():
+    t = hy.ones(2)
+    d = {t: 1}
+    assert d[t] == 1
+    r = t.add_(1)
+    assert r is t
+    t.note = "attributes allowed"
+    assert t.note == "attributes allowed"
