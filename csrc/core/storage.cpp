@@ -1,20 +1,35 @@
 #include "core/storage.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <new>
 
 #include "core/error.h"
 
 namespace hy {
+namespace {
+
+// Large blocks are 2 MiB aligned and marked for transparent huge pages: a fresh 64 MiB output then
+// takes 32 page faults instead of 16384, which is most of the cost of `x + y` on large tensors
+// (NumPy does the same). Small blocks keep the 64-byte alignment.
+constexpr int64_t kHugePage = 2 << 20;
+constexpr int64_t kHugeThreshold = 4 << 20;
+
+}  // namespace
 
 std::shared_ptr<StorageImpl> StorageImpl::allocate_cpu(int64_t nbytes) {
   HY_CHECK(nbytes >= 0, ValueError, "cannot allocate a negative number of bytes (", nbytes, ")");
+  int64_t align = nbytes >= kHugeThreshold ? kHugePage : kAllocAlignment;
   // aligned_alloc wants a size that is a multiple of the alignment; never ask for 0 bytes.
-  int64_t rounded = (nbytes + kAllocAlignment - 1) / kAllocAlignment * kAllocAlignment;
-  if (rounded == 0) rounded = kAllocAlignment;
-  if (rounded < nbytes) throw std::bad_alloc();
-  void* p = std::aligned_alloc(kAllocAlignment, static_cast<size_t>(rounded));
+  if (nbytes > INT64_MAX - align) throw std::bad_alloc();
+  int64_t rounded = (nbytes + align - 1) / align * align;
+  if (rounded == 0) rounded = align;
+  void* p = std::aligned_alloc(static_cast<size_t>(align), static_cast<size_t>(rounded));
   if (!p) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  if (align == kHugePage) madvise(p, static_cast<size_t>(rounded), MADV_HUGEPAGE);  // a hint; failure is harmless
+#endif
   std::shared_ptr<void> owner(p, [](void* q) { std::free(q); });
   return std::make_shared<StorageImpl>(p, nbytes, kCPU, std::move(owner));
 }
