@@ -2,11 +2,14 @@
 
 namespace hy {
 
-DType result_type(const std::vector<Tensor>& inputs) {
+namespace {
+template <typename It>
+DType result_type_of(It begin, It end) {
   // Three tiers: [0] dimensioned tensors, [1] 0-d tensors, [2] wrapped Python numbers.
   bool has[3] = {false, false, false};
   DType tier[3] = {DType::Bool, DType::Bool, DType::Bool};
-  for (const Tensor& t : inputs) {
+  for (It it = begin; it != end; ++it) {
+    const Tensor& t = *it;
     if (!t.defined()) continue;
     int k = t.impl()->is_wrapped_number() ? 2 : (t.dim() == 0 ? 1 : 0);
     DType d = t.dtype();
@@ -30,7 +33,15 @@ DType result_type(const std::vector<Tensor>& inputs) {
   return out;
 }
 
-DType result_type(const Tensor& a, const Tensor& b) { return result_type(std::vector<Tensor>{a, b}); }
+}  // namespace
+
+DType result_type(const std::vector<Tensor>& inputs) { return result_type_of(inputs.begin(), inputs.end()); }
+
+DType result_type(const Tensor& a, const Tensor& b) {
+  if (a.dtype() == b.dtype() && !a.impl()->is_wrapped_number()) return a.dtype();  // common case: no tiers
+  const Tensor pair[2] = {a, b};
+  return result_type_of(pair, pair + 2);
+}
 
 bool can_cast_in_place(DType from, DType to) {
   return dtype_category(from) <= dtype_category(to);
