@@ -14,8 +14,15 @@ using TensorClass = py::class_<TensorImpl, std::shared_ptr<TensorImpl>>;
 
 Tensor self_of(const std::shared_ptr<TensorImpl>& p) { return Tensor(p); }
 
-// The right-hand operand of an operator: a Tensor, or a Python number wrapped as a weak 0-d tensor.
-// Anything else returns false so Python can try the reflected operator (NotImplemented).
+bool is_numpy_array(py::handle h) {
+  static py::object ndarray = py::module_::import("numpy").attr("ndarray");
+  return PyObject_IsInstance(h.ptr(), ndarray.ptr()) == 1;
+}
+
+// The right-hand operand of an operator: a Tensor, a Python number wrapped as a weak 0-d tensor, or a
+// NumPy array (NumPy defers `ndarray + tensor` to us through __array_priority__; the array is shared
+// when possible, as hy.as_tensor does). Anything else returns false so Python can try the reflected
+// operator (NotImplemented).
 bool operand(py::handle h, Tensor& out) {
   if (py::isinstance<TensorImpl>(h)) {
     out = Tensor(h.cast<std::shared_ptr<TensorImpl>>());
@@ -23,6 +30,10 @@ bool operand(py::handle h, Tensor& out) {
   }
   if (is_python_number(h)) {
     out = wrap_python_number(h);
+    return true;
+  }
+  if (is_numpy_array(h)) {
+    out = py::module_::import("hyflow").attr("as_tensor")(h).cast<Tensor>();
     return true;
   }
   return false;
@@ -76,7 +87,9 @@ py::object item(const Tensor& t) {
 }  // namespace
 
 TensorClass bind_tensor_class(py::module_& m) {
-  return TensorClass(m, "Tensor", py::dynamic_attr(), "An n-dimensional array on a device (hyflow.Tensor).");
+  // buffer_protocol: memoryview(t) and np.asarray(t) share memory (the buffer itself is in bind_dlpack.cpp).
+  return TensorClass(m, "Tensor", py::dynamic_attr(), py::buffer_protocol(),
+                     "An n-dimensional array on a device (hyflow.Tensor).");
 }
 
 void bind_tensor_methods(py::module_& m, TensorClass& cls) {
@@ -155,6 +168,15 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       .def("__and__", binop(band)).def("__rand__", rbinop(band))
       .def("__or__", binop(bor)).def("__ror__", rbinop(bor))
       .def("__xor__", binop(bxor)).def("__rxor__", rbinop(bxor))
+      // @ takes tensors only: a Python number gives NotImplemented, so Python raises its TypeError.
+      .def("__matmul__", [](const Tensor& a, py::handle b) -> py::object {
+        if (!py::isinstance<TensorImpl>(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+        return py::cast(ops::matmul(a, Tensor(b.cast<std::shared_ptr<TensorImpl>>())));
+      })
+      .def("__rmatmul__", [](const Tensor& a, py::handle b) -> py::object {
+        if (!py::isinstance<TensorImpl>(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+        return py::cast(ops::matmul(Tensor(b.cast<std::shared_ptr<TensorImpl>>()), a));
+      })
       .def("__eq__", binop([](const Tensor& a, const Tensor& b) { return ops::eq(a, b); }))
       .def("__ne__", binop([](const Tensor& a, const Tensor& b) { return ops::ne(a, b); }))
       .def("__lt__", binop([](const Tensor& a, const Tensor& b) { return ops::lt(a, b); }))
@@ -171,6 +193,17 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       .def("__iand__", binop([](const Tensor& a, const Tensor& b) { return ops::bitwise_and_(a, b); }))
       .def("__ior__", binop([](const Tensor& a, const Tensor& b) { return ops::bitwise_or_(a, b); }))
       .def("__ixor__", binop([](const Tensor& a, const Tensor& b) { return ops::bitwise_xor_(a, b); }));
+
+  // Unary operators. +t returns t itself (like torch.positive); ~t is logical_not for bool tensors and
+  // bitwise_not for integers (bitwise_not does both, and raises TypeError for floats).
+  cls.def("__neg__", [](const Tensor& a) { return ops::neg(a); })
+      .def("__pos__", [](const Tensor& a) {
+        HY_CHECK(a.dtype() != DType::Bool, TypeError, "unary + is not supported for bool tensors, got ",
+                 a.describe());
+        return a;
+      })
+      .def("__abs__", [](const Tensor& a) { return ops::abs(a); })
+      .def("__invert__", [](const Tensor& a) { return ops::bitwise_not(a); });
 }
 
 }  // namespace hy

@@ -16,12 +16,18 @@ if _dev_build:
 from . import _C  # noqa: E402
 from ._C import Tensor, Generator, dtype  # noqa: E402,F401
 from ._C import bool, int32, int64, float16, bfloat16, float32, float64  # noqa: E402,F401,A004
-from ._C import from_numpy, get_num_threads, set_num_threads, promote_types  # noqa: E402,F401
+from ._C import from_numpy, from_dlpack, get_num_threads, set_num_threads, promote_types  # noqa: E402,F401
 from . import ops  # noqa: E402,F401
 from ._tensor import *  # noqa: E402,F401,F403
 from ._creation import *  # noqa: E402,F401,F403
 from ._functions import *  # noqa: E402,F401,F403
+from ._shape import *  # noqa: E402,F401,F403
+from ._reductions import max, min  # noqa: E402,A004 (dispatch on dim/other like torch.max)
 from ._build_info import build_info  # noqa: E402,F401
+from ._tensor_str import set_printoptions  # noqa: E402,F401 (also makes Tensor.__repr__ print like torch)
+from ._extension import cmake_prefix_path, get_include  # noqa: E402,F401
+from .serialization import save, load  # noqa: E402,F401
+from . import data  # noqa: E402,F401
 
 __version__ = _C._build_config()["version"]
 

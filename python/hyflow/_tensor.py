@@ -59,3 +59,7 @@ for _name, _fn in {"reshape": _reshape, "view": _view, "permute": _permute, "exp
 for _name, _dt in {"float": _C.float32, "double": _C.float64, "half": _C.float16, "bfloat16": _C.bfloat16,
                    "int": _C.int32, "long": _C.int64, "bool": _C.bool}.items():
     setattr(Tensor, _name, _type_method(_dt))
+
+# Tensor.max / Tensor.min pick among three ops by their arguments (python/hyflow/_reductions.py).
+from ._reductions import max as _max, min as _min  # noqa: E402
+Tensor.max, Tensor.min = _max, _min

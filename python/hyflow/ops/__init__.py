@@ -58,7 +58,8 @@ def load_library(path):
     import os
     if not os.path.exists(path):
         raise ValueError(f"load_library: no file at {path!r}")
-    _C._load_library(str(path))
+    # dlopen searches system paths for a bare file name; a user means the file they named.
+    _C._load_library(os.path.abspath(str(path)))
 
 
 class _OpsModule(_types.ModuleType):

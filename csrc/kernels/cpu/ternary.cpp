@@ -1,0 +1,185 @@
+// Ternary elementwise kernels with broadcasting (the op table's ternary family): where, clamp with
+// scalar bounds, clamp_tensor with tensor bounds.
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "core/type_promotion.h"
+#include "hyflow/ops/ops_generated.h"
+#include "kernels/cpu/binary_impl.h"
+
+namespace hy::kernels::cpu {
+using hy::cpu::binary_row;
+using hy::cpu::cast_to;
+using hy::cpu::check_defined;
+using hy::cpu::compute_dtype;
+using hy::cpu::copy_into;
+using hy::cpu::ElementwisePlan;
+using hy::cpu::prepare_out;
+using std::optional;
+
+namespace {
+
+// One row of out[i] = f(a[i], b[i], c[i]). Each input is either dense or broadcast (stride 0) in the
+// common cases; those are compiled as separate loops (DA/DB/DC = dense) so every one vectorizes.
+template <bool DA, bool DB, bool DC, typename Out, typename A, typename B, typename C, typename F>
+inline void ternary_dense_loop(Out* o, const A* a, const B* b, const C* c, int64_t n, const F& f) {
+  for (int64_t i = 0; i < n; ++i) o[i] = f(a[DA ? i : 0], b[DB ? i : 0], c[DC ? i : 0]);
+}
+
+template <typename Out, typename A, typename B, typename C, typename F>
+void ternary_row(char** p, const int64_t* s, int64_t n, const F& f) {
+  const A* a = reinterpret_cast<const A*>(p[1]);
+  const B* b = reinterpret_cast<const B*>(p[2]);
+  const C* c = reinterpret_cast<const C*>(p[3]);
+  const bool ok_a = s[1] == sizeof(A) || s[1] == 0, ok_b = s[2] == sizeof(B) || s[2] == 0,
+             ok_c = s[3] == sizeof(C) || s[3] == 0;
+  if (s[0] == sizeof(Out) && ok_a && ok_b && ok_c) {
+    Out* o = reinterpret_cast<Out*>(p[0]);
+    const int mask = (s[1] != 0) << 2 | (s[2] != 0) << 1 | (s[3] != 0);
+    switch (mask) {
+      case 0b111: return ternary_dense_loop<true, true, true>(o, a, b, c, n, f);
+      case 0b110: return ternary_dense_loop<true, true, false>(o, a, b, c, n, f);
+      case 0b101: return ternary_dense_loop<true, false, true>(o, a, b, c, n, f);
+      case 0b100: return ternary_dense_loop<true, false, false>(o, a, b, c, n, f);
+      case 0b011: return ternary_dense_loop<false, true, true>(o, a, b, c, n, f);
+      case 0b010: return ternary_dense_loop<false, true, false>(o, a, b, c, n, f);
+      case 0b001: return ternary_dense_loop<false, false, true>(o, a, b, c, n, f);
+      default: return ternary_dense_loop<false, false, false>(o, a, b, c, n, f);
+    }
+  }
+  char *po = p[0], *pa = p[1], *pb = p[2], *pc = p[3];
+  for (int64_t i = 0; i < n; ++i, po += s[0], pa += s[1], pb += s[2], pc += s[3]) {
+    *reinterpret_cast<Out*>(po) = f(*reinterpret_cast<const A*>(pa), *reinterpret_cast<const B*>(pb),
+                                    *reinterpret_cast<const C*>(pc));
+  }
+}
+
+// Shape all of `ts` (undefined ones skipped) broadcast to; the error names the op.
+Shape broadcast_all(const char* op, std::initializer_list<const Tensor*> ts) {
+  Shape shape;
+  try {
+    for (const Tensor* t : ts)
+      if (t->defined()) shape = broadcast_shapes(shape, t->shape());
+  } catch (const ValueError& e) {
+    throw ValueError(str(op, ": ", e.what()));
+  }
+  return shape;
+}
+
+// A bound as a weak 0-d tensor, so clamp(int_tensor, 0.5) promotes like int_tensor + 0.5.
+Tensor wrap_scalar(const optional<Scalar>& s) {
+  if (!s) return Tensor();
+  Tensor t = Tensor::empty({}, s->is_bool() ? DType::Bool : s->is_int() ? DType::Int64 : DType::Float64);
+  if (s->is_bool()) *t.data<bool>() = s->to_bool();
+  else if (s->is_int()) *t.data<int64_t>() = s->to_int();
+  else *t.data<double>() = s->to_double();
+  t.impl()->set_wrapped_number(true);
+  return t;
+}
+
+// max/min that propagate NaN from either side, like PyTorch's clamp (and so min > max gives max).
+template <typename T> inline T max_nan(T x, T lo) {
+  if constexpr (std::is_floating_point_v<T>) return (x < lo || lo != lo) ? lo : x;
+  else return x < lo ? lo : x;
+}
+template <typename T> inline T min_nan(T x, T hi) {
+  if constexpr (std::is_floating_point_v<T>) return (hi < x || hi != hi) ? hi : x;
+  else return hi < x ? hi : x;
+}
+
+template <typename T>
+void clamp_loop(const Tensor& dst, const Tensor& x, const Tensor& lo, const Tensor& hi) {
+  const Shape& shape = dst.shape();
+  if (lo.defined() && hi.defined()) {
+    ElementwisePlan<4> plan(shape, {&dst, &x, &lo, &hi});
+    plan.run([](char** p, const int64_t* s, int64_t n) {
+      ternary_row<T, T, T, T>(p, s, n, [](T v, T l, T h) { return min_nan<T>(max_nan<T>(v, l), h); });
+    });
+  } else if (lo.defined()) {
+    ElementwisePlan<3> plan(shape, {&dst, &x, &lo});
+    plan.run([](char** p, const int64_t* s, int64_t n) {
+      binary_row<T, T>(p, s, n, [](T v, T l) { return max_nan<T>(v, l); });
+    });
+  } else {
+    ElementwisePlan<3> plan(shape, {&dst, &x, &hi});
+    plan.run([](char** p, const int64_t* s, int64_t n) {
+      binary_row<T, T>(p, s, n, [](T v, T h) { return min_nan<T>(v, h); });
+    });
+  }
+}
+
+// The shared body of clamp (scalar bounds, wrapped as 0-d tensors) and clamp_tensor.
+Tensor clamp_impl(const char* op, const Tensor& self, const Tensor& lo, const Tensor& hi,
+                  const optional<Tensor>& out) {
+  check_defined(self, op, "self");
+  HY_CHECK(lo.defined() || hi.defined(), ValueError, op, ": at least one of min and max must be given");
+  Shape shape = broadcast_all(op, {&self, &lo, &hi});
+  DType common = result_type(std::vector<Tensor>{self, lo, hi});
+  HY_CHECK(common != DType::Bool, TypeError, op, " is not supported for bool tensors, got ", self.describe());
+  Tensor res = prepare_out(out, shape, common, op);
+  DType compute = compute_dtype(common);
+  Tensor dst = res.dtype() == compute ? res : Tensor::empty(shape, compute);
+  Tensor cx = cast_to(self, compute);
+  Tensor clo = lo.defined() ? cast_to(lo, compute) : Tensor();
+  Tensor chi = hi.defined() ? cast_to(hi, compute) : Tensor();
+  switch (compute) {
+    case DType::Int32: clamp_loop<int32_t>(dst, cx, clo, chi); break;
+    case DType::Int64: clamp_loop<int64_t>(dst, cx, clo, chi); break;
+    case DType::Float32: clamp_loop<float>(dst, cx, clo, chi); break;
+    case DType::Float64: clamp_loop<double>(dst, cx, clo, chi); break;
+    default: throw NotImplementedError(str("op '", op, "' has no CPU kernel for dtype ", dtype_name(compute)));
+  }
+  if (dst.impl() != res.impl()) copy_into(res, dst);
+  return res;
+}
+
+// where only moves elements, so it selects raw bytes of the element's width: one loop per item size
+// serves every dtype, Half and BFloat16 included, and copies NaN payloads and -0.0 exactly.
+template <typename Bits>
+void where_loop(const Tensor& dst, const Tensor& cond, const Tensor& a, const Tensor& b) {
+  ElementwisePlan<4> plan(dst.shape(), {&dst, &cond, &a, &b});
+  plan.run([](char** p, const int64_t* s, int64_t n) {
+    // A mask instead of `c ? x : y`: with a random condition the branch mispredicts half the time.
+    ternary_row<Bits, bool, Bits, Bits>(p, s, n, [](bool c, Bits x, Bits y) {
+      const Bits m = static_cast<Bits>(Bits(0) - Bits(c));
+      return static_cast<Bits>((x & m) | (y & static_cast<Bits>(~m)));
+    });
+  });
+}
+
+}  // namespace
+
+Tensor where(const Tensor& condition, const Tensor& self, const Tensor& other, const optional<Tensor>& out) {
+  check_defined(condition, "where", "condition");
+  check_defined(self, "where", "self");
+  check_defined(other, "where", "other");
+  HY_CHECK(condition.dtype() == DType::Bool, TypeError, "where: condition must be a bool tensor, got ",
+           condition.describe());
+  Shape shape = broadcast_all("where", {&condition, &self, &other});
+  DType common = result_type(self, other);
+  Tensor res = prepare_out(out, shape, common, "where");
+  // Writing into res directly is safe only when it has the element type the loop moves.
+  Tensor dst = res.dtype() == common ? res : Tensor::empty(shape, common);
+  Tensor ca = cast_to(self, common), cb = cast_to(other, common);
+  switch (dtype_itemsize(common)) {
+    case 1: where_loop<uint8_t>(dst, condition, ca, cb); break;
+    case 2: where_loop<uint16_t>(dst, condition, ca, cb); break;
+    case 4: where_loop<uint32_t>(dst, condition, ca, cb); break;
+    default: where_loop<uint64_t>(dst, condition, ca, cb); break;
+  }
+  if (dst.impl() != res.impl()) copy_into(res, dst);
+  return res;
+}
+
+Tensor clamp(const Tensor& self, const optional<Scalar>& min, const optional<Scalar>& max,
+             const optional<Tensor>& out) {
+  return clamp_impl("clamp", self, wrap_scalar(min), wrap_scalar(max), out);
+}
+
+Tensor clamp_tensor(const Tensor& self, const optional<Tensor>& min, const optional<Tensor>& max,
+                    const optional<Tensor>& out) {
+  return clamp_impl("clamp_tensor", self, min ? *min : Tensor(), max ? *max : Tensor(), out);
+}
+
+}  // namespace hy::kernels::cpu

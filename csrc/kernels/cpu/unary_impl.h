@@ -1,0 +1,119 @@
+// The shared drivers of unary elementwise kernels: pick the result dtype, allocate or validate `out=`,
+// cast the input to the compute type (Half/BFloat16 compute in float32), run over the ElementwisePlan,
+// and copy into `out` when its dtype differs from the compute type.
+//
+// Two drivers, so each op is a line or two:
+//   unary_kernel        a scalar functor over every compute type (neg, abs, relu ...), result keeps the
+//                       dtype; unary_predicate_kernel the same returning bool (isnan, logical_not).
+//                       The contiguous row is a plain loop the compiler vectorizes.
+//   unary_float_kernel  an Eigen array expression over float/double spans (exp, tanh, erf, gelu ...);
+//                       int/bool inputs promote to float32.
+//
+//   return unary_kernel("neg", a, out, [](auto x) { return -x; });
+//   return unary_float_kernel("exp", a, out, [](const auto& x) { return x.exp(); });
+#pragma once
+#include <Eigen/Core>
+#include <algorithm>
+#include <optional>
+#include <type_traits>
+
+#include "kernels/cpu/binary_impl.h"
+#include "kernels/cpu/kernel_util.h"
+#include "kernels/cpu/loops.h"
+
+namespace hy::cpu {
+
+/// Transcendental functions cost tens of cycles an element: split the work across threads earlier.
+constexpr int64_t kGrainTranscendental = kGrainElementwise / 4;
+
+/// The tensor a unary kernel writes into: `res` itself when it has the compute dtype, else a temporary.
+inline Tensor unary_destination(const Tensor& res, DType compute) {
+  return res.dtype() == compute ? res : Tensor::empty(res.shape(), compute);
+}
+
+namespace detail {
+// ToBool: f maps the input's compute type to bool (isnan, logical_not); else f keeps the type.
+template <bool ToBool, typename F>
+Tensor unary_scalar_kernel(const char* op, const Tensor& a, const std::optional<Tensor>& out, const F& f,
+                           int64_t grain) {
+  check_defined(a, op, "self");
+  DType compute = compute_dtype(a.dtype());
+  Tensor res = prepare_out(out, a.shape(), ToBool ? DType::Bool : a.dtype(), op);
+  Tensor dst = unary_destination(res, ToBool ? DType::Bool : compute);
+  Tensor ca = cast_to(a, compute);
+  ElementwisePlan<2> plan(a.shape(), {&dst, &ca});
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    using Out = std::conditional_t<ToBool, bool, T>;
+    plan.run([&](char** p, const int64_t* s, int64_t n) { unary_row<Out, T>(p, s, n, f); }, grain);
+  };
+  switch (compute) {
+    case DType::Bool: run(bool{}); break;
+    case DType::Int32: run(int32_t{}); break;
+    case DType::Int64: run(int64_t{}); break;
+    case DType::Float32: run(float{}); break;
+    case DType::Float64: run(double{}); break;
+    default: throw NotImplementedError(str("op '", op, "' has no CPU kernel for dtype ", dtype_name(compute)));
+  }
+  if (dst.impl() != res.impl()) copy_into(res, dst);
+  return res;
+}
+}  // namespace detail
+
+/// Run scalar functor `f` (instantiated for bool, int32, int64, float, double); the result keeps a's dtype.
+template <typename F>
+Tensor unary_kernel(const char* op, const Tensor& a, const std::optional<Tensor>& out, const F& f,
+                    int64_t grain = kGrainElementwise) {
+  return detail::unary_scalar_kernel<false>(op, a, out, f, grain);
+}
+
+/// Run predicate `f` (reads a's compute type, returns bool); the result is a bool tensor.
+template <typename F>
+Tensor unary_predicate_kernel(const char* op, const Tensor& a, const std::optional<Tensor>& out, const F& f) {
+  return detail::unary_scalar_kernel<true>(op, a, out, f, kGrainElementwise);
+}
+
+/// out = g(a) over one row, where g maps an Eigen array of T to an array expression. Dense rows map the
+/// memory directly; strided rows go through small stack buffers so g still runs vectorized.
+template <typename T, typename G>
+inline void eigen_row(char** p, const int64_t* s, int64_t n, const G& g) {
+  using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+  if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
+    Eigen::Map<Array> o(reinterpret_cast<T*>(p[0]), n);
+    o = g(Eigen::Map<const Array>(reinterpret_cast<const T*>(p[1]), n));
+    return;
+  }
+  constexpr int64_t kBuf = 256;
+  alignas(64) T in[kBuf];
+  alignas(64) T res[kBuf];
+  for (int64_t start = 0; start < n; start += kBuf) {
+    const int64_t m = std::min(kBuf, n - start);
+    const char* a = p[1] + start * s[1];
+    for (int64_t i = 0; i < m; ++i) in[i] = *reinterpret_cast<const T*>(a + i * s[1]);
+    Eigen::Map<Array>(res, m) = g(Eigen::Map<const Array>(in, m));
+    char* o = p[0] + start * s[0];
+    for (int64_t i = 0; i < m; ++i) *reinterpret_cast<T*>(o + i * s[0]) = res[i];
+  }
+}
+
+/// Run Eigen expression `g` over `a` in float or double; int/bool inputs compute (and return) float32.
+template <typename G>
+Tensor unary_float_kernel(const char* op, const Tensor& a, const std::optional<Tensor>& out, const G& g,
+                          int64_t grain = kGrainTranscendental) {
+  check_defined(a, op, "self");
+  DType result = to_floating(a.dtype());
+  DType compute = compute_dtype(result);
+  Tensor res = prepare_out(out, a.shape(), result, op);
+  Tensor dst = unary_destination(res, compute);
+  Tensor ca = cast_to(a, compute);
+  ElementwisePlan<2> plan(a.shape(), {&dst, &ca});
+  if (compute == DType::Float64) {
+    plan.run([&](char** p, const int64_t* s, int64_t n) { eigen_row<double>(p, s, n, g); }, grain);
+  } else {
+    plan.run([&](char** p, const int64_t* s, int64_t n) { eigen_row<float>(p, s, n, g); }, grain);
+  }
+  if (dst.impl() != res.impl()) copy_into(res, dst);
+  return res;
+}
+
+}  // namespace hy::cpu

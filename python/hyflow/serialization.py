@@ -1,0 +1,458 @@
+"""Safe checkpoints: ``hy.save`` / ``hy.load`` in the safetensors format, with no pickle anywhere.
+
+    hy.save({"model": model_state, "step": 120, "lr": [0.1, 0.01]}, "ckpt.safetensors")
+    state = hy.load("ckpt.safetensors")           # the same nested object back
+    hy.save({"w": w, "b": b}, "plain.safetensors")  # a flat dict of tensors stays a plain safetensors file
+
+A file is an 8-byte little-endian header length N, N bytes of UTF-8 JSON (padded with spaces to a
+multiple of 8) and then the raw little-endian tensor bytes. Nested containers and plain leaves (int,
+float, str, bool, None) are described by a JSON tree stored in ``__metadata__["hyflow.structure"]``.
+Saving is atomic (temp file, fsync, rename); loading validates every header field before it reads
+a byte of tensor data, so a hostile or truncated file raises CheckpointError instead of crashing.
+See docs/checkpoints.md.
+"""
+import builtins
+import ctypes
+import itertools
+import json
+import math
+import mmap as _mmap
+import os
+import struct
+import sys
+import uuid
+
+import numpy as np
+
+from . import _C
+
+__all__ = ["save", "load", "load_metadata", "CheckpointError"]
+
+STRUCTURE_KEY = "hyflow.structure"
+MAX_HEADER_BYTES = 100 * 1024 * 1024
+MAX_NDIM = 64  # NumPy's limit; loaded tensors pass through NumPy arrays
+_ALIGN = 8
+
+# safetensors dtype code -> (hyflow dtype, little-endian NumPy dtype of the stored bytes)
+_CODES = {
+    "BOOL": (_C.bool, np.dtype("|b1")),
+    "I32": (_C.int32, np.dtype("<i4")),
+    "I64": (_C.int64, np.dtype("<i8")),
+    "F16": (_C.float16, np.dtype("<f2")),
+    "BF16": (_C.bfloat16, np.dtype("<u2")),  # no NumPy bfloat16: the bit pattern travels as uint16
+    "F32": (_C.float32, np.dtype("<f4")),
+    "F64": (_C.float64, np.dtype("<f8")),
+}
+_CODE_OF = {hy_dtype: code for code, (hy_dtype, _) in _CODES.items()}
+# Valid safetensors codes that hyflow has no dtype for: named in the error instead of "unknown".
+_FOREIGN_CODES = {"U8", "I8", "U16", "I16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3",
+                  "F6_E3M2", "F4", "C64"}
+_ENTRY_FIELDS = {"dtype", "shape", "data_offsets"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is truncated, malformed or not a safetensors file."""
+
+
+# ----------------------------------------------------------------------------------------- save
+
+def save(obj, path, *, metadata=None):
+    """Write ``obj`` (a tensor, or nested dicts/lists/tuples of tensors and plain values) to ``path``.
+
+    The old file at ``path`` is replaced atomically: a crash at any moment leaves either the old or
+    the new checkpoint, never a mix. ``metadata`` adds str -> str entries to ``__metadata__``.
+    """
+    path = os.fspath(path)
+    tensors, structure = _flatten(obj)
+    meta = _user_metadata(metadata)
+    if structure is not None:
+        meta[STRUCTURE_KEY] = json.dumps(structure, separators=(",", ":"), allow_nan=False)
+
+    layout = []
+    for name, t in tensors.items():
+        code = _CODE_OF.get(t.dtype)
+        if code is None:
+            raise TypeError(f"save: tensor {name!r} has dtype {t.dtype}, which safetensors cannot store")
+        layout.append((name, code, t))
+    # Data goes widest itemsize first so every tensor starts aligned to its itemsize (the header is
+    # padded to 8); the header keeps the caller's order, which is the order load() returns.
+    layout.sort(key=lambda item: -item[2].element_size())
+    entries, offset = {}, 0
+    for name, code, t in layout:
+        nbytes = t.numel() * t.element_size()
+        entries[name] = {"dtype": code, "shape": list(t.shape), "data_offsets": [offset, offset + nbytes]}
+        offset += nbytes
+    header = {name: entries[name] for name in tensors}
+    if meta:
+        header["__metadata__"] = meta
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % _ALIGN)
+    prefix = [struct.pack("<Q", len(text)), text]
+    _atomic_write(path, itertools.chain(prefix, _tensor_chunks(t for _, _, t in layout)))
+
+
+def _user_metadata(metadata):
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in metadata.items()):
+        raise TypeError("save: metadata must be a dict of str -> str")
+    if STRUCTURE_KEY in metadata:
+        raise ValueError(f"save: metadata key {STRUCTURE_KEY!r} is reserved for hyflow")
+    return dict(metadata)
+
+
+def _tensor_chunks(tensors):
+    """Each tensor's little-endian bytes, made one at a time (at most one contiguous copy is alive)
+    and without a copy for contiguous CPU tensors on little-endian machines."""
+    for t in tensors:
+        if not t.is_cpu:
+            t = t.to("cpu")
+        t = t.contiguous()  # stays referenced by this frame while the caller writes the chunk
+        if t.dtype == _C.bfloat16:
+            # bfloat16 has no NumPy dtype: read the raw bits through the tensor's own memory.
+            nbytes = t.numel() * t.element_size()
+            raw = (ctypes.c_char * nbytes).from_address(t.data_ptr()) if nbytes else b""
+            arr = np.frombuffer(raw, dtype=np.uint16)
+        else:
+            arr = t.numpy(force=True)
+        yield _little_endian(arr).reshape(-1).view(np.uint8)
+
+
+def _little_endian(arr):
+    if sys.byteorder == "little" or arr.dtype.itemsize == 1:
+        return arr
+    return arr.byteswap()
+
+
+def _atomic_write(path, chunks):
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = _create_temp(directory, os.path.basename(path))
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _create_temp(directory, base):
+    # O_EXCL with a random name instead of tempfile.mkstemp: mkstemp forces mode 0600, while a
+    # checkpoint should get the usual 0666 & ~umask like any other file the user writes.
+    while True:
+        tmp = os.path.join(directory, f".{base}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def _fsync_directory(directory):
+    # Makes the rename itself durable; not every platform/filesystem can open a directory.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -------------------------------------------------------------------------------- structure tree
+
+def _is_flat_tensor_dict(obj):
+    return (isinstance(obj, dict) and "__metadata__" not in obj
+            and all(isinstance(k, str) and isinstance(v, _C.Tensor) for k, v in obj.items()))
+
+
+def _flatten(obj):
+    """(ordered name -> tensor, structure tree or None for a plain flat dict of tensors)."""
+    if _is_flat_tensor_dict(obj):
+        return dict(obj), None
+    tensors = {}
+    taken = {"__metadata__"}
+    active = set()  # ids of the containers on the current path, to refuse cycles
+
+    def visit(node, path):
+        if isinstance(node, _C.Tensor):
+            base = ".".join(path) or "tensor"
+            name, i = base, 0
+            while name in taken:
+                i += 1
+                name = f"{base}~{i}"
+            taken.add(name)
+            tensors[name] = node
+            return {"tensor": name}
+        if isinstance(node, (dict, list, tuple)):
+            if id(node) in active:
+                raise ValueError(f"save: {_where(path)} contains itself")
+            active.add(id(node))
+            if isinstance(node, dict):
+                out = {"dict": [[_encode_key(k, path), visit(v, path + [_escape(k)])]
+                                for k, v in node.items()]}
+            else:
+                kind = "list" if isinstance(node, list) else "tuple"
+                out = {kind: [visit(v, path + [str(i)]) for i, v in enumerate(node)]}
+            active.discard(id(node))
+            return out
+        return _encode_value(node, path)
+
+    return tensors, visit(obj, [])
+
+
+def _escape(key):
+    # Dots join the path, so a literal "." in a key becomes %2E (and "%" itself %25).
+    return str(key).replace("%", "%25").replace(".", "%2E")
+
+
+def _where(path):
+    return "/".join(path) if path else "the saved object"
+
+
+def _encode_key(key, path):
+    if key is None or isinstance(key, (str, builtins.bool, builtins.int)):
+        return key
+    if isinstance(key, builtins.float) and math.isfinite(key):
+        return key
+    raise TypeError(f"save: dict key {key!r} at {_where(path)} is not a str, int, finite float, bool or None")
+
+
+def _encode_value(value, path):
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        value = value.item()
+    if value is None or isinstance(value, (str, builtins.bool, builtins.int)):
+        return {"value": value}
+    if isinstance(value, builtins.float):
+        return {"value": value} if math.isfinite(value) else {"float": repr(value)}
+    raise TypeError(f"save: cannot store {type(value).__name__} at {_where(path)}; "
+                    "checkpoints hold tensors, dicts, lists, tuples, int, float, str, bool and None")
+
+
+def _decode(node, tensors, used, path):
+    if not isinstance(node, dict) or len(node) != 1:
+        raise CheckpointError(f"structure node at {_where(path)} must be an object with one key, got {node!r:.80}")
+    (kind, body), = node.items()
+    if kind == "tensor":
+        if not isinstance(body, str) or body not in tensors:
+            raise CheckpointError(f"structure at {_where(path)} names tensor {body!r:.80}, which the file lacks")
+        used.add(body)
+        return tensors[body]
+    if kind in ("list", "tuple"):
+        if not isinstance(body, list):
+            raise CheckpointError(f"structure {kind} at {_where(path)} must hold a JSON array")
+        items = [_decode(v, tensors, used, path + [str(i)]) for i, v in enumerate(body)]
+        return items if kind == "list" else tuple(items)
+    if kind == "dict":
+        if not isinstance(body, list):
+            raise CheckpointError(f"structure dict at {_where(path)} must hold a JSON array of [key, value]")
+        out = {}
+        for pair in body:
+            if not (isinstance(pair, list) and len(pair) == 2 and _is_scalar(pair[0])):
+                raise CheckpointError(f"structure dict item at {_where(path)} must be [key, value], got {pair!r:.80}")
+            out[pair[0]] = _decode(pair[1], tensors, used, path + [_escape(pair[0])])
+        return out
+    if kind == "value":
+        if not _is_scalar(body):
+            raise CheckpointError(f"structure value at {_where(path)} must be a JSON scalar")
+        return body
+    if kind == "float":
+        if body not in ("nan", "inf", "-inf"):
+            raise CheckpointError(f"structure float at {_where(path)} must be 'nan', 'inf' or '-inf'")
+        return builtins.float(body)
+    raise CheckpointError(f"structure node at {_where(path)} has unknown kind {kind!r:.40}")
+
+
+def _is_scalar(value):
+    return value is None or isinstance(value, (str, builtins.bool, builtins.int, builtins.float))
+
+
+# ----------------------------------------------------------------------------------------- load
+
+def load(path, *, mmap=False):
+    """Read a checkpoint written by ``save`` (or any safetensors file of supported dtypes).
+
+    Returns the saved nested object, or a dict name -> tensor for a plain safetensors file. Tensors
+    own copies of their bytes; ``mmap=True`` maps the file copy-on-write instead (zero-copy reads,
+    writes stay private to the process). Raises CheckpointError for a malformed file.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        entries, metadata, data_start = _read_header(f, path)
+        if mmap:
+            tensors = _map_tensors(f, path, entries, data_start)
+        else:
+            tensors = {name: _read_tensor(f, path, data_start, *entry) for name, entry in entries.items()}
+    structure = metadata.get(STRUCTURE_KEY)
+    if structure is None:
+        return tensors
+    return _rebuild(structure, tensors, path)
+
+
+def load_metadata(path):
+    """The ``__metadata__`` str -> str dict of a checkpoint, reading (and validating) only its header."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        return _read_header(f, path)[1]
+
+
+def _rebuild(text, tensors, path):
+    try:
+        tree = json.loads(text, parse_constant=_reject_constant)
+        used = set()
+        obj = _decode(tree, tensors, used, [])
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: malformed {STRUCTURE_KEY} metadata: {e}") from None
+    except (ValueError, RecursionError) as e:
+        raise CheckpointError(f"{path}: {STRUCTURE_KEY} metadata is not valid JSON: {e}") from None
+    unused = [name for name in tensors if name not in used]
+    if unused:
+        raise CheckpointError(f"{path}: malformed {STRUCTURE_KEY} metadata: tensor {unused[0]!r} is not referenced")
+    return obj
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _no_duplicate_keys(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r:.80}")
+        out[key] = value
+    return out
+
+
+def _read_header(f, path):
+    """Validate the header; returns ({name: (code, shape, begin, end)}, metadata, data start)."""
+    file_size = os.fstat(f.fileno()).st_size
+    if file_size < 8:
+        raise CheckpointError(f"{path}: file is {file_size} bytes, too short for the 8-byte header length")
+    (n,) = struct.unpack("<Q", f.read(8))
+    if n > MAX_HEADER_BYTES:
+        raise CheckpointError(f"{path}: header length {n} exceeds the {MAX_HEADER_BYTES}-byte limit")
+    if n > file_size - 8:
+        raise CheckpointError(f"{path}: header length {n} runs past the end of the {file_size}-byte file")
+    raw = f.read(n)
+    if len(raw) != n:
+        raise CheckpointError(f"{path}: file shrank while reading its header")
+    try:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys,
+                            parse_constant=_reject_constant)
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{path}: header is not valid UTF-8 ({e})") from None
+    except (ValueError, RecursionError) as e:
+        raise CheckpointError(f"{path}: header is not valid JSON ({e})") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: header must be a JSON object, got {type(header).__name__}")
+
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise CheckpointError(f"{path}: __metadata__ must be an object of string values")
+    buffer_size = file_size - 8 - n
+    entries = {name: _check_entry(path, name, info, buffer_size) for name, info in header.items()}
+    _check_layout(path, entries, buffer_size)
+    return entries, metadata, 8 + n
+
+
+def _check_entry(path, name, info, buffer_size):
+    where = f"{path}: tensor {name!r:.80}"
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{where}: entry must be an object, got {type(info).__name__}")
+    if set(info) != _ENTRY_FIELDS:
+        raise CheckpointError(f"{where}: entry needs exactly the fields {sorted(_ENTRY_FIELDS)}, got {sorted(info)}")
+    code, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if code not in _CODES:
+        if code in _FOREIGN_CODES:
+            raise CheckpointError(f"{where}: dtype {code} is valid safetensors but hyflow has no such dtype")
+        raise CheckpointError(f"{where}: unknown dtype {code!r:.40}")
+    if not isinstance(shape, list) or len(shape) > MAX_NDIM or not all(_is_index(d) for d in shape):
+        raise CheckpointError(f"{where}: shape must be a list of at most {MAX_NDIM} non-negative ints, "
+                              f"got {shape!r:.80}")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_index(o) for o in offsets)):
+        raise CheckpointError(f"{where}: data_offsets must be [begin, end] non-negative ints, got {offsets!r:.80}")
+    begin, end = offsets
+    if not begin <= end <= buffer_size:
+        raise CheckpointError(f"{where}: data_offsets {offsets} outside the {buffer_size}-byte data buffer")
+    expected = math.prod(shape) * _CODES[code][1].itemsize  # Python ints: no overflow
+    if end - begin != expected:
+        raise CheckpointError(f"{where}: shape {shape} of {code} needs {expected} bytes, "
+                              f"data_offsets {offsets} hold {end - begin}")
+    return code, shape, begin, end
+
+
+def _is_index(value):
+    return isinstance(value, builtins.int) and not isinstance(value, builtins.bool) and 0 <= value < 2**63
+
+
+def _check_layout(path, entries, buffer_size):
+    # Tensors must tile the data buffer exactly: no overlap (aliasing) and no gap (hidden bytes).
+    cursor, previous = 0, None
+    for name, (_, _, begin, end) in sorted(entries.items(), key=lambda e: (e[1][2], e[1][3])):
+        if begin < cursor:
+            raise CheckpointError(f"{path}: tensor {name!r:.80} overlaps tensor {previous!r:.80}")
+        if begin > cursor:
+            raise CheckpointError(f"{path}: {begin - cursor} unused bytes before tensor {name!r:.80}")
+        cursor, previous = end, name
+    if cursor != buffer_size:
+        raise CheckpointError(f"{path}: tensors cover {cursor} bytes but the data buffer has {buffer_size}")
+
+
+def _read_tensor(f, path, data_start, code, shape, begin, end):
+    hy_dtype, stored = _CODES[code]
+    f.seek(data_start + begin)
+    if code == "BF16":
+        t = _C.ops.empty(tuple(shape), dtype=hy_dtype)
+        nbytes = end - begin
+        if nbytes:
+            target = (ctypes.c_char * nbytes).from_address(t.data_ptr())
+            _read_exact(f, path, target, nbytes)
+            if sys.byteorder != "little":
+                np.frombuffer(target, dtype=np.uint16).byteswap(inplace=True)
+        return t
+    arr = np.empty(shape, dtype=stored.newbyteorder("="))
+    if arr.nbytes:
+        _read_exact(f, path, memoryview(arr.reshape(-1).view(np.uint8)), arr.nbytes)
+        if sys.byteorder != "little" and arr.itemsize > 1:
+            arr.byteswap(inplace=True)
+    return _wrap(arr, code, path)
+
+
+def _read_exact(f, path, target, nbytes):
+    if f.readinto(target) != nbytes:
+        raise CheckpointError(f"{path}: file shrank while reading tensor data")
+
+
+def _wrap(arr, code, path):
+    # A bool byte other than 0/1 is undefined behaviour for C++ kernels, so refuse it here.
+    if code == "BOOL" and arr.size and arr.view(np.uint8).max() > 1:
+        raise CheckpointError(f"{path}: BOOL tensor holds bytes other than 0 and 1")
+    return _C.from_numpy(arr)
+
+
+def _map_tensors(f, path, entries, data_start):
+    mapping = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_COPY)
+    tensors = {}
+    for name, (code, shape, begin, end) in entries.items():
+        stored = _CODES[code][1]
+        start = data_start + begin
+        # bfloat16 cannot pass through NumPy, and misaligned data would be slow or unsafe to
+        # compute on: both get an ordinary copy.
+        if code == "BF16" or start % stored.itemsize or sys.byteorder != "little" or end == begin:
+            tensors[name] = _read_tensor(f, path, data_start, code, shape, begin, end)
+            continue
+        arr = np.frombuffer(mapping, dtype=stored, count=(end - begin) // stored.itemsize, offset=start)
+        tensors[name] = _wrap(arr.reshape(shape), code, path)
+    return tensors

@@ -1,0 +1,103 @@
+// Type promotion must match PyTorch: the dtype lattice (promote_types) and the three tiers of
+// result_type (dimensioned tensors > 0-d tensors > Python numbers, which only lift the category).
+#include <gtest/gtest.h>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/type_promotion.h"
+
+namespace hy {
+namespace {
+
+constexpr DType B = DType::Bool, I32 = DType::Int32, I64 = DType::Int64, F16 = DType::Float16,
+                BF16 = DType::BFloat16, F32 = DType::Float32, F64 = DType::Float64;
+
+Tensor make(DType d, Shape shape = {2}) { return Tensor::empty(shape, d); }
+Tensor number(DType d) {
+  Tensor t = Tensor::empty({}, d);
+  t.impl()->set_wrapped_number(true);
+  return t;
+}
+
+TEST(PromoteTypes, FullTableMatchesPyTorch) {
+  // Rows and columns in the order B, I32, I64, F16, BF16, F32, F64 (torch.promote_types).
+  const DType all[7] = {B, I32, I64, F16, BF16, F32, F64};
+  const DType expected[7][7] = {
+      {B, I32, I64, F16, BF16, F32, F64},
+      {I32, I32, I64, F16, BF16, F32, F64},
+      {I64, I64, I64, F16, BF16, F32, F64},
+      {F16, F16, F16, F16, F32, F32, F64},
+      {BF16, BF16, BF16, F32, BF16, F32, F64},
+      {F32, F32, F32, F32, F32, F32, F64},
+      {F64, F64, F64, F64, F64, F64, F64},
+  };
+  for (int i = 0; i < 7; ++i)
+    for (int j = 0; j < 7; ++j)
+      EXPECT_EQ(promote_types(all[i], all[j]), expected[i][j])
+          << dtype_name(all[i]) << " with " << dtype_name(all[j]);
+}
+
+TEST(PromoteTypes, IsSymmetric) {
+  for (int i = 0; i < kNumDTypes; ++i)
+    for (int j = 0; j < kNumDTypes; ++j)
+      EXPECT_EQ(promote_types(DType(i), DType(j)), promote_types(DType(j), DType(i)));
+}
+
+TEST(DTypeNames, RoundTripAndAliases) {
+  for (int i = 0; i < kNumDTypes; ++i) EXPECT_EQ(dtype_from_name(dtype_name(DType(i))), DType(i));
+  EXPECT_EQ(dtype_from_name("double"), F64);
+  EXPECT_EQ(dtype_from_name("half"), F16);
+  EXPECT_EQ(dtype_from_name("long"), I64);
+  EXPECT_THROW(dtype_from_name("complex64"), TypeError);
+  EXPECT_THROW(dtype_from_name(""), TypeError);
+}
+
+TEST(DTypeNames, ItemsizeAndCategories) {
+  EXPECT_EQ(dtype_itemsize(B), 1);
+  EXPECT_EQ(dtype_itemsize(BF16), 2);
+  EXPECT_EQ(dtype_itemsize(F64), 8);
+  EXPECT_TRUE(dtype_is_floating(BF16));
+  EXPECT_FALSE(dtype_is_floating(I64));
+  EXPECT_TRUE(dtype_is_integral(I32));
+  EXPECT_FALSE(dtype_is_integral(B));
+  EXPECT_EQ(to_floating(I64), F32);
+  EXPECT_EQ(to_floating(F16), F16);
+}
+
+TEST(ResultType, DimensionedTensorsPromote) {
+  EXPECT_EQ(result_type(make(I32), make(I64)), I64);
+  EXPECT_EQ(result_type(make(F16), make(BF16)), F32);
+  EXPECT_EQ(result_type(make(B), make(B)), B);
+}
+
+TEST(ResultType, ZeroDimTensorOnlyLiftsCategory) {
+  EXPECT_EQ(result_type(make(F32), make(F64, {})), F32);  // same category: the dimensioned one wins
+  EXPECT_EQ(result_type(make(I32), make(F64, {})), F64);  // higher category: at its own width
+  EXPECT_EQ(result_type(make(F16), make(I64, {})), F16);
+  EXPECT_EQ(result_type(make(F64, {}), make(I32, {})), F64);  // both 0-d: ordinary promotion
+}
+
+TEST(ResultType, PythonNumbersAreWeakest) {
+  EXPECT_EQ(result_type(make(F16), number(F64)), F16);   // f16 tensor + 2.5 stays f16
+  EXPECT_EQ(result_type(make(I32), number(I64)), I32);   // i32 tensor + 1 stays i32
+  EXPECT_EQ(result_type(make(I32), number(F64)), F32);   // i32 tensor + 2.5 -> default float
+  EXPECT_EQ(result_type(make(B), number(I64)), I64);
+  EXPECT_EQ(result_type(make(I32, {}), number(F64)), F32);
+  EXPECT_EQ(result_type(make(I64, {}), number(I64)), I64);
+}
+
+TEST(ResultType, ManyInputsAndUndefinedSkipped) {
+  EXPECT_EQ(result_type({make(I32), Tensor(), make(F32), number(F64)}), F32);
+  EXPECT_EQ(result_type({make(B), make(I32, {}), number(F64)}), F32);
+}
+
+TEST(CanCastInPlace, NeverDownward) {
+  EXPECT_TRUE(can_cast_in_place(I64, F32));
+  EXPECT_TRUE(can_cast_in_place(B, I32));
+  EXPECT_TRUE(can_cast_in_place(F64, F16));  // same category: allowed (a narrowing like torch)
+  EXPECT_FALSE(can_cast_in_place(F32, I64));
+  EXPECT_FALSE(can_cast_in_place(I32, B));
+}
+
+}  // namespace
+}  // namespace hy

@@ -1,0 +1,5 @@
+# expect: AttributeError
+# match: no op named 'frobnicate'
+import hyflow as hy
+
+hy.ops.frobnicate(hy.ones(2))
