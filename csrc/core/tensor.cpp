@@ -39,8 +39,10 @@ Tensor Tensor::make_view(const Tensor& base, Shape shape, Strides strides, int64
     HY_CHECK(lo >= 0 && hi < capacity, ValueError, "view with shape ", shape, ", strides ", strides,
              " and offset ", offset, " reaches outside its storage of ", capacity, " elements");
   }
-  return Tensor(std::make_shared<TensorImpl>(base.storage(), std::move(shape), std::move(strides), offset,
-                                             base.dtype()));
+  Tensor view(std::make_shared<TensorImpl>(base.storage(), std::move(shape), std::move(strides), offset,
+                                           base.dtype()));
+  view.impl()->set_is_view(true);
+  return view;
 }
 
 int64_t Tensor::size(int64_t d) const { return shape()[static_cast<size_t>(wrap_dim(d, dim()))]; }

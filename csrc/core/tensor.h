@@ -45,6 +45,9 @@ class TensorImpl {
   /// A Python number promoted to a 0-d tensor: weaker than any real tensor in type promotion.
   bool is_wrapped_number() const { return wrapped_number_; }
   void set_wrapped_number(bool v) { wrapped_number_ = v; }
+  /// True for tensors made by Tensor::make_view (they alias memory another tensor owns).
+  bool is_view() const { return is_view_; }
+  void set_is_view(bool v) { is_view_ = v; }
 
   AutogradMetaBase* autograd_meta() const { return autograd_meta_.get(); }
   void set_autograd_meta(std::shared_ptr<AutogradMetaBase> m) { autograd_meta_ = std::move(m); }
@@ -58,6 +61,7 @@ class TensorImpl {
   DType dtype_;
   bool contiguous_;
   bool wrapped_number_ = false;
+  bool is_view_ = false;
   std::shared_ptr<AutogradMetaBase> autograd_meta_;
 };
 

@@ -33,7 +33,7 @@ def tensor(data, *, dtype=None, device=None):
     if device is not None and str(device) != "cpu":
         raise NotImplementedError(f"tensor(): device {device!r} needs the CUDA backend, not in this build")
     if isinstance(data, Tensor):
-        out = data.clone()
+        out = data.detach().clone()
         return out if dtype is None else out.to(dtype)
     try:
         arr = np.asarray(data)
@@ -149,3 +149,21 @@ def randint_like(input, low, high=None, *, generator=None, dtype=None):
 def manual_seed(seed):
     """Seed the default generator (used when no generator= is passed)."""
     return _C.default_generator().manual_seed(seed)
+
+
+def _with_requires_grad(fn):
+    """Give a factory torch's `requires_grad=` keyword."""
+    import functools
+
+    @functools.wraps(fn)
+    def factory(*args, requires_grad=False, **kwargs):
+        out = fn(*args, **kwargs)
+        if requires_grad:
+            out.requires_grad_(True)
+        return out
+    return factory
+
+
+for _name in ["tensor", "empty", "zeros", "ones", "full", "arange", "linspace", "eye", "rand", "randn",
+              "empty_like", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like"]:
+    globals()[_name] = _with_requires_grad(globals()[_name])
