@@ -290,15 +290,20 @@ Tensor repeat_backward(const Tensor& grad, const DimVector& repeats, const Shape
 
 Tensor pad_backward(const Tensor& grad, const Shape& shape, const DimVector& pad, const std::string& mode) {
   HY_CHECK(mode == "constant", RuntimeError, "op pad is not differentiable yet for mode '", mode, "'");
-  Tensor g = grad;
-  int64_t ndim = static_cast<int64_t>(shape.size());
-  for (size_t k = 0; 2 * k + 1 < pad.size(); ++k) {
-    int64_t d = ndim - 1 - static_cast<int64_t>(k);
-    int64_t lo = pad[2 * k], hi = pad[2 * k + 1];
-    HY_CHECK(lo >= 0 && hi >= 0, RuntimeError, "op pad is not differentiable yet with negative padding");
-    g = ops::slice(g, d, lo, lo + shape[d], 1);
+  // Constant padding by p is undone by padding by -p (negative pads crop), and vice versa.
+  return ops::pad(grad, negate_list(pad), "constant", 0.0);
+}
+
+Tensor scatter_add_src_backward(const Tensor& grad, int64_t dim, const Tensor& index, const Tensor& src) {
+  Tensor g = ops::gather(grad, dim, index);
+  if (g.shape() == src.shape()) return g;
+  // Only the index-shaped corner of src is read; the rest gets a zero gradient.
+  DimVector pads;
+  for (int64_t d = src.dim() - 1; d >= 0; --d) {
+    pads.push_back(0);
+    pads.push_back(src.shape()[d] - g.shape()[d]);
   }
-  return g;
+  return ops::pad(g, pads, "constant", 0.0);
 }
 
 DimVector inverse_permutation(const DimVector& dims) {
@@ -350,12 +355,14 @@ TensorList unbind(const Tensor& t, int64_t dim) {
 }
 
 Tensor masked_select_backward(const Tensor& grad, const Tensor& self, const Tensor& mask) {
-  HY_CHECK(mask.shape() == self.shape(), RuntimeError,
-           "op masked_select is not differentiable yet when the mask broadcasts against the input");
-  Tensor nz = ops::nonzero(mask);
+  // Work in the broadcast shape of self and mask, then sum back to self's shape.
+  Tensor shaped = ops::add(zeros_like(self), ops::to_dtype(mask, self.dtype()));
+  Tensor full_mask = ops::contiguous(ops::broadcast_to(mask, shaped.shape()));
+  Tensor nz = ops::nonzero(full_mask);
   TensorList idx;
   for (int64_t j = 0; j < nz.shape()[1]; ++j) idx.push_back(ops::select(nz, 1, j));
-  return ops::index_put_(zeros_like(self), idx, grad, true);
+  Tensor g = ops::index_put_(ops::zeros(shaped.shape(), grad.dtype()), idx, grad, true);
+  return sum_to(g, self.shape());
 }
 
 Tensor clamp_backward(const Tensor& grad, const Tensor& self, const std::optional<Scalar>& min,

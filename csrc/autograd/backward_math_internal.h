@@ -86,6 +86,7 @@ Tensor index_select_backward(const Tensor& grad, const Shape& shape, int64_t dim
 Tensor repeat_backward(const Tensor& grad, const DimVector& repeats, const Shape& shape);
 Tensor pad_backward(const Tensor& grad, const Shape& shape, const DimVector& pad, const std::string& mode);
 DimVector inverse_permutation(const DimVector& dims);
+Tensor scatter_add_src_backward(const Tensor& grad, int64_t dim, const Tensor& index, const Tensor& src);
 Tensor matmul_backward_self(const Tensor& grad, const Tensor& self, const Tensor& other);
 Tensor matmul_backward_other(const Tensor& grad, const Tensor& self, const Tensor& other);
 DimVector cat_sizes(const TensorList& tensors, int64_t dim);

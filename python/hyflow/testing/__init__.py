@@ -1,10 +1,13 @@
-"""Testing helpers for hyflow users and hyflow's own tests: assert_close and make_tensor."""
+"""Testing helpers for hyflow users and hyflow's own tests: assert_close, make_tensor, gradcheck and
+gradgradcheck."""
 import numpy as np
 
 from .. import _C
 from .._creation import tensor
 
-__all__ = ["assert_close", "make_tensor", "default_tolerances"]
+from ._gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+
+__all__ = ["assert_close", "make_tensor", "default_tolerances", "gradcheck", "gradgradcheck", "GradcheckError"]
 
 _TOL = {  # (rtol, atol) by dtype name, as torch.testing uses
     "float16": (1e-3, 1e-5), "bfloat16": (1.6e-2, 1e-5), "float32": (1.3e-6, 1e-5), "float64": (1e-7, 1e-7),

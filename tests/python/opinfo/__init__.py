@@ -35,6 +35,8 @@ class OpInfo:
     tol: Optional[Dict[str, Tuple[float, float]]] = None   # dtype -> (rtol, atol) overrides
     check_dtype_rule: bool = True
     ref_dtype: Optional[str] = None             # compute the reference in this dtype (e.g. float64)
+    grad: bool = True                           # gradcheck it when the op table records a backward
+    grad_filter: Optional[Callable[[Sample], bool]] = None   # which samples are differentiable points
 
 
 def np_dtype(name):
