@@ -73,7 +73,7 @@ TensorList run_node(Node& n, TensorList&& grads) {
 // The shared core of backward() and grad(). `captures` maps (node, slot) of each requested input to its
 // position in the result; in capture mode AccumulateGrad nodes do not run.
 TensorList execute(const TensorList& outputs, const TensorList& grad_outputs, bool retain_graph,
-                   bool create_graph, const std::vector<Edge>* captures) {
+                   bool create_graph, const std::vector<Edge>* captures, bool allow_unused = true) {
   HY_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), ValueError, "grad_outputs has ",
            grad_outputs.size(), " entries but there are ", outputs.size(), " outputs");
   GradModeGuard mode(create_graph);
@@ -97,6 +97,13 @@ TensorList execute(const TensorList& outputs, const TensorList& grad_outputs, bo
   std::unordered_set<Node*> needed;
   TensorList captured;
   if (captures) {
+    // Unreachable inputs are an error before anything runs (and frees the graph).
+    std::unordered_set<Node*> reachable(order.begin(), order.end());
+    for (size_t i = 0; i < captures->size(); ++i) {
+      HY_CHECK(allow_unused || reachable.count((*captures)[i].fn.get()), RuntimeError,
+               "One of the differentiated Tensors (input ", i, ") appears to not have been used in the graph. "
+               "Set allow_unused=True if this is the desired behavior.");
+    }
     captured.resize(captures->size());
     for (auto& c : *captures)
       if (c.valid()) needed.insert(c.fn.get());
@@ -143,12 +150,6 @@ TensorList execute(const TensorList& outputs, const TensorList& grad_outputs, bo
     if (!any) continue;
     for (size_t k = 0; k < grads.size() && k < n->outputs.size(); ++k)
       if (!grads[k].defined()) grads[k] = zeros_for(n->outputs[k]);
-    HY_CHECK(!n->released, RuntimeError,
-             "Trying to backward through the graph a second time (or directly access saved tensors after "
-             "they have already been freed). Saved intermediate values of the graph are freed when you "
-             "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
-             "through the graph a second time or if you need to access saved tensors after calling "
-             "backward.");
     TensorList in_grads = run_node(*n, std::move(grads));
     if (!retain_graph && !dynamic_cast<AccumulateGrad*>(n)) {
       n->release_variables();
@@ -180,7 +181,8 @@ TensorList grad(const TensorList& outputs, const TensorList& inputs, const Tenso
              ") does not require grad");
     captures.push_back(gradient_edge(inputs[i]));
   }
-  TensorList result = execute(outputs, grad_outputs, retain_graph || create_graph, create_graph, &captures);
+  TensorList result =
+      execute(outputs, grad_outputs, retain_graph || create_graph, create_graph, &captures, allow_unused);
   for (size_t i = 0; i < result.size(); ++i) {
     HY_CHECK(allow_unused || result[i].defined(), RuntimeError, "One of the differentiated Tensors (input ", i,
              ") appears to not have been used in the graph. Set allow_unused=True if this is the desired "

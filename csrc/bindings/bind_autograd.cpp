@@ -34,7 +34,6 @@ struct PyFunctionNode : Node {
   PyFunctionNode(std::string name, std::shared_ptr<PyRef> fn) : name_(std::move(name)), fn_(std::move(fn)) {}
   std::string name() const override { return name_; }
   bool is_python() const override { return true; }
-  void release_variables() override { fn_.reset(); }
   TensorList apply(TensorList&& grads) override {
     HY_CHECK(fn_, RuntimeError, "Trying to backward through the graph a second time (or directly access saved "
              "tensors after they have already been freed). Specify retain_graph=True if you need to backward "
