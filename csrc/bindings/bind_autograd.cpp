@@ -48,7 +48,7 @@ struct PyFunctionNode : Node {
     for (size_t i = 0; i < res.size(); ++i) {
       if (res[i].is_none()) continue;
       HY_CHECK(py::isinstance<TensorImpl>(res[i]), TypeError, "function ", name_,
-               ".backward must return tensors or None, got ", py::str(res[i].get_type()).cast<std::string>());
+               ".backward must return tensors or None, got ", Py_TYPE(res[i].ptr())->tp_name);
       r[i] = res[i].cast<Tensor>();
     }
     return r;
