@@ -1,6 +1,8 @@
 """Autograd semantics: accumulation, retain_graph, version counters, hooks, higher order, grad mode,
 detach, leaf/non-leaf .grad, in-place rules, hy.autograd.Function, and a few gradients against torch."""
+import gc
 import threading
+import weakref
 import warnings
 
 import numpy as np
@@ -262,6 +264,32 @@ def test_function_version_check_and_gradcheck():
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
     assert hy.testing.gradcheck(lambda t: Cube.apply(t, 1.5), (leaf(3),))
+
+
+class ExpFn(hy.autograd.Function):
+    ctxs = []
+
+    @staticmethod
+    def forward(ctx, x):
+        y = x.exp()
+        ctx.save_for_backward(y)
+        ExpFn.ctxs.append(weakref.ref(ctx))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * y
+
+
+def test_function_saving_its_output_is_freed():
+    x = leaf(3)
+    y = ExpFn.apply(x)
+    y.sum().backward()
+    assert_close(x.grad, x.detach().exp())
+    del y
+    gc.collect()
+    assert ExpFn.ctxs[-1]() is None
 
 
 def test_long_chain_no_recursion_limit():

@@ -90,4 +90,8 @@ class Function:
 
         inputs = [a if isinstance(a, Tensor) and a.requires_grad else None for a in args]
         recorded = _C._autograd.record_function(cls.__name__ + "Backward", backward, inputs, outs)
+        # An output saved for backward would hold its grad_fn, which holds ctx: a cycle through C++ that
+        # Python's GC cannot see. Keep it without history (same memory and version counter).
+        ids = {id(o) for o in outs}
+        ctx._saved = tuple(t.detach() if t is not None and id(t) in ids else t for t in ctx._saved)
         return recorded[0] if single else tuple(recorded)
