@@ -37,9 +37,10 @@ Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, const std
                      ? DType::Bool : common;
   DType compute = compute_dtype(common);
   DType result_compute = result == DType::Bool ? DType::Bool : compute;
-  Tensor res = prepare_out(out, shape, result, op);
+  const Tensor& like = a.shape() == shape ? a : b;  // an operand that is not broadcast sets the layout
+  Tensor res = prepare_out(out, shape, result, op, like);
   // Write straight into the result when it has the compute type; else go through a temporary.
-  Tensor dst = res.dtype() == result_compute ? res : Tensor::empty(shape, result_compute);
+  Tensor dst = res.dtype() == result_compute ? res : empty_like_layout(shape, result_compute, res);
   Tensor ca = cast_to(a, compute), cb = cast_to(b, compute);
   ElementwisePlan<3> plan(shape, {&dst, &ca, &cb});
   auto run = [&](auto tag) {

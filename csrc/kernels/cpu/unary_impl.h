@@ -28,7 +28,7 @@ constexpr int64_t kGrainTranscendental = kGrainElementwise / 4;
 
 /// The tensor a unary kernel writes into: `res` itself when it has the compute dtype, else a temporary.
 inline Tensor unary_destination(const Tensor& res, DType compute) {
-  return res.dtype() == compute ? res : Tensor::empty(res.shape(), compute);
+  return res.dtype() == compute ? res : empty_like_layout(res.shape(), compute, res);
 }
 
 namespace detail {
@@ -38,7 +38,7 @@ Tensor unary_scalar_kernel(const char* op, const Tensor& a, const std::optional<
                            int64_t grain) {
   check_defined(a, op, "self");
   DType compute = compute_dtype(a.dtype());
-  Tensor res = prepare_out(out, a.shape(), ToBool ? DType::Bool : a.dtype(), op);
+  Tensor res = prepare_out(out, a.shape(), ToBool ? DType::Bool : a.dtype(), op, a);
   Tensor dst = unary_destination(res, ToBool ? DType::Bool : compute);
   Tensor ca = cast_to(a, compute);
   ElementwisePlan<2> plan(a.shape(), {&dst, &ca});
@@ -103,7 +103,7 @@ Tensor unary_float_kernel(const char* op, const Tensor& a, const std::optional<T
   check_defined(a, op, "self");
   DType result = to_floating(a.dtype());
   DType compute = compute_dtype(result);
-  Tensor res = prepare_out(out, a.shape(), result, op);
+  Tensor res = prepare_out(out, a.shape(), result, op, a);
   Tensor dst = unary_destination(res, compute);
   Tensor ca = cast_to(a, compute);
   ElementwisePlan<2> plan(a.shape(), {&dst, &ca});
