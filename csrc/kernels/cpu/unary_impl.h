@@ -47,14 +47,7 @@ Tensor unary_scalar_kernel(const char* op, const Tensor& a, const std::optional<
     using Out = std::conditional_t<ToBool, bool, T>;
     plan.run([&](char** p, const int64_t* s, int64_t n) { unary_row<Out, T>(p, s, n, f); }, grain);
   };
-  switch (compute) {
-    case DType::Bool: run(bool{}); break;
-    case DType::Int32: run(int32_t{}); break;
-    case DType::Int64: run(int64_t{}); break;
-    case DType::Float32: run(float{}); break;
-    case DType::Float64: run(double{}); break;
-    default: throw NotImplementedError(str("op '", op, "' has no CPU kernel for dtype ", dtype_name(compute)));
-  }
+  visit_compute_type(compute, op, run);
   if (dst.impl() != res.impl()) copy_into(res, dst);
   return res;
 }
