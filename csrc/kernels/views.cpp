@@ -237,7 +237,7 @@ Tensor clone(const Tensor& self) {
 
 Tensor to_dtype(const Tensor& self, DType dtype, bool copy) {
   if (self.dtype() == dtype && !copy) return self;
-  Tensor r = Tensor::empty(self.shape(), dtype);
+  Tensor r = hy::cpu::empty_like_layout(self.shape(), dtype, self);  // keeps a dense layout, like torch
   hy::cpu::copy_into(r, self);
   return r;
 }

@@ -219,3 +219,12 @@ def test_tensors_hash_by_identity_and_keep_python_identity():
     assert r is t
     t.note = "attributes allowed"
     assert t.note == "attributes allowed"
+
+
+def test_elementwise_results_keep_a_transposed_layout():
+    x = hy.arange(12.0).reshape(3, 4).T          # a dense, transposed layout
+    for r in (-x, x + 1, x * x, x.exp(), x.to(hy.float64)):
+        assert r.stride() == x.stride(), "result should be laid out like its input (like NumPy)"
+    assert_close(x + 1, np.arange(12.0).reshape(3, 4).T + 1)
+    b = hy.ones(4, 3) + x                           # mixed layouts: values still right
+    assert_close(b, np.arange(12.0).reshape(3, 4).T + 1)

@@ -24,6 +24,20 @@ inline DType compute_dtype(DType dt) {
   return (dt == DType::Float16 || dt == DType::BFloat16) ? DType::Float32 : dt;
 }
 
+/// Call run(T{}) with T the C++ type a kernel computes in for `compute` (bool, int32, int64, float or
+/// double); other dtypes (Half/BFloat16 are widened before this) raise NotImplementedError.
+template <typename Run>
+void visit_compute_type(DType compute, const char* op, const Run& run) {
+  switch (compute) {
+    case DType::Bool: return run(bool{});
+    case DType::Int32: return run(int32_t{});
+    case DType::Int64: return run(int64_t{});
+    case DType::Float32: return run(float{});
+    case DType::Float64: return run(double{});
+    default: throw NotImplementedError(str("op '", op, "' has no CPU kernel for dtype ", dtype_name(compute)));
+  }
+}
+
 /// Run `f` elementwise over broadcast a, b. `Dispatch` picks which C++ types f is instantiated for.
 template <typename F>
 Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, const std::optional<Tensor>& out,
@@ -37,9 +51,10 @@ Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, const std
                      ? DType::Bool : common;
   DType compute = compute_dtype(common);
   DType result_compute = result == DType::Bool ? DType::Bool : compute;
-  Tensor res = prepare_out(out, shape, result, op);
+  const Tensor& like = a.shape() == shape ? a : b;  // an operand that is not broadcast sets the layout
+  Tensor res = prepare_out(out, shape, result, op, like);
   // Write straight into the result when it has the compute type; else go through a temporary.
-  Tensor dst = res.dtype() == result_compute ? res : Tensor::empty(shape, result_compute);
+  Tensor dst = res.dtype() == result_compute ? res : empty_like_layout(shape, result_compute, res);
   Tensor ca = cast_to(a, compute), cb = cast_to(b, compute);
   ElementwisePlan<3> plan(shape, {&dst, &ca, &cb});
   auto run = [&](auto tag) {
@@ -50,14 +65,7 @@ Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, const std
       plan.run([&](char** p, const int64_t* s, int64_t n) { binary_row<T, T>(p, s, n, f); });
     }
   };
-  switch (compute) {
-    case DType::Bool: run(bool{}); break;
-    case DType::Int32: run(int32_t{}); break;
-    case DType::Int64: run(int64_t{}); break;
-    case DType::Float32: run(float{}); break;
-    case DType::Float64: run(double{}); break;
-    default: throw NotImplementedError(str("op '", op, "' has no CPU kernel for dtype ", dtype_name(compute)));
-  }
+  visit_compute_type(compute, op, run);
   if (dst.impl() != res.impl()) copy_into(res, dst);
   return res;
 }

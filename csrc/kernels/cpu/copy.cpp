@@ -1,6 +1,8 @@
 // Copy with broadcasting and dtype conversion: the primitive behind copy_, to(dtype), contiguous,
 // clone and every kernel that needs its input in another layout or type.
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/type_promotion.h"
 #include "kernels/cpu/kernel_util.h"
@@ -66,8 +68,31 @@ void copy_into(const Tensor& dst, const Tensor& src) {
   });
 }
 
-Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType dtype, const char* op) {
-  if (!out || !out->defined()) return Tensor::empty(shape, dtype);
+Tensor empty_like_layout(const Shape& shape, DType dtype, const Tensor& like) {
+  const size_t n = shape.size();
+  if (!like.defined() || n < 2 || like.is_contiguous() || like.shape() != shape) return Tensor::empty(shape, dtype);
+  std::vector<size_t> perm(n);
+  for (size_t i = 0; i < n; ++i) perm[i] = i;
+  const Strides& st = like.strides();
+  std::stable_sort(perm.begin(), perm.end(), [&](size_t a, size_t b) { return st[a] > st[b]; });
+  int64_t expected = 1;  // dense in that order, no gaps or overlaps?
+  for (size_t i = n; i-- > 0;) {
+    size_t d = perm[i];
+    if (shape[d] == 1) continue;
+    if (st[d] != expected) return Tensor::empty(shape, dtype);
+    expected *= shape[d];
+  }
+  Shape permuted(n);
+  for (size_t i = 0; i < n; ++i) permuted[i] = shape[perm[i]];
+  Tensor base = Tensor::empty(permuted, dtype);
+  Strides out_strides(n);
+  for (size_t i = 0; i < n; ++i) out_strides[perm[i]] = base.strides()[i];
+  return Tensor::make_view(base, shape, out_strides, 0);
+}
+
+Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType dtype, const char* op,
+                   const Tensor& like) {
+  if (!out || !out->defined()) return empty_like_layout(shape, dtype, like);
   HY_CHECK(out->shape() == shape, ValueError, op, ": out= tensor has shape ", out->shape(),
            " but the result has shape ", shape);
   HY_CHECK(can_cast_in_place(dtype, out->dtype()), TypeError, op, ": result dtype ", dtype_name(dtype),
@@ -78,7 +103,7 @@ Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType d
 
 Tensor cast_to(const Tensor& t, DType d) {
   if (t.dtype() == d) return t;
-  Tensor r = Tensor::empty(t.shape(), d);
+  Tensor r = empty_like_layout(t.shape(), d, t);
   copy_into(r, t);
   return r;
 }

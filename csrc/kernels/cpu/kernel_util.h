@@ -10,8 +10,13 @@
 namespace hy::cpu {
 
 /// The tensor an op writes to: `out` when given (checked: same shape, a dtype the result may be cast
-/// into), else a fresh contiguous tensor of `shape`/`dtype`.
-Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType dtype, const char* op);
+/// into), else a fresh tensor of `shape`/`dtype` laid out like `like` (see empty_like_layout).
+Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType dtype, const char* op,
+                   const Tensor& like = Tensor());
+/// A fresh tensor of `shape`/`dtype`. When `like` has that shape and is a dense permutation of a
+/// contiguous layout (a transposed matrix, a permuted image batch), the result gets the same dim
+/// order, so elementwise ops on it stream through memory like NumPy does; otherwise it is row-major.
+Tensor empty_like_layout(const Shape& shape, DType dtype, const Tensor& like);
 /// `t` itself when it already has dtype `d`, else a converted contiguous copy.
 Tensor cast_to(const Tensor& t, DType d);
 /// `t` itself when contiguous, else a contiguous copy.

@@ -8,6 +8,7 @@
 //   ElementwisePlan<3> plan(out.shape(), {&out, &a, &b});
 //   plan.run([&](char** p, const int64_t* s, int64_t n) { binary_row<float>(p, s, n, add_fn); });
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -31,8 +32,19 @@ class ElementwisePlan {
     }
     numel_ = 1;
     for (int64_t d : shape) numel_ *= d;
+    // Visit dims in the output's memory order (largest stride outermost; ties broken by the inputs),
+    // so a transposed output and its transposed inputs are streamed, not strided through.
+    DimVector order(shape.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      for (int k = 0; k < N; ++k) {
+        int64_t sa = st[k][a] < 0 ? -st[k][a] : st[k][a], sb = st[k][b] < 0 ? -st[k][b] : st[k][b];
+        if (sa != sb) return sa > sb;
+      }
+      return false;
+    });
     // Drop size-1 dims, then merge neighbours whose strides chain (outer stride = inner stride * size).
-    for (size_t i = 0; i < shape.size(); ++i) {
+    for (int64_t i : order) {
       if (shape[i] == 1) continue;
       bool merge = !shape_.empty();
       for (int k = 0; k < N && merge; ++k) merge = strides_[k].back() == st[k][i] * shape[i];

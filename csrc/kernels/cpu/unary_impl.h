@@ -28,7 +28,7 @@ constexpr int64_t kGrainTranscendental = kGrainElementwise / 4;
 
 /// The tensor a unary kernel writes into: `res` itself when it has the compute dtype, else a temporary.
 inline Tensor unary_destination(const Tensor& res, DType compute) {
-  return res.dtype() == compute ? res : Tensor::empty(res.shape(), compute);
+  return res.dtype() == compute ? res : empty_like_layout(res.shape(), compute, res);
 }
 
 namespace detail {
@@ -38,7 +38,7 @@ Tensor unary_scalar_kernel(const char* op, const Tensor& a, const std::optional<
                            int64_t grain) {
   check_defined(a, op, "self");
   DType compute = compute_dtype(a.dtype());
-  Tensor res = prepare_out(out, a.shape(), ToBool ? DType::Bool : a.dtype(), op);
+  Tensor res = prepare_out(out, a.shape(), ToBool ? DType::Bool : a.dtype(), op, a);
   Tensor dst = unary_destination(res, ToBool ? DType::Bool : compute);
   Tensor ca = cast_to(a, compute);
   ElementwisePlan<2> plan(a.shape(), {&dst, &ca});
@@ -47,14 +47,7 @@ Tensor unary_scalar_kernel(const char* op, const Tensor& a, const std::optional<
     using Out = std::conditional_t<ToBool, bool, T>;
     plan.run([&](char** p, const int64_t* s, int64_t n) { unary_row<Out, T>(p, s, n, f); }, grain);
   };
-  switch (compute) {
-    case DType::Bool: run(bool{}); break;
-    case DType::Int32: run(int32_t{}); break;
-    case DType::Int64: run(int64_t{}); break;
-    case DType::Float32: run(float{}); break;
-    case DType::Float64: run(double{}); break;
-    default: throw NotImplementedError(str("op '", op, "' has no CPU kernel for dtype ", dtype_name(compute)));
-  }
+  visit_compute_type(compute, op, run);
   if (dst.impl() != res.impl()) copy_into(res, dst);
   return res;
 }
@@ -103,7 +96,7 @@ Tensor unary_float_kernel(const char* op, const Tensor& a, const std::optional<T
   check_defined(a, op, "self");
   DType result = to_floating(a.dtype());
   DType compute = compute_dtype(result);
-  Tensor res = prepare_out(out, a.shape(), result, op);
+  Tensor res = prepare_out(out, a.shape(), result, op, a);
   Tensor dst = unary_destination(res, compute);
   Tensor ca = cast_to(a, compute);
   ElementwisePlan<2> plan(a.shape(), {&dst, &ca});
