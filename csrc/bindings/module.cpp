@@ -16,6 +16,7 @@ void bind_dispatch(py::module_& m, py::module_& ops);
 void bind_interop(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
 void bind_indexing(py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
 void bind_runtime(py::module_& m);
+void bind_distributed(py::module_& m);
 }  // namespace hy
 
 PYBIND11_MODULE(_C, m) {
@@ -32,4 +33,5 @@ PYBIND11_MODULE(_C, m) {
   hy::bind_interop(m, cls);
   hy::bind_indexing(cls);
   hy::bind_runtime(m);
+  hy::bind_distributed(m);
 }
