@@ -33,7 +33,7 @@ void check_list(const char* op, const char* arg, const std::vector<Tensor>& ts, 
   for (size_t i = 0; i < ts.size(); ++i) {
     HY_CHECK(ts[i].defined(), ValueError, op, ": ", arg, "[", i, "] is undefined");
     HY_CHECK(ts[i].dtype() == like.dtype(), TypeError, op, ": ", arg, "[", i, "] is ", ts[i].describe(),
-             " but the tensor is ", like.describe());
+             " but the tensor is ", like.describe(), " (dtypes must match)");
     HY_CHECK(ts[i].numel() == like.numel(), ValueError, op, ": ", arg, "[", i, "] is ", ts[i].describe(),
              " but the tensor is ", like.describe(), " (element counts must match)");
   }

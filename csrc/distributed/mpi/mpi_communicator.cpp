@@ -642,8 +642,18 @@ bool mpi_is_active() {
   return inited && !finalized;
 }
 
-bool mpi_finalize() {
+bool mpi_finalize(double timeout_s) {
   if (!g_we_initialized || !mpi_is_active() || g_broken.load()) return false;
+  // MPI_Finalize waits for every rank; a barrier that can time out first makes sure they all came.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  std::vector<MPI_Request> reqs(1, MPI_REQUEST_NULL);
+  std::vector<MPI_Status> st;
+  if (MPI_Ibarrier(MPI_COMM_WORLD, &reqs[0]) != MPI_SUCCESS) return false;
+  try {
+    poll_requests("finalize", reqs, st, timeout_s, {});
+  } catch (const DistError&) {
+    return false;
+  }
   MPI_Finalize();
   return true;
 }

@@ -18,9 +18,10 @@ namespace hy::dist {
 void mpi_init();
 /// MPI_Initialized && !MPI_Finalized.
 bool mpi_is_active();
-/// MPI_Finalize when hyflow initialized MPI, it is still active, and no communicator broke (a peer
-/// that never answers would make MPI_Finalize hang). Returns whether it finalized.
-bool mpi_finalize();
+/// MPI_Finalize when hyflow initialized MPI, it is still active, no communicator broke, and every rank
+/// reached a barrier within timeout_s (a dead peer would make MPI_Finalize hang). Returns whether it
+/// finalized.
+bool mpi_finalize(double timeout_s);
 /// True once any MPI communicator timed out or failed: MPI state is then unusable.
 bool mpi_any_broken();
 /// A communicator over a duplicate of MPI_COMM_WORLD (collective over the world).

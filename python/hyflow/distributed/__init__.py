@@ -91,9 +91,14 @@ def is_initialized():
     return _world is not None
 
 
+_finalize_timeout = 1800.0
+
+
 def _finalize_at_exit():
+    # Skipped when hyflow did not start MPI, after a failure, or when a peer never reaches the exit
+    # barrier within the timeout: MPI_Finalize would hang on a dead peer.
     if _d.has_mpi:
-        _d.mpi_finalize()  # skipped when hyflow did not start MPI, or after a failure (it could hang)
+        _d.mpi_finalize(_finalize_timeout)
 
 
 def _mpi_handle(comm):
@@ -114,7 +119,7 @@ def init(backend=None, comm=None, timeout=None, check_args=True):
     timeout: seconds an operation may wait for its peers before DistTimeoutError (default:
     HYFLOW_DIST_TIMEOUT, else 1800; <= 0 waits forever). check_args: the cross-rank shape/dtype check.
     """
-    global _world, _check_args, _finalizer_registered
+    global _world, _check_args, _finalizer_registered, _finalize_timeout
     if _world is not None:
         raise RuntimeError("hyflow.distributed.init: already initialized; call destroy_process_group() first")
     if backend not in (None, "mpi", "local"):
@@ -146,6 +151,7 @@ def init(backend=None, comm=None, timeout=None, check_args=True):
     c.check_args = bool(check_args)
     _check_args = bool(check_args)
     _world = ProcessGroup(c, range(c.size))
+    _finalize_timeout = timeout
     if c.backend == "mpi" and not _finalizer_registered:
         _atexit.register(_finalize_at_exit)
         _finalizer_registered = True
