@@ -114,6 +114,44 @@ void divide_inplace(const Tensor& t, int64_t n) {
   }
 }
 
+namespace {
+template <typename T>
+void reduce_typed(T* a, const T* b, int64_t n, ReduceOp op) {
+  switch (op) {
+    case ReduceOp::ReduceOp_Sum:
+    case ReduceOp::ReduceOp_Avg:
+      for (int64_t i = 0; i < n; ++i) a[i] = a[i] + b[i];
+      break;
+    case ReduceOp::ReduceOp_Prod:
+      for (int64_t i = 0; i < n; ++i) a[i] = a[i] * b[i];
+      break;
+    case ReduceOp::ReduceOp_Min:
+      for (int64_t i = 0; i < n; ++i) a[i] = b[i] < a[i] ? b[i] : a[i];
+      break;
+    case ReduceOp::ReduceOp_Max:
+      for (int64_t i = 0; i < n; ++i) a[i] = b[i] > a[i] ? b[i] : a[i];
+      break;
+  }
+}
+}  // namespace
+
+void reduce_into(void* acc, const void* in, int64_t n, DType wire, ReduceOp op) {
+  switch (wire) {
+    case DType::Bool: {  // sum/max = any, prod/min = all (as the MPI backend's MPI_LOR/MPI_LAND)
+      bool* a = static_cast<bool*>(acc);
+      const bool* b = static_cast<const bool*>(in);
+      bool any = op == ReduceOp::ReduceOp_Sum || op == ReduceOp::ReduceOp_Max;
+      for (int64_t i = 0; i < n; ++i) a[i] = any ? (a[i] || b[i]) : (a[i] && b[i]);
+      return;
+    }
+    case DType::Int32: return reduce_typed(static_cast<int32_t*>(acc), static_cast<const int32_t*>(in), n, op);
+    case DType::Int64: return reduce_typed(static_cast<int64_t*>(acc), static_cast<const int64_t*>(in), n, op);
+    case DType::Float32: return reduce_typed(static_cast<float*>(acc), static_cast<const float*>(in), n, op);
+    case DType::Float64: return reduce_typed(static_cast<double*>(acc), static_cast<const double*>(in), n, op);
+    default: throw RuntimeError(str("reduce_into: no reduction on wire dtype ", dtype_name(wire)));
+  }
+}
+
 void note_writes(const std::vector<Tensor>& ts) {
   for (const Tensor& t : ts) t.note_write();
 }

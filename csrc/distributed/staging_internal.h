@@ -39,6 +39,9 @@ Tensor pack(const std::vector<Tensor>& ts, DType wire);
 void unpack(const std::vector<Tensor>& outs, const Tensor& flat);
 /// t /= n in place; t is a contiguous float32 or float64 tensor.
 void divide_inplace(const Tensor& t, int64_t n);
+/// acc[i] <- op(acc[i], in[i]) for n elements of dtype wire (bool, int32, int64, float32 or float64);
+/// AVG accumulates like SUM (the caller divides at the end).
+void reduce_into(void* acc, const void* in, int64_t n, DType wire, ReduceOp op);
 /// Mark every output written (and reject read-only ones before any communication starts).
 void note_writes(const std::vector<Tensor>& ts);
 

@@ -35,13 +35,13 @@ def skip_reason():
 requires_mpi = pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
 
 
-def run(n, script, *args, timeout=60, extra=(), dist_timeout=20):
+def run(n, script, *args, timeout=60, extra=(), dist_timeout=20, env=None):
     """Run workers/<script> on n ranks; returns (returncode, stdout+stderr). Kills the job past timeout."""
     cmd = [MPIRUN, "-n", str(n), "--oversubscribe"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-run-as-root")
     cmd += list(extra) + [sys.executable, os.path.join(WORKERS, script), *map(str, args)]
-    env = dict(os.environ, OMP_NUM_THREADS="1", HYFLOW_DIST_TIMEOUT=str(dist_timeout))
+    env = dict(os.environ, OMP_NUM_THREADS="1", HYFLOW_DIST_TIMEOUT=str(dist_timeout), **(env or {}))
     # The ranks must import the same hyflow as this test process.
     pkg_root = os.path.dirname(os.path.dirname(hy.__file__))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)

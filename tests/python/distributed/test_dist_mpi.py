@@ -18,6 +18,13 @@ def test_collectives_all_dtypes_and_layouts(n):
 
 
 @pytest.mark.parametrize("n", [2, 3])
+def test_collectives_ring_all_reduce_path(n):
+    """HYFLOW_DIST_RING_BYTES=16 sends even tiny all-reduces through the point-to-point ring."""
+    rc, out = run(n, "collectives.py", env={"HYFLOW_DIST_RING_BYTES": "16"})
+    assert_all_ok(n, rc, out)
+
+
+@pytest.mark.parametrize("n", [2, 3])
 def test_bad_input_raises_on_every_rank(n):
     rc, out = run(n, "errors.py")
     assert_all_ok(n, rc, out)
@@ -30,12 +37,13 @@ def test_mpi4py_interop(mode):
     assert_all_ok(3, rc, out)
 
 
-@pytest.mark.parametrize("mode", ["exit", "raise", "kill"])
+@pytest.mark.parametrize("mode", ["exit", "raise", "kill", "kill-ring"])
 def test_dead_peer_becomes_timeout_error_on_survivors(mode):
     timeout = 2.0
+    env = {"HYFLOW_DIST_RING_BYTES": "16"} if mode.endswith("-ring") else None
     # --enable-recovery: without it Open MPI's mpirun itself kills the whole job once a rank dies on a
     # signal, so the survivors would not live long enough to report.
-    rc, out = run(3, "dead_peer.py", mode, timeout, extra=["--enable-recovery"], timeout=60)
+    rc, out = run(3, "dead_peer.py", mode.split("-")[0], timeout, extra=["--enable-recovery"], timeout=60, env=env)
     for r in (0, 2):
         m = re.search(rf"RANK {r} TIMEOUT ([0-9.]+) (.*)", out)
         assert m, f"rank {r} did not report a timeout:\n{out[-4000:]}"
