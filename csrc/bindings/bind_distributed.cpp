@@ -9,6 +9,15 @@
 namespace py = pybind11;
 
 namespace hy {
+namespace {
+
+dist::WorkPtr finish(dist::WorkPtr w, bool async_op) {
+  if (async_op) return w;
+  w->wait();
+  return nullptr;  // None
+}
+
+}  // namespace
 
 void bind_distributed(py::module_& m) {
   using namespace hy::dist;
@@ -49,20 +58,42 @@ void bind_distributed(py::module_& m) {
       .def_property_readonly("backend", &Communicator::backend)
       .def_property("timeout", &Communicator::timeout, &Communicator::set_timeout)
       .def_property("check_args", &Communicator::check_args, &Communicator::set_check_args)
-      .def("all_reduce", &Communicator::all_reduce, release())
-      .def("broadcast", &Communicator::broadcast, release())
-      .def("reduce", &Communicator::reduce, release())
-      .def("all_gather", &Communicator::all_gather, release())
-      .def("all_gather_into_tensor", &Communicator::all_gather_into_tensor, release())
-      .def("gather", &Communicator::gather, release())
-      .def("scatter", &Communicator::scatter, release())
-      .def("reduce_scatter", &Communicator::reduce_scatter, release())
-      .def("reduce_scatter_tensor", &Communicator::reduce_scatter_tensor, release())
-      .def("all_to_all", &Communicator::all_to_all, release())
-      .def("all_to_all_single", &Communicator::all_to_all_single, release())
+      // Each collective takes async_op: false waits here, in C++, and returns None (one call from
+      // Python instead of two keeps small-message latency low); true returns the Work.
+      .def("all_reduce", [](Communicator& c, const Tensor& t, ReduceOp op, bool async_op) {
+        return finish(c.all_reduce(t, op), async_op);
+      }, release())
+      .def("broadcast", [](Communicator& c, const Tensor& t, int root, bool async_op) {
+        return finish(c.broadcast(t, root), async_op);
+      }, release())
+      .def("reduce", [](Communicator& c, const Tensor& t, int root, ReduceOp op, bool async_op) {
+        return finish(c.reduce(t, root, op), async_op);
+      }, release())
+      .def("all_gather", [](Communicator& c, const std::vector<Tensor>& outs, const Tensor& in, bool async_op) {
+        return finish(c.all_gather(outs, in), async_op);
+      }, release())
+      .def("all_gather_into_tensor", [](Communicator& c, const Tensor& out, const Tensor& in, bool async_op) {
+        return finish(c.all_gather_into_tensor(out, in), async_op);
+      }, release())
+      .def("gather", [](Communicator& c, const std::vector<Tensor>& outs, const Tensor& in, int root, bool async_op) {
+        return finish(c.gather(outs, in, root), async_op);
+      }, release())
+      .def("scatter", [](Communicator& c, const Tensor& out, const std::vector<Tensor>& ins, int root, bool async_op) {
+        return finish(c.scatter(out, ins, root), async_op);
+      }, release())
+      .def("reduce_scatter", [](Communicator& c, const Tensor& out, const std::vector<Tensor>& ins, ReduceOp op,
+                                bool async_op) { return finish(c.reduce_scatter(out, ins, op), async_op); }, release())
+      .def("reduce_scatter_tensor", [](Communicator& c, const Tensor& out, const Tensor& in, ReduceOp op,
+                                       bool async_op) { return finish(c.reduce_scatter_tensor(out, in, op), async_op); },
+           release())
+      .def("all_to_all", [](Communicator& c, const std::vector<Tensor>& outs, const std::vector<Tensor>& ins,
+                            bool async_op) { return finish(c.all_to_all(outs, ins), async_op); }, release())
+      .def("all_to_all_single", [](Communicator& c, const Tensor& out, const Tensor& in, bool async_op) {
+        return finish(c.all_to_all_single(out, in), async_op);
+      }, release())
       .def("send", &Communicator::send, release())
       .def("recv", &Communicator::recv, release())
-      .def("barrier", &Communicator::barrier, release())
+      .def("barrier", [](Communicator& c, bool async_op) { return finish(c.barrier(), async_op); }, release())
       .def("split", &Communicator::split, release());
 
   d.def("local_world", &local_world, "The world of this process alone (no MPI).");

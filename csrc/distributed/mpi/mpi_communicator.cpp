@@ -264,13 +264,73 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
     DType wire = reduce_wire_dtype(t.dtype());
     Tensor buf = stage_in(t, wire);
     if (size_ > 1 && buf.nbytes() >= ring_min_bytes() && buf.numel() >= size_) return ring_all_reduce(t, buf, op);
-    auto w = start(name, {buf});
-    HY_MPI_POST(name, "MPI_Iallreduce", MPI_Iallreduce(MPI_IN_PLACE, buf.raw_data(), count(buf), mpi_datatype(wire),
-                                                 mpi_op(op, wire), comm_, &w->reqs[0]));
+    std::shared_ptr<MpiWork> w;
+    if (size_ > 1) {
+      w = doubling_all_reduce(name, buf, op);
+    } else {
+      w = start(name, {buf});
+      HY_MPI_POST(name, "MPI_Iallreduce", MPI_Iallreduce(MPI_IN_PLACE, buf.raw_data(), count(buf), mpi_datatype(wire),
+                                                         mpi_op(op, wire), comm_, &w->reqs[0]));
+    }
     int n = size_;
     w->finish = [t, buf, op, n](MpiWork&) {
       if (op == ReduceOp::ReduceOp_Avg) divide_inplace(buf, n);
       unstage(t, buf);
+    };
+    return w;
+  }
+
+  // Small all-reduces: recursive doubling over point-to-point messages, log2(n) exchange rounds. It has
+  // a fraction of the latency of MPI_Iallreduce in common MPI libraries, and stays pollable. With n not
+  // a power of two, the ranks above the largest power of two p first fold their data into rank r - p
+  // and get the result back at the end. Partners combine the same two values (commutative ops), so
+  // every rank ends with identical bits.
+  std::shared_ptr<MpiWork> doubling_all_reduce(const char* name, const Tensor& buf, ReduceOp op) {
+    struct Step {
+      int peer;
+      bool send, recv, reduce;  // recv lands in tmp and is reduced into buf when reduce, else in buf
+    };
+    struct State {
+      std::vector<Step> steps;
+      size_t at = 0;
+      int tag = 0;
+      Tensor tmp;
+    };
+    auto st = std::make_shared<State>();
+    st->tag = static_cast<int>(ring_seq_++ % 32768);
+    const int n = size_, r = rank_;
+    int p = 1;
+    while (p * 2 <= n) p *= 2;
+    if (r >= p) {
+      st->steps = {{r - p, true, false, false}, {r - p, false, true, false}};
+    } else {
+      if (r < n - p) st->steps.push_back({r + p, false, true, true});
+      for (int mask = 1; mask < p; mask <<= 1) st->steps.push_back({r ^ mask, true, true, true});
+      if (r < n - p) st->steps.push_back({r + p, true, false, false});
+    }
+    st->tmp = Tensor::empty(Shape{buf.numel()}, buf.dtype());
+    auto w = start(name, {buf, st->tmp});
+    w->reqs.assign(2, MPI_REQUEST_NULL);
+    MPI_Datatype dt = mpi_datatype(buf.dtype());
+    MPI_Comm comm = ring_comm_;
+    const int cnt = count(buf);
+    DType wire = buf.dtype();
+    auto post_step = [=](MpiWork& work) {
+      const Step& s = st->steps[st->at];
+      if (s.recv) {
+        void* to = s.reduce ? st->tmp.raw_data() : buf.raw_data();
+        HY_MPI_POST(name, "MPI_Irecv", MPI_Irecv(to, cnt, dt, s.peer, st->tag, comm, &work.reqs[0]));
+      }
+      if (s.send) {
+        HY_MPI_POST(name, "MPI_Isend", MPI_Isend(buf.raw_data(), cnt, dt, s.peer, st->tag, comm, &work.reqs[1]));
+      }
+    };
+    post_step(*w);
+    w->next_stage = [=](MpiWork& work) {
+      if (st->steps[st->at].reduce) reduce_into(buf.raw_data(), st->tmp.raw_data(), buf.numel(), wire, op);
+      if (++st->at == st->steps.size()) return false;
+      post_step(work);
+      return true;
     };
     return w;
   }
@@ -666,14 +726,7 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
       b[i] = sig[i];
       b[kFields + i] = -sig[i];  // max of -x is -min of x: one MPI_MAX gives both extremes
     }
-    std::vector<MPI_Request> reqs(1, MPI_REQUEST_NULL);
-    std::vector<MPI_Status> st;
-    {
-      MpiLock lock;
-      check_rc(MPI_Iallreduce(MPI_IN_PLACE, b, 2 * kFields, MPI_INT64_T, MPI_MAX, comm_, &reqs[0]), op,
-               "MPI_Iallreduce (argument check)");
-    }
-    poll_requests(op, reqs, st, timeout_s_, {buf});
+    if (size_ > 1) doubling_all_reduce(op, buf, ReduceOp::ReduceOp_Max)->wait();
     if (local) std::rethrow_exception(local);
     auto differs = [&](int i) { return b[i] != -b[kFields + i]; };
     const char* hint = " (hyflow.distributed.set_check_args(False) skips this check)";

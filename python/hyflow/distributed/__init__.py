@@ -223,7 +223,7 @@ def _new_from_comm(parent, comm):
 
     mine = hy.tensor([parent.ranks[parent.rank()]], dtype=hy.int64)
     out = hy.empty(comm.size, dtype=hy.int64)
-    comm.all_gather_into_tensor(out, mine).wait()
+    comm.all_gather_into_tensor(out, mine, False)
     return ProcessGroup(comm, [int(r) for r in out.tolist()])
 
 
@@ -258,79 +258,72 @@ def split(color, key=None, group=None):
     return _new_from_comm(g, comm)
 
 
-def _finish(work, async_op):
-    if async_op:
-        return work
-    work.wait()
-    return None
-
-
 def _list(ts):
     return [] if ts is None else list(ts)
 
 
 def barrier(group=None, async_op=False):
     """Wait until every rank of the group reached the barrier."""
-    return _finish(_group(group)._comm.barrier(), async_op)
+    return _group(group)._comm.barrier(bool(async_op))
 
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """In place: tensor <- op(tensor of every rank). AVG needs a floating dtype."""
-    return _finish(_group(group)._comm.all_reduce(tensor, op), async_op)
+    return _group(group)._comm.all_reduce(tensor, op, bool(async_op))
 
 
 def broadcast(tensor, src=0, group=None, async_op=False):
     """tensor <- the tensor of world rank src."""
     g = _group(group)
-    return _finish(g._comm.broadcast(tensor, g.group_rank(src, "src")), async_op)
+    return g._comm.broadcast(tensor, g.group_rank(src, "src"), bool(async_op))
 
 
 def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
     """On world rank dst: tensor <- op(tensor of every rank); other ranks' tensors are unchanged."""
     g = _group(group)
-    return _finish(g._comm.reduce(tensor, g.group_rank(dst, "dst"), op), async_op)
+    return g._comm.reduce(tensor, g.group_rank(dst, "dst"), op, bool(async_op))
 
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):
     """tensor_list[r] <- the tensor of group rank r."""
-    return _finish(_group(group)._comm.all_gather(_list(tensor_list), tensor), async_op)
+    return _group(group)._comm.all_gather(_list(tensor_list), tensor, bool(async_op))
 
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """output_tensor (size x input's elements) <- every rank's input, concatenated in rank order."""
-    return _finish(_group(group)._comm.all_gather_into_tensor(output_tensor, input_tensor), async_op)
+    return _group(group)._comm.all_gather_into_tensor(output_tensor, input_tensor, bool(async_op))
 
 
 def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
     """On world rank dst: gather_list[r] <- the tensor of group rank r."""
     g = _group(group)
-    return _finish(g._comm.gather(_list(gather_list), tensor, g.group_rank(dst, "dst")), async_op)
+    return g._comm.gather(_list(gather_list), tensor, g.group_rank(dst, "dst"), bool(async_op))
 
 
 def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
     """tensor <- scatter_list[my group rank] of world rank src."""
     g = _group(group)
-    return _finish(g._comm.scatter(tensor, _list(scatter_list), g.group_rank(src, "src")), async_op)
+    return g._comm.scatter(tensor, _list(scatter_list), g.group_rank(src, "src"), bool(async_op))
 
 
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
     """output <- op over ranks of input_list[my group rank]."""
-    return _finish(_group(group)._comm.reduce_scatter(output, _list(input_list), op), async_op)
+    return _group(group)._comm.reduce_scatter(output, _list(input_list), op, bool(async_op))
 
 
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):  # noqa: A002
     """output <- op over ranks of my chunk of input (input has size x output's elements)."""
-    return _finish(_group(group)._comm.reduce_scatter_tensor(output, input, op), async_op)
+    return _group(group)._comm.reduce_scatter_tensor(output, input, op, bool(async_op))
 
 
 def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
     """output_tensor_list[r] <- input_tensor_list[my group rank] of group rank r (sizes may differ)."""
-    return _finish(_group(group)._comm.all_to_all(_list(output_tensor_list), _list(input_tensor_list)), async_op)
+    return _group(group)._comm.all_to_all(_list(output_tensor_list), _list(input_tensor_list), bool(async_op))
 
 
 def all_to_all_single(output, input, group=None, async_op=False):  # noqa: A002
     """Chunk r of output <- my chunk of input on group rank r (equal chunks)."""
-    return _finish(_group(group)._comm.all_to_all_single(output, input), async_op)
+    return _group(group)._comm.all_to_all_single(output, input, bool(async_op))
 
 
 def isend(tensor, dst, group=None, tag=0):
