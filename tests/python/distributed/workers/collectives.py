@@ -163,6 +163,42 @@ def groups():
         C.true(f"overlapped all_reduce {i}", float(t[0].item()) == float(sum(r + i for r in range(N))))
 
 
+def any_source_and_gil():
+    # recv(src=None) takes messages from any rank and returns the sender.
+    if R == 0:
+        senders = set()
+        for _ in range(N - 1):
+            buf = hy.zeros(2, dtype=hy.int64)
+            src = dist.recv(buf, src=None, tag=11)
+            senders.add(src)
+            C.true(f"recv any source from {src}", buf.tolist() == [src, src])
+        C.true("recv any source senders", senders == set(range(1, N)))
+    else:
+        dist.send(hy.full((2,), R, dtype=hy.int64), dst=0, tag=11)
+    # The GIL is released while waiting: a Python thread keeps running while rank > 0 waits for rank 0.
+    if N > 1:
+        import threading
+        import time
+
+        count, stop = [0], threading.Event()
+
+        def spin():
+            while not stop.is_set():
+                count[0] += 1
+
+        th = threading.Thread(target=spin)
+        th.start()
+        if R == 0:
+            time.sleep(0.3)
+        before = count[0]
+        dist.all_reduce(hy.ones(4))
+        after = count[0]
+        stop.set()
+        th.join()
+        if R > 0:
+            C.true(f"GIL released during all_reduce (thread advanced {after - before})", after - before > 1000)
+
+
 def launch_env():
     from hyflow.distributed import _launch
 
@@ -173,4 +209,5 @@ def launch_env():
 
 C.run("groups", groups)
 C.run("launch_env", launch_env)
+C.run("any_source_and_gil", any_source_and_gil)
 sys.exit(C.report())
