@@ -31,6 +31,9 @@ void bind_distributed(py::module_& m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const DistInterrupted& e) {
+      // The interrupt check left Python's exception (KeyboardInterrupt, ...) set: raise that one.
+      if (!PyErr_Occurred()) PyErr_SetString(dist_error, e.what());
     } catch (const DistTimeoutError& e) {
       PyErr_SetString(timeout_error, e.what());
     } catch (const DistError& e) {
@@ -95,6 +98,13 @@ void bind_distributed(py::module_& m) {
       .def("recv", &Communicator::recv, release())
       .def("barrier", [](Communicator& c, bool async_op) { return finish(c.barrier(), async_op); }, release())
       .def("split", &Communicator::split, release());
+
+  // Waits run without the GIL; every ~50 ms they take it briefly to run Python's signal handlers.
+  set_interrupt_check([]() -> bool {
+    if (!Py_IsInitialized()) return false;
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  });
 
   d.def("local_world", &local_world, "The world of this process alone (no MPI).");
 #ifdef HYFLOW_WITH_MPI

@@ -27,6 +27,13 @@ const char* reduce_op_name(ReduceOp op);
 struct DistError : RuntimeError { using RuntimeError::RuntimeError; };
 /// A peer did not answer within the communicator's timeout (hyflow.distributed.DistTimeoutError).
 struct DistTimeoutError : DistError { using DistError::DistError; };
+/// A wait was interrupted by a signal (the bindings re-raise Python's KeyboardInterrupt & co).
+struct DistInterrupted : DistError { using DistError::DistError; };
+
+/// Called every ~50 ms while an operation waits; returning true abandons the wait with DistInterrupted.
+/// The Python bindings install one that runs Python's signal handlers (so Ctrl-C works).
+using InterruptCheck = bool (*)();
+void set_interrupt_check(InterruptCheck fn);
 
 /// Handle to a posted operation.
 class Work {

@@ -1,3 +1,4 @@
+#include <atomic>
 #include <climits>
 
 #include "distributed/staging_internal.h"
@@ -5,6 +6,17 @@
 #include "kernels/cpu/kernel_util.h"
 
 namespace hy::dist {
+
+namespace {
+std::atomic<InterruptCheck> g_interrupt_check{nullptr};
+}  // namespace
+
+void set_interrupt_check(InterruptCheck fn) { g_interrupt_check.store(fn); }
+
+bool interrupt_requested() {
+  InterruptCheck check = g_interrupt_check.load();
+  return check != nullptr && check();
+}
 
 const char* reduce_op_name(ReduceOp op) {
   switch (op) {

@@ -42,6 +42,8 @@ void divide_inplace(const Tensor& t, int64_t n);
 /// acc[i] <- op(acc[i], in[i]) for n elements of dtype wire (bool, int32, int64, float32 or float64);
 /// AVG accumulates like SUM (the caller divides at the end).
 void reduce_into(void* acc, const void* in, int64_t n, DType wire, ReduceOp op);
+/// True when the installed interrupt check (set_interrupt_check) asks a waiting operation to stop.
+bool interrupt_requested();
 /// Mark every output written (and reject read-only ones before any communication starts).
 void note_writes(const std::vector<Tensor>& ts);
 

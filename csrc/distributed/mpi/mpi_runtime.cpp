@@ -6,6 +6,7 @@
 
 #include "distributed/mpi/mpi_communicator.h"
 #include "distributed/mpi/mpi_internal.h"
+#include "distributed/staging_internal.h"
 
 namespace hy::dist {
 namespace {
@@ -20,6 +21,7 @@ std::vector<Tensor>* g_graveyard = new std::vector<Tensor>();
 std::mutex g_mpi_mutex;
 
 }  // namespace
+
 
 int g_mpi_thread_level = MPI_THREAD_SINGLE;
 
@@ -88,6 +90,7 @@ using Clock = std::chrono::steady_clock;
 void poll_requests(const char* op, std::vector<MPI_Request>& reqs, std::vector<MPI_Status>& st, double timeout_s,
                    const std::vector<Tensor>& buffers) {
   const auto start = Clock::now();
+  auto next_interrupt_check = start + std::chrono::milliseconds(50);
   const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
   st.resize(reqs.size());
   for (int64_t spins = 0;; ++spins) {
@@ -120,6 +123,19 @@ void poll_requests(const char* op, std::vector<MPI_Request>& reqs, std::vector<M
           for (const Tensor& b : buffers) g_graveyard->push_back(b);
         }
         throw DistTimeoutError(why);
+      }
+      if (now > next_interrupt_check) {
+        next_interrupt_check = now + std::chrono::milliseconds(50);
+        if (interrupt_requested()) {
+          // The operation cannot be cancelled: MPI is unusable from here on, as after a timeout.
+          std::string why = str(op, ": interrupted while waiting for peers");
+          mark_broken(why);
+          {
+            std::lock_guard<std::mutex> g(g_state_mutex);
+            for (const Tensor& b : buffers) g_graveyard->push_back(b);
+          }
+          throw DistInterrupted(why);
+        }
       }
       if (now - start > std::chrono::milliseconds(100)) std::this_thread::yield();
     }

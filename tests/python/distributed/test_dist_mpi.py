@@ -53,6 +53,13 @@ def test_dead_peer_becomes_timeout_error_on_survivors(mode):
     assert "NO-ERROR" not in out
 
 
+def test_ctrl_c_interrupts_a_wait():
+    rc, out = run(3, "dead_peer.py", "interrupt", 30, extra=["--enable-recovery"], timeout=60)
+    for r in (0, 2):
+        m = re.search(rf"RANK {r} INTERRUPTED ([0-9.]+)", out)
+        assert m and float(m.group(1)) < 5, out[-4000:]
+
+
 def test_mpi_singleton_without_launcher():
     """backend='mpi' in a process started without mpirun: an MPI world of one process."""
     code = ("import hyflow as hy, hyflow.distributed as dist\n"

@@ -1,5 +1,6 @@
 """A peer dies (exits, raises, or is SIGKILLed) while the others wait in a collective: the survivors
-must get DistTimeoutError within the timeout. Usage: dead_peer.py {exit,raise,kill} TIMEOUT"""
+must get DistTimeoutError within the timeout; a SIGINT (Ctrl-C) ends a wait at once.
+Usage: dead_peer.py {exit,raise,kill,interrupt} TIMEOUT"""
 import os
 import signal
 import sys
@@ -20,6 +21,22 @@ if R == 1:
         raise RuntimeError("rank 1 fails on purpose")
     if mode == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+if mode == "interrupt":
+    # Rank 1 never joins; the others get SIGINT while waiting: KeyboardInterrupt, long before the timeout.
+    if R == 1:
+        time.sleep(4)
+        os._exit(0)
+    import threading
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # in case the launcher left SIGINT ignored
+    threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    t0 = time.monotonic()
+    try:
+        dist.all_reduce(t)
+        print(f"RANK {R} NO-ERROR", flush=True)
+    except KeyboardInterrupt:
+        print(f"RANK {R} INTERRUPTED {time.monotonic() - t0:.2f}", flush=True)
+    os._exit(0)
 t0 = time.monotonic()
 try:
     for _ in range(3):
