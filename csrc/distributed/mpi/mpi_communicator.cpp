@@ -241,6 +241,7 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
       check_count(name, std::max(total_in, total_out));
       note_writes(outs);
     }, /*shape_in_check=*/false);
+    if (check_args_) check_all_to_all_sizes(outs, ins);
     DType d = ins[0].dtype();
     Tensor send = pack(ins, d);
     int64_t total_out = 0;
@@ -438,6 +439,32 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
     if (differs(4)) throw ValueError(str(op, ": ranks passed different root ranks (this rank: ", root, ")", hint));
     if (differs(5)) throw ValueError(str(op, ": ranks passed different reduce ops (this rank: ",
                                          reduce_op_name(*rop), ")", hint));
+  }
+
+  // all_to_all's per-pair sizes: every rank learns what each peer sends it (one MPI_Ialltoall of counts)
+  // and all agree (one tiny all-reduce) whether some output tensor has the wrong size, so that a
+  // mismatch raises everywhere instead of truncating on one rank and passing silently on another.
+  void check_all_to_all_sizes(const std::vector<Tensor>& outs, const std::vector<Tensor>& ins) {
+    const char* name = "all_to_all";
+    Tensor sent = Tensor::empty(Shape{size_}, DType::Int64), got = Tensor::empty(Shape{size_}, DType::Int64);
+    for (int j = 0; j < size_; ++j) sent.data<int64_t>()[j] = ins[j].numel();
+    std::vector<MPI_Request> reqs(1, MPI_REQUEST_NULL);
+    std::vector<MPI_Status> st;
+    HY_MPI_POST(name, "MPI_Ialltoall", MPI_Ialltoall(sent.raw_data(), 1, MPI_INT64_T, got.raw_data(), 1, MPI_INT64_T,
+                                                     comm_, &reqs[0]));
+    poll_requests(name, reqs, st, timeout_s_, {sent, got});
+    int bad = -1;
+    for (int j = 0; j < size_ && bad < 0; ++j) {
+      if (got.data<int64_t>()[j] != outs[j].numel()) bad = j;
+    }
+    Tensor flag = Tensor::empty(Shape{1}, DType::Int64);
+    flag.data<int64_t>()[0] = bad >= 0 ? 1 : 0;
+    if (size_ > 1) doubling_all_reduce(p2p(), name, flag, ReduceOp::ReduceOp_Max)->wait();
+    HY_CHECK(bad < 0, ValueError, name, ": rank ", bad, " sends ", got.data<int64_t>()[bad < 0 ? 0 : bad],
+             " elements to this rank but output_list[", bad, "] holds ", outs[bad < 0 ? 0 : bad].numel());
+    HY_CHECK(flag.data<int64_t>()[0] == 0, ValueError, name,
+             ": on another rank an output tensor's size does not match what its peer sends (that rank raised "
+             "the details)");
   }
 
   static int64_t ring_min_bytes() {

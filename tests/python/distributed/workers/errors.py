@@ -48,6 +48,14 @@ else:
            lambda: dist.all_reduce(hy.ones(2, dtype=hy.int64)))
 raises("wrong list length", ValueError, "must hold", lambda: dist.all_gather([hy.ones(2)] * (N + 1), hy.ones(2)))
 raises("bad src", ValueError, "not a member", lambda: dist.broadcast(hy.ones(2), src=N + 5))
+# all_to_all: rank 0 expects one element more from rank 1 than rank 1 sends.
+outs = [hy.zeros(2 + (R == 0 and j == 1)) for j in range(N)]
+if R == 0:
+    raises("all_to_all sizes, receiving rank", ValueError, "rank 1 sends 2 elements",
+           lambda: dist.all_to_all(outs, [hy.ones(2) for _ in range(N)]))
+else:
+    raises("all_to_all sizes, other rank", ValueError, "on another rank",
+           lambda: dist.all_to_all(outs, [hy.ones(2) for _ in range(N)]))
 still_works("local errors")
 # The check can be switched off; matching collectives still work.
 dist.set_check_args(False)
