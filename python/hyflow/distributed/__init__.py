@@ -212,9 +212,13 @@ def set_timeout(seconds, group=None):
 
 def get_mpi4py_comm(group=None):
     """An mpi4py communicator over the group's processes: a new duplicate (collective; the caller may Free it)."""
+    g = _group(group)
+    if g.backend != "mpi":
+        raise RuntimeError(f"get_mpi4py_comm: the process group uses the {g.backend!r} backend, not MPI "
+                           "(launch with mpirun/srun, or init(backend='mpi'))")
     from mpi4py import MPI
 
-    return MPI.Intracomm.fromhandle(_d.mpi_dup_handle(_group(group)._comm))
+    return MPI.Intracomm.fromhandle(_d.mpi_dup_handle(g._comm))
 
 
 def _new_from_comm(parent, comm):

@@ -145,6 +145,8 @@ def test_bad_arguments_in_one_process_world(world):
         dist.send(hy.ones(2), dst=0)
     with pytest.raises(TypeError, match="ProcessGroup"):
         dist.all_reduce(hy.ones(2), group="world")
+    with pytest.raises(RuntimeError, match="not MPI"):
+        dist.get_mpi4py_comm()
 
 
 def test_build_info_reports_mpi():
