@@ -488,6 +488,7 @@ CommunicatorPtr mpi_world() {
   HY_CHECK(mpi_is_active(), dist::DistError, "init: MPI is not initialized");
   MPI_Comm out = MPI_COMM_NULL;
   check_rc(MPI_Comm_dup(MPI_COMM_WORLD, &out), "init", "MPI_Comm_dup(MPI_COMM_WORLD)");
+  note_node_occupancy(out);
   return std::make_shared<MpiCommunicator>(out);
 }
 
@@ -500,6 +501,7 @@ CommunicatorPtr mpi_adopt(intptr_t handle) {
   g_mpi_thread_level = level;
   MPI_Comm out = MPI_COMM_NULL;
   check_rc(MPI_Comm_dup(c, &out), "init", "MPI_Comm_dup");
+  note_node_occupancy(out);
   return std::make_shared<MpiCommunicator>(out);
 }
 

@@ -21,6 +21,9 @@ namespace hy::dist {
 
 /// The thread level MPI granted (set by mpi_init / mpi_adopt).
 extern int g_mpi_thread_level;
+/// Record whether comm puts more ranks on this node than it has cores (waits then yield between polls).
+/// Collective over comm.
+void note_node_occupancy(MPI_Comm comm);
 
 /// Below MPI_THREAD_MULTIPLE, two threads must not be inside MPI at once; our own calls take this lock.
 struct MpiLock {

@@ -24,6 +24,19 @@ std::mutex g_mpi_mutex;
 
 
 int g_mpi_thread_level = MPI_THREAD_SINGLE;
+std::atomic<bool> g_mpi_oversubscribed{false};
+
+void note_node_occupancy(MPI_Comm comm) {
+  // More ranks on this node than cores: a rank that spins on MPI_Test steals the core its peer needs to
+  // make progress, so waits yield the core between polls (as MPI's own yield_when_idle mode does).
+  MPI_Comm node = MPI_COMM_NULL;
+  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return;
+  int local = 1;
+  MPI_Comm_size(node, &local);
+  MPI_Comm_free(&node);
+  unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 0 && static_cast<unsigned>(local) > cores) g_mpi_oversubscribed.store(true);
+}
 
 MpiLock::MpiLock() : lock(g_mpi_mutex, std::defer_lock) {
   if (g_mpi_thread_level < MPI_THREAD_MULTIPLE) lock.lock();
@@ -112,6 +125,7 @@ void poll_requests(const char* op, std::vector<MPI_Request>& reqs, std::vector<M
       throw DistError(why);
     }
     if (flag) return;
+    if (g_mpi_oversubscribed.load(std::memory_order_relaxed)) std::this_thread::yield();  // let the peer run
     if ((spins & 255) == 255) {
       auto now = Clock::now();
       if (timeout_s > 0 && now > deadline) {
