@@ -24,7 +24,7 @@ if R == 1:
 if mode == "interrupt":
     # Rank 1 never joins; the others get SIGINT while waiting: KeyboardInterrupt, long before the timeout.
     if R == 1:
-        time.sleep(4)
+        time.sleep(1.5)
         os._exit(0)
     import threading
 
