@@ -108,6 +108,7 @@ void bind_runtime(py::module_& m) {
     d["blas"] = HYFLOW_BLAS_LIBRARIES;
     d["mpi_toolkit"] = HYFLOW_MPI_TOOLKIT;
     d["mpi_version"] = HYFLOW_MPI_VERSION;
+    d["mpi"] = HYFLOW_MPI_BACKEND;
     d["cuda_toolkit"] = HYFLOW_CUDA_TOOLKIT;
     d["cuda_version"] = HYFLOW_CUDA_VERSION;
     d["nccl_toolkit"] = HYFLOW_NCCL_TOOLKIT;

@@ -17,6 +17,7 @@ void bind_interop(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorI
 void bind_indexing(py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
 void bind_runtime(py::module_& m);
 void bind_autograd(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
+void bind_distributed(py::module_& m);
 }  // namespace hy
 
 PYBIND11_MODULE(_C, m) {
@@ -34,4 +35,5 @@ PYBIND11_MODULE(_C, m) {
   hy::bind_indexing(cls);
   hy::bind_runtime(m);
   hy::bind_autograd(m, cls);
+  hy::bind_distributed(m);
 }

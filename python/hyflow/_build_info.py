@@ -6,7 +6,7 @@ def build_info():
     """A dict describing this build: version, compiler, BLAS, and which optional backends are compiled in.
 
     ``mpi``/``cuda``/``nccl`` say whether the backend is compiled in; ``*_toolkit`` whether CMake found
-    the toolkit at build time (backends arrive in later releases; see the roadmap in docs/design.md).
+    the toolkit at build time (the CUDA and NCCL backends arrive in later releases; see docs/design.md).
     """
     c = _C._build_config()
     on = lambda v: str(v).upper() in ("ON", "TRUE", "1", "YES")  # noqa: E731
@@ -17,7 +17,7 @@ def build_info():
         "arch_flags": c["arch_flags"],
         "blas": c["blas"] or "eigen (no external BLAS)",
         "threads": _C.get_num_threads(),
-        "mpi": False,
+        "mpi": on(c.get("mpi", False)),
         "mpi_toolkit": on(c["mpi_toolkit"]),
         "cuda": False,
         "cuda_toolkit": on(c["cuda_toolkit"]),
