@@ -55,7 +55,7 @@ Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, const std
   Tensor res = prepare_out(out, shape, result, op, like);
   // Write straight into the result when it has the compute type; else go through a temporary.
   Tensor dst = res.dtype() == result_compute ? res : empty_like_layout(shape, result_compute, res);
-  Tensor ca = cast_to(a, compute), cb = cast_to(b, compute);
+  Tensor ca = cast_keep_layout(a, compute), cb = cast_keep_layout(b, compute);
   ElementwisePlan<3> plan(shape, {&dst, &ca, &cb});
   auto run = [&](auto tag) {
     using T = decltype(tag);

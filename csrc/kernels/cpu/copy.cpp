@@ -103,6 +103,13 @@ Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType d
 
 Tensor cast_to(const Tensor& t, DType d) {
   if (t.dtype() == d) return t;
+  Tensor r = Tensor::empty(t.shape(), d);
+  copy_into(r, t);
+  return r;
+}
+
+Tensor cast_keep_layout(const Tensor& t, DType d) {
+  if (t.dtype() == d) return t;
   Tensor r = empty_like_layout(t.shape(), d, t);
   copy_into(r, t);
   return r;

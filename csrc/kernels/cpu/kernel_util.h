@@ -17,8 +17,11 @@ Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType d
 /// contiguous layout (a transposed matrix, a permuted image batch), the result gets the same dim
 /// order, so elementwise ops on it stream through memory like NumPy does; otherwise it is row-major.
 Tensor empty_like_layout(const Shape& shape, DType dtype, const Tensor& like);
-/// `t` itself when it already has dtype `d`, else a converted contiguous copy.
+/// `t` itself when it already has dtype `d`, else a converted contiguous (row-major) copy.
 Tensor cast_to(const Tensor& t, DType d);
+/// Like cast_to, but a converted copy of a dense permuted tensor keeps its dim order (for elementwise
+/// drivers, which iterate in memory order and must not assume row-major inputs).
+Tensor cast_keep_layout(const Tensor& t, DType d);
 /// `t` itself when contiguous, else a contiguous copy.
 Tensor contiguous(const Tensor& t);
 /// Write src (broadcast to dst's shape, any dtype) into dst, converting element types.

@@ -40,7 +40,7 @@ Tensor unary_scalar_kernel(const char* op, const Tensor& a, const std::optional<
   DType compute = compute_dtype(a.dtype());
   Tensor res = prepare_out(out, a.shape(), ToBool ? DType::Bool : a.dtype(), op, a);
   Tensor dst = unary_destination(res, ToBool ? DType::Bool : compute);
-  Tensor ca = cast_to(a, compute);
+  Tensor ca = cast_keep_layout(a, compute);
   ElementwisePlan<2> plan(a.shape(), {&dst, &ca});
   auto run = [&](auto tag) {
     using T = decltype(tag);
@@ -98,7 +98,7 @@ Tensor unary_float_kernel(const char* op, const Tensor& a, const std::optional<T
   DType compute = compute_dtype(result);
   Tensor res = prepare_out(out, a.shape(), result, op, a);
   Tensor dst = unary_destination(res, compute);
-  Tensor ca = cast_to(a, compute);
+  Tensor ca = cast_keep_layout(a, compute);
   ElementwisePlan<2> plan(a.shape(), {&dst, &ca});
   if (compute == DType::Float64) {
     plan.run([&](char** p, const int64_t* s, int64_t n) { eigen_row<double>(p, s, n, g); }, grain);
