@@ -135,6 +135,17 @@ def test_index_out_of_range_raises_index_error(call, bad):
     assert str(bad) in str(e.value) and "size 4" in str(e.value)
 
 
+def test_index_out_of_range_on_fast_paths():
+    with pytest.raises(IndexError, match="index 10 is out of bounds for dim 0 with size 10"):
+        hy.index_select(hy.ones(10, 64), 0, hy.tensor([0, 10]))  # whole-row copies
+    idx = np.zeros((2, 5000), dtype=np.int64)
+    idx[1, 4321] = -7  # in a later block of a long row
+    with pytest.raises(IndexError, match="index -7 is out of bounds for dim 1 with size 5000"):
+        hy.gather(hy.ones(2, 5000), 1, hy.from_numpy(idx))
+    with pytest.raises(IndexError, match="size 0"):
+        hy.gather(hy.ones(2, 0), 1, hy.zeros(2, 1, dtype=hy.int64))
+
+
 @pytest.mark.parametrize("dtype", [hy.float32, hy.bool, hy.float64])
 def test_index_dtype_must_be_integer(dtype):
     x = arange(3, 4)
@@ -211,6 +222,19 @@ def test_other_errors():
         x.repeat(1, -1)
     with pytest.raises(IndexError):
         x.flip(2)
+
+
+def test_flip_and_roll_edge_cases():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((40, 300)).astype(np.float32)
+    t = hy.from_numpy(a)
+    for view, ref in ((t[::2, 7:290], a[::2, 7:290]), (t.T, a.T), (t[3], a[3])):
+        assert_close(view.flip(-1), np.flip(ref, -1))
+        assert_close(view.flip(0), np.flip(ref, 0))
+    assert_close(hy.roll(t, [3, 4], [1, 1]), np.roll(a, 7, 1))  # a dim named twice: shifts add up
+    assert_close(hy.roll(t, [40, -300], [0, 1]), a)  # whole turns
+    assert hy.roll(hy.tensor(5.0), [3]).item() == 5.0
+    assert hy.roll(hy.tensor(5.0), [3], [0]).item() == 5.0
 
 
 def test_large_parallel_shapes_match_numpy():

@@ -28,6 +28,10 @@ void copy_same_type(const ElementwisePlan<2>& plan) {
       std::memcpy(p[0], p[1], static_cast<size_t>(n) * sizeof(T));
       return;
     }
+    if (s[0] == sizeof(T) && s[1] == 0) {  // broadcasting one value: fill_, zeros, constant padding
+      std::fill_n(reinterpret_cast<T*>(p[0]), n, *reinterpret_cast<const T*>(p[1]));
+      return;
+    }
     unary_row<T, T>(p, s, n, [](T v) { return v; });
   });
 }

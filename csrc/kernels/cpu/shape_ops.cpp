@@ -1,9 +1,13 @@
 // Shape manipulation (the op table's shape family): cat/stack, split/chunk (views), flip, roll,
 // repeat/tile and pad. Every copy here goes through copy_into, the parallel elementwise engine, over
 // views of the input and the output, so none of these ops needs a dtype-specific loop of its own.
+#include <algorithm>
+#include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/parallel.h"
 #include "core/type_promotion.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/kernel_util.h"
@@ -71,6 +75,34 @@ void check_list(const std::vector<Tensor>& tensors, const char* op) {
   for (const Tensor& t : tensors) hy::cpu::check_defined(t, op, "tensors");
 }
 
+// cat along d when every piece is contiguous and already has the result's dtype: the result is (outer,
+// row) and each piece adds one contiguous slab to every row, so one parallel pass of memcpys writes it.
+// With few rows (cat along dim 0) the per-piece copies below parallelize better.
+bool cat_contiguous(const Tensor& out, const std::vector<Tensor>& pieces, int64_t d) {
+  int64_t outer = 1, inner = 1;
+  for (int64_t k = 0; k < d; ++k) outer *= out.shape()[k];
+  for (int64_t k = d + 1; k < out.dim(); ++k) inner *= out.shape()[k];
+  if (outer < 4 * get_num_threads()) return false;
+  const int64_t item = out.itemsize();
+  std::vector<std::pair<const char*, int64_t>> slabs;  // (data, bytes per row)
+  for (const Tensor& t : pieces) {
+    if (!t.is_contiguous() || t.dtype() != out.dtype()) return false;
+    if (t.numel() > 0) slabs.emplace_back(static_cast<const char*>(t.raw_data()), t.shape()[d] * inner * item);
+  }
+  const int64_t row = out.shape()[d] * inner;
+  char* dst = static_cast<char*>(out.raw_data());
+  parallel_for(0, outer, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(row, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      char* p = dst + o * row * item;
+      for (const auto& [src, bytes] : slabs) {
+        std::memcpy(p, src + o * bytes, static_cast<size_t>(bytes));
+        p += bytes;
+      }
+    }
+  });
+  return true;
+}
+
 }  // namespace
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
@@ -96,11 +128,15 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     shape[d] += t.shape()[d];
   }
   Tensor out = Tensor::empty(shape, dt);
+  if (out.numel() == 0) return out;
+  std::vector<Tensor> pieces;
+  for (const Tensor& t : tensors)
+    if (!is_legacy_empty(t)) pieces.push_back(t);
+  if (cat_contiguous(out, pieces, d)) return out;
   int64_t pos = 0;
-  for (const Tensor& t : tensors) {
-    if (is_legacy_empty(t)) continue;
+  for (const Tensor& t : pieces) {
     const int64_t n = t.shape()[d];
-    if (n > 0 && t.numel() > 0) copy_into(ops::slice(out, d, pos, pos + n, 1), t);
+    if (n > 0) copy_into(ops::slice(out, d, pos, pos + n, 1), t);
     pos += n;
   }
   return out;
@@ -113,13 +149,35 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
     HY_CHECK(tensors[i].shape() == s0, ValueError, "stack: all tensors need the same shape, but tensor 0 has shape ",
              s0, " and tensor ", i, " has shape ", tensors[i].shape());
   const int64_t d = wrap_dim(dim, tensors[0].dim() + 1);
-  Shape shape = s0;
-  shape.insert(shape.begin() + d, static_cast<int64_t>(tensors.size()));
-  Tensor out = Tensor::empty(shape, result_type(tensors));
-  if (out.numel() == 0) return out;
-  for (size_t i = 0; i < tensors.size(); ++i) copy_into(ops::select(out, d, static_cast<int64_t>(i)), tensors[i]);
-  return out;
+  std::vector<Tensor> pieces;
+  for (const Tensor& t : tensors) pieces.push_back(ops::unsqueeze(t, d));
+  return cat(pieces, d);
 }
+
+namespace {
+
+// out (contiguous) = view, where the view's last dim has stride -1: each output row is a source row read
+// backwards. The copy engine would walk that row element by element; this loop vectorizes.
+template <typename E>
+void copy_reversed_rows(const Tensor& out, const Tensor& view) {
+  const int64_t nd = view.dim(), inner = view.shape()[nd - 1], rows = view.numel() / inner;
+  const E* base = static_cast<const E*>(view.raw_data());
+  E* dst = static_cast<E*>(out.raw_data());
+  parallel_for(0, rows, std::max<int64_t>(1, kGrainElementwise / inner), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      int64_t off = 0;
+      for (int64_t k = nd - 2, rem = r; k >= 0; --k) {
+        off += (rem % view.shape()[k]) * view.strides()[k];
+        rem /= view.shape()[k];
+      }
+      const E* src = base + off;
+      E* o = dst + r * inner;
+      for (int64_t i = 0; i < inner; ++i) o[i] = src[-i];
+    }
+  });
+}
+
+}  // namespace
 
 Tensor flip(const Tensor& self, const DimVector& dims) {
   hy::cpu::check_defined(self, "flip", "self");
@@ -131,12 +189,23 @@ Tensor flip(const Tensor& self, const DimVector& dims) {
     HY_CHECK(!seen[d], ValueError, "flip: dim ", x, " appears more than once in dims ", dims);
     seen[d] = true;
     if (self.dim() == 0 || self.shape()[d] == 0) continue;
-    // A negative-stride view read by the copy engine: the flip costs one pass, in parallel.
+    // A negative-stride view of self: the flip is one copy of it.
     offset += (self.shape()[d] - 1) * st[d];
     st[d] = -st[d];
   }
   Tensor out = Tensor::empty(self.shape(), self.dtype());
-  if (out.numel() > 0) copy_into(out, Tensor::make_view(self, self.shape(), st, offset));
+  if (out.numel() == 0) return out;
+  Tensor view = Tensor::make_view(self, self.shape(), st, offset);
+  if (self.dim() > 0 && st.back() == -1 && self.shape().back() >= 16) {
+    switch (self.itemsize()) {
+      case 1: copy_reversed_rows<uint8_t>(out, view); break;
+      case 2: copy_reversed_rows<uint16_t>(out, view); break;
+      case 4: copy_reversed_rows<uint32_t>(out, view); break;
+      default: copy_reversed_rows<uint64_t>(out, view); break;
+    }
+    return out;
+  }
+  copy_into(out, view);
   return out;
 }
 
@@ -149,19 +218,30 @@ Tensor roll(const Tensor& self, const DimVector& shifts, const std::optional<Dim
   }
   HY_CHECK(shifts.size() == dims->size(), ValueError, "roll: shifts ", shifts, " and dims ", *dims,
            " must have the same length");
-  Tensor cur = self;
+  // Net shift per dim (a dim may be named twice), normalized into [0, size).
+  DimVector net(static_cast<size_t>(std::max<int64_t>(self.dim(), 1)), 0);
   for (size_t i = 0; i < shifts.size(); ++i) {
     const int64_t d = wrap_dim((*dims)[i], self.dim());
     const int64_t n = self.dim() == 0 ? 1 : self.shape()[d];
-    if (n == 0 || self.dim() == 0) continue;
-    const int64_t s = ((shifts[i] % n) + n) % n;
-    if (s == 0) continue;
-    Tensor next = Tensor::empty(self.shape(), self.dtype());
-    copy_into(ops::slice(next, d, s, n, 1), ops::slice(cur, d, 0, n - s, 1));
-    copy_into(ops::slice(next, d, 0, s, 1), ops::slice(cur, d, n - s, n, 1));
-    cur = next;
+    if (n > 0) net[d] = (((net[d] + shifts[i]) % n) + n) % n;
   }
-  return cur.impl() == self.impl() ? ops::clone(self) : cur;
+  std::vector<int64_t> rolled;
+  for (int64_t d = 0; d < self.dim(); ++d)
+    if (net[d] != 0) rolled.push_back(d);
+  Tensor out = Tensor::empty(self.shape(), self.dtype());
+  if (out.numel() == 0) return out;
+  // The result is 2^k blocks (k rolled dims), each one copy of a block of self: one pass in total.
+  for (int64_t mask = 0; mask < (int64_t{1} << rolled.size()); ++mask) {
+    Tensor dst = out, src = self;
+    for (size_t j = 0; j < rolled.size(); ++j) {
+      const int64_t d = rolled[j], n = self.shape()[d], s = net[d];
+      const bool wrapped = (mask >> j) & 1;  // the last s entries, moved to the front
+      dst = wrapped ? ops::slice(dst, d, 0, s, 1) : ops::slice(dst, d, s, n, 1);
+      src = wrapped ? ops::slice(src, d, n - s, n, 1) : ops::slice(src, d, 0, n - s, 1);
+    }
+    copy_into(dst, src);
+  }
+  return out;
 }
 
 Tensor repeat(const Tensor& self, const DimVector& repeats) {
@@ -198,18 +278,21 @@ Tensor tile(const Tensor& self, const DimVector& dims) {
 
 namespace {
 
-// Source index along one dim for each output position of a reflect/replicate/circular pad.
-Tensor pad_source_index(int64_t n, int64_t left, int64_t right, const std::string& mode) {
-  Tensor idx = Tensor::empty({n + left + right}, DType::Int64);
-  int64_t* p = idx.data<int64_t>();
-  for (int64_t o = 0; o < n + left + right; ++o) {
-    int64_t i = o - left;
-    if (mode == "reflect") i = i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i);
-    else if (mode == "replicate") i = std::min(std::max<int64_t>(i, 0), n - 1);
-    else i = ((i % n) + n) % n;  // circular
-    p[o] = i;
-  }
-  return idx;
+// `t` read backwards along dim d (a negative-stride view).
+Tensor reversed(const Tensor& t, int64_t d) {
+  Strides st = t.strides();
+  const int64_t offset = t.offset() + (t.shape()[d] - 1) * st[d];
+  st[d] = -st[d];
+  return Tensor::make_view(t, t.shape(), st, offset);
+}
+
+// The part of `band` (interior [l, l + n) along d) that the left (or right) border of width w copies.
+Tensor pad_border_source(const Tensor& band, int64_t d, int64_t l, int64_t n, int64_t w, bool left,
+                         const std::string& mode) {
+  if (mode == "circular") return left ? ops::slice(band, d, n, n + w, 1) : ops::slice(band, d, l, l + w, 1);
+  if (mode == "replicate") return left ? ops::slice(band, d, l, l + 1, 1) : ops::slice(band, d, l + n - 1, l + n, 1);
+  // reflect: the w entries next to the edge (the edge itself excluded), mirrored
+  return reversed(left ? ops::slice(band, d, l + 1, l + 1 + w, 1) : ops::slice(band, d, l + n - 1 - w, l + n - 1, 1), d);
 }
 
 }  // namespace
@@ -226,15 +309,18 @@ Tensor pad(const Tensor& self, const DimVector& pad, const std::string& mode, do
   auto dim_of = [&](int64_t i) { return self.dim() - 1 - i; };
   if (mode == "constant") {
     Shape shape = self.shape();
-    bool grows = false;
     for (int64_t i = 0; i < pairs; ++i) {
       shape[dim_of(i)] += pad[2 * i] + pad[2 * i + 1];
       HY_CHECK(shape[dim_of(i)] >= 0, ValueError, "pad: padding ", pad, " crops dim ", dim_of(i), " of shape ",
                self.shape(), " below zero");
-      grows = grows || pad[2 * i] > 0 || pad[2 * i + 1] > 0;
     }
     Tensor out = Tensor::empty(shape, self.dtype());
-    if (grows) ops::fill_(out, Scalar(value));
+    // Only the border gets the value (the interior is overwritten by the copy below).
+    for (int64_t i = 0; i < pairs; ++i) {
+      const int64_t d = dim_of(i), l = pad[2 * i], r = pad[2 * i + 1];
+      if (l > 0) ops::fill_(ops::slice(out, d, 0, l, 1), Scalar(value));
+      if (r > 0) ops::fill_(ops::slice(out, d, shape[d] - r, shape[d], 1), Scalar(value));
+    }
     Tensor src = self, dst = out;  // negative pads crop the source, positive ones offset the destination
     for (int64_t i = 0; i < pairs; ++i) {
       const int64_t d = dim_of(i), l = pad[2 * i], r = pad[2 * i + 1], n = self.shape()[d];
@@ -245,7 +331,7 @@ Tensor pad(const Tensor& self, const DimVector& pad, const std::string& mode, do
     if (src.numel() > 0) copy_into(dst, src);
     return out;
   }
-  Tensor cur = self;
+  Shape shape = self.shape();
   for (int64_t i = 0; i < pairs; ++i) {
     const int64_t d = dim_of(i), l = pad[2 * i], r = pad[2 * i + 1], n = self.shape()[d];
     HY_CHECK(l >= 0 && r >= 0, ValueError, "pad: negative padding ", pad, " is only supported in 'constant' mode");
@@ -259,9 +345,27 @@ Tensor pad(const Tensor& self, const DimVector& pad, const std::string& mode, do
       HY_CHECK(l <= n && r <= n, ValueError, "pad: circular padding (", l, ", ", r, ") of dim ", d,
                " may not exceed its size; input shape ", self.shape());
     }
-    cur = ops::index_select(cur, d, pad_source_index(n, l, r, mode));
+    shape[d] += l + r;
   }
-  return cur.impl() == self.impl() ? ops::clone(self) : cur;
+  Tensor out = Tensor::empty(shape, self.dtype());
+  if (out.numel() == 0) return out;
+  Tensor interior = out;
+  for (int64_t i = 0; i < pairs; ++i)
+    interior = ops::slice(interior, dim_of(i), pad[2 * i], pad[2 * i] + self.shape()[dim_of(i)], 1);
+  copy_into(interior, self);
+  // Then the borders, copied from the output itself one dim at a time (last dim first). A border spans
+  // the full, already padded extent of the dims done before and the interior of those still to do, so
+  // the corners come out right.
+  for (int64_t i = 0; i < pairs; ++i) {
+    const int64_t d = dim_of(i), l = pad[2 * i], r = pad[2 * i + 1], n = self.shape()[d];
+    if (l == 0 && r == 0) continue;
+    Tensor band = out;
+    for (int64_t j = i + 1; j < pairs; ++j)
+      band = ops::slice(band, dim_of(j), pad[2 * j], pad[2 * j] + self.shape()[dim_of(j)], 1);
+    if (l > 0) copy_into(ops::slice(band, d, 0, l, 1), pad_border_source(band, d, l, n, l, true, mode));
+    if (r > 0) copy_into(ops::slice(band, d, l + n, l + n + r, 1), pad_border_source(band, d, l, n, r, false, mode));
+  }
+  return out;
 }
 
 }  // namespace hy::kernels::cpu

@@ -24,6 +24,7 @@ def cat_samples(dtype, rng):
     yield Sample(([a(5)],), desc="one tensor")
     yield Sample(([a(3, 2), rng.integers(-3, 3, size=(1, 2)).astype(np.int32)],), desc="mixed dtypes promote")
     yield Sample(([a(200, 300), a(100, 300)],), desc="large")
+    yield Sample(([a(20, 3, 4), a(20, 0, 4), a(20, 5, 4)],), {"dim": 1}, desc="many rows (one-pass path)")
 
 
 def ref_cat(tensors, dim=0):
@@ -38,6 +39,7 @@ def stack_samples(dtype, rng):
     yield Sample(([a(2, 3), a(2, 3)],), {"dim": 1}, desc="middle dim")
     yield Sample(([a(), a()],), desc="0-d tensors")
     yield Sample(([a(0, 2), a(0, 2)],), {"dim": 1}, desc="empty")
+    yield Sample(([a(10, 4), a(10, 4), a(10, 4)],), {"dim": 1}, desc="many rows (one-pass path)")
 
 
 def ref_stack(tensors, dim=0):
