@@ -199,3 +199,41 @@ def test_fits_1d_pde_solution():
         opt.step()
         sched.step()
     assert float(loss.item()) < 1e-4
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw_amsgrad"])
+def test_fused_path_equals_reference_path(name):
+    """Contiguous params take the fused C++ kernel; a non-contiguous view of the same values takes the
+    reference path of tensor ops: both give the same parameters."""
+    make = {"sgd": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+            "adam": lambda ps: optim.Adam(ps, lr=0.01, weight_decay=0.01),
+            "adamw_amsgrad": lambda ps: optim.AdamW(ps, lr=0.01, amsgrad=True, maximize=True)}[name]
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 3))
+    fused = nn.Parameter(hy.tensor(w))
+    ref = nn.Parameter(hy.tensor(np.ascontiguousarray(w.T)).T)     # same values, not contiguous
+    assert not ref.is_contiguous()
+    of, orf = make([fused]), make([ref])
+    for i in range(5):
+        gr = rng.standard_normal((4, 3))
+        fused.grad = hy.tensor(gr)
+        ref.grad = hy.tensor(gr)
+        of.step()
+        orf.step()
+    np.testing.assert_allclose(npy(fused), npy(ref), rtol=1e-12, atol=1e-14)
+
+
+def test_fused_ops_check_arguments_and_low_precision_fallback():
+    p = [hy.ones(3, dtype=hy.float64)]
+    with pytest.raises(ValueError, match="_fused_sgd_: grads"):
+        hy._C.ops._fused_sgd_(p, [hy.ones(2, dtype=hy.float64)], [], 0.1, 0.0, 0.0, 0.0, False, False, False)
+    with pytest.raises(ValueError, match="_fused_adam_: exp_avgs has 0 tensors"):
+        hy._C.ops._fused_adam_(p, p, [], [], [], 0.1, 0.9, 0.99, 0.0, 1e-8, 1, False, False, False)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        hy._C.ops._fused_sgd_([hy.ones(2, dtype=hy.int64)], [hy.ones(2, dtype=hy.int64)], [], 0.1, 0.0, 0.0, 0.0,
+                              False, False, False)
+    h = nn.Parameter(hy.ones(4, dtype=hy.bfloat16))
+    h.grad = hy.ones(4, dtype=hy.bfloat16)
+    opt = optim.AdamW([h], lr=0.1)
+    opt.step()
+    assert h.dtype == hy.bfloat16 and abs(float(h[0].item()) - (1 - 0.1 * 0.01 - 0.1)) < 1e-2
