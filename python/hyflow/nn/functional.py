@@ -172,23 +172,6 @@ def one_hot(tensor, num_classes=-1):
 
 
 # ---- convolution and pooling -------------------------------------------------------------------
-def _windows(x, kernel, stride, dilation, fn):
-    """x: (N, C, H, W) already padded -> list of kh*kw strided views (N, C, Ho, Wo), kernel-row-major."""
-    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    h, w = x.shape[2], x.shape[3]
-    ho = (h - dh * (kh - 1) - 1) // sh + 1
-    wo = (w - dw * (kw - 1) - 1) // sw + 1
-    if ho <= 0 or wo <= 0:
-        raise ValueError(f"{fn}(): input of spatial size ({h}, {w}) (after padding) is smaller than the kernel "
-                         f"({kh}, {kw}) with dilation ({dh}, {dw})")
-    views = []
-    for i in range(kh):
-        for j in range(kw):
-            v = _ops.slice(x, 2, i * dh, i * dh + sh * (ho - 1) + 1, sh)
-            views.append(_ops.slice(v, 3, j * dw, j * dw + sw * (wo - 1) + 1, sw))
-    return views, ho, wo
-
-
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: (N, C, H, W) -> (N, C*kh*kw, L) like torch.nn.functional.unfold."""
     k = _pair(kernel_size, 2, "unfold", "kernel_size")
@@ -196,10 +179,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
                _pair(stride, 2, "unfold", "stride"))
     if input.dim() != 4:
         raise ValueError(f"unfold(): input must be 4-D (N, C, H, W), got shape {tuple(input.shape)}")
-    x = _ops.pad(input, [p[1], p[1], p[0], p[0]]) if any(p) else input
-    views, ho, wo = _windows(x, k, s, d, "unfold")
-    n, c = input.shape[0], input.shape[1]
-    return _ops.stack(views, 2).reshape([n, c * k[0] * k[1], ho * wo])
+    return _ops.im2col(input, list(k), list(d), list(p), list(s)).transpose(1, 2)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -226,19 +206,19 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if c != cg * groups or o % groups:
         raise ValueError(f"conv2d(): weight of shape {tuple(weight.shape)} with groups={groups} does not fit input "
                          f"with {c} channels")
-    x = _ops.pad(input, [p[1], p[1], p[0], p[0]]) if any(p) else input
-    views, ho, wo = _windows(x, (kh, kw), s, d, "conv2d")
-    # cols: (N, Ho, Wo, C, kh*kw) -> (N*Ho*Wo, C*kh*kw): one GEMM per group against (C*kh*kw, O)
-    cols = _ops.stack(views, 4).permute([0, 2, 3, 1, 4])
+    # im2col (C++ kernel) gives the patches as GEMM rows (N, Ho*Wo, C*kh*kw): one GEMM per group
+    cols = _ops.im2col(input, [kh, kw], list(d), list(p), list(s))
+    ho = (input.shape[2] + 2 * p[0] - d[0] * (kh - 1) - 1) // s[0] + 1
+    wo = (input.shape[3] + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
+    rows = cols.reshape([n * ho * wo, c * kh * kw])
     if groups == 1:
-        out = _ops.matmul(cols.reshape([n * ho * wo, c * kh * kw]), weight.reshape([o, c * kh * kw]).T)
+        out = _ops.matmul(rows, weight.reshape([o, c * kh * kw]).T)
     else:
         outs = []
-        og = o // groups
+        og, kg = o // groups, cg * kh * kw
         for g in range(groups):
-            cg_cols = _ops.slice(cols, 3, g * cg, (g + 1) * cg).reshape([n * ho * wo, cg * kh * kw])
-            wg = _ops.slice(weight, 0, g * og, (g + 1) * og).reshape([og, cg * kh * kw])
-            outs.append(_ops.matmul(cg_cols, wg.T))
+            wg = _ops.slice(weight, 0, g * og, (g + 1) * og).reshape([og, kg])
+            outs.append(_ops.matmul(_ops.slice(rows, 1, g * kg, (g + 1) * kg), wg.T))
         out = _ops.cat(outs, 1)
     if bias is not None:
         out = out + bias
@@ -257,6 +237,19 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     dl = dilation[0] if isinstance(dilation, (tuple, list)) else dilation
     out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, st), pad, (1, dl), groups)
     return out.squeeze(2)
+
+
+def _pool_hw(x, k, s, d):
+    return [(x.shape[2] - d[0] * (k[0] - 1) - 1) // s[0] + 1, (x.shape[3] - d[1] * (k[1] - 1) - 1) // s[1] + 1]
+
+
+def _pool_windows(x, k, s, d, fn):
+    """(N, C, H, W), already padded -> (N*C, Ho*Wo, kh*kw) windows via the im2col kernel."""
+    n, c, h, w = x.shape
+    if h - d[0] * (k[0] - 1) - 1 < 0 or w - d[1] * (k[1] - 1) - 1 < 0:
+        raise ValueError(f"{fn}(): input of spatial size ({h}, {w}) (after padding) is smaller than the kernel {k} "
+                         f"with dilation {d}")
+    return _ops.im2col(x.reshape([n * c, 1, h, w]), list(k), list(d), [0, 0], list(s))
 
 
 def _pool_args(kernel_size, stride, padding, fn):
@@ -279,8 +272,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         raise ValueError(f"max_pool2d(): input must be 3-D or 4-D, got shape {tuple(input.shape)}")
     if any(p):
         x = _ops.pad(x, [p[1], p[1], p[0], p[0]], "constant", -math.inf)
-    views, _, _ = _windows(x, k, s, d, "max_pool2d")
-    out = _ops.stack(views, 4).amax([4])
+    out = _pool_windows(x, k, s, d, "max_pool2d").amax([2])
+    out = out.reshape([x.shape[0], x.shape[1]] + _pool_hw(x, k, s, d))
     return out.squeeze(0) if squeeze else out
 
 
@@ -295,8 +288,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         raise ValueError(f"avg_pool2d(): input must be 3-D or 4-D, got shape {tuple(input.shape)}")
     if any(p):
         x = _ops.pad(x, [p[1], p[1], p[0], p[0]])
-    views, _, _ = _windows(x, k, s, (1, 1), "avg_pool2d")
-    out = _ops.stack(views, 4).sum([4]) * (1.0 / (divisor_override or k[0] * k[1]))
+    out = _pool_windows(x, k, s, (1, 1), "avg_pool2d").sum([2]) * (1.0 / (divisor_override or k[0] * k[1]))
+    out = out.reshape([x.shape[0], x.shape[1]] + _pool_hw(x, k, s, (1, 1)))
     return out.squeeze(0) if squeeze else out
 
 

@@ -214,3 +214,33 @@ def test_loss_errors():
         F.cross_entropy(hy.zeros(2, 3), hy.tensor([0, 3]))
     with pytest.raises(ValueError, match="target shape"):
         F.cross_entropy(hy.zeros(2, 3), hy.tensor([0, 1, 2]))
+
+
+@pytest.mark.parametrize("k,d,p,s", [((2, 3), (1, 1), (0, 0), (1, 1)), ((3, 2), (2, 1), (1, 2), (2, 1))])
+def test_im2col_col2im_gradcheck(k, d, p, s):
+    from hyflow.testing import gradcheck, gradgradcheck
+    x = hy.randn(2, 2, 5, 6, dtype=hy.float64, requires_grad=True)
+    f = lambda a: hy._C.ops.im2col(a, list(k), list(d), list(p), list(s))  # noqa: E731
+    assert gradcheck(f, (x,)) and gradgradcheck(f, (x,))
+    cols = f(x).detach().requires_grad_(True)
+    g = lambda c: hy._C.ops.col2im(c, [2, 2, 5, 6], list(k), list(d), list(p), list(s))  # noqa: E731
+    assert gradcheck(g, (cols,))
+
+
+def test_im2col_errors_and_low_precision():
+    with pytest.raises(ValueError, match="im2col: input must be 4-D"):
+        hy._C.ops.im2col(hy.zeros(2, 3, 4), [2, 2], [1, 1], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="im2col: .* smaller than the kernel"):
+        hy._C.ops.im2col(hy.zeros(1, 1, 2, 2), [3, 3], [1, 1], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="col2im: self must have shape"):
+        hy._C.ops.col2im(hy.zeros(1, 3, 4), [1, 1, 3, 3], [2, 2], [1, 1], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="positive"):
+        hy._C.ops.im2col(hy.zeros(1, 1, 3, 3), [2, 2], [1, 1], [0, 0], [0, 1])
+    x = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    out32 = F.conv2d(hy.tensor(x), hy.tensor(w), padding=1)
+    np.testing.assert_allclose(npy(out32), ref, rtol=1e-4, atol=1e-5)
+    outbf = F.conv2d(hy.tensor(x).to(hy.bfloat16), hy.tensor(w).to(hy.bfloat16), padding=1)
+    assert outbf.dtype == hy.bfloat16
+    np.testing.assert_allclose(npy(outbf.float()), ref, rtol=0.1, atol=0.3)
