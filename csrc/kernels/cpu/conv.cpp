@@ -1,5 +1,5 @@
 // im2col / col2im for convolution: patches as GEMM rows (N, Ho*Wo, C*kh*kw) and their adjoint.
-// im2col is parallel over output rows; col2im over (n, c) planes, each written by one thread only.
+// im2col is parallel over output rows; col2im over images, each written by one thread only.
 #include "core/parallel.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/kernel_util.h"
@@ -91,20 +91,26 @@ Tensor col2im(const Tensor& self, const DimVector& input_size, const DimVector& 
   HY_DISPATCH_FLOAT(self.dtype(), "col2im", [&] {
     const scalar_t* src = cols.data<scalar_t>();
     scalar_t* dst = out.data<scalar_t>();
-    parallel_for(0, g.n * g.c, 1, [&](int64_t b, int64_t e) {
-      for (int64_t nc = b; nc < e; ++nc) {
-        const int64_t n = nc / g.c, c = nc % g.c;
-        scalar_t* plane = dst + nc * g.h * g.w;
-        for (int64_t i = 0; i < g.h * g.w; ++i) plane[i] = scalar_t(0);
+    // One image per task: its patch rows are read in order and scattered into its own C*H*W block
+    // (small enough to stay in cache), so no two threads write the same element.
+    parallel_for(0, g.n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t n = b; n < e; ++n) {
+        scalar_t* img = dst + n * g.c * g.h * g.w;
+        for (int64_t i = 0; i < g.c * g.h * g.w; ++i) img[i] = scalar_t(0);
         for (int64_t oh = 0; oh < g.ho; ++oh) {
           for (int64_t ow = 0; ow < g.wo; ++ow) {
-            const scalar_t* cell = src + ((n * g.ho + oh) * g.wo + ow) * K + c * g.kh * g.kw;
-            for (int64_t i = 0; i < g.kh; ++i) {
-              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-              if (ih < 0 || ih >= g.h) continue;
-              for (int64_t j = 0; j < g.kw; ++j) {
-                const int64_t iw = ow * g.sw - g.pw + j * g.dw;
-                if (iw >= 0 && iw < g.w) plane[ih * g.w + iw] += cell[i * g.kw + j];
+            const scalar_t* row = src + ((n * g.ho + oh) * g.wo + ow) * K;
+            for (int64_t c = 0; c < g.c; ++c) {
+              scalar_t* plane = img + c * g.h * g.w;
+              for (int64_t i = 0; i < g.kh; ++i) {
+                const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+                if (ih < 0 || ih >= g.h) continue;
+                const scalar_t* cell = row + (c * g.kh + i) * g.kw;
+                scalar_t* line = plane + ih * g.w;
+                for (int64_t j = 0; j < g.kw; ++j) {
+                  const int64_t iw = ow * g.sw - g.pw + j * g.dw;
+                  if (iw >= 0 && iw < g.w) line[iw] += cell[j];
+                }
               }
             }
           }
