@@ -1,5 +1,9 @@
 // im2col / col2im for convolution: patches as GEMM rows (N, Ho*Wo, C*kh*kw) and their adjoint.
 // im2col is parallel over output rows; col2im over images, each written by one thread only.
+#include <cmath>
+#include <limits>
+#include <tuple>
+
 #include "core/parallel.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/kernel_util.h"
@@ -114,6 +118,101 @@ Tensor col2im(const Tensor& self, const DimVector& input_size, const DimVector& 
               }
             }
           }
+        }
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace hy::kernels::cpu
+
+namespace hy::kernels::cpu {
+
+std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& self, const DimVector& kernel_size,
+                                                   const DimVector& stride, const DimVector& padding,
+                                                   const DimVector& dilation) {
+  const char* op = "max_pool2d_with_indices";
+  hy::cpu::check_defined(self, op, "self");
+  if (low_precision(self.dtype())) {
+    auto [v, i] = max_pool2d_with_indices(ops::to_dtype(self, DType::Float32, false), kernel_size, stride, padding,
+                                          dilation);
+    return {ops::to_dtype(v, self.dtype(), false), i};
+  }
+  const Geometry g = geometry(op, self.shape(), kernel_size, dilation, padding, stride);
+  HY_CHECK(2 * g.ph <= g.kh && 2 * g.pw <= g.kw, ValueError, op, ": padding ", padding,
+           " must be at most half the kernel size ", kernel_size);
+  Tensor x = hy::cpu::contiguous(self);
+  Tensor out = Tensor::empty(Shape{g.n, g.c, g.ho, g.wo}, self.dtype());
+  Tensor idx = Tensor::empty(Shape{g.n, g.c, g.ho, g.wo}, DType::Int64);
+  HY_DISPATCH_FLOAT(self.dtype(), op, [&] {
+    const scalar_t* src = x.data<scalar_t>();
+    scalar_t* dst = out.data<scalar_t>();
+    int64_t* di = idx.data<int64_t>();
+    parallel_for(0, g.n * g.c, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, g.h * g.w)),
+                 [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; ++nc) {
+        const scalar_t* plane = src + nc * g.h * g.w;
+        scalar_t* o = dst + nc * g.ho * g.wo;
+        int64_t* oi = di + nc * g.ho * g.wo;
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          for (int64_t ow = 0; ow < g.wo; ++ow) {
+            scalar_t best = -std::numeric_limits<scalar_t>::infinity();
+            int64_t best_i = -1;
+            for (int64_t i = 0; i < g.kh; ++i) {
+              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+              if (ih < 0 || ih >= g.h) continue;
+              for (int64_t j = 0; j < g.kw; ++j) {
+                const int64_t iw = ow * g.sw - g.pw + j * g.dw;
+                if (iw < 0 || iw >= g.w) continue;
+                const scalar_t v = plane[ih * g.w + iw];
+                if (best_i < 0 || v > best || std::isnan(v)) {
+                  best = v;
+                  best_i = ih * g.w + iw;
+                  if (std::isnan(v)) goto done;
+                }
+              }
+            }
+          done:
+            o[oh * g.wo + ow] = best;
+            oi[oh * g.wo + ow] = best_i;
+          }
+        }
+      }
+    });
+  });
+  return {out, idx};
+}
+
+Tensor max_pool2d_backward(const Tensor& self, const Tensor& indices, const DimVector& input_size) {
+  const char* op = "max_pool2d_backward";
+  hy::cpu::check_defined(self, op, "self");
+  HY_CHECK(indices.dtype() == DType::Int64 && indices.shape() == self.shape() && self.dim() == 4, ValueError, op,
+           ": self must be 4-D and indices an int64 tensor of the same shape, got ", self.describe(), " and ",
+           indices.describe());
+  HY_CHECK(input_size.size() == 4 && input_size[0] == self.shape()[0] && input_size[1] == self.shape()[1], ValueError,
+           op, ": input_size ", input_size, " does not fit gradient shape ", self.shape());
+  if (low_precision(self.dtype()))
+    return ops::to_dtype(max_pool2d_backward(ops::to_dtype(self, DType::Float32, false), indices, input_size),
+                         self.dtype(), false);
+  Tensor grad = hy::cpu::contiguous(self), ind = hy::cpu::contiguous(indices);
+  Tensor out = Tensor::empty(input_size, self.dtype());
+  const int64_t nc_total = input_size[0] * input_size[1], hw = input_size[2] * input_size[3];
+  const int64_t l = self.shape()[2] * self.shape()[3];
+  HY_DISPATCH_FLOAT(self.dtype(), op, [&] {
+    const scalar_t* g = grad.data<scalar_t>();
+    const int64_t* ix = ind.data<int64_t>();
+    scalar_t* dst = out.data<scalar_t>();
+    parallel_for(0, nc_total, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, hw)),
+                 [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; ++nc) {
+        scalar_t* plane = dst + nc * hw;
+        for (int64_t i = 0; i < hw; ++i) plane[i] = scalar_t(0);
+        for (int64_t i = 0; i < l; ++i) {
+          const int64_t at = ix[nc * l + i];
+          HY_CHECK(at >= 0 && at < hw, IndexError, "max_pool2d_backward: index ", at, " out of range for ", hw,
+                   " input elements per plane");
+          plane[at] += g[nc * l + i];
         }
       }
     });

@@ -1,11 +1,9 @@
 """hyflow.nn.functional: layers and losses as functions (torch.nn.functional's names and arguments).
 
-Everything here is composed of op-table ops, so autograd differentiates it with no extra code.
+Everything here is composed of op-table ops (im2col/col2im and max_pool2d_with_indices are C++ kernels with
+their own backward ops), so autograd differentiates it with no extra code.
 """
-import math
-
 from .. import _C
-from .._C import Tensor
 
 __all__ = ["linear", "relu", "gelu", "silu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "dropout",
            "layer_norm", "batch_norm", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold",
@@ -270,10 +268,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     x = input.unsqueeze(0) if squeeze else input
     if x.dim() != 4:
         raise ValueError(f"max_pool2d(): input must be 3-D or 4-D, got shape {tuple(input.shape)}")
-    if any(p):
-        x = _ops.pad(x, [p[1], p[1], p[0], p[0]], "constant", -math.inf)
-    out = _pool_windows(x, k, s, d, "max_pool2d").amax([2])
-    out = out.reshape([x.shape[0], x.shape[1]] + _pool_hw(x, k, s, d))
+    out = _ops.max_pool2d_with_indices(x, list(k), list(s), list(p), list(d))[0]
     return out.squeeze(0) if squeeze else out
 
 
