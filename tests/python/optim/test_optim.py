@@ -237,3 +237,33 @@ def test_fused_ops_check_arguments_and_low_precision_fallback():
     opt = optim.AdamW([h], lr=0.1)
     opt.step()
     assert h.dtype == hy.bfloat16 and abs(float(h[0].item()) - (1 - 0.1 * 0.01 - 0.1)) < 1e-2
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.AdamW(ps, lr=1e-2, amsgrad=True),
+                                  lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)], ids=["adamw", "sgd"])
+def test_checkpoint_model_and_optimizer_with_hy_save(tmp_path, make):
+    """The issue's loop: hy.save(model.state_dict()) and the optimizer's state, reload, continue identically."""
+    g = hy.Generator(seed=0)
+    build = lambda: nn.Sequential(nn.Linear(3, 8, generator=g), nn.Tanh(), nn.Linear(8, 1, generator=g))  # noqa
+    x, y = hy.randn(16, 3, generator=g), hy.randn(16, 1, generator=g)
+    m = build()
+    o = make(m.parameters())
+
+    def step(mm, oo):
+        loss = F.mse_loss(mm(x), y)
+        oo.zero_grad()
+        loss.backward()
+        oo.step()
+    for _ in range(3):
+        step(m, o)
+    hy.save(m.state_dict(), str(tmp_path / "m.safetensors"))
+    hy.save(o.state_dict(), str(tmp_path / "o.safetensors"))
+    m2 = build()
+    m2.load_state_dict(hy.load(str(tmp_path / "m.safetensors")))
+    o2 = make(m2.parameters())
+    o2.load_state_dict(hy.load(str(tmp_path / "o.safetensors")))
+    for _ in range(3):
+        step(m, o)
+        step(m2, o2)
+    for a, b in zip(m.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(npy(a), npy(b))
