@@ -32,3 +32,12 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + Tensor.__repr__(self)
 
     __str__ = __repr__
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        new = Parameter(self.detach().clone(), self.requires_grad)
+        if self.grad is not None:
+            new.grad = self.grad.detach().clone()
+        memo[id(self)] = new
+        return new

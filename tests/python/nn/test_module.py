@@ -176,3 +176,18 @@ def test_default_init_matches_torch_formulas():
     a1 = nn.Linear(4, 4, generator=hy.Generator(seed=3)).weight
     a2 = nn.Linear(4, 4, generator=hy.Generator(seed=3)).weight
     np.testing.assert_array_equal(np.asarray(a1.detach()), np.asarray(a2.detach()))
+
+
+def test_deepcopy_module_and_tensors():
+    import copy
+    m = Net()
+    m(hy.randn(4, 3)).sum().backward()
+    m2 = copy.deepcopy(m)
+    for (k, a), (_, b) in zip(m.named_parameters(), m2.named_parameters()):
+        assert isinstance(b, nn.Parameter) and b is not a and b.requires_grad and b.is_leaf
+        assert a.data_ptr() != b.data_ptr()
+        np.testing.assert_array_equal(np.asarray(a.detach()), np.asarray(b.detach()))
+        np.testing.assert_array_equal(np.asarray(a.grad), np.asarray(b.grad))
+    assert m2.bn.running_var.data_ptr() != m.bn.running_var.data_ptr()
+    with pytest.raises(RuntimeError, match="deepcopy"):
+        copy.deepcopy(m.fc1.weight * 2)
