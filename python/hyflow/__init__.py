@@ -29,6 +29,7 @@ from ._extension import cmake_prefix_path, get_include  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401
 from . import data  # noqa: E402,F401
 from . import autograd  # noqa: E402,F401
+from . import nn, optim  # noqa: E402,F401
 from .autograd import (no_grad, enable_grad, inference_mode, set_grad_enabled, is_grad_enabled,  # noqa: E402,F401
                        is_inference_mode_enabled)
 

@@ -63,3 +63,22 @@ for _name, _dt in {"float": _C.float32, "double": _C.float64, "half": _C.float16
 # Tensor.max / Tensor.min pick among three ops by their arguments (python/hyflow/_reductions.py).
 from ._reductions import max as _max, min as _min  # noqa: E402
 Tensor.max, Tensor.min = _max, _min
+
+
+def _deepcopy(self, memo):
+    """copy.deepcopy(t): a new leaf with copied data (and .grad), like torch; non-leaf tensors refuse."""
+    if id(self) in memo:
+        return memo[id(self)]
+    if not self.is_leaf:
+        raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                           "protocol at the moment; use t.detach().clone()")
+    new = self.detach().clone()
+    if self.requires_grad:
+        new.requires_grad_(True)
+        if self.grad is not None:
+            new.grad = self.grad.detach().clone()
+    memo[id(self)] = new
+    return new
+
+
+Tensor.__deepcopy__ = _deepcopy

@@ -1,0 +1,223 @@
+// im2col / col2im for convolution: patches as GEMM rows (N, Ho*Wo, C*kh*kw) and their adjoint.
+// im2col is parallel over output rows; col2im over images, each written by one thread only.
+#include <cmath>
+#include <limits>
+#include <tuple>
+
+#include "core/parallel.h"
+#include "hyflow/ops/ops_generated.h"
+#include "kernels/cpu/kernel_util.h"
+
+namespace hy::kernels::cpu {
+namespace {
+
+struct Geometry {
+  int64_t n, c, h, w, kh, kw, dh, dw, ph, pw, sh, sw, ho, wo;
+};
+
+Geometry geometry(const char* op, const Shape& in, const DimVector& k, const DimVector& d, const DimVector& p,
+                  const DimVector& s) {
+  HY_CHECK(in.size() == 4, ValueError, op, ": input must be 4-D (N, C, H, W), got shape ", in);
+  HY_CHECK(k.size() == 2 && d.size() == 2 && p.size() == 2 && s.size() == 2, ValueError, op,
+           ": kernel_size, dilation, padding and stride must have 2 entries each, got ", k, ", ", d, ", ", p,
+           ", ", s);
+  HY_CHECK(k[0] > 0 && k[1] > 0 && d[0] > 0 && d[1] > 0 && s[0] > 0 && s[1] > 0 && p[0] >= 0 && p[1] >= 0,
+           ValueError, op, ": kernel_size, dilation and stride must be positive and padding >= 0, got kernel_size=",
+           k, " dilation=", d, " padding=", p, " stride=", s);
+  Geometry g{in[0], in[1], in[2], in[3], k[0], k[1], d[0], d[1], p[0], p[1], s[0], s[1], 0, 0};
+  g.ho = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+  g.wo = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+  HY_CHECK(g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1 >= 0 && g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1 >= 0, ValueError,
+           op, ": input of shape ", in, " with padding ", p, " is smaller than the kernel ", k, " with dilation ", d);
+  return g;
+}
+
+bool low_precision(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
+
+}  // namespace
+
+Tensor im2col(const Tensor& self, const DimVector& kernel_size, const DimVector& dilation, const DimVector& padding,
+              const DimVector& stride) {
+  hy::cpu::check_defined(self, "im2col", "self");
+  if (low_precision(self.dtype()))
+    return ops::to_dtype(im2col(ops::to_dtype(self, DType::Float32, false), kernel_size, dilation, padding, stride),
+                         self.dtype(), false);
+  const Geometry g = geometry("im2col", self.shape(), kernel_size, dilation, padding, stride);
+  Tensor x = hy::cpu::contiguous(self);
+  const int64_t K = g.c * g.kh * g.kw;
+  Tensor out = Tensor::empty(Shape{g.n, g.ho * g.wo, K}, self.dtype());
+  HY_DISPATCH_FLOAT(self.dtype(), "im2col", [&] {
+    const scalar_t* src = x.data<scalar_t>();
+    scalar_t* dst = out.data<scalar_t>();
+    parallel_for(0, g.n * g.ho, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, g.wo * K)),
+                 [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const int64_t n = r / g.ho, oh = r % g.ho;
+        for (int64_t ow = 0; ow < g.wo; ++ow) {
+          scalar_t* row = dst + ((n * g.ho + oh) * g.wo + ow) * K;
+          for (int64_t c = 0; c < g.c; ++c) {
+            const scalar_t* plane = src + (n * g.c + c) * g.h * g.w;
+            for (int64_t i = 0; i < g.kh; ++i) {
+              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+              scalar_t* cell = row + (c * g.kh + i) * g.kw;
+              if (ih < 0 || ih >= g.h) {
+                for (int64_t j = 0; j < g.kw; ++j) cell[j] = scalar_t(0);
+                continue;
+              }
+              const scalar_t* line = plane + ih * g.w;
+              for (int64_t j = 0; j < g.kw; ++j) {
+                const int64_t iw = ow * g.sw - g.pw + j * g.dw;
+                cell[j] = (iw >= 0 && iw < g.w) ? line[iw] : scalar_t(0);
+              }
+            }
+          }
+        }
+      }
+    });
+  });
+  return out;
+}
+
+Tensor col2im(const Tensor& self, const DimVector& input_size, const DimVector& kernel_size, const DimVector& dilation,
+              const DimVector& padding, const DimVector& stride) {
+  hy::cpu::check_defined(self, "col2im", "self");
+  if (low_precision(self.dtype()))
+    return ops::to_dtype(col2im(ops::to_dtype(self, DType::Float32, false), input_size, kernel_size, dilation,
+                                padding, stride),
+                         self.dtype(), false);
+  const Geometry g = geometry("col2im", input_size, kernel_size, dilation, padding, stride);
+  const int64_t K = g.c * g.kh * g.kw;
+  HY_CHECK(self.dim() == 3 && self.shape()[0] == g.n && self.shape()[1] == g.ho * g.wo && self.shape()[2] == K,
+           ValueError, "col2im: self must have shape (", g.n, ", ", g.ho * g.wo, ", ", K, ") for input_size ",
+           input_size, ", got ", self.shape());
+  Tensor cols = hy::cpu::contiguous(self);
+  Tensor out = Tensor::empty(input_size, self.dtype());
+  HY_DISPATCH_FLOAT(self.dtype(), "col2im", [&] {
+    const scalar_t* src = cols.data<scalar_t>();
+    scalar_t* dst = out.data<scalar_t>();
+    // One image per task: its patch rows are read in order and scattered into its own C*H*W block
+    // (small enough to stay in cache), so no two threads write the same element.
+    parallel_for(0, g.n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t n = b; n < e; ++n) {
+        scalar_t* img = dst + n * g.c * g.h * g.w;
+        for (int64_t i = 0; i < g.c * g.h * g.w; ++i) img[i] = scalar_t(0);
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          for (int64_t ow = 0; ow < g.wo; ++ow) {
+            const scalar_t* row = src + ((n * g.ho + oh) * g.wo + ow) * K;
+            for (int64_t c = 0; c < g.c; ++c) {
+              scalar_t* plane = img + c * g.h * g.w;
+              for (int64_t i = 0; i < g.kh; ++i) {
+                const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+                if (ih < 0 || ih >= g.h) continue;
+                const scalar_t* cell = row + (c * g.kh + i) * g.kw;
+                scalar_t* line = plane + ih * g.w;
+                for (int64_t j = 0; j < g.kw; ++j) {
+                  const int64_t iw = ow * g.sw - g.pw + j * g.dw;
+                  if (iw >= 0 && iw < g.w) line[iw] += cell[j];
+                }
+              }
+            }
+          }
+        }
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace hy::kernels::cpu
+
+namespace hy::kernels::cpu {
+
+std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& self, const DimVector& kernel_size,
+                                                   const DimVector& stride, const DimVector& padding,
+                                                   const DimVector& dilation) {
+  const char* op = "max_pool2d_with_indices";
+  hy::cpu::check_defined(self, op, "self");
+  if (low_precision(self.dtype())) {
+    auto [v, i] = max_pool2d_with_indices(ops::to_dtype(self, DType::Float32, false), kernel_size, stride, padding,
+                                          dilation);
+    return {ops::to_dtype(v, self.dtype(), false), i};
+  }
+  const Geometry g = geometry(op, self.shape(), kernel_size, dilation, padding, stride);
+  HY_CHECK(2 * g.ph <= g.kh && 2 * g.pw <= g.kw, ValueError, op, ": padding ", padding,
+           " must be at most half the kernel size ", kernel_size);
+  Tensor x = hy::cpu::contiguous(self);
+  Tensor out = Tensor::empty(Shape{g.n, g.c, g.ho, g.wo}, self.dtype());
+  Tensor idx = Tensor::empty(Shape{g.n, g.c, g.ho, g.wo}, DType::Int64);
+  HY_DISPATCH_FLOAT(self.dtype(), op, [&] {
+    const scalar_t* src = x.data<scalar_t>();
+    scalar_t* dst = out.data<scalar_t>();
+    int64_t* di = idx.data<int64_t>();
+    parallel_for(0, g.n * g.c, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, g.h * g.w)),
+                 [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; ++nc) {
+        const scalar_t* plane = src + nc * g.h * g.w;
+        scalar_t* o = dst + nc * g.ho * g.wo;
+        int64_t* oi = di + nc * g.ho * g.wo;
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          for (int64_t ow = 0; ow < g.wo; ++ow) {
+            scalar_t best = -std::numeric_limits<scalar_t>::infinity();
+            int64_t best_i = -1;
+            for (int64_t i = 0; i < g.kh; ++i) {
+              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+              if (ih < 0 || ih >= g.h) continue;
+              for (int64_t j = 0; j < g.kw; ++j) {
+                const int64_t iw = ow * g.sw - g.pw + j * g.dw;
+                if (iw < 0 || iw >= g.w) continue;
+                const scalar_t v = plane[ih * g.w + iw];
+                if (best_i < 0 || v > best || std::isnan(v)) {
+                  best = v;
+                  best_i = ih * g.w + iw;
+                  if (std::isnan(v)) goto done;
+                }
+              }
+            }
+          done:
+            o[oh * g.wo + ow] = best;
+            oi[oh * g.wo + ow] = best_i;
+          }
+        }
+      }
+    });
+  });
+  return {out, idx};
+}
+
+Tensor max_pool2d_backward(const Tensor& self, const Tensor& indices, const DimVector& input_size) {
+  const char* op = "max_pool2d_backward";
+  hy::cpu::check_defined(self, op, "self");
+  HY_CHECK(indices.dtype() == DType::Int64 && indices.shape() == self.shape() && self.dim() == 4, ValueError, op,
+           ": self must be 4-D and indices an int64 tensor of the same shape, got ", self.describe(), " and ",
+           indices.describe());
+  HY_CHECK(input_size.size() == 4 && input_size[0] == self.shape()[0] && input_size[1] == self.shape()[1], ValueError,
+           op, ": input_size ", input_size, " does not fit gradient shape ", self.shape());
+  if (low_precision(self.dtype()))
+    return ops::to_dtype(max_pool2d_backward(ops::to_dtype(self, DType::Float32, false), indices, input_size),
+                         self.dtype(), false);
+  Tensor grad = hy::cpu::contiguous(self), ind = hy::cpu::contiguous(indices);
+  Tensor out = Tensor::empty(input_size, self.dtype());
+  const int64_t nc_total = input_size[0] * input_size[1], hw = input_size[2] * input_size[3];
+  const int64_t l = self.shape()[2] * self.shape()[3];
+  HY_DISPATCH_FLOAT(self.dtype(), op, [&] {
+    const scalar_t* g = grad.data<scalar_t>();
+    const int64_t* ix = ind.data<int64_t>();
+    scalar_t* dst = out.data<scalar_t>();
+    parallel_for(0, nc_total, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, hw)),
+                 [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; ++nc) {
+        scalar_t* plane = dst + nc * hw;
+        for (int64_t i = 0; i < hw; ++i) plane[i] = scalar_t(0);
+        for (int64_t i = 0; i < l; ++i) {
+          const int64_t at = ix[nc * l + i];
+          HY_CHECK(at >= 0 && at < hw, IndexError, "max_pool2d_backward: index ", at, " out of range for ", hw,
+                   " input elements per plane");
+          plane[at] += g[nc * l + i];
+        }
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace hy::kernels::cpu

@@ -1,0 +1,399 @@
+"""hyflow.nn.functional: layers and losses as functions (torch.nn.functional's names and arguments).
+
+Everything here is composed of op-table ops (im2col/col2im and max_pool2d_with_indices are C++ kernels with
+their own backward ops), so autograd differentiates it with no extra code.
+"""
+from .. import _C
+
+__all__ = ["linear", "relu", "gelu", "silu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "dropout",
+           "layer_norm", "batch_norm", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold",
+           "mse_loss", "l1_loss", "smooth_l1_loss", "nll_loss", "cross_entropy",
+           "binary_cross_entropy_with_logits", "one_hot"]
+
+_ops = _C.ops
+
+
+def _reduce(loss, reduction, fn):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{fn}(): reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _pair(v, n, fn, what):
+    if isinstance(v, int):
+        return (v,) * n
+    v = tuple(v)
+    if len(v) != n or not all(isinstance(i, int) for i in v):
+        raise ValueError(f"{fn}(): {what} must be an int or a tuple of {n} ints, got {v!r}")
+    return v
+
+
+# ---- activations -------------------------------------------------------------------------------
+def linear(input, weight, bias=None):
+    """y = input @ weight.T + bias, weight of shape (out_features, in_features)."""
+    if input.dim() == 2 and bias is not None:
+        return _ops.addmm(bias, input, weight.T)
+    out = _ops.matmul(input, weight.T)
+    return out if bias is None else out + bias
+
+
+def relu(input, inplace=False):
+    return input.relu()
+
+
+def gelu(input, approximate="none"):
+    return _ops.gelu(input, approximate)
+
+
+def silu(input, inplace=False):
+    return input.silu()
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return _ops.softplus(input, beta, threshold)
+
+
+def softmax(input, dim, dtype=None):
+    return _ops.softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim, dtype=None):
+    return _ops.log_softmax(input, dim, dtype=dtype)
+
+
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zero each element with probability p and scale the rest by 1/(1-p); identity when not training.
+
+    The mask is drawn from `generator` (a hy.Generator) or the default generator, so it is seeded.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout(): p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = _ops.rand(list(input.shape), generator=generator, dtype=input.dtype) >= p
+    return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+
+
+# ---- normalization -----------------------------------------------------------------------------
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    n = len(normalized_shape)
+    if tuple(input.shape[input.dim() - n:]) != normalized_shape or input.dim() < n:
+        raise ValueError(f"layer_norm(): input of shape {tuple(input.shape)} does not end with normalized_shape "
+                         f"{normalized_shape}")
+    dims = list(range(input.dim() - n, input.dim()))
+    mean = input.mean(dims, keepdim=True)
+    xc = input - mean
+    var = (xc * xc).mean(dims, keepdim=True)
+    out = xc * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalize over every dim but 1 (channels). In training, batch statistics are used and the running
+    buffers are updated in place (unbiased variance), like torch."""
+    if input.dim() < 2:
+        raise ValueError(f"batch_norm(): input must have at least 2 dims (N, C, ...), got shape {tuple(input.shape)}")
+    c = input.shape[1]
+    dims = [0] + list(range(2, input.dim()))
+    bshape = [1, c] + [1] * (input.dim() - 2)
+    if training:
+        n = input.numel() // c
+        if n <= 1:
+            raise ValueError(f"batch_norm(): expected more than 1 value per channel when training, got input shape "
+                             f"{tuple(input.shape)}")
+        mean = input.mean(dims, keepdim=True)
+        xc = input - mean
+        var = (xc * xc).mean(dims, keepdim=True)
+        if running_mean is not None:
+            from ..autograd import no_grad
+            with no_grad():
+                m = mean.detach().reshape([c]).to(running_mean.dtype)
+                v = var.detach().reshape([c]).to(running_var.dtype) * (n / (n - 1))
+                running_mean.mul_(1.0 - momentum).add_(m * momentum)
+                running_var.mul_(1.0 - momentum).add_(v * momentum)
+        out = xc * (var + eps).rsqrt()
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm(): running_mean and running_var are needed when training=False")
+        out = (input - running_mean.reshape(bshape)) * (running_var.reshape(bshape) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(bshape)
+    if bias is not None:
+        out = out + bias.reshape(bshape)
+    return out
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of weight picked by the integer tensor input; output shape input.shape + (embedding_dim,).
+
+    The row at padding_idx gets no gradient."""
+    if input.is_floating_point():
+        raise TypeError(f"embedding(): indices must be an integer tensor, got {input.dtype}")
+    idx = input.reshape([-1])
+    if idx.dtype != _C.int64:
+        idx = idx.to(_C.int64)
+    out = _ops.index_select(weight, 0, idx)
+    if padding_idx is not None:
+        if padding_idx < 0:
+            padding_idx += weight.shape[0]
+        keep = (idx != padding_idx).to(weight.dtype).reshape([-1, 1])
+        out = out * keep + out.detach() * (1 - keep)
+    return out.reshape(list(input.shape) + [weight.shape[1]])
+
+
+def one_hot(tensor, num_classes=-1):
+    if num_classes < 0:
+        num_classes = int(tensor.max().item()) + 1
+    ar = _ops.arange(0, num_classes, dtype=_C.int64)
+    return (tensor.unsqueeze(-1) == ar).to(_C.int64)
+
+
+# ---- convolution and pooling -------------------------------------------------------------------
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: (N, C, H, W) -> (N, C*kh*kw, L) like torch.nn.functional.unfold."""
+    k = _pair(kernel_size, 2, "unfold", "kernel_size")
+    d, p, s = (_pair(dilation, 2, "unfold", "dilation"), _pair(padding, 2, "unfold", "padding"),
+               _pair(stride, 2, "unfold", "stride"))
+    if input.dim() != 4:
+        raise ValueError(f"unfold(): input must be 4-D (N, C, H, W), got shape {tuple(input.shape)}")
+    return _ops.im2col(input, list(k), list(d), list(p), list(s)).transpose(1, 2)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) as im2col + one GEMM, torch's argument conventions."""
+    if input.dim() != 4 or weight.dim() != 4:
+        raise ValueError(f"conv2d(): input and weight must be 4-D, got shapes {tuple(input.shape)} and "
+                         f"{tuple(weight.shape)}")
+    s, d = _pair(stride, 2, "conv2d", "stride"), _pair(dilation, 2, "conv2d", "dilation")
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            if any(v != 1 for v in s):
+                raise ValueError("conv2d(): padding='same' needs stride 1")
+            tot = [d[i] * (weight.shape[2 + i] - 1) for i in range(2)]
+            pads = [tot[1] // 2, tot[1] - tot[1] // 2, tot[0] // 2, tot[0] - tot[0] // 2]
+            input = _ops.pad(input, pads)
+            padding = 0
+        else:
+            raise ValueError(f"conv2d(): padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+    p = _pair(padding, 2, "conv2d", "padding")
+    n, c, _, _ = input.shape
+    o, cg, kh, kw = weight.shape
+    if c != cg * groups or o % groups:
+        raise ValueError(f"conv2d(): weight of shape {tuple(weight.shape)} with groups={groups} does not fit input "
+                         f"with {c} channels")
+    # im2col (C++ kernel) gives the patches as GEMM rows (N, Ho*Wo, C*kh*kw): one GEMM per group
+    cols = _ops.im2col(input, [kh, kw], list(d), list(p), list(s))
+    ho = (input.shape[2] + 2 * p[0] - d[0] * (kh - 1) - 1) // s[0] + 1
+    wo = (input.shape[3] + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
+    rows = cols.reshape([n * ho * wo, c * kh * kw])
+    if groups == 1:
+        out = _ops.matmul(rows, weight.reshape([o, c * kh * kw]).T)
+    else:
+        outs = []
+        og, kg = o // groups, cg * kh * kw
+        for g in range(groups):
+            wg = _ops.slice(weight, 0, g * og, (g + 1) * og).reshape([og, kg])
+            outs.append(_ops.matmul(_ops.slice(rows, 1, g * kg, (g + 1) * kg), wg.T))
+        out = _ops.cat(outs, 1)
+    if bias is not None:
+        out = out + bias
+    return out.reshape([n, ho, wo, o]).permute([0, 3, 1, 2])
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution: conv2d on a height-1 image."""
+    if input.dim() != 3 or weight.dim() != 3:
+        raise ValueError(f"conv1d(): input and weight must be 3-D, got shapes {tuple(input.shape)} and "
+                         f"{tuple(weight.shape)}")
+    if isinstance(padding, (tuple, list)):
+        padding = padding[0]
+    pad = padding if isinstance(padding, str) else (0, padding)
+    st = stride[0] if isinstance(stride, (tuple, list)) else stride
+    dl = dilation[0] if isinstance(dilation, (tuple, list)) else dilation
+    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, st), pad, (1, dl), groups)
+    return out.squeeze(2)
+
+
+def _pool_hw(x, k, s, d):
+    return [(x.shape[2] - d[0] * (k[0] - 1) - 1) // s[0] + 1, (x.shape[3] - d[1] * (k[1] - 1) - 1) // s[1] + 1]
+
+
+def _pool_windows(x, k, s, d, fn):
+    """(N, C, H, W), already padded -> (N*C, Ho*Wo, kh*kw) windows via the im2col kernel."""
+    n, c, h, w = x.shape
+    if h - d[0] * (k[0] - 1) - 1 < 0 or w - d[1] * (k[1] - 1) - 1 < 0:
+        raise ValueError(f"{fn}(): input of spatial size ({h}, {w}) (after padding) is smaller than the kernel {k} "
+                         f"with dilation {d}")
+    return _ops.im2col(x.reshape([n * c, 1, h, w]), list(k), list(d), [0, 0], list(s))
+
+
+def _pool_args(kernel_size, stride, padding, fn):
+    k = _pair(kernel_size, 2, fn, "kernel_size")
+    s = k if stride is None or stride == () else _pair(stride, 2, fn, "stride")
+    p = _pair(padding, 2, fn, "padding")
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"{fn}(): padding {p} must be at most half the kernel size {k}")
+    return k, s, p
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    if ceil_mode or return_indices:
+        raise NotImplementedError("max_pool2d(): ceil_mode and return_indices are not supported yet")
+    k, s, p = _pool_args(kernel_size, stride, padding, "max_pool2d")
+    d = _pair(dilation, 2, "max_pool2d", "dilation")
+    squeeze = input.dim() == 3
+    x = input.unsqueeze(0) if squeeze else input
+    if x.dim() != 4:
+        raise ValueError(f"max_pool2d(): input must be 3-D or 4-D, got shape {tuple(input.shape)}")
+    out = _ops.max_pool2d_with_indices(x, list(k), list(s), list(p), list(d))[0]
+    return out.squeeze(0) if squeeze else out
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    if ceil_mode or not count_include_pad:
+        raise NotImplementedError("avg_pool2d(): ceil_mode and count_include_pad=False are not supported yet")
+    k, s, p = _pool_args(kernel_size, stride, padding, "avg_pool2d")
+    squeeze = input.dim() == 3
+    x = input.unsqueeze(0) if squeeze else input
+    if x.dim() != 4:
+        raise ValueError(f"avg_pool2d(): input must be 3-D or 4-D, got shape {tuple(input.shape)}")
+    if any(p):
+        x = _ops.pad(x, [p[1], p[1], p[0], p[0]])
+    out = _pool_windows(x, k, s, (1, 1), "avg_pool2d").sum([2]) * (1.0 / (divisor_override or k[0] * k[1]))
+    out = out.reshape([x.shape[0], x.shape[1]] + _pool_hw(x, k, s, (1, 1)))
+    return out.squeeze(0) if squeeze else out
+
+
+# ---- losses ------------------------------------------------------------------------------------
+def _check_same_shape(input, target, fn):
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{fn}(): input shape {tuple(input.shape)} and target shape {tuple(target.shape)} differ")
+
+
+def mse_loss(input, target, reduction="mean"):
+    _check_same_shape(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):
+    _check_same_shape(input, target, "l1_loss")
+    return _reduce((input - target).abs(), reduction, "l1_loss")
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    _check_same_shape(input, target, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss(): beta must be >= 0, got {beta}")
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction, "smooth_l1_loss")
+    loss = _ops.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def _class_last(input, target, fn):
+    """(N, C, d1, ...) -> (N*d1*..., C), target (N, d1, ...) -> (N*d1*...)."""
+    if input.dim() == 1:
+        input, target = input.unsqueeze(0), target.unsqueeze(0)
+    if input.dim() < 2:
+        raise ValueError(f"{fn}(): input must be (N, C) or (N, C, d1, ...), got shape {tuple(input.shape)}")
+    c = input.shape[1]
+    exp_t = tuple([input.shape[0]] + list(input.shape[2:]))
+    if tuple(target.shape) != exp_t:
+        raise ValueError(f"{fn}(): target shape {tuple(target.shape)} does not match input shape "
+                         f"{tuple(input.shape)} (expected {exp_t})")
+    if input.dim() > 2:
+        perm = [0] + list(range(2, input.dim())) + [1]
+        input = input.permute(perm).reshape([-1, c])
+        target = target.reshape([-1])
+    return input, target, exp_t
+
+
+def _nll_parts(logp, target, weight, ignore_index, fn):
+    if target.is_floating_point():
+        raise TypeError(f"{fn}(): target must hold class indices (an integer tensor), got {target.dtype}; "
+                        "probability targets are not supported yet")
+    c = logp.shape[1]
+    target = target.to(_C.int64)
+    valid = target != ignore_index
+    safe_t = _ops.where(valid, target, _ops.zeros([], dtype=_C.int64))
+    if target.numel() and bool(((safe_t < 0) | (safe_t >= c)).any().item()):
+        raise IndexError(f"{fn}(): target values must be in [0, {c}) or ignore_index={ignore_index}")
+    validf = valid.to(logp.dtype)
+    w = validf if weight is None else _ops.index_select(weight, 0, safe_t) * validf
+    picked = -_ops.gather(logp, 1, safe_t.unsqueeze(1)).squeeze(1)
+    return picked * w, w
+
+
+def _finish(loss, w, reduction, shape, fn):
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss.reshape(list(shape))
+    raise ValueError(f"{fn}(): reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log likelihood of class-index targets given log-probabilities input (N, C[, d...])."""
+    logp, t, shape = _class_last(input, target, "nll_loss")
+    loss, w = _nll_parts(logp, t, weight, ignore_index, "nll_loss")
+    return _finish(loss, w, reduction, shape, "nll_loss")
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """log_softmax + nll_loss over dim 1, with torch's label_smoothing and ignore_index semantics."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy(): label_smoothing must be in [0, 1], got {label_smoothing}")
+    logits, t, shape = _class_last(input, target, "cross_entropy")
+    logp = _ops.log_softmax(logits, 1)
+    loss, w = _nll_parts(logp, t, weight, ignore_index, "cross_entropy")
+    if label_smoothing > 0:
+        c = logp.shape[1]
+        valid = (t.to(_C.int64) != ignore_index).to(logp.dtype)
+        lw = logp if weight is None else logp * weight
+        smooth = -lw.sum([1]) * valid
+        if reduction == "mean":
+            denom = w.sum()
+            return (1 - label_smoothing) * (loss.sum() / denom) + (label_smoothing / c) * (smooth.sum() / denom)
+        loss = (1 - label_smoothing) * loss + (label_smoothing / c) * smooth
+    return _finish(loss, w, reduction, shape, "cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """Sigmoid + binary cross entropy in one numerically stable formula."""
+    _check_same_shape(input, target, "binary_cross_entropy_with_logits")
+    sp_neg = (-input.abs()).exp().log1p() + (-input).relu()     # softplus(-x), stable
+    if pos_weight is None:
+        loss = (1 - target) * input + sp_neg
+    else:
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * sp_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")

@@ -1,0 +1,361 @@
+"""nn.Module: the base class of layers and models, with torch.nn.Module's API."""
+from collections import OrderedDict
+
+from .. import _C
+from .._C import Tensor
+from ..autograd import no_grad
+from .parameter import Parameter
+
+__all__ = ["Module"]
+
+
+def _addindent(s, n):
+    lines = s.split("\n")
+    if len(lines) == 1:
+        return s
+    return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
+
+
+class Module:
+    """Base class of all layers: subclasses assign Parameters, buffers and sub-Modules as attributes."""
+
+    training: bool
+
+    def __init__(self):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    # ---- forward -------------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- registration --------------------------------------------------------------------------
+    def _check_init(self):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign to {type(self).__name__} before Module.__init__() was called")
+
+    def register_parameter(self, name, param):
+        self._check_init()
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_parameter(): bad parameter name {name!r}")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter(): '{name}' must be a Parameter or None, got {type(param).__name__}")
+        self.__dict__.pop(name, None)
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        self._check_init()
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer(): bad buffer name {name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer(): '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name, module):
+        self._check_init()
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module(): '{name}' must be a Module or None, got {type(module).__name__}")
+        if not isinstance(name, str) or "." in name or name == "":
+            raise KeyError(f"add_module(): bad module name {name!r}")
+        self.__dict__.pop(name, None)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        if isinstance(value, Parameter):
+            self._check_init()
+            d["_buffers"].pop(name, None)
+            d["_modules"].pop(name, None)
+            self.register_parameter(name, value)
+        elif isinstance(value, Module):
+            self._check_init()
+            d["_parameters"].pop(name, None)
+            d["_buffers"].pop(name, None)
+            self.add_module(name, value)
+        elif "_parameters" in d and name in d["_parameters"]:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as parameter '{name}' "
+                                "(hyflow.nn.Parameter or None expected)")
+            d["_parameters"][name] = None
+        elif "_modules" in d and name in d["_modules"]:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as child module '{name}' "
+                                "(hyflow.nn.Module or None expected)")
+            d["_modules"][name] = None
+        elif "_buffers" in d and name in d["_buffers"]:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' (Tensor or None expected)")
+            d["_buffers"][name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for store in ("_parameters", "_buffers", "_modules"):
+            if name in self.__dict__.get(store, {}):
+                del self.__dict__[store][name]
+                self.__dict__["_non_persistent_buffers"].discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    # ---- traversal -----------------------------------------------------------------------------
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is None:
+                continue
+            yield from m.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        seen = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, store, prefix, recurse, remove_duplicate=True):
+        seen = set()
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for mprefix, m in mods:
+            for name, v in getattr(m, store).items():
+                if v is None or (remove_duplicate and id(v) in seen):
+                    continue
+                seen.add(id(v))
+                yield mprefix + ("." if mprefix else "") + name, v
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target):
+        m = self
+        for part in target.split(".") if target else []:
+            if part not in m._modules:
+                raise AttributeError(f"{type(m).__name__} has no submodule '{part}' (looking up '{target}')")
+            m = m._modules[part]
+        return m
+
+    def get_parameter(self, target):
+        mod, _, name = target.rpartition(".")
+        m = self.get_submodule(mod)
+        if name not in m._parameters:
+            raise AttributeError(f"{type(m).__name__} has no parameter '{name}'")
+        return m._parameters[name]
+
+    # ---- modes and utilities -------------------------------------------------------------------
+    def train(self, mode=True):
+        if not isinstance(mode, bool):
+            raise ValueError("train(): mode must be a bool")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                with no_grad():
+                    p.grad.zero_()
+
+    def apply(self, fn):
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def _apply_tensors(self, fn):
+        """Replace every parameter's data, its grad and every buffer by fn(t), keeping Parameter identity."""
+        with no_grad():
+            for m in self.modules():
+                for name, p in m._parameters.items():
+                    if p is None:
+                        continue
+                    new = fn(p.detach())
+                    if new.dtype == p.dtype:
+                        continue
+                    np_ = Parameter(new, requires_grad=p.requires_grad)
+                    if p.grad is not None:
+                        np_.grad = fn(p.grad)
+                    m._parameters[name] = np_
+                for name, b in m._buffers.items():
+                    if b is not None:
+                        m._buffers[name] = fn(b)
+        return self
+
+    def to(self, *args, dtype=None, device=None):
+        """to(dtype) converts floating-point parameters and buffers (integer buffers are kept)."""
+        for a in args:
+            if isinstance(a, _C.dtype):
+                dtype = a
+            elif isinstance(a, str):
+                device = a
+            elif isinstance(a, Tensor):
+                dtype = a.dtype
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise NotImplementedError(f"Module.to(): device {device!r} needs the CUDA backend, not in this build")
+        if dtype is None:
+            return self
+        if dtype not in (_C.float16, _C.bfloat16, _C.float32, _C.float64):
+            raise TypeError(f"Module.to() only accepts floating point dtypes, got {dtype}")
+        return self._apply_tensors(lambda t: t.to(dtype) if t.is_floating_point() else t)
+
+    def float(self):
+        return self.to(_C.float32)
+
+    def double(self):
+        return self.to(_C.float64)
+
+    def half(self):
+        return self.to(_C.float16)
+
+    def bfloat16(self):
+        return self.to(_C.bfloat16)
+
+    def cpu(self):
+        return self
+
+    # ---- state dict ----------------------------------------------------------------------------
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        if destination is None:
+            destination = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy tensors into the parameters and buffers; strict=True raises on missing/unexpected keys.
+
+        Returns (missing_keys, unexpected_keys) as a named tuple like torch.
+        """
+        expected = {}
+        for mprefix, m in self.named_modules(remove_duplicate=False):
+            pre = mprefix + "." if mprefix else ""
+            for name, p in m._parameters.items():
+                if p is not None:
+                    expected[pre + name] = (m, "_parameters", name)
+            for name, b in m._buffers.items():
+                if b is not None and name not in m._non_persistent_buffers:
+                    expected[pre + name] = (m, "_buffers", name)
+        missing = [k for k in expected if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in expected]
+        errors = []
+        if strict and (missing or unexpected):
+            if unexpected:
+                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+            if missing:
+                errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+        for key, (m, store, name) in expected.items():
+            if key not in state_dict:
+                continue
+            src = state_dict[key]
+            dst = getattr(m, store)[name]
+            if not isinstance(src, Tensor):
+                errors.append(f'While copying the parameter named "{key}", expected a Tensor, '
+                              f"got {type(src).__name__}.")
+                continue
+            if tuple(src.shape) != tuple(dst.shape):
+                errors.append(f"size mismatch for {key}: copying a param with shape {tuple(src.shape)} from "
+                              f"checkpoint, the shape in current model is {tuple(dst.shape)}.")
+                continue
+            if not errors:
+                with no_grad():
+                    dst.copy_(src)
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ---- repr ----------------------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines = extra.split("\n")
+        child_lines = []
+        for name, m in self._modules.items():
+            child_lines.append("(" + name + "): " + _addindent(repr(m), 2))
+        main = type(self).__name__ + "("
+        if lines or child_lines:
+            if len(lines) == 1 and not child_lines:
+                main += lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines + child_lines) + "\n"
+        return main + ")"
+
+
+class _IncompatibleKeys(tuple):
+    def __new__(cls, missing_keys, unexpected_keys):
+        obj = super().__new__(cls, (missing_keys, unexpected_keys))
+        obj.missing_keys, obj.unexpected_keys = missing_keys, unexpected_keys
+        return obj
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"

@@ -1,0 +1,246 @@
+"""Each hyflow.nn layer and loss vs torch in float64 with copied weights: outputs and gradients."""
+import numpy as np
+import pytest
+
+import hyflow as hy
+import hyflow.nn as nn
+import hyflow.nn.functional as F
+
+torch = pytest.importorskip("torch")
+
+RTOL, ATOL = 1e-10, 1e-12
+
+
+def h(a, requires_grad=False):
+    return hy.tensor(np.array(a), dtype=hy.float64, requires_grad=requires_grad)
+
+
+def t(a, requires_grad=False):
+    return torch.tensor(np.array(a), dtype=torch.float64, requires_grad=requires_grad)
+
+
+def npy(x):
+    return np.asarray(x.detach()) if isinstance(x, hy.Tensor) else x.detach().numpy()
+
+
+def copy_params(hm, tm):
+    sd = {k: hy.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()}
+    hm.load_state_dict(sd)
+
+
+def run_pair(hm, tm, x_np, grad_input=True):
+    hm.double()
+    tm.double()
+    copy_params(hm, tm)
+    hx, tx = h(x_np, grad_input), t(x_np, grad_input)
+    ho, to = hm(hx), tm(tx)
+    np.testing.assert_allclose(npy(ho), npy(to), rtol=RTOL * 100, atol=1e-10)
+    w = np.random.default_rng(1).standard_normal(tuple(to.shape))
+    (ho * h(w)).sum().backward()
+    (to * t(w)).sum().backward()
+    if grad_input:
+        np.testing.assert_allclose(npy(hx.grad), npy(tx.grad), rtol=1e-8, atol=1e-10)
+    hp, tp = dict(hm.named_parameters()), dict(tm.named_parameters())
+    assert set(hp) == set(tp)
+    for k in hp:
+        np.testing.assert_allclose(npy(hp[k].grad), npy(tp[k].grad), rtol=1e-8, atol=1e-10, err_msg=k)
+    return hm, tm
+
+
+rng = np.random.default_rng(0)
+
+LAYERS = [
+    ("linear", lambda: (nn.Linear(5, 3), torch.nn.Linear(5, 3)), (4, 5)),
+    ("linear3d", lambda: (nn.Linear(5, 3), torch.nn.Linear(5, 3)), (2, 4, 5)),
+    ("linear_nobias", lambda: (nn.Linear(5, 3, bias=False), torch.nn.Linear(5, 3, bias=False)), (4, 5)),
+    ("relu", lambda: (nn.ReLU(), torch.nn.ReLU()), (4, 5)),
+    ("gelu", lambda: (nn.GELU(), torch.nn.GELU()), (4, 5)),
+    ("gelu_tanh", lambda: (nn.GELU("tanh"), torch.nn.GELU("tanh")), (4, 5)),
+    ("silu", lambda: (nn.SiLU(), torch.nn.SiLU()), (4, 5)),
+    ("tanh", lambda: (nn.Tanh(), torch.nn.Tanh()), (4, 5)),
+    ("sigmoid", lambda: (nn.Sigmoid(), torch.nn.Sigmoid()), (4, 5)),
+    ("softplus", lambda: (nn.Softplus(beta=2.0), torch.nn.Softplus(beta=2.0)), (4, 5)),
+    ("layernorm", lambda: (nn.LayerNorm(5), torch.nn.LayerNorm(5)), (3, 4, 5)),
+    ("layernorm2", lambda: (nn.LayerNorm((4, 5)), torch.nn.LayerNorm((4, 5))), (3, 4, 5)),
+    ("batchnorm1d", lambda: (nn.BatchNorm1d(5), torch.nn.BatchNorm1d(5)), (6, 5)),
+    ("batchnorm1d_3d", lambda: (nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)), (4, 3, 7)),
+    ("batchnorm2d", lambda: (nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)), (4, 3, 5, 5)),
+    ("conv2d", lambda: (nn.Conv2d(3, 4, 3), torch.nn.Conv2d(3, 4, 3)), (2, 3, 7, 6)),
+    ("conv2d_s2p1", lambda: (nn.Conv2d(3, 4, 3, stride=2, padding=1), torch.nn.Conv2d(3, 4, 3, stride=2, padding=1)),
+     (2, 3, 8, 7)),
+    ("conv2d_dil_rect", lambda: (nn.Conv2d(2, 3, (2, 3), dilation=2, bias=False),
+                                 torch.nn.Conv2d(2, 3, (2, 3), dilation=2, bias=False)), (2, 2, 8, 9)),
+    ("conv2d_groups", lambda: (nn.Conv2d(4, 6, 3, groups=2, padding=1), torch.nn.Conv2d(4, 6, 3, groups=2, padding=1)),
+     (2, 4, 5, 5)),
+    ("conv2d_same", lambda: (nn.Conv2d(2, 3, 4, padding="same"), torch.nn.Conv2d(2, 3, 4, padding="same")),
+     (1, 2, 6, 6)),
+    ("conv1d", lambda: (nn.Conv1d(3, 4, 3, padding=1, stride=2), torch.nn.Conv1d(3, 4, 3, padding=1, stride=2)),
+     (2, 3, 10)),
+    ("maxpool2d", lambda: (nn.MaxPool2d(2), torch.nn.MaxPool2d(2)), (2, 3, 6, 6)),
+    ("maxpool2d_s1p1", lambda: (nn.MaxPool2d(3, stride=1, padding=1), torch.nn.MaxPool2d(3, stride=1, padding=1)),
+     (2, 2, 5, 5)),
+    ("avgpool2d", lambda: (nn.AvgPool2d(2), torch.nn.AvgPool2d(2)), (2, 3, 6, 6)),
+    ("avgpool2d_p1", lambda: (nn.AvgPool2d(3, stride=2, padding=1), torch.nn.AvgPool2d(3, stride=2, padding=1)),
+     (2, 3, 7, 7)),
+    ("flatten", lambda: (nn.Flatten(), torch.nn.Flatten()), (2, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("name,make,shape", LAYERS, ids=[x[0] for x in LAYERS])
+def test_layer_matches_torch(name, make, shape):
+    torch.manual_seed(0)
+    hm, tm = make()
+    x = rng.standard_normal(shape)
+    run_pair(hm, tm, x)
+
+
+def test_batchnorm_running_stats_and_eval():
+    torch.manual_seed(0)
+    for hm, tm, shape in [(nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3), (4, 3, 5, 5)),
+                          (nn.BatchNorm1d(3, momentum=None), torch.nn.BatchNorm1d(3, momentum=None), (8, 3))]:
+        hm.double()
+        tm.double()
+        for _ in range(3):
+            x = rng.standard_normal(shape)
+            hm(h(x))
+            tm(t(x))
+        for k in ("running_mean", "running_var"):
+            np.testing.assert_allclose(npy(getattr(hm, k)), npy(getattr(tm, k)), rtol=1e-10)
+        assert hm.num_batches_tracked.item() == 3
+        hm.eval()
+        tm.eval()
+        run_pair(hm, tm, rng.standard_normal(shape))
+
+
+def test_embedding_and_padding_idx():
+    torch.manual_seed(0)
+    tm = torch.nn.Embedding(10, 4, padding_idx=2).double()
+    hm = nn.Embedding(10, 4, padding_idx=2).double()
+    assert np.all(npy(hm.weight)[2] == 0)
+    copy_params(hm, tm)
+    idx = np.array([[1, 2, 3], [2, 9, 1]])
+    ho, to = hm(hy.tensor(idx)), tm(torch.tensor(idx))
+    np.testing.assert_allclose(npy(ho), npy(to))
+    w = rng.standard_normal(tuple(to.shape))
+    (ho * h(w)).sum().backward()
+    (to * t(w)).sum().backward()
+    np.testing.assert_allclose(npy(hm.weight.grad), npy(tm.weight.grad), rtol=1e-12)
+
+
+def test_dropout_seeded_and_eval_identity():
+    x = hy.ones(1000, dtype=hy.float64)
+    d1 = nn.Dropout(0.3, generator=hy.Generator(seed=5))
+    d2 = nn.Dropout(0.3, generator=hy.Generator(seed=5))
+    a, b = npy(d1(x)), npy(d2(x))
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) <= {0.0, 1 / 0.7}
+    assert 0.2 < (a == 0).mean() < 0.4
+    d1.eval()
+    assert np.all(npy(d1(x)) == 1)
+    xg = hy.ones(50, dtype=hy.float64, requires_grad=True)
+    y = nn.Dropout(0.5, generator=hy.Generator(seed=1))(xg)
+    y.sum().backward()
+    np.testing.assert_allclose(npy(xg.grad), npy(y))
+
+
+def test_unfold_matches_torch():
+    x = rng.standard_normal((2, 3, 6, 5))
+    a = F.unfold(h(x), (2, 3), dilation=1, padding=1, stride=2)
+    b = torch.nn.functional.unfold(t(x), (2, 3), dilation=1, padding=1, stride=2)
+    np.testing.assert_allclose(npy(a), npy(b))
+
+
+# ---- losses ------------------------------------------------------------------------------------
+def _loss_pair(hfn, tfn, inputs_np, targets, **kw):
+    for red in ("mean", "sum", "none"):
+        hx, tx = h(inputs_np, True), t(inputs_np, True)
+        ht, tt = targets
+        ho, to = hfn(hx, ht, reduction=red, **kw), tfn(tx, tt, reduction=red, **kw)
+        np.testing.assert_allclose(npy(ho), npy(to), rtol=1e-10, atol=1e-12, err_msg=red)
+        w = rng.standard_normal(tuple(to.shape))
+        (ho * h(w)).sum().backward()
+        (to * t(w)).sum().backward()
+        np.testing.assert_allclose(npy(hx.grad), npy(tx.grad), rtol=1e-9, atol=1e-12, err_msg=red)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy_with_logits"])
+def test_pointwise_losses(name):
+    x = rng.standard_normal((4, 3)) * 3
+    y = rng.random((4, 3)) if "binary" in name else rng.standard_normal((4, 3))
+    _loss_pair(getattr(F, name), getattr(torch.nn.functional, name), x, (h(y), t(y)))
+
+
+def test_smooth_l1_beta_and_bce_pos_weight():
+    x, y = rng.standard_normal((5, 2)), rng.standard_normal((5, 2))
+    _loss_pair(F.smooth_l1_loss, torch.nn.functional.smooth_l1_loss, x, (h(y), t(y)), beta=0.5)
+    yb, pw = rng.random((5, 2)), np.array([0.5, 3.0])
+    hf = lambda a, b, reduction: F.binary_cross_entropy_with_logits(a, b, reduction=reduction, pos_weight=h(pw))  # noqa
+    tf = lambda a, b, reduction: torch.nn.functional.binary_cross_entropy_with_logits(  # noqa
+        a, b, reduction=reduction, pos_weight=t(pw))
+    _loss_pair(hf, tf, x, (h(yb), t(yb)))
+
+
+@pytest.mark.parametrize("kw", [{}, {"label_smoothing": 0.1}, {"ignore_index": 1}, {"ignore_index": 1, "label_smoothing": 0.2},
+                                {"weight": "w"}, {"weight": "w", "label_smoothing": 0.3, "ignore_index": 0}])
+def test_cross_entropy(kw):
+    x = rng.standard_normal((6, 4))
+    y = np.array([0, 1, 3, 1, 2, 0])
+    hkw, tkw = dict(kw), dict(kw)
+    if "weight" in kw:
+        w = np.array([0.5, 1.0, 2.0, 1.5])
+        hkw["weight"], tkw["weight"] = h(w), t(w)
+    _loss_pair(lambda a, b, reduction: F.cross_entropy(a, b, reduction=reduction, **hkw),
+               lambda a, b, reduction: torch.nn.functional.cross_entropy(a, b, reduction=reduction, **tkw),
+               x, (hy.tensor(y), torch.tensor(y)))
+
+
+def test_cross_entropy_spatial_and_nll():
+    x = rng.standard_normal((2, 3, 4, 5))
+    y = rng.integers(0, 3, (2, 4, 5))
+    _loss_pair(F.cross_entropy, torch.nn.functional.cross_entropy, x, (hy.tensor(y), torch.tensor(y)))
+    lp = np.log(rng.random((5, 3)))
+    yy = np.array([0, 2, 1, 1, 2])
+    _loss_pair(lambda a, b, reduction: F.nll_loss(a, b, reduction=reduction, ignore_index=2),
+               lambda a, b, reduction: torch.nn.functional.nll_loss(a, b, reduction=reduction, ignore_index=2),
+               lp, (hy.tensor(yy), torch.tensor(yy)))
+
+
+def test_loss_errors():
+    with pytest.raises(ValueError, match="reduction"):
+        F.mse_loss(hy.zeros(2), hy.zeros(2), reduction="avg")
+    with pytest.raises(ValueError, match="shape"):
+        F.mse_loss(hy.zeros(2), hy.zeros(3))
+    with pytest.raises(IndexError, match="target"):
+        F.cross_entropy(hy.zeros(2, 3), hy.tensor([0, 3]))
+    with pytest.raises(ValueError, match="target shape"):
+        F.cross_entropy(hy.zeros(2, 3), hy.tensor([0, 1, 2]))
+
+
+@pytest.mark.parametrize("k,d,p,s", [((2, 3), (1, 1), (0, 0), (1, 1)), ((3, 2), (2, 1), (1, 2), (2, 1))])
+def test_im2col_col2im_gradcheck(k, d, p, s):
+    from hyflow.testing import gradcheck, gradgradcheck
+    x = hy.randn(2, 2, 5, 6, dtype=hy.float64, requires_grad=True)
+    f = lambda a: hy._C.ops.im2col(a, list(k), list(d), list(p), list(s))  # noqa: E731
+    assert gradcheck(f, (x,)) and gradgradcheck(f, (x,))
+    cols = f(x).detach().requires_grad_(True)
+    g = lambda c: hy._C.ops.col2im(c, [2, 2, 5, 6], list(k), list(d), list(p), list(s))  # noqa: E731
+    assert gradcheck(g, (cols,))
+
+
+def test_im2col_errors_and_low_precision():
+    with pytest.raises(ValueError, match="im2col: input must be 4-D"):
+        hy._C.ops.im2col(hy.zeros(2, 3, 4), [2, 2], [1, 1], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="im2col: .* smaller than the kernel"):
+        hy._C.ops.im2col(hy.zeros(1, 1, 2, 2), [3, 3], [1, 1], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="col2im: self must have shape"):
+        hy._C.ops.col2im(hy.zeros(1, 3, 4), [1, 1, 3, 3], [2, 2], [1, 1], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="positive"):
+        hy._C.ops.im2col(hy.zeros(1, 1, 3, 3), [2, 2], [1, 1], [0, 0], [0, 1])
+    x = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    out32 = F.conv2d(hy.tensor(x), hy.tensor(w), padding=1)
+    np.testing.assert_allclose(npy(out32), ref, rtol=1e-4, atol=1e-5)
+    outbf = F.conv2d(hy.tensor(x).to(hy.bfloat16), hy.tensor(w).to(hy.bfloat16), padding=1)
+    assert outbf.dtype == hy.bfloat16
+    np.testing.assert_allclose(npy(outbf.float()), ref, rtol=0.1, atol=0.3)
