@@ -5,17 +5,12 @@
 
 #include "autograd/backward_math_internal.h"
 #include "core/shape_util.h"
+#include "core/type_promotion.h"
 
 namespace hy::autograd::backward {
 
 Tensor scalar_tensor(const Scalar& s) {
-  DType dt = s.is_bool() ? DType::Bool : s.is_int() ? DType::Int64 : DType::Float64;
-  Tensor t = Tensor::empty({}, dt);
-  if (s.is_bool()) *t.data<bool>() = s.to_bool();
-  else if (s.is_int()) *t.data<int64_t>() = s.to_int();
-  else *t.data<double>() = s.to_double();
-  t.impl()->set_wrapped_number(true);
-  return t;
+  return wrapped_number_tensor(s);
 }
 
 namespace operators {

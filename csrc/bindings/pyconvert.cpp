@@ -2,6 +2,7 @@
 #include "bindings/pyconvert.h"
 
 #include "core/error.h"
+#include "core/type_promotion.h"
 
 namespace py = pybind11;
 
@@ -44,14 +45,7 @@ Scalar scalar_from_python(py::handle h) {
 }
 
 Tensor wrap_python_number(py::handle h) {
-  Scalar s = scalar_from_python(h);
-  DType dt = s.is_bool() ? DType::Bool : s.is_int() ? DType::Int64 : DType::Float64;
-  Tensor t = Tensor::empty({}, dt);
-  if (s.is_bool()) *t.data<bool>() = s.to_bool();
-  else if (s.is_int()) *t.data<int64_t>() = s.to_int();
-  else *t.data<double>() = s.to_double();
-  t.impl()->set_wrapped_number(true);
-  return t;
+  return wrapped_number_tensor(scalar_from_python(h));
 }
 
 DimVector dims_from_python(py::handle h, const char* what) {

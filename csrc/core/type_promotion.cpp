@@ -43,6 +43,16 @@ DType result_type(const Tensor& a, const Tensor& b) {
   return result_type_of(pair, pair + 2);
 }
 
+Tensor wrapped_number_tensor(const Scalar& s) {
+  DType dt = s.is_bool() ? DType::Bool : s.is_int() ? DType::Int64 : DType::Float64;
+  Tensor t = Tensor::empty({}, dt);
+  if (s.is_bool()) *t.data<bool>() = s.to_bool();
+  else if (s.is_int()) *t.data<int64_t>() = s.to_int();
+  else *t.data<double>() = s.to_double();
+  t.impl()->set_wrapped_number(true);
+  return t;
+}
+
 bool can_cast_in_place(DType from, DType to) {
   return dtype_category(from) <= dtype_category(to);
 }

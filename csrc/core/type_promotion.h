@@ -4,6 +4,7 @@
 #pragma once
 #include <vector>
 
+#include "core/scalar.h"
 #include "core/tensor.h"
 
 namespace hy {
@@ -12,6 +13,9 @@ namespace hy {
 DType result_type(const std::vector<Tensor>& inputs);
 /// Shorthand for two inputs.
 DType result_type(const Tensor& a, const Tensor& b);
+/// A Python-number-like 0-d tensor (bool, int64 or float64 by the scalar's kind) marked as a wrapped
+/// number, so it is weak in type promotion: what `t + 2.5` turns its 2.5 into.
+Tensor wrapped_number_tensor(const Scalar& s);
 /// True when a value of dtype `from` may be written into a tensor of dtype `to` by an in-place op
 /// without changing category downward (float into int, int into bool are refused).
 bool can_cast_in_place(DType from, DType to);
