@@ -77,8 +77,8 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "require_backward_grad_sync", True)
         object.__setattr__(self, "_hooks", [])
         params = self._unique_params()
-        with no_grad():
-            for t in params + list(module.buffers()):
+        with no_grad():  # frozen parameters too: every replica must start from rank 0's whole state
+            for t in list(module.parameters()) + list(module.buffers()):
                 broadcast(t.detach(), src=self.process_group.ranks[0], group=self.process_group)
         buckets = self._make_buckets(params, int(bucket_cap_mb * 1024 * 1024))
         object.__setattr__(self, "_buckets", buckets)

@@ -90,6 +90,7 @@ class Scaled(nn.Module):
         super().__init__()
         self.lin = mlp(rank)
         self.register_buffer("scale", hy.tensor([float(rank + 1)], dtype=hy.float64))
+        self.frozen = nn.Parameter(hy.tensor([float(rank), 1.0], dtype=hy.float64), requires_grad=False)
 
     def forward(self, x):
         return self.lin(x) * self.scale
@@ -100,6 +101,7 @@ def check_buffers(c, rank, world):
     for bb in (True, False):
         ddp = dist.DistributedDataParallel(Scaled(rank), broadcast_buffers=bb)
         c.true(f"buffers bb={bb}: broadcast at wrap", ddp.module.scale.tolist() == [1.0])
+        c.true(f"buffers bb={bb}: frozen parameter broadcast", ddp.module.frozen.tolist() == [0.0, 1.0])
         with hy.no_grad():
             ddp.module.scale.fill_(float(rank + 7))
         ddp(x).sum().backward()
