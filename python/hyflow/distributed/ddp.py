@@ -10,8 +10,8 @@ backward averages the gradients across ranks, so every replica takes the same op
         opt.step()
 
 How backward overlaps communication with computation: the parameters are grouped, in reverse
-registration order (roughly the order backward produces their gradients), into buckets of at most
-bucket_cap_mb. A post-accumulate-grad hook on every parameter copies its fresh .grad into the bucket's
+registration order, into buckets of at most bucket_cap_mb; after the first synced backward the buckets
+are rebuilt once in the order its gradients actually arrived (rank 0's order, broadcast). A post-accumulate-grad hook on every parameter copies its fresh .grad into the bucket's
 flat buffer; once a bucket is complete — and every bucket before it has been launched, so that all ranks
 issue the all-reduces in the same order — an async all_reduce(AVG) of the flat buffer is posted, and
 later hooks poll the outstanding ones so that MPI makes progress while backward computes. The hook that
@@ -25,7 +25,8 @@ forward raises an error that says so.
 """
 import contextlib
 
-from .._creation import zeros
+from .._C import int64
+from .._creation import tensor, zeros
 from ..autograd import no_grad
 from ..nn import Module
 from . import ReduceOp, _group, all_reduce, broadcast
@@ -80,13 +81,13 @@ class DistributedDataParallel(Module):
         with no_grad():  # frozen parameters too: every replica must start from rank 0's whole state
             for t in list(module.parameters()) + list(module.buffers()):
                 broadcast(t.detach(), src=self.process_group.ranks[0], group=self.process_group)
-        buckets = self._make_buckets(params, int(bucket_cap_mb * 1024 * 1024))
-        object.__setattr__(self, "_buckets", buckets)
-        object.__setattr__(self, "_where", {})  # id(param) -> (bucket, index in bucket)
-        for b in buckets:
-            for i, p in enumerate(b.params):
-                self._where[id(p)] = (b, i)
-                self._hooks.append(p.register_post_accumulate_grad_hook(self._on_grad_ready))
+        object.__setattr__(self, "_params", params)
+        object.__setattr__(self, "_index", {id(p): k for k, p in enumerate(params)})
+        object.__setattr__(self, "_arrival", [])  # indices in the order of the first synced backward
+        object.__setattr__(self, "_rebuilt", False)
+        self._set_buckets(list(reversed(params)))
+        for p in params:
+            self._hooks.append(p.register_post_accumulate_grad_hook(self._on_grad_ready))
         self._reset_iteration()
 
     # ---- set-up --------------------------------------------------------------------------------
@@ -98,11 +99,11 @@ class DistributedDataParallel(Module):
                 out.append(p)
         return out
 
-    @staticmethod
-    def _make_buckets(params, cap_bytes):
-        """Reverse registration order, a new bucket when the cap would be passed or the dtype changes."""
+    def _set_buckets(self, ordered):
+        """Fill buckets in the given order; a new bucket when the cap would be passed or the dtype changes."""
+        cap_bytes = int(self.bucket_cap_mb * 1024 * 1024)
         groups, cur, size = [], [], 0
-        for p in reversed(params):
+        for p in ordered:
             nbytes = p.numel() * p.element_size()
             if cur and (size + nbytes > cap_bytes or p.dtype != cur[0].dtype):
                 groups.append(cur)
@@ -111,7 +112,22 @@ class DistributedDataParallel(Module):
             size += nbytes
         if cur:
             groups.append(cur)
-        return [_Bucket(i, g) for i, g in enumerate(groups)]
+        object.__setattr__(self, "_buckets", [_Bucket(i, g) for i, g in enumerate(groups)])
+        object.__setattr__(self, "_where", {id(p): (b, i) for b in self._buckets for i, p in enumerate(b.params)})
+
+    def _rebuild_buckets(self):
+        """After the first synced backward: refill the buckets in the order its gradients arrived (rank 0's,
+        broadcast, so that every rank has the same buckets), so that the first bucket is complete early and
+        its all-reduce overlaps the rest of backward. hyflow's engine, for instance, reaches the bias
+        gradients of an MLP only after all the weight gradients."""
+        object.__setattr__(self, "_rebuilt", True)
+        order = zeros(len(self._params), dtype=int64)
+        if len(self._arrival) == len(self._params):
+            order.copy_(tensor(self._arrival, dtype=int64))
+        else:
+            order.copy_(tensor(list(reversed(range(len(self._params)))), dtype=int64))
+        broadcast(order, src=self.process_group.ranks[0], group=self.process_group)
+        self._set_buckets([self._params[k] for k in order.tolist()])
 
     def _reset_iteration(self):
         for b in self._buckets:
@@ -128,6 +144,7 @@ class DistributedDataParallel(Module):
                 if b.work is not None:
                     b.work.wait()
             self._reset_iteration()
+            self._arrival.clear()
             raise RuntimeError(
                 "DistributedDataParallel: the previous backward did not produce a gradient for every parameter "
                 f"({missing} or more never got one), so the gradient reduction never finished. Every "
@@ -144,6 +161,8 @@ class DistributedDataParallel(Module):
         if not self.require_backward_grad_sync:
             return
         b, i = self._where[id(param)]
+        if not self._rebuilt:
+            self._arrival.append(self._index[id(param)])
         object.__setattr__(self, "_in_backward", True)
         with no_grad():
             b.view(i).copy_(param.grad.reshape([-1]))
@@ -164,6 +183,8 @@ class DistributedDataParallel(Module):
                 b.work.wait()
                 for i, p in enumerate(b.params):
                     p.grad.copy_(b.view(i).reshape(p.shape))
+        if not self._rebuilt:
+            self._rebuild_buckets()
         self._reset_iteration()
 
     @contextlib.contextmanager

@@ -57,6 +57,33 @@ def test_ddp_no_sync_accumulates(world):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
 
 
+def test_ddp_buckets_launch_during_backward(world, monkeypatch):
+    """Reverse registration order, and each bucket's all-reduce is posted as soon as it is complete, while
+    backward still has gradients to compute (not all at the end)."""
+    import hyflow.distributed.ddp as ddp_mod
+
+    ddp = dist.DistributedDataParallel(_mlp(0), bucket_cap_mb=0.0001)  # 100 bytes: one tensor per bucket
+    params = list(ddp.parameters())
+    assert [[id(p) for p in b.params] for b in ddp._buckets] == [[id(p)] for p in reversed(params)]
+    pending_at_launch = []
+    real = ddp_mod.all_reduce
+
+    def spy(t, **kw):
+        pending_at_launch.append(sum(b.pending for b in ddp._buckets))
+        return real(t, **kw)
+
+    monkeypatch.setattr(ddp_mod, "all_reduce", spy)
+    x = hy.ones(2, 4, dtype=hy.float64)
+    ddp(x).sum().backward()
+    # The first backward records the arrival order; the buckets are then rebuilt in it.
+    assert sorted(ddp._arrival) == list(range(len(params))) and ddp._rebuilt
+    assert [id(p) for b in ddp._buckets for p in b.params] == [id(params[k]) for k in ddp._arrival]
+    pending_at_launch.clear()
+    ddp(x).sum().backward()
+    later = [sum(len(b.params) for b in ddp._buckets[j + 1:]) for j in range(len(ddp._buckets))]
+    assert pending_at_launch == later and later[0] > 0  # each bucket is posted the moment it is full
+
+
 def test_ddp_bad_arguments(world):
     with pytest.raises(TypeError, match="must be a hyflow.nn.Module"):
         dist.DistributedDataParallel(lambda x: x)
@@ -139,3 +166,10 @@ def test_sampler_needs_init_without_explicit_rank():
 def test_ddp_matches_single_process_training(n):
     rc, out = run(n, "ddp.py", timeout=120)
     assert_all_ok(n, rc, out)
+
+
+@requires_mpi
+def test_ddp_ring_all_reduce_path():
+    """HYFLOW_DIST_RING_BYTES=16: every bucket goes through the point-to-point ring, posted asynchronously."""
+    rc, out = run(3, "ddp.py", timeout=120, env={"HYFLOW_DIST_RING_BYTES": "16"})
+    assert_all_ok(3, rc, out)
