@@ -24,6 +24,7 @@ torch's default find_unused_parameters=False); otherwise the reduction never fin
 forward raises an error that says so.
 """
 import contextlib
+import weakref
 
 from .._C import int64
 from .._creation import tensor, zeros
@@ -86,8 +87,17 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_arrival", [])  # indices in the order of the first synced backward
         object.__setattr__(self, "_rebuilt", False)
         self._set_buckets(list(reversed(params)))
+        # The hooks live in C++, out of reach of Python's cycle collector: they hold the wrapper weakly, so
+        # dropping it frees it (and leaves the module's hooks inert).
+        me = weakref.ref(self)
+
+        def hook(p):
+            ddp = me()
+            if ddp is not None:
+                ddp._on_grad_ready(p)
+
         for p in params:
-            self._hooks.append(p.register_post_accumulate_grad_hook(self._on_grad_ready))
+            self._hooks.append(p.register_post_accumulate_grad_hook(hook))
         self._reset_iteration()
 
     # ---- set-up --------------------------------------------------------------------------------

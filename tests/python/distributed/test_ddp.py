@@ -84,6 +84,18 @@ def test_ddp_buckets_launch_during_backward(world, monkeypatch):
     assert pending_at_launch == later and later[0] > 0  # each bucket is posted the moment it is full
 
 
+def test_ddp_wrapper_can_be_freed(world):
+    import gc
+    import weakref
+
+    model = _mlp(0)
+    ref = weakref.ref(dist.DistributedDataParallel(model))
+    gc.collect()
+    assert ref() is None
+    model(hy.ones(1, 4, dtype=hy.float64)).sum().backward()  # the dead wrapper's hooks do nothing
+    assert model[0].weight.grad is not None
+
+
 def test_ddp_bad_arguments(world):
     with pytest.raises(TypeError, match="must be a hyflow.nn.Module"):
         dist.DistributedDataParallel(lambda x: x)
