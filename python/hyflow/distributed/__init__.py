@@ -9,7 +9,8 @@
 
 Started without a launcher, init() makes a world of one process with the same API (no MPI needed).
 Ranks in arguments (src, dst) are ranks of the world, whatever the group, as in torch.distributed.
-See docs/distributed.md for launching, mpi4py interop and the failure/timeout behaviour.
+DistributedDataParallel wraps a Module for data-parallel training; DistributedSampler gives each rank its
+share of a dataset. See docs/distributed.md for launching, mpi4py interop and the failure/timeout behaviour.
 """
 import atexit as _atexit
 
@@ -27,6 +28,7 @@ __all__ = [
     "ProcessGroup", "GroupMember", "new_group", "split", "ReduceOp", "Work", "DistError", "DistTimeoutError",
     "barrier", "all_reduce", "broadcast", "reduce", "all_gather", "all_gather_into_tensor", "gather", "scatter",
     "reduce_scatter", "reduce_scatter_tensor", "all_to_all", "all_to_all_single", "send", "recv", "isend", "irecv",
+    "DistributedDataParallel", "DistributedSampler",
 ]
 
 
@@ -354,3 +356,8 @@ def recv(tensor, src=None, group=None, tag=0):
     w = irecv(tensor, src, group, tag)
     w.wait()
     return g._ranks[w.source]
+
+
+# Training layers over the collectives above (they import from this module, hence last).
+from .ddp import DistributedDataParallel  # noqa: E402
+from .sampler import DistributedSampler  # noqa: E402
