@@ -75,25 +75,31 @@ Tensor im2col(const Tensor& self, const DimVector& kernel_size, const DimVector&
       for (int64_t r = b; r < e; ++r) {
         const int64_t n = r / g.ho, oh = r % g.ho;
         scalar_t* rows = dst + r * g.wo * K;  // the wo patch rows of this output row
-        for (int64_t c = 0; c < g.c; ++c) {
-          const scalar_t* plane = src + (n * g.c + c) * g.h * g.w;
-          for (int64_t i = 0; i < g.kh; ++i) {
-            const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-            const bool row_in = ih >= 0 && ih < g.h;
-            const scalar_t* line = plane + (row_in ? ih : 0) * g.w;
-            for (int64_t j = 0; j < g.kw; ++j) {
-              scalar_t* d = rows + (c * g.kh + i) * g.kw + j;
-              if (!row_in) {
-                for (int64_t ow = 0; ow < g.wo; ++ow) d[ow * K] = scalar_t(0);
+        // columns [lo, hi) have their whole window inside horizontally: copied without bounds checks
+        int64_t lo = 0, hi = 0;
+        ow_range(-g.pw, g.sw, g.w - (g.kw - 1) * g.dw, g.wo, lo, hi);
+        for (int64_t ow = 0; ow < g.wo; ++ow) {
+          scalar_t* row = rows + ow * K;
+          const int64_t iw0 = ow * g.sw - g.pw;
+          const bool inside = ow >= lo && ow < hi;
+          for (int64_t c = 0; c < g.c; ++c) {
+            const scalar_t* plane = src + (n * g.c + c) * g.h * g.w;
+            for (int64_t i = 0; i < g.kh; ++i) {
+              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+              scalar_t* cell = row + (c * g.kh + i) * g.kw;
+              if (ih < 0 || ih >= g.h) {
+                for (int64_t j = 0; j < g.kw; ++j) cell[j] = scalar_t(0);
                 continue;
               }
-              // output columns [lo, hi) read inside the image: no bounds checks there
-              int64_t lo = 0, hi = 0;
-              ow_range(j * g.dw - g.pw, g.sw, g.w, g.wo, lo, hi);
-              const scalar_t* in = line + (j * g.dw - g.pw);
-              for (int64_t ow = 0; ow < lo; ++ow) d[ow * K] = scalar_t(0);
-              for (int64_t ow = lo; ow < hi; ++ow) d[ow * K] = in[ow * g.sw];
-              for (int64_t ow = hi; ow < g.wo; ++ow) d[ow * K] = scalar_t(0);
+              const scalar_t* line = plane + ih * g.w;
+              if (inside) {
+                for (int64_t j = 0; j < g.kw; ++j) cell[j] = line[iw0 + j * g.dw];
+              } else {
+                for (int64_t j = 0; j < g.kw; ++j) {
+                  const int64_t iw = iw0 + j * g.dw;
+                  cell[j] = (iw >= 0 && iw < g.w) ? line[iw] : scalar_t(0);
+                }
+              }
             }
           }
         }
