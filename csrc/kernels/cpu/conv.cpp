@@ -121,7 +121,12 @@ Tensor col2im(const Tensor& self, const DimVector& input_size, const DimVector& 
   HY_CHECK(self.dim() == 3 && self.shape()[0] == g.n && self.shape()[1] == g.ho * g.wo && self.shape()[2] == K,
            ValueError, "col2im: self must have shape (", g.n, ", ", g.ho * g.wo, ", ", K, ") for input_size ",
            input_size, ", got ", self.shape());
-  Tensor cols = hy::cpu::contiguous(self);
+  // Patch-major memory (N, K, L) viewed as (N, L, K), as conv2d's backward GEMM produces it, is read in place.
+  const int64_t L = g.ho * g.wo;
+  const bool patch_major = L > 1 && K > 1 && self.strides()[0] == K * L && self.strides()[1] == 1 &&
+                           self.strides()[2] == L;
+  Tensor cols = patch_major ? self : hy::cpu::contiguous(self);
+  const int64_t s_l = patch_major ? 1 : K, s_k = patch_major ? L : 1;
   Tensor out = Tensor::empty(input_size, self.dtype());
   HY_DISPATCH_FLOAT(self.dtype(), "col2im", [&] {
     const scalar_t* src = cols.data<scalar_t>();
@@ -133,7 +138,7 @@ Tensor col2im(const Tensor& self, const DimVector& input_size, const DimVector& 
         scalar_t* img = dst + n * g.c * g.h * g.w;
         for (int64_t i = 0; i < g.c * g.h * g.w; ++i) img[i] = scalar_t(0);
         for (int64_t oh = 0; oh < g.ho; ++oh) {
-          const scalar_t* rows = src + (n * g.ho + oh) * g.wo * K;
+          const scalar_t* rows = src + n * L * K + oh * g.wo * s_l;
           for (int64_t c = 0; c < g.c; ++c) {
             scalar_t* plane = img + c * g.h * g.w;
             for (int64_t i = 0; i < g.kh; ++i) {
@@ -141,11 +146,11 @@ Tensor col2im(const Tensor& self, const DimVector& input_size, const DimVector& 
               if (ih < 0 || ih >= g.h) continue;
               scalar_t* line = plane + ih * g.w;
               for (int64_t j = 0; j < g.kw; ++j) {
-                const scalar_t* cell = rows + (c * g.kh + i) * g.kw + j;
+                const scalar_t* cell = rows + ((c * g.kh + i) * g.kw + j) * s_k;
                 int64_t lo = 0, hi = 0;
                 ow_range(j * g.dw - g.pw, g.sw, g.w, g.wo, lo, hi);
                 scalar_t* out_line = line + (j * g.dw - g.pw);
-                for (int64_t ow = lo; ow < hi; ++ow) out_line[ow * g.sw] += cell[ow * K];
+                for (int64_t ow = lo; ow < hi; ++ow) out_line[ow * g.sw] += cell[ow * s_l];
               }
             }
           }
