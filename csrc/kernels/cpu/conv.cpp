@@ -201,6 +201,37 @@ std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& self, const Dim
           const int64_t ih0 = oh * g.sh - g.ph;
           int64_t lo = 0, hi = 0;
           if (ih0 >= 0 && ih0 + (g.kh - 1) * g.dh < g.h) ow_range(-g.pw, g.sw, g.w - (g.kw - 1) * g.dw, g.wo, lo, hi);
+          if (g.kh == 2 && g.kw == 2 && g.dh == 1 && g.dw == 1 && g.sw == 2 && lo < hi) {
+            // the common 2x2 / stride-2 window: four loads per output, branch-free selects
+            const int64_t base = ih0 * g.w - g.pw;
+            const scalar_t* r0 = plane + base;
+            const scalar_t* r1 = r0 + g.w;
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              const int64_t at = base + 2 * ow;
+              scalar_t bv = r0[2 * ow];
+              int64_t bi = at;
+              const scalar_t v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+              if (v1 != v1 || v2 != v2 || v3 != v3 || bv != bv) {  // rare: NaN, the first one wins
+                const scalar_t vs[3] = {v1, v2, v3};
+                const int64_t ats[3] = {at + 1, at + g.w, at + g.w + 1};
+                for (int q = 0; q < 3 && bv == bv; ++q)
+                  if (!(vs[q] <= bv)) {
+                    bv = vs[q];
+                    bi = ats[q];
+                  }
+              } else {
+                // max keeps its first argument on ties (first maximum wins); selects, no branches
+                bi = v1 > bv ? at + 1 : bi;
+                bv = std::max(bv, v1);
+                bi = v2 > bv ? at + g.w : bi;
+                bv = std::max(bv, v2);
+                bi = v3 > bv ? at + g.w + 1 : bi;
+                bv = std::max(bv, v3);
+              }
+              orow[ow] = bv;
+              irow[ow] = bi;
+            }
+          } else
           for (int64_t i = 0; i < g.kh; ++i) {
             for (int64_t j = 0; j < g.kw; ++j) {
               const int64_t off = (ih0 + i * g.dh) * g.w + j * g.dw - g.pw;
