@@ -92,7 +92,11 @@ Tensor im2col(const Tensor& self, const DimVector& kernel_size, const DimVector&
                 continue;
               }
               const scalar_t* line = plane + ih * g.w;
-              if (inside) {
+              if (inside && g.kw == 3 && g.dw == 1) {  // the common 3-wide kernel, unrolled
+                cell[0] = line[iw0];
+                cell[1] = line[iw0 + 1];
+                cell[2] = line[iw0 + 2];
+              } else if (inside) {
                 for (int64_t j = 0; j < g.kw; ++j) cell[j] = line[iw0 + j * g.dw];
               } else {
                 for (int64_t j = 0; j < g.kw; ++j) {
