@@ -308,6 +308,18 @@ DimVector inverse_permutation(const DimVector& dims) {
   return inv;
 }
 
+Tensor scaled(const Tensor& t, const Scalar& s) {
+  if (!s.is_bool() && s.to_double() == 1.0) return t;
+  return t * s;
+}
+
+Tensor mm_backward_mat2(const Tensor& grad, const Tensor& mat1, const Tensor& mat2) {
+  if (mat2.dim() == 2 && mat2.shape()[0] > 1 && mat2.shape()[1] > 1 && mat2.strides()[0] == 1 &&
+      mat2.strides()[1] == mat2.shape()[0])
+    return ops::transpose(ops::mm(ops::transpose(grad, -2, -1), mat1), -2, -1);
+  return ops::mm(ops::transpose(mat1, -2, -1), grad);
+}
+
 Tensor matmul_backward_self(const Tensor& grad, const Tensor& self, const Tensor& other) {
   if (self.dim() == 1 && other.dim() == 1) return grad * other;
   if (self.dim() == 1) {  // (k) @ (..., k, n) -> (..., n)

@@ -89,6 +89,11 @@ DimVector inverse_permutation(const DimVector& dims);
 Tensor scatter_add_src_backward(const Tensor& grad, int64_t dim, const Tensor& index, const Tensor& src);
 Tensor matmul_backward_self(const Tensor& grad, const Tensor& self, const Tensor& other);
 Tensor matmul_backward_other(const Tensor& grad, const Tensor& self, const Tensor& other);
+// t * s, or t itself when s is 1 (no extra pass for the default alpha/beta of addmm)
+Tensor scaled(const Tensor& t, const Scalar& s);
+// Gradient of mm's second operand, mm(mat1.mT, grad), computed in mat2's own layout when mat2 is a transposed
+// matrix (a weight used as weight.T) so the transpose's backward hands back a contiguous gradient.
+Tensor mm_backward_mat2(const Tensor& grad, const Tensor& mat1, const Tensor& mat2);
 DimVector cat_sizes(const TensorList& tensors, int64_t dim);
 DimVector negate_list(const DimVector& v);
 TensorList unbind(const Tensor& t, int64_t dim);

@@ -15,7 +15,7 @@ HELPERS = {
     "log_softmax_backward_data", "logsumexp_backward", "amax_amin_backward", "evenly_distribute_backward",
     "value_selecting_reduction_backward", "prod_backward", "cumsum_backward", "cumprod_backward",
     "norm_backward", "slice_backward", "select_backward", "index_select_backward", "repeat_backward",
-    "pad_backward", "inverse_permutation", "matmul_backward_self", "matmul_backward_other", "zeros_like",
+    "pad_backward", "inverse_permutation", "matmul_backward_self", "matmul_backward_other", "scaled", "mm_backward_mat2", "zeros_like",
     "cat_sizes", "negate_list", "unbind", "masked_select_backward", "clamp_backward", "clamp_tensor_backward", "scatter_add_src_backward",
 }
 # Helpers whose result is not a tensor (for constant wrapping and typing).

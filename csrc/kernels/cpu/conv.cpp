@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <tuple>
+#include <vector>
 
 #include "core/parallel.h"
 #include "hyflow/ops/ops_generated.h"
@@ -32,6 +33,26 @@ Geometry geometry(const char* op, const Shape& in, const DimVector& k, const Dim
   return g;
 }
 
+// Output columns ow in [lo, hi) whose input column ow * sw + off lies inside [0, w).
+inline void ow_range(int64_t off, int64_t sw, int64_t w, int64_t wo, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : std::min<int64_t>(wo, (-off + sw - 1) / sw);
+  hi = w - off > 0 ? std::min<int64_t>(wo, (w - off + sw - 1) / sw) : 0;
+  if (hi < lo) hi = lo;
+}
+
+// One window offset of max pooling across n outputs: v[k] replaces best[k] (and its index base + k * step)
+// when larger, or when NaN unless best[k] already is; restrict + branch-free select so it vectorizes.
+template <typename T>
+void pool_update(const T* __restrict v, T* __restrict best, int64_t* __restrict best_i, int64_t n, int64_t base,
+                 int64_t step) {
+  for (int64_t k = 0; k < n; ++k) {
+    const T x = v[k], b = best[k];
+    const bool take = (x > b) | ((x != x) & (b == b));
+    best[k] = take ? x : b;
+    best_i[k] = take ? base + k * step : best_i[k];
+  }
+}
+
 bool low_precision(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
 
 }  // namespace
@@ -53,8 +74,14 @@ Tensor im2col(const Tensor& self, const DimVector& kernel_size, const DimVector&
                  [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t n = r / g.ho, oh = r % g.ho;
+        scalar_t* rows = dst + r * g.wo * K;  // the wo patch rows of this output row
+        // columns [lo, hi) have their whole window inside horizontally: copied without bounds checks
+        int64_t lo = 0, hi = 0;
+        ow_range(-g.pw, g.sw, g.w - (g.kw - 1) * g.dw, g.wo, lo, hi);
         for (int64_t ow = 0; ow < g.wo; ++ow) {
-          scalar_t* row = dst + ((n * g.ho + oh) * g.wo + ow) * K;
+          scalar_t* row = rows + ow * K;
+          const int64_t iw0 = ow * g.sw - g.pw;
+          const bool inside = ow >= lo && ow < hi;
           for (int64_t c = 0; c < g.c; ++c) {
             const scalar_t* plane = src + (n * g.c + c) * g.h * g.w;
             for (int64_t i = 0; i < g.kh; ++i) {
@@ -65,9 +92,17 @@ Tensor im2col(const Tensor& self, const DimVector& kernel_size, const DimVector&
                 continue;
               }
               const scalar_t* line = plane + ih * g.w;
-              for (int64_t j = 0; j < g.kw; ++j) {
-                const int64_t iw = ow * g.sw - g.pw + j * g.dw;
-                cell[j] = (iw >= 0 && iw < g.w) ? line[iw] : scalar_t(0);
+              if (inside && g.kw == 3 && g.dw == 1) {  // the common 3-wide kernel, unrolled
+                cell[0] = line[iw0];
+                cell[1] = line[iw0 + 1];
+                cell[2] = line[iw0 + 2];
+              } else if (inside) {
+                for (int64_t j = 0; j < g.kw; ++j) cell[j] = line[iw0 + j * g.dw];
+              } else {
+                for (int64_t j = 0; j < g.kw; ++j) {
+                  const int64_t iw = iw0 + j * g.dw;
+                  cell[j] = (iw >= 0 && iw < g.w) ? line[iw] : scalar_t(0);
+                }
               }
             }
           }
@@ -90,7 +125,12 @@ Tensor col2im(const Tensor& self, const DimVector& input_size, const DimVector& 
   HY_CHECK(self.dim() == 3 && self.shape()[0] == g.n && self.shape()[1] == g.ho * g.wo && self.shape()[2] == K,
            ValueError, "col2im: self must have shape (", g.n, ", ", g.ho * g.wo, ", ", K, ") for input_size ",
            input_size, ", got ", self.shape());
-  Tensor cols = hy::cpu::contiguous(self);
+  // Patch-major memory (N, K, L) viewed as (N, L, K), as conv2d's backward GEMM produces it, is read in place.
+  const int64_t L = g.ho * g.wo;
+  const bool patch_major = L > 1 && K > 1 && self.strides()[0] == K * L && self.strides()[1] == 1 &&
+                           self.strides()[2] == L;
+  Tensor cols = patch_major ? self : hy::cpu::contiguous(self);
+  const int64_t s_l = patch_major ? 1 : K, s_k = patch_major ? L : 1;
   Tensor out = Tensor::empty(input_size, self.dtype());
   HY_DISPATCH_FLOAT(self.dtype(), "col2im", [&] {
     const scalar_t* src = cols.data<scalar_t>();
@@ -102,19 +142,19 @@ Tensor col2im(const Tensor& self, const DimVector& input_size, const DimVector& 
         scalar_t* img = dst + n * g.c * g.h * g.w;
         for (int64_t i = 0; i < g.c * g.h * g.w; ++i) img[i] = scalar_t(0);
         for (int64_t oh = 0; oh < g.ho; ++oh) {
-          for (int64_t ow = 0; ow < g.wo; ++ow) {
-            const scalar_t* row = src + ((n * g.ho + oh) * g.wo + ow) * K;
-            for (int64_t c = 0; c < g.c; ++c) {
-              scalar_t* plane = img + c * g.h * g.w;
-              for (int64_t i = 0; i < g.kh; ++i) {
-                const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-                if (ih < 0 || ih >= g.h) continue;
-                const scalar_t* cell = row + (c * g.kh + i) * g.kw;
-                scalar_t* line = plane + ih * g.w;
-                for (int64_t j = 0; j < g.kw; ++j) {
-                  const int64_t iw = ow * g.sw - g.pw + j * g.dw;
-                  if (iw >= 0 && iw < g.w) line[iw] += cell[j];
-                }
+          const scalar_t* rows = src + n * L * K + oh * g.wo * s_l;
+          for (int64_t c = 0; c < g.c; ++c) {
+            scalar_t* plane = img + c * g.h * g.w;
+            for (int64_t i = 0; i < g.kh; ++i) {
+              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+              if (ih < 0 || ih >= g.h) continue;
+              scalar_t* line = plane + ih * g.w;
+              for (int64_t j = 0; j < g.kw; ++j) {
+                const scalar_t* cell = rows + ((c * g.kh + i) * g.kw + j) * s_k;
+                int64_t lo = 0, hi = 0;
+                ow_range(j * g.dw - g.pw, g.sw, g.w, g.wo, lo, hi);
+                scalar_t* out_line = line + (j * g.dw - g.pw);
+                for (int64_t ow = lo; ow < hi; ++ow) out_line[ow * g.sw] += cell[ow * s_l];
               }
             }
           }
@@ -151,12 +191,71 @@ std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& self, const Dim
     int64_t* di = idx.data<int64_t>();
     parallel_for(0, g.n * g.c, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, g.h * g.w)),
                  [&](int64_t b, int64_t e) {
+      std::vector<scalar_t> tmp_buf(g.wo);
+      scalar_t* tmp = tmp_buf.data();
       for (int64_t nc = b; nc < e; ++nc) {
         const scalar_t* plane = src + nc * g.h * g.w;
         scalar_t* o = dst + nc * g.ho * g.wo;
         int64_t* oi = di + nc * g.ho * g.wo;
         for (int64_t oh = 0; oh < g.ho; ++oh) {
+          scalar_t* orow = o + oh * g.wo;
+          int64_t* irow = oi + oh * g.wo;
+          // Interior outputs [lo, hi) (window fully inside) are updated a window offset at a time across the
+          // row, branch-free: the first maximum (or first NaN) wins as in the generic loop below.
+          const int64_t ih0 = oh * g.sh - g.ph;
+          int64_t lo = 0, hi = 0;
+          if (ih0 >= 0 && ih0 + (g.kh - 1) * g.dh < g.h) ow_range(-g.pw, g.sw, g.w - (g.kw - 1) * g.dw, g.wo, lo, hi);
+          if (g.kh == 2 && g.kw == 2 && g.dh == 1 && g.dw == 1 && g.sw == 2 && lo < hi) {
+            // the common 2x2 / stride-2 window: four loads per output, branch-free selects
+            const int64_t base = ih0 * g.w - g.pw;
+            const scalar_t* r0 = plane + base;
+            const scalar_t* r1 = r0 + g.w;
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              const int64_t at = base + 2 * ow;
+              scalar_t bv = r0[2 * ow];
+              int64_t bi = at;
+              const scalar_t v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+              if (v1 != v1 || v2 != v2 || v3 != v3 || bv != bv) {  // rare: NaN, the first one wins
+                const scalar_t vs[3] = {v1, v2, v3};
+                const int64_t ats[3] = {at + 1, at + g.w, at + g.w + 1};
+                for (int q = 0; q < 3 && bv == bv; ++q)
+                  if (!(vs[q] <= bv)) {
+                    bv = vs[q];
+                    bi = ats[q];
+                  }
+              } else {
+                // max keeps its first argument on ties (first maximum wins); selects, no branches
+                bi = v1 > bv ? at + 1 : bi;
+                bv = std::max(bv, v1);
+                bi = v2 > bv ? at + g.w : bi;
+                bv = std::max(bv, v2);
+                bi = v3 > bv ? at + g.w + 1 : bi;
+                bv = std::max(bv, v3);
+              }
+              orow[ow] = bv;
+              irow[ow] = bi;
+            }
+          } else
+          for (int64_t i = 0; i < g.kh; ++i) {
+            for (int64_t j = 0; j < g.kw; ++j) {
+              const int64_t off = (ih0 + i * g.dh) * g.w + j * g.dw - g.pw;
+              if (i == 0 && j == 0) {
+                for (int64_t ow = lo; ow < hi; ++ow) {
+                  orow[ow] = plane[off + ow * g.sw];
+                  irow[ow] = off + ow * g.sw;
+                }
+                continue;
+              }
+              // gather the strided column first so the select loop is contiguous and vectorizes
+              for (int64_t ow = lo; ow < hi; ++ow) tmp[ow] = plane[off + ow * g.sw];
+              pool_update(tmp + lo, orow + lo, irow + lo, hi - lo, off + lo * g.sw, g.sw);
+            }
+          }
           for (int64_t ow = 0; ow < g.wo; ++ow) {
+            if (ow == lo && lo < hi) {
+              ow = hi - 1;
+              continue;
+            }
             scalar_t best = -std::numeric_limits<scalar_t>::infinity();
             int64_t best_i = -1;
             for (int64_t i = 0; i < g.kh; ++i) {

@@ -208,6 +208,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     cols = _ops.im2col(input, [kh, kw], list(d), list(p), list(s))
     ho = (input.shape[2] + 2 * p[0] - d[0] * (kh - 1) - 1) // s[0] + 1
     wo = (input.shape[3] + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
+    if groups == 1:
+        # (O, K) @ (N, K, L): the output comes out in NCHW order (no permute copy for the layers after it)
+        out = _ops.matmul(weight.reshape([o, c * kh * kw]), cols.transpose(1, 2))
+        if bias is not None:
+            out = out + bias.reshape([o, 1])
+        return out.reshape([n, o, ho, wo])
     rows = cols.reshape([n * ho * wo, c * kh * kw])
     if groups == 1:
         out = _ops.matmul(rows, weight.reshape([o, c * kh * kw]).T)
