@@ -11,7 +11,7 @@ from .function import Function, FunctionCtx
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
                         set_grad_enabled)
 
-__all__ = ["backward", "grad", "Function", "FunctionCtx", "no_grad", "enable_grad", "inference_mode",
+__all__ = ["backward", "grad", "zero_grads", "Function", "FunctionCtx", "no_grad", "enable_grad", "inference_mode",
            "set_grad_enabled", "is_grad_enabled", "is_inference_mode_enabled"]
 
 
@@ -66,3 +66,15 @@ def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False,
 
 Tensor.backward = _tensor_backward
 Tensor.data = property(lambda self: self.detach(), doc="This tensor's values, cut from the graph.")
+
+
+def zero_grads(tensors, set_to_none=True):
+    """Reset ``.grad`` of each tensor: to None (frees memory, the default) or to zeros in place."""
+    for t in tensors:
+        if t.grad is None:
+            continue
+        if set_to_none:
+            t.grad = None
+        else:
+            with no_grad():
+                t.grad.zero_()

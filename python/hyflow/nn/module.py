@@ -3,7 +3,7 @@ from collections import OrderedDict
 
 from .. import _C
 from .._C import Tensor
-from ..autograd import no_grad
+from ..autograd import no_grad, zero_grads
 from .parameter import Parameter
 
 __all__ = ["Module"]
@@ -205,14 +205,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                with no_grad():
-                    p.grad.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn):
         for m in self.children():

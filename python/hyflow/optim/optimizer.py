@@ -2,7 +2,7 @@
 import copy
 
 from .._C import Tensor
-from ..autograd import no_grad
+from ..autograd import zero_grads
 
 __all__ = ["Optimizer"]
 
@@ -54,15 +54,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none=True):
-        for g in self.param_groups:
-            for p in g["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    with no_grad():
-                        p.grad.zero_()
+        zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def _state_for(self, p):
         return self.state.setdefault(id(p), {})

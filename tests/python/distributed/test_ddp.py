@@ -8,17 +8,7 @@ import hyflow.distributed as dist
 from hyflow import nn
 
 from _mpirun import assert_all_ok, requires_mpi, run
-from test_dist_local import LAUNCHER_VARS
 
-
-@pytest.fixture
-def world(monkeypatch):
-    for v in LAUNCHER_VARS:
-        monkeypatch.delenv(v, raising=False)
-    dist.destroy_process_group()
-    dist.init()
-    yield
-    dist.destroy_process_group()
 
 
 def _mlp(seed):

@@ -11,15 +11,6 @@ LAUNCHER_VARS = ["OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PM
                  "MV2_COMM_WORLD_SIZE", "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "RANK", "WORLD_SIZE"]
 
 
-@pytest.fixture
-def world(monkeypatch):
-    for v in LAUNCHER_VARS:
-        monkeypatch.delenv(v, raising=False)
-    dist.destroy_process_group()
-    dist.init()
-    yield
-    dist.destroy_process_group()
-
 
 @pytest.mark.parametrize("env, want", [
     ({}, None),
