@@ -108,15 +108,16 @@ def _run(args):
                  "checkpoint_dir": args.checkpoint_dir, "resume": True if args.resume else None,
                  "progress": False if args.no_progress else None}
     run_kwargs.update({k: v for k, v in overrides.items() if v is not None})
+    if "steps" not in run_kwargs:
+        print(f"hyflow: error: {args.file} sets no run.steps; give --steps N", file=sys.stderr)
+        return EXIT_USAGE
     if args.dot:
         write_text_atomically(args.dot, graph_dot(wf.describe()))
     workflow_error = _workflow_error_class()
     try:
         result = wf.run(**run_kwargs)
     except workflow_error as e:
-        name = getattr(wf, "name", None)
-        print(f"hyflow: workflow {name!r} failed: {e}" if name else f"hyflow: workflow failed: {e}",
-              file=sys.stderr)
+        print(f"hyflow: {e}", file=sys.stderr)  # the engine's message names the workflow, task and step
         return EXIT_FAILED
     finally:
         if args.trace:

@@ -146,7 +146,7 @@ class _Checker:
                            required=("name", "tasks"))
         spec = {"name": self.string(top, "name", ()), "pythonpath": self.pythonpath(top)}
         if "seed" in top:
-            spec["seed"] = self.integer(top, "seed", (), minimum=None)
+            spec["seed"] = self.integer(top, "seed", (), minimum=0)
         spec["channels"] = self.channels(top)
         spec["tasks"] = self.tasks(top, spec["channels"])
         spec["run"] = self.run(top)
@@ -209,13 +209,13 @@ class _Checker:
         return out
 
     def run(self, top):
-        keys = ("steps", "checkpoint_every", "checkpoint_dir", "resume", "progress")
+        keys = ("steps", "checkpoint_every", "checkpoint_dir", "keep_checkpoints", "resume", "progress", "threads",
+                "lookahead")
         settings = self.mapping(top.get("run"), ("run",), keys, top)
         out = {}
-        if "steps" in settings:
-            out["steps"] = self.integer(settings, "steps", ("run",), minimum=0)
-        if "checkpoint_every" in settings:
-            out["checkpoint_every"] = self.integer(settings, "checkpoint_every", ("run",), minimum=1)
+        for key in keys:
+            if key in settings and key not in ("checkpoint_dir", "resume", "progress"):
+                out[key] = self.integer(settings, key, ("run",), minimum=0 if key == "steps" else 1)
         if "checkpoint_dir" in settings:
             out["checkpoint_dir"] = self.string(settings, "checkpoint_dir", ("run",))
         for key in ("resume", "progress"):
@@ -239,9 +239,8 @@ class _Checker:
 
     def integer(self, parent, key, path, minimum):
         value = parent[key]
-        if not isinstance(value, int) or isinstance(value, bool) or (minimum is not None and value < minimum):
-            bound = f" >= {minimum}" if minimum is not None else ""
-            self.fail(path + (key,), f"expected an int{bound}, got {_show(value)}", parent)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            self.fail(path + (key,), f"expected an int >= {minimum}, got {_show(value)}", parent)
         return value
 
     def choice(self, parent, key, path, options):
@@ -274,7 +273,7 @@ class _Checker:
         ok = (isinstance(value, str) and value) or (isinstance(value, int) and not isinstance(value, bool)) or (
             isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
         if not ok:
-            self.fail(path + ("ranks",), f"expected a rank selector (e.g. all, last, 0, [0, 2]), got {_show(value)}",
+            self.fail(path + ("ranks",), f"expected a rank selector (all, first, last, an int, '0:-1', [0, 2]), got {_show(value)}",
                       parent)
         return value
 

@@ -84,8 +84,15 @@ def test_run_without_overrides_uses_the_file(workflow_file):
 def test_failed_workflow_exits_1_with_the_error_and_still_writes_the_trace(workflow_file, tmp_path, capsys):
     assert cli.main(["run", str(workflow_file), "--steps", "666", "--trace", "t.json"]) == 1
     err = capsys.readouterr().err
-    assert "workflow 'demo' failed: task 'train' failed at step 3: boom" in err
+    assert "hyflow: task 'train' failed at step 3: boom" in err
     assert (tmp_path / "t.json").exists()
+
+
+def test_steps_must_come_from_somewhere(workflow_file, capsys):
+    workflow_file.write_text(workflow_file.read_text().replace("steps: 10, ", ""))
+    assert cli.main(["run", str(workflow_file)]) == 2
+    assert "sets no run.steps; give --steps N" in capsys.readouterr().err
+    assert cli.main(["run", str(workflow_file), "--steps", "3"]) == 0
 
 
 def test_bad_file_exits_2_with_the_spec_error(workflow_file, capsys):

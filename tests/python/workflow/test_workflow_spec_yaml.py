@@ -137,6 +137,8 @@ BAD = [
     (("pythonpath: [code]", "pythonpath: [nope]"), r"pythonpath: '.*nope' is not a directory"),
     (("pythonpath: [code]", "pythonpath: {a: 1}"), r"pythonpath \(line 3\): expected a folder or a list"),
     (("steps: 2000", "steps: -1"), r"run\.steps \(line 11\): expected an int >= 0, got -1"),
+    (("resume: false", "resume: false, threads: 0"), r"run\.threads.*expected an int >= 1, got 0"),
+    (("seed: 7", "seed: -1"), r"seed \(line 2\): expected an int >= 0"),
     (("resume: false", "resume: maybe"), r"run\.resume.*expected true or false, got 'maybe'"),
     (("ranks: last", "ranks: [0, x]"), r"tasks\.infer\.ranks.*expected a rank selector"),
     (("name: shallow-water-surrogate\n", ""), r"wf\.yaml: the document: missing required key 'name'"),
