@@ -97,6 +97,8 @@ void bind_runtime(py::module_& m) {
       }, py::arg("state"))
       .def("__repr__", [](const Generator& g) { return str("hyflow.Generator(seed=", g.seed(), ", offset=", g.offset(), ")"); });
   m.def("default_generator", &default_generator);
+  m.def("_set_thread_generator", &set_thread_generator, py::arg("generator").none(true),
+        "Install a generator as this thread's default (None: the process-wide one); returns the previous one.");
   m.def("get_num_threads", &get_num_threads, "Threads in hyflow's pool.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"), "Resize hyflow's thread pool (n >= 1).");
   m.def("_build_config", [] {

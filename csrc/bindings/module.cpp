@@ -18,6 +18,7 @@ void bind_indexing(py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
 void bind_runtime(py::module_& m);
 void bind_autograd(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
 void bind_distributed(py::module_& m);
+void bind_workflow(py::module_& m);
 }  // namespace hy
 
 PYBIND11_MODULE(_C, m) {
@@ -36,4 +37,5 @@ PYBIND11_MODULE(_C, m) {
   hy::bind_runtime(m);
   hy::bind_autograd(m, cls);
   hy::bind_distributed(m);
+  hy::bind_workflow(m);
 }

@@ -21,8 +21,18 @@ std::array<uint32_t, 4> philox4x32(uint64_t key, uint64_t counter) {
   return {c0, c1, c2, c3};
 }
 
+namespace {
+thread_local std::shared_ptr<Generator> t_thread_generator;
+}  // namespace
+
 std::shared_ptr<Generator> default_generator() {
+  if (t_thread_generator) return t_thread_generator;
   static std::shared_ptr<Generator> g = std::make_shared<Generator>();
+  return g;
+}
+
+std::shared_ptr<Generator> set_thread_generator(std::shared_ptr<Generator> g) {
+  std::swap(g, t_thread_generator);
   return g;
 }
 

@@ -32,7 +32,12 @@ class Generator {
   uint64_t offset_ = 0;
 };
 
-/// The process-wide generator used when none is passed (hy.manual_seed sets it).
+/// The generator used when none is passed: this thread's override if set, else the process-wide one
+/// (hy.manual_seed seeds whichever it is).
 std::shared_ptr<Generator> default_generator();
+/// Make `g` this thread's default generator (null: back to the process-wide one); returns the previous
+/// override. A workflow task runs with its own ctx.rng installed, so random init and dropout inside a
+/// task draw from a stream no other task touches, and runs are reproducible whatever the thread timing.
+std::shared_ptr<Generator> set_thread_generator(std::shared_ptr<Generator> g);
 
 }  // namespace hy

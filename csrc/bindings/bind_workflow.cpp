@@ -1,0 +1,258 @@
+// Bindings for csrc/workflow: hyflow._C._workflow, wrapped by python/hyflow/workflow. The engine runs
+// with the GIL released; task bodies, predicates, checkpoints and heartbeats take it back through
+// PyHost. Python objects travel through the engine as Items whose deleter takes the GIL, so any
+// worker thread may drop the last reference.
+#include "bindings/pyconvert.h"
+#include "workflow/engine.h"
+
+namespace py = pybind11;
+
+namespace hy {
+namespace {
+
+using workflow::Item;
+
+Item to_item(py::object o) {
+  if (o.is_none()) return nullptr;
+  return Item(new py::object(std::move(o)), [](void* p) {
+    py::gil_scoped_acquire gil;
+    delete static_cast<py::object*>(p);
+  });
+}
+
+py::object from_item(const Item& item) {
+  if (!item) return py::none();
+  return *static_cast<py::object*>(item.get());
+}
+
+// Calls back into the Python driver (python/hyflow/workflow/run.py), which catches the task's own
+// exceptions and reports them as (ok=False, error text); anything escaping here is a driver bug or a
+// KeyboardInterrupt and stops the run.
+class PyHost final : public workflow::Host {
+ public:
+  explicit PyHost(py::object driver) : driver_(std::move(driver)) {}
+
+  bool predicate(int task, int64_t step) override {
+    py::gil_scoped_acquire gil;
+    try {
+      return driver_.attr("predicate")(task, step).cast<bool>();
+    } catch (py::error_already_set& e) {
+      throw RuntimeError(e.what());
+    }
+  }
+
+  workflow::TaskOutcome invoke(int task, int64_t step, int attempt, std::vector<workflow::InputValue>& inputs) override {
+    py::gil_scoped_acquire gil;
+    workflow::TaskOutcome out;
+    try {
+      py::list args;
+      for (const auto& in : inputs) {
+        if (in.is_channel) {
+          py::list items;
+          for (const Item& i : in.items) items.append(from_item(i));
+          args.append(items);
+        } else {
+          args.append(from_item(in.items.at(0)));
+        }
+      }
+      py::tuple r = driver_.attr("invoke")(task, step, attempt, args);
+      out.ok = r[0].cast<bool>();
+      if (out.ok) {
+        out.value = to_item(py::reinterpret_borrow<py::object>(r[1]));
+        for (py::handle pair : py::reinterpret_borrow<py::list>(r[2])) {
+          py::tuple pr = py::reinterpret_borrow<py::tuple>(pair);
+          out.emitted.emplace_back(pr[0].cast<int>(), to_item(py::reinterpret_borrow<py::object>(pr[1])));
+        }
+      } else {
+        out.error = r[1].cast<std::string>();
+      }
+    } catch (py::error_already_set& e) {
+      out.ok = false;
+      out.abort = true;  // KeyboardInterrupt, SystemExit or a driver bug: stop, don't retry
+      out.error = e.what();
+    }
+    return out;
+  }
+
+  void checkpoint(int64_t next_step) override {
+    py::gil_scoped_acquire gil;
+    try {
+      driver_.attr("checkpoint")(next_step);
+    } catch (py::error_already_set& e) {
+      throw RuntimeError(e.what());
+    }
+  }
+
+  void heartbeat(int64_t steps_done) override {
+    py::gil_scoped_acquire gil;
+    try {
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      driver_.attr("heartbeat")(steps_done);
+    } catch (py::error_already_set& e) {
+      throw RuntimeError(e.what());
+    }
+  }
+
+ private:
+  py::object driver_;
+};
+
+workflow::Policy policy_from(const std::string& s) {
+  if (s == "block") return workflow::Policy::Block;
+  if (s == "latest") return workflow::Policy::Latest;
+  if (s == "drop_oldest") return workflow::Policy::DropOldest;
+  throw ValueError("channel policy must be 'block', 'latest' or 'drop_oldest', got '" + s + "'");
+}
+
+workflow::GraphSpec graph_from(py::list tasks, py::list channels) {
+  workflow::GraphSpec g;
+  for (py::handle h : channels) {
+    py::dict d = py::reinterpret_borrow<py::dict>(h);
+    workflow::ChannelSpec c;
+    c.name = d["name"].cast<std::string>();
+    c.capacity = d["capacity"].cast<int64_t>();
+    c.policy = policy_from(d["policy"].cast<std::string>());
+    c.delay = d["delay"].cast<int>();
+    g.channels.push_back(std::move(c));
+  }
+  for (py::handle h : tasks) {
+    py::dict d = py::reinterpret_borrow<py::dict>(h);
+    workflow::TaskSpec t;
+    t.name = d["name"].cast<std::string>();
+    t.every = d["every"].cast<int64_t>();
+    t.offset = d["offset"].cast<int64_t>();
+    t.has_predicate = d["has_predicate"].cast<bool>();
+    t.retries = d["retries"].cast<int>();
+    t.always = d.contains("always") && d["always"].cast<bool>();
+    for (py::handle in : py::reinterpret_borrow<py::list>(d["inputs"])) {
+      auto pr = in.cast<std::pair<std::string, int>>();
+      HY_CHECK(pr.first == "task" || pr.first == "channel", ValueError, "input kind must be 'task' or 'channel'");
+      t.inputs.push_back({pr.first == "task" ? workflow::InputSpec::Task : workflow::InputSpec::Channel, pr.second});
+    }
+    t.outputs = d["outputs"].cast<std::vector<int>>();
+    g.tasks.push_back(std::move(t));
+  }
+  return g;
+}
+
+const char* status_name(workflow::TraceEvent::Status s) {
+  switch (s) {
+    case workflow::TraceEvent::Ok: return "ok";
+    case workflow::TraceEvent::Failed: return "failed";
+    case workflow::TraceEvent::Retried: return "retried";
+    case workflow::TraceEvent::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+py::dict report_to_python(const workflow::Engine& engine, const workflow::RunReport& r) {
+  const auto& g = engine.graph();
+  py::dict out;
+  out["steps_done"] = r.steps_done;
+  out["wall_s"] = r.wall_s;
+  out["aborted"] = r.aborted;
+  py::list failures;
+  for (const auto& f : r.failures)
+    failures.append(py::dict(py::arg("task") = g.tasks[static_cast<size_t>(f.task)].name, py::arg("step") = f.step,
+                             py::arg("attempts") = f.attempts, py::arg("error") = f.error));
+  out["failures"] = failures;
+  py::list cancelled;
+  for (int t : r.cancelled) cancelled.append(g.tasks[static_cast<size_t>(t)].name);
+  out["cancelled"] = cancelled;
+  py::dict tasks;
+  for (size_t t = 0; t < r.task_stats.size(); ++t) {
+    const auto& s = r.task_stats[t];
+    tasks[py::str(g.tasks[t].name)] = py::dict(
+        py::arg("calls") = s.calls, py::arg("skipped") = s.skipped, py::arg("failed") = s.failed,
+        py::arg("retries") = s.retries, py::arg("total_s") = s.total_s,
+        py::arg("mean_ms") = s.calls ? 1e3 * s.total_s / static_cast<double>(s.calls) : 0.0,
+        py::arg("max_ms") = 1e3 * s.max_s);
+  }
+  out["tasks"] = tasks;
+  py::dict channels;
+  for (size_t c = 0; c < r.channel_stats.size(); ++c) {
+    const auto& s = r.channel_stats[c];
+    channels[py::str(g.channels[c].name)] = py::dict(
+        py::arg("pushed") = s.pushed, py::arg("consumed") = s.consumed, py::arg("dropped") = s.dropped,
+        py::arg("max_depth") = s.max_depth, py::arg("producer_wait_s") = s.producer_wait_s);
+  }
+  out["channels"] = channels;
+  py::list events;
+  for (const auto& e : r.events)
+    events.append(py::dict(py::arg("task") = g.tasks[static_cast<size_t>(e.task)].name, py::arg("step") = e.step,
+                           py::arg("attempt") = e.attempt, py::arg("thread") = e.thread,
+                           py::arg("start_us") = e.start_us, py::arg("end_us") = e.end_us,
+                           py::arg("status") = status_name(e.status)));
+  out["events"] = events;
+  return out;
+}
+
+}  // namespace
+
+void bind_workflow(py::module_& m) {
+  using workflow::Engine;
+  py::module_ w = m.def_submodule("_workflow", "The workflow engine (private: use hyflow.workflow)");
+
+  py::class_<Engine::SubTask, std::shared_ptr<Engine::SubTask>>(w, "SubTask")
+      .def("wait", &Engine::SubTask::wait, py::call_guard<py::gil_scoped_release>())
+      .def("done", &Engine::SubTask::done);
+
+  py::class_<Engine>(w, "Engine")
+      .def(py::init([](py::list tasks, py::list channels) { return new Engine(graph_from(tasks, channels)); }),
+           py::arg("tasks"), py::arg("channels"))
+      .def("run", [](Engine& e, py::object driver, int64_t start, int64_t end, int64_t checkpoint_every, int threads,
+                     int64_t lookahead, double heartbeat_s) {
+             PyHost host(driver);
+             workflow::RunOptions o;
+             o.start_step = start;
+             o.end_step = end;
+             o.checkpoint_every = checkpoint_every;
+             o.threads = threads;
+             o.lookahead = lookahead;
+             o.heartbeat_s = heartbeat_s;
+             workflow::RunReport r;
+             {
+               py::gil_scoped_release nogil;
+               r = e.run(host, o);
+             }
+             return report_to_python(e, r);
+           },
+           py::arg("driver"), py::arg("start"), py::arg("end"), py::arg("checkpoint_every") = 0,
+           py::arg("threads") = 0, py::arg("lookahead") = 16, py::arg("heartbeat_s") = 0.1)
+      .def("channel_snapshot", [](const Engine& e, int c) {
+             py::list out;
+             for (const auto& it : e.channel_snapshot(c))
+               out.append(py::make_tuple(it.step, it.producer, it.seq, from_item(it.item)));
+             return out;
+           }, py::arg("channel"))
+      .def("channel_cursors", &Engine::channel_cursors, py::arg("channel"))
+      .def("channel_restore", [](Engine& e, int c, py::list items, std::vector<int64_t> cursors) {
+             std::vector<workflow::ChannelItem> v;
+             for (py::handle h : items) {
+               py::tuple t = py::reinterpret_borrow<py::tuple>(h);
+               HY_CHECK(t.size() == 4, ValueError, "channel_restore: items are (step, producer, seq, value)");
+               v.push_back({t[0].cast<int64_t>(), t[1].cast<int>(), t[2].cast<int64_t>(),
+                            to_item(py::reinterpret_borrow<py::object>(t[3]))});
+             }
+             e.channel_restore(c, std::move(v), cursors);
+           }, py::arg("channel"), py::arg("items"), py::arg("cursors"));
+
+  w.def("spawn", [](py::function fn) {
+    Item holder = to_item(fn);  // released under the GIL whichever thread drops it
+    std::shared_ptr<Engine::SubTask> task;
+    {
+      py::gil_scoped_release nogil;
+      task = Engine::spawn([holder] {
+        py::gil_scoped_acquire gil;
+        try {
+          from_item(holder)();
+        } catch (py::error_already_set& e) {
+          throw RuntimeError(e.what());  // the driver wraps fn and keeps its exception itself
+        }
+      });
+    }
+    return task;
+  }, py::arg("fn"), "Run fn() as a sub-task on the running workflow's arena (inline outside a run).");
+}
+
+}  // namespace hy

@@ -1,0 +1,112 @@
+"""What a task body receives as `ctx`: its step, its state, its random generator, and ways to emit
+items and spawn sub-tasks."""
+import hashlib
+import logging
+
+from .. import _C
+from .graph import Channel
+
+__all__ = ["Context", "SubTaskFuture", "task_seed"]
+
+log = logging.getLogger("hyflow.workflow")
+
+
+def task_seed(workflow_seed, task_name):
+    """A seed for one task's generator that is the same in every process and every run."""
+    digest = hashlib.blake2b(f"{workflow_seed}/{task_name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1  # keep it a non-negative int64
+
+
+class SubTaskFuture:
+    """The handle ctx.spawn returns: result() waits (running other work meanwhile) and returns fn's
+    value or raises its exception."""
+
+    def __init__(self, fn, args, kwargs):
+        self._value = None
+        self._error = None
+
+        def body():
+            try:
+                self._value = fn(*args, **kwargs)
+            except BaseException as e:  # noqa: B036 — handed to whoever calls result()
+                self._error = e
+
+        self._handle = _C._workflow.spawn(body)
+
+    def done(self):
+        return self._handle.done()
+
+    def result(self):
+        self._handle.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class Context:
+    """Per-task view of a running workflow (one object per task, updated every step).
+
+    Attributes: workflow, task (name), step, attempt (0 on the first try), state (a dict saved in
+    checkpoints), rng (a hy.Generator seeded from the workflow seed and the task name, saved in
+    checkpoints: use it for anything random so runs and resumed runs agree), rank and world_size,
+    log (the "hyflow.workflow" logger).
+    """
+
+    def __init__(self, workflow, task, state, rng, rank=0, world_size=1):
+        self.workflow = workflow
+        self.task = task.name
+        self._task = task
+        self.step = -1
+        self.attempt = 0
+        self.state = state
+        self.rng = rng
+        self.rank = rank
+        self.world_size = world_size
+        self.log = log
+        self._emitted = []
+        self._subtasks = []
+
+    def emit(self, channel, value):
+        """Push `value` to one of this task's output channels (in addition to the return value, which
+        goes to all of them)."""
+        if isinstance(channel, str):
+            channel = self.workflow[channel]
+        if not isinstance(channel, Channel) or not any(o is channel for o in self._task.outputs):
+            outs = [o.name for o in self._task.outputs]
+            raise ValueError(f"task '{self.task}' can only emit to its outputs {outs}, got {channel!r}")
+        if value is None:
+            raise ValueError(f"task '{self.task}': cannot emit None to channel '{channel.name}'")
+        self._emitted.append((channel.index, value))
+
+    def spawn(self, fn, *args, **kwargs):
+        """Run fn(*args, **kwargs) concurrently on the workflow's threads; returns a future. The task's
+        step ends only when all its sub-tasks have; an exception in one fails the task."""
+        if not callable(fn):
+            raise TypeError(f"ctx.spawn needs a callable, got {type(fn).__name__}")
+        fut = SubTaskFuture(fn, args, kwargs)
+        self._subtasks.append(fut)
+        return fut
+
+    def _begin(self, step, attempt):
+        self.step = step
+        self.attempt = attempt
+        self._emitted = []
+        self._subtasks = []
+
+    def _join_subtasks(self):
+        pending, self._subtasks = self._subtasks, []
+        first = None
+        for fut in pending:
+            try:
+                fut.result()
+            except Exception as e:  # noqa: BLE001 — every sub-task is joined before the first error is raised
+                first = first or e
+        if first is not None:
+            raise first
+
+    def __repr__(self):
+        return f"Context(task={self.task!r}, step={self.step}, attempt={self.attempt}, rank={self.rank})"
+
+
+def new_generator(workflow_seed, task_name):
+    return _C.Generator(task_seed(workflow_seed, task_name))

@@ -1,0 +1,271 @@
+"""Declaring a workflow: tasks, channels and the edges between them.
+
+    wf = Workflow("shallow-water-surrogate", seed=0)
+    states = wf.channel("states", capacity=16, policy="block")
+    @wf.task(outputs=[states])
+    def simulate(ctx): ...
+    @wf.task(inputs=[states], every=10, retries=2)
+    def train(ctx, batch): ...
+    result = wf.run(steps=2000)
+
+Declarations only record what the user said and check it; running is hyflow/workflow/run.py's job
+and scheduling the C++ engine's (csrc/workflow/engine.h). See docs/workflow.md.
+"""
+import inspect
+import re
+
+from . import placement
+
+__all__ = ["Workflow", "Task", "Channel"]
+
+POLICIES = ("block", "latest", "drop_oldest")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+def _check_int(value, what, minimum):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {value}")
+    return value
+
+
+class Channel:
+    """A bounded queue of items between tasks. Items are passed by reference: a tensor is never copied.
+
+    policy "block": producers wait while the channel holds `capacity` unread items (backpressure) and the
+    consumer receives every item as a list. "drop_oldest": the consumer receives the newest `capacity`
+    items. "latest": the consumer receives only the newest item (not a list).
+    """
+
+    def __init__(self, workflow, name, capacity, policy, delay, index):
+        self.workflow = workflow
+        self.name = name
+        self.capacity = capacity
+        self.policy = policy
+        self.delay = delay  # None: decided from declaration order (see Workflow.effective_delay)
+        self.index = index
+
+    def __repr__(self):
+        return f"Channel({self.name!r}, capacity={self.capacity}, policy={self.policy!r})"
+
+
+class Task:
+    """A declared task. Calling it calls the wrapped function (handy in unit tests)."""
+
+    def __init__(self, workflow, fn, name, inputs, outputs, every, offset, when, retries, ranks, index):
+        self.workflow = workflow
+        self.fn = fn
+        self.name = name
+        self.inputs = inputs
+        self.outputs = outputs
+        self.every = every
+        self.offset = offset
+        self.when = when
+        self.retries = retries
+        self.ranks = ranks
+        self.index = index
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__wrapped__ = fn
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self):
+        return f"Task({self.name!r}, every={self.every}, inputs={[i.name for i in self.inputs]})"
+
+
+class Workflow:
+    """A task graph run step by step by hyflow's C++ engine. See docs/workflow.md."""
+
+    def __init__(self, name="workflow", *, seed=0):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Workflow name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.seed = _check_int(seed, "Workflow seed", 0)
+        self._tasks = []
+        self._channels = []
+        self._by_name = {}
+        self.last_result = None
+
+    # ------------------------------------------------------------------------------- declaring
+
+    def channel(self, name, capacity=1, policy="block", *, delay=None):
+        """Declare a channel. `delay=1` makes consumers see only items of earlier steps (a feedback
+        edge); by default that is chosen when a producer is declared after a consumer."""
+        self._check_new_name(name)
+        _check_int(capacity, f"channel '{name}' capacity", 1)
+        if policy not in POLICIES:
+            raise ValueError(f"channel '{name}' policy must be one of {POLICIES}, got {policy!r}")
+        if delay is not None and delay not in (0, 1):
+            raise ValueError(f"channel '{name}' delay must be 0, 1 or None, got {delay!r}")
+        ch = Channel(self, name, capacity, policy, delay, len(self._channels))
+        self._channels.append(ch)
+        self._by_name[name] = ch
+        return ch
+
+    def task(self, fn=None, *, name=None, inputs=(), outputs=(), every=1, offset=0, when=None, retries=0,
+             ranks=None):
+        """Declare a task: as a decorator (``@wf.task(every=10)``) or a call (``wf.task(fn, ...)``).
+
+        fn(ctx, *inputs) runs at the steps its trigger selects: every `every` steps from `offset`, only
+        when each task input produced a value this step and (for channel inputs) some channel has
+        items, and only when `when(ctx)` is true. Its return value goes to every output channel and to
+        tasks that take this task as an input; None means "no output this step".
+        """
+        if fn is None:
+            return lambda f: self.task(f, name=name, inputs=inputs, outputs=outputs, every=every, offset=offset,
+                                       when=when, retries=retries, ranks=ranks)
+        if isinstance(fn, Task):
+            fn = fn.fn
+        if not callable(fn):
+            raise TypeError(f"task function must be callable, got {type(fn).__name__}")
+        name = name if name is not None else getattr(fn, "__name__", None)
+        self._check_new_name(name)
+        ins = [self._resolve(x, f"task '{name}' input", (Task, Channel)) for x in _as_list(inputs, "inputs")]
+        outs = [self._resolve(x, f"task '{name}' output", (Channel,)) for x in _as_list(outputs, "outputs")]
+        if len(set(map(id, outs))) != len(outs):
+            raise ValueError(f"task '{name}': an output channel is listed twice")
+        _check_int(every, f"task '{name}' every", 1)
+        _check_int(offset, f"task '{name}' offset", 0)
+        _check_int(retries, f"task '{name}' retries", 0)
+        if when is not None and not callable(when):
+            raise TypeError(f"task '{name}': when must be a callable taking ctx, got {type(when).__name__}")
+        placement.check_ranks(ranks, f"task '{name}' ranks")
+        _check_arity(fn, name, len(ins))
+        t = Task(self, fn, name, ins, outs, every, offset, when, retries, ranks, len(self._tasks))
+        self._tasks.append(t)
+        self._by_name[name] = t
+        return t
+
+    def _check_new_name(self, name):
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(f"workflow names must be identifiers (letters, digits, _ . -), got {name!r}")
+        if name in self._by_name:
+            raise ValueError(f"workflow '{self.name}' already has a task or channel named '{name}'")
+
+    def _resolve(self, x, what, kinds):
+        if isinstance(x, str):
+            if x not in self._by_name:
+                raise ValueError(f"{what} '{x}' is not a declared task or channel of workflow '{self.name}'"
+                                 " (declare it first)")
+            x = self._by_name[x]
+        if not isinstance(x, kinds) or x.workflow is not self:
+            allowed = " or ".join(k.__name__ for k in kinds)
+            raise TypeError(f"{what} must be a {allowed} of this workflow (or its name), got {x!r}")
+        return x
+
+    # ------------------------------------------------------------------------------- inspecting
+
+    @property
+    def tasks(self):
+        return list(self._tasks)
+
+    @property
+    def channels(self):
+        return list(self._channels)
+
+    def __getitem__(self, name):
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"workflow '{self.name}' has no task or channel named '{name}'") from None
+
+    def producers(self, channel):
+        return [t for t in self._tasks if any(o is channel for o in t.outputs)]
+
+    def consumers(self, channel):
+        return [t for t in self._tasks if any(i is channel for i in t.inputs)]
+
+    def effective_delay(self, channel):
+        """0 or 1: whether consumers of `channel` see items of the same step (see Workflow.channel)."""
+        if channel.delay is not None:
+            return channel.delay
+        prods, cons = self.producers(channel), self.consumers(channel)
+        if prods and cons and max(p.index for p in prods) >= min(c.index for c in cons):
+            return 1
+        return 0
+
+    def describe(self):
+        """The graph as plain data: what to_dot draws and what equal declarations compare equal on."""
+        def trig(t):
+            if t.when is None:
+                return None
+            return getattr(t.when, "__qualname__", None) or repr(t.when)
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "channels": [{"name": c.name, "capacity": c.capacity, "policy": c.policy,
+                          "delay": self.effective_delay(c)} for c in self._channels],
+            "tasks": [{"name": t.name,
+                       "fn": f"{getattr(t.fn, '__module__', '?')}:{getattr(t.fn, '__qualname__', repr(t.fn))}",
+                       "inputs": [{"kind": "task" if isinstance(i, Task) else "channel", "name": i.name}
+                                  for i in t.inputs],
+                       "outputs": [o.name for o in t.outputs],
+                       "every": t.every, "offset": t.offset, "when": trig(t), "retries": t.retries,
+                       "ranks": placement.describe_ranks(t.ranks)} for t in self._tasks],
+        }
+
+    def to_dot(self, path=None):
+        """The graph in Graphviz DOT; also written to `path` when given."""
+        from .observe import graph_dot
+        text = graph_dot(self.describe())
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        return text
+
+    def _repr_svg_(self):
+        from .observe import render_svg
+        return render_svg(self.to_dot())
+
+    def _repr_html_(self):
+        svg = self._repr_svg_()
+        if svg is not None:
+            return svg
+        import html
+        return f"<pre>{html.escape(self.to_dot())}</pre>"
+
+    def __repr__(self):
+        return (f"Workflow({self.name!r}, tasks={[t.name for t in self._tasks]}, "
+                f"channels={[c.name for c in self._channels]})")
+
+    # ------------------------------------------------------------------------------- running
+
+    def run(self, steps, **kwargs):
+        """Run steps [0, steps) (or continue from the last checkpoint with resume=True).
+
+        Keyword arguments: checkpoint_every, checkpoint_dir, resume, keep_checkpoints, progress,
+        threads, lookahead, comm. Returns a RunResult; raises WorkflowError naming the failed task,
+        its step and its traceback when a task fails after its retries. See docs/workflow.md.
+        """
+        from .run import run_workflow
+        return run_workflow(self, steps, **kwargs)
+
+    def trace(self, path):
+        """Write the last run's timeline as Chrome-trace JSON (open it in https://ui.perfetto.dev)."""
+        if self.last_result is None:
+            raise RuntimeError(f"workflow '{self.name}' has not run yet: nothing to trace")
+        return self.last_result.trace(path)
+
+
+def _as_list(x, what):
+    if isinstance(x, (Task, Channel, str)):
+        return [x]
+    try:
+        return list(x)
+    except TypeError:
+        raise TypeError(f"{what} must be a list of tasks/channels, got {type(x).__name__}") from None
+
+
+def _check_arity(fn, name, n_inputs):
+    """fn must take ctx plus one positional argument per input: say so now, not at step 0."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # builtins and C functions: trust them
+    try:
+        sig.bind(*([None] * (n_inputs + 1)))
+    except TypeError:
+        raise TypeError(f"task '{name}': {fn.__qualname__ if hasattr(fn, '__qualname__') else fn}{sig} cannot be "
+                        f"called as fn(ctx{', input' * n_inputs}) — it has {n_inputs} input(s)") from None

@@ -1,0 +1,216 @@
+"""Running a declared Workflow on the C++ engine: the Python half of the host interface (task bodies,
+predicates, checkpoints, progress) and the RunResult / WorkflowError a user gets back.
+
+The engine (csrc/workflow/engine.h) decides what runs when; this module turns an instance (task,
+step) into a call fn(ctx, *inputs), keeps each task's Context, and writes and restores checkpoints.
+Under MPI each rank runs the part of the graph placed on it (see local_graph.py).
+"""
+import logging
+import os
+import traceback
+
+from .. import _C
+from . import local_graph
+from .context import Context, new_generator
+from .task_state import TaskState
+
+__all__ = ["run_workflow", "RunResult", "WorkflowError"]
+
+log = logging.getLogger("hyflow.workflow")
+
+
+class WorkflowError(RuntimeError):
+    """A task failed after its retries (or the run could not go on). `task`, `step`, `attempts` and
+    `traceback` describe the first failure; `failures` lists all of them; `result` holds what the run
+    produced (final states of every task, statistics)."""
+
+    def __init__(self, message, *, task=None, step=None, attempts=None, traceback_text=None, failures=(),
+                 cancelled=(), result=None):
+        super().__init__(message)
+        self.task = task
+        self.step = step
+        self.attempts = attempts
+        self.traceback = traceback_text
+        self.failures = list(failures)
+        self.cancelled = list(cancelled)
+        self.result = result
+
+
+class RunResult:
+    """What Workflow.run returns: `state` (task name -> its final ctx.state), `stats` (per-task timings,
+    per-channel queue statistics, steps and wall time), `events` (one per task attempt), and
+    `start_step`/`steps` (the range this run covered)."""
+
+    def __init__(self, workflow, state, stats, events, start_step, steps, rank, checkpoint=None):
+        self.workflow = workflow
+        self.state = state
+        self.stats = stats
+        self.events = events
+        self.start_step = start_step
+        self.steps = steps
+        self.rank = rank
+        self.checkpoint = checkpoint  # the folder of the last checkpoint this run wrote, if any
+
+    def trace(self, path=None):
+        """The run's timeline in Chrome-trace JSON (one row per task; under MPI, one process per rank
+        in the file rank 0 writes). Returns the trace dict; writes it to `path` when given."""
+        from .observe import chrome_trace
+        return chrome_trace(self.events, path, workflow=self.workflow, rank=self.rank)
+
+    def format_stats(self):
+        from .observe import format_stats
+        return format_stats(self.stats)
+
+    def __repr__(self):
+        return (f"RunResult(workflow={self.workflow!r}, steps={self.start_step}..{self.steps}, "
+                f"wall={self.stats.get('wall_s', 0.0):.3f}s, tasks={list(self.state)})")
+
+
+class _Driver:
+    """The host the engine calls back (see csrc/bindings/bind_workflow.cpp's PyHost)."""
+
+    def __init__(self, wf, graph, states, rngs, engine, progress, checkpointing):
+        self.wf = wf
+        self.graph = graph
+        self.engine = engine
+        self.progress = progress
+        self.checkpointing = checkpointing
+        self.contexts = [Context(wf, t, states[t.name], rngs[t.name], graph.rank, graph.size)
+                         if t.fn is not None else None for t in graph.tasks]
+        self.interrupt = None  # a KeyboardInterrupt (or other BaseException) to re-raise after the run
+        self.last_checkpoint = None
+
+    def predicate(self, task, step):
+        ctx = self.contexts[task]
+        ctx._begin(step, 0)
+        previous = _C._set_thread_generator(ctx.rng)
+        try:
+            return bool(self.graph.tasks[task].when(ctx))
+        finally:
+            _C._set_thread_generator(previous)
+
+    def invoke(self, task, step, attempt, args):
+        t = self.graph.tasks[task]
+        if t.fn is None:  # a proxy for a remote task (see local_graph.py)
+            try:
+                return t.proxy(step, args)
+            except Exception as e:  # noqa: BLE001 — e.g. a peer died: the proxy's task fails
+                return (False, "".join(traceback.format_exception(type(e), e, e.__traceback__)), None)
+        ctx = self.contexts[task]
+        ctx._begin(step, attempt)
+        args = [_unwrap(x, pol) for x, pol in zip(args, t.input_policies)]
+        if t.retries:
+            before = ctx.state.copy()
+        # The task's own generator is the default while it runs: random init, dropout and hy.randn
+        # inside it are reproducible whichever thread runs it and whatever else runs meanwhile.
+        previous = _C._set_thread_generator(ctx.rng)
+        try:
+            value = t.fn(ctx, *args)
+            ctx._join_subtasks()
+        except Exception as e:  # noqa: BLE001 — reported to the engine, which retries or fails the task
+            text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+            if t.retries:
+                ctx.state = before  # a retry starts from the state the failed attempt started from
+                if attempt < t.retries:
+                    log.warning("task '%s' step %d attempt %d failed (%s: %s); retrying", t.name, step, attempt + 1,
+                                type(e).__name__, e)
+            return (False, text, None)
+        except BaseException as e:
+            self.interrupt = e
+            raise
+        finally:
+            _C._set_thread_generator(previous)
+        emitted = ctx._emitted
+        ctx._emitted = []
+        return (True, value, [(lc, v) for c, v in emitted for lc in t.channel_map[c]])
+
+    def checkpoint(self, next_step):
+        if self.checkpointing is None:
+            return
+        directory, keep = self.checkpointing
+        from .checkpoint import save_checkpoint
+        payload = self.graph.checkpoint_payload(self.engine, self.contexts, next_step)
+        self.last_checkpoint = save_checkpoint(directory, next_step, payload, keep=keep)
+        log.info("workflow '%s': checkpoint at step %d -> %s", self.wf.name, next_step, self.last_checkpoint)
+
+    def heartbeat(self, steps_done):
+        if self.progress is not None:
+            self.progress.update_to(steps_done - self.graph.start_step)
+
+
+def _unwrap(value, policy):
+    # "latest" channels deliver one item, not a list (None when nothing arrived)
+    if policy == "latest":
+        return value[-1] if value else None
+    return value
+
+
+def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resume=False, keep_checkpoints=2,
+                 progress=None, threads=None, lookahead=16, comm=None):
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"run: steps must be an int >= 0, got {steps!r}")
+    if checkpoint_every is not None:
+        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+            raise ValueError(f"run: checkpoint_every must be an int >= 1 or None, got {checkpoint_every!r}")
+        if checkpoint_dir is None:
+            raise ValueError("run: checkpoint_every needs a checkpoint_dir")
+    if resume and checkpoint_dir is None:
+        raise ValueError("run: resume=True needs the checkpoint_dir to resume from")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"run: threads must be an int >= 1 or None, got {threads!r}")
+    if isinstance(lookahead, bool) or not isinstance(lookahead, int) or lookahead < 1:
+        raise ValueError(f"run: lookahead must be an int >= 1, got {lookahead!r}")
+    if not wf.tasks:
+        raise ValueError(f"workflow '{wf.name}' has no tasks")
+
+    graph = local_graph.build(wf, comm)
+    states = {t.name: TaskState() for t in wf.tasks}
+    rngs = {t.name: new_generator(wf.seed, t.name) for t in wf.tasks}
+    engine = _C._workflow.Engine(graph.engine_tasks(), graph.engine_channels())
+    start = 0
+    if resume:
+        start = graph.restore(engine, checkpoint_dir, states, rngs)
+    graph.start_step = start
+    if start > steps:
+        raise ValueError(f"run: the checkpoint in {checkpoint_dir!r} is at step {start}, past steps={steps}")
+
+    from .observe import Progress
+    checkpointing = None
+    if checkpoint_dir is not None and checkpoint_every is not None:
+        checkpointing = (graph.checkpoint_dir(os.fspath(checkpoint_dir)), keep_checkpoints)
+    with Progress(steps - start, enabled=progress if graph.rank == 0 else False, desc=wf.name) as bar:
+        driver = _Driver(wf, graph, states, rngs, engine, bar, checkpointing)
+        if threads is None:
+            threads = max(2, _C.get_num_threads()) + graph.blocking_tasks
+        report = engine.run(driver, start, steps, checkpoint_every or 0, threads, lookahead, 0.1)
+        if not report["aborted"] and not report["failures"]:
+            bar.update_to(steps - start)
+    graph.finish()
+
+    stats = {"tasks": report["tasks"], "channels": report["channels"], "steps": steps - start,
+             "start_step": start, "wall_s": report["wall_s"]}
+    local_states = {t.name: states[t.name] for t in graph.tasks if t.fn is not None}
+    result = RunResult(wf.name, local_states, stats, report["events"], start, steps, graph.rank,
+                       driver.last_checkpoint)
+    wf.last_result = result
+    if driver.interrupt is not None:
+        raise driver.interrupt
+    if report["aborted"]:
+        raise WorkflowError(f"workflow '{wf.name}' stopped: {report['aborted']}", result=result)
+    if report["failures"]:
+        raise _failure_error(wf, report, result)
+    return result
+
+
+def _failure_error(wf, report, result):
+    first = report["failures"][0]
+    lines = [f"workflow '{wf.name}': task '{first['task']}' failed at step {first['step']} "
+             f"after {first['attempts']} attempt(s):", first["error"].rstrip()]
+    for other in report["failures"][1:]:
+        lines.append(f"also failed: task '{other['task']}' at step {other['step']}: "
+                     f"{other['error'].strip().splitlines()[-1]}")
+    if report["cancelled"]:
+        lines.append("stopped because they depend on it: " + ", ".join(f"'{c}'" for c in report["cancelled"]))
+    return WorkflowError("\n".join(lines), task=first["task"], step=first["step"], attempts=first["attempts"],
+                         traceback_text=first["error"], failures=report["failures"], cancelled=report["cancelled"],
+                         result=result)
