@@ -32,12 +32,13 @@ SURROGATE_ERROR_LIMIT = 0.2    # mean relative error of the surrogate's tendency
 def build_workflow(setup: coupling.Setup):
     """The task graph:
 
-        forcing --[forcing]--> simulate --[states: block]--> train --[weights: latest]--> infer
-                                  ^   |--[latest_state: latest]------------------------->  |
-                                  |   '--(direct)--> diagnostics                           |
-                                  '-------------[tendency: latest, delay 1]----------------'
+        forcing --[wind]--> simulate --[states: block]--> train --[weights: latest]--> infer
+                             ^  |  |                                                    ^  |
+                             |  |  '--[latest_state: latest]----------------------------'  |
+                             |  '--(direct)--> diagnostics                                 |
+                             '-----------------[tendency: latest, delay 1]-----------------'
 
-    simulate fires every step because `forcing` always delivers an item; `tendency` is empty (None)
+    simulate fires every step because `wind` always holds the forcing's item; `tendency` is empty (None)
     until infer's first prediction, so until then simulate uses the exact dissipation. The states
     channel holds two batches, so the simulation can run one batch ahead of a slower train.
     """
@@ -45,17 +46,17 @@ def build_workflow(setup: coupling.Setup):
 
     config = setup.config
     wf = Workflow("climate", seed=config.seed)
-    forcing_items = wf.channel("forcing", capacity=1, policy="latest")
+    wind = wf.channel("wind", capacity=1, policy="latest")
     states = wf.channel("states", capacity=2 * config.train_every, policy="block")
     latest_state = wf.channel("latest_state", capacity=1, policy="latest")
     weights = wf.channel("weights", capacity=1, policy="latest")
     tendency = wf.channel("tendency", capacity=1, policy="latest", delay=1)
 
-    @wf.task(outputs=[forcing_items])
+    @wf.task(outputs=[wind])
     def forcing(ctx):
         return coupling.forcing_body(ctx.step, setup)
 
-    @wf.task(inputs=[forcing_items, tendency], outputs=[states, latest_state])
+    @wf.task(inputs=[wind, tendency], outputs=[states, latest_state])
     def simulate(ctx, forcing_now, surrogate_tendency):
         return coupling.simulate_body(ctx.state, ctx.step, forcing_now, surrogate_tendency, setup)
 
@@ -84,7 +85,10 @@ def workflow_available() -> bool:
 
 # ---- summary and checks
 
-def summarize(task_states: dict, setup: coupling.Setup, wall_s: float, engine: str) -> dict:
+def summarize(task_states: dict, setup: coupling.Setup, wall_s: float, engine: str, task_seconds: dict,
+              steps_run: int) -> dict:
+    """The run's numbers; wall_s and task_seconds cover the `steps_run` steps this process ran (fewer
+    than config.steps after a resume)."""
     config, params = setup.config, setup.params
     sim = task_states["simulate"]
     final = coupling.final_state(task_states)
@@ -103,10 +107,11 @@ def summarize(task_states: dict, setup: coupling.Setup, wall_s: float, engine: s
         "engine": engine,
         "grid": [params.nx, params.ny],
         "steps": config.steps,
+        "steps_run": steps_run,
         "dt": params.dt,
         "model_time": final.t,
         "wall_s": wall_s,
-        "ms_per_step": 1e3 * wall_s / config.steps,
+        "ms_per_step": 1e3 * wall_s / max(steps_run, 1),
         "mass_drift": (mass - sim["initial_mass"]) / sim["initial_mass"],
         "energy_ratio": energy / sim["initial_energy"],
         "surrogate_steps": sim["surrogate_steps"],
@@ -117,6 +122,7 @@ def summarize(task_states: dict, setup: coupling.Setup, wall_s: float, engine: s
         "surrogate_error_max": max(online) if online else float("nan"),
         "finite": sw.is_finite(final),
         "max_courant": sw.max_courant(final, params),
+        "task_seconds": task_seconds,
     }
 
 
@@ -134,13 +140,17 @@ def evaluate_checks(summary: dict, max_surrogate_error: float = SURROGATE_ERROR_
 def print_report(summary: dict, checks: list) -> None:
     print(f"climate example ({summary['engine']}): grid {summary['grid'][0]} x {summary['grid'][1]}, "
           f"{summary['steps']} steps of dt = {summary['dt']:.4g} (model time {summary['model_time']:.2f})")
-    print(f"  wall time            {summary['wall_s']:.2f} s  ({summary['ms_per_step']:.2f} ms per coupled step)")
+    resumed = "" if summary["steps_run"] == summary["steps"] else f", {summary['steps_run']} steps after resuming"
+    print(f"  wall time            {summary['wall_s']:.2f} s  ({summary['ms_per_step']:.2f} ms per coupled step"
+          f"{resumed})")
     print(f"  mass drift           {summary['mass_drift']:+.2e} (relative)")
     print(f"  energy               {summary['energy_ratio']:.3f} x initial")
     print(f"  surrogate            {summary['trainings']} trainings, final loss {summary['final_loss']:.3e}, "
           f"drove {summary['surrogate_steps']} steps")
     print(f"  surrogate error      {summary['surrogate_error']:.4f} ({summary['surrogate_error_kind']}; "
           f"max {summary['surrogate_error_max']:.4f})")
+    busy = ", ".join(f"{name} {secs:.2f}" for name, secs in summary["task_seconds"].items())
+    print(f"  seconds in tasks     {busy}")
     for name, passed, detail in checks:
         print(f"  {'PASS' if passed else 'FAIL'}  {name}: {detail}")
 
@@ -209,15 +219,19 @@ def run(args) -> tuple:
         result = wf.run(config.steps, checkpoint_every=args.checkpoint_every if args.checkpoint_dir else None,
                         checkpoint_dir=args.checkpoint_dir, resume=args.resume, progress=not args.no_progress)
         task_states = {name: dict(result.state[name]) for name in coupling.TASKS}
+        task_seconds = {name: result.stats["tasks"][name]["total_s"] for name in coupling.TASKS}
+        steps_run = result.steps - result.start_step
         wf.to_dot(os.path.join(args.out, "workflow.dot"))
         wf.trace(os.path.join(args.out, "trace.json"))
     else:
         if args.checkpoint_dir:
             print("climate.py: --checkpoint-dir/--resume need the workflow engine; the loop ignores them")
-        task_states = coupling.run_loop(setup, progress=not args.no_progress)
+        task_seconds = {}
+        task_states = coupling.run_loop(setup, progress=not args.no_progress, task_seconds=task_seconds)
+        steps_run = config.steps
     wall = time.perf_counter() - start
 
-    summary = summarize(task_states, setup, wall, engine)
+    summary = summarize(task_states, setup, wall, engine, task_seconds, steps_run)
     checks = evaluate_checks(summary, args.max_surrogate_error)
     summary["checks"] = {name: passed for name, passed, _ in checks}
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:

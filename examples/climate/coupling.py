@@ -96,8 +96,11 @@ def forcing_body(step: int, setup: Setup):
     return fu * setup.forcing.factor(step * setup.params.dt), fv
 
 
-def simulate_body(state: dict, step: int, forcing, tendency, setup: Setup) -> sw.State:
-    """Advance the model one step. tendency: the surrogate's (du, dv), or None for the exact dissipation."""
+def simulate_body(state: dict, step: int, forcing, tendency, setup: Setup) -> dict:
+    """Advance the model one step. tendency: the surrogate's (du, dv), or None for the exact dissipation.
+
+    Returns the new state as State.as_dict(): plain data, so channels holding it can be checkpointed.
+    """
     params = setup.params
     if "h" not in state:
         initial = setup.initial
@@ -108,14 +111,19 @@ def simulate_body(state: dict, step: int, forcing, tendency, setup: Setup) -> sw
     state.update(h=new.h, u=new.u, v=new.v, t=new.t)
     if tendency is not None:
         state["surrogate_steps"] += 1
-    return new   # step() never writes in place, so consumers may keep this state as long as they like
+    return new.as_dict()   # step() never writes in place, so consumers may keep it as long as they like
 
 
 def train_body(state: dict, step: int, batch: list, setup: Setup) -> dict:
-    """Train on `batch` (the states since the last call); returns a snapshot of the weights for infer."""
+    """Train on `batch` (the states since the last call, as dicts); returns a snapshot of the weights for infer."""
     config = setup.config
-    model = state.setdefault("model", sg.make_model(config.seed, hidden=config.hidden))
-    opt = state.setdefault("opt", sg.make_optimizer(model, lr=config.lr))
+    batch = [sw.State.from_dict(item) for item in batch]
+    # `not in` is also true after a resume, when the checkpointed weights wait for an object to load into
+    if "model" not in state:
+        state["model"] = sg.make_model(config.seed, hidden=config.hidden)
+    if "opt" not in state:
+        state["opt"] = sg.make_optimizer(state["model"], lr=config.lr)
+    model, opt = state["model"], state["opt"]
     history = state.setdefault("history", {"step": [], "loss": [], "validation_error": []})
     inputs, targets = sg.make_batch(batch, setup.params)
     # error on the newest state before the model has seen it: an honest measure of how well it generalises
@@ -134,22 +142,23 @@ def train_body(state: dict, step: int, batch: list, setup: Setup) -> dict:
     return {name: tensor.clone() for name, tensor in model.state_dict().items()}
 
 
-def infer_body(state: dict, step: int, current: sw.State, weights, setup: Setup):
+def infer_body(state: dict, step: int, current: dict, weights, setup: Setup):
     """The surrogate's tendency for `current` (which simulate uses next step), recording its error;
     None before step switch_step - 1. `weights`: new weights from train, or None.
 
     It runs (and reads its inputs) every step, also before the switch: an unread input would keep
     every state since step 0 alive in the workflow's channel.
     """
+    if "model" not in state:   # first call, or after a resume: then the checkpointed weights load into it
+        state["model"] = sg.make_model(setup.config.seed, hidden=setup.config.hidden)
     if weights is not None:
-        model = state.get("model")
-        if model is None:
-            model = state["model"] = sg.make_model(setup.config.seed, hidden=setup.config.hidden)
-        model.load_state_dict(weights)
+        state["model"].load_state_dict(weights)
+        state["has_weights"] = True
     if step < setup.config.infer_from:
         return None
-    if state.get("model") is None:
+    if not state.get("has_weights", False):
         raise RuntimeError(f"infer at step {step}: no weights have arrived from train yet")
+    current = sw.State.from_dict(current)
     prediction = sg.predict_tendency(state["model"], current)
     exact = sw.dissipation_tendency(current, setup.params)
     history = state.setdefault("history", {"step": [], "error": []})
@@ -158,9 +167,10 @@ def infer_body(state: dict, step: int, current: sw.State, weights, setup: Setup)
     return prediction
 
 
-def diagnostics_body(state: dict, step: int, current: sw.State, setup: Setup) -> None:
+def diagnostics_body(state: dict, step: int, current: dict, setup: Setup) -> None:
     """Record mass, energy and the Courant number; raise on NaN or a Courant number above 1."""
     params = setup.params
+    current = sw.State.from_dict(current)
     if not sw.is_finite(current):
         raise FloatingPointError(f"diagnostics: the model state holds NaN or inf after step {step}")
     courant = sw.check_cfl(current, params, limit=1.0)
@@ -178,32 +188,42 @@ def fires(step: int, every: int, offset: int = 0) -> bool:
     return step >= offset and (step - offset) % every == 0
 
 
-def run_loop(setup: Setup, progress: bool = False) -> dict:
+def run_loop(setup: Setup, progress: bool = False, task_seconds: dict | None = None) -> dict:
     """Run all tasks in a plain Python loop; returns {task name: its final state dict}.
 
     The local variables play the channels: `unread_states` (train's queue), `unread_weights` (the
     newest weights infer has not read) and `next_tendency` (infer's output for the next step).
+    task_seconds: when given, filled with the seconds spent in each task's body.
     """
     config = setup.config
     states = {name: {} for name in TASKS}
+    seconds = {name: 0.0 for name in TASKS}
+
+    def timed(name, fn, *args):
+        begin = time.perf_counter()
+        value = fn(*args)
+        seconds[name] += time.perf_counter() - begin
+        return value
+
     unread_states, unread_weights, next_tendency = [], None, None
     start = time.perf_counter()
     for step in range(config.steps):
-        forcing = forcing_body(step, setup)
-        current = simulate_body(states["simulate"], step, forcing, next_tendency, setup)
-        next_tendency = None
+        forcing = timed("forcing", forcing_body, step, setup)
+        current = timed("simulate", simulate_body, states["simulate"], step, forcing, next_tendency, setup)
         unread_states.append(current)
         if fires(step, config.train_every, config.train_offset):
-            unread_weights = train_body(states["train"], step, unread_states, setup)
+            unread_weights = timed("train", train_body, states["train"], step, unread_states, setup)
             unread_states = []
-        next_tendency = infer_body(states["infer"], step, current, unread_weights, setup)
+        next_tendency = timed("infer", infer_body, states["infer"], step, current, unread_weights, setup)
         unread_weights = None
         if fires(step, config.diag_every):
-            diagnostics_body(states["diagnostics"], step, current, setup)
+            timed("diagnostics", diagnostics_body, states["diagnostics"], step, current, setup)
         if progress and (step + 1) % max(1, config.steps // 20) == 0:
             print(f"\r  step {step + 1}/{config.steps}  {time.perf_counter() - start:.1f}s", end="", file=sys.stderr)
     if progress:
         print(file=sys.stderr)
+    if task_seconds is not None:
+        task_seconds.update(seconds)
     return states
 
 

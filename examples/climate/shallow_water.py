@@ -92,6 +92,14 @@ class State:
     def clone(self) -> "State":
         return State(self.h.clone(), self.u.clone(), self.v.clone(), self.t)
 
+    def as_dict(self) -> dict:
+        """{"h", "u", "v", "t"}: plain data, which workflow channels can checkpoint and send between ranks."""
+        return {"h": self.h, "u": self.u, "v": self.v, "t": self.t}
+
+    @staticmethod
+    def from_dict(data: dict) -> "State":
+        return State(data["h"], data["u"], data["v"], data["t"])
+
 
 # ---- neighbour access on the periodic grid: west(a)[i, j] = a[i-1, j], east(a)[i, j] = a[i+1, j], ...
 

@@ -201,3 +201,17 @@ def test_main_program_runs_end_to_end_on_the_workflow(tmp_path):
     assert summary["engine"] == "workflow"
     assert summary["surrogate_steps"] == 20
     assert (tmp_path / "trace.json").exists()
+
+
+@needs_workflow
+def test_resumed_workflow_ends_where_an_uninterrupted_one_does(tmp_path):
+    config = coupling.RunConfig(nx=16, ny=16, steps=60, train_every=10, switch_step=40, diag_every=5)
+    reference = climate.build_workflow(coupling.Setup(config)).run(config.steps).state
+    ckpt = str(tmp_path / "ckpt")
+    climate.build_workflow(coupling.Setup(config)).run(50, checkpoint_every=25, checkpoint_dir=ckpt)
+    resumed = climate.build_workflow(coupling.Setup(config)).run(config.steps, checkpoint_dir=ckpt, resume=True)
+    assert resumed.start_step == 50
+    for name in ("h", "u", "v"):
+        assert (resumed.state["simulate"][name] - reference["simulate"][name]).abs().max().item() == 0
+    assert resumed.state["infer"]["history"]["error"] == reference["infer"]["history"]["error"]
+    assert resumed.state["train"]["history"]["loss"] == reference["train"]["history"]["loss"]
