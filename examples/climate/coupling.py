@@ -55,6 +55,8 @@ class RunConfig:
         for name in ("steps", "train_every", "train_iters", "batch_points", "diag_every", "hidden"):
             if getattr(self, name) < 1:
                 raise ValueError(f"RunConfig: {name} must be >= 1, got {getattr(self, name)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 30:
+            raise ValueError(f"RunConfig: seed must be an int in [0, 2**30), got {self.seed!r}")
         if self.nx < 3 or self.ny < 3:
             raise ValueError(f"RunConfig: nx and ny must be >= 3, got {self.nx} x {self.ny}")
         if self.switch_step < self.train_every:
