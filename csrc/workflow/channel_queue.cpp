@@ -63,6 +63,16 @@ std::vector<Item> ChannelQueue::take(int k, int64_t max_step) {
   return out;
 }
 
+void ChannelQueue::discard_superseded(int k, int64_t max_step) {
+  if (spec_.policy == Policy::Block || !attached_[k]) return;
+  int64_t n = available(k, max_step);
+  int64_t keep = spec_.policy == Policy::Latest ? std::min<int64_t>(n, 1) : std::min<int64_t>(n, spec_.capacity);
+  if (n == keep) return;
+  cursor_[k] += n - keep;
+  stats.dropped += n - keep;
+  trim();
+}
+
 void ChannelQueue::detach(int k) {
   attached_[k] = false;
   trim();

@@ -28,6 +28,9 @@ class ChannelQueue {
   /// Read those items, applying the channel's policy (Latest keeps the last, DropOldest the last
   /// `capacity`); the rest count as dropped.
   std::vector<Item> take(int k, int64_t max_step);
+  /// For Latest/DropOldest: skip the unread items of steps <= max_step that no later read can deliver
+  /// (all but the newest 1 / `capacity`), so a consumer that does not fire does not keep them alive.
+  void discard_superseded(int k, int64_t max_step);
   /// A consumer that stopped (failed or cancelled) no longer holds items back.
   void detach(int k);
   bool attached(int k) const { return attached_[k]; }

@@ -324,6 +324,12 @@ struct Engine::Impl {
   void resolve(int t) {
     TaskRt& r = rt[static_cast<size_t>(t)];
     ++r.next;
+    // Every item this consumer could see at the step just resolved has arrived: drop what a later read
+    // can no longer deliver, so a Latest channel whose consumer rarely fires holds one item, not many.
+    for (auto [c, k] : consumer_slots[static_cast<size_t>(t)]) {
+      ChannelQueue& q = channels[static_cast<size_t>(c)];
+      q.discard_superseded(k, r.next - 1 - q.spec().delay);
+    }
     for (const InputSpec& in : spec(t).inputs) {
       if (in.kind != InputSpec::Task) continue;
       auto& v = values[static_cast<size_t>(in.index)];

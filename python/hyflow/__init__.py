@@ -40,3 +40,11 @@ float = float32  # noqa: A001 (torch-style alias)
 double = float64
 long = int64
 int = int32  # noqa: A001
+
+
+def __getattr__(name):
+    # hy.workflow and hy.distributed load on first use: importing hyflow stays cheap and never starts MPI.
+    if name in ("workflow", "distributed"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'hyflow' has no attribute '{name}'")
