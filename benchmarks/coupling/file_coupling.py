@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -55,12 +56,15 @@ def run(spec: dict, poll_s: float, spool_root: str | None = None) -> dict:
         diagnostics = {}
         initial_mass = nsw.total_mass(h, params)
         before_switch = None
-        start = time.perf_counter()
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        start = switched = time.perf_counter()
         for step in range(spec["steps"]):
             tendency = None
             if step - 1 >= spec["infer_from"]:
                 pair = spool.wait_and_take(spool.tendency_path(folder, step - 1), poll_s, worker_alive)
                 tendency = (pair[0], pair[1])
+            if step == spec["switch_step"]:   # the first surrogate tendency is here: the ML backlog is done
+                switched = time.perf_counter()
             h, u, v = nsw.step(h, u, v, params, momentum_tendency=tendency, forcing=(fu * factors[step], fv))
             spool.write_atomic(spool.state_path(folder, step), np.stack([h, u, v]))
             if step == spec["switch_step"] - 1:
@@ -69,6 +73,7 @@ def run(spec: dict, poll_s: float, spool_root: str | None = None) -> dict:
                 nsw.diagnostics(diagnostics, step, (step + 1) * params.dt, h, u, v, params)
         spool.wait_for_file(spool.result_path(folder), poll_s, worker_alive)
         wall = time.perf_counter() - start
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
         with open(spool.result_path(folder), encoding="utf-8") as f:
             ml = json.load(f)
         proc.wait(timeout=60)
@@ -82,6 +87,7 @@ def run(spec: dict, poll_s: float, spool_root: str | None = None) -> dict:
             proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
 
-    return {"wall_s": wall, "startup_s": startup, "h": h, "h_before_switch": before_switch,
+    return {"wall_s": wall, "page_faults": faults, "pre_switch_s": switched - start, "startup_s": startup,
+            "h": h, "h_before_switch": before_switch,
             "mass_drift": (nsw.total_mass(h, params) - initial_mass) / initial_mass,
             "final_loss": ml["final_loss"], "online_error": ml["online_error"]}

@@ -7,6 +7,7 @@ torch.from_numpy (plus the float32 cast) and predictions come back with .numpy()
 """
 from __future__ import annotations
 
+import resource
 import time
 
 import numpy as np
@@ -32,23 +33,39 @@ def run(spec: dict) -> dict:
     unread_states, unread_weights, next_tendency = [], None, None
     before_switch = None
 
-    start = time.perf_counter()
+    seconds = dict.fromkeys(("forcing", "simulate", "train", "infer", "diagnostics"), 0.0)
+    clock = time.perf_counter
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    start = switched = clock()
     for step in range(spec["steps"]):
+        if step == spec["switch_step"]:
+            switched = clock()
+        t0 = clock()
         forcing = (fu * factors[step], fv)
+        t1 = clock()
         h, u, v = nsw.step(h, u, v, params, momentum_tendency=next_tendency, forcing=forcing)
         if step == spec["switch_step"] - 1:
             before_switch = h.copy()
         unread_states.append((h, u, v))
+        t2 = clock()
         if fires(step, spec["train_every"], spec["train_offset"]):
             unread_weights = train(step, unread_states)
             unread_states = []
+        t3 = clock()
         next_tendency = infer(step, (h, u, v), unread_weights)
         unread_weights = None
+        t4 = clock()
         if fires(step, spec["diag_every"]):
             nsw.diagnostics(diagnostics, step, (step + 1) * params.dt, h, u, v, params)
+        t5 = clock()
+        for name, begin, end in (("forcing", t0, t1), ("simulate", t1, t2), ("train", t2, t3), ("infer", t3, t4),
+                                 ("diagnostics", t4, t5)):
+            seconds[name] += end - begin
     wall = time.perf_counter() - start
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
 
-    return {"wall_s": wall, "h": h, "h_before_switch": before_switch,
+    return {"wall_s": wall, "page_faults": faults, "pre_switch_s": switched - start, "task_seconds": seconds,
+            "h": h, "h_before_switch": before_switch,
             "mass_drift": (nsw.total_mass(h, params) - initial_mass) / initial_mass,
             "final_loss": train.history["loss"][-1], "online_error": _mean(infer.history["error"])}
 
