@@ -52,6 +52,8 @@ def add_flags(ap):
     ap.add_argument("--hidden", type=int, help="surrogate MLP width")
     ap.add_argument("--poll-ms", type=float, default=1.0, help="(b): sleep between polls of the spool folder")
     ap.add_argument("--spool-dir", default=None, help="(b): where the spool folder goes (default: the temp dir)")
+    ap.add_argument("--engine-threads", type=int, default=None,
+                    help="(a): the workflow engine's worker threads (default: the engine's choice)")
     ap.add_argument("--trace", default=None, help="write the last hyflow run's Chrome trace here")
     ap.set_defaults(repeats=3)
 
@@ -81,7 +83,7 @@ def max_abs_diff(a, b):
     return float(np.abs(a - b).max())
 
 
-def measure(setup, threads: int, repeats: int, poll_s: float, spool_dir=None) -> dict:
+def measure(setup, threads: int, repeats: int, poll_s: float, spool_dir=None, engine_threads=None) -> dict:
     """Run every variant `repeats` times (interleaved, so a burst of load hits all alike); returns
     {"runs": {variant: [run results]}, "pre_switch_h": {variant: h after step switch_step - 1}}."""
     import file_coupling
@@ -91,11 +93,11 @@ def measure(setup, threads: int, repeats: int, poll_s: float, spool_dir=None) ->
     spec["threads"] = threads
     # (a) stopped right before the switch gives its pre-switch field (and warms hyflow up); torch is warmed
     # up by a short (c) run, so neither in-process variant pays first-call costs in its timed runs.
-    pre_switch_a = hyflow_workflow.run(setup, steps=setup.config.switch_step)["h"]
+    pre_switch_a = hyflow_workflow.run(setup, steps=setup.config.switch_step, engine_threads=engine_threads)["h"]
     in_process.run(dict(spec, steps=min(spec["steps"], spec["switch_step"] + 2 * spec["train_every"])))
     runs = {"hyflow": [], "files": [], "glue": []}
     for _ in range(repeats):
-        runs["hyflow"].append(hyflow_workflow.run(setup))
+        runs["hyflow"].append(hyflow_workflow.run(setup, engine_threads=engine_threads))
         runs["files"].append(file_coupling.run(spec, poll_s=poll_s, spool_root=spool_dir))
         runs["glue"].append(in_process.run(spec))
     pre_switch = {"hyflow": pre_switch_a, "files": runs["files"][-1]["h_before_switch"],
@@ -164,7 +166,7 @@ def make_notes(rows, breakdown, config, args) -> list:
         f"grid {config.nx}x{config.ny}, {config.steps} steps, surrogate drives from step {config.switch_step}, "
         f"train {config.train_iters} AdamW steps of {config.batch_points} points every {config.train_every} steps, "
         f"hidden {config.hidden}, threads {args.threads} (hy.set_num_threads, torch.set_num_threads, also in "
-        f"(b)'s ML process), median of {args.repeats} runs",
+        f"(b)'s ML process), engine threads {args.engine_threads or 'default'}, median of {args.repeats} runs",
         "'x hyflow' = variant ms/step / hyflow ms/step: > 1 means hyflow is faster; 'pre'/'post': steps before "
         "the first surrogate tendency is in hand and after; 'faults/step': minor page faults of this process "
         "(for (b) the simulation's only)",
@@ -191,7 +193,7 @@ def main():
 
     setup = coupling.Setup(make_config(args))
     config = setup.config
-    measured = measure(setup, args.threads, args.repeats, args.poll_ms / 1e3, args.spool_dir)
+    measured = measure(setup, args.threads, args.repeats, args.poll_ms / 1e3, args.spool_dir, args.engine_threads)
     if args.trace:
         measured["runs"]["hyflow"][-1]["result"].trace(args.trace)
     rows = summarize(measured, config.steps, config.switch_step)

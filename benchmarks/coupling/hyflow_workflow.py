@@ -20,13 +20,14 @@ import coupling  # noqa: E402
 import shallow_water as sw  # noqa: E402
 
 
-def run(setup: "coupling.Setup", steps: int | None = None) -> dict:
-    """Run the example's workflow for `steps` (default: the config's) and time it."""
+def run(setup: "coupling.Setup", steps: int | None = None, engine_threads: int | None = None) -> dict:
+    """Run the example's workflow for `steps` (default: the config's) and time it. engine_threads: the
+    engine's worker threads (wf.run's `threads`; None: its default)."""
     steps = setup.config.steps if steps is None else steps
     wf = climate.build_workflow(setup)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start = time.perf_counter()
-    result = wf.run(steps, progress=False)
+    result = wf.run(steps, progress=False, threads=engine_threads)
     wall = time.perf_counter() - start
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     states = {name: dict(result.state[name]) for name in result.state}
