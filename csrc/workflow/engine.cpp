@@ -449,25 +449,39 @@ struct Engine::Impl {
         if (last) break;
       }
     }
-    std::lock_guard<std::mutex> lock(mu);
-    TaskRt& r = rt[static_cast<size_t>(t)];
-    r.running = false;
-    --running;
-    if (out.abort) {
-      if (abort_error.empty()) abort_error = out.error;
-    } else if (!fire) {
-      ++r.stats.skipped;
-      resolve(t);
-    } else if (out.ok) {
-      publish(t, s, out);
-      resolve(t);
-    } else {
-      report.failures.push_back(Failure{t, s, attempts, out.error});
-      stop_task(t, Status::Failed);
-      cancel_dependents(t);
-      ++r.next;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      TaskRt& r = rt[static_cast<size_t>(t)];
+      r.running = false;
+      if (out.ok && fire && !out.abort) {
+        try {
+          publish(t, s, out);
+        } catch (const std::exception& e) {
+          out.ok = false;
+          out.error = e.what();
+        }
+      }
+      if (out.abort) {
+        if (abort_error.empty()) abort_error = out.error;
+      } else if (!fire) {
+        ++r.stats.skipped;
+        resolve(t);
+      } else if (out.ok) {
+        resolve(t);
+      } else {
+        report.failures.push_back(Failure{t, s, attempts, out.error});
+        stop_task(t, Status::Failed);
+        cancel_dependents(t);
+        ++r.next;
+      }
+      pump();
     }
-    pump();
+    // Drop this instance's references to items before reporting it finished: once `running` is 0, run()
+    // may return and Python may shut down, after which the last reference must not be dropped here.
+    inputs.clear();
+    out = TaskOutcome{};
+    std::lock_guard<std::mutex> lock(mu);
+    --running;
     cv.notify_all();
   }
 
