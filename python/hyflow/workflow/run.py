@@ -75,7 +75,9 @@ class _Driver:
         self.engine = engine
         self.progress = progress
         self.checkpointing = checkpointing
-        self.contexts = [Context(wf, t, states[t.name], rngs[t.name], graph.rank, graph.size)
+        # A context describes the declared task (its outputs are the Channels ctx.emit checks against),
+        # not the local stand-in the engine runs, whose outputs are local channel indices.
+        self.contexts = [Context(wf, wf[t.name], states[t.name], rngs[t.name], graph.rank, graph.size)
                          if t.fn is not None else None for t in graph.tasks]
         self.interrupt = None  # a KeyboardInterrupt (or other BaseException) to re-raise after the run
         self.last_checkpoint = None
