@@ -112,7 +112,9 @@ class _Driver:
         except Exception as e:  # noqa: BLE001 — reported to the engine, which retries or fails the task
             text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
             if t.retries:
-                ctx.state = before  # a retry starts from the state the failed attempt started from
+                # A retry starts from the state the failed attempt started from. In place: the run's
+                # result and its checkpoints hold this very object.
+                ctx.state.rollback_to(before)
                 if attempt < t.retries:
                     log.warning("task '%s' step %d attempt %d failed (%s: %s); retrying", t.name, step, attempt + 1,
                                 type(e).__name__, e)
