@@ -88,6 +88,13 @@ class _Driver:
         previous = _C._set_thread_generator(ctx.rng)
         try:
             return bool(self.graph.tasks[task].when(ctx))
+        except Exception:
+            raise  # the engine fails the task, naming the predicate
+        except BaseException as e:
+            # KeyboardInterrupt, SystemExit: the engine would report it as a failed predicate, so keep
+            # it here; the next heartbeat stops the run with it and run() re-raises it as it is.
+            self.interrupt = self.interrupt or e
+            raise
         finally:
             _C._set_thread_generator(previous)
 
@@ -120,7 +127,7 @@ class _Driver:
                                 type(e).__name__, e)
             return (False, text, None)
         except BaseException as e:
-            self.interrupt = e
+            self.interrupt = self.interrupt or e
             raise
         finally:
             _C._set_thread_generator(previous)
@@ -138,6 +145,8 @@ class _Driver:
         log.info("workflow '%s': checkpoint at step %d -> %s", self.wf.name, next_step, self.last_checkpoint)
 
     def heartbeat(self, steps_done):
+        if self.interrupt is not None:
+            raise self.interrupt  # stops the run (see predicate)
         if self.progress is not None:
             self.progress.update_to(steps_done - self.graph.start_step)
 
@@ -199,6 +208,10 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
     wf.last_result = result
     if driver.interrupt is not None:
         raise driver.interrupt
+    if report["aborted"].startswith("KeyboardInterrupt"):
+        # Ctrl-C: the engine's supervising thread checks for signals between heartbeats and reports the
+        # KeyboardInterrupt it got as text. The user pressed Ctrl-C, so give them KeyboardInterrupt.
+        raise KeyboardInterrupt(f"workflow '{wf.name}' interrupted")
     if report["aborted"]:
         raise WorkflowError(f"workflow '{wf.name}' stopped: {report['aborted']}", result=result)
     if report["failures"]:
