@@ -169,6 +169,14 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
             raise ValueError("run: checkpoint_every needs a checkpoint_dir")
     if resume and checkpoint_dir is None:
         raise ValueError("run: resume=True needs the checkpoint_dir to resume from")
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
+        raise TypeError(f"run: checkpoint_dir must be a path, got {type(checkpoint_dir).__name__}")
+    # Checked here, not at the first checkpoint, which may come after hours of steps.
+    if keep_checkpoints is not None and (isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int)
+                                         or keep_checkpoints < 1):
+        raise ValueError(f"run: keep_checkpoints must be an int >= 1 or None, got {keep_checkpoints!r}")
+    if progress not in (None, True, False):
+        raise TypeError(f"run: progress must be True, False or None (automatic), got {progress!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"run: threads must be an int >= 1 or None, got {threads!r}")
     if isinstance(lookahead, bool) or not isinstance(lookahead, int) or lookahead < 1:
