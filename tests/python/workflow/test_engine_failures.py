@@ -315,3 +315,32 @@ def test_ctrl_c_stops_the_run_with_keyboard_interrupt():
     with pytest.raises(KeyboardInterrupt):
         wf.run(steps=2000)
     assert wf.last_result.stats["tasks"]["slow"]["calls"] < 2000
+
+
+@pytest.mark.xfail(strict=False, reason="C++ engine: Engine::run returns once `running` is 0, but the worker that "
+                                        "finished last still destroys its input Items afterwards, taking the GIL; "
+                                        "during interpreter shutdown that thread is ended and std::terminate aborts")
+def test_a_process_exits_cleanly_after_a_failed_run():
+    """The process running a workflow whose retried channel reader failed exits with its own status."""
+    script = textwrap.dedent("""
+        from hyflow.workflow import Workflow, WorkflowError
+        wf = Workflow("exit")
+        ch = wf.channel("ch", capacity=4)
+
+        @wf.task(outputs=[ch])
+        def make(ctx):
+            return ctx.step
+
+        @wf.task(inputs=[ch], every=2, offset=1, retries=1)
+        def train(ctx, batch):
+            if ctx.step == 3:
+                raise RuntimeError("diverged")
+
+        try:
+            wf.run(steps=8)
+        except WorkflowError:
+            raise SystemExit(3)
+    """)
+    codes = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env=os.environ.copy()) for _ in range(3)]
+    assert [c.returncode for c in codes] == [3, 3, 3], codes[-1].stderr[-2000:]
