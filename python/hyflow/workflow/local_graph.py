@@ -143,7 +143,7 @@ def _common_step(group, have):
     if width == 0:
         return None
     mine = hy.tensor(sorted(have) + [-1] * (width - len(have)), dtype=hy.int64)
-    everyone = [hy.empty([width], dtype=hy.int64) for _ in range(group.size)]
+    everyone = [hy.empty([width], dtype=hy.int64) for _ in range(group.size())]
     dist.all_gather(everyone, mine, group=group)
     common = None
     for row in everyone:
@@ -160,7 +160,7 @@ def _world(comm):
     from .. import distributed as dist
     if comm is not None:
         group = comm if isinstance(comm, dist.ProcessGroup) else dist.init(comm=comm)
-        return group.rank, group.size, group
+        return group.rank(), group.size(), group
     if not dist.is_initialized() and _launched_by_mpi() and dist.is_mpi_available():
         dist.init()
     if dist.is_initialized() and dist.get_world_size() > 1:
