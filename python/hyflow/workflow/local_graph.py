@@ -202,18 +202,27 @@ def build(wf, comm=None):
             senders.append(e)
 
     task_index = {}
-    # 1. receivers: stand-ins for remote producers, so every local reader comes after them
+
+    def add_receiver(e, src):
+        t = LocalTask(f"{e['producer'].name}@{src}", always=True,
+                      proxy=_receiver(g, e, src, local_ch.get(e["channel"].index) if e["channel"] else None))
+        if e["channel"] is not None:
+            t.outputs.append(local_ch[e["channel"].index])
+        task_index.setdefault(("recv", e["producer"].name), []).append(len(g.tasks))
+        g.tasks.append(t)
+
+    # 1. receivers: stand-ins for remote producers, so every local reader comes after them. Channel
+    # items are ordered by producer index, so when this rank also produces a gathered channel, the
+    # receivers of higher ranks go right after the local producer (step 2): items arrive in rank order.
+    after_local = {}  # local producer name -> edges and source ranks of receivers that go after it
     for e in receivers:
         for src in e["src_ranks_effective"]:
             if src == rank:
                 continue
-            proxy_name = f"{e['producer'].name}@{src}"
-            t = LocalTask(proxy_name, always=True,
-                          proxy=_receiver(g, e, src, local_ch.get(e["channel"].index) if e["channel"] else None))
-            if e["channel"] is not None:
-                t.outputs.append(local_ch[e["channel"].index])
-            task_index.setdefault(("recv", e["producer"].name), []).append(len(g.tasks))
-            g.tasks.append(t)
+            if e["channel"] is not None and rank in e["src_ranks_effective"] and src > rank:
+                after_local.setdefault(e["producer"].name, []).append((e, src))
+            else:
+                add_receiver(e, src)
     # 2. the tasks placed here
     for wt in here:
         t = LocalTask(wt.name, wt.fn, every=wt.every, offset=wt.offset, when=wt.when, retries=wt.retries)
@@ -236,6 +245,8 @@ def build(wf, comm=None):
             t.channel_map[ch.index] = [local_ch[ch.index]]
         task_index[wt.name] = len(g.tasks)
         g.tasks.append(t)
+        for e, src in after_local.get(wt.name, ()):
+            add_receiver(e, src)
     # 3. senders: ship local outputs to the ranks that read them
     for e in senders:
         dsts = [d for d in e["dst_ranks"] if d != rank]
@@ -267,6 +278,12 @@ def _crossing_edges(wf, placed, size):
     for p in wf.tasks:
         src = placed[p.name]
         readers = [(t, None) for t in wf.tasks if any(i is p for i in t.inputs)]
+        for t, _ in readers:
+            # Checked here, on every rank, so that all ranks raise rather than some waiting for the others.
+            if size > 1 and len(src) > 1 and placed[t.name] != src:
+                raise ValueError(f"task '{t.name}' reads task '{p.name}' directly, but they run on ranks "
+                                 f"{placed[t.name]} and {src}: a task on several ranks is read directly only on "
+                                 "the same ranks; read it through a channel")
         for ch in p.outputs:
             readers += [(t, ch) for t in wf.consumers(ch)]
         by_channel = {}
