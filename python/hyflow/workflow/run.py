@@ -88,8 +88,10 @@ class _Driver:
         previous = _C._set_thread_generator(ctx.rng)
         try:
             return bool(self.graph.tasks[task].when(ctx))
-        except Exception:
-            raise  # the engine fails the task, naming the predicate
+        except Exception as e:
+            # the engine fails the task (no retries for predicates), naming the predicate
+            self._failed(task, step, f"its `when` predicate raised {type(e).__name__}: {e}")
+            raise
         except BaseException as e:
             # KeyboardInterrupt, SystemExit: the engine would report it as a failed predicate, so keep
             # it here; the next heartbeat stops the run with it and run() re-raises it as it is.
@@ -102,9 +104,12 @@ class _Driver:
         t = self.graph.tasks[task]
         if t.fn is None:  # a proxy for a remote task (see local_graph.py)
             try:
-                return t.proxy(step, args)
+                outcome = t.proxy(step, args)
             except Exception as e:  # noqa: BLE001 — e.g. a peer died: the proxy's task fails
-                return (False, "".join(traceback.format_exception(type(e), e, e.__traceback__)), None)
+                outcome = (False, "".join(traceback.format_exception(type(e), e, e.__traceback__)), None)
+            if not outcome[0]:
+                self._failed(task, step, outcome[1])
+            return outcome
         ctx = self.contexts[task]
         ctx._begin(step, attempt)
         args = [_unwrap(x, pol) for x, pol in zip(args, t.input_policies)]
@@ -125,6 +130,8 @@ class _Driver:
                 if attempt < t.retries:
                     log.warning("task '%s' step %d attempt %d failed (%s: %s); retrying", t.name, step, attempt + 1,
                                 type(e).__name__, e)
+            if attempt >= t.retries:
+                self._failed(task, step, f"{type(e).__name__}: {e}")
             return (False, text, None)
         except BaseException as e:
             self.interrupt = self.interrupt or e
@@ -134,6 +141,13 @@ class _Driver:
         emitted = ctx._emitted
         ctx._emitted = []
         return (True, value, [(lc, v) for c, v in emitted for lc in t.channel_map[c]])
+
+    def _failed(self, task, step, error):
+        """Local task `task` failed for good at `step`: the engine stops it and its dependents; tell the
+        ranks that wait for their outputs (see local_graph.py's stop notices)."""
+        error = error.strip().splitlines()[-1] if error.strip() else "?"
+        self.graph.stop_downstream(task, f"task '{self.graph.tasks[task].name}' failed at step {step} on rank "
+                                         f"{self.graph.rank}: {error}")
 
     def checkpoint(self, next_step):
         if self.checkpointing is None:
@@ -206,7 +220,7 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
         report = engine.run(driver, start, steps, checkpoint_every or 0, threads, lookahead, 0.1)
         if not report["aborted"] and not report["failures"]:
             bar.update_to(steps - start)
-    graph.finish()
+    graph.finish(steps)
 
     stats = {"tasks": report["tasks"], "channels": report["channels"], "steps": steps - start,
              "start_step": start, "wall_s": report["wall_s"]}
