@@ -22,23 +22,35 @@ RULES = os.path.join(WORKERS, "placement_rules.py")
 STEPS = 9
 
 
-def results(out):
-    """{rank: states} from the RESULT lines."""
-    return {int(m.group(1)): json.loads(m.group(2)) for m in re.finditer(r"^RESULT (\d+) (.*)$", out, re.M)}
+def outputs(folder):
+    """{rank: what it wrote} from the rank-<r>.json files a worker program writes."""
+    found = {}
+    for name in os.listdir(folder):
+        m = re.fullmatch(r"rank-(\d+)\.json", name)
+        if m:
+            with open(os.path.join(folder, name)) as f:
+                found[int(m.group(1))] = json.load(f)
+    return found
 
 
-def single_process(*args):
-    """The same program as one plain process (no launcher: every placement lands on rank 0)."""
+def single_process(tmp_path, *args):
+    """The placement program as one plain process (no launcher: every placement lands on rank 0)."""
+    folder = tmp_path / "alone"
+    folder.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMI", "PMIX"))}
-    done = subprocess.run([sys.executable, PLACEMENT, *map(str, args)], capture_output=True, text=True, timeout=120,
-                          env=env)
+    done = subprocess.run([sys.executable, PLACEMENT, folder, *map(str, args)], capture_output=True, text=True,
+                          timeout=120, env=env)
     assert "RANK 0 OK" in done.stdout, done.stdout[-2000:] + done.stderr[-3000:]
-    return results(done.stdout)[0]
+    return outputs(folder)[0]
 
 
-def mpi(n, script, *args, timeout=90):
-    rc, out = run(n, os.path.abspath(script), *args, timeout=timeout, dist_timeout=30)
-    return rc, out
+def mpi(n, tmp_path, script, *args, marker="OK", name="out"):
+    """Run script under mpirun -n n; returns {rank: what it wrote} once every rank printed its marker."""
+    folder = tmp_path / name
+    folder.mkdir()
+    rc, out = run(n, os.path.abspath(script), folder, *args, timeout=90, dist_timeout=30)
+    assert rc == 0 and all(f"RANK {r} {marker}" in out for r in range(n)), out[-6000:]
+    return outputs(folder)
 
 
 def expected_batches(n, steps):
@@ -48,10 +60,9 @@ def expected_batches(n, steps):
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_placed_workflow_matches_the_single_process_run(n):
-    rc, out = mpi(n, PLACEMENT, "run", STEPS)
-    assert rc == 0 and all(f"RANK {r} OK" in out for r in range(n)), out[-6000:]
-    got, alone = results(out), single_process("run", STEPS)
+def test_placed_workflow_matches_the_single_process_run(n, tmp_path):
+    got = {r: v["result"] for r, v in mpi(n, tmp_path, PLACEMENT, "run", STEPS).items()}
+    alone = single_process(tmp_path, "run", STEPS)["result"]
     last = n - 1
     assert set(got) == set(range(n))
     assert set(got[last]) == {"train"}                       # result.state: the tasks placed on this rank
@@ -67,41 +78,46 @@ def test_placed_workflow_matches_the_single_process_run(n):
     assert got[last]["train"]["where"] == [last, n]
 
 
-def test_gathered_items_come_in_rank_order_when_the_reader_also_produces():
-    rc, out = mpi(3, RULES, "gather_first")
-    assert rc == 0 and "ERROR" not in out, out[-6000:]
-    batches = results(out)[0]["gather"]["batches"]
+def test_a_workflow_on_a_process_group_counts_ranks_within_it(tmp_path):
+    got = mpi(3, tmp_path, PLACEMENT, "subgroup", STEPS)
+    two = mpi(2, tmp_path, PLACEMENT, "run", STEPS, name="two")
+    assert set(got) == {1, 2}
+    assert got[1]["ranks"] == [0, 1] and got[2]["ranks"] == [1, 2]
+    assert got[1]["result"] == two[0]["result"] and got[2]["result"] == two[1]["result"]
+
+
+def test_gathered_items_come_in_rank_order_when_the_reader_also_produces(tmp_path):
+    got = mpi(3, tmp_path, RULES, "gather_first", marker="DONE")
+    assert all("result" in v for v in got.values()), got
+    batches = got[0]["result"]["gather"]["batches"]
     expected = [[[r, s, tag] for s in window for r in range(3) for tag in "ab"] for window in ([0], [1, 2])]
     assert batches[:2] == expected
 
 
 @pytest.mark.parametrize("mode,message", [
-    ("direct_subset", "reads task 'produce' directly"),
+    ("direct_subset", "task 'reader' reads task 'produce' directly, but they run on ranks [2] and [0, 1, 2]"),
     ("ambiguous", "channel 'ch' connects ranks [0, 1] to ranks [1, 2]"),
 ])
-def test_placements_the_docs_call_errors_raise_on_every_rank(mode, message):
-    rc, out = mpi(3, RULES, mode)
-    errors = re.findall(r"^ERROR (\d+) (\w+) (.*)$", out, re.M)
-    assert sorted(int(r) for r, _, _ in errors) == [0, 1, 2], out[-6000:]
-    for _, kind, text in errors:
-        assert kind == "ValueError" and message in json.loads(text), text
+def test_placements_the_docs_call_errors_raise_on_every_rank(mode, message, tmp_path):
+    got = mpi(3, tmp_path, RULES, mode, marker="DONE")
+    assert sorted(got) == [0, 1, 2]
+    for rank, entries in got.items():
+        kind, text = entries["error"]
+        assert kind == "ValueError" and message in text, (rank, text)
 
 
 def test_a_failure_on_one_rank_stops_its_dependents_on_every_rank_and_the_job_resumes(tmp_path):
-    n = 3
-    rc, out = mpi(n, PLACEMENT, "resume", tmp_path, STEPS + 2)
-    assert rc == 0 and all(f"RANK {r} OK" in out for r in range(n)), out[-6000:]
-    failed = {int(m.group(1)): (m.group(2), json.loads(m.group(3)))
-              for m in re.finditer(r"^FAILED (\d+) (\S+) (.*)$", out, re.M)}
-    assert failed[n - 1][0] == "train" and "train broke" in failed[n - 1][1]
+    n, ckpt = 3, tmp_path / "ckpt"
+    got = mpi(n, tmp_path, PLACEMENT, "resume", ckpt, STEPS + 2)
+    task, message = got[n - 1]["failed"]
+    assert task == "train" and "train broke" in message
     for r in range(n - 1):                  # the ranks reading train's result learn that it failed
-        task, message = failed[r]
+        task, message = got[r]["failed"]
         assert task == f"train@{n - 1}", message
-        assert "task 'train' failed at step 6" in message and "train broke" in message
+        assert f"task 'train' failed at step 6 on rank {n - 1}: RuntimeError: train broke" in message
+        assert "stopped because they depend on it: 'apply'" in message
         assert "timeout" not in message.lower()
-    starts = {int(r): int(s) for r, s in re.findall(r"^START (\d+) (\d+)$", out, re.M)}
-    assert starts == {r: 6 for r in range(n)}
-    rc, reference = mpi(n, PLACEMENT, "run", STEPS + 2)
-    assert rc == 0, reference[-6000:]
-    assert results(out) == results(reference)
-    assert sorted(os.listdir(tmp_path)) == [f"rank-{r:05d}" for r in range(n)]
+    assert {r: v["start"] for r, v in got.items()} == {r: 6 for r in range(n)}  # the newest common checkpoint
+    reference = mpi(n, tmp_path, PLACEMENT, "run", STEPS + 2, name="reference")
+    assert {r: v["result"] for r, v in got.items()} == {r: v["result"] for r, v in reference.items()}
+    assert sorted(os.listdir(ckpt)) == [f"rank-{r:05d}" for r in range(n)]

@@ -2,13 +2,17 @@
 
 simulate runs SPMD on ranks "0:-1" and sends its states through a block channel gathered on the
 "last" rank, where train reads them every 2 steps; train's result is a task input of `apply` on
-"0:-1" (a broadcast). Every rank prints `RESULT <rank> <json>` with its tasks' final states and
-`RANK <r> OK` at the end. Modes (argv[1]):
+"0:-1" (a broadcast). argv: OUT MODE ...; every rank writes OUT/rank-<r>.json: "result" (its tasks'
+final states) and whatever the mode adds, and prints `RANK <r> OK` at the end. Modes:
     run STEPS           one run
-    resume DIR STEPS    train fails at step 6 on the last rank (checkpoints every 3 steps), every
-                        rank prints `FAILED <rank> <task> <message>`; then resume=True to STEPS
+    resume DIR STEPS    train fails at step 6 on the last rank (checkpoints every 3 steps): "failed" is
+                        [task, message] of each rank's WorkflowError; then resume=True to STEPS
+                        ("start": the step it resumed from)
+    subgroup STEPS      world ranks 1.. run the workflow on their own process group (comm=); "ranks"
+                        is [group rank, world rank]
 """
 import json
+import os
 import sys
 
 import hyflow as hy
@@ -55,25 +59,38 @@ def plain(value):
     return value
 
 
-def report(result):
-    states = {task: plain(dict(state)) for task, state in result.state.items()}
-    print("RESULT", result.rank, json.dumps(states, sort_keys=True), flush=True)
-    return result.rank
+def save(out, rank, **entries):
+    with open(os.path.join(out, f"rank-{rank}.json"), "w") as f:
+        json.dump(entries, f, sort_keys=True)
 
 
-mode = sys.argv[1]
+def states(result):
+    return {task: plain(dict(state)) for task, state in result.state.items()}
+
+
+out, mode = sys.argv[1], sys.argv[2]
 if mode == "run":
-    rank = report(build().run(steps=int(sys.argv[2])))
+    result = build().run(steps=int(sys.argv[3]))
+    rank = result.rank
+    save(out, rank, result=states(result))
+elif mode == "subgroup":
+    import hyflow.distributed as dist
+    dist.init()
+    group = dist.new_group(list(range(1, dist.get_world_size())))  # every rank takes part in making it
+    rank = dist.get_rank()
+    if rank > 0:
+        result = build().run(steps=int(sys.argv[3]), comm=group)
+        save(out, rank, result=states(result), ranks=[result.rank, rank])
 elif mode == "resume":
-    ckpt, steps = sys.argv[2], int(sys.argv[3])
+    ckpt, steps = sys.argv[3], int(sys.argv[4])
     try:
         build(fail_at=6).run(steps=steps, checkpoint_every=3, checkpoint_dir=ckpt)
         raise AssertionError("the first run did not fail")
     except WorkflowError as e:
-        print("FAILED", e.result.rank, e.task, json.dumps(str(e)), flush=True)
+        failed = [e.task, str(e)]
     result = build().run(steps=steps, checkpoint_every=3, checkpoint_dir=ckpt, resume=True)
-    print("START", result.rank, result.start_step, flush=True)
-    rank = report(result)
+    rank = result.rank
+    save(out, rank, result=states(result), failed=failed, start=result.start_step)
 else:
     raise SystemExit(f"unknown mode {mode!r}")
 print(f"RANK {rank} OK", flush=True)

@@ -1,16 +1,17 @@
-"""Delivery rules between placements, under `mpirun -n N`; argv[1] picks the case and every rank
-prints `RESULT <rank> <json>` or `ERROR <rank> <type> <message>`, then `RANK <r> DONE`.
+"""Delivery rules between placements, under `mpirun -n N`. argv: OUT CASE; every rank writes
+OUT/rank-<r>.json: {"result": its tasks' states} or {"error": [type, message]}, then prints `RANK <r> DONE`.
     gather_first    SPMD producer on every rank, consumer on "first": items in rank order
     direct_subset   a task input from an SPMD task read on the last rank only: ValueError
     ambiguous       a channel from ranks [0, 1] to ranks [1, 2]: ValueError
 """
 import json
+import os
 import sys
 
 import hyflow.distributed as dist
 from hyflow.workflow import Workflow
 
-mode = sys.argv[1]
+out, mode = sys.argv[1], sys.argv[2]
 wf = Workflow(mode)
 if mode == "gather_first":
     ch = wf.channel("ch", capacity=16)
@@ -46,7 +47,9 @@ else:
 
 try:
     result = wf.run(steps=4)
-    print("RESULT", result.rank, json.dumps({k: dict(v) for k, v in result.state.items()}), flush=True)
+    entries = {"result": {k: dict(v) for k, v in result.state.items()}}
 except Exception as e:  # noqa: BLE001 — reported to the test
-    print("ERROR", dist.get_rank(), type(e).__name__, json.dumps(str(e)), flush=True)
+    entries = {"error": [type(e).__name__, str(e)]}
+with open(os.path.join(out, f"rank-{dist.get_rank()}.json"), "w") as f:
+    json.dump(entries, f)
 print(f"RANK {dist.get_rank()} DONE", flush=True)
