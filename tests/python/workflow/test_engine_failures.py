@@ -317,9 +317,6 @@ def test_ctrl_c_stops_the_run_with_keyboard_interrupt():
     assert wf.last_result.stats["tasks"]["slow"]["calls"] < 2000
 
 
-@pytest.mark.xfail(strict=False, reason="C++ engine: Engine::run returns once `running` is 0, but the worker that "
-                                        "finished last still destroys its Items afterwards, taking the GIL; during "
-                                        "interpreter shutdown that thread is ended and std::terminate aborts")
 @pytest.mark.parametrize("outcome", ["succeeds", "fails"])
 def test_the_process_exits_cleanly_after_a_run(outcome):
     """A process whose last act was a workflow run (ending with a retried channel reader that fails or
