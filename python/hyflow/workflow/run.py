@@ -157,6 +157,12 @@ class _Driver:
         payload = self.graph.checkpoint_payload(self.engine, self.contexts, next_step)
         self.last_checkpoint = save_checkpoint(directory, next_step, payload, keep=keep)
         log.info("workflow '%s': checkpoint at step %d -> %s", self.wf.name, next_step, self.last_checkpoint)
+        if self.graph.size > 1:
+            # Keep the ranks within one checkpoint of each other, so that with keep_checkpoints >= 2 every
+            # rank still holds a step all ranks have. Deadlock-free: at this cut every message of earlier
+            # steps has been sent, so each peer can reach the same cut.
+            from .. import distributed as dist
+            dist.barrier(group=self.graph.group)
 
     def heartbeat(self, steps_done):
         if self.interrupt is not None:

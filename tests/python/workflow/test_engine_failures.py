@@ -142,9 +142,6 @@ def test_a_failure_stops_everything_downstream_and_nothing_else():
     assert err.result.stats["tasks"]["bystander"]["calls"] == 9
 
 
-@pytest.mark.xfail(strict=True, reason="C++ engine: an instance enqueued before its task was cancelled still runs "
-                                       "and reads its detached channel cursor (out-of-range deque access, often a "
-                                       "segfault) or the failed producer's cleared values (fires with None)")
 def test_cancelling_readers_that_are_already_scheduled():
     """Readers whose earlier steps are queued or running when their producer fails must neither crash
     the process nor read the failed producer's discarded data. Run in a child process because the

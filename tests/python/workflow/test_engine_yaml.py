@@ -39,6 +39,8 @@ TASKS = textwrap.dedent('''
 
 
     def correct(ctx, fixes):
+        if not fixes:  # a feedback input does not gate firing: correct runs every step
+            return
         ctx.state["fixes"] = ctx.state.get("fixes", 0) + len(fixes)
         with open(os.environ["STEP_LOG"], "a") as f:
             f.write(f"{ctx.step}\\n")
