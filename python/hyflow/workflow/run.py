@@ -121,6 +121,7 @@ class _Driver:
         try:
             value = t.fn(ctx, *args)
             ctx._join_subtasks()
+            _check_typed_outputs(ctx, value)
         except Exception as e:  # noqa: BLE001 — reported to the engine, which retries or fails the task
             text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
             if t.retries:
@@ -169,6 +170,19 @@ class _Driver:
             raise self.interrupt  # stops the run (see predicate)
         if self.progress is not None:
             self.progress.update_to(steps_done - self.graph.start_step)
+
+
+def _check_typed_outputs(ctx, value):
+    """Typed channels (Workflow.channel's type/dtype/shape) check what the task sends them."""
+    task = ctx._task
+    if value is not None:
+        for ch in task.outputs:
+            if ch.typed:
+                ch.check_item(value, task.name)
+    for index, item in ctx._emitted:
+        ch = task.workflow.channels[index]
+        if ch.typed:
+            ch.check_item(item, task.name)
 
 
 def _unwrap(value, policy):
