@@ -39,6 +39,7 @@ void ChannelQueue::push(ChannelItem item) {
 }
 
 int64_t ChannelQueue::available(int k, int64_t max_step) const {
+  if (!attached_[k]) return 0;  // a stopped consumer's cursor may lie behind the trimmed front
   int64_t n = 0;
   for (int64_t i = cursor_[k] - base_; i < static_cast<int64_t>(items_.size()); ++i) {
     if (items_[static_cast<size_t>(i)].step > max_step) break;

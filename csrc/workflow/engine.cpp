@@ -159,6 +159,7 @@ struct Engine::Impl {
     TaskStats stats;
     Clock::time_point blocked_since{};
     int blocked_on = -1;  // channel holding this task back, for the producer-wait statistic
+    int64_t stop_at = kNever;  // downstream of a failure at this step: stops before resolving it
   };
 
   explicit Impl(const GraphSpec& g) : graph(g) {
@@ -274,6 +275,11 @@ struct Engine::Impl {
       for (int t = 0; t < static_cast<int>(rt.size()); ++t) {
         TaskRt& r = rt[static_cast<size_t>(t)];
         if (r.status != Status::Active || r.running || r.next >= opts.end_step) continue;
+        if (r.next >= r.stop_at) {  // something it depends on failed at this step
+          stop_task(t, Status::Cancelled);
+          progressed = true;
+          continue;
+        }
         if (!waiting_for(t, true).empty()) continue;
         if (r.blocked_on >= 0) {
           channels[static_cast<size_t>(r.blocked_on)].stats.producer_wait_s +=
@@ -296,14 +302,16 @@ struct Engine::Impl {
       if (in.kind == InputSpec::Task) {
         auto& v = values[static_cast<size_t>(in.index)];
         have_direct = have_direct && v.count(s) > 0;
-      } else {
+      } else if (graph.channels[static_cast<size_t>(in.index)].delay == 0) {
+        // Only same-step channels gate firing: a feedback (delayed) input is context the task reads
+        // when present; otherwise a loop through it could never start.
         has_channel_inputs = true;
       }
     }
     for (auto [c, k] : consumer_slots[static_cast<size_t>(t)]) {
       ChannelQueue& q = channels[static_cast<size_t>(c)];
       int64_t n = q.available(k, s - q.spec().delay);
-      have_channel_data = have_channel_data || n > 0;
+      if (q.spec().delay == 0) have_channel_data = have_channel_data || n > 0;
       // A full Block channel makes its consumer read it even off schedule: otherwise its producer
       // would wait for a read that never comes.
       forced = forced || (q.spec().policy == Policy::Block && n >= q.spec().capacity);
@@ -346,11 +354,12 @@ struct Engine::Impl {
     r.status = why;
     if (why == Status::Cancelled) report.cancelled.push_back(t);
     for (auto [c, k] : consumer_slots[static_cast<size_t>(t)]) channels[static_cast<size_t>(c)].detach(k);
-    values[static_cast<size_t>(t)].clear();
+    // Its results of earlier steps stay: tasks downstream still finish the steps before the failure.
   }
 
-  // Everything downstream of a failed task stops; unrelated branches go on.
-  void cancel_dependents(int failed) {
+  // Everything downstream of a failed task stops at the failed step (the steps before it still complete
+  // with the data that was produced); unrelated branches go on.
+  void cancel_dependents(int failed, int64_t step) {
     std::vector<int> todo{failed};
     while (!todo.empty()) {
       int t = todo.back();
@@ -359,8 +368,9 @@ struct Engine::Impl {
       for (int c : spec(t).outputs)
         for (int k : channels[static_cast<size_t>(c)].consumers()) next.push_back(k);
       for (int d : next) {
-        if (active(d)) {
-          stop_task(d, Status::Cancelled);
+        TaskRt& r = rt[static_cast<size_t>(d)];
+        if (active(d) && r.stop_at > step) {
+          r.stop_at = step;
           todo.push_back(d);
         }
       }
@@ -398,6 +408,13 @@ struct Engine::Impl {
         out.ok = false;
         out.error = std::string("the `when` predicate raised: ") + e.what();
         attempts = 1;
+      }
+    }
+    if (fire && out.ok) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        // Cancelled (something upstream failed) after it was scheduled: its inputs may be gone.
+        if (!active(t)) fire = false;
       }
     }
     if (fire && out.ok) {
@@ -449,25 +466,39 @@ struct Engine::Impl {
         if (last) break;
       }
     }
-    std::lock_guard<std::mutex> lock(mu);
-    TaskRt& r = rt[static_cast<size_t>(t)];
-    r.running = false;
-    --running;
-    if (out.abort) {
-      if (abort_error.empty()) abort_error = out.error;
-    } else if (!fire) {
-      ++r.stats.skipped;
-      resolve(t);
-    } else if (out.ok) {
-      publish(t, s, out);
-      resolve(t);
-    } else {
-      report.failures.push_back(Failure{t, s, attempts, out.error});
-      stop_task(t, Status::Failed);
-      cancel_dependents(t);
-      ++r.next;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      TaskRt& r = rt[static_cast<size_t>(t)];
+      r.running = false;
+      if (out.ok && fire && !out.abort) {
+        try {
+          publish(t, s, out);
+        } catch (const std::exception& e) {
+          out.ok = false;
+          out.error = e.what();
+        }
+      }
+      if (out.abort) {
+        if (abort_error.empty()) abort_error = out.error;
+      } else if (!fire) {
+        ++r.stats.skipped;
+        resolve(t);
+      } else if (out.ok) {
+        resolve(t);
+      } else {
+        report.failures.push_back(Failure{t, s, attempts, out.error});
+        stop_task(t, Status::Failed);
+        cancel_dependents(t, s);
+        ++r.next;
+      }
+      pump();
     }
-    pump();
+    // Drop this instance's references to items before reporting it finished: once `running` is 0, run()
+    // may return and Python may shut down, after which the last reference must not be dropped here.
+    inputs.clear();
+    out = TaskOutcome{};
+    std::lock_guard<std::mutex> lock(mu);
+    --running;
     cv.notify_all();
   }
 

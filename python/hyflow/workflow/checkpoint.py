@@ -214,14 +214,21 @@ def list_checkpoints(directory):
     return sorted(infos, key=lambda info: (info.sequence, info.step))
 
 
-def load_checkpoint(directory):
+def load_checkpoint(directory, step=None):
     """``(step, payload)`` of the checkpoint LATEST names, or None when ``directory`` holds none.
 
     If LATEST is missing, unreadable or names a damaged checkpoint, the newest valid one is used (with
     a warning when something was damaged); when no valid checkpoint is left, CheckpointError names the
     damaged path. Task states come back as TaskState with their stateful objects pending.
+    ``step``: load the checkpoint of that step instead (the ranks of an MPI run resume from the newest
+    step they all have); CheckpointError when there is no complete one.
     """
     directory = os.fspath(directory)
+    if step is not None:
+        matches = [info.path for info in reversed(list_checkpoints(directory)) if info.step == step]
+        if not matches:
+            raise CheckpointError(f"{directory}: no complete checkpoint of step {step}")
+        return _load_one(matches[0])
     if not os.path.isdir(directory):
         return None
     latest = _read_latest(directory)

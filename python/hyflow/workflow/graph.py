@@ -13,6 +13,7 @@ and scheduling the C++ engine's (csrc/workflow/engine.h). See docs/workflow.md.
 """
 import inspect
 import re
+from builtins import type as builtins_type
 
 from . import placement
 
@@ -38,13 +39,38 @@ class Channel:
     items. "latest": the consumer receives only the newest item (not a list).
     """
 
-    def __init__(self, workflow, name, capacity, policy, delay, index):
+    def __init__(self, workflow, name, capacity, policy, delay, index, item_type=None, dtype=None, shape=None):
         self.workflow = workflow
         self.name = name
         self.capacity = capacity
         self.policy = policy
         self.delay = delay  # None: decided from declaration order (see Workflow.effective_delay)
         self.index = index
+        self.item_type = item_type  # optional: what every item must be (checked when a task sends it)
+        self.dtype = dtype
+        self.shape = tuple(shape) if shape is not None else None
+
+    @property
+    def typed(self):
+        return self.item_type is not None or self.dtype is not None or self.shape is not None
+
+    def check_item(self, value, task):
+        """Raise TypeError/ValueError when `value`, sent by `task`, is not what this channel carries."""
+        where = f"task '{task}' sent to channel '{self.name}'"
+        if self.item_type is not None and not isinstance(value, self.item_type):
+            raise TypeError(f"{where} a {type(value).__name__}; the channel carries {_type_name(self.item_type)}")
+        if self.dtype is None and self.shape is None:
+            return
+        from .. import Tensor
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{where} a {type(value).__name__}; the channel carries tensors")
+        if self.dtype is not None and value.dtype != self.dtype:
+            raise TypeError(f"{where} a tensor of dtype {value.dtype}; the channel carries {self.dtype}")
+        if self.shape is not None:
+            got = tuple(value.shape)
+            if len(got) != len(self.shape) or any(w is not None and w != g for w, g in zip(self.shape, got)):
+                raise ValueError(f"{where} a tensor of shape {got}; the channel carries shape {self.shape} "
+                                 "(None matches any size)")
 
     def __repr__(self):
         return f"Channel({self.name!r}, capacity={self.capacity}, policy={self.policy!r})"
@@ -90,16 +116,32 @@ class Workflow:
 
     # ------------------------------------------------------------------------------- declaring
 
-    def channel(self, name, capacity=1, policy="block", *, delay=None):
+    def channel(self, name, capacity=1, policy="block", *, delay=None, type=None, dtype=None, shape=None):  # noqa: A002
         """Declare a channel. `delay=1` makes consumers see only items of earlier steps (a feedback
-        edge); by default that is chosen when a producer is declared after a consumer."""
+        edge); by default that is chosen when a producer is declared after a consumer.
+
+        Typed channels: `type` (a class or tuple of classes), `dtype` and `shape` (a tuple whose None
+        entries match any size) are checked on every item a task sends; a mismatch fails that task with
+        an error naming the channel.
+        """
         self._check_new_name(name)
         _check_int(capacity, f"channel '{name}' capacity", 1)
         if policy not in POLICIES:
             raise ValueError(f"channel '{name}' policy must be one of {POLICIES}, got {policy!r}")
         if delay is not None and delay not in (0, 1):
             raise ValueError(f"channel '{name}' delay must be 0, 1 or None, got {delay!r}")
-        ch = Channel(self, name, capacity, policy, delay, len(self._channels))
+        if type is not None and not (isinstance(type, builtins_type) or
+                                     (isinstance(type, tuple) and all(isinstance(x, builtins_type) for x in type))):
+            raise TypeError(f"channel '{name}' type must be a class or a tuple of classes, got {type!r}")
+        if dtype is not None:
+            from .. import dtype as hy_dtype
+            if not isinstance(dtype, hy_dtype):
+                raise TypeError(f"channel '{name}' dtype must be a hyflow dtype (e.g. hy.float64), got {dtype!r}")
+        if shape is not None:
+            if not isinstance(shape, (tuple, list)) or not all(
+                    x is None or (isinstance(x, int) and not isinstance(x, bool) and x >= 0) for x in shape):
+                raise TypeError(f"channel '{name}' shape must be a tuple of sizes (int >= 0) or None, got {shape!r}")
+        ch = Channel(self, name, capacity, policy, delay, len(self._channels), type, dtype, shape)
         self._channels.append(ch)
         self._by_name[name] = ch
         return ch
@@ -247,6 +289,12 @@ class Workflow:
         if self.last_result is None:
             raise RuntimeError(f"workflow '{self.name}' has not run yet: nothing to trace")
         return self.last_result.trace(path)
+
+
+def _type_name(t):
+    if isinstance(t, tuple):
+        return " or ".join(x.__name__ for x in t)
+    return t.__name__
 
 
 def _as_list(x, what):

@@ -8,10 +8,15 @@ peer always knows a step is over. Delivery between placements:
     same ranks on both sides      rank-local, no messages
     producer on one rank          broadcast to every consumer rank
     consumer on one rank          gathered from every producer rank (in rank order)
-anything else is ambiguous and raises ValueError.
+anything else is ambiguous and raises ValueError. A task on several ranks is read directly (as a task
+input) only on the same ranks. When a task stops for good (it failed, or something it depends on
+did), each sender among it and its dependents sends its peers a *stop notice* instead of the next
+step's value: the receivers there fail with the reason, so their dependents stop too and unrelated
+branches go on, instead of waiting for the communication timeout.
 """
 import logging
 import os
+import threading
 
 from . import placement, wire
 from .graph import Channel, Task
@@ -48,6 +53,7 @@ class LocalGraph:
         self.channels = []  # dicts: name, capacity, policy, delay, saved (False for transit channels)
         self.start_step = 0
         self.blocking_tasks = 0
+        self.outgoing = {}  # local index of a sender proxy -> its _Outgoing
 
     # ------------------------------------------------------------------------- engine interface
 
@@ -124,8 +130,35 @@ class LocalGraph:
         log.info("workflow '%s': resuming from the checkpoint at step %d", self.wf.name, step)
         return step
 
-    def finish(self):
-        pass
+    def stop_downstream(self, task, reason):
+        """Local task `task` failed for good, so the engine stops it and everything downstream of it:
+        tell the peers of the senders among them, who would otherwise wait for their next step."""
+        if not self.outgoing:
+            return
+        for t in self._downstream(task):
+            if t in self.outgoing:
+                self.outgoing[t].stop(reason)
+
+    def _downstream(self, task):
+        """`task` and every local task that reads it directly or through a channel, transitively."""
+        seen, todo = {task}, [task]
+        while todo:
+            t = todo.pop()
+            outs = set(self.tasks[t].outputs)
+            for i, other in enumerate(self.tasks):
+                if i not in seen and any((kind == "task" and j == t) or (kind == "channel" and j in outs)
+                                         for kind, j in other.inputs):
+                    seen.add(i)
+                    todo.append(i)
+        return seen
+
+    def finish(self, end_step):
+        """After the engine returned: an edge that did not deliver every step (the run stopped early) gets
+        a stop notice, so its peers do not wait for the steps that will not come."""
+        for out in self.outgoing.values():
+            last = out.last_sent if out.last_sent is not None else self.start_step - 1
+            if last < end_step - 1:
+                out.stop(f"the run on rank {self.rank} stopped before step {last + 1}")
 
 
 def _fingerprint(g):
@@ -143,7 +176,7 @@ def _common_step(group, have):
     if width == 0:
         return None
     mine = hy.tensor(sorted(have) + [-1] * (width - len(have)), dtype=hy.int64)
-    everyone = [hy.empty([width], dtype=hy.int64) for _ in range(group.size)]
+    everyone = [hy.empty([width], dtype=hy.int64) for _ in range(group.size())]
     dist.all_gather(everyone, mine, group=group)
     common = None
     for row in everyone:
@@ -160,7 +193,7 @@ def _world(comm):
     from .. import distributed as dist
     if comm is not None:
         group = comm if isinstance(comm, dist.ProcessGroup) else dist.init(comm=comm)
-        return group.rank, group.size, group
+        return group.rank(), group.size(), group
     if not dist.is_initialized() and _launched_by_mpi() and dist.is_mpi_available():
         dist.init()
     if dist.is_initialized() and dist.get_world_size() > 1:
@@ -202,18 +235,27 @@ def build(wf, comm=None):
             senders.append(e)
 
     task_index = {}
-    # 1. receivers: stand-ins for remote producers, so every local reader comes after them
+
+    def add_receiver(e, src):
+        t = LocalTask(f"{e['producer'].name}@{src}", always=True,
+                      proxy=_receiver(g, e, src, local_ch.get(e["channel"].index) if e["channel"] else None))
+        if e["channel"] is not None:
+            t.outputs.append(local_ch[e["channel"].index])
+        task_index.setdefault(("recv", e["producer"].name), []).append(len(g.tasks))
+        g.tasks.append(t)
+
+    # 1. receivers: stand-ins for remote producers, so every local reader comes after them. Channel
+    # items are ordered by producer index, so when this rank also produces a gathered channel, the
+    # receivers of higher ranks go right after the local producer (step 2): items arrive in rank order.
+    after_local = {}  # local producer name -> edges and source ranks of receivers that go after it
     for e in receivers:
         for src in e["src_ranks_effective"]:
             if src == rank:
                 continue
-            proxy_name = f"{e['producer'].name}@{src}"
-            t = LocalTask(proxy_name, always=True,
-                          proxy=_receiver(g, e, src, local_ch.get(e["channel"].index) if e["channel"] else None))
-            if e["channel"] is not None:
-                t.outputs.append(local_ch[e["channel"].index])
-            task_index.setdefault(("recv", e["producer"].name), []).append(len(g.tasks))
-            g.tasks.append(t)
+            if e["channel"] is not None and rank in e["src_ranks_effective"] and src > rank:
+                after_local.setdefault(e["producer"].name, []).append((e, src))
+            else:
+                add_receiver(e, src)
     # 2. the tasks placed here
     for wt in here:
         t = LocalTask(wt.name, wt.fn, every=wt.every, offset=wt.offset, when=wt.when, retries=wt.retries)
@@ -236,11 +278,14 @@ def build(wf, comm=None):
             t.channel_map[ch.index] = [local_ch[ch.index]]
         task_index[wt.name] = len(g.tasks)
         g.tasks.append(t)
+        for e, src in after_local.get(wt.name, ()):
+            add_receiver(e, src)
     # 3. senders: ship local outputs to the ranks that read them
     for e in senders:
         dsts = [d for d in e["dst_ranks"] if d != rank]
-        t = LocalTask(f"{e['producer'].name}->{','.join(map(str, dsts))}", always=True,
-                      proxy=_sender(g, e, dsts))
+        out = _Outgoing(g, e, dsts)
+        g.outgoing[len(g.tasks)] = out
+        t = LocalTask(f"{e['producer'].name}->{','.join(map(str, dsts))}", always=True, proxy=_sender(out))
         if e["channel"] is None:
             t.inputs.append(("task", task_index[e["producer"].name]))
             t.input_policies.append(None)
@@ -267,6 +312,12 @@ def _crossing_edges(wf, placed, size):
     for p in wf.tasks:
         src = placed[p.name]
         readers = [(t, None) for t in wf.tasks if any(i is p for i in t.inputs)]
+        for t, _ in readers:
+            # Checked here, on every rank, so that all ranks raise rather than some waiting for the others.
+            if size > 1 and len(src) > 1 and placed[t.name] != src:
+                raise ValueError(f"task '{t.name}' reads task '{p.name}' directly, but they run on ranks "
+                                 f"{placed[t.name]} and {src}: a task on several ranks is read directly only on "
+                                 "the same ranks; read it through a channel")
         for ch in p.outputs:
             readers += [(t, ch) for t in wf.consumers(ch)]
         by_channel = {}
@@ -289,7 +340,9 @@ def _receiver(g, edge, src, local_channel):
     where = f"'{edge['producer'].name}' output from rank {src}"
 
     def proxy(step, args):
-        value = wire.recv_value(g.group, src, edge["tag"])
+        value = wire.recv_value(g.group, g.group.ranks[src], edge["tag"])  # point-to-point takes world ranks
+        if isinstance(value, wire.PeerStopped):  # this proxy fails: its local dependents stop too
+            return (False, f"{where} stopped: {value.reason}", None)
         if local_channel is None:
             return (True, value, [])
         return (True, None, [(local_channel, item) for item in value])
@@ -297,14 +350,44 @@ def _receiver(g, edge, src, local_channel):
     return proxy
 
 
-def _sender(g, edge, dsts):
-    where = (f"channel '{edge['channel'].name}'" if edge["channel"] is not None
-             else f"task '{edge['producer'].name}' output")
+class _Outgoing:
+    """One sender proxy's link to its peers: a value per step, in step order, until stop() sends the
+    stop notice instead. The lock keeps a notice from interleaving with a value being sent (both go
+    on the edge's tag), and nothing is sent after the notice."""
 
+    def __init__(self, g, edge, dsts):
+        self.g = g
+        self.edge = edge
+        self.dsts = dsts
+        self.where = (f"channel '{edge['channel'].name}'" if edge["channel"] is not None
+                      else f"task '{edge['producer'].name}' output")
+        self.lock = threading.Lock()
+        self.stopped = False
+        self.last_sent = None  # the last step delivered
+
+    def send(self, step, value):
+        with self.lock:
+            if self.stopped:  # an instance the engine had queued before it stopped this sender
+                return
+            for d in self.dsts:  # placements count group ranks; point-to-point takes world ranks
+                wire.send_value(self.g.group, self.g.group.ranks[d], self.edge["tag"], value, self.where)
+            self.last_sent = step
+
+    def stop(self, reason):
+        with self.lock:
+            if self.stopped:
+                return
+            self.stopped = True
+            for d in self.dsts:
+                try:
+                    wire.send_stopped(self.g.group, self.g.group.ranks[d], self.edge["tag"], reason)
+                except Exception as e:  # noqa: BLE001 — the peer may be gone too: nothing more to tell it
+                    log.warning("workflow: could not tell rank %d that %s stopped: %s", d, self.where, e)
+
+
+def _sender(out):
     def proxy(step, args):
-        value = args[0]
-        for d in dsts:
-            wire.send_value(g.group, d, edge["tag"], value, where)
+        out.send(step, args[0])
         return (True, None, [])
     return proxy
 

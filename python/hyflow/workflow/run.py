@@ -75,7 +75,9 @@ class _Driver:
         self.engine = engine
         self.progress = progress
         self.checkpointing = checkpointing
-        self.contexts = [Context(wf, t, states[t.name], rngs[t.name], graph.rank, graph.size)
+        # A context describes the declared task (its outputs are the Channels ctx.emit checks against),
+        # not the local stand-in the engine runs, whose outputs are local channel indices.
+        self.contexts = [Context(wf, wf[t.name], states[t.name], rngs[t.name], graph.rank, graph.size)
                          if t.fn is not None else None for t in graph.tasks]
         self.interrupt = None  # a KeyboardInterrupt (or other BaseException) to re-raise after the run
         self.last_checkpoint = None
@@ -86,6 +88,15 @@ class _Driver:
         previous = _C._set_thread_generator(ctx.rng)
         try:
             return bool(self.graph.tasks[task].when(ctx))
+        except Exception as e:
+            # the engine fails the task (no retries for predicates), naming the predicate
+            self._failed(task, step, f"its `when` predicate raised {type(e).__name__}: {e}")
+            raise
+        except BaseException as e:
+            # KeyboardInterrupt, SystemExit: the engine would report it as a failed predicate, so keep
+            # it here; the next heartbeat stops the run with it and run() re-raises it as it is.
+            self.interrupt = self.interrupt or e
+            raise
         finally:
             _C._set_thread_generator(previous)
 
@@ -93,9 +104,12 @@ class _Driver:
         t = self.graph.tasks[task]
         if t.fn is None:  # a proxy for a remote task (see local_graph.py)
             try:
-                return t.proxy(step, args)
+                outcome = t.proxy(step, args)
             except Exception as e:  # noqa: BLE001 — e.g. a peer died: the proxy's task fails
-                return (False, "".join(traceback.format_exception(type(e), e, e.__traceback__)), None)
+                outcome = (False, "".join(traceback.format_exception(type(e), e, e.__traceback__)), None)
+            if not outcome[0]:
+                self._failed(task, step, outcome[1])
+            return outcome
         ctx = self.contexts[task]
         ctx._begin(step, attempt)
         args = [_unwrap(x, pol) for x, pol in zip(args, t.input_policies)]
@@ -107,22 +121,34 @@ class _Driver:
         try:
             value = t.fn(ctx, *args)
             ctx._join_subtasks()
+            _check_typed_outputs(ctx, value)
         except Exception as e:  # noqa: BLE001 — reported to the engine, which retries or fails the task
             text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
             if t.retries:
-                ctx.state = before  # a retry starts from the state the failed attempt started from
+                # A retry starts from the state the failed attempt started from. In place: the run's
+                # result and its checkpoints hold this very object.
+                ctx.state.rollback_to(before)
                 if attempt < t.retries:
                     log.warning("task '%s' step %d attempt %d failed (%s: %s); retrying", t.name, step, attempt + 1,
                                 type(e).__name__, e)
+            if attempt >= t.retries:
+                self._failed(task, step, f"{type(e).__name__}: {e}")
             return (False, text, None)
         except BaseException as e:
-            self.interrupt = e
+            self.interrupt = self.interrupt or e
             raise
         finally:
             _C._set_thread_generator(previous)
         emitted = ctx._emitted
         ctx._emitted = []
         return (True, value, [(lc, v) for c, v in emitted for lc in t.channel_map[c]])
+
+    def _failed(self, task, step, error):
+        """Local task `task` failed for good at `step`: the engine stops it and its dependents; tell the
+        ranks that wait for their outputs (see local_graph.py's stop notices)."""
+        error = error.strip().splitlines()[-1] if error.strip() else "?"
+        self.graph.stop_downstream(task, f"task '{self.graph.tasks[task].name}' failed at step {step} on rank "
+                                         f"{self.graph.rank}: {error}")
 
     def checkpoint(self, next_step):
         if self.checkpointing is None:
@@ -132,10 +158,31 @@ class _Driver:
         payload = self.graph.checkpoint_payload(self.engine, self.contexts, next_step)
         self.last_checkpoint = save_checkpoint(directory, next_step, payload, keep=keep)
         log.info("workflow '%s': checkpoint at step %d -> %s", self.wf.name, next_step, self.last_checkpoint)
+        if self.graph.size > 1:
+            # Keep the ranks within one checkpoint of each other, so that with keep_checkpoints >= 2 every
+            # rank still holds a step all ranks have. Deadlock-free: at this cut every message of earlier
+            # steps has been sent, so each peer can reach the same cut.
+            from .. import distributed as dist
+            dist.barrier(group=self.graph.group)
 
     def heartbeat(self, steps_done):
+        if self.interrupt is not None:
+            raise self.interrupt  # stops the run (see predicate)
         if self.progress is not None:
             self.progress.update_to(steps_done - self.graph.start_step)
+
+
+def _check_typed_outputs(ctx, value):
+    """Typed channels (Workflow.channel's type/dtype/shape) check what the task sends them."""
+    task = ctx._task
+    if value is not None:
+        for ch in task.outputs:
+            if ch.typed:
+                ch.check_item(value, task.name)
+    for index, item in ctx._emitted:
+        ch = task.workflow.channels[index]
+        if ch.typed:
+            ch.check_item(item, task.name)
 
 
 def _unwrap(value, policy):
@@ -156,6 +203,14 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
             raise ValueError("run: checkpoint_every needs a checkpoint_dir")
     if resume and checkpoint_dir is None:
         raise ValueError("run: resume=True needs the checkpoint_dir to resume from")
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
+        raise TypeError(f"run: checkpoint_dir must be a path, got {type(checkpoint_dir).__name__}")
+    # Checked here, not at the first checkpoint, which may come after hours of steps.
+    if keep_checkpoints is not None and (isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int)
+                                         or keep_checkpoints < 1):
+        raise ValueError(f"run: keep_checkpoints must be an int >= 1 or None, got {keep_checkpoints!r}")
+    if progress not in (None, True, False):
+        raise TypeError(f"run: progress must be True, False or None (automatic), got {progress!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"run: threads must be an int >= 1 or None, got {threads!r}")
     if isinstance(lookahead, bool) or not isinstance(lookahead, int) or lookahead < 1:
@@ -185,7 +240,7 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
         report = engine.run(driver, start, steps, checkpoint_every or 0, threads, lookahead, 0.1)
         if not report["aborted"] and not report["failures"]:
             bar.update_to(steps - start)
-    graph.finish()
+    graph.finish(steps)
 
     stats = {"tasks": report["tasks"], "channels": report["channels"], "steps": steps - start,
              "start_step": start, "wall_s": report["wall_s"]}
@@ -195,6 +250,10 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
     wf.last_result = result
     if driver.interrupt is not None:
         raise driver.interrupt
+    if report["aborted"].startswith("KeyboardInterrupt"):
+        # Ctrl-C: the engine's supervising thread checks for signals between heartbeats and reports the
+        # KeyboardInterrupt it got as text. The user pressed Ctrl-C, so give them KeyboardInterrupt.
+        raise KeyboardInterrupt(f"workflow '{wf.name}' interrupted")
     if report["aborted"]:
         raise WorkflowError(f"workflow '{wf.name}' stopped: {report['aborted']}", result=result)
     if report["failures"]:

@@ -100,6 +100,12 @@ class TaskState(collections.abc.MutableMapping):
         other._pending = dict(self._pending)
         return other
 
+    def rollback_to(self, snapshot):
+        """Make this state equal to ``snapshot`` (an earlier ``copy()``) in place: a retried attempt
+        starts from what the failed one started from, and everyone holding this object sees it."""
+        self._data = dict(snapshot._data)
+        self._pending = dict(snapshot._pending)
+
     def to_dict(self):
         """A plain dict of the live entries (pending restores are left out)."""
         return dict(self._data)

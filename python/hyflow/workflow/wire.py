@@ -7,7 +7,7 @@ import json
 
 import hyflow as hy
 
-__all__ = ["send_value", "recv_value"]
+__all__ = ["send_value", "recv_value", "send_stopped", "PeerStopped"]
 
 _DTYPES = {str(d): d for d in (hy.bool, hy.int32, hy.int64, hy.float16, hy.bfloat16, hy.float32, hy.float64)}
 
@@ -63,8 +63,27 @@ def send_value(group, dst, tag, value, where):
         dist.send(t, dst, group=group, tag=tag)
 
 
+class PeerStopped:
+    """What recv_value returns in place of a value when the sender's task stopped for good (it failed,
+    or something it depends on did): no more values will come on that edge."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def __repr__(self):
+        return f"PeerStopped({self.reason!r})"
+
+
+def send_stopped(group, dst, tag, reason):
+    """Tell world rank `dst` that no more values will come on this edge, and why."""
+    from .. import distributed as dist
+    header = json.dumps({"stopped": str(reason)}, separators=(",", ":")).encode()
+    dist.send(hy.tensor([len(header)], dtype=hy.int64), dst, group=group, tag=tag)
+    dist.send(_bytes_to_words(header), dst, group=group, tag=tag)
+
+
 def recv_value(group, src, tag):
-    """Receive one value sent by send_value from world rank `src`."""
+    """Receive one value sent by send_value from world rank `src` (or a PeerStopped from send_stopped)."""
     from .. import distributed as dist
     size = hy.zeros([1], dtype=hy.int64)
     dist.recv(size, src, group=group, tag=tag)
@@ -73,6 +92,8 @@ def recv_value(group, src, tag):
     if n:
         dist.recv(words, src, group=group, tag=tag)
     node = json.loads(_words_to_bytes(words, n).decode())
+    if "stopped" in node:  # values are wrapped as t/v/list/tuple/dict: this key is never a value
+        return PeerStopped(node["stopped"])
     specs = []
     _collect_tensor_specs(node, specs)
     tensors = [None] * len(specs)

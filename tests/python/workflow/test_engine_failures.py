@@ -1,0 +1,344 @@
+"""Retries and failures: attempts and state rollback, the WorkflowError a spent task raises, which tasks
+stop with it (direct and channel readers, transitively) and which go on, failing predicates, several
+failures at once, deadlocks, and KeyboardInterrupt (from a task, a predicate, or Ctrl-C)."""
+import _thread
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import hyflow as hy
+from hyflow.workflow import Workflow, WorkflowError
+
+
+def test_a_retried_attempt_starts_from_the_state_of_the_failed_one():
+    attempts = []  # (step, attempt, state seen at the start of the attempt)
+
+    wf = Workflow("retry")
+
+    @wf.task(retries=2)
+    def flaky(ctx):
+        attempts.append((ctx.step, ctx.attempt, dict(ctx.state)))
+        ctx.state["count"] = ctx.state.get("count", 0) + 1
+        if ctx.step == 1 and ctx.attempt < 2:
+            ctx.state["dirty"] = ctx.attempt
+            raise RuntimeError(f"attempt {ctx.attempt} broke")
+
+    result = wf.run(steps=3)
+    assert [(s, a) for s, a, _ in attempts] == [(0, 0), (1, 0), (1, 1), (1, 2), (2, 0)]
+    assert [seen for s, _, seen in attempts if s == 1] == [{"count": 1}] * 3  # rolled back each time
+    assert result.state["flaky"] == {"count": 3}
+    stats = result.stats["tasks"]["flaky"]
+    assert stats["calls"] == 5 and stats["failed"] == 2 and stats["retries"] == 2
+    assert [e["status"] for e in result.events if e["step"] == 1] == ["retried", "retried", "ok"]
+
+
+def test_a_retry_gets_the_same_inputs():
+    wf = Workflow("retry-inputs")
+    ch = wf.channel("ch", capacity=8)
+    got = []
+
+    @wf.task(outputs=[ch])
+    def make(ctx):
+        return ctx.step
+
+    @wf.task(inputs=[ch, make], retries=1)
+    def take(ctx, items, value):
+        got.append((ctx.step, ctx.attempt, list(items), value))
+        if ctx.attempt == 0 and ctx.step == 2:
+            raise ValueError("once")
+
+    wf.run(steps=3)
+    assert got == [(0, 0, [0], 0), (1, 0, [1], 1), (2, 0, [2], 2), (2, 1, [2], 2)]
+
+
+def test_spent_retries_raise_a_workflow_error_naming_task_step_and_cause():
+    wf = Workflow("spent")
+
+    def load_batch(step):
+        raise FileNotFoundError(f"batch-{step}.npy is missing")
+
+    @wf.task(retries=1)
+    def train(ctx):
+        if ctx.step == 4:
+            load_batch(ctx.step)
+
+    with pytest.raises(WorkflowError) as info:
+        wf.run(steps=10)
+    err = info.value
+    msg = str(err)
+    assert "task 'train'" in msg and "step 4" in msg and "2 attempt(s)" in msg
+    assert "FileNotFoundError: batch-4.npy is missing" in msg
+    assert "Traceback (most recent call last)" in msg and "load_batch" in msg  # the original traceback
+    assert (err.task, err.step, err.attempts) == ("train", 4, 2)
+    assert "load_batch" in err.traceback and "batch-4.npy" in err.traceback
+    assert [f["task"] for f in err.failures] == ["train"] and err.cancelled == []
+    assert err.result.state["train"] == {} and err.result.stats["tasks"]["train"]["failed"] == 2
+
+
+def failing_graph():
+    """broken fails at step 3. Downstream of it: direct (task input), via_channel (channel), and
+    second_hop (reads via_channel's output channel), then third_hop (task input of second_hop).
+    bystander and its reader are unrelated and must run to the end."""
+    wf = Workflow("propagation")
+    out = wf.channel("out", capacity=4)
+    relay = wf.channel("relay", capacity=4, policy="latest")
+    side = wf.channel("side", capacity=4)
+
+    @wf.task(outputs=[out])
+    def broken(ctx):
+        ctx.state["last"] = ctx.step
+        if ctx.step == 3:
+            raise RuntimeError("numerical blow-up")
+        return ctx.step
+
+    @wf.task(inputs=[broken])
+    def direct(ctx, value):
+        ctx.state["last"] = ctx.step
+
+    @wf.task(inputs=[out], outputs=[relay])
+    def via_channel(ctx, items):
+        ctx.state["last"] = ctx.step
+        return items[-1]
+
+    @wf.task(inputs=[relay])
+    def second_hop(ctx, item):
+        ctx.state["last"] = ctx.step
+        return item
+
+    @wf.task(inputs=[second_hop])
+    def third_hop(ctx, value):
+        ctx.state["last"] = ctx.step
+
+    @wf.task(outputs=[side])
+    def bystander(ctx):
+        ctx.state["last"] = ctx.step
+        return hy.full([2], float(ctx.step))
+
+    @wf.task(inputs=[side], every=2)
+    def bystander_reader(ctx, items):
+        ctx.state["seen"] = ctx.state.get("seen", 0) + len(items)
+
+    return wf
+
+
+def test_a_failure_stops_everything_downstream_and_nothing_else():
+    # lookahead=1: no reader step is in flight when `broken` fails (that race is tested below)
+    with pytest.raises(WorkflowError) as info:
+        failing_graph().run(steps=9, lookahead=1)
+    err = info.value
+    assert err.task == "broken" and err.step == 3
+    assert sorted(err.cancelled) == ["direct", "second_hop", "third_hop", "via_channel"]
+    assert "stopped because they depend on it" in str(err) and "'third_hop'" in str(err)
+    state = err.result.state
+    assert state["broken"]["last"] == 3
+    for task in ("direct", "via_channel", "second_hop", "third_hop"):
+        assert state[task]["last"] == 2, task          # ran up to the step before the failure
+    assert state["bystander"]["last"] == 8                # the unrelated branch ran to the last step
+    assert state["bystander_reader"]["seen"] == 9
+    assert err.result.stats["tasks"]["bystander"]["calls"] == 9
+
+
+def test_cancelling_readers_that_are_already_scheduled():
+    """Readers whose earlier steps are queued or running when their producer fails must neither crash
+    the process nor read the failed producer's discarded data. Run in a child process because the
+    engine used to segfault here (a cancelled reader read its detached channel cursor)."""
+    script = textwrap.dedent("""
+        from hyflow.workflow import Workflow, WorkflowError
+        wf = Workflow("race")
+        ch = wf.channel("ch", capacity=4)
+
+        @wf.task(outputs=[ch])
+        def producer(ctx):
+            if ctx.step == 3:
+                raise RuntimeError("producer broke")
+            return ctx.step
+
+        @wf.task(inputs=[producer])
+        def direct(ctx, value):
+            assert value == ctx.step
+            ctx.state.setdefault("steps", []).append(ctx.step)
+
+        @wf.task(inputs=[ch])
+        def via_channel(ctx, items):
+            ctx.state.setdefault("steps", []).append(ctx.step)
+
+        for i in range(150):
+            try:
+                wf.run(steps=8)
+            except WorkflowError as e:
+                for name in ("direct", "via_channel"):
+                    steps = e.result.state[name].get("steps")
+                    # the producer's steps 0..2 succeeded: their readers get them, whatever the timing
+                    assert steps == [0, 1, 2], (i, name, steps, str(e))
+            else:
+                raise AssertionError("no failure")
+        print("OK")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env=os.environ.copy())
+    assert done.returncode == 0 and done.stdout.strip() == "OK", \
+        f"rc={done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+
+
+def test_independent_failures_are_all_reported():
+    wf = Workflow("two-failures")
+
+    @wf.task
+    def first(ctx):
+        if ctx.step == 1:
+            raise ValueError("first broke")
+
+    @wf.task
+    def second(ctx):
+        if ctx.step == 2:
+            raise KeyError("second broke")
+
+    with pytest.raises(WorkflowError) as info:
+        wf.run(steps=5, lookahead=4)
+    err = info.value
+    assert sorted((f["task"], f["step"]) for f in err.failures) == [("first", 1), ("second", 2)]
+    assert "also failed: task" in str(err)
+    assert {f["task"]: f["attempts"] for f in err.failures} == {"first": 1, "second": 1}
+
+
+def test_a_raising_predicate_fails_its_task():
+    wf = Workflow("bad-predicate")
+
+    def warmed_up(ctx):
+        if ctx.step == 2:
+            raise ZeroDivisionError("predicate divided by zero")
+        return True
+
+    @wf.task
+    def source(ctx):
+        return ctx.step
+
+    @wf.task(inputs=[source], when=warmed_up, retries=3)
+    def infer(ctx, value):
+        ctx.state["last"] = ctx.step
+
+    @wf.task(inputs=[infer])
+    def after(ctx, value):
+        pass
+
+    with pytest.raises(WorkflowError) as info:
+        wf.run(steps=6, lookahead=1)
+    err = info.value
+    assert (err.task, err.step) == ("infer", 2)
+    assert "`when` predicate raised" in str(err) and "predicate divided by zero" in str(err)
+    assert err.cancelled == ["after"]
+    assert err.result.state["infer"]["last"] == 1
+    assert err.result.state["source"] == {}
+
+
+def test_a_stuck_graph_raises_instead_of_hanging():
+    # The reader of a full block channel is forced to read it, but also needs a task input that never
+    # comes: neither side can go on, and the error says what each waits for.
+    wf = Workflow("stuck")
+    ch = wf.channel("ch", capacity=2)
+
+    @wf.task(outputs=[ch])
+    def make(ctx):
+        return ctx.step
+
+    @wf.task
+    def never(ctx):
+        return None
+
+    @wf.task(inputs=[ch, never], every=100)
+    def reader(ctx, items, value):
+        pass
+
+    with pytest.raises(WorkflowError, match="deadlock") as info:
+        wf.run(steps=10)
+    msg = str(info.value)
+    assert "'make' at step 2 waits for space in channel 'ch'" in msg
+    assert "'reader' at step 2 waits for task 'make' step 2" in msg
+
+
+def test_keyboard_interrupt_in_a_task_propagates_as_is():
+    wf = Workflow("interrupted")
+
+    @wf.task
+    def impatient(ctx):
+        ctx.state["last"] = ctx.step
+        if ctx.step == 2:
+            raise KeyboardInterrupt
+
+    @wf.task(retries=5)
+    def other(ctx):
+        pass
+
+    with pytest.raises(KeyboardInterrupt):
+        wf.run(steps=50, lookahead=1)
+    assert wf.last_result.state["impatient"]["last"] == 2
+    assert wf.last_result.stats["tasks"]["impatient"]["retries"] == 0
+
+
+def test_keyboard_interrupt_in_a_predicate_propagates_as_is():
+    wf = Workflow("interrupted-predicate")
+
+    def impatient(ctx):
+        if ctx.step == 2:
+            raise KeyboardInterrupt
+        return True
+
+    @wf.task(when=impatient)
+    def task(ctx):
+        time.sleep(0.001)
+
+    @wf.task
+    def other(ctx):
+        time.sleep(0.001)
+
+    with pytest.raises(KeyboardInterrupt):
+        wf.run(steps=2000)
+    assert wf.last_result.stats["tasks"]["other"]["calls"] < 2000  # the run stopped
+
+
+def test_ctrl_c_stops_the_run_with_keyboard_interrupt():
+    wf = Workflow("ctrl-c")
+
+    @wf.task
+    def slow(ctx):
+        if ctx.step == 3:
+            _thread.interrupt_main()  # as if the user pressed Ctrl-C now
+        time.sleep(0.005)
+
+    with pytest.raises(KeyboardInterrupt):
+        wf.run(steps=2000)
+    assert wf.last_result.stats["tasks"]["slow"]["calls"] < 2000
+
+
+@pytest.mark.parametrize("outcome", ["succeeds", "fails"])
+def test_the_process_exits_cleanly_after_a_run(outcome):
+    """A process whose last act was a workflow run (ending with a retried channel reader that fails or
+    not) exits with its own status."""
+    script = textwrap.dedent("""
+        import sys
+        from hyflow.workflow import Workflow, WorkflowError
+        wf = Workflow("exit")
+        ch = wf.channel("ch", capacity=4)
+
+        @wf.task(outputs=[ch])
+        def make(ctx):
+            return ctx.step
+
+        @wf.task(inputs=[ch], every=2, offset=1, retries=1)
+        def train(ctx, batch):
+            if ctx.step == 3 and sys.argv[1] == "fails":
+                raise RuntimeError("diverged")
+
+        try:
+            wf.run(steps=8)
+        except WorkflowError:
+            raise SystemExit(3)
+    """)
+    codes = [subprocess.run([sys.executable, "-c", script, outcome], capture_output=True, text=True, timeout=120,
+                            env=os.environ.copy()) for _ in range(3)]
+    expected = 3 if outcome == "fails" else 0
+    assert [c.returncode for c in codes] == [expected] * 3, codes[-1].stderr[-2000:]
