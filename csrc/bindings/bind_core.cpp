@@ -96,6 +96,9 @@ void bind_runtime(py::module_& m) {
         g.set_state(st[0].cast<uint64_t>(), st[1].cast<uint64_t>());
       }, py::arg("state"))
       .def("__repr__", [](const Generator& g) { return str("hyflow.Generator(seed=", g.seed(), ", offset=", g.offset(), ")"); });
+  // Long parallel loops give the GIL up (core/parallel.h), but only on a thread that holds it.
+  set_gil_hooks([]() -> void* { return Py_IsInitialized() && PyGILState_Check() ? PyEval_SaveThread() : nullptr; },
+                [](void* state) { PyEval_RestoreThread(static_cast<PyThreadState*>(state)); });
   m.def("default_generator", &default_generator);
   m.def("_set_thread_generator", &set_thread_generator, py::arg("generator").none(true),
         "Install a generator as this thread's default (None: the process-wide one); returns the previous one.");

@@ -74,10 +74,10 @@ class PyHost final : public workflow::Host {
     return out;
   }
 
-  void checkpoint(int64_t next_step) override {
+  void checkpoint(int64_t next_step, bool failed) override {
     py::gil_scoped_acquire gil;
     try {
-      driver_.attr("checkpoint")(next_step);
+      driver_.attr("checkpoint")(next_step, failed);
     } catch (py::error_already_set& e) {
       throw RuntimeError(e.what());
     }
@@ -184,6 +184,7 @@ py::dict report_to_python(const workflow::Engine& engine, const workflow::RunRep
                            py::arg("start_us") = e.start_us, py::arg("end_us") = e.end_us,
                            py::arg("status") = status_name(e.status)));
   out["events"] = events;
+  out["events_dropped"] = r.events_dropped;
   return out;
 }
 
@@ -193,7 +194,8 @@ void bind_workflow(py::module_& m) {
   using workflow::Engine;
   py::module_ w = m.def_submodule("_workflow", "The workflow engine (private: use hyflow.workflow)");
 
-  py::class_<Engine::SubTask, std::shared_ptr<Engine::SubTask>>(w, "SubTask")
+  py::class_<Engine::SubTask, std::shared_ptr<Engine::SubTask>>(w, "SubTask",
+      "A sub-task's handle. Dropping it waits for the sub-task, with the GIL released.")
       .def("wait", &Engine::SubTask::wait, py::call_guard<py::gil_scoped_release>())
       .def("done", &Engine::SubTask::done);
 
@@ -242,13 +244,20 @@ void bind_workflow(py::module_& m) {
     std::shared_ptr<Engine::SubTask> task;
     {
       py::gil_scoped_release nogil;
-      task = Engine::spawn([holder] {
+      std::shared_ptr<Engine::SubTask> inner = Engine::spawn([holder] {
         py::gil_scoped_acquire gil;
         try {
           from_item(holder)();
         } catch (py::error_already_set& e) {
           throw RuntimeError(e.what());  // the driver wraps fn and keeps its exception itself
         }
+      });
+      // Python drops the handle with the GIL held; joining the sub-task must not hold it, or a sub-task
+      // still waiting for the GIL could never finish.
+      Engine::SubTask* raw = inner.get();
+      task = std::shared_ptr<Engine::SubTask>(raw, [inner](Engine::SubTask*) mutable {
+        py::gil_scoped_release nogil;
+        inner.reset();
       });
     }
     return task;

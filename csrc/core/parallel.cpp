@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <atomic>
 #include <mutex>
 
 #include <tbb/blocked_range.h>
@@ -60,10 +61,37 @@ void set_num_threads(int n) {
 
 bool in_parallel_region() { return t_in_parallel; }
 
+namespace {
+std::atomic<GilReleaseHook> g_gil_release{nullptr};
+std::atomic<GilRestoreHook> g_gil_restore{nullptr};
+
+struct GilFree {
+  void* token = nullptr;
+  GilFree() {
+    if (GilReleaseHook h = g_gil_release.load(std::memory_order_relaxed)) token = h();
+  }
+  ~GilFree() {
+    if (token) g_gil_restore.load(std::memory_order_relaxed)(token);
+  }
+  GilFree(const GilFree&) = delete;
+  GilFree& operator=(const GilFree&) = delete;
+};
+}  // namespace
+
+void set_gil_hooks(GilReleaseHook release, GilRestoreHook restore) {
+  g_gil_restore.store(restore);
+  g_gil_release.store(release);
+}
+
 void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& f) {
   if (end <= begin) return;
+  if (end - begin <= grain || t_in_parallel) {
+    f(begin, end);
+    return;
+  }
+  GilFree nogil;  // enough work to be worth letting other Python threads run
   int threads = get_num_threads();
-  if (threads == 1 || end - begin <= grain || t_in_parallel) {
+  if (threads == 1) {
     f(begin, end);
     return;
   }

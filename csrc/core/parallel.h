@@ -23,4 +23,12 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function
 /// True while running inside a parallel_for chunk (nested calls then run inline).
 bool in_parallel_region();
 
+/// The Python bindings install these so that a parallel_for over more than `grain` elements runs with
+/// the GIL released (when the calling thread holds it): other Python threads, e.g. a workflow's other
+/// tasks, run meanwhile. Small ops keep the GIL, so threads don't hand it back and forth per tiny op.
+/// release() returns a token (null: nothing was released) that restore() takes back.
+using GilReleaseHook = void* (*)();
+using GilRestoreHook = void (*)(void*);
+void set_gil_hooks(GilReleaseHook release, GilRestoreHook restore);
+
 }  // namespace hy

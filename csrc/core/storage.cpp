@@ -18,10 +18,12 @@ namespace {
 constexpr int64_t kHugePage = 2 << 20;
 constexpr int64_t kHugeThreshold = 4 << 20;
 
-// Freed large blocks (>= kCacheThreshold) are kept for reuse by a later allocation of the same rounded size:
-// training steps allocate the same activation/gradient shapes every iteration, and a fresh block costs
-// page faults plus the kernel zeroing every page. At most kCacheLimit bytes stay cached.
-constexpr int64_t kCacheThreshold = 1 << 20;
+// Freed blocks of kCacheThreshold bytes and more are kept for reuse by a later allocation of the same size
+// class: training steps allocate the same activation/gradient shapes every iteration, and a fresh block
+// costs page faults plus the kernel zeroing every page (glibc serves blocks from 128 KiB up with mmap and
+// unmaps them on free, so without the cache a 256 KiB temporary faults in 64 pages every time).
+// At most kCacheLimit bytes stay cached.
+constexpr int64_t kCacheThreshold = 64 << 10;
 constexpr int64_t kCacheLimit = int64_t(256) << 20;
 
 struct BlockCache {
@@ -57,6 +59,15 @@ BlockCache& block_cache() {
   return *cache;
 }
 
+// Below the huge-page sizes, cached blocks come in classes of 1/8 of a power of two (at most 12.5% unused),
+// so that nearby sizes share blocks instead of each size holding its own.
+int64_t size_class(int64_t n) {
+  int64_t pow2 = 1;
+  while (pow2 < n) pow2 <<= 1;
+  int64_t step = pow2 / 8;
+  return (n + step - 1) / step * step;
+}
+
 }  // namespace
 
 std::shared_ptr<StorageImpl> StorageImpl::allocate_cpu(int64_t nbytes) {
@@ -67,6 +78,7 @@ std::shared_ptr<StorageImpl> StorageImpl::allocate_cpu(int64_t nbytes) {
   int64_t rounded = (nbytes + align - 1) / align * align;
   if (rounded == 0) rounded = align;
   const bool cacheable = rounded >= kCacheThreshold;
+  if (cacheable && align != kHugePage) rounded = size_class(rounded);
   void* p = cacheable ? block_cache().take(rounded) : nullptr;
   if (!p) {
     p = std::aligned_alloc(static_cast<size_t>(align), static_cast<size_t>(rounded));

@@ -317,7 +317,9 @@ struct Engine::Impl {
       forced = forced || (q.spec().policy == Policy::Block && n >= q.spec().capacity);
     }
     bool have_data = have_direct && (!has_channel_inputs || have_channel_data);
-    if (!ts.always && (!have_data || !(on_schedule || forced))) {
+    // A forced read fires even when a task input produced nothing (it arrives as None): otherwise the
+    // full channel's producer would wait forever.
+    if (!ts.always && !forced && (!have_data || !on_schedule)) {
       ++r.stats.skipped;
       resolve(t);
       return;
@@ -354,30 +356,45 @@ struct Engine::Impl {
     r.status = why;
     if (why == Status::Cancelled) report.cancelled.push_back(t);
     for (auto [c, k] : consumer_slots[static_cast<size_t>(t)]) channels[static_cast<size_t>(c)].detach(k);
-    // Its results of earlier steps stay: tasks downstream still finish the steps before the failure.
+    // Its results of earlier steps stay while tasks downstream still finish the steps before the failure;
+    // a producer nobody reads directly any more keeps nothing.
+    for (const InputSpec& in : spec(t).inputs) {
+      if (in.kind != InputSpec::Task) continue;
+      const auto& readers = direct_consumers[static_cast<size_t>(in.index)];
+      if (std::none_of(readers.begin(), readers.end(), [&](int d) { return active(d); }))
+        values[static_cast<size_t>(in.index)].clear();
+    }
   }
 
   // Everything downstream of a failed task stops at the failed step (the steps before it still complete
   // with the data that was produced); unrelated branches go on.
+  // A reader through a delayed channel stops one step later than its producer: its step s only needed the
+  // producer's step s-1, so whether it completes s must not depend on timing.
   void cancel_dependents(int failed, int64_t step) {
-    std::vector<int> todo{failed};
+    std::vector<std::pair<int, int64_t>> todo{{failed, step}};
     while (!todo.empty()) {
-      int t = todo.back();
+      auto [t, at] = todo.back();
       todo.pop_back();
-      std::vector<int> next = direct_consumers[static_cast<size_t>(t)];
+      std::vector<std::pair<int, int64_t>> next;
+      for (int d : direct_consumers[static_cast<size_t>(t)]) next.push_back({d, at});
       for (int c : spec(t).outputs)
-        for (int k : channels[static_cast<size_t>(c)].consumers()) next.push_back(k);
-      for (int d : next) {
+        for (int k : channels[static_cast<size_t>(c)].consumers())
+          next.push_back({k, at + graph.channels[static_cast<size_t>(c)].delay});
+      for (auto [d, stop] : next) {
         TaskRt& r = rt[static_cast<size_t>(d)];
-        if (active(d) && r.stop_at > step) {
-          r.stop_at = step;
-          todo.push_back(d);
+        if (active(d) && r.stop_at > stop) {
+          r.stop_at = stop;
+          todo.push_back({d, stop});
         }
       }
     }
   }
 
   void record(int t, int64_t s, int attempt, Clock::time_point a, Clock::time_point b, TraceEvent::Status st) {
+    if (static_cast<int64_t>(report.events.size()) >= opts.max_events) {
+      ++report.events_dropped;  // a bounded trace: a long run keeps its first max_events attempts
+      return;
+    }
     TraceEvent e;
     e.task = t;
     e.step = s;
@@ -413,8 +430,8 @@ struct Engine::Impl {
     if (fire && out.ok) {
       {
         std::lock_guard<std::mutex> lock(mu);
-        // Cancelled (something upstream failed) after it was scheduled: its inputs may be gone.
-        if (!active(t)) fire = false;
+        // Cancelled (something upstream failed) after it was scheduled, or the run is stopping.
+        if (!active(t) || !abort_error.empty()) fire = false;
       }
     }
     if (fire && out.ok) {
@@ -515,7 +532,9 @@ struct Engine::Impl {
     }
     if (out.value) {
       for (int c : spec(t).outputs) push(c, out.value);
-      if (!direct_consumers[static_cast<size_t>(t)].empty()) values[static_cast<size_t>(t)][s] = out.value;
+      const auto& readers = direct_consumers[static_cast<size_t>(t)];
+      if (std::any_of(readers.begin(), readers.end(), [&](int d) { return active(d); }))
+        values[static_cast<size_t>(t)][s] = out.value;
     }
   }
 
@@ -575,17 +594,16 @@ RunReport Engine::run(Host& host, const RunOptions& opts) {
   while (m.abort_error.empty()) {
     if (m.at_barrier()) {
       int64_t b = m.barrier;
-      if (m.report.failures.empty()) {
-        lock.unlock();
-        try {
-          host.checkpoint(b);
-        } catch (const std::exception& e) {
-          lock.lock();
-          m.abort_error = std::string("checkpoint at step ") + std::to_string(b) + " failed: " + e.what();
-          break;
-        }
+      bool failed = !m.report.failures.empty();
+      lock.unlock();
+      try {
+        host.checkpoint(b, failed);  // called even after a failure: under MPI the decision is collective
+      } catch (const std::exception& e) {
         lock.lock();
+        m.abort_error = std::string("checkpoint at step ") + std::to_string(b) + " failed: " + e.what();
+        break;
       }
+      lock.lock();
       m.barrier = b + opts.checkpoint_every <= opts.end_step ? b + opts.checkpoint_every : kNever;
       m.pump();
       continue;

@@ -44,8 +44,9 @@ class Host {
   virtual bool predicate(int task, int64_t step) = 0;
   virtual TaskOutcome invoke(int task, int64_t step, int attempt, std::vector<InputValue>& inputs) = 0;
   /// Called on the supervising thread with every worker idle: all instances of steps < next_step are
-  /// resolved and none later has started. May throw (the run then stops with that error).
-  virtual void checkpoint(int64_t next_step) = 0;
+  /// resolved and none later has started. `failed`: a task of this process has failed (the host then
+  /// writes nothing, but may still take part in a collective decision). May throw (the run then stops).
+  virtual void checkpoint(int64_t next_step, bool failed) = 0;
   /// Called on the supervising thread about every `heartbeat_s` with the count of fully resolved steps.
   /// May throw (e.g. KeyboardInterrupt), which stops the run.
   virtual void heartbeat(int64_t steps_done) = 0;
@@ -58,6 +59,7 @@ struct RunOptions {
   int threads = 0;              // 0: hyflow's thread count, at least 2
   int64_t lookahead = 16;       // max steps between the slowest and fastest task
   double heartbeat_s = 0.1;
+  int64_t max_events = 1000000;  // trace events kept; later attempts are only counted
 };
 
 /// One attempt of one instance, for the trace and the statistics.
@@ -89,6 +91,7 @@ struct RunReport {
   std::vector<TaskStats> task_stats;
   std::vector<ChannelStats> channel_stats;
   std::vector<TraceEvent> events;
+  int64_t events_dropped = 0;
   double wall_s = 0;
   std::string aborted;  // non-empty: the run stopped early because of this error
 };

@@ -22,14 +22,15 @@ class SubTaskFuture:
     value or raises its exception."""
 
     def __init__(self, fn, args, kwargs):
-        self._value = None
-        self._error = None
+        # The running body writes into this cell, never into the future: the engine's task must not own
+        # the handle that waits for it.
+        cell = self._cell = [None, None]  # value, error
 
         def body():
             try:
-                self._value = fn(*args, **kwargs)
+                cell[0] = fn(*args, **kwargs)
             except BaseException as e:  # noqa: B036 — handed to whoever calls result()
-                self._error = e
+                cell[1] = e
 
         self._handle = _C._workflow.spawn(body)
 
@@ -38,9 +39,9 @@ class SubTaskFuture:
 
     def result(self):
         self._handle.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value
+        if self._cell[1] is not None:
+            raise self._cell[1]
+        return self._cell[0]
 
 
 class Context:
@@ -94,15 +95,17 @@ class Context:
         self._subtasks = []
 
     def _join_subtasks(self):
-        pending, self._subtasks = self._subtasks, []
+        """Wait for every sub-task, including those spawned by sub-tasks while joining; return the first
+        error (or None) once all have finished."""
         first = None
-        for fut in pending:
-            try:
-                fut.result()
-            except Exception as e:  # noqa: BLE001 — every sub-task is joined before the first error is raised
-                first = first or e
-        if first is not None:
-            raise first
+        while self._subtasks:
+            pending, self._subtasks = self._subtasks, []
+            for fut in pending:
+                try:
+                    fut.result()
+                except BaseException as e:  # noqa: B036 — every sub-task is joined before any error counts
+                    first = first or e
+        return first
 
     def __repr__(self):
         return f"Context(task={self.task!r}, step={self.step}, attempt={self.attempt}, rank={self.rank})"

@@ -80,6 +80,7 @@ class _Driver:
         self.contexts = [Context(wf, wf[t.name], states[t.name], rngs[t.name], graph.rank, graph.size)
                          if t.fn is not None else None for t in graph.tasks]
         self.interrupt = None  # a KeyboardInterrupt (or other BaseException) to re-raise after the run
+        self.any_rank_failed = False
         self.last_checkpoint = None
 
     def predicate(self, task, step):
@@ -87,7 +88,13 @@ class _Driver:
         ctx._begin(step, 0)
         previous = _C._set_thread_generator(ctx.rng)
         try:
-            return bool(self.graph.tasks[task].when(ctx))
+            try:
+                answer = bool(self.graph.tasks[task].when(ctx))
+            finally:
+                sub_error = ctx._join_subtasks()
+            if sub_error is not None:
+                raise sub_error
+            return answer
         except Exception as e:
             # the engine fails the task (no retries for predicates), naming the predicate
             self._failed(task, step, f"its `when` predicate raised {type(e).__name__}: {e}")
@@ -119,8 +126,12 @@ class _Driver:
         # inside it are reproducible whichever thread runs it and whatever else runs meanwhile.
         previous = _C._set_thread_generator(ctx.rng)
         try:
-            value = t.fn(ctx, *args)
-            ctx._join_subtasks()
+            try:
+                value = t.fn(ctx, *args)
+            finally:
+                sub_error = ctx._join_subtasks()  # on every path: no sub-task outlives its step
+            if sub_error is not None:
+                raise sub_error
             _check_typed_outputs(ctx, value)
         except Exception as e:  # noqa: BLE001 — reported to the engine, which retries or fails the task
             text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
@@ -150,20 +161,37 @@ class _Driver:
         self.graph.stop_downstream(task, f"task '{self.graph.tasks[task].name}' failed at step {step} on rank "
                                          f"{self.graph.rank}: {error}")
 
-    def checkpoint(self, next_step):
+    def checkpoint(self, next_step, failed):
+        try:
+            self._checkpoint(next_step, failed)
+        except Exception:
+            raise
+        except BaseException as e:  # Ctrl-C while saving: re-raised as it is by run()
+            self.interrupt = self.interrupt or e
+            raise
+
+    def _checkpoint(self, next_step, failed):
         if self.checkpointing is None:
+            return
+        if self.graph.size > 1:
+            # One collective decision per cut: every rank reaches it (all messages of earlier steps are
+            # sent by then), so ranks stay within one checkpoint of each other, and with
+            # keep_checkpoints >= 2 they always share a step to resume from. After a failure on any
+            # rank nobody writes: the last checkpoint stays the last consistent one.
+            import hyflow as hy
+            from .. import distributed as dist
+            flag = hy.tensor([1 if (failed or self.any_rank_failed) else 0], dtype=hy.int64)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self.graph.group)
+            self.any_rank_failed = bool(flag.tolist()[0])
+        else:
+            self.any_rank_failed = failed
+        if self.any_rank_failed:
             return
         directory, keep = self.checkpointing
         from .checkpoint import save_checkpoint
         payload = self.graph.checkpoint_payload(self.engine, self.contexts, next_step)
         self.last_checkpoint = save_checkpoint(directory, next_step, payload, keep=keep)
         log.info("workflow '%s': checkpoint at step %d -> %s", self.wf.name, next_step, self.last_checkpoint)
-        if self.graph.size > 1:
-            # Keep the ranks within one checkpoint of each other, so that with keep_checkpoints >= 2 every
-            # rank still holds a step all ranks have. Deadlock-free: at this cut every message of earlier
-            # steps has been sent, so each peer can reach the same cut.
-            from .. import distributed as dist
-            dist.barrier(group=self.graph.group)
 
     def heartbeat(self, steps_done):
         if self.interrupt is not None:
@@ -235,15 +263,15 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
         checkpointing = (graph.checkpoint_dir(os.fspath(checkpoint_dir)), keep_checkpoints)
     with Progress(steps - start, enabled=progress if graph.rank == 0 else False, desc=wf.name) as bar:
         driver = _Driver(wf, graph, states, rngs, engine, bar, checkpointing)
-        if threads is None:
-            threads = max(2, _C.get_num_threads()) + graph.blocking_tasks
+        # Proxies block a worker while they wait for a peer: they get threads of their own on top.
+        threads = (threads if threads is not None else max(2, _C.get_num_threads())) + graph.blocking_tasks
         report = engine.run(driver, start, steps, checkpoint_every or 0, threads, lookahead, 0.1)
         if not report["aborted"] and not report["failures"]:
             bar.update_to(steps - start)
     graph.finish(steps)
 
     stats = {"tasks": report["tasks"], "channels": report["channels"], "steps": steps - start,
-             "start_step": start, "wall_s": report["wall_s"]}
+             "start_step": start, "wall_s": report["wall_s"], "trace_events_dropped": report["events_dropped"]}
     local_states = {t.name: states[t.name] for t in graph.tasks if t.fn is not None}
     result = RunResult(wf.name, local_states, stats, report["events"], start, steps, graph.rank,
                        driver.last_checkpoint)
