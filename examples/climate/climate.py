@@ -217,7 +217,8 @@ def run(args) -> tuple:
     if engine == "workflow":
         wf = build_workflow(setup)
         result = wf.run(config.steps, checkpoint_every=args.checkpoint_every if args.checkpoint_dir else None,
-                        checkpoint_dir=args.checkpoint_dir, resume=args.resume, progress=not args.no_progress)
+                        checkpoint_dir=args.checkpoint_dir, resume=args.resume,
+                        progress=False if args.no_progress else None)  # None: a bar only on a terminal
         task_states = {name: dict(result.state[name]) for name in coupling.TASKS}
         task_seconds = {name: result.stats["tasks"][name]["total_s"] for name in coupling.TASKS}
         steps_run = result.steps - result.start_step
