@@ -26,6 +26,13 @@ def binary_samples(low=-5.0, high=5.0, nonzero_rhs=False, positive_lhs=False, fl
     return gen
 
 
+def ref_gelu_backward(g, x):
+    from math import erf
+    x64 = np.asarray(x, dtype=np.float64)
+    cdf = 0.5 * (1.0 + np.vectorize(erf)(x64 / np.sqrt(2.0))) if x64.size else x64
+    return np.asarray(g, dtype=np.float64) * (cdf + x64 * np.exp(-0.5 * x64 * x64) / np.sqrt(2.0 * np.pi))
+
+
 def np_floor_divide(a, b):
     return np.floor_divide(a, b)
 
@@ -50,6 +57,8 @@ OPS = [
     OpInfo("maximum", np.maximum, binary_samples(), ALL),
     OpInfo("minimum", np.minimum, binary_samples(), ALL),
     OpInfo("atan2", np.arctan2, binary_samples(), FLOAT + INT, tol={"bfloat16": (2e-2, 1e-2)}),
+    OpInfo("gelu_backward", ref_gelu_backward, binary_samples(floats=False), FLOAT,
+           tol={"bfloat16": (2e-2, 2e-2), "float16": (2e-3, 2e-3)}),
     OpInfo("eq", np.equal, binary_samples(), ALL),
     OpInfo("ne", np.not_equal, binary_samples(), ALL),
     OpInfo("lt", np.less, binary_samples(), ALL),
