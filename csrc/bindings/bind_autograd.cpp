@@ -111,6 +111,11 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
           out.append(py::make_tuple(e.fn ? py::cast(e.fn) : py::none(), e.input_nr));
         return py::tuple(out);
       })
+      .def_property_readonly("variable", [](const Node& n) -> py::object {
+        // AccumulateGrad nodes end the graph at a leaf: which leaf (None for other nodes)
+        if (const auto* acc = dynamic_cast<const autograd::AccumulateGrad*>(&n)) return py::cast(acc->variable);
+        return py::none();
+      })
       .def("__repr__", [](const Node& n) { return "<" + n.name() + ">"; });
   py::class_<HookHandle>(ag, "HookHandle", "Returned by register_hook; call remove() to unregister.")
       .def("remove", &HookHandle::remove);

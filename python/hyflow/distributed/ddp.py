@@ -19,20 +19,51 @@ completes the last bucket waits for all of them and copies the averages back int
 autograd engine has no end-of-backward callback, and the last parameter gradient is, by definition, the
 end of the work this layer needs.
 
-Hence every parameter that requires grad must receive a gradient in every backward that syncs (as in
-torch's default find_unused_parameters=False); otherwise the reduction never finishes, and the next
-forward raises an error that says so.
+Hence, by default, every parameter that requires grad must receive a gradient in every backward that
+syncs (as in torch's default find_unused_parameters=False); otherwise the reduction never finishes, and
+the next forward raises an error that says so. With find_unused_parameters=True, forward walks the
+autograd graph of its output and counts the parameters it does not reach as ready (contributing zeros),
+and a bitmap all-reduce tells which parameters no rank used: those keep their .grad untouched (None on a
+fresh step), the others get the average over ranks (a rank that did not use one contributes zero).
 """
 import contextlib
 import weakref
 
 from .._C import int64
 from .._creation import tensor, zeros
-from ..autograd import no_grad
+from ..autograd import is_grad_enabled, no_grad
 from ..nn import Module
 from . import ReduceOp, _group, all_reduce, broadcast
 
 __all__ = ["DistributedDataParallel"]
+
+
+def _leaves_reached(out):
+    """ids of the leaf tensors the autograd graph of `out` (tensors in nested tuples/lists/dicts) reaches."""
+    from .._C import Tensor
+    reached, roots, stack = set(), [], [out]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Tensor):
+            if x.grad_fn is not None:
+                roots.append(x.grad_fn)
+            elif x.requires_grad:
+                reached.add(id(x))  # a parameter returned as it is
+        elif isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, dict):
+            stack.extend(x.values())
+    seen = {}  # id -> node: holding the wrappers keeps their ids from being reused by new ones
+    while roots:
+        node = roots.pop()
+        if id(node) in seen:
+            continue
+        seen[id(node)] = node
+        leaf = node.variable
+        if leaf is not None:
+            reached.add(id(leaf))
+        roots.extend(fn for fn, _ in node.next_functions if fn is not None)
+    return reached
 
 class _Bucket:
     """Parameters of one dtype whose gradients are all-reduced together through one flat buffer."""
@@ -66,7 +97,8 @@ class DistributedDataParallel(Module):
     itself is ``.module``.
     """
 
-    def __init__(self, module, bucket_cap_mb=25, broadcast_buffers=True, process_group=None):
+    def __init__(self, module, bucket_cap_mb=25, broadcast_buffers=True, process_group=None,
+                 find_unused_parameters=False):
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: module must be a hyflow.nn.Module, got {type(module).__name__}")
@@ -77,6 +109,8 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "broadcast_buffers", bool(broadcast_buffers))
         object.__setattr__(self, "bucket_cap_mb", bucket_cap_mb)
         object.__setattr__(self, "require_backward_grad_sync", True)
+        object.__setattr__(self, "find_unused_parameters", bool(find_unused_parameters))
+        object.__setattr__(self, "_used_work", None)  # the bitmap all-reduce of this iteration
         object.__setattr__(self, "_hooks", [])
         params = self._unique_params()
         with no_grad():  # frozen parameters too: every replica must start from rank 0's whole state
@@ -164,7 +198,28 @@ class DistributedDataParallel(Module):
             with no_grad():
                 for t in self.module.buffers():
                     broadcast(t.detach(), src=self.process_group.ranks[0], group=self.process_group)
-        return self.module(*args, **kwargs)
+        out = self.module(*args, **kwargs)
+        if self.find_unused_parameters and self.require_backward_grad_sync and is_grad_enabled():
+            self._mark_unused(out)
+        return out
+
+    def _mark_unused(self, out):
+        """Count the parameters the output's graph does not reach as ready with zero gradient, and post
+        the all-reduce (MAX) of the 'used here' bitmap; every rank posts it before any bucket."""
+        reached = _leaves_reached(out)
+        used = [id(p) in reached for p in self._params]
+        bitmap = tensor([1 if u else 0 for u in used], dtype=int64)
+        object.__setattr__(self, "_used_bitmap", bitmap)
+        object.__setattr__(self, "_used_work", all_reduce(bitmap, op=ReduceOp.MAX, group=self.process_group,
+                                                          async_op=True))
+        object.__setattr__(self, "_in_backward", True)
+        for p, u in zip(self._params, used):
+            if not u:
+                b, i = self._where[id(p)]
+                with no_grad():
+                    b.view(i).zero_()
+                b.pending -= 1
+        self._launch_ready()
 
     # ---- backward: bucketed, overlapped all-reduce -----------------------------------------------
     def _on_grad_ready(self, param):
@@ -177,6 +232,9 @@ class DistributedDataParallel(Module):
         with no_grad():
             b.view(i).copy_(param.grad.reshape([-1]))
         b.pending -= 1
+        self._launch_ready()
+
+    def _launch_ready(self):
         # Launch complete buckets strictly in index order: every rank must post the same sequence.
         while self._next_launch < len(self._buckets) and self._buckets[self._next_launch].pending == 0:
             nb = self._buckets[self._next_launch]
@@ -188,11 +246,21 @@ class DistributedDataParallel(Module):
             self._finish()
 
     def _finish(self):
+        used_anywhere = None
+        if self._used_work is not None:
+            self._used_work.wait()
+            used_anywhere = [bool(u) for u in self._used_bitmap.tolist()]
+            object.__setattr__(self, "_used_work", None)
         with no_grad():
             for b in self._buckets:
                 b.work.wait()
                 for i, p in enumerate(b.params):
-                    p.grad.copy_(b.view(i).reshape(p.shape))
+                    if used_anywhere is not None and not used_anywhere[self._index[id(p)]]:
+                        continue  # no rank used it: its .grad stays as it was
+                    if p.grad is None:
+                        p.grad = b.view(i).reshape(p.shape).clone()
+                    else:
+                        p.grad.copy_(b.view(i).reshape(p.shape))
         if not self._rebuilt:
             self._rebuild_buckets()
         self._reset_iteration()

@@ -175,3 +175,23 @@ def test_ddp_ring_all_reduce_path():
     """HYFLOW_DIST_RING_BYTES=16: every bucket goes through the point-to-point ring, posted asynchronously."""
     rc, out = run(3, "ddp.py", timeout=120, env={"HYFLOW_DIST_RING_BYTES": "16"})
     assert_all_ok(3, rc, out)
+
+
+def test_ddp_find_unused_parameters_one_process(world):
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 2).double(), nn.Linear(4, 2).double()
+
+        def forward(self, x, use_b):
+            return self.b(x) if use_b else self.a(x)
+
+    ddp = dist.DistributedDataParallel(TwoHeads(), find_unused_parameters=True)
+    x = hy.ones(3, 4, dtype=hy.float64)
+    for use_b in (False, True, False):  # a different head each step: without the option this raises
+        for p in ddp.parameters():
+            p.grad = None
+        ddp(x, use_b).sum().backward()
+        used, unused = (ddp.module.b, ddp.module.a) if use_b else (ddp.module.a, ddp.module.b)
+        assert used.weight.grad is not None and unused.weight.grad is None
+        np.testing.assert_allclose(used.weight.grad.numpy(), np.full((2, 4), 3.0))

@@ -131,6 +131,39 @@ def check_unused(c, rank, world):
     c.true("usable after the unused-parameter error", t.tolist() == [float(world)] * 3)
 
 
+class Branches(nn.Module):
+    """`trunk` is used by every rank, `rank0_only` only on rank 0, `never` by no rank."""
+
+    def __init__(self):
+        super().__init__()
+        hy.manual_seed(5)
+        self.trunk, self.rank0_only, self.never = (nn.Linear(IN, 2).double(), nn.Linear(IN, 2).double(),
+                                                   nn.Linear(IN, 2).double())
+
+    def forward(self, x, use_rank0_branch):
+        y = self.trunk(x)
+        return y + self.rank0_only(x) if use_rank0_branch else y
+
+
+def check_find_unused(c, rank, world):
+    ddp = dist.DistributedDataParallel(Branches(), bucket_cap_mb=0.0001, find_unused_parameters=True)
+    ref = Branches()  # the same weights: every rank computes what rank 0 and the others contribute
+    x = hy.ones(3, IN, dtype=hy.float64)
+    ref(x, True).sum().backward()
+    for step in range(2):  # the second step shows the reduction finished and the next forward is fine
+        for p in ddp.parameters():
+            p.grad = None
+        ddp(x, rank == 0).sum().backward()
+        m = ddp.module
+        close(c, f"step {step}: trunk grad is the average", m.trunk.weight.grad.numpy(), ref.trunk.weight.grad.numpy())
+        close(c, f"step {step}: rank-0-only grad is rank 0's / world", m.rank0_only.weight.grad.numpy(),
+              ref.rank0_only.weight.grad.numpy() / world)
+        c.true(f"step {step}: a parameter no rank used keeps grad None", m.never.weight.grad is None)
+    t = hy.ones(3, dtype=hy.float64)
+    dist.all_reduce(t)  # the communicator is still in step on every rank
+    c.true("usable after find_unused steps", t.tolist() == [float(world)] * 3)
+
+
 def check_sampler(c, rank, world):
     ds = hy.data.TensorDataset(hy.arange(11))
     for shuffle in (False, True):
@@ -160,6 +193,7 @@ def main():
     c.run("buffers", lambda: check_buffers(c, rank, world))
     c.run("sampler", lambda: check_sampler(c, rank, world))
     c.run("unused", lambda: check_unused(c, rank, world))
+    c.run("find_unused_parameters", lambda: check_find_unused(c, rank, world))
     return c.report()
 
 
