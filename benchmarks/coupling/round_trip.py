@@ -37,8 +37,8 @@ def median_ms(seconds: list) -> float:
 
 def summary(pooled: dict, train_steps=lambda step: False) -> dict:
     """Median and p90 (ms) of the round trip, the median of the ML body time inside it and of round trip
-    minus that time (what the coupling itself adds), the median over the steps where train fired (those round trips hold a
-    training), and the sample count."""
+    minus that time (what the coupling itself adds), the median over the steps where train fired (those
+    round trips hold a training), and the sample count."""
     latency = np.asarray(pooled["latency_s"]) * 1e3
     if latency.size == 0:
         nan = float("nan")
