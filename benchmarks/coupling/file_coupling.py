@@ -8,6 +8,12 @@ the two processes overlap freely.
 
 The timer starts once the ML process reports ready (its PyTorch import and model set-up, reported
 separately as startup) and stops when its results file appears after the last step.
+
+Round trip of step s: from the state file's rename into place to the simulation having loaded the
+tendency file for s (strictly: np.load returned, the file deleted). Both ends are in this process; the
+ML process adds when it loaded the state and when its prediction was ready, so the round trip splits
+into the way to the ML process, the ML time and the way back. All these stamps are time.monotonic_ns()
+(CLOCK_MONOTONIC, which on Linux is one clock for every process on the machine).
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import time
 import numpy as np
 
 import numpy_shallow_water as nsw
+import round_trip
 import spool
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ml_worker.py")
@@ -56,17 +63,21 @@ def run(spec: dict, poll_s: float, spool_root: str | None = None) -> dict:
         diagnostics = {}
         initial_mass = nsw.total_mass(h, params)
         before_switch = None
+        written_ns, in_hand_ns = {}, {}   # per step: state file in place; its tendency loaded back
+        clock_ns = time.monotonic_ns
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         start = switched = time.perf_counter()
         for step in range(spec["steps"]):
             tendency = None
             if step - 1 >= spec["infer_from"]:
                 pair = spool.wait_and_take(spool.tendency_path(folder, step - 1), poll_s, worker_alive)
+                in_hand_ns[step - 1] = clock_ns()
                 tendency = (pair[0], pair[1])
             if step == spec["switch_step"]:   # the first surrogate tendency is here: the ML backlog is done
                 switched = time.perf_counter()
             h, u, v = nsw.step(h, u, v, params, momentum_tendency=tendency, forcing=(fu * factors[step], fv))
             spool.write_atomic(spool.state_path(folder, step), np.stack([h, u, v]))
+            written_ns[step] = clock_ns()
             if step == spec["switch_step"] - 1:
                 before_switch = h.copy()
             if step % spec["diag_every"] == 0:
@@ -88,6 +99,21 @@ def run(spec: dict, poll_s: float, spool_root: str | None = None) -> dict:
         shutil.rmtree(folder, ignore_errors=True)
 
     return {"wall_s": wall, "page_faults": faults, "pre_switch_s": switched - start, "startup_s": startup,
+            "round_trips": _round_trips(written_ns, in_hand_ns, ml, spec),
             "h": h, "h_before_switch": before_switch,
             "mass_drift": (nsw.total_mass(h, params) - initial_mass) / initial_mass,
             "final_loss": ml["final_loss"], "online_error": ml["online_error"]}
+
+
+def _round_trips(written_ns: dict, in_hand_ns: dict, ml: dict, spec: dict) -> dict:
+    """Round-trip samples (see round_trip.samples) plus, aligned with them, "to_ml_s" (state written ->
+    loaded by the ML process) and "back_s" (prediction ready -> tendency loaded here)."""
+    loaded, computed = ml["loaded_ns"], ml["computed_ns"]
+    seconds = 1e-9
+    samples = round_trip.samples({s: t * seconds for s, t in written_ns.items()},
+                                 {s: t * seconds for s, t in in_hand_ns.items()},
+                                 {s: (computed[s] - loaded[s]) * seconds for s in range(len(loaded))},
+                                 spec["switch_step"], spec["steps"])
+    samples["to_ml_s"] = [(loaded[s] - written_ns[s]) * seconds for s in samples["steps"]]
+    samples["back_s"] = [(in_hand_ns[s] - computed[s]) * seconds for s in samples["steps"]]
+    return samples

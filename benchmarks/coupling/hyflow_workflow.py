@@ -2,9 +2,16 @@
 build_workflow): forcing -> simulate -> states channel -> train every train_every -> weights -> infer,
 infer's tendency fed back to simulate from the switch on, diagnostics every diag_every. In memory, one
 process, hyflow tensors end to end.
+
+For the round-trip latency the example's simulate, train and infer bodies are wrapped while the workflow
+runs (the tasks call them through the `coupling` module), so each records time.perf_counter() at its
+start and end: state s is produced when simulate's body returns at step s, and its tendency is in hand,
+strictly, when simulate's body starts at step s + 1 (infer's step-s output reaches it through the
+`tendency` channel, delay 1).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import statistics
@@ -19,16 +26,22 @@ import climate  # noqa: E402
 import coupling  # noqa: E402
 import shallow_water as sw  # noqa: E402
 
+import round_trip  # noqa: E402
+
+TIMED_BODIES = ("simulate_body", "train_body", "infer_body")
+
 
 def run(setup: "coupling.Setup", steps: int | None = None, engine_threads: int | None = None) -> dict:
     """Run the example's workflow for `steps` (default: the config's) and time it. engine_threads: the
     engine's worker threads (wf.run's `threads`; None: its default)."""
     steps = setup.config.steps if steps is None else steps
-    wf = climate.build_workflow(setup)
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    start = time.perf_counter()
-    result = wf.run(steps, progress=False, threads=engine_threads)
-    wall = time.perf_counter() - start
+    stamps = {}
+    with _timestamped_bodies(stamps):
+        wf = climate.build_workflow(setup)
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        start = time.perf_counter()
+        result = wf.run(steps, progress=False, threads=engine_threads)
+        wall = time.perf_counter() - start
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     states = {name: dict(result.state[name]) for name in result.state}
     final = coupling.final_state(states)
@@ -37,9 +50,49 @@ def run(setup: "coupling.Setup", steps: int | None = None, engine_threads: int |
     losses = states["train"].get("history", {"loss": []})["loss"]
     return {"wall_s": wall, "page_faults": faults, "pre_switch_s": _switch_time(result, setup.config.switch_step),
             "h": final.h.numpy().copy(), "result": result,
+            "round_trips": _round_trips(stamps, setup.config.switch_step, steps),
             "mass_drift": (sw.total_mass(final, setup.params) - sim["initial_mass"]) / sim["initial_mass"],
             "final_loss": losses[-1] if losses else float("nan"),
             "online_error": sum(online) / len(online) if online else float("nan")}
+
+
+@contextlib.contextmanager
+def _timestamped_bodies(stamps: dict):
+    """While inside, the example's simulate/train/infer bodies record perf_counter() at their start and
+    end into stamps["<body>"] = ({step: start}, {step: end}); the work they do is unchanged."""
+    originals = {name: getattr(coupling, name) for name in TIMED_BODIES}
+
+    def timed(body, starts, ends):
+        clock = time.perf_counter
+
+        def stamped(state, step, *args):
+            starts[step] = clock()
+            value = body(state, step, *args)
+            ends[step] = clock()
+            return value
+        return stamped
+
+    for name, body in originals.items():
+        stamps[name] = ({}, {})
+        setattr(coupling, name, timed(body, *stamps[name]))
+    try:
+        yield stamps
+    finally:
+        for name, body in originals.items():
+            setattr(coupling, name, body)
+
+
+def _round_trips(stamps: dict, switch_step: int, steps: int) -> dict:
+    """Per step s >= switch_step: simulate's body end at s -> its body start at s + 1; the ML time inside
+    is infer's body at s plus train's when it fired at s."""
+    sim_start, sim_end = stamps["simulate_body"]
+    in_hand = {step - 1: at for step, at in sim_start.items()}
+    ml = {}
+    for name in ("train_body", "infer_body"):
+        starts, ends = stamps[name]
+        for step, end in ends.items():
+            ml[step] = ml.get(step, 0.0) + end - starts[step]
+    return round_trip.samples(sim_end, in_hand, ml, switch_step, steps)
 
 
 def _switch_time(result, switch_step: int) -> float:

@@ -5,13 +5,17 @@
 For every step it polls for the simulation's state file, loads and deletes it, trains every train_every
 steps on the states since the last training, and from infer_from on writes the predicted tendency back
 for the simulation's next step. It writes `ml_ready` once PyTorch is imported and the model built,
-and `ml_result.json` after the last step. Imports neither hyflow nor the example.
+and `ml_result.json` after the last step, with per-step timestamps for the round-trip latency:
+when each state was loaded and when its prediction was ready (before the write back), from
+time.monotonic_ns(), i.e. CLOCK_MONOTONIC, one clock for all processes on a Linux machine, so the
+simulation process can compare them with its own. Imports neither hyflow nor the example.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
 
 import numpy as np
 import torch
@@ -41,8 +45,10 @@ def main(spec_path: str) -> None:
     spool.write_text_atomic(spool.ready_path(folder), "ready\n")
 
     unread_states, weights = [], None
+    loaded_ns, computed_ns = [], []   # per step: state file loaded; train (if due) + infer done
     for step in range(spec["steps"]):
         fields = spool.wait_and_take(spool.state_path(folder, step), poll_s, parent_alive)
+        loaded_ns.append(time.monotonic_ns())
         state = (fields[0], fields[1], fields[2])
         unread_states.append(state)
         if fires(step, spec["train_every"], spec["train_offset"]):
@@ -50,12 +56,14 @@ def main(spec_path: str) -> None:
             unread_states = []
         prediction = infer(step, state, weights)
         weights = None
+        computed_ns.append(time.monotonic_ns())
         if prediction is not None:
             spool.write_atomic(spool.tendency_path(folder, step), np.stack(prediction))
 
     errors = infer.history["error"]
     result = {"final_loss": train.history["loss"][-1],
-              "online_error": float(np.mean(errors)) if errors else float("nan")}
+              "online_error": float(np.mean(errors)) if errors else float("nan"),
+              "loaded_ns": loaded_ns, "computed_ns": computed_ns}
     spool.write_text_atomic(spool.result_path(folder), json.dumps(result))
 
 

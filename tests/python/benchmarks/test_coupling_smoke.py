@@ -19,7 +19,7 @@ def tiny():
                                 batch_points=64, diag_every=5, hidden=8)
     setup = coupling.Setup(config)
     measured = bench_coupling.measure(setup, threads=torch.get_num_threads(), repeats=1, poll_s=1e-3)
-    return config, measured, bench_coupling.summarize(measured, config.steps, config.switch_step)
+    return config, measured, bench_coupling.summarize(measured, config)
 
 
 def test_every_variant_conserves_mass_and_runs_the_surrogate(tiny):
@@ -47,3 +47,21 @@ def test_surrogate_drives_the_hyflow_run_after_the_switch(tiny):
     config, measured, _ = tiny
     sim = measured["runs"]["hyflow"][-1]["result"].state["simulate"]
     assert sim["surrogate_steps"] == config.steps - config.switch_step
+
+
+def test_round_trips_cover_every_step_after_the_switch_and_hold_the_ml_work(tiny):
+    config, measured, rows = tiny
+    expected_steps = list(range(config.switch_step, config.steps - 1))
+    for key, runs in measured["runs"].items():
+        trips = runs[-1]["round_trips"]
+        assert trips["steps"] == expected_steps, key
+        for latency, ml in zip(trips["latency_s"], trips["ml_s"]):
+            # the ML bodies run strictly between state produced and tendency in hand
+            assert 0 < ml <= latency, (key, latency, ml)
+    files = measured["runs"]["files"][-1]["round_trips"]
+    for latency, to_ml, ml, back in zip(files["latency_s"], files["to_ml_s"], files["ml_s"], files["back_s"]):
+        assert to_ml > 0 and back > 0   # one system-wide clock: the ML side's stamps fall inside the round trip
+        assert abs(to_ml + ml + back - latency) < 1e-6
+    for row in rows:
+        assert 0 < row["round_trip_p50_ms"] <= row["round_trip_p90_ms"], row
+        assert row["round_trip_samples"] == len(expected_steps)
