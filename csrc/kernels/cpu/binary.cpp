@@ -180,20 +180,6 @@ Tensor atan2(const Tensor& self, const Tensor& other, const optional<Tensor>& ou
   });
 }
 
-// One pass instead of the ~10 elementwise ops of the composite formula (and their temporaries).
-Tensor gelu_backward(const Tensor& grad_output, const Tensor& self) {
-  return binary_kernel("gelu_backward", grad_output, self, std::nullopt, kFloat, [](auto g, auto x) {
-    using T = decltype(g);
-    if constexpr (std::is_floating_point_v<T>) {
-      T cdf = T(0.5) * (T(1) + std::erf(x * T(0.7071067811865476)));
-      T pdf = T(0.3989422804014327) * std::exp(T(-0.5) * x * x);
-      return g * (cdf + x * pdf);
-    } else {
-      return static_cast<T>(0);
-    }
-  });
-}
-
 #define HY_COMPARE(name, expr)                                                               \
   Tensor name(const Tensor& self, const Tensor& other, const optional<Tensor>& out) {       \
     return binary_kernel(#name, self, other, out, kBool, [](auto x, auto y) -> bool { return expr; }); \

@@ -89,6 +89,57 @@ inline void eigen_row(char** p, const int64_t* s, int64_t n, const G& g) {
   }
 }
 
+/// eigen_row for two inputs: g(x, y) on Eigen arrays (fused backward kernels such as gelu_backward).
+template <typename T, typename G>
+inline void eigen_row2(char** p, const int64_t* s, int64_t n, const G& g) {
+  using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+  if (s[0] == sizeof(T) && s[1] == sizeof(T) && s[2] == sizeof(T)) {
+    Eigen::Map<Array>(reinterpret_cast<T*>(p[0]), n) =
+        g(Eigen::Map<const Array>(reinterpret_cast<const T*>(p[1]), n),
+          Eigen::Map<const Array>(reinterpret_cast<const T*>(p[2]), n));
+    return;
+  }
+  constexpr int64_t kBuf = 256;
+  alignas(64) T x[kBuf];
+  alignas(64) T y[kBuf];
+  alignas(64) T res[kBuf];
+  for (int64_t start = 0; start < n; start += kBuf) {
+    const int64_t m = std::min(kBuf, n - start);
+    const char* a = p[1] + start * s[1];
+    const char* b = p[2] + start * s[2];
+    for (int64_t i = 0; i < m; ++i) {
+      x[i] = *reinterpret_cast<const T*>(a + i * s[1]);
+      y[i] = *reinterpret_cast<const T*>(b + i * s[2]);
+    }
+    Eigen::Map<Array>(res, m) = g(Eigen::Map<const Array>(x, m), Eigen::Map<const Array>(y, m));
+    char* o = p[0] + start * s[0];
+    for (int64_t i = 0; i < m; ++i) *reinterpret_cast<T*>(o + i * s[0]) = res[i];
+  }
+}
+
+/// Run the two-input Eigen expression `g` over broadcast `a`, `b` in float or double (the promoted
+/// floating dtype; float16/bfloat16 compute in float32).
+template <typename G>
+Tensor binary_float_kernel(const char* op, const Tensor& a, const Tensor& b, const G& g,
+                           int64_t grain = kGrainTranscendental) {
+  check_defined(a, op, "self");
+  check_defined(b, op, "other");
+  Shape shape = broadcast_shapes(a.shape(), b.shape());
+  DType result = to_floating(result_type(a, b));
+  DType compute = compute_dtype(result);
+  Tensor res = prepare_out(std::nullopt, shape, result, op, a.shape() == shape ? a : b);
+  Tensor dst = res.dtype() == compute ? res : empty_like_layout(shape, compute, res);
+  Tensor ca = cast_keep_layout(a, compute), cb = cast_keep_layout(b, compute);
+  ElementwisePlan<3> plan(shape, {&dst, &ca, &cb});
+  if (compute == DType::Float64) {
+    plan.run([&](char** p, const int64_t* s, int64_t n) { eigen_row2<double>(p, s, n, g); }, grain);
+  } else {
+    plan.run([&](char** p, const int64_t* s, int64_t n) { eigen_row2<float>(p, s, n, g); }, grain);
+  }
+  if (dst.impl() != res.impl()) copy_into(res, dst);
+  return res;
+}
+
 /// Run Eigen expression `g` over `a` in float or double; int/bool inputs compute (and return) float32.
 template <typename G>
 Tensor unary_float_kernel(const char* op, const Tensor& a, const std::optional<Tensor>& out, const G& g,
