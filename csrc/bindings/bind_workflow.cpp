@@ -12,10 +12,24 @@ namespace {
 
 using workflow::Item;
 
+// Takes the GIL on a workflow worker. The first time on each thread it also keeps that thread's Python
+// thread state alive afterwards: pybind11 would otherwise create and destroy one on every call, which
+// costs more than a small task body.
+struct WorkerGil {
+  py::gil_scoped_acquire gil;
+  WorkerGil() {
+    thread_local bool kept = false;
+    if (!kept) {
+      gil.inc_ref();
+      kept = true;
+    }
+  }
+};
+
 Item to_item(py::object o) {
   if (o.is_none()) return nullptr;
   return Item(new py::object(std::move(o)), [](void* p) {
-    py::gil_scoped_acquire gil;
+    WorkerGil gil;
     delete static_cast<py::object*>(p);
   });
 }
@@ -33,7 +47,7 @@ class PyHost final : public workflow::Host {
   explicit PyHost(py::object driver) : driver_(std::move(driver)) {}
 
   bool predicate(int task, int64_t step) override {
-    py::gil_scoped_acquire gil;
+    WorkerGil gil;
     try {
       return driver_.attr("predicate")(task, step).cast<bool>();
     } catch (py::error_already_set& e) {
@@ -42,7 +56,7 @@ class PyHost final : public workflow::Host {
   }
 
   workflow::TaskOutcome invoke(int task, int64_t step, int attempt, std::vector<workflow::InputValue>& inputs) override {
-    py::gil_scoped_acquire gil;
+    WorkerGil gil;
     workflow::TaskOutcome out;
     try {
       py::list args;
@@ -75,7 +89,7 @@ class PyHost final : public workflow::Host {
   }
 
   void checkpoint(int64_t next_step, bool failed) override {
-    py::gil_scoped_acquire gil;
+    WorkerGil gil;
     try {
       driver_.attr("checkpoint")(next_step, failed);
     } catch (py::error_already_set& e) {
@@ -84,7 +98,7 @@ class PyHost final : public workflow::Host {
   }
 
   void heartbeat(int64_t steps_done) override {
-    py::gil_scoped_acquire gil;
+    WorkerGil gil;
     try {
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
       driver_.attr("heartbeat")(steps_done);
@@ -245,7 +259,7 @@ void bind_workflow(py::module_& m) {
     {
       py::gil_scoped_release nogil;
       std::shared_ptr<Engine::SubTask> inner = Engine::spawn([holder] {
-        py::gil_scoped_acquire gil;
+        WorkerGil gil;
         try {
           from_item(holder)();
         } catch (py::error_already_set& e) {

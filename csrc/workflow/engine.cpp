@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
@@ -205,6 +206,12 @@ struct Engine::Impl {
   RunReport report;
   Clock::time_point t0;
   std::unique_ptr<tbb::task_arena> arena;
+  struct Launch {
+    int t;
+    int64_t s;
+    bool ask_predicate;
+  };
+  std::vector<Launch> ready;  // made ready by pump(), not yet handed to a thread
 
   const TaskSpec& spec(int t) const { return graph.tasks[static_cast<size_t>(t)]; }
   bool active(int t) const { return rt[static_cast<size_t>(t)].status == Status::Active; }
@@ -327,7 +334,7 @@ struct Engine::Impl {
     r.running = true;
     ++running;
     bool ask_predicate = ts.has_predicate && !forced && !ts.always;
-    arena->enqueue([this, t, s, ask_predicate] { execute(t, s, ask_predicate); });
+    ready.push_back(Launch{t, s, ask_predicate});  // started by launch_all / the worker that made it ready
   }
 
   // Mark (t, next) done and forget direct results nobody will read any more. Lock held.
@@ -406,14 +413,37 @@ struct Engine::Impl {
     report.events.push_back(e);
   }
 
-  // A worker runs one instance: predicate, inputs, the body with retries, then publishes the result.
-  void execute(int t, int64_t s, bool ask_predicate) {
+  // Hand the instances pump() made ready to the arena. Lock held.
+  void launch_all() {
+    for (const Launch& l : ready) arena->enqueue([this, l] { execute(l); });
+    ready.clear();
+  }
+
+  // A worker that just finished an instance keeps one of the newly ready ones for itself: the next step
+  // of a chain (simulate -> infer -> simulate) then starts without waking another thread. Lock held.
+  std::optional<Launch> launch_all_but_one() {
+    if (ready.empty()) return std::nullopt;
+    Launch mine = ready.front();
+    for (size_t i = 1; i < ready.size(); ++i) arena->enqueue([this, l = ready[i]] { execute(l); });
+    ready.clear();
+    return mine;
+  }
+
+  void execute(Launch l) {
     struct ArenaScope {  // Engine::spawn from this task's body runs on this arena
       explicit ArenaScope(tbb::task_arena* a) : saved(t_arena) { t_arena = a; }
       ~ArenaScope() { t_arena = saved; }
       tbb::task_arena* saved;
     } scope(arena.get());
+    std::optional<Launch> next = l;
+    while (next) next = execute_one(next->t, next->s, next->ask_predicate);
+  }
+
+  // A worker runs one instance: predicate, inputs, the body with retries, then publishes the result;
+  // returns an instance it made ready and runs next itself.
+  std::optional<Launch> execute_one(int t, int64_t s, bool ask_predicate) {
     const TaskSpec& ts = spec(t);
+    std::optional<Launch> next;
     TaskOutcome out;
     bool fire = true;
     std::vector<InputValue> inputs;
@@ -509,6 +539,7 @@ struct Engine::Impl {
         ++r.next;
       }
       pump();
+      next = launch_all_but_one();
     }
     // Drop this instance's references to items before reporting it finished: once `running` is 0, run()
     // may return and Python may shut down, after which the last reference must not be dropped here.
@@ -516,7 +547,10 @@ struct Engine::Impl {
     out = TaskOutcome{};
     std::lock_guard<std::mutex> lock(mu);
     --running;
-    cv.notify_all();
+    // The supervisor only acts when nothing runs (end, checkpoint barrier, deadlock) or on an abort;
+    // waking it after every instance would cost a thread switch per instance.
+    if (running == 0 || !abort_error.empty()) cv.notify_all();
+    return next;
   }
 
   void publish(int t, int64_t s, TaskOutcome& out) {
@@ -590,6 +624,7 @@ RunReport Engine::run(Host& host, const RunOptions& opts) {
 
   std::unique_lock<std::mutex> lock(m.mu);
   m.pump();
+  m.launch_all();
   auto next_beat = Clock::now();
   while (m.abort_error.empty()) {
     if (m.at_barrier()) {
@@ -606,6 +641,7 @@ RunReport Engine::run(Host& host, const RunOptions& opts) {
       lock.lock();
       m.barrier = b + opts.checkpoint_every <= opts.end_step ? b + opts.checkpoint_every : kNever;
       m.pump();
+      m.launch_all();
       continue;
     }
     if (m.finished()) break;
