@@ -224,12 +224,18 @@ std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& self, const Dim
                     bi = ats[q];
                   }
               } else {
-                // max keeps its first argument on ties (first maximum wins); selects, no branches
-                bi = v1 > bv ? at + 1 : bi;
+                // max keeps its first argument on ties (first maximum wins). The index select is done
+                // with masks: written as `?:` the compiler may emit branches, which random data
+                // mispredicts half the time (that made this loop 4x slower).
+                auto pick = [](int64_t cur, int64_t cand, bool take) {
+                  const int64_t m = -static_cast<int64_t>(take);
+                  return (cur & ~m) | (cand & m);
+                };
+                bi = pick(bi, at + 1, v1 > bv);
                 bv = std::max(bv, v1);
-                bi = v2 > bv ? at + g.w : bi;
+                bi = pick(bi, at + g.w, v2 > bv);
                 bv = std::max(bv, v2);
-                bi = v3 > bv ? at + g.w + 1 : bi;
+                bi = pick(bi, at + g.w + 1, v3 > bv);
                 bv = std::max(bv, v3);
               }
               orow[ow] = bv;
