@@ -65,52 +65,44 @@ Tensor im2col(const Tensor& self, const DimVector& kernel_size, const DimVector&
                          self.dtype(), false);
   const Geometry g = geometry("im2col", self.shape(), kernel_size, dilation, padding, stride);
   Tensor x = hy::cpu::contiguous(self);
-  const int64_t K = g.c * g.kh * g.kw;
-  Tensor out = Tensor::empty(Shape{g.n, g.ho * g.wo, K}, self.dtype());
+  const int64_t K = g.c * g.kh * g.kw, L = g.ho * g.wo;
+  // Stored patch-major: a contiguous (N, K, L) block, returned as its (N, L, K) transpose. conv2d's GEMM
+  // then reads it without a copy, col2im takes the gradient in the same order, and each of the K rows
+  // is a shifted copy of input rows, which vectorizes (writing (N, L, K) rows gathered 3 floats at a time).
+  Tensor block = Tensor::empty(Shape{g.n, K, L}, self.dtype());
   HY_DISPATCH_FLOAT(self.dtype(), "im2col", [&] {
     const scalar_t* src = x.data<scalar_t>();
-    scalar_t* dst = out.data<scalar_t>();
-    parallel_for(0, g.n * g.ho, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, g.wo * K)),
+    scalar_t* dst = block.data<scalar_t>();
+    parallel_for(0, g.n * K, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, L)),
                  [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
-        const int64_t n = r / g.ho, oh = r % g.ho;
-        scalar_t* rows = dst + r * g.wo * K;  // the wo patch rows of this output row
-        // columns [lo, hi) have their whole window inside horizontally: copied without bounds checks
+        const int64_t n = r / K, k = r % K;
+        const int64_t c = k / (g.kh * g.kw), i = (k / g.kw) % g.kh, j = k % g.kw;
+        const scalar_t* plane = src + (n * g.c + c) * g.h * g.w;
+        scalar_t* row = dst + r * L;
+        const int64_t off = j * g.dw - g.pw;  // input column of output column 0
         int64_t lo = 0, hi = 0;
-        ow_range(-g.pw, g.sw, g.w - (g.kw - 1) * g.dw, g.wo, lo, hi);
-        for (int64_t ow = 0; ow < g.wo; ++ow) {
-          scalar_t* row = rows + ow * K;
-          const int64_t iw0 = ow * g.sw - g.pw;
-          const bool inside = ow >= lo && ow < hi;
-          for (int64_t c = 0; c < g.c; ++c) {
-            const scalar_t* plane = src + (n * g.c + c) * g.h * g.w;
-            for (int64_t i = 0; i < g.kh; ++i) {
-              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-              scalar_t* cell = row + (c * g.kh + i) * g.kw;
-              if (ih < 0 || ih >= g.h) {
-                for (int64_t j = 0; j < g.kw; ++j) cell[j] = scalar_t(0);
-                continue;
-              }
-              const scalar_t* line = plane + ih * g.w;
-              if (inside && g.kw == 3 && g.dw == 1) {  // the common 3-wide kernel, unrolled
-                cell[0] = line[iw0];
-                cell[1] = line[iw0 + 1];
-                cell[2] = line[iw0 + 2];
-              } else if (inside) {
-                for (int64_t j = 0; j < g.kw; ++j) cell[j] = line[iw0 + j * g.dw];
-              } else {
-                for (int64_t j = 0; j < g.kw; ++j) {
-                  const int64_t iw = iw0 + j * g.dw;
-                  cell[j] = (iw >= 0 && iw < g.w) ? line[iw] : scalar_t(0);
-                }
-              }
-            }
+        ow_range(off, g.sw, g.w, g.wo, lo, hi);
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          scalar_t* seg = row + oh * g.wo;
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.h) {
+            std::fill(seg, seg + g.wo, scalar_t(0));
+            continue;
           }
+          const scalar_t* line = plane + ih * g.w + off;
+          std::fill(seg, seg + lo, scalar_t(0));
+          if (g.sw == 1) {
+            std::copy(line + lo, line + hi, seg + lo);
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) seg[ow] = line[ow * g.sw];
+          }
+          std::fill(seg + hi, seg + g.wo, scalar_t(0));
         }
       }
     });
   });
-  return out;
+  return ops::transpose(block, 1, 2);
 }
 
 Tensor col2im(const Tensor& self, const DimVector& input_size, const DimVector& kernel_size, const DimVector& dilation,

@@ -204,7 +204,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if c != cg * groups or o % groups:
         raise ValueError(f"conv2d(): weight of shape {tuple(weight.shape)} with groups={groups} does not fit input "
                          f"with {c} channels")
-    # im2col (C++ kernel) gives the patches as GEMM rows (N, Ho*Wo, C*kh*kw): one GEMM per group
+    # im2col (C++ kernel) gives the patches as GEMM rows (N, Ho*Wo, C*kh*kw), stored patch-major: one GEMM
+    # per group; cols.transpose(1, 2) below is its contiguous (N, K, L) block
     cols = _ops.im2col(input, [kh, kw], list(d), list(p), list(s))
     ho = (input.shape[2] + 2 * p[0] - d[0] * (kh - 1) - 1) // s[0] + 1
     wo = (input.shape[3] + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
