@@ -20,11 +20,11 @@ import mmap as _mmap
 import os
 import struct
 import sys
-import uuid
 
 import numpy as np
 
 from . import _C
+from ._atomic import atomic_write
 
 __all__ = ["save", "load", "load_metadata", "CheckpointError"]
 
@@ -126,48 +126,7 @@ def _little_endian(arr):
 
 
 def _atomic_write(path, chunks):
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = _create_temp(directory, os.path.basename(path))
-    try:
-        with open(tmp, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def _create_temp(directory, base):
-    # O_EXCL with a random name instead of tempfile.mkstemp: mkstemp forces mode 0600, while a
-    # checkpoint should get the usual 0666 & ~umask like any other file the user writes.
-    while True:
-        tmp = os.path.join(directory, f".{base}.{uuid.uuid4().hex[:12]}.tmp")
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return tmp
-        except FileExistsError:
-            continue
-
-
-def _fsync_directory(directory):
-    # Makes the rename itself durable; not every platform/filesystem can open a directory.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    atomic_write(path, chunks)  # a module-level name the SIGKILL tests can wrap
 
 
 # -------------------------------------------------------------------------------- structure tree

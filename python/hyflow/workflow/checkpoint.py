@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Mapping
 
 from .. import serialization
+from .._atomic import atomic_write, fsync_directory
 from ..serialization import CheckpointError
 from .state_codec import decode_state, encode_state
 from .task_state import TaskState
@@ -40,7 +41,7 @@ DATA_FILE = "data.safetensors"
 MANIFEST_FILE = "manifest.json"
 LATEST_FILE = "LATEST"
 _STEP_DIR = re.compile(r"step-(\d+)\Z")
-_SCRATCH_PREFIXES = (".tmp-", ".trash-")
+_SCRATCH_PREFIXES = (".tmp-", ".trash-", f".{LATEST_FILE}.")  # the last: an interrupted LATEST write
 _log = logging.getLogger("hyflow.workflow")
 
 CheckpointInfo = collections.namedtuple("CheckpointInfo", "step path sequence workflow created")
@@ -78,7 +79,7 @@ def save_checkpoint(directory, step, payload, keep=2):
                     "data": {"file": DATA_FILE, "bytes": os.path.getsize(data_path),
                              "sha256": _sha256(data_path)}}
         _write_durably(os.path.join(scratch, MANIFEST_FILE), json.dumps(manifest, indent=1) + "\n")
-        _fsync_directory(scratch)
+        fsync_directory(scratch)
         final = _move_into_place(directory, scratch, name)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -132,23 +133,12 @@ def _move_into_place(directory, scratch, name):
         # cannot replace a non-empty folder. Until LATEST moves, a crash here falls back to another one.
         os.replace(final, os.path.join(directory, f".trash-{name}-{uuid.uuid4().hex[:12]}"))
     os.replace(scratch, final)
-    _fsync_directory(directory)
+    fsync_directory(directory)
     return final
 
 
 def _write_latest(directory, name):
-    path = os.path.join(directory, LATEST_FILE)
-    tmp = os.path.join(directory, f".tmp-{LATEST_FILE}-{uuid.uuid4().hex[:12]}")
-    try:
-        _write_durably(tmp, name + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
+    atomic_write(os.path.join(directory, LATEST_FILE), [(name + "\n").encode("utf-8")])
 
 
 def _prune(directory, keep):
@@ -173,19 +163,6 @@ def _write_durably(path, text):
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _fsync_directory(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # not every platform can open a folder; the renames are still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _sha256(path):

@@ -15,7 +15,8 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
+
+from .._atomic import atomic_write
 
 __all__ = ["chrome_trace", "merge_traces", "graph_dot", "render_svg", "format_stats", "Progress"]
 
@@ -103,21 +104,7 @@ def merge_traces(traces, path=None):
 
 def write_text_atomically(path, text):
     """Replace ``path`` with ``text`` so a reader sees the old or the new file, never a partial one."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(os.fspath(path), [text.encode("utf-8")])
 
 
 # ------------------------------------------------------------------------------------ graph
