@@ -164,10 +164,9 @@ class _Driver:
     def checkpoint(self, next_step, failed):
         try:
             self._checkpoint(next_step, failed)
-        except Exception:
-            raise
-        except BaseException as e:  # Ctrl-C while saving: re-raised as it is by run()
-            self.interrupt = self.interrupt or e
+        except BaseException as e:
+            if not isinstance(e, Exception):  # Ctrl-C while saving: run() re-raises it as it is
+                self.interrupt = self.interrupt or e
             raise
 
     def _checkpoint(self, next_step, failed):
