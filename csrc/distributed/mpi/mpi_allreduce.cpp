@@ -12,6 +12,15 @@ namespace hy::dist {
 // and get the result back at the end. Partners combine the same two values (commutative ops), so
 // every rank ends with identical bits.
 std::shared_ptr<MpiWork> doubling_all_reduce(const P2pContext& c, const char* name, const Tensor& buf, ReduceOp op) {
+  const int64_t numel = buf.numel();
+  const DType wire = buf.dtype();
+  return doubling_all_reduce(c, name, buf, [numel, wire, op](void* acc, const void* in) {
+    reduce_into(acc, in, numel, wire, op);
+  });
+}
+
+std::shared_ptr<MpiWork> doubling_all_reduce(const P2pContext& c, const char* name, const Tensor& buf,
+                                             std::function<void(void*, const void*)> combine) {
   struct Step {
     int peer;
     bool send, recv, reduce;  // recv lands in tmp and is reduced into buf when reduce, else in buf
@@ -41,7 +50,6 @@ std::shared_ptr<MpiWork> doubling_all_reduce(const P2pContext& c, const char* na
   MPI_Datatype dt = mpi_datatype(buf.dtype());
   MPI_Comm comm = c.comm;
   const int cnt = static_cast<int>(buf.numel());
-  DType wire = buf.dtype();
   auto post_step = [=](MpiWork& work) {
     const Step& s = st->steps[st->at];
     if (s.recv) {
@@ -54,7 +62,7 @@ std::shared_ptr<MpiWork> doubling_all_reduce(const P2pContext& c, const char* na
   };
   post_step(*w);
   w->next_stage = [=](MpiWork& work) {
-    if (st->steps[st->at].reduce) reduce_into(buf.raw_data(), st->tmp.raw_data(), buf.numel(), wire, op);
+    if (st->steps[st->at].reduce) combine(buf.raw_data(), st->tmp.raw_data());
     if (++st->at == st->steps.size()) return false;
     post_step(work);
     return true;

@@ -5,6 +5,7 @@
 #include "distributed/mpi/mpi_communicator.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <type_traits>
@@ -62,12 +63,25 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
 
   WorkPtr all_reduce(const Tensor& t, ReduceOp op) override {
     const char* name = "all_reduce";
-    prologue(name, kAllReduce, &t, -1, op, [&] {
+    auto local_checks = [&] {
       check_reduce_dtype(name, t.dtype(), op);
       check_count(name, t.numel());
       t.note_write();
-    });
+    };
     DType wire = reduce_wire_dtype(t.dtype());
+    int n = size_;
+    if (check_args_ && size_ > 1 && t.numel() * dtype_itemsize(wire) <= kCheckSlotBytes) {
+      // Small: the data rides in the argument check's own exchange, one round instead of two.
+      Tensor buf = stage_in(t, wire);
+      prologue(name, kAllReduce, &t, -1, op, local_checks, true, false, &buf);
+      auto w = start(name, {buf});
+      w->finish = [t, buf, op, n](MpiWork&) {
+        if (op == ReduceOp::ReduceOp_Avg) divide_inplace(buf, n);
+        unstage(t, buf);
+      };
+      return w;
+    }
+    prologue(name, kAllReduce, &t, -1, op, local_checks);
     Tensor buf = stage_in(t, wire);
     std::shared_ptr<MpiWork> w;
     if (size_ > 1 && buf.nbytes() >= ring_min_bytes() && buf.numel() >= size_) {
@@ -79,7 +93,6 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
       HY_MPI_POST(name, "MPI_Iallreduce", MPI_Iallreduce(MPI_IN_PLACE, buf.raw_data(), count(buf), mpi_datatype(wire),
                                                          mpi_op(op, wire), comm_, &w->reqs[0]));
     }
-    int n = size_;
     w->finish = [t, buf, op, n](MpiWork&) {
       if (op == ReduceOp::ReduceOp_Avg) divide_inplace(buf, n);
       unstage(t, buf);
@@ -395,9 +408,14 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
   // Local argument checks, then (unless switched off) one tiny all-reduce that compares what every rank
   // passed: the collective, dtype, shape, root and reduce op, and whether its local checks failed. Every
   // rank then raises the same kind of error instead of some ranks hanging in a mismatched collective.
+  // Bytes of payload the check's exchange can carry (see all_reduce): every check message has this slot,
+  // used or not, so ranks that disagree on sizes still exchange messages of one size.
+  static constexpr int64_t kCheckSlotBytes = 256;
+
   template <class LocalChecks>
   void prologue(const char* op, CheckOp code, const Tensor* t, int root, std::optional<ReduceOp> rop,
-                LocalChecks&& local_checks, bool shape_in_check = true, bool always = false) {
+                LocalChecks&& local_checks, bool shape_in_check = true, bool always = false,
+                const Tensor* ride = nullptr) {
     check_usable(op);
     std::exception_ptr local;
     std::string local_msg;
@@ -419,13 +437,29 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
                             root,
                             rop ? static_cast<int64_t>(*rop) : -1,
                             local ? 1 : 0};
-    Tensor buf = Tensor::empty(Shape{2 * kFields}, DType::Int64);
+    constexpr int64_t kSlotWords = kCheckSlotBytes / 8;
+    Tensor buf = Tensor::empty(Shape{2 * kFields + kSlotWords}, DType::Int64);
     int64_t* b = buf.data<int64_t>();
+    std::memset(b, 0, static_cast<size_t>(buf.nbytes()));
     for (int i = 0; i < kFields; ++i) {
       b[i] = sig[i];
       b[kFields + i] = -sig[i];  // max of -x is -min of x: one MPI_MAX gives both extremes
     }
-    if (size_ > 1) doubling_all_reduce(p2p(), op, buf, ReduceOp::ReduceOp_Max)->wait();
+    char* slot = reinterpret_cast<char*>(b + 2 * kFields);
+    if (ride) std::memcpy(slot, ride->raw_data(), static_cast<size_t>(ride->nbytes()));
+    if (size_ > 1) {
+      const int64_t ride_n = ride ? ride->numel() : 0;
+      const DType ride_dtype = ride ? ride->dtype() : DType::Int64;
+      const ReduceOp ride_op = rop.value_or(ReduceOp::ReduceOp_Sum);
+      doubling_all_reduce(p2p(), op, buf, [=](void* acc, const void* in) {
+        auto* a = static_cast<int64_t*>(acc);
+        const auto* x = static_cast<const int64_t*>(in);
+        for (int i = 0; i < 2 * kFields; ++i) a[i] = std::max(a[i], x[i]);
+        // A peer that passed different arguments sent a different payload: combining it is harmless
+        // (same slot size, any bits), and the signature makes every rank raise below.
+        if (ride_n > 0) reduce_into(a + 2 * kFields, x + 2 * kFields, ride_n, ride_dtype, ride_op);
+      })->wait();
+    }
     if (local) std::rethrow_exception(local);
     auto differs = [&](int i) { return b[i] != -b[kFields + i]; };
     const char* hint = " (hyflow.distributed.set_check_args(False) skips this check)";
@@ -439,6 +473,7 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
     if (differs(4)) throw ValueError(str(op, ": ranks passed different root ranks (this rank: ", root, ")", hint));
     if (differs(5)) throw ValueError(str(op, ": ranks passed different reduce ops (this rank: ",
                                          reduce_op_name(*rop), ")", hint));
+    if (ride) std::memcpy(ride->raw_data(), slot, static_cast<size_t>(ride->nbytes()));
   }
 
   // all_to_all's per-pair sizes: every rank learns what each peer sends it (one MPI_Ialltoall of counts)

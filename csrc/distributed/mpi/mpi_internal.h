@@ -127,6 +127,10 @@ struct P2pContext {
 };
 /// buf <- op over ranks of buf by recursive doubling (small messages). buf: contiguous, a wire dtype.
 std::shared_ptr<MpiWork> doubling_all_reduce(const P2pContext& c, const char* name, const Tensor& buf, ReduceOp op);
+/// The same exchange with a caller-defined combine(acc, in) over the whole buffer's bytes (the argument
+/// check uses it to reduce a signature with MAX and a small payload with the collective's own op).
+std::shared_ptr<MpiWork> doubling_all_reduce(const P2pContext& c, const char* name, const Tensor& buf,
+                                             std::function<void(void*, const void*)> combine);
 /// buf <- op over ranks of buf by a ring (large messages; buf.numel() >= c.size).
 std::shared_ptr<MpiWork> ring_all_reduce(const P2pContext& c, const char* name, const Tensor& buf, ReduceOp op);
 
