@@ -333,6 +333,8 @@ Tensor nonzero(const Tensor& self) {
   Tensor m = hy::cpu::contiguous(hy::cpu::cast_to(self, DType::Bool));
   const Shape shape = self.shape();
   const int64_t nd = self.dim();
+  // No element, no index: return early, since finding a chunk's coordinates divides by every size.
+  if (m.numel() == 0) return Tensor::empty({0, nd}, DType::Int64);
   Tensor out;
   compact(m.data<bool>(), m.numel(), [&](int64_t total) { out = Tensor::empty({total, nd}, DType::Int64); },
           [&](int64_t begin, int64_t end, int64_t first, int64_t last) {
