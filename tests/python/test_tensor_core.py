@@ -228,3 +228,78 @@ def test_elementwise_results_keep_a_transposed_layout():
     assert_close(x + 1, np.arange(12.0).reshape(3, 4).T + 1)
     b = hy.ones(4, 3) + x                           # mixed layouts: values still right
     assert_close(b, np.arange(12.0).reshape(3, 4).T + 1)
+
+
+# ---- integer division: wrap like NumPy, never trap (issue 15) ----------------------------------------
+def test_int_min_floor_divide_remainder_and_trunc_div_by_minus_one_wrap():
+    # INT_MIN / -1 used to kill the process with SIGFPE, so the checks run in a subprocess
+    from isolated import run_isolated
+    out = run_isolated(
+        "for dt in (hy.int32, hy.int64):\n"
+        "    lo = -2**31 if dt == hy.int32 else -2**63\n"
+        "    a = hy.tensor([lo, lo, 7, -7], dtype=dt)\n"
+        "    b = hy.tensor([-1, 1, -1, -1], dtype=dt)\n"
+        "    r = [(a // b).tolist(), (a % b).tolist(), hy.floor_divide(a, b).tolist(), hy.remainder(a, b).tolist(),\n"
+        "         hy.div(a, b, rounding_mode='trunc').tolist(), hy.div(a, b, rounding_mode='floor').tolist(),\n"
+        "         (a // -1).tolist(), (a % -1).tolist(), a.clone().floor_divide_(b).tolist(),\n"
+        "         a.clone().remainder_(-1).tolist(), a.clone().div_(b, rounding_mode='trunc').tolist()]\n"
+        "    c = a.clone(); c //= -1; d = a.clone(); d %= -1\n"
+        "    r += [c.tolist(), d.tolist(), (lo // hy.tensor([-1], dtype=dt)).tolist()]\n"
+        "    print(r)\n")
+    for line, lo in zip(out.splitlines(), (-2**31, -2**63)):
+        q, m = [lo, lo, -7, 7], [0, 0, 0, 0]
+        assert eval(line) == [q, m, q, m, q, q, q, m, q, m, q, q, m, [lo]]
+
+
+def test_int32_divisor_is_checked_in_the_dtype_it_divides_in():
+    # int32 // 2**32 passed the zero check as int64, then divided by a wrapped 0 (SIGFPE)
+    from isolated import run_isolated
+    out = run_isolated(
+        "a = hy.tensor([5, -5], dtype=hy.int32)\n"
+        "for f in (lambda: a // 2**32, lambda: a % 2**32, lambda: hy.div(a, 2**32, rounding_mode='trunc'),\n"
+        "          lambda: a.clone().floor_divide_(2**32), lambda: 2**32 // a,\n"
+        "          lambda: a // hy.tensor(2**32), lambda: a % hy.tensor(-2**32)):\n"
+        "    try:\n"
+        "        f()\n"
+        "        print('no error')\n"
+        "    except ValueError as e:\n"
+        "        print(e)\n")
+    lines = out.splitlines()
+    assert len(lines) == 7
+    for line in lines[:5]:
+        assert "Python integer 4294967296 out of bounds for int32" in line
+    for line in lines[5:]:  # a 0-d int64 tensor converts to int32 like torch does: its wrapped 0 is a zero divisor
+        assert "integer division by zero" in line
+
+
+def test_python_int_out_of_bounds_for_int32_raises_like_numpy2():
+    a = hy.tensor([1, 2], dtype=hy.int32)
+    for f in (lambda: a + 2**40, lambda: a * 2**31, lambda: 2**40 - a, lambda: a.add_(2**40),
+              lambda: hy.maximum(a, -2**40), lambda: a & 2**33, lambda: a.add(1, alpha=2**40)):
+        with pytest.raises(ValueError, match="out of bounds for int32"):
+            f()
+    assert a.tolist() == [1, 2]
+    assert (a + (2**31 - 1)).dtype == hy.int32 and (a + -2**31).tolist() == [-2**31 + 1, -2**31 + 2]
+    # comparisons compare exactly, as NumPy 2 does
+    assert (a == 2**32 + 1).tolist() == [False, False]
+    assert (a < 2**40).tolist() == [True, True] and (a > -2**40).tolist() == [True, True]
+    assert (a + 2**40.0).dtype == hy.float32  # a float scalar promotes instead
+
+
+# ---- float floor_divide / remainder edge cases against NumPy ----------------------------------------
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_float_floor_divide_and_remainder_match_numpy_at_inf_nan_and_zero(dtype):
+    vals = [np.inf, -np.inf, np.nan, -0.0, 0.0, 1.0, -1.0, 5.0, -5.0, 2.0, -2.0]
+    a, b = np.meshgrid(np.array(vals), np.array(vals), indexing="ij")
+    a, b = a.ravel().astype(np.float32), b.ravel().astype(np.float32)  # every value is exact in every dtype
+    ha, hb = hy.tensor(a).to(getattr(hy, dtype)), hy.tensor(b).to(getattr(hy, dtype))
+    ref_dt = np.float16 if dtype == "float16" else np.float64 if dtype == "float64" else np.float32
+    with np.errstate(all="ignore"):
+        ref_q = np.floor_divide(a.astype(ref_dt), b.astype(ref_dt))
+        ref_r = np.remainder(a.astype(ref_dt), b.astype(ref_dt))
+    for got, ref in (((ha // hb), ref_q), ((ha % hb), ref_r), (hy.div(ha, hb, rounding_mode="floor"), ref_q)):
+        g = got.to(hy.float64).numpy()
+        np.testing.assert_array_equal(g, ref.astype(np.float64))
+        num = ~np.isnan(ref)
+        np.testing.assert_array_equal(np.signbit(g[num]), np.signbit(ref[num]))  # -0.0 vs 0.0 too
+    assert (hy.tensor([np.inf, -np.inf]) // 3.0).isnan().all().item()
