@@ -303,3 +303,42 @@ def test_float_floor_divide_and_remainder_match_numpy_at_inf_nan_and_zero(dtype)
         num = ~np.isnan(ref)
         np.testing.assert_array_equal(np.signbit(g[num]), np.signbit(ref[num]))  # -0.0 vs 0.0 too
     assert (hy.tensor([np.inf, -np.inf]) // 3.0).isnan().all().item()
+
+
+# ---- conversions of Python numbers and NumPy arrays into integer dtypes ----------------------------
+def test_tensor_of_uint64_beyond_int64_raises_or_converts_to_float64():
+    big = 2**64 - 1
+    for make in (lambda: hy.tensor(big), lambda: hy.tensor([big]), lambda: hy.tensor(np.array([big], np.uint64)),
+                 lambda: hy.as_tensor(np.array([1, big], np.uint64)), lambda: hy.tensor(np.uint64(2**63))):
+        with pytest.raises(ValueError, match=r"cannot be converted to int64.*dtype=hyflow.float64"):
+            make()
+    assert hy.tensor([big], dtype=hy.float64).tolist() == [float(big)]
+    assert hy.as_tensor(np.array([big], np.uint64), dtype=hy.float64).tolist() == [float(big)]
+    assert hy.tensor(np.array([2**63 - 1], np.uint64)).tolist() == [2**63 - 1]
+
+
+def test_tensor_of_python_int_beyond_int64_raises():
+    for data in ([2**70], [1, 2**64], [-2**63 - 1], 2**100, [[1], [2**80]]):
+        with pytest.raises(ValueError, match="Python integer .* cannot be converted to int64"):
+            hy.tensor(data)
+    with pytest.raises(ValueError, match="int32"):
+        hy.tensor([2**70], dtype=hy.int32)
+    assert hy.tensor([2**70, 1], dtype=hy.float64).tolist() == [2.0**70, 1.0]
+
+
+def test_numpy_unsigned_arrays_convert_to_int64_or_raise():
+    for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
+        a = np.array([0, np.iinfo(dt).max if dt != np.uint64 else 2**63 - 1], dt)
+        with pytest.raises(TypeError, match="not supported"):
+            hy.from_numpy(a)  # no hyflow dtype shares uint memory
+        for t in (hy.tensor(a), hy.as_tensor(a)):
+            assert t.dtype == hy.int64 and t.tolist() == a.tolist()
+
+
+def test_tensor_with_an_integer_dtype_checks_every_value_fits():
+    for data, dt in (([2**40], hy.int32), ([float("nan")], hy.int32), ([float("inf")], hy.int64),
+                     ([1e400], hy.int64), (np.array([3e9]), hy.int32), (np.array([2**63], np.uint64), hy.int64)):
+        with pytest.raises(ValueError, match=f"cannot be converted to {dt.name} without overflow"):
+            hy.tensor(data, dtype=dt)
+    assert hy.tensor([3.7, -3.7], dtype=hy.int32).tolist() == [3, -3]  # truncation, as torch
+    assert hy.tensor([-2**31, 2**31 - 1], dtype=hy.int32).tolist() == [-2**31, 2**31 - 1]

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "core/scalar_check.h"
 #include "core/shape_util.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/kernel_util.h"
@@ -408,6 +409,7 @@ Tensor masked_fill(const Tensor& self, const Tensor& mask, const Scalar& value, 
   }
   HY_CHECK(broadcasts && (!inplace || shape == self.shape()), ValueError, inplace ? "masked_fill_" : "masked_fill",
            ": mask of shape ", mask.shape(), " does not broadcast to self's shape ", self.shape());
+  check_scalar_fits(value, self.dtype(), inplace ? "masked_fill_" : "masked_fill", "value");
   Tensor res = prepare_out(out, shape, self.dtype(), "masked_fill");
   if (!inplace) hy::cpu::copy_into(res, self.shares_storage(res) ? ops::clone(self) : self);
   Tensor m = mask.shares_storage(res) ? ops::clone(mask) : mask;
