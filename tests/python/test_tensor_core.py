@@ -342,3 +342,41 @@ def test_tensor_with_an_integer_dtype_checks_every_value_fits():
             hy.tensor(data, dtype=dt)
     assert hy.tensor([3.7, -3.7], dtype=hy.int32).tolist() == [3, -3]  # truncation, as torch
     assert hy.tensor([-2**31, 2**31 - 1], dtype=hy.int32).tolist() == [-2**31, 2**31 - 1]
+
+
+def test_filling_integer_tensors_with_nan_inf_or_too_big_values_raises():
+    i32 = lambda: hy.zeros(3, dtype=hy.int32)  # noqa: E731
+    mask = hy.tensor([True, False, True])
+    bad = [float("nan"), float("inf"), -float("inf"), 1e400, 2**40, 2.0**40]
+    for v in bad:
+        for f in (lambda: i32().fill_(v), lambda: hy.full((2,), v, dtype=hy.int32), lambda: hy.full_like(i32(), v),
+                  lambda: i32().masked_fill(mask, v), lambda: i32().masked_fill_(mask, v)):
+            with pytest.raises(ValueError, match="int32"):
+                f()
+        t = i32()
+        for idx in (0, slice(None), mask):
+            with pytest.raises(ValueError, match="int32"):
+                t[idx] = v
+        assert t.tolist() == [0, 0, 0]
+    for v in (float("nan"), float("inf"), 2.0**63):
+        with pytest.raises(ValueError, match="int64"):
+            hy.zeros(2, dtype=hy.int64).fill_(v)
+    with pytest.raises(ValueError, match="int32"):
+        hy.clamp(i32(), max=2**40)
+    with pytest.raises(ValueError, match="int32"):
+        hy.where(mask, i32(), 2**40)
+    with pytest.raises(ValueError, match="int32"):
+        hy.linspace(0, float("nan"), 3, dtype=hy.int32)
+    with pytest.raises(ValueError, match="int32"):
+        hy.arange(0, 2**33, 2**31, dtype=hy.int32)
+    # in-range floats truncate as in torch; bools take any number's truth value
+    assert i32().fill_(3.7).tolist() == [3, 3, 3] and hy.full((1,), -2**31, dtype=hy.int32).tolist() == [-2**31]
+    assert hy.zeros(2, dtype=hy.bool).fill_(float("nan")).tolist() == [True, True]
+    assert hy.clamp(i32(), min=-5, max=2**31 - 1).tolist() == [0, 0, 0]
+
+
+def test_linspace_of_one_step_is_start():
+    assert hy.linspace(2.0, 5.0, 1).tolist() == [2.0]
+    assert hy.linspace(-1, 7, 1, dtype=hy.int64).tolist() == [-1]
+    assert hy.linspace(0.0, 1.0, 0).tolist() == []
+    np.testing.assert_array_equal(hy.linspace(0.0, 1.0, 5, dtype=hy.float64).numpy(), np.linspace(0, 1, 5))
