@@ -5,6 +5,7 @@
 #include "bindings/pyconvert.h"
 #include "core/error.h"
 #include "core/shape_util.h"
+#include "interop/bool_bytes.h"
 
 namespace py = pybind11;
 
@@ -71,6 +72,7 @@ Tensor from_numpy(py::handle obj) {
     else extent += (n - 1) * s;
   }
   int64_t nbytes = empty ? 0 : extent + item;
+  if (dt == DType::Bool) check_bool_bytes(static_cast<const uint8_t*>(a.data()), shape, strides, "from_numpy");
   auto storage = std::make_shared<StorageImpl>(a.mutable_data(), nbytes, kCPU,
                                                python_owner(py::reinterpret_borrow<py::object>(obj)));
   return Tensor(std::make_shared<TensorImpl>(std::move(storage), shape, strides, 0, dt));

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/shape_util.h"
+#include "interop/bool_bytes.h"
 
 namespace hy {
 namespace {
@@ -136,6 +137,8 @@ Tensor tensor_from_dltensor(const DLTensor& dl, bool writable, const std::functi
     HY_CHECK(dl.data != nullptr, ValueError, "from_dlpack: data is NULL for a tensor of shape ", shape);
   }
   void* data = dl.data ? static_cast<char*>(dl.data) + dl.byte_offset : nullptr;
+  // Checked before the owner exists: a rejected capsule stays the producer's.
+  if (dtype == DType::Bool && numel > 0) check_bool_bytes(static_cast<const uint8_t*>(data), shape, strides, "from_dlpack");
   auto storage = std::make_shared<StorageImpl>(data, nbytes, kCPU, make_owner(), writable);
   return Tensor(std::make_shared<TensorImpl>(std::move(storage), std::move(shape), std::move(strides), 0, dtype));
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/scalar_check.h"
 #include "core/shape_util.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/kernel_util.h"
@@ -255,6 +256,7 @@ Tensor copy_(const Tensor& self, const Tensor& src) {
 }
 
 Tensor fill_(const Tensor& self, const Scalar& value) {
+  check_scalar_fits(value, self.dtype(), "fill_", "value");  // nan or 2**40 into int32 raises, as in torch
   self.note_write();
   Tensor v = Tensor::empty({}, self.dtype());
   HY_DISPATCH_ALL(self.dtype(), "fill_", [&] { *v.data<scalar_t>() = value.to<scalar_t>(); });

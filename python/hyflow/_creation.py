@@ -28,6 +28,38 @@ def _infer_dtype(data, arr):
     return arr.dtype
 
 
+def _first_big_int(data):
+    """The first Python int in nested ``data`` that int64 cannot hold, or None."""
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, builtins.int) and not isinstance(x, builtins.bool) and not -2**63 <= x < 2**63:
+            return x
+        if isinstance(x, (list, tuple)):
+            stack.extend(reversed(x))
+    return None
+
+
+def _check_fits(arr, name):
+    """Raise ValueError naming the first value of ``arr`` that integer dtype ``name`` cannot hold.
+
+    NumPy's astype would wrap (uint64 2**64-1 -> -1) or turn nan/inf into INT_MIN silently; floats convert
+    by truncation (3.7 -> 3) as in torch, so only their integer part must fit."""
+    if arr.size == 0 or arr.dtype.kind == "b":
+        return
+    info = np.iinfo(name)
+    if arr.dtype.kind == "f":
+        t = np.trunc(arr.astype(np.float64))
+        # 2**63 is the first double past int64; int32's bounds are exact doubles
+        ok = (t >= info.min) & ((t < 2.0**63) if name == "int64" else (t <= info.max))
+    else:
+        ok = (arr >= info.min) & (arr <= info.max)
+    if not ok.all():
+        bad = arr[~ok].flat[0]
+        raise ValueError(f"tensor(): value {bad.item()!r} cannot be converted to {name} without overflow"
+                         + ("; pass dtype=hyflow.float64 to convert it" if arr.dtype.kind == "u" else ""))
+
+
 def tensor(data, *, dtype=None, device=None):
     """A new tensor with its own copy of ``data`` (nested lists, numbers, NumPy arrays or tensors)."""
     if device is not None and str(device) != "cpu":
@@ -39,16 +71,34 @@ def tensor(data, *, dtype=None, device=None):
         arr = np.asarray(data)
     except (ValueError, TypeError) as e:
         raise ValueError(f"tensor(): cannot build a tensor from {type(data).__name__}: {e}") from None
+    dt = None if dtype is None else dtype if isinstance(dtype, _C.dtype) else _C.promote_types(dtype, dtype)
+    if arr.dtype == object:
+        # NumPy keeps Python ints beyond int64 (and mixed objects) as objects; a float dtype converts them
+        big = _first_big_int(data)
+        if big is not None and dt is not None and dt.is_floating_point:
+            try:
+                arr = np.asarray(data, dtype=np.float64)
+            except OverflowError:
+                raise ValueError(f"tensor(): Python integer {big} is too large for {dt.name}") from None
+        elif big is not None:
+            raise ValueError(f"tensor(): Python integer {big} cannot be converted to "
+                             f"{dt.name if dt is not None else 'int64'} without overflow")
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"tensor(): data must be numbers (bool, int, float), got elements of type {arr.dtype}")
-    if dtype is None:
-        arr = arr.astype(_infer_dtype(data, arr), copy=False)
-        if arr.dtype.kind == "u" or (arr.dtype.kind == "i" and arr.dtype.itemsize < 4):
-            arr = arr.astype(np.int64)
+    if arr.dtype.kind == "b":
+        arr = arr.view(np.uint8) != 0  # bytes other than 0/1 (a viewed uint8 array) become True
+    if dt is None:
+        target = np.dtype(_infer_dtype(data, arr))
+        if target.kind == "u" or (target.kind == "i" and target.itemsize < 4):
+            target = np.dtype(np.int64)
+        if arr.dtype.kind == "u" and target.kind == "i":
+            _check_fits(arr, target.name)  # uint8/16/32 always fit int64; uint64 above 2**63-1 raises
+        arr = arr.astype(target, copy=False)
     else:
-        dt = dtype if isinstance(dtype, _C.dtype) else _C.promote_types(dtype, dtype)
         if dt == _C.bfloat16:
             return _C.ops.to_dtype(tensor(arr.astype(np.float32)), dt, False)
+        if dt in (_C.int32, _C.int64):
+            _check_fits(arr, dt.name)
         arr = arr.astype(dt.name, copy=False)
     return _C.from_numpy(np.array(arr, copy=True, order="C")).clone()
 

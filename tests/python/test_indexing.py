@@ -341,3 +341,11 @@ def test_random_index_expressions_match_numpy():
         np.testing.assert_array_equal(c, b, err_msg=f"setitem {shape} {index}")
         checked += 1
     assert checked > 250
+
+
+def test_nonzero_of_a_zero_size_tensor_with_several_dims():
+    # finding a chunk's coordinates divided by the zero size: SIGFPE, hence the subprocess
+    from isolated import run_isolated
+    out = run_isolated("for s in [(0, 3), (3, 0), (2, 0, 4), (0,)]:\n"
+                       "    print(tuple(hy.nonzero(hy.zeros(*s)).shape), hy.nonzero(hy.ones(*s)).dtype)\n")
+    assert out.splitlines() == [f"{(0, len(s))} hyflow.int64" for s in [(0, 3), (3, 0), (2, 0, 4), (0,)]]

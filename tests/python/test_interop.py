@@ -433,3 +433,35 @@ def test_survives_interpreter_shutdown():
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Bool memory whose bytes are not 0/1 (a uint8 array viewed as bool): refused by the zero-copy importers,
+# normalised by the copying ones; valid bools stay zero-copy.
+# ---------------------------------------------------------------------------------------------------
+def test_bool_bytes_other_than_0_and_1_are_refused_or_normalised():
+    raw = np.array([[0, 1, 2], [255, 0, 1]], np.uint8)
+    bad = raw.view(np.bool_)
+    with pytest.raises(ValueError, match=r"from_numpy: .*byte other than 0 and 1 \(element 2"):
+        hy.from_numpy(bad)
+    with pytest.raises(ValueError, match="from_dlpack: .*byte other than 0 and 1"):
+        hy.from_dlpack(bad)
+    with pytest.raises(ValueError, match="from_numpy"):
+        hy.from_numpy(bad[:, 1:])  # a strided view is scanned too
+    assert hy.from_numpy(bad[:1, :2]).tolist() == [[False, True]]  # this strided view holds only 0/1 bytes
+    for t in (hy.tensor(bad), hy.as_tensor(bad)):
+        assert t.tolist() == [[False, True, True], [True, False, True]]
+        assert t.sum().item() == 4 and not t.all().item() and t.logical_not().sum().item() == 2
+    good = np.array([True, False, True])
+    t = hy.from_numpy(good)
+    assert t.data_ptr() == good.ctypes.data and hy.as_tensor(good).data_ptr() == good.ctypes.data
+    assert hy.from_numpy(np.zeros((0, 3), np.bool_)).shape == (0, 3)
+
+
+@needs_torch
+def test_torch_bool_view_with_bad_bytes_is_refused_by_from_dlpack():
+    x = torch.tensor([0, 3, 1], dtype=torch.uint8).view(torch.bool)
+    with pytest.raises(ValueError, match="from_dlpack"):
+        hy.from_dlpack(x)
+    y = torch.tensor([True, False])
+    assert hy.from_dlpack(y).data_ptr() == y.data_ptr()  # still zero-copy

@@ -228,3 +228,155 @@ def test_elementwise_results_keep_a_transposed_layout():
     assert_close(x + 1, np.arange(12.0).reshape(3, 4).T + 1)
     b = hy.ones(4, 3) + x                           # mixed layouts: values still right
     assert_close(b, np.arange(12.0).reshape(3, 4).T + 1)
+
+
+# ---- integer division: wrap like NumPy, never trap (issue 15) ----------------------------------------
+def test_int_min_floor_divide_remainder_and_trunc_div_by_minus_one_wrap():
+    # INT_MIN / -1 used to kill the process with SIGFPE, so the checks run in a subprocess
+    from isolated import run_isolated
+    out = run_isolated(
+        "for dt in (hy.int32, hy.int64):\n"
+        "    lo = -2**31 if dt == hy.int32 else -2**63\n"
+        "    a = hy.tensor([lo, lo, 7, -7], dtype=dt)\n"
+        "    b = hy.tensor([-1, 1, -1, -1], dtype=dt)\n"
+        "    r = [(a // b).tolist(), (a % b).tolist(), hy.floor_divide(a, b).tolist(), hy.remainder(a, b).tolist(),\n"
+        "         hy.div(a, b, rounding_mode='trunc').tolist(), hy.div(a, b, rounding_mode='floor').tolist(),\n"
+        "         (a // -1).tolist(), (a % -1).tolist(), a.clone().floor_divide_(b).tolist(),\n"
+        "         a.clone().remainder_(-1).tolist(), a.clone().div_(b, rounding_mode='trunc').tolist()]\n"
+        "    c = a.clone(); c //= -1; d = a.clone(); d %= -1\n"
+        "    r += [c.tolist(), d.tolist(), (lo // hy.tensor([-1], dtype=dt)).tolist()]\n"
+        "    print(r)\n")
+    for line, lo in zip(out.splitlines(), (-2**31, -2**63)):
+        q, m = [lo, lo, -7, 7], [0, 0, 0, 0]
+        assert eval(line) == [q, m, q, m, q, q, q, m, q, m, q, q, m, [lo]]
+
+
+def test_int32_divisor_is_checked_in_the_dtype_it_divides_in():
+    # int32 // 2**32 passed the zero check as int64, then divided by a wrapped 0 (SIGFPE)
+    from isolated import run_isolated
+    out = run_isolated(
+        "a = hy.tensor([5, -5], dtype=hy.int32)\n"
+        "for f in (lambda: a // 2**32, lambda: a % 2**32, lambda: hy.div(a, 2**32, rounding_mode='trunc'),\n"
+        "          lambda: a.clone().floor_divide_(2**32), lambda: 2**32 // a,\n"
+        "          lambda: a // hy.tensor(2**32), lambda: a % hy.tensor(-2**32)):\n"
+        "    try:\n"
+        "        f()\n"
+        "        print('no error')\n"
+        "    except ValueError as e:\n"
+        "        print(e)\n")
+    lines = out.splitlines()
+    assert len(lines) == 7
+    for line in lines[:5]:
+        assert "Python integer 4294967296 out of bounds for int32" in line
+    for line in lines[5:]:  # a 0-d int64 tensor converts to int32 like torch does: its wrapped 0 is a zero divisor
+        assert "integer division by zero" in line
+
+
+def test_python_int_out_of_bounds_for_int32_raises_like_numpy2():
+    a = hy.tensor([1, 2], dtype=hy.int32)
+    for f in (lambda: a + 2**40, lambda: a * 2**31, lambda: 2**40 - a, lambda: a.add_(2**40),
+              lambda: hy.maximum(a, -2**40), lambda: a & 2**33, lambda: a.add(1, alpha=2**40)):
+        with pytest.raises(ValueError, match="out of bounds for int32"):
+            f()
+    assert a.tolist() == [1, 2]
+    assert (a + (2**31 - 1)).dtype == hy.int32 and (a + -2**31).tolist() == [-2**31 + 1, -2**31 + 2]
+    # comparisons compare exactly, as NumPy 2 does
+    assert (a == 2**32 + 1).tolist() == [False, False]
+    assert (a < 2**40).tolist() == [True, True] and (a > -2**40).tolist() == [True, True]
+    assert (a + 2**40.0).dtype == hy.float32  # a float scalar promotes instead
+
+
+# ---- float floor_divide / remainder edge cases against NumPy ----------------------------------------
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_float_floor_divide_and_remainder_match_numpy_at_inf_nan_and_zero(dtype):
+    vals = [np.inf, -np.inf, np.nan, -0.0, 0.0, 1.0, -1.0, 5.0, -5.0, 2.0, -2.0]
+    a, b = np.meshgrid(np.array(vals), np.array(vals), indexing="ij")
+    a, b = a.ravel().astype(np.float32), b.ravel().astype(np.float32)  # every value is exact in every dtype
+    ha, hb = hy.tensor(a).to(getattr(hy, dtype)), hy.tensor(b).to(getattr(hy, dtype))
+    ref_dt = np.float16 if dtype == "float16" else np.float64 if dtype == "float64" else np.float32
+    with np.errstate(all="ignore"):
+        ref_q = np.floor_divide(a.astype(ref_dt), b.astype(ref_dt))
+        ref_r = np.remainder(a.astype(ref_dt), b.astype(ref_dt))
+    for got, ref in (((ha // hb), ref_q), ((ha % hb), ref_r), (hy.div(ha, hb, rounding_mode="floor"), ref_q)):
+        g = got.to(hy.float64).numpy()
+        np.testing.assert_array_equal(g, ref.astype(np.float64))
+        num = ~np.isnan(ref)
+        np.testing.assert_array_equal(np.signbit(g[num]), np.signbit(ref[num]))  # -0.0 vs 0.0 too
+    assert (hy.tensor([np.inf, -np.inf]) // 3.0).isnan().all().item()
+
+
+# ---- conversions of Python numbers and NumPy arrays into integer dtypes ----------------------------
+def test_tensor_of_uint64_beyond_int64_raises_or_converts_to_float64():
+    big = 2**64 - 1
+    for make in (lambda: hy.tensor(big), lambda: hy.tensor([big]), lambda: hy.tensor(np.array([big], np.uint64)),
+                 lambda: hy.as_tensor(np.array([1, big], np.uint64)), lambda: hy.tensor(np.uint64(2**63))):
+        with pytest.raises(ValueError, match=r"cannot be converted to int64.*dtype=hyflow.float64"):
+            make()
+    assert hy.tensor([big], dtype=hy.float64).tolist() == [float(big)]
+    assert hy.as_tensor(np.array([big], np.uint64), dtype=hy.float64).tolist() == [float(big)]
+    assert hy.tensor(np.array([2**63 - 1], np.uint64)).tolist() == [2**63 - 1]
+
+
+def test_tensor_of_python_int_beyond_int64_raises():
+    for data in ([2**70], [1, 2**64], [-2**63 - 1], 2**100, [[1], [2**80]]):
+        with pytest.raises(ValueError, match="Python integer .* cannot be converted to int64"):
+            hy.tensor(data)
+    with pytest.raises(ValueError, match="int32"):
+        hy.tensor([2**70], dtype=hy.int32)
+    assert hy.tensor([2**70, 1], dtype=hy.float64).tolist() == [2.0**70, 1.0]
+
+
+def test_numpy_unsigned_arrays_convert_to_int64_or_raise():
+    for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
+        a = np.array([0, np.iinfo(dt).max if dt != np.uint64 else 2**63 - 1], dt)
+        with pytest.raises(TypeError, match="not supported"):
+            hy.from_numpy(a)  # no hyflow dtype shares uint memory
+        for t in (hy.tensor(a), hy.as_tensor(a)):
+            assert t.dtype == hy.int64 and t.tolist() == a.tolist()
+
+
+def test_tensor_with_an_integer_dtype_checks_every_value_fits():
+    for data, dt in (([2**40], hy.int32), ([float("nan")], hy.int32), ([float("inf")], hy.int64),
+                     ([1e400], hy.int64), (np.array([3e9]), hy.int32), (np.array([2**63], np.uint64), hy.int64)):
+        with pytest.raises(ValueError, match=f"cannot be converted to {dt.name} without overflow"):
+            hy.tensor(data, dtype=dt)
+    assert hy.tensor([3.7, -3.7], dtype=hy.int32).tolist() == [3, -3]  # truncation, as torch
+    assert hy.tensor([-2**31, 2**31 - 1], dtype=hy.int32).tolist() == [-2**31, 2**31 - 1]
+
+
+def test_filling_integer_tensors_with_nan_inf_or_too_big_values_raises():
+    i32 = lambda: hy.zeros(3, dtype=hy.int32)  # noqa: E731
+    mask = hy.tensor([True, False, True])
+    bad = [float("nan"), float("inf"), -float("inf"), 1e400, 2**40, 2.0**40]
+    for v in bad:
+        for f in (lambda: i32().fill_(v), lambda: hy.full((2,), v, dtype=hy.int32), lambda: hy.full_like(i32(), v),
+                  lambda: i32().masked_fill(mask, v), lambda: i32().masked_fill_(mask, v)):
+            with pytest.raises(ValueError, match="int32"):
+                f()
+        t = i32()
+        for idx in (0, slice(None), mask):
+            with pytest.raises(ValueError, match="int32"):
+                t[idx] = v
+        assert t.tolist() == [0, 0, 0]
+    for v in (float("nan"), float("inf"), 2.0**63):
+        with pytest.raises(ValueError, match="int64"):
+            hy.zeros(2, dtype=hy.int64).fill_(v)
+    with pytest.raises(ValueError, match="int32"):
+        hy.clamp(i32(), max=2**40)
+    with pytest.raises(ValueError, match="int32"):
+        hy.where(mask, i32(), 2**40)
+    with pytest.raises(ValueError, match="int32"):
+        hy.linspace(0, float("nan"), 3, dtype=hy.int32)
+    with pytest.raises(ValueError, match="int32"):
+        hy.arange(0, 2**33, 2**31, dtype=hy.int32)
+    # in-range floats truncate as in torch; bools take any number's truth value
+    assert i32().fill_(3.7).tolist() == [3, 3, 3] and hy.full((1,), -2**31, dtype=hy.int32).tolist() == [-2**31]
+    assert hy.zeros(2, dtype=hy.bool).fill_(float("nan")).tolist() == [True, True]
+    assert hy.clamp(i32(), min=-5, max=2**31 - 1).tolist() == [0, 0, 0]
+
+
+def test_linspace_of_one_step_is_start():
+    assert hy.linspace(2.0, 5.0, 1).tolist() == [2.0]
+    assert hy.linspace(-1, 7, 1, dtype=hy.int64).tolist() == [-1]
+    assert hy.linspace(0.0, 1.0, 0).tolist() == []
+    np.testing.assert_array_equal(hy.linspace(0.0, 1.0, 5, dtype=hy.float64).numpy(), np.linspace(0, 1, 5))

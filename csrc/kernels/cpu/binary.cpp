@@ -2,6 +2,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "core/scalar_check.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/binary_impl.h"
 
@@ -20,8 +21,10 @@ constexpr auto kLogical = BinaryDTypes::BinaryDTypes_Logical;
 template <typename T> constexpr bool is_int_v = std::is_integral_v<T> && !std::is_same_v<T, bool>;
 
 void check_alpha(const Tensor& a, const Tensor& b, const Scalar& alpha, const char* op) {
-  HY_CHECK(!(alpha.is_float() && !dtype_is_floating(result_type(a, b))), TypeError, op,
+  DType rt = result_type(a, b);
+  HY_CHECK(!(alpha.is_float() && !dtype_is_floating(rt)), TypeError, op,
            ": alpha must not be a float when the inputs are integral (", a.describe(), ", ", b.describe(), ")");
+  check_scalar_fits(alpha, rt, op, "alpha");
 }
 
 void check_not_bool(const Tensor& a, const Tensor& b, const char* op) {
@@ -29,22 +32,42 @@ void check_not_bool(const Tensor& a, const Tensor& b, const char* op) {
            "logical_xor / logical_not instead");
 }
 
-// Python's floor division and modulo (sign follows the divisor), on ints and floats.
+// Integer quotient and remainder truncated toward zero, defined for every divisor but 0. C++'s
+// INT_MIN / -1 overflows (a SIGFPE on x86); NumPy defines it as wrapping: INT_MIN // -1 == INT_MIN,
+// INT_MIN % -1 == 0.
+template <typename T> inline T int_trunc_div(T a, T b) {
+  if (b == -1) return static_cast<T>(-static_cast<std::make_unsigned_t<T>>(a));
+  return static_cast<T>(a / b);
+}
+template <typename T> inline T int_trunc_mod(T a, T b) { return b == -1 ? T(0) : static_cast<T>(a % b); }
+
+// Python's floor division and modulo (sign follows the divisor), on ints and floats. The float forms
+// follow NumPy's divmod: the quotient is computed from fmod so that q * b + r == a holds as closely as
+// rounding allows; inf // finite is nan, x // 0 is x / 0 (+-inf, or nan for 0 // 0), and a zero
+// remainder takes the divisor's sign.
 template <typename T> inline T floor_div(T a, T b) {
   if constexpr (std::is_floating_point_v<T>) {
-    return std::floor(a / b);
+    if (b == 0) return a / b;
+    T mod = std::fmod(a, b);
+    T div = (a - mod) / b;
+    if (mod != 0 && ((b < 0) != (mod < 0))) div -= 1;
+    if (div == 0) return std::copysign(T(0), a / b);
+    T q = std::floor(div);
+    return div - q > T(0.5) ? q + 1 : q;  // div is a whole number up to rounding: take the nearest
   } else {
-    T q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+    T q = int_trunc_div(a, b);
+    return (int_trunc_mod(a, b) != 0 && ((a < 0) != (b < 0))) ? static_cast<T>(q - 1) : q;
   }
 }
 template <typename T> inline T py_mod(T a, T b) {
   if constexpr (std::is_floating_point_v<T>) {
     T r = std::fmod(a, b);
-    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+    if (b == 0) return r;  // nan
+    if (r == 0) return std::copysign(T(0), b);
+    return ((r < 0) != (b < 0)) ? r + b : r;
   } else {
-    T r = a % b;
-    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+    T r = int_trunc_mod(a, b);
+    return (r != 0 && ((r < 0) != (b < 0))) ? static_cast<T>(r + b) : r;
   }
 }
 
@@ -59,10 +82,14 @@ bool any_int(const Tensor& t, const Pred& pred) {
 }
 
 void check_int_divisor(const Tensor& b, const Tensor& a, const char* op) {
-  // Integer division by zero is undefined behaviour in C++ (a SIGFPE on x86): refuse it.
+  // Integer division by zero is undefined behaviour in C++ (a SIGFPE on x86): refuse it. The divisor is
+  // checked in the dtype the kernel divides in: int32_t // hy.tensor(2**32) divides by a wrapped 0.
   DType rt = result_type(a, b);
   if (!dtype_is_integral(rt) && rt != DType::Bool) return;
-  HY_CHECK(!any_int(b, [](int64_t v) { return v == 0; }), ValueError, op, ": integer division by zero");
+  check_wrapped_number_fits(a, rt, op);
+  check_wrapped_number_fits(b, rt, op);
+  HY_CHECK(!any_int(hy::cpu::cast_to(b, rt), [](int64_t v) { return v == 0; }), ValueError, op,
+           ": integer division by zero");
 }
 
 }  // namespace
@@ -111,7 +138,7 @@ Tensor div(const Tensor& self, const Tensor& other, const optional<std::string>&
     using T = decltype(x);
     if constexpr (std::is_floating_point_v<T>) return std::trunc(x / y);
     else if constexpr (std::is_same_v<T, bool>) return static_cast<bool>(x);
-    else return static_cast<T>(x / y);
+    else return int_trunc_div<T>(x, y);
   });
 }
 

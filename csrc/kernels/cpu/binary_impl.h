@@ -5,6 +5,7 @@
 #pragma once
 #include <optional>
 
+#include "core/scalar_check.h"
 #include "core/type_promotion.h"
 #include "kernels/cpu/kernel_util.h"
 #include "kernels/cpu/loops.h"
@@ -47,6 +48,13 @@ Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, const std
   Shape shape = broadcast_shapes(a.shape(), b.shape());
   DType common = rule == BinaryDTypes::BinaryDTypes_Logical ? DType::Bool : result_type(a, b);
   if (rule == BinaryDTypes::BinaryDTypes_PromoteFloat) common = to_floating(common);
+  // A Python int the integer dtype cannot hold (int32_t + 2**40): comparisons compare exactly, in int64,
+  // and every other op raises, as NumPy 2 does (NEP 50); a silent wrap would divide by a wrapped 0.
+  if (rule == BinaryDTypes::BinaryDTypes_Bool && dtype_is_integral(common) &&
+      (wrapped_number_overflows(a, common) || wrapped_number_overflows(b, common)))
+    common = DType::Int64;
+  check_wrapped_number_fits(a, common, op);
+  check_wrapped_number_fits(b, common, op);
   DType result = (rule == BinaryDTypes::BinaryDTypes_Bool || rule == BinaryDTypes::BinaryDTypes_Logical)
                      ? DType::Bool : common;
   DType compute = compute_dtype(common);

@@ -5,6 +5,7 @@
 
 #include "core/generator.h"
 #include "core/parallel.h"
+#include "core/scalar_check.h"
 #include "core/shape_util.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/kernel_util.h"
@@ -105,6 +106,11 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::o
     HY_CHECK(len < 9.2e18, ValueError, "arange: too many elements (", len, ")");
     n = static_cast<int64_t>(len);
   }
+  if (n > 0) {  // the values are monotone: the ends fit the dtype, so all do
+    Scalar last = all_int ? Scalar(start.to_int() + (n - 1) * step.to_int()) : Scalar(s + static_cast<double>(n - 1) * st);
+    check_scalar_fits(start, dt, "arange", "start");
+    check_scalar_fits(last, dt, "arange", "the last value");
+  }
   Tensor t = empty(DimVector{n}, dt, device);
   if (all_int && dtype_is_integral(dt)) {
     int64_t a = start.to_int(), c = step.to_int();
@@ -119,10 +125,12 @@ Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps, std::opti
                 std::optional<Device> device) {
   HY_CHECK(steps >= 0, ValueError, "linspace: steps must be non-negative, got ", steps);
   Tensor t = empty(DimVector{steps}, dtype.value_or(DType::Float32), device);
+  if (steps > 0) check_scalar_fits(start, t.dtype(), "linspace", "start");
+  if (steps > 1) check_scalar_fits(end, t.dtype(), "linspace", "end");
   double s = start.to_double(), e = end.to_double();
   double step = steps > 1 ? (e - s) / static_cast<double>(steps - 1) : 0.0;
-  int64_t half = steps / 2;
-  // Fill from both ends so the last value is exactly `end`, as NumPy does.
+  // Fill from both ends so the last value is exactly `end`, as NumPy does; one step gives `start`.
+  int64_t half = steps == 1 ? 1 : steps / 2;
   fill_by_index(t, [&](int64_t i) {
     return i < half ? s + step * static_cast<double>(i) : e - step * static_cast<double>(steps - 1 - i);
   });

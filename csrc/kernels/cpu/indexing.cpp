@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "core/scalar_check.h"
 #include "core/shape_util.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/kernel_util.h"
@@ -333,6 +334,8 @@ Tensor nonzero(const Tensor& self) {
   Tensor m = hy::cpu::contiguous(hy::cpu::cast_to(self, DType::Bool));
   const Shape shape = self.shape();
   const int64_t nd = self.dim();
+  // No element, no index: return early, since finding a chunk's coordinates divides by every size.
+  if (m.numel() == 0) return Tensor::empty({0, nd}, DType::Int64);
   Tensor out;
   compact(m.data<bool>(), m.numel(), [&](int64_t total) { out = Tensor::empty({total, nd}, DType::Int64); },
           [&](int64_t begin, int64_t end, int64_t first, int64_t last) {
@@ -406,6 +409,7 @@ Tensor masked_fill(const Tensor& self, const Tensor& mask, const Scalar& value, 
   }
   HY_CHECK(broadcasts && (!inplace || shape == self.shape()), ValueError, inplace ? "masked_fill_" : "masked_fill",
            ": mask of shape ", mask.shape(), " does not broadcast to self's shape ", self.shape());
+  check_scalar_fits(value, self.dtype(), inplace ? "masked_fill_" : "masked_fill", "value");
   Tensor res = prepare_out(out, shape, self.dtype(), "masked_fill");
   if (!inplace) hy::cpu::copy_into(res, self.shares_storage(res) ? ops::clone(self) : self);
   Tensor m = mask.shares_storage(res) ? ops::clone(mask) : mask;

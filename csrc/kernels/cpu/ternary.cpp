@@ -4,6 +4,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/scalar_check.h"
 #include "core/type_promotion.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/binary_impl.h"
@@ -117,6 +118,8 @@ Tensor clamp_impl(const char* op, const Tensor& self, const Tensor& lo, const Te
   Shape shape = broadcast_all(op, {&self, &lo, &hi});
   DType common = result_type(std::vector<Tensor>{self, lo, hi});
   HY_CHECK(common != DType::Bool, TypeError, op, " is not supported for bool tensors, got ", self.describe());
+  check_wrapped_number_fits(lo, common, op);  // clamp(int32_t, max=2**40) must not wrap the bound
+  check_wrapped_number_fits(hi, common, op);
   Tensor res = prepare_out(out, shape, common, op);
   DType compute = compute_dtype(common);
   Tensor dst = res.dtype() == compute ? res : Tensor::empty(shape, compute);
@@ -158,6 +161,8 @@ Tensor where(const Tensor& condition, const Tensor& self, const Tensor& other, c
            condition.describe());
   Shape shape = broadcast_all("where", {&condition, &self, &other});
   DType common = result_type(self, other);
+  check_wrapped_number_fits(self, common, "where");
+  check_wrapped_number_fits(other, common, "where");
   Tensor res = prepare_out(out, shape, common, "where");
   // Writing into res directly is safe only when it has the element type the loop moves.
   Tensor dst = res.dtype() == common ? res : Tensor::empty(shape, common);

@@ -3,6 +3,8 @@
 Everything here is composed of op-table ops (im2col/col2im and max_pool2d_with_indices are C++ kernels with
 their own backward ops), so autograd differentiates it with no extra code.
 """
+import numbers
+
 from .. import _C
 
 __all__ = ["linear", "relu", "gelu", "silu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "dropout",
@@ -180,6 +182,20 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return _ops.im2col(input, list(k), list(d), list(p), list(s)).transpose(1, 2)
 
 
+def _check_conv_channels(where, in_channels, out_channels, groups):
+    """The channel counts and groups a convolution splits into GEMMs: all positive, channels divisible."""
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups <= 0:
+        raise ValueError(f"{where}: groups must be a positive integer, got {groups!r}")
+    if in_channels <= 0:
+        raise ValueError(f"{where}: in_channels must be positive, got {in_channels}")
+    if out_channels <= 0:
+        raise ValueError(f"{where}: out_channels must be positive, got {out_channels}")
+    if in_channels % groups:
+        raise ValueError(f"{where}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+    if out_channels % groups:
+        raise ValueError(f"{where}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) as im2col + one GEMM, torch's argument conventions."""
     if input.dim() != 4 or weight.dim() != 4:
@@ -201,6 +217,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     p = _pair(padding, 2, "conv2d", "padding")
     n, c, _, _ = input.shape
     o, cg, kh, kw = weight.shape
+    _check_conv_channels("conv2d()", c, o, groups)
     if c != cg * groups or o % groups:
         raise ValueError(f"conv2d(): weight of shape {tuple(weight.shape)} with groups={groups} does not fit input "
                          f"with {c} channels")
@@ -235,6 +252,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if input.dim() != 3 or weight.dim() != 3:
         raise ValueError(f"conv1d(): input and weight must be 3-D, got shapes {tuple(input.shape)} and "
                          f"{tuple(weight.shape)}")
+    _check_conv_channels("conv1d()", input.shape[1], weight.shape[0], groups)
     if isinstance(padding, (tuple, list)):
         padding = padding[0]
     pad = padding if isinstance(padding, str) else (0, padding)

@@ -343,9 +343,7 @@ class _ConvNd(Module):
                  padding_mode="zeros", dtype=None, generator=None):
         super().__init__()
         n = self._n
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{type(self).__name__}: in_channels ({in_channels}) and out_channels ({out_channels}) "
-                             f"must be divisible by groups ({groups})")
+        F._check_conv_channels(type(self).__name__, in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise NotImplementedError(f"{type(self).__name__}: padding_mode {padding_mode!r} is not supported yet")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups

@@ -244,3 +244,23 @@ def test_im2col_errors_and_low_precision():
     outbf = F.conv2d(hy.tensor(x).to(hy.bfloat16), hy.tensor(w).to(hy.bfloat16), padding=1)
     assert outbf.dtype == hy.bfloat16
     np.testing.assert_allclose(npy(outbf.float()), ref, rtol=0.1, atol=0.3)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: nn.Conv2d(0, 4, 3), "in_channels must be positive"),
+    (lambda: nn.Conv2d(4, 4, 3, groups=0), "groups must be a positive integer"),
+    (lambda: nn.Conv1d(4, 4, 3, groups=-2), "groups must be a positive integer"),
+    (lambda: nn.Conv2d(4, 0, 3), "out_channels must be positive"),
+    (lambda: nn.Conv2d(3, 4, 3, groups=2), r"in_channels \(3\) must be divisible by groups \(2\)"),
+    (lambda: nn.Conv2d(4, 6, 3, groups=4), r"out_channels \(6\) must be divisible by groups \(4\)"),
+    (lambda: F.conv2d(hy.zeros(1, 4, 5, 5), hy.zeros(4, 4, 3, 3), groups=0), r"conv2d\(\): groups"),
+    (lambda: F.conv2d(hy.zeros(1, 4, 5, 5), hy.zeros(4, 4, 3, 3), groups=-1), r"conv2d\(\): groups"),
+    (lambda: F.conv2d(hy.zeros(1, 0, 5, 5), hy.zeros(4, 0, 3, 3)), r"conv2d\(\): in_channels must be positive"),
+    (lambda: F.conv1d(hy.zeros(1, 0, 5), hy.zeros(4, 0, 3)), r"conv1d\(\): in_channels must be positive"),
+    (lambda: F.conv1d(hy.zeros(1, 4, 5), hy.zeros(4, 4, 3), groups=0), r"conv1d\(\): groups"),
+    (lambda: F.conv2d(hy.zeros(1, 3, 5, 5), hy.zeros(4, 1, 3, 3), groups=2), "divisible by groups"),
+])
+def test_conv_bad_groups_or_channels_raise_value_error(make, match):
+    # groups=0 and zero input channels divided by zero (ZeroDivisionError) before they were checked
+    with pytest.raises(ValueError, match=match):
+        make()
