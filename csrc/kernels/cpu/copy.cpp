@@ -24,6 +24,9 @@ inline To convert(From v) {
 template <typename T>
 void copy_same_type(const ElementwisePlan<2>& plan) {
   plan.run([](char** p, const int64_t* s, int64_t n) {
+    // Copying a tensor onto exactly itself (x.copy_(x[:]), masked_fill(x, m, v, out=x[:])) moves nothing,
+    // and memcpy must not be given overlapping ranges.
+    if (p[0] == p[1] && s[0] == s[1]) return;
     if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
       std::memcpy(p[0], p[1], static_cast<size_t>(n) * sizeof(T));
       return;

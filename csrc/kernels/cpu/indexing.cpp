@@ -251,8 +251,9 @@ Tensor index(const Tensor& self, const std::vector<Tensor>& indices, const std::
   const int64_t k = static_cast<int64_t>(indices.size());
   const Shape rest = trailing(self.shape(), k);
   Tensor res = prepare_out(out, concat(io.shape, rest), self.dtype(), "index");
-  // Gather into a temporary when out= has another dtype or overlaps self (reads must see old values).
-  Tensor dst = res.dtype() == self.dtype() && !res.shares_storage(self) ? res : Tensor::empty(res.shape(), self.dtype());
+  // Gather into a temporary when out= has another dtype. (An out= overlapping self or the indices never
+  // gets here: the front function reads a copy of them, core/memory_overlap.h.)
+  Tensor dst = res.dtype() == self.dtype() ? res : Tensor::empty(res.shape(), self.dtype());
   const DimVector dst_strides = byte_strides(dst);
   const DimVector dst_lead(dst_strides.begin(), dst_strides.begin() + io.shape.size());
   const RowPlan plan = make_row_plan(rest, trailing(dst_strides, static_cast<int64_t>(io.shape.size())),
@@ -289,8 +290,7 @@ Tensor index_put_(const Tensor& self, const std::vector<Tensor>& indices, const 
   const int64_t k = static_cast<int64_t>(indices.size());
   const Shape rest = trailing(self.shape(), k);
   const Shape target = concat(io.shape, rest);
-  Tensor v = hy::cpu::cast_to(values, self.dtype());
-  if (v.shares_storage(self)) v = ops::clone(v);  // reading values while writing self must see old data
+  Tensor v = hy::cpu::cast_to(values, self.dtype());  // never overlaps self: see core/memory_overlap.h
   DimVector vstrides;
   try {
     vstrides = hy::cpu::broadcast_byte_strides(v, target);
@@ -411,9 +411,9 @@ Tensor masked_fill(const Tensor& self, const Tensor& mask, const Scalar& value, 
            ": mask of shape ", mask.shape(), " does not broadcast to self's shape ", self.shape());
   check_scalar_fits(value, self.dtype(), inplace ? "masked_fill_" : "masked_fill", "value");
   Tensor res = prepare_out(out, shape, self.dtype(), "masked_fill");
-  if (!inplace) hy::cpu::copy_into(res, self.shares_storage(res) ? ops::clone(self) : self);
-  Tensor m = mask.shares_storage(res) ? ops::clone(mask) : mask;
-  ElementwisePlan<2> plan(shape, {&res, &m});
+  // self and mask are separate from res or exactly res (the front function copies any other overlap).
+  if (!inplace) hy::cpu::copy_into(res, self);
+  ElementwisePlan<2> plan(shape, {&res, &mask});
   HY_DISPATCH_ALL(res.dtype(), "masked_fill", [&] {
     const scalar_t v = value.to<scalar_t>();
     plan.run([&](char** p, const int64_t* s, int64_t n) {

@@ -252,10 +252,10 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const T
   check_index_range(ix, s.shape()[d], d, "scatter_add");
   if (res.impl() != self.impl()) hy::cpu::copy_into(res, self);
   if (ix.numel() == 0) return res;
-  // src restricted to the index's extent, in the result's dtype, never aliasing what is written.
+  // src restricted to the index's extent, in the result's dtype. (src and index never overlap what is
+  // written: the front function passes copies of them, core/memory_overlap.h.)
   Tensor vals = Tensor::make_view(sv, ix.shape(), sv.strides(), sv.offset());
   if (vals.dtype() != res.dtype()) vals = hy::cpu::cast_to(vals, res.dtype());
-  else if (vals.shares_storage(res)) vals = ops::clone(vals);
   Tensor r = as_1d(res);
   Tensor target = dim_base_view(r, ix.shape(), d);
   const int64_t stride_bytes = r.strides()[d] * r.itemsize();

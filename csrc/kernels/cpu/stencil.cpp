@@ -274,14 +274,15 @@ void divergence_impl(const Grid& g, const T* in, T* out, T value) {
 }
 
 // Shared driver: cast/contiguous the input once, compute into the result (or a temporary when the
-// result has another dtype or layout, or overlaps the input), then copy back.
+// result has another dtype or layout), then copy back. An out= overlapping the input never gets here:
+// the front function passes a copy of the input (core/memory_overlap.h).
 template <typename Impl>
 Tensor run_stencil(const char* op, const Tensor& x, const Grid& g, const Shape& out_shape, double value,
                    const optional<Tensor>& out, const Impl& impl) {
   const DType compute = x.dtype() == DType::Float64 ? DType::Float64 : DType::Float32;
   Tensor res = hy::cpu::prepare_out(out, out_shape, x.dtype(), op);
   Tensor in = hy::cpu::contiguous(hy::cpu::cast_to(x, compute));
-  const bool direct = res.dtype() == compute && res.is_contiguous() && !res.shares_storage(in);
+  const bool direct = res.dtype() == compute && res.is_contiguous();
   Tensor dst = direct ? res : Tensor::empty(out_shape, compute);
   if (g.batch > 0) {
     if (compute == DType::Float64) {
