@@ -97,7 +97,9 @@ void bind_distributed(py::module_& m) {
       .def("send", &Communicator::send, release())
       .def("recv", &Communicator::recv, release())
       .def("barrier", [](Communicator& c, bool async_op) { return finish(c.barrier(), async_op); }, release())
-      .def("split", &Communicator::split, release());
+      .def("split", &Communicator::split, release())
+      .def("reject", &Communicator::reject, py::arg("op"), release(),
+           "Join op's cross-rank argument check as a rank whose arguments are invalid (then raise).");
 
   // Waits run without the GIL; every ~50 ms they take it briefly to run Python's signal handlers.
   set_interrupt_check([]() -> bool {

@@ -29,7 +29,7 @@ template <class H> intptr_t handle_to_int(H h) {
 // Opcodes of the cross-rank argument check: ranks that entered different collectives disagree here.
 enum CheckOp : int64_t {
   kAllReduce = 1, kBroadcast, kReduce, kAllGather, kAllGatherTensor, kGather, kScatter, kReduceScatter,
-  kReduceScatterTensor, kAllToAll, kAllToAllSingle, kSplit, kDup
+  kReduceScatterTensor, kAllToAll, kAllToAllSingle, kSplit, kDup, kRejected
 };
 
 int64_t shape_hash(const Shape& s) {
@@ -352,6 +352,19 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
     }
     if (out == MPI_COMM_NULL) return nullptr;
     return inherit(std::make_shared<MpiCommunicator>(out));
+  }
+
+  void reject(const std::string& op) override {
+    // The same exchange as the real call's prologue (one check message of the same size, on the same
+    // tag sequence), with this rank's "local checks failed" flag set: the peers' prologue sees the flag
+    // and raises before posting anything, so nobody is left waiting and the communicator stays usable.
+    // The signature's opcode does not matter: the flag is tested before any field is compared.
+    const bool always = op == "split";
+    try {
+      prologue(op.c_str(), kRejected, nullptr, -1, std::nullopt, [] { throw ValueError("rejected"); }, true, always);
+    } catch (const ValueError&) {
+      // Our own placeholder: the caller raises the real reason.
+    }
   }
 
   /// A private duplicate of this communicator's MPI_Comm (MPI_Comm_idup, so it can time out).

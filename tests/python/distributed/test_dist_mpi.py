@@ -30,6 +30,14 @@ def test_bad_input_raises_on_every_rank(n):
     assert_all_ok(n, rc, out)
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_bad_root_on_one_rank_raises_on_every_rank_and_comm_stays_usable(n):
+    """broadcast(src=<out of range>) on one rank used to leave the others waiting in the collective until
+    the timeout, which then poisoned MPI for good (regression, issue 15)."""
+    rc, out = run(n, "bad_roots.py")
+    assert_all_ok(n, rc, out)
+
+
 @pytest.mark.parametrize("mode", ["mpi4py-first", "hyflow-first"])
 def test_mpi4py_interop(mode):
     pytest.importorskip("mpi4py", reason="mpi4py is not installed (pip install mpi4py)")
