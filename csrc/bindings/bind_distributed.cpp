@@ -113,7 +113,8 @@ void bind_distributed(py::module_& m) {
   d.attr("has_mpi") = true;
   d.def("mpi_init", &mpi_init, release());
   d.def("mpi_is_active", &mpi_is_active);
-  d.def("mpi_finalize", &mpi_finalize, py::arg("timeout"), release());
+  d.def("mpi_finalize", &mpi_finalize, py::arg("timeout"), py::arg("linger"), release());
+  d.def("mpi_mark_failed", &mpi_mark_failed);
   d.def("mpi_any_broken", &mpi_any_broken);
   d.def("mpi_world", &mpi_world, release());
   d.def("mpi_adopt", &mpi_adopt, py::arg("handle"), release());

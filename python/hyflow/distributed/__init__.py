@@ -13,7 +13,8 @@ DistributedDataParallel wraps a Module for data-parallel training; DistributedSa
 share of a dataset. See docs/distributed.md for launching, mpi4py interop and the failure/timeout behaviour.
 """
 import atexit as _atexit
-import operator
+import operator as _operator
+import sys as _sys
 
 from .._C import _dist as _d
 from . import _launch
@@ -61,7 +62,7 @@ class ProcessGroup:
     def group_rank(self, world_rank, what="rank"):
         """The group rank of a world rank (ValueError when it is not a member)."""
         try:
-            r = operator.index(world_rank)
+            r = _operator.index(world_rank)
         except TypeError:
             raise TypeError(f"{what} must be an int (a world rank), got {type(world_rank).__name__}") from None
         try:
@@ -102,10 +103,23 @@ _finalize_timeout = 1800.0
 
 
 def _finalize_at_exit():
-    # Skipped when hyflow did not start MPI, after a failure, or when a peer never reaches the exit
-    # barrier within the timeout: MPI_Finalize would hang on a dead peer.
+    # MPI_Finalize when hyflow started MPI and every rank reached the exit barrier; otherwise (a failure,
+    # a dead or stuck peer: MPI_Finalize would hang) the other ranks are told that this one left, and it
+    # leaves the job without making mpirun kill ranks that are still saving (see docs/distributed.md).
     if _d.has_mpi:
-        _d.mpi_finalize(_finalize_timeout)
+        _d.mpi_finalize(_finalize_timeout, _launch.nonzero_exit_aborts_job())
+
+
+def _install_excepthook():
+    # A process about to exit through an uncaught exception tells the other ranks so at exit (those
+    # waiting for it then raise at once instead of after the timeout). Chained to whatever hook was set.
+    previous = _sys.excepthook
+
+    def excepthook(tp, value, tb):
+        _d.mpi_mark_failed()
+        previous(tp, value, tb)
+
+    _sys.excepthook = excepthook
 
 
 def _mpi_handle(comm):
@@ -161,6 +175,7 @@ def init(backend=None, comm=None, timeout=None, check_args=True):
     _finalize_timeout = timeout
     if c.backend == "mpi" and not _finalizer_registered:
         _atexit.register(_finalize_at_exit)
+        _install_excepthook()
         _finalizer_registered = True
     return _world
 
@@ -267,7 +282,7 @@ def new_group(ranks=None, timeout=None):
     ranks outside the group get GroupMember.NON_GROUP_MEMBER."""
     world = _group(None)
     try:
-        ranks = sorted(set(range(world.size()) if ranks is None else (operator.index(r) for r in ranks)))
+        ranks = sorted(set(range(world.size()) if ranks is None else (_operator.index(r) for r in ranks)))
         bad = next((r for r in ranks if not 0 <= r < world.size()), None)
         error = None if bad is None else ValueError(f"new_group: rank {bad} is not in the world of size "
                                                     f"{world.size()}")
@@ -290,8 +305,8 @@ def split(color, key=None, group=None):
     group, ordered by key (then by rank). color None or < 0: this rank joins no group (returns None)."""
     g = _group(group)
     try:
-        color = -1 if color is None else operator.index(color)
-        key = g.rank() if key is None else operator.index(key)
+        color = -1 if color is None else _operator.index(color)
+        key = g.rank() if key is None else _operator.index(key)
         for name, v in (("color", color), ("key", key)):
             if not -2**31 <= v < 2**31:
                 raise ValueError(f"split: {name}={v} does not fit in a C int")
