@@ -53,6 +53,15 @@ struct PyFunctionNode : Node {
     }
     return r;
   }
+  // After a backward pass without retain_graph, as the C++ nodes free their saved tensors: drop the
+  // Python backward and with it ctx and everything stored on it (a second backward then raises). This
+  // also breaks, without waiting for the cycle collector, a cycle through ctx (ctx.keep = output).
+  void release_variables() override { fn_.reset(); }
+  /// tp_traverse on behalf of the sole owner of this node (see autograd_traverse).
+  int traverse(visitproc visit, void* arg) const {
+    if (fn_ && fn_.use_count() == 1) Py_VISIT(fn_->obj.ptr());
+    return 0;
+  }
 
  private:
   std::string name_;
@@ -95,6 +104,21 @@ void set_grad(const Tensor& t, py::handle value) {
 }
 
 }  // namespace
+
+// A custom Function whose forward stores its own output on ctx (ctx.keep = y) makes a cycle
+//   Python y -> TensorImpl -> grad_fn (PyFunctionNode) -> backward closure -> ctx -> Python y
+// whose middle runs through C++ shared_ptrs that Python's cycle collector cannot see, so the graph would
+// never be freed. As PyTorch does, a tensor reports the node's closure as its own reference when it is the
+// only owner of both its TensorImpl and that node: the reference is then truly reachable through this
+// object alone, so the collector's count stays exact (were either shared, e.g. by a downstream node or
+// the engine running backward, counting it here could let the collector clear a closure still in use).
+int autograd_traverse(const std::shared_ptr<TensorImpl>& impl, visitproc visit, void* arg) {
+  if (impl.use_count() != 1) return 0;
+  const auto* meta = static_cast<const autograd::AutogradMeta*>(impl->autograd_meta());
+  if (!meta || !meta->grad_fn || meta->grad_fn.use_count() != 1) return 0;
+  if (const auto* node = dynamic_cast<const PyFunctionNode*>(meta->grad_fn.get())) return node->traverse(visit, arg);
+  return 0;
+}
 
 void bind_autograd(py::module_& m, TensorClass& cls) {
   py::module_ ag = m.def_submodule("_autograd", "autograd engine (private: use hyflow.autograd)");

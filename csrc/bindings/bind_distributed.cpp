@@ -97,7 +97,9 @@ void bind_distributed(py::module_& m) {
       .def("send", &Communicator::send, release())
       .def("recv", &Communicator::recv, release())
       .def("barrier", [](Communicator& c, bool async_op) { return finish(c.barrier(), async_op); }, release())
-      .def("split", &Communicator::split, release());
+      .def("split", &Communicator::split, release())
+      .def("reject", &Communicator::reject, py::arg("op"), release(),
+           "Join op's cross-rank argument check as a rank whose arguments are invalid (then raise).");
 
   // Waits run without the GIL; every ~50 ms they take it briefly to run Python's signal handlers.
   set_interrupt_check([]() -> bool {
@@ -111,7 +113,8 @@ void bind_distributed(py::module_& m) {
   d.attr("has_mpi") = true;
   d.def("mpi_init", &mpi_init, release());
   d.def("mpi_is_active", &mpi_is_active);
-  d.def("mpi_finalize", &mpi_finalize, py::arg("timeout"), release());
+  d.def("mpi_finalize", &mpi_finalize, py::arg("timeout"), py::arg("linger"), release());
+  d.def("mpi_mark_failed", &mpi_mark_failed);
   d.def("mpi_any_broken", &mpi_any_broken);
   d.def("mpi_world", &mpi_world, release());
   d.def("mpi_adopt", &mpi_adopt, py::arg("handle"), release());

@@ -8,9 +8,23 @@
 namespace py = pybind11;
 
 namespace hy {
+
+// bind_autograd.cpp: visits the Python objects a tensor owns through its autograd graph.
+int autograd_traverse(const std::shared_ptr<TensorImpl>& impl, visitproc visit, void* arg);
+
 namespace {
 
 using TensorClass = py::class_<TensorImpl, std::shared_ptr<TensorImpl>>;
+
+// tp_traverse of hyflow.Tensor: pybind11's own (the instance __dict__) plus what the tensor owns through
+// autograd, so that Python's cycle collector sees cycles that pass through C++ (a custom Function's ctx
+// holding the Function's own output: see autograd_traverse).
+extern "C" int tensor_traverse(PyObject* self, visitproc visit, void* arg) {
+  if (int r = py::detail::pybind11_traverse(self, visit, arg)) return r;
+  auto vh = reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder(nullptr, false);
+  if (!vh || !vh.holder_constructed()) return 0;
+  return autograd_traverse(vh.holder<std::shared_ptr<TensorImpl>>(), visit, arg);
+}
 
 Tensor self_of(const std::shared_ptr<TensorImpl>& p) { return Tensor(p); }
 
@@ -89,6 +103,9 @@ py::object item(const Tensor& t) {
 TensorClass bind_tensor_class(py::module_& m) {
   // buffer_protocol: memoryview(t) and np.asarray(t) share memory (the buffer itself is in bind_dlpack.cpp).
   return TensorClass(m, "Tensor", py::dynamic_attr(), py::buffer_protocol(),
+                     py::custom_type_setup([](PyHeapTypeObject* heap_type) {
+                       heap_type->ht_type.tp_traverse = tensor_traverse;  // dynamic_attr made it a GC type
+                     }),
                      "An n-dimensional array on a device (hyflow.Tensor).");
 }
 

@@ -90,6 +90,12 @@ class Communicator {
   /// A new communicator of the ranks that pass the same color, ordered by (key, rank); nullptr for a
   /// negative color. Collective over this communicator.
   virtual std::shared_ptr<Communicator> split(int color, int key) = 0;
+  /// For a call the caller found invalid before posting it (the Python layer's world-to-group rank
+  /// translation): take part in collective `op`'s cross-rank argument check as a rank whose arguments
+  /// failed, so that the peers raise "invalid on another rank" instead of waiting for this rank; the
+  /// caller then raises the real error. Does nothing where the real call would exchange no check
+  /// (check_args() off, except for "split", whose check always runs).
+  virtual void reject(const std::string& op) = 0;
 
   /// Seconds a wait() may block before it throws DistTimeoutError (<= 0: forever).
   void set_timeout(double seconds) { timeout_s_ = seconds; }

@@ -109,6 +109,7 @@ class LocalCommunicator : public Communicator {
     c->set_check_args(check_args());
     return c;
   }
+  void reject(const std::string&) override {}  // no peer waits for this process
 };
 
 }  // namespace

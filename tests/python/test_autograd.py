@@ -292,6 +292,86 @@ def test_function_saving_its_output_is_freed():
     assert ExpFn.ctxs[-1]() is None
 
 
+class KeepOnCtx(hy.autograd.Function):
+    """Stores a tensor on ctx as a plain attribute (not save_for_backward): its own output, its input, an
+    intermediate, or the output inside a list."""
+    ctxs = []
+
+    @staticmethod
+    def forward(ctx, x, what):
+        y = x * 2
+        ctx.keep = {"output": y, "input": x, "intermediate": x + 1, "nested": [y]}[what]
+        KeepOnCtx.ctxs.append(weakref.ref(ctx))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        assert ctx.keep is not None
+        return grad * 2, None
+
+
+KEEP_KINDS = ["output", "input", "intermediate", "nested"]
+BIG = 64 * 1024  # float32 elements: 256 KiB per graph, as in the report
+
+
+@pytest.mark.parametrize("what", KEEP_KINDS)
+def test_function_storing_tensor_on_ctx_is_freed_after_backward_without_gc(what):
+    """Regression (issue 15): ctx.keep = y leaked the whole graph (y -> grad_fn -> backward -> ctx -> y, a
+    cycle through C++ that no collector saw). After backward the node drops ctx: freed by refcounting."""
+    x = hy.ones(BIG, requires_grad=True)
+    KeepOnCtx.ctxs.clear()
+    outputs = []
+    gc.disable()
+    try:
+        for _ in range(200):
+            y = KeepOnCtx.apply(x, what)
+            y.sum().backward()
+            outputs.append(weakref.ref(y))
+            del y
+        alive_outputs = sum(r() is not None for r in outputs)
+        alive_ctxs = sum(r() is not None for r in KeepOnCtx.ctxs)
+    finally:
+        gc.enable()
+    assert alive_outputs == 0 and alive_ctxs == 0, (alive_outputs, alive_ctxs)
+    assert_close(x.grad, hy.full((BIG,), 400.0))
+
+
+@pytest.mark.parametrize("what", KEEP_KINDS)
+def test_function_storing_tensor_on_ctx_is_collected_without_backward(what):
+    """The same graphs never differentiated: nothing breaks the cycle, but the tensor reports it to
+    Python's cycle collector, so a collection frees them all (before the fix none was ever freed)."""
+    x = hy.ones(BIG, requires_grad=True)
+    KeepOnCtx.ctxs.clear()
+    outputs = []
+    for _ in range(200):
+        y = KeepOnCtx.apply(x, what)
+        outputs.append(weakref.ref(y))
+        del y
+    gc.collect()
+    assert sum(r() is not None for r in outputs) == 0
+    assert sum(r() is not None for r in KeepOnCtx.ctxs) == 0
+
+
+def test_function_ctx_output_kept_alive_by_a_downstream_tensor_is_not_collected():
+    """The collector must not free a ctx whose graph is still reachable: y dropped, z = y * 3 kept;
+    backward through z still runs the Function's backward (which reads ctx.keep)."""
+    x = hy.ones(4, requires_grad=True)
+    z = KeepOnCtx.apply(x, "output") * 3
+    gc.collect()
+    z.sum().backward()
+    assert_close(x.grad, hy.full((4,), 6.0))
+
+
+def test_function_second_backward_after_release_raises():
+    x = hy.ones(3, requires_grad=True)
+    y = KeepOnCtx.apply(x, "output")
+    y.backward(hy.ones(3), retain_graph=True)  # keeps ctx
+    y.backward(hy.ones(3))                     # releases it
+    assert_close(x.grad, hy.full((3,), 4.0))
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward(hy.ones(3))
+
+
 def test_long_chain_no_recursion_limit():
     x = leaf(2)
     y = x

@@ -45,6 +45,7 @@ std::shared_ptr<MpiWork> doubling_all_reduce(const P2pContext& c, const char* na
   }
   st->tmp = Tensor::empty(Shape{buf.numel()}, buf.dtype());
   auto w = std::make_shared<MpiWork>(c.owner, name, c.timeout_s);
+  w->scope = WaitScope{c.comm};
   w->keep = {buf, st->tmp};
   w->reqs.assign(2, MPI_REQUEST_NULL);
   MPI_Datatype dt = mpi_datatype(buf.dtype());
@@ -88,6 +89,7 @@ std::shared_ptr<MpiWork> ring_all_reduce(const P2pContext& c, const char* name, 
   auto seg_len = [seg_begin](int i) { return seg_begin(i + 1) - seg_begin(i); };
   ring->tmp = Tensor::empty(Shape{seg_len(n - 1)}, buf.dtype());  // the last segment is the longest
   auto w = std::make_shared<MpiWork>(c.owner, name, c.timeout_s);
+  w->scope = WaitScope{c.comm};
   w->keep = {buf, ring->tmp};
   w->reqs.assign(2, MPI_REQUEST_NULL);
   MPI_Datatype dt = mpi_datatype(buf.dtype());

@@ -29,7 +29,7 @@ template <class H> intptr_t handle_to_int(H h) {
 // Opcodes of the cross-rank argument check: ranks that entered different collectives disagree here.
 enum CheckOp : int64_t {
   kAllReduce = 1, kBroadcast, kReduce, kAllGather, kAllGatherTensor, kGather, kScatter, kReduceScatter,
-  kReduceScatterTensor, kAllToAll, kAllToAllSingle, kSplit, kDup
+  kReduceScatterTensor, kAllToAll, kAllToAllSingle, kSplit, kDup, kRejected
 };
 
 int64_t shape_hash(const Shape& s) {
@@ -311,6 +311,7 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
     check_count(name, t.numel());
     Tensor buf = stage_in(t, t.dtype());
     auto w = start(name, {buf});
+    w->scope.peer = dst;
     HY_MPI_POST(name, "MPI_Isend",
          MPI_Isend(buf.raw_data(), count(buf), mpi_datatype(t.dtype()), dst, tag, comm_, &w->reqs[0]));
     return w;
@@ -325,6 +326,8 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
     t.note_write();
     Tensor buf = stage_out(t, t.dtype());
     auto w = start(name, {buf});
+    if (src == -1) w->scope = WaitScope{};  // from any rank: no single peer to watch
+    else w->scope.peer = src;
     w->expect_recv = t.numel();
     w->recv_type = mpi_datatype(t.dtype());
     HY_MPI_POST(name, "MPI_Irecv",
@@ -354,6 +357,19 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
     return inherit(std::make_shared<MpiCommunicator>(out));
   }
 
+  void reject(const std::string& op) override {
+    // The same exchange as the real call's prologue (one check message of the same size, on the same
+    // tag sequence), with this rank's "local checks failed" flag set: the peers' prologue sees the flag
+    // and raises before posting anything, so nobody is left waiting and the communicator stays usable.
+    // The signature's opcode does not matter: the flag is tested before any field is compared.
+    const bool always = op == "split";
+    try {
+      prologue(op.c_str(), kRejected, nullptr, -1, std::nullopt, [] { throw ValueError("rejected"); }, true, always);
+    } catch (const ValueError&) {
+      // Our own placeholder: the caller raises the real reason.
+    }
+  }
+
   /// A private duplicate of this communicator's MPI_Comm (MPI_Comm_idup, so it can time out).
   MPI_Comm dup() const {
     check_usable("dup");
@@ -364,7 +380,7 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
       MpiLock lock;
       check_rc(MPI_Comm_idup(comm_, &out, &reqs[0]), "dup", "MPI_Comm_idup");
     }
-    poll_requests("dup", reqs, st, timeout_s_, {});
+    poll_requests("dup", reqs, st, timeout_s_, {}, WaitScope{comm_});
     return out;
   }
 
@@ -386,6 +402,7 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
   std::shared_ptr<MpiWork> start(const char* op, std::vector<Tensor> keep) {
     auto w = std::make_shared<MpiWork>(shared_from_this(), op, timeout_s_);
     w->keep = std::move(keep);
+    w->scope = WaitScope{comm_};  // collectives need every rank; send/recv narrow it to their peer
     return w;
   }
 
@@ -487,7 +504,7 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
     std::vector<MPI_Status> st;
     HY_MPI_POST(name, "MPI_Ialltoall", MPI_Ialltoall(sent.raw_data(), 1, MPI_INT64_T, got.raw_data(), 1, MPI_INT64_T,
                                                      comm_, &reqs[0]));
-    poll_requests(name, reqs, st, timeout_s_, {sent, got});
+    poll_requests(name, reqs, st, timeout_s_, {sent, got}, WaitScope{comm_});
     int bad = -1;
     for (int j = 0; j < size_ && bad < 0; ++j) {
       if (got.data<int64_t>()[j] != outs[j].numel()) bad = j;
@@ -524,6 +541,7 @@ CommunicatorPtr mpi_world() {
   MPI_Comm out = MPI_COMM_NULL;
   check_rc(MPI_Comm_dup(MPI_COMM_WORLD, &out), "init", "MPI_Comm_dup(MPI_COMM_WORLD)");
   note_node_occupancy(out);
+  open_departure_notices();
   return std::make_shared<MpiCommunicator>(out);
 }
 

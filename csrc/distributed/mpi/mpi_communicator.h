@@ -18,10 +18,15 @@ namespace hy::dist {
 void mpi_init();
 /// MPI_Initialized && !MPI_Finalized.
 bool mpi_is_active();
-/// MPI_Finalize when hyflow initialized MPI, it is still active, no communicator broke, and every rank
-/// reached a barrier within timeout_s (a dead peer would make MPI_Finalize hang). Returns whether it
-/// finalized.
-bool mpi_finalize(double timeout_s);
+/// Leave the job at exit (mpi_exit.cpp), when hyflow initialized MPI: MPI_Finalize when no rank failed
+/// and every rank reached the exit barrier within timeout_s; otherwise tell the other ranks that this one
+/// departed and deregister from the launcher, so that this exit does not make mpirun kill ranks that are
+/// still saving. `linger`: a rank exiting through an uncaught exception (see mpi_mark_failed) first waits,
+/// up to timeout_s, until every other rank has departed, since its non-zero exit status makes the launcher
+/// kill the job. Returns whether MPI was finalized.
+bool mpi_finalize(double timeout_s, bool linger);
+/// Note that this process is exiting through an uncaught exception (set by the Python excepthook).
+void mpi_mark_failed();
 /// True once any MPI communicator timed out or failed: MPI state is then unusable.
 bool mpi_any_broken();
 /// A communicator over a duplicate of MPI_COMM_WORLD (collective over the world).

@@ -43,10 +43,28 @@ void check_rc(int rc, const char* op, const char* call);
 MPI_Datatype mpi_datatype(DType d);
 /// The MPI reduction for op on wire dtype `wire` (bool: logical or/and).
 MPI_Op mpi_op(ReduceOp op, DType wire);
-/// Poll until every request completed: DistError on MPI errors, DistTimeoutError past timeout_s (the
-/// buffers are then kept forever, since MPI may still write into them).
+/// Whether hyflow called MPI_Init (then it also finalizes MPI at exit: mpi_exit.cpp).
+bool mpi_we_initialized();
+/// When hyflow initialized MPI: create the private communicator that carries departure notices
+/// (mpi_exit.cpp). Collective over MPI_COMM_WORLD; later calls do nothing.
+void open_departure_notices();
+
+/// Which peers a wait needs: every rank of `comm`, or one of them. A departure notice (mpi_exit.cpp)
+/// from one of those ranks ends the wait with a DistError instead of the timeout.
+struct WaitScope {
+  static constexpr int kAllRanks = -1;
+  MPI_Comm comm = MPI_COMM_NULL;  // MPI_COMM_NULL: no departure check (a receive from any source)
+  int peer = kAllRanks;           // a rank of comm, or kAllRanks
+  double grace_s = 1.0;           // ignore a departure this recent: the rank's last messages may be in flight
+};
+/// Poll until every request completed: DistError on MPI errors, DistTimeoutError past timeout_s, DistError
+/// when a rank the wait needs has departed (the buffers are then kept forever, since MPI may still write
+/// into them).
 void poll_requests(const char* op, std::vector<MPI_Request>& reqs, std::vector<MPI_Status>& st, double timeout_s,
-                   const std::vector<Tensor>& buffers);
+                   const std::vector<Tensor>& buffers, const WaitScope& scope);
+/// Record every departure notice received so far; then, if a rank that `scope` waits for departed at
+/// least scope.grace_s ago, describe it in *why and return its world rank (else -1).
+int departed_peer(const WaitScope& scope, std::string* why);
 
 // Post one MPI call under the MPI lock; its error code becomes a DistError.
 #define HY_MPI_POST(op, call_name, expr) \
@@ -64,7 +82,7 @@ class MpiWork : public Work {
   void wait() override {
     if (done_) return;
     do {
-      poll_requests(op_, reqs, status_, timeout_s_, keep);
+      poll_requests(op_, reqs, status_, timeout_s_, keep, scope);
     } while (next_stage && next_stage(*this));
     complete();
   }
@@ -91,6 +109,7 @@ class MpiWork : public Work {
   // Multi-stage operations (the ring all-reduce): called when the current requests completed; posts
   // the next stage's requests and returns true, or returns false when there is none.
   std::function<bool(MpiWork&)> next_stage;
+  WaitScope scope;                       // the peers it waits for
   int64_t expect_recv = -1;              // for recv: the element count the tensor holds
   MPI_Datatype recv_type = MPI_DATATYPE_NULL;
 

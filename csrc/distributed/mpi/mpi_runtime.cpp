@@ -101,11 +101,18 @@ using Clock = std::chrono::steady_clock;
 // Poll until every request completed. MPI implementations progress non-blocking collectives only inside
 // MPI calls, so this spins on MPI_Testall (as MPI_Wait would) and only yields the core after a while.
 void poll_requests(const char* op, std::vector<MPI_Request>& reqs, std::vector<MPI_Status>& st, double timeout_s,
-                   const std::vector<Tensor>& buffers) {
+                   const std::vector<Tensor>& buffers, const WaitScope& scope) {
   const auto start = Clock::now();
   auto next_interrupt_check = start + std::chrono::milliseconds(50);
   const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
   st.resize(reqs.size());
+  // Giving up on an operation that MPI cannot cancel: MPI is unusable from here on, and the buffers are
+  // kept forever since MPI may still write into them.
+  auto abandon = [&](const std::string& why) {
+    mark_broken(why);
+    std::lock_guard<std::mutex> g(g_state_mutex);
+    for (const Tensor& b : buffers) g_graveyard->push_back(b);
+  };
   for (int64_t spins = 0;; ++spins) {
     int flag = 0, rc;
     {
@@ -131,23 +138,22 @@ void poll_requests(const char* op, std::vector<MPI_Request>& reqs, std::vector<M
       if (timeout_s > 0 && now > deadline) {
         std::string why = str(op, ": no answer from a peer within the timeout of ", timeout_s,
                               " s (HYFLOW_DIST_TIMEOUT); a rank has probably died or is stuck");
-        mark_broken(why);
-        {
-          std::lock_guard<std::mutex> g(g_state_mutex);
-          for (const Tensor& b : buffers) g_graveyard->push_back(b);
-        }
+        abandon(why);
         throw DistTimeoutError(why);
       }
       if (now > next_interrupt_check) {
         next_interrupt_check = now + std::chrono::milliseconds(50);
+        std::string departed;
+        if (departed_peer(scope, &departed) >= 0) {
+          // That rank posts nothing more, so this operation can never complete: fail now rather than
+          // after the whole timeout, so that this rank can save and exit while the job is still alive.
+          std::string why = str(op, ": ", departed, " while this rank was waiting for it");
+          abandon(why);
+          throw DistError(why);
+        }
         if (interrupt_requested()) {
-          // The operation cannot be cancelled: MPI is unusable from here on, as after a timeout.
           std::string why = str(op, ": interrupted while waiting for peers");
-          mark_broken(why);
-          {
-            std::lock_guard<std::mutex> g(g_state_mutex);
-            for (const Tensor& b : buffers) g_graveyard->push_back(b);
-          }
+          abandon(why);
           throw DistInterrupted(why);
         }
       }
@@ -170,27 +176,13 @@ void mpi_init() {
   }
 }
 
+bool mpi_we_initialized() { return g_we_initialized; }
+
 bool mpi_is_active() {
   int inited = 0, finalized = 0;
   MPI_Initialized(&inited);
   MPI_Finalized(&finalized);
   return inited && !finalized;
-}
-
-bool mpi_finalize(double timeout_s) {
-  if (!g_we_initialized || !mpi_is_active() || g_broken.load()) return false;
-  // MPI_Finalize waits for every rank; a barrier that can time out first makes sure they all came.
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  std::vector<MPI_Request> reqs(1, MPI_REQUEST_NULL);
-  std::vector<MPI_Status> st;
-  if (MPI_Ibarrier(MPI_COMM_WORLD, &reqs[0]) != MPI_SUCCESS) return false;
-  try {
-    poll_requests("finalize", reqs, st, timeout_s, {});
-  } catch (const DistError&) {
-    return false;
-  }
-  MPI_Finalize();
-  return true;
 }
 
 bool mpi_any_broken() { return g_broken.load(); }

@@ -13,6 +13,8 @@ DistributedDataParallel wraps a Module for data-parallel training; DistributedSa
 share of a dataset. See docs/distributed.md for launching, mpi4py interop and the failure/timeout behaviour.
 """
 import atexit as _atexit
+import operator as _operator
+import sys as _sys
 
 from .._C import _dist as _d
 from . import _launch
@@ -60,9 +62,13 @@ class ProcessGroup:
     def group_rank(self, world_rank, what="rank"):
         """The group rank of a world rank (ValueError when it is not a member)."""
         try:
-            return self._index[int(world_rank)]
+            r = _operator.index(world_rank)
+        except TypeError:
+            raise TypeError(f"{what} must be an int (a world rank), got {type(world_rank).__name__}") from None
+        try:
+            return self._index[r]
         except KeyError:
-            raise ValueError(f"{what}={world_rank} is not a member of this group (world ranks {self._ranks})") from None
+            raise ValueError(f"{what}={r} is not a member of this group (world ranks {self._ranks})") from None
 
     def __repr__(self):
         return f"ProcessGroup(backend={self.backend!r}, rank={self.rank()}, size={self.size()}, ranks={self._ranks})"
@@ -97,10 +103,23 @@ _finalize_timeout = 1800.0
 
 
 def _finalize_at_exit():
-    # Skipped when hyflow did not start MPI, after a failure, or when a peer never reaches the exit
-    # barrier within the timeout: MPI_Finalize would hang on a dead peer.
+    # MPI_Finalize when hyflow started MPI and every rank reached the exit barrier; otherwise (a failure,
+    # a dead or stuck peer: MPI_Finalize would hang) the other ranks are told that this one left, and it
+    # leaves the job without making mpirun kill ranks that are still saving (see docs/distributed.md).
     if _d.has_mpi:
-        _d.mpi_finalize(_finalize_timeout)
+        _d.mpi_finalize(_finalize_timeout, _launch.nonzero_exit_aborts_job())
+
+
+def _install_excepthook():
+    # A process about to exit through an uncaught exception tells the other ranks so at exit (those
+    # waiting for it then raise at once instead of after the timeout). Chained to whatever hook was set.
+    previous = _sys.excepthook
+
+    def excepthook(tp, value, tb):
+        _d.mpi_mark_failed()
+        previous(tp, value, tb)
+
+    _sys.excepthook = excepthook
 
 
 def _mpi_handle(comm):
@@ -156,6 +175,7 @@ def init(backend=None, comm=None, timeout=None, check_args=True):
     _finalize_timeout = timeout
     if c.backend == "mpi" and not _finalizer_registered:
         _atexit.register(_finalize_at_exit)
+        _install_excepthook()
         _finalizer_registered = True
     return _world
 
@@ -233,14 +253,42 @@ def _new_from_comm(parent, comm):
     return ProcessGroup(comm, [int(r) for r in out.tolist()])
 
 
+def _agree_on_ranks(world, ranks, error):
+    """new_group's cross-rank check, before the split: every rank learns whether some rank passed an
+    invalid list (that rank raises `error`, the others "invalid on another rank") or a different one
+    (all raise). One tiny all-reduce; without it a bad list on one rank would leave the others waiting in
+    the split, and different lists would silently make groups that disagree with their members' ranks."""
+    import hyflow as hy
+
+    if world.size() == 1:
+        if error is not None:
+            raise error
+        return
+    h = hash(tuple(ranks)) & ((1 << 62) - 1)  # non-negative, so that -h cannot overflow
+    flags = hy.tensor([int(error is not None), h, -h], dtype=hy.int64)
+    world._comm.all_reduce(flags, ReduceOp.MAX, False)
+    invalid, hmax, neg_hmin = flags.tolist()
+    if error is not None:
+        raise error
+    if invalid:
+        raise ValueError("new_group: the ranks were invalid on another rank, which raised the reason")
+    if hmax != -neg_hmin:
+        raise ValueError(f"new_group: ranks passed different lists of ranks (this rank: {ranks}); every rank "
+                         "must pass the same ranks")
+
+
 def new_group(ranks=None, timeout=None):
     """A group of the given world ranks (all ranks by default). Every rank of the world must call it;
     ranks outside the group get GroupMember.NON_GROUP_MEMBER."""
     world = _group(None)
-    ranks = sorted(set(range(world.size()) if ranks is None else (int(r) for r in ranks)))
-    for r in ranks:
-        if not 0 <= r < world.size():
-            raise ValueError(f"new_group: rank {r} is not in the world of size {world.size()}")
+    try:
+        ranks = sorted(set(range(world.size()) if ranks is None else (_operator.index(r) for r in ranks)))
+        bad = next((r for r in ranks if not 0 <= r < world.size()), None)
+        error = None if bad is None else ValueError(f"new_group: rank {bad} is not in the world of size "
+                                                    f"{world.size()}")
+    except TypeError as e:
+        ranks, error = [], TypeError(f"new_group: ranks must be ints (world ranks): {e}")
+    _agree_on_ranks(world, ranks, error)
     me = world.rank()
     color = 0 if me in ranks else -1
     key = ranks.index(me) if me in ranks else 0
@@ -256,8 +304,17 @@ def split(color, key=None, group=None):
     """Split the group (the world by default) like MPI_Comm_split: ranks passing the same color form a new
     group, ordered by key (then by rank). color None or < 0: this rank joins no group (returns None)."""
     g = _group(group)
-    color = -1 if color is None else int(color)
-    key = g.rank() if key is None else int(key)
+    try:
+        color = -1 if color is None else _operator.index(color)
+        key = g.rank() if key is None else _operator.index(key)
+        for name, v in (("color", color), ("key", key)):
+            if not -2**31 <= v < 2**31:
+                raise ValueError(f"split: {name}={v} does not fit in a C int")
+    except (TypeError, ValueError) as e:
+        g._comm.reject("split")  # the peers are entering split: let them raise instead of waiting
+        if isinstance(e, TypeError):
+            raise TypeError(f"split: color and key must be ints or None: {e}") from None
+        raise
     comm = g._comm.split(color, key)
     if comm is None:
         return None
@@ -266,6 +323,18 @@ def split(color, key=None, group=None):
 
 def _list(ts):
     return [] if ts is None else list(ts)
+
+
+def _root(g, op, world_rank, what):
+    """The group rank of a root/peer argument of collective `op`. An invalid one raises on this rank only:
+    first it takes part in the call's cross-rank argument check as a failed rank, so the peers (already
+    inside `op`, or about to be) raise "invalid on another rank" instead of waiting for a rank that never
+    posts, and the communicator stays usable."""
+    try:
+        return g.group_rank(world_rank, what)
+    except (TypeError, ValueError):
+        g._comm.reject(op)
+        raise
 
 
 def barrier(group=None, async_op=False):
@@ -281,13 +350,13 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
 def broadcast(tensor, src=0, group=None, async_op=False):
     """tensor <- the tensor of world rank src."""
     g = _group(group)
-    return g._comm.broadcast(tensor, g.group_rank(src, "src"), bool(async_op))
+    return g._comm.broadcast(tensor, _root(g, "broadcast", src, "src"), bool(async_op))
 
 
 def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
     """On world rank dst: tensor <- op(tensor of every rank); other ranks' tensors are unchanged."""
     g = _group(group)
-    return g._comm.reduce(tensor, g.group_rank(dst, "dst"), op, bool(async_op))
+    return g._comm.reduce(tensor, _root(g, "reduce", dst, "dst"), op, bool(async_op))
 
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):
@@ -303,13 +372,13 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
 def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
     """On world rank dst: gather_list[r] <- the tensor of group rank r."""
     g = _group(group)
-    return g._comm.gather(_list(gather_list), tensor, g.group_rank(dst, "dst"), bool(async_op))
+    return g._comm.gather(_list(gather_list), tensor, _root(g, "gather", dst, "dst"), bool(async_op))
 
 
 def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
     """tensor <- scatter_list[my group rank] of world rank src."""
     g = _group(group)
-    return g._comm.scatter(tensor, _list(scatter_list), g.group_rank(src, "src"), bool(async_op))
+    return g._comm.scatter(tensor, _list(scatter_list), _root(g, "scatter", src, "src"), bool(async_op))
 
 
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):

@@ -57,3 +57,21 @@ def timeout_from_env(default=1800.0):
         return float(v)
     except ValueError:
         raise ValueError(f"HYFLOW_DIST_TIMEOUT={v!r} is not a number of seconds") from None
+
+
+def _mca_flag(env, name, default):
+    """An Open MPI MCA boolean that mpirun passes on to the ranks as OMPI_MCA_<name>."""
+    v = env.get(f"OMPI_MCA_{name}")
+    if v is None:
+        return default
+    return v.strip().lower() not in ("0", "false", "f", "no", "n", "disabled")
+
+
+def nonzero_exit_aborts_job(environ=None):
+    """Whether the launcher kills every rank as soon as one exits with a non-zero status. Open MPI's mpirun
+    does, unless run with --enable-recovery or --mca orte_abort_on_non_zero_status 0; so does MPICH's
+    Hydra. Assumed for launchers that do not say otherwise."""
+    env = os.environ if environ is None else environ
+    if _mca_flag(env, "orte_enable_recovery", False):
+        return False
+    return _mca_flag(env, "orte_abort_on_non_zero_status", True)
