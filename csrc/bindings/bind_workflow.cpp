@@ -125,8 +125,10 @@ class PyHost final : public workflow::Host {
       out.ok = r[0].cast<bool>();
       if (out.ok) {
         out.value = to_item(py::reinterpret_borrow<py::object>(r[1]));
-        for (py::handle pair : py::reinterpret_borrow<py::list>(r[2])) {
-          py::tuple pr = py::reinterpret_borrow<py::tuple>(pair);
+        // Converting (checked) casts: a driver bug must become an error, never a bad memory read.
+        for (py::handle pair : py::list(r[2])) {
+          py::tuple pr(py::reinterpret_borrow<py::object>(pair));
+          HY_CHECK(pr.size() == 2, RuntimeError, "workflow driver: emitted items are (channel, value) pairs");
           out.emitted.emplace_back(pr[0].cast<int>(), to_item(py::reinterpret_borrow<py::object>(pr[1])));
         }
       } else {
@@ -173,6 +175,9 @@ class PyHost final : public workflow::Host {
     }
     Call& c = calls_.at(static_cast<size_t>(task));
     if (!c.active || c.step != step || c.attempt != attempt || c.interrupted) return;  // it returned
+    // While a body waits for its sub-tasks, its thread may run another instance nested inside the wait:
+    // an exception raised now would hit that one. The waiting call is abandoned a little later instead.
+    if (!c.innermost) return;
     c.interrupted = true;
     PyObject* type = why == workflow::InterruptReason::Abort ? PyExc_KeyboardInterrupt : PyExc_TimeoutError;
     PyThreadState_SetAsyncExc(c.thread, type);
@@ -190,29 +195,42 @@ class PyHost final : public workflow::Host {
     unsigned long thread = 0;
     int64_t step = -1, attempt = -1;
     bool active = false, interrupted = false;
+    bool innermost = false;  // no other call runs nested inside it on its thread
   };
 
-  // Marks a task's call as running on this thread (GIL held). On the way out it withdraws a stop
-  // request the call did not get to see, so that it cannot hit the thread's next call.
+  // Marks a task's call as running on this thread (GIL held). A stop request the call did not get to
+  // see is withdrawn when another call starts nested inside it and when it ends, so that it cannot hit
+  // a different call on the same thread.
   class CallScope {
    public:
     CallScope(PyHost& host, int task, int64_t step, int64_t attempt)
-        : call_(host.calls_.at(static_cast<size_t>(task))) {
-      call_ = Call{PyThread_get_thread_ident(), step, attempt, true, false};
+        : call_(host.calls_.at(static_cast<size_t>(task))), outer_(t_current) {
+      if (outer_ != nullptr) {
+        if (outer_->interrupted) PyThreadState_SetAsyncExc(outer_->thread, nullptr);
+        outer_->innermost = false;
+      }
+      call_ = Call{PyThread_get_thread_ident(), step, attempt, true, false, true};
+      t_current = &call_;
     }
     ~CallScope() {
       if (call_.interrupted) PyThreadState_SetAsyncExc(call_.thread, nullptr);
-      call_.active = false;
+      call_.active = call_.innermost = false;
+      t_current = outer_;
+      if (outer_ != nullptr) outer_->innermost = true;
     }
     bool interrupted() const { return call_.interrupted; }
 
    private:
+    static thread_local Call* t_current;  // the innermost call on this thread
     Call& call_;
+    Call* outer_;
   };
 
   py::object driver_;
   std::vector<Call> calls_;  // one per task; read and written with the GIL held
 };
+
+thread_local PyHost::Call* PyHost::CallScope::t_current = nullptr;
 
 workflow::Policy policy_from(const std::string& s) {
   if (s == "block") return workflow::Policy::Block;

@@ -231,3 +231,45 @@ def test_timeouts_must_be_positive_finite_seconds(timeout, error, message):
         wf.task(lambda ctx: None, name="t", timeout=timeout)
     with pytest.raises(error, match=rf"run: timeout must .*{message}"):
         wf.run(steps=2, timeout=timeout)
+
+
+BROKEN_DRIVER = """
+import hyflow as hy
+
+class Driver:
+    def __init__(self, answer):
+        self.answer = answer
+    def predicate(self, task, step):
+        return self.answer if callable(self.answer) is False and task == 1 else True
+    def invoke(self, task, step, attempt, args):
+        return self.answer
+    def checkpoint(self, step, failed):
+        pass
+    def heartbeat(self, done):
+        pass
+    def timed_out(self, task, step, message):
+        pass
+
+tasks = [{"name": "a", "every": 1, "offset": 0, "has_predicate": False, "retries": 1, "inputs": [], "outputs": [0]},
+         {"name": "b", "every": 1, "offset": 0, "has_predicate": True, "retries": 0, "inputs": [["channel", 0]],
+          "outputs": []}]
+channels = [{"name": "c", "capacity": 2, "policy": "block", "delay": 0}]
+answers = [None, 42, (), (True,), (True, 1, "xy"), (True, 1, [(0,)]), (True, 1, [(7, 1)]), (True, 1, [("0", 1)]),
+           (True, 1, 5), ("yes", 1, []), (False, 3, []), (False, None, None), object()]
+for answer in answers:
+    report = hy._C._workflow.Engine(tasks, channels).run(Driver(answer), 0, 3, threads=2)
+    reason = report["aborted"] or (report["failures"] and report["failures"][0]["error"])
+    assert reason, (answer, report)
+print("OK", len(answers))
+"""
+
+
+def test_a_broken_driver_is_reported_and_never_takes_the_process_down():
+    """Whatever the host callbacks return or raise, the engine's threads turn it into a failure or an
+    abort that run() reports: nothing escapes a worker thread (oneTBB would terminate the process)."""
+    import os
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", BROKEN_DRIVER], capture_output=True, text=True, timeout=120,
+                          env=os.environ.copy())
+    assert done.returncode == 0 and done.stdout.strip() == "OK 13", f"{done.stdout}\n{done.stderr[-3000:]}"
