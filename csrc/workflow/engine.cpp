@@ -29,6 +29,24 @@ thread_local tbb::task_arena* t_arena = nullptr;
 // to oneTBB's pool, so later runs ask for that many more.
 std::atomic<int> g_abandoned_threads{0};
 
+// The arenas of runs that left threads behind (never freed, see ~Engine). oneTBB keeps counting such an
+// arena's demand for workers while a stuck worker sits in it and nothing else visits it, and then hands
+// idle workers to it instead of to a new run's arena (a later run hung with no worker once a few runs
+// had abandoned threads). A no-op task in each of them before a run starts makes a worker visit it,
+// find it out of work, and so drop that demand.
+std::mutex g_left_behind_mu;
+std::vector<tbb::task_arena*> g_left_behind;
+
+void remember_left_behind(tbb::task_arena* arena) {
+  std::lock_guard<std::mutex> lock(g_left_behind_mu);
+  g_left_behind.push_back(arena);
+}
+
+void release_demand_of_left_behind() {
+  std::lock_guard<std::mutex> lock(g_left_behind_mu);
+  for (tbb::task_arena* arena : g_left_behind) arena->enqueue([] {});
+}
+
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -243,6 +261,7 @@ struct Engine::Impl {
   int running = 0;  // instances handed to a worker and not finished (abandoned ones excluded)
   std::string abort_error;
   bool run_timed_out = false;
+  Clock::time_point run_timed_out_at{};
   RunReport report;
   Clock::time_point t0;
   std::unique_ptr<tbb::task_arena> arena;
@@ -704,6 +723,7 @@ struct Engine::Impl {
     std::vector<Interrupt> stop;
     if (opts.timeout_s > 0 && !run_timed_out && seconds_between(t0, now) >= opts.timeout_s) {
       run_timed_out = true;
+      run_timed_out_at = now;
       report.timed_out = true;
       if (abort_error.empty())
         abort_error = "the run exceeded its timeout of " + format_seconds(opts.timeout_s) + " s";
@@ -726,6 +746,12 @@ struct Engine::Impl {
       } else if (seconds_between(r.interrupted_at, now) >= opts.abandon_after_s) {
         abandon(t, now);
       }
+    }
+    // After the run's timeout, an instance that is still not finished a little later is given up on even
+    // outside a host call (say, queued but never picked up by a worker): the run must return.
+    if (run_timed_out && seconds_between(run_timed_out_at, now) >= opts.abandon_after_s) {
+      for (int t = 0; t < static_cast<int>(rt.size()); ++t)
+        if (rt[static_cast<size_t>(t)].running && !rt[static_cast<size_t>(t)].abandoned) abandon(t, now);
     }
     return stop;
   }
@@ -854,6 +880,7 @@ RunReport Engine::run(Host& host, const RunOptions& opts) {
   }
   int threads = opts.threads > 0 ? opts.threads : std::max(2, get_num_threads());
   ensure_workers(threads);
+  release_demand_of_left_behind();
   m.arena = std::make_unique<tbb::task_arena>(threads, /*reserved_for_masters=*/0);
   m.opts = opts;
   m.rt.assign(graph_.tasks.size(), Impl::TaskRt{});
@@ -950,7 +977,8 @@ RunReport Engine::run(Host& host, const RunOptions& opts) {
   // stays, with the rest of the engine (see ~Engine).
   const bool left_behind = !m.report.abandoned.empty();
   lock.unlock();
-  if (!left_behind) m.arena->terminate();
+  if (left_behind) remember_left_behind(m.arena.get());
+  else m.arena->terminate();
 
   lock.lock();
   RunReport rep = std::move(m.report);

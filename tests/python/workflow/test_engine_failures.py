@@ -362,8 +362,9 @@ HUNG = textwrap.dedent("""
             if sys.argv[1] == "sleep":
                 time.sleep(1e9)              # stuck in C code
             while True:                      # a Python loop that even swallows exceptions
-                try:
-                    sum(range(100))
+                try:                         # (the whole inner loop: it cannot escape between tries)
+                    while True:
+                        sum(range(100))
                 except BaseException:
                     pass
 

@@ -115,8 +115,9 @@ UNSTOPPABLE = textwrap.dedent("""
         if how == "sleep":                   # stuck in C code: no exception can reach it
             time.sleep(1e9)
         while True:                          # a body that swallows the TimeoutError
-            try:
-                sum(range(100))
+            try:                             # (the whole inner loop: it cannot escape between tries)
+                while True:
+                    sum(range(100))
             except Exception:
                 pass
 
@@ -148,3 +149,26 @@ def test_a_body_that_cannot_be_stopped_is_abandoned_and_the_run_returns(how, lim
         assert last == "task 'stuck' step 0 exceeded its timeout of 0.3 s; its thread did not stop and was abandoned"
     else:
         assert last.endswith("abandoned (their threads did not stop): task 'stuck' step 0")
+
+
+REPEATED = textwrap.dedent("""
+    import time
+    from hyflow.workflow import Workflow, WorkflowTimeoutError
+
+    wf = Workflow("again")
+    wf.task(lambda ctx: time.sleep(1e9), name="stuck", timeout=0.2)
+    for run in range(6):
+        try:
+            wf.run(steps=2, threads=2)
+        except WorkflowTimeoutError as e:
+            print(run, e.abandoned, flush=True)
+""")
+
+
+def test_runs_after_abandoned_threads_still_get_workers():
+    # Each run leaves a stuck worker in its arena; oneTBB kept giving idle workers to those arenas, and
+    # the fourth run waited forever for one.
+    done = subprocess.run([sys.executable, "-c", REPEATED], capture_output=True, text=True, timeout=90,
+                          env=os.environ.copy())
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == [f"{run} [{{'task': 'stuck', 'step': 0}}]" for run in range(6)]
