@@ -4,6 +4,7 @@
 #include "bindings/pyconvert.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/thread_exit_internal.h"
 #include "hyflow/build_config.h"
 
 namespace py = pybind11;
@@ -98,7 +99,12 @@ void bind_runtime(py::module_& m) {
       .def("__repr__", [](const Generator& g) { return str("hyflow.Generator(seed=", g.seed(), ", offset=", g.offset(), ")"); });
   // Long parallel loops give the GIL up (core/parallel.h), but only on a thread that holds it.
   set_gil_hooks([]() -> void* { return Py_IsInitialized() && PyGILState_Check() ? PyEval_SaveThread() : nullptr; },
-                [](void* state) { PyEval_RestoreThread(static_cast<PyThreadState*>(state)); });
+                [](void* state) {
+                  try {  // CPython ends a thread that comes back while it shuts down: park it instead
+                    PyEval_RestoreThread(static_cast<PyThreadState*>(state));
+                  }
+                  HY_PARK_ON_THREAD_EXIT
+                });
   m.def("default_generator", &default_generator);
   m.def("_set_thread_generator", &set_thread_generator, py::arg("generator").none(true),
         "Install a generator as this thread's default (None: the process-wide one); returns the previous one.");

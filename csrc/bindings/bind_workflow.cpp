@@ -1,8 +1,12 @@
 // Bindings for csrc/workflow: hyflow._C._workflow, wrapped by python/hyflow/workflow. The engine runs
 // with the GIL released; task bodies, predicates, checkpoints and heartbeats take it back through
 // PyHost. Python objects travel through the engine as Items whose deleter takes the GIL, so any
-// worker thread may drop the last reference.
+// worker thread may drop the last reference. Every way a worker enters Python parks the thread if
+// Python ends it at shutdown (see core/thread_exit_internal.h).
+#include <optional>
+
 #include "bindings/pyconvert.h"
+#include "core/thread_exit_internal.h"
 #include "workflow/engine.h"
 
 namespace py = pybind11;
@@ -16,22 +20,51 @@ using workflow::Item;
 // thread state alive afterwards: pybind11 would otherwise create and destroy one on every call, which
 // costs more than a small task body.
 struct WorkerGil {
-  py::gil_scoped_acquire gil;
+  std::optional<py::gil_scoped_acquire> gil;
   WorkerGil() {
+    try {
+      gil.emplace();
+    }
+    HY_PARK_ON_THREAD_EXIT
     thread_local bool kept = false;
     if (!kept) {
-      gil.inc_ref();
+      gil->inc_ref();
       kept = true;
     }
   }
 };
 
+// fn(*args) with the GIL held: the new reference, or nullptr with the Python error set. Nothing with a
+// destructor may sit between the call and the handler (see core/thread_exit_internal.h).
+PyObject* call_python(PyObject* fn, PyObject* args) {
+  PyObject* result = nullptr;
+  try {
+    result = PyObject_Call(fn, args, nullptr);
+  }
+  HY_PARK_ON_THREAD_EXIT
+  return result;
+}
+
 Item to_item(py::object o) {
   if (o.is_none()) return nullptr;
   return Item(new py::object(std::move(o)), [](void* p) {
     WorkerGil gil;
-    delete static_cast<py::object*>(p);
+    auto* holder = static_cast<py::object*>(p);
+    PyObject* object = holder->release().ptr();
+    delete holder;
+    try {
+      Py_XDECREF(object);  // a __del__ may hand the GIL over and want it back
+    }
+    HY_PARK_ON_THREAD_EXIT
   });
+}
+
+// driver.<method>(*args) through call_python; raises error_already_set.
+py::object call_method(const py::object& driver, const char* method, const py::tuple& args) {
+  py::object fn = driver.attr(method);
+  PyObject* result = call_python(fn.ptr(), args.ptr());
+  if (result == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(result);
 }
 
 py::object from_item(const Item& item) {
@@ -39,24 +72,43 @@ py::object from_item(const Item& item) {
   return *static_cast<py::object*>(item.get());
 }
 
+// An int argument or graph field checked here too (Python checks first): a value outside int64 would
+// otherwise fail in pybind11 with "Unable to cast Python instance", which names nothing.
+int64_t checked_int(py::handle value, const std::string& what, int64_t lo, int64_t hi) {
+  if (!PyLong_Check(value.ptr()) || PyBool_Check(value.ptr()))
+    throw TypeError(what + " must be an int, got " + std::string(Py_TYPE(value.ptr())->tp_name));
+  int overflow = 0;
+  long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  if (overflow != 0 || v < lo || v > hi)
+    throw ValueError(what + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                     (overflow != 0 ? std::string("an int outside int64") : std::to_string(v)));
+  return v;
+}
+
 // Calls back into the Python driver (python/hyflow/workflow/run.py), which catches the task's own
 // exceptions and reports them as (ok=False, error text); anything escaping here is a driver bug or a
 // KeyboardInterrupt and stops the run.
+//
+// It also knows which thread runs each task's current call, so that interrupt() can raise an
+// exception in exactly that call (PyThreadState_SetAsyncExc), which stops a body looping in Python.
 class PyHost final : public workflow::Host {
  public:
-  explicit PyHost(py::object driver) : driver_(std::move(driver)) {}
+  PyHost(py::object driver, size_t n_tasks) : driver_(std::move(driver)), calls_(n_tasks) {}
 
   bool predicate(int task, int64_t step) override {
     WorkerGil gil;
+    CallScope call(*this, task, step, 0);
     try {
-      return driver_.attr("predicate")(task, step).cast<bool>();
+      return call_method(driver_, "predicate", py::make_tuple(task, step)).cast<bool>();
     } catch (py::error_already_set& e) {
       throw RuntimeError(e.what());
     }
   }
 
-  workflow::TaskOutcome invoke(int task, int64_t step, int attempt, std::vector<workflow::InputValue>& inputs) override {
+  workflow::TaskOutcome invoke(int task, int64_t step, int64_t attempt,
+                               std::vector<workflow::InputValue>& inputs) override {
     WorkerGil gil;
+    CallScope call(*this, task, step, attempt);
     workflow::TaskOutcome out;
     try {
       py::list args;
@@ -69,12 +121,14 @@ class PyHost final : public workflow::Host {
           args.append(from_item(in.items.at(0)));
         }
       }
-      py::tuple r = driver_.attr("invoke")(task, step, attempt, args);
+      py::tuple r = call_method(driver_, "invoke", py::make_tuple(task, step, attempt, args));
       out.ok = r[0].cast<bool>();
       if (out.ok) {
         out.value = to_item(py::reinterpret_borrow<py::object>(r[1]));
-        for (py::handle pair : py::reinterpret_borrow<py::list>(r[2])) {
-          py::tuple pr = py::reinterpret_borrow<py::tuple>(pair);
+        // Converting (checked) casts: a driver bug must become an error, never a bad memory read.
+        for (py::handle pair : py::list(r[2])) {
+          py::tuple pr(py::reinterpret_borrow<py::object>(pair));
+          HY_CHECK(pr.size() == 2, RuntimeError, "workflow driver: emitted items are (channel, value) pairs");
           out.emitted.emplace_back(pr[0].cast<int>(), to_item(py::reinterpret_borrow<py::object>(pr[1])));
         }
       } else {
@@ -82,7 +136,9 @@ class PyHost final : public workflow::Host {
       }
     } catch (py::error_already_set& e) {
       out.ok = false;
-      out.abort = true;  // KeyboardInterrupt, SystemExit or a driver bug: stop, don't retry
+      // KeyboardInterrupt, SystemExit or a driver bug: stop, don't retry. Unless the engine asked this
+      // call to stop: then the exception is its own, which surfaced outside the body's try.
+      out.abort = !call.interrupted();
       out.error = e.what();
     }
     return out;
@@ -107,9 +163,74 @@ class PyHost final : public workflow::Host {
     }
   }
 
+  void interrupt(int task, int64_t step, int64_t attempt, workflow::InterruptReason why,
+                 const std::string& message) override {
+    WorkerGil gil;
+    if (why == workflow::InterruptReason::TaskTimeout) {
+      try {
+        driver_.attr("timed_out")(task, step, message);  // final: no retry, tell the MPI peers
+      } catch (py::error_already_set& e) {
+        e.discard_as_unraisable("hyflow.workflow: reporting a timeout");
+      }
+    }
+    Call& c = calls_.at(static_cast<size_t>(task));
+    if (!c.active || c.step != step || c.attempt != attempt || c.interrupted) return;  // it returned
+    // While a body waits for its sub-tasks, its thread may run another instance nested inside the wait:
+    // an exception raised now would hit that one. The waiting call is abandoned a little later instead.
+    if (!c.innermost) return;
+    c.interrupted = true;
+    PyObject* type = why == workflow::InterruptReason::Abort ? PyExc_KeyboardInterrupt : PyExc_TimeoutError;
+    PyThreadState_SetAsyncExc(c.thread, type);
+  }
+
+  bool stop_now() override {
+    WorkerGil gil;
+    if (PyErr_CheckSignals() == 0) return false;
+    PyErr_Clear();  // the caller raises KeyboardInterrupt itself, from the run's report
+    return true;
+  }
+
  private:
+  struct Call {
+    unsigned long thread = 0;
+    int64_t step = -1, attempt = -1;
+    bool active = false, interrupted = false;
+    bool innermost = false;  // no other call runs nested inside it on its thread
+  };
+
+  // Marks a task's call as running on this thread (GIL held). A stop request the call did not get to
+  // see is withdrawn when another call starts nested inside it and when it ends, so that it cannot hit
+  // a different call on the same thread.
+  class CallScope {
+   public:
+    CallScope(PyHost& host, int task, int64_t step, int64_t attempt)
+        : call_(host.calls_.at(static_cast<size_t>(task))), outer_(t_current) {
+      if (outer_ != nullptr) {
+        if (outer_->interrupted) PyThreadState_SetAsyncExc(outer_->thread, nullptr);
+        outer_->innermost = false;
+      }
+      call_ = Call{PyThread_get_thread_ident(), step, attempt, true, false, true};
+      t_current = &call_;
+    }
+    ~CallScope() {
+      if (call_.interrupted) PyThreadState_SetAsyncExc(call_.thread, nullptr);
+      call_.active = call_.innermost = false;
+      t_current = outer_;
+      if (outer_ != nullptr) outer_->innermost = true;
+    }
+    bool interrupted() const { return call_.interrupted; }
+
+   private:
+    static thread_local Call* t_current;  // the innermost call on this thread
+    Call& call_;
+    Call* outer_;
+  };
+
   py::object driver_;
+  std::vector<Call> calls_;  // one per task; read and written with the GIL held
 };
+
+thread_local PyHost::Call* PyHost::CallScope::t_current = nullptr;
 
 workflow::Policy policy_from(const std::string& s) {
   if (s == "block") return workflow::Policy::Block;
@@ -119,24 +240,28 @@ workflow::Policy policy_from(const std::string& s) {
 }
 
 workflow::GraphSpec graph_from(py::list tasks, py::list channels) {
+  using workflow::kMaxCount;
   workflow::GraphSpec g;
   for (py::handle h : channels) {
     py::dict d = py::reinterpret_borrow<py::dict>(h);
     workflow::ChannelSpec c;
     c.name = d["name"].cast<std::string>();
-    c.capacity = d["capacity"].cast<int64_t>();
+    const std::string what = "channel '" + c.name + "' ";
+    c.capacity = checked_int(d["capacity"], what + "capacity", 1, kMaxCount);
     c.policy = policy_from(d["policy"].cast<std::string>());
-    c.delay = d["delay"].cast<int>();
+    c.delay = static_cast<int>(checked_int(d["delay"], what + "delay", 0, 1));
     g.channels.push_back(std::move(c));
   }
   for (py::handle h : tasks) {
     py::dict d = py::reinterpret_borrow<py::dict>(h);
     workflow::TaskSpec t;
     t.name = d["name"].cast<std::string>();
-    t.every = d["every"].cast<int64_t>();
-    t.offset = d["offset"].cast<int64_t>();
+    const std::string what = "task '" + t.name + "' ";
+    t.every = checked_int(d["every"], what + "every", 1, kMaxCount);
+    t.offset = checked_int(d["offset"], what + "offset", 0, kMaxCount);
     t.has_predicate = d["has_predicate"].cast<bool>();
-    t.retries = d["retries"].cast<int>();
+    t.retries = checked_int(d["retries"], what + "retries", 0, kMaxCount);
+    if (d.contains("timeout") && !d["timeout"].is_none()) t.timeout_s = d["timeout"].cast<double>();
     t.always = d.contains("always") && d["always"].cast<bool>();
     for (py::handle in : py::reinterpret_borrow<py::list>(d["inputs"])) {
       auto pr = in.cast<std::pair<std::string, int>>();
@@ -168,8 +293,19 @@ py::dict report_to_python(const workflow::Engine& engine, const workflow::RunRep
   py::list failures;
   for (const auto& f : r.failures)
     failures.append(py::dict(py::arg("task") = g.tasks[static_cast<size_t>(f.task)].name, py::arg("step") = f.step,
-                             py::arg("attempts") = f.attempts, py::arg("error") = f.error));
+                             py::arg("attempts") = f.attempts, py::arg("error") = f.error,
+                             py::arg("timeout") = f.timed_out));
   out["failures"] = failures;
+  auto instances = [&](const std::vector<workflow::Abandoned>& list) {
+    py::list l;
+    for (const auto& a : list)
+      l.append(py::dict(py::arg("task") = g.tasks[static_cast<size_t>(a.task)].name, py::arg("step") = a.step));
+    return l;
+  };
+  out["timed_out"] = r.timed_out;
+  out["running_at_timeout"] = instances(r.running_at_timeout);
+  out["hard_stopped"] = r.hard_stopped;
+  out["abandoned"] = instances(r.abandoned);
   py::list cancelled;
   for (int t : r.cancelled) cancelled.append(g.tasks[static_cast<size_t>(t)].name);
   out["cancelled"] = cancelled;
@@ -207,6 +343,8 @@ py::dict report_to_python(const workflow::Engine& engine, const workflow::RunRep
 void bind_workflow(py::module_& m) {
   using workflow::Engine;
   py::module_ w = m.def_submodule("_workflow", "The workflow engine (private: use hyflow.workflow)");
+  w.attr("MAX_COUNT") = workflow::kMaxCount;
+  w.attr("MAX_THREADS") = workflow::kMaxThreads;
 
   py::class_<Engine::SubTask, std::shared_ptr<Engine::SubTask>>(w, "SubTask",
       "A sub-task's handle. Dropping it waits for the sub-task, with the GIL released.")
@@ -216,25 +354,33 @@ void bind_workflow(py::module_& m) {
   py::class_<Engine>(w, "Engine")
       .def(py::init([](py::list tasks, py::list channels) { return new Engine(graph_from(tasks, channels)); }),
            py::arg("tasks"), py::arg("channels"))
-      .def("run", [](Engine& e, py::object driver, int64_t start, int64_t end, int64_t checkpoint_every, int threads,
-                     int64_t lookahead, double heartbeat_s) {
-             PyHost host(driver);
+      .def("run", [](Engine& e, py::object driver, py::object start, py::object end, py::object checkpoint_every,
+                     py::object threads, py::object lookahead, double heartbeat_s, double timeout_s,
+                     double abandon_after_s) {
+             using workflow::kMaxCount;
              workflow::RunOptions o;
-             o.start_step = start;
-             o.end_step = end;
-             o.checkpoint_every = checkpoint_every;
-             o.threads = threads;
-             o.lookahead = lookahead;
+             o.start_step = checked_int(start, "run: start", 0, kMaxCount);
+             o.end_step = checked_int(end, "run: steps", 0, kMaxCount);
+             o.checkpoint_every = checked_int(checkpoint_every, "run: checkpoint_every", 0, kMaxCount);
+             o.threads = static_cast<int>(checked_int(threads, "run: threads", 0, workflow::kMaxThreads));
+             o.lookahead = checked_int(lookahead, "run: lookahead", 1, kMaxCount);
              o.heartbeat_s = heartbeat_s;
+             o.timeout_s = timeout_s;
+             o.abandon_after_s = abandon_after_s;
+             auto host = std::make_shared<PyHost>(driver, e.graph().tasks.size());
              workflow::RunReport r;
              {
                py::gil_scoped_release nogil;
-               r = e.run(host, o);
+               r = e.run(*host, o);
              }
+             // An abandoned thread may still come back into the host (and its driver) one day: they
+             // must outlive it, so they are never freed.
+             if (!r.abandoned.empty()) new std::shared_ptr<PyHost>(host);
              return report_to_python(e, r);
            },
            py::arg("driver"), py::arg("start"), py::arg("end"), py::arg("checkpoint_every") = 0,
-           py::arg("threads") = 0, py::arg("lookahead") = 16, py::arg("heartbeat_s") = 0.1)
+           py::arg("threads") = 0, py::arg("lookahead") = 16, py::arg("heartbeat_s") = 0.1,
+           py::arg("timeout_s") = 0.0, py::arg("abandon_after_s") = 1.0)
       .def("channel_snapshot", [](const Engine& e, int c) {
              py::list out;
              for (const auto& it : e.channel_snapshot(c))
@@ -261,7 +407,7 @@ void bind_workflow(py::module_& m) {
       std::shared_ptr<Engine::SubTask> inner = Engine::spawn([holder] {
         WorkerGil gil;
         try {
-          from_item(holder)();
+          call_method(from_item(holder), "__call__", py::tuple());
         } catch (py::error_already_set& e) {
           throw RuntimeError(e.what());  // the driver wraps fn and keeps its exception itself
         }

@@ -74,6 +74,13 @@ void ChannelQueue::discard_superseded(int k, int64_t max_step) {
   trim();
 }
 
+void ChannelQueue::drop(int k, int64_t max_step) {
+  int64_t n = available(k, max_step);
+  cursor_[k] += n;
+  stats.dropped += n;
+  trim();
+}
+
 void ChannelQueue::detach(int k) {
   attached_[k] = false;
   trim();

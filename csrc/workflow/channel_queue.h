@@ -31,6 +31,9 @@ class ChannelQueue {
   /// For Latest/DropOldest: skip the unread items of steps <= max_step that no later read can deliver
   /// (all but the newest 1 / `capacity`), so a consumer that does not fire does not keep them alive.
   void discard_superseded(int k, int64_t max_step);
+  /// Skip consumer `k`'s unread items of steps <= max_step without delivering them (counted as
+  /// dropped): a step whose predicate said no.
+  void drop(int k, int64_t max_step);
   /// A consumer that stopped (failed or cancelled) no longer holds items back.
   void detach(int k);
   bool attached(int k) const { return attached_[k]; }

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <optional>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/thread_exit_internal.h"
 
 namespace hy::workflow {
 
@@ -22,6 +24,38 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
 // Workers of the arena the calling thread is running a workflow instance in (for Engine::spawn).
 thread_local tbb::task_arena* t_arena = nullptr;
+
+// Worker threads that runs abandoned (stuck in a task that could not be stopped): they never come back
+// to oneTBB's pool, so later runs ask for that many more.
+std::atomic<int> g_abandoned_threads{0};
+
+// The arenas of runs that left threads behind (never freed, see ~Engine). oneTBB keeps counting such an
+// arena's demand for workers while a stuck worker sits in it and nothing else visits it, and then hands
+// idle workers to it instead of to a new run's arena (a later run hung with no worker once a few runs
+// had abandoned threads). A no-op task in each of them before a run starts makes a worker visit it,
+// find it out of work, and so drop that demand.
+std::mutex g_left_behind_mu;
+std::vector<tbb::task_arena*> g_left_behind;
+
+void remember_left_behind(tbb::task_arena* arena) {
+  std::lock_guard<std::mutex> lock(g_left_behind_mu);
+  g_left_behind.push_back(arena);
+}
+
+void release_demand_of_left_behind() {
+  std::lock_guard<std::mutex> lock(g_left_behind_mu);
+  for (tbb::task_arena* arena : g_left_behind) arena->enqueue([] {});
+}
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::string format_seconds(double s) {
+  std::ostringstream os;
+  os << s;
+  return os.str();
+}
 
 int trace_thread_id() {
   static std::atomic<int> next{0};
@@ -38,7 +72,7 @@ void ensure_workers(int workflow_threads) {
   static tbb::global_control* control = nullptr;
   static int current = 0;
   std::lock_guard<std::mutex> lock(mu);
-  int want = workflow_threads + get_num_threads() + 1;
+  int want = workflow_threads + get_num_threads() + 1 + g_abandoned_threads.load();
   if (want <= current) return;
   delete control;
   control = new tbb::global_control(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(want));
@@ -57,15 +91,22 @@ class ArenaSubTask final : public Engine::SubTask {
   void start(std::function<void()> fn) {
     arena_->execute([&] {
       group_->run([this, fn = std::move(fn)] {
-        tbb::task_arena* saved = t_arena;
-        t_arena = arena_;
+        struct Scope {  // restores t_arena and marks the sub-task done on every way out
+          ArenaSubTask* self;
+          tbb::task_arena* saved = t_arena;
+          explicit Scope(ArenaSubTask* s) : self(s) { t_arena = s->arena_; }
+          ~Scope() {
+            t_arena = saved;
+            self->done_ = true;
+          }
+        } scope(this);
         try {
           fn();
-        } catch (...) {
-          error_ = std::current_exception();
         }
-        t_arena = saved;
-        done_ = true;
+        HY_PARK_ON_THREAD_EXIT
+        catch (...) {
+          error_ = std::current_exception();  // rethrown by wait(), on the thread that waits
+        }
       });
     });
   }
@@ -94,7 +135,9 @@ class InlineSubTask final : public Engine::SubTask {
   explicit InlineSubTask(const std::function<void()>& fn) {
     try {
       fn();
-    } catch (...) {
+    }
+    HY_LET_THREAD_EXIT_THROUGH
+    catch (...) {
       error_ = std::current_exception();
     }
   }
@@ -112,14 +155,20 @@ class InlineSubTask final : public Engine::SubTask {
 void validate(const GraphSpec& g) {
   const int nt = static_cast<int>(g.tasks.size()), nc = static_cast<int>(g.channels.size());
   for (const ChannelSpec& c : g.channels) {
-    HY_CHECK(c.capacity >= 1, ValueError, "channel '", c.name, "': capacity must be >= 1, got ", c.capacity);
+    HY_CHECK(c.capacity >= 1 && c.capacity <= kMaxCount, ValueError, "channel '", c.name,
+             "': capacity must be in [1, 2**62], got ", c.capacity);
     HY_CHECK(c.delay == 0 || c.delay == 1, ValueError, "channel '", c.name, "': delay must be 0 or 1, got ", c.delay);
   }
   for (int t = 0; t < nt; ++t) {
     const TaskSpec& ts = g.tasks[static_cast<size_t>(t)];
-    HY_CHECK(ts.every >= 1, ValueError, "task '", ts.name, "': every must be >= 1, got ", ts.every);
-    HY_CHECK(ts.offset >= 0, ValueError, "task '", ts.name, "': offset must be >= 0, got ", ts.offset);
-    HY_CHECK(ts.retries >= 0, ValueError, "task '", ts.name, "': retries must be >= 0, got ", ts.retries);
+    HY_CHECK(ts.every >= 1 && ts.every <= kMaxCount, ValueError, "task '", ts.name,
+             "': every must be in [1, 2**62], got ", ts.every);
+    HY_CHECK(ts.offset >= 0 && ts.offset <= kMaxCount, ValueError, "task '", ts.name,
+             "': offset must be in [0, 2**62], got ", ts.offset);
+    HY_CHECK(ts.retries >= 0 && ts.retries <= kMaxCount, ValueError, "task '", ts.name,
+             "': retries must be in [0, 2**62], got ", ts.retries);
+    HY_CHECK(ts.timeout_s >= 0 && std::isfinite(ts.timeout_s), ValueError, "task '", ts.name,
+             "': timeout must be a finite number of seconds >= 0 (0: none), got ", ts.timeout_s);
     for (const InputSpec& in : ts.inputs) {
       if (in.kind == InputSpec::Task) {
         HY_CHECK(in.index >= 0 && in.index < t, ValueError, "task '", ts.name,
@@ -161,6 +210,14 @@ struct Engine::Impl {
     Clock::time_point blocked_since{};
     int blocked_on = -1;  // channel holding this task back, for the producer-wait statistic
     int64_t stop_at = kNever;  // downstream of a failure at this step: stops before resolving it
+    // The host call (predicate or body attempt) of the running instance, for timeouts.
+    bool in_call = false;
+    int64_t call_attempt = 0;
+    Clock::time_point call_started{};
+    bool timed_out = false;    // the instance exceeded its timeout: it fails, without retries
+    bool interrupted = false;  // the host was asked to stop its call
+    Clock::time_point interrupted_at{};
+    bool abandoned = false;    // given up on: its worker may still be stuck in the host call
   };
 
   explicit Impl(const GraphSpec& g) : graph(g) {
@@ -201,8 +258,10 @@ struct Engine::Impl {
   Host* host = nullptr;
   RunOptions opts;
   int64_t barrier = kNever;
-  int running = 0;
+  int running = 0;  // instances handed to a worker and not finished (abandoned ones excluded)
   std::string abort_error;
+  bool run_timed_out = false;
+  Clock::time_point run_timed_out_at{};
   RunReport report;
   Clock::time_point t0;
   std::unique_ptr<tbb::task_arena> arena;
@@ -245,7 +304,7 @@ struct Engine::Impl {
     TaskRt& r = rt[static_cast<size_t>(t)];
     const int64_t s = r.next;
     if (s >= barrier) return "the checkpoint at step " + std::to_string(barrier);
-    if (s >= slowest_step() + opts.lookahead) return "the look-ahead window";
+    if (s - slowest_step() >= opts.lookahead) return "the look-ahead window";  // no overflow: s >= slowest
     for (const InputSpec& in : spec(t).inputs) {
       if (in.kind == InputSpec::Task) {
         if (active(in.index) && rt[static_cast<size_t>(in.index)].next <= s)
@@ -332,8 +391,12 @@ struct Engine::Impl {
       return;
     }
     r.running = true;
+    r.timed_out = r.interrupted = r.in_call = false;
     ++running;
-    bool ask_predicate = ts.has_predicate && !forced && !ts.always;
+    // A forced read still asks the predicate: when it says no, the instance drops what it would have
+    // read from its block channels (drop_unread), which frees the channel just as well. So an if/else
+    // pair of branches on one block channel never deadlocks and never both take an item.
+    bool ask_predicate = ts.has_predicate && !ts.always;
     ready.push_back(Launch{t, s, ask_predicate});  // started by launch_all / the worker that made it ready
   }
 
@@ -397,7 +460,7 @@ struct Engine::Impl {
     }
   }
 
-  void record(int t, int64_t s, int attempt, Clock::time_point a, Clock::time_point b, TraceEvent::Status st) {
+  void record(int t, int64_t s, int64_t attempt, Clock::time_point a, Clock::time_point b, TraceEvent::Status st) {
     if (static_cast<int64_t>(report.events.size()) >= opts.max_events) {
       ++report.events_dropped;  // a bounded trace: a long run keeps its first max_events attempts
       return;
@@ -436,37 +499,93 @@ struct Engine::Impl {
       tbb::task_arena* saved;
     } scope(arena.get());
     std::optional<Launch> next = l;
-    while (next) next = execute_one(next->t, next->s, next->ask_predicate);
+    while (next) {
+      const Launch current = *next;
+      bool counted = true;  // `running` still counts `current`
+      try {
+        next = execute_one(current, counted);
+      }
+      HY_PARK_ON_THREAD_EXIT
+      catch (...) {
+        // Nothing may escape an enqueued task (oneTBB would terminate the process): an error of the
+        // engine itself stops the run, and run() hands it to the caller as the reason.
+        std::string what;
+        try {
+          what = "internal error in the workflow engine at task '" + spec(current.t).name + "' step " +
+                 std::to_string(current.s) + ": " + current_exception_message();
+        } catch (...) {
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        if (abort_error.empty()) {
+          if (what.empty()) abort_error = "internal error";  // short enough not to allocate
+          else abort_error.swap(what);
+        }
+        if (counted && !rt[static_cast<size_t>(current.t)].abandoned) --running;
+        cv.notify_all();
+        next.reset();
+      }
+    }
+  }
+
+  // Starts the timeout clock of a host call of t's running instance. Lock held.
+  void begin_call(int t, int64_t attempt) {
+    TaskRt& r = rt[static_cast<size_t>(t)];
+    r.in_call = true;
+    r.call_attempt = attempt;
+    r.call_started = Clock::now();
   }
 
   // A worker runs one instance: predicate, inputs, the body with retries, then publishes the result;
-  // returns an instance it made ready and runs next itself.
-  std::optional<Launch> execute_one(int t, int64_t s, bool ask_predicate) {
+  // returns an instance it made ready and runs next itself. `counted` becomes false once `running` no
+  // longer counts the instance. After every host call it first checks whether the supervisor abandoned
+  // the instance meanwhile (see abandon()): then the instance is over and nothing else may be touched.
+  std::optional<Launch> execute_one(const Launch& l, bool& counted) {
+    const int t = l.t;
+    const int64_t s = l.s;
     const TaskSpec& ts = spec(t);
+    TaskRt& r = rt[static_cast<size_t>(t)];
     std::optional<Launch> next;
     TaskOutcome out;
-    bool fire = true;
+    bool fire = true, said_no = false;
     std::vector<InputValue> inputs;
-    int attempts = 0;
-    if (ask_predicate) {
-      try {
-        fire = host->predicate(t, s);
-      } catch (const std::exception& e) {
-        out.ok = false;
-        out.error = std::string("the `when` predicate raised: ") + e.what();
-        attempts = 1;
-      }
-    }
-    if (fire && out.ok) {
+    int64_t attempts = 0;
+    if (l.ask_predicate) {
       {
         std::lock_guard<std::mutex> lock(mu);
+        if (r.abandoned) return std::nullopt;
         // Cancelled (something upstream failed) after it was scheduled, or the run is stopping.
         if (!active(t) || !abort_error.empty()) fire = false;
+        else begin_call(t, 0);
+      }
+      if (fire) {
+        bool raised = false;
+        std::string error;
+        try {
+          fire = host->predicate(t, s);
+        }
+        HY_LET_THREAD_EXIT_THROUGH
+        catch (...) {
+          raised = true;
+          error = current_exception_message();
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        if (r.abandoned) return std::nullopt;
+        r.in_call = false;
+        if (r.timed_out || raised) {
+          out.ok = false;
+          out.error = r.timed_out ? timeout_message(t) : "the `when` predicate raised: " + error;
+          attempts = 1;
+        } else {
+          said_no = !fire;
+        }
       }
     }
     if (fire && out.ok) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
+      std::lock_guard<std::mutex> lock(mu);
+      if (r.abandoned) return std::nullopt;
+      if (!active(t) || !abort_error.empty()) {
+        fire = false;
+      } else {
         for (const InputSpec& in : ts.inputs) {
           InputValue v;
           if (in.kind == InputSpec::Task) {
@@ -485,25 +604,39 @@ struct Engine::Impl {
           ChannelQueue& q = channels[static_cast<size_t>(c)];
           inputs[i].items = q.take(k, s - q.spec().delay);
         }
+        begin_call(t, 0);
       }
-      for (int attempt = 0; attempt <= ts.retries; ++attempt) {
+    }
+    if (fire && out.ok) {
+      for (int64_t attempt = 0;; ++attempt) {
         auto a = Clock::now();
         try {
           out = host->invoke(t, s, attempt, inputs);
-        } catch (const std::exception& e) {
+        }
+        HY_LET_THREAD_EXIT_THROUGH
+        catch (...) {
           out = TaskOutcome{};
           out.ok = false;
-          out.error = e.what();
+          out.error = current_exception_message();
         }
         auto b = Clock::now();
         attempts = attempt + 1;
         std::lock_guard<std::mutex> lock(mu);
-        TaskStats& st = rt[static_cast<size_t>(t)].stats;
-        double secs = std::chrono::duration<double>(b - a).count();
+        if (r.abandoned) return std::nullopt;  // inputs and out are released after the lock
+        r.in_call = false;
+        if (r.timed_out) {  // whatever the body did after it was told to stop: the step failed
+          out.ok = false;
+          out.abort = false;
+          out.error = timeout_message(t);
+        }
+        TaskStats& st = r.stats;
+        double secs = seconds_between(a, b);
         ++st.calls;
         st.total_s += secs;
         st.max_s = std::max(st.max_s, secs);
-        bool last = out.ok || out.abort || attempt == ts.retries;
+        // Never retried: a timed-out attempt (its successor would hang the same way), or any failure
+        // once the run is stopping.
+        bool last = out.ok || out.abort || r.timed_out || attempt >= ts.retries || !abort_error.empty();
         record(t, s, attempt, a, b,
                out.ok ? TraceEvent::Ok : (last ? TraceEvent::Failed : TraceEvent::Retried));
         if (!out.ok) {
@@ -511,12 +644,14 @@ struct Engine::Impl {
           if (!last) ++st.retries;
         }
         if (last) break;
+        begin_call(t, attempt + 1);
       }
     }
     {
       std::lock_guard<std::mutex> lock(mu);
-      TaskRt& r = rt[static_cast<size_t>(t)];
+      if (r.abandoned) return std::nullopt;
       r.running = false;
+      r.in_call = false;
       if (out.ok && fire && !out.abort) {
         try {
           publish(t, s, out);
@@ -529,11 +664,12 @@ struct Engine::Impl {
         if (abort_error.empty()) abort_error = out.error;
       } else if (!fire) {
         ++r.stats.skipped;
+        if (said_no) drop_unread(t, s);
         resolve(t);
       } else if (out.ok) {
         resolve(t);
       } else {
-        report.failures.push_back(Failure{t, s, attempts, out.error});
+        report.failures.push_back(Failure{t, s, attempts, out.error, r.timed_out});
         stop_task(t, Status::Failed);
         cancel_dependents(t, s);
         ++r.next;
@@ -547,10 +683,132 @@ struct Engine::Impl {
     out = TaskOutcome{};
     std::lock_guard<std::mutex> lock(mu);
     --running;
+    counted = false;
     // The supervisor only acts when nothing runs (end, checkpoint barrier, deadlock) or on an abort;
     // waking it after every instance would cost a thread switch per instance.
     if (running == 0 || !abort_error.empty()) cv.notify_all();
     return next;
+  }
+
+  // A step whose `when` predicate said no reads nothing, and the items it would have read from its
+  // block channels are dropped for this task (the other readers still get them). So two readers of
+  // one block channel with opposite predicates split its items: each goes to exactly one branch.
+  // Latest and drop_oldest channels keep their newest items for the next step that fires, as they do
+  // for a step off the schedule. Lock held.
+  void drop_unread(int t, int64_t s) {
+    for (auto [c, k] : consumer_slots[static_cast<size_t>(t)]) {
+      ChannelQueue& q = channels[static_cast<size_t>(c)];
+      if (q.spec().policy == Policy::Block) q.drop(k, s - q.spec().delay);
+    }
+  }
+
+  // ---- timeouts
+
+  struct Interrupt {
+    int t;
+    int64_t s, attempt;
+    InterruptReason why;
+    std::string message;
+  };
+
+  std::string timeout_message(int t) const {
+    return "task '" + spec(t).name + "' step " + std::to_string(rt[static_cast<size_t>(t)].next) +
+           " exceeded its timeout of " + format_seconds(spec(t).timeout_s) + " s";
+  }
+
+  // Called by the supervisor at each wake-up, lock held. A call that ran past its task's timeout (or
+  // any call, once the run's timeout expired) is asked to stop; one still running abandon_after_s
+  // later is abandoned. Returns the calls the host must be asked to stop, without the lock.
+  std::vector<Interrupt> check_timeouts(Clock::time_point now) {
+    std::vector<Interrupt> stop;
+    if (opts.timeout_s > 0 && !run_timed_out && seconds_between(t0, now) >= opts.timeout_s) {
+      run_timed_out = true;
+      run_timed_out_at = now;
+      report.timed_out = true;
+      if (abort_error.empty())
+        abort_error = "the run exceeded its timeout of " + format_seconds(opts.timeout_s) + " s";
+      for (int t = 0; t < static_cast<int>(rt.size()); ++t)
+        if (rt[static_cast<size_t>(t)].running && !rt[static_cast<size_t>(t)].abandoned)
+          report.running_at_timeout.push_back({t, rt[static_cast<size_t>(t)].next});
+    }
+    for (int t = 0; t < static_cast<int>(rt.size()); ++t) {
+      TaskRt& r = rt[static_cast<size_t>(t)];
+      if (!r.running || r.abandoned || !r.in_call) continue;
+      if (!r.interrupted) {
+        double limit = spec(t).timeout_s;
+        bool expired = limit > 0 && seconds_between(r.call_started, now) >= limit;
+        if (!expired && !run_timed_out) continue;
+        r.timed_out = expired;
+        r.interrupted = true;
+        r.interrupted_at = now;
+        stop.push_back({t, r.next, r.call_attempt, expired ? InterruptReason::TaskTimeout : InterruptReason::RunTimeout,
+                        expired ? timeout_message(t) : abort_error});
+      } else if (seconds_between(r.interrupted_at, now) >= opts.abandon_after_s) {
+        abandon(t, now);
+      }
+    }
+    // After the run's timeout, an instance that is still not finished a little later is given up on even
+    // outside a host call (say, queued but never picked up by a worker): the run must return.
+    if (run_timed_out && seconds_between(run_timed_out_at, now) >= opts.abandon_after_s) {
+      for (int t = 0; t < static_cast<int>(rt.size()); ++t)
+        if (rt[static_cast<size_t>(t)].running && !rt[static_cast<size_t>(t)].abandoned) abandon(t, now);
+    }
+    return stop;
+  }
+
+  // Asks the host to stop each call, without the engine lock. A host error here is not the run's: the
+  // call it was about to stop is abandoned a little later anyway.
+  static void send_interrupts(Host& host, const std::vector<Interrupt>& stop) {
+    for (const auto& i : stop) {
+      try {
+        host.interrupt(i.t, i.s, i.attempt, i.why, i.message);
+      }
+      HY_LET_THREAD_EXIT_THROUGH
+      catch (...) {
+      }
+    }
+  }
+
+  // A second Ctrl-C: stop waiting for every running instance. Returns the calls to interrupt.
+  std::vector<Interrupt> abandon_all(Clock::time_point now, const std::string& why) {
+    std::vector<Interrupt> stop;
+    for (int t = 0; t < static_cast<int>(rt.size()); ++t) {
+      TaskRt& r = rt[static_cast<size_t>(t)];
+      if (!r.running || r.abandoned) continue;
+      if (r.in_call) stop.push_back({t, r.next, r.call_attempt, InterruptReason::Abort, why});
+      abandon(t, now);
+    }
+    return stop;
+  }
+
+  // Stop waiting for t's running instance: its worker stays in the host call (stuck in C code, or a
+  // body that caught the exception meant to stop it) and, if it ever comes back, sees `abandoned` and
+  // leaves without touching anything else. A timed-out instance fails as if its body had raised.
+  // Lock held.
+  void abandon(int t, Clock::time_point now) {
+    TaskRt& r = rt[static_cast<size_t>(t)];
+    r.abandoned = true;
+    --running;
+    ++g_abandoned_threads;
+    report.abandoned.push_back({t, r.next});
+    if (r.timed_out) {
+      if (r.in_call) {
+        double secs = seconds_between(r.call_started, now);
+        ++r.stats.calls;
+        ++r.stats.failed;
+        r.stats.total_s += secs;
+        r.stats.max_s = std::max(r.stats.max_s, secs);
+        record(t, r.next, r.call_attempt, r.call_started, now, TraceEvent::Failed);
+      }
+      report.failures.push_back(Failure{t, r.next, r.call_attempt + 1,
+                                        timeout_message(t) + "; its thread did not stop and was abandoned", true});
+      stop_task(t, Status::Failed);
+      cancel_dependents(t, r.next);
+      ++r.next;
+      pump();
+      launch_all();
+    }
+    r.in_call = false;
   }
 
   void publish(int t, int64_t s, TaskOutcome& out) {
@@ -589,16 +847,32 @@ Engine::Engine(GraphSpec graph) : graph_(std::move(graph)) {
   impl_ = std::make_unique<Impl>(graph_);
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  // Threads a run abandoned may still come back into impl_ (to see that they were abandoned): it must
+  // outlive them, and nobody knows when that is.
+  if (abandoned_) (void)impl_.release();
+}
 
 RunReport Engine::run(Host& host, const RunOptions& opts) {
   Impl& m = *impl_;
-  HY_CHECK(opts.end_step >= opts.start_step, ValueError, "workflow run: steps must be >= the start step ",
-           opts.start_step, ", got ", opts.end_step);
-  HY_CHECK(opts.start_step >= 0, ValueError, "workflow run: start step must be >= 0");
-  HY_CHECK(opts.checkpoint_every >= 0, ValueError, "workflow run: checkpoint_every must be >= 0");
-  HY_CHECK(opts.lookahead >= 1, ValueError, "workflow run: lookahead must be >= 1, got ", opts.lookahead);
-  HY_CHECK(opts.threads >= 0, ValueError, "workflow run: threads must be >= 0, got ", opts.threads);
+  HY_CHECK(!abandoned_, RuntimeError,
+           "workflow run: an earlier run of this engine left threads behind; build a new engine");
+  HY_CHECK(opts.start_step >= 0 && opts.start_step <= kMaxCount, ValueError,
+           "workflow run: the start step must be in [0, 2**62], got ", opts.start_step);
+  HY_CHECK(opts.end_step >= opts.start_step && opts.end_step <= kMaxCount, ValueError,
+           "workflow run: steps must be in [", opts.start_step, ", 2**62], got ", opts.end_step);
+  HY_CHECK(opts.checkpoint_every >= 0 && opts.checkpoint_every <= kMaxCount, ValueError,
+           "workflow run: checkpoint_every must be in [0, 2**62], got ", opts.checkpoint_every);
+  HY_CHECK(opts.lookahead >= 1 && opts.lookahead <= kMaxCount, ValueError,
+           "workflow run: lookahead must be in [1, 2**62], got ", opts.lookahead);
+  HY_CHECK(opts.threads >= 0 && opts.threads <= kMaxThreads, ValueError, "workflow run: threads must be in [0, ",
+           kMaxThreads, "], got ", opts.threads);
+  HY_CHECK(std::isfinite(opts.timeout_s) && opts.timeout_s >= 0, ValueError,
+           "workflow run: timeout must be a finite number of seconds >= 0 (0: none), got ", opts.timeout_s);
+  HY_CHECK(std::isfinite(opts.abandon_after_s) && opts.abandon_after_s >= 0, ValueError,
+           "workflow run: abandon_after_s must be a finite number of seconds >= 0, got ", opts.abandon_after_s);
+  HY_CHECK(opts.heartbeat_s > 0 && opts.heartbeat_s <= 3600, ValueError,
+           "workflow run: heartbeat_s must be in (0, 3600] seconds, got ", opts.heartbeat_s);
   {
     std::lock_guard<std::mutex> lock(m.mu);
     HY_CHECK(m.host == nullptr, RuntimeError, "workflow run: this engine is already running");
@@ -606,6 +880,7 @@ RunReport Engine::run(Host& host, const RunOptions& opts) {
   }
   int threads = opts.threads > 0 ? opts.threads : std::max(2, get_num_threads());
   ensure_workers(threads);
+  release_demand_of_left_behind();
   m.arena = std::make_unique<tbb::task_arena>(threads, /*reserved_for_masters=*/0);
   m.opts = opts;
   m.rt.assign(graph_.tasks.size(), Impl::TaskRt{});
@@ -615,61 +890,95 @@ RunReport Engine::run(Host& host, const RunOptions& opts) {
   m.report = RunReport{};
   m.running = 0;
   m.abort_error.clear();
+  m.run_timed_out = false;
   m.barrier = kNever;
   if (opts.checkpoint_every > 0) {
-    int64_t b = (opts.start_step / opts.checkpoint_every + 1) * opts.checkpoint_every;
-    if (b <= opts.end_step) m.barrier = b;
+    // Written so that nothing overflows: every value is at most 2**62.
+    int64_t last = opts.start_step - opts.start_step % opts.checkpoint_every;
+    if (opts.end_step - last >= opts.checkpoint_every) m.barrier = last + opts.checkpoint_every;
   }
   m.t0 = Clock::now();
 
+  const auto beat = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts.heartbeat_s));
   std::unique_lock<std::mutex> lock(m.mu);
   m.pump();
   m.launch_all();
-  auto next_beat = Clock::now();
-  while (m.abort_error.empty()) {
-    if (m.at_barrier()) {
-      int64_t b = m.barrier;
-      bool failed = !m.report.failures.empty();
-      lock.unlock();
-      try {
-        host.checkpoint(b, failed);  // called even after a failure: under MPI the decision is collective
-      } catch (const std::exception& e) {
+  auto next_beat = Clock::now() + beat;
+  // The supervisor: checkpoints at barriers, detects the end and deadlocks, checks timeouts, beats.
+  // After an abort it keeps going until no instance it waits for is running (timeouts and a second
+  // Ctrl-C still apply then), so it never waits on a body that cannot stop.
+  for (;;) {
+    if (m.abort_error.empty()) {
+      if (m.at_barrier()) {
+        int64_t b = m.barrier;
+        bool failed = !m.report.failures.empty();
+        lock.unlock();
+        std::string error;
+        try {
+          host.checkpoint(b, failed);  // called even after a failure: under MPI the decision is collective
+        }
+        HY_LET_THREAD_EXIT_THROUGH
+        catch (...) {
+          error = "checkpoint at step " + std::to_string(b) + " failed: " + current_exception_message();
+        }
         lock.lock();
-        m.abort_error = std::string("checkpoint at step ") + std::to_string(b) + " failed: " + e.what();
-        break;
+        if (!error.empty()) {
+          if (m.abort_error.empty()) m.abort_error = error;
+          continue;
+        }
+        m.barrier = opts.end_step - b >= opts.checkpoint_every ? b + opts.checkpoint_every : kNever;
+        m.pump();
+        m.launch_all();
+        continue;
       }
-      lock.lock();
-      m.barrier = b + opts.checkpoint_every <= opts.end_step ? b + opts.checkpoint_every : kNever;
-      m.pump();
-      m.launch_all();
+      if (m.finished()) break;
+      if (m.running == 0) m.abort_error = m.deadlock_report();
+    }
+    if (!m.abort_error.empty() && m.running == 0) break;
+    m.cv.wait_until(lock, next_beat);
+    auto now = Clock::now();
+    std::vector<Impl::Interrupt> stop = m.check_timeouts(now);
+    if (now < next_beat) {
+      if (!stop.empty()) {
+        lock.unlock();
+        Impl::send_interrupts(host, stop);
+        lock.lock();
+      }
       continue;
     }
-    if (m.finished()) break;
-    if (m.running == 0) {
-      m.abort_error = m.deadlock_report();
-      break;
+    next_beat = now + beat;
+    const bool aborting = !m.abort_error.empty();
+    const int64_t done = m.slowest_step();
+    lock.unlock();
+    Impl::send_interrupts(host, stop);
+    std::string error;
+    bool raised = false, stop_now = false;
+    try {
+      if (aborting) stop_now = host.stop_now();
+      else host.heartbeat(done);
     }
-    m.cv.wait_until(lock, next_beat + std::chrono::duration_cast<Clock::duration>(
-                                          std::chrono::duration<double>(opts.heartbeat_s)));
-    if (Clock::now() >= next_beat) {
-      int64_t done = m.slowest_step();
+    HY_LET_THREAD_EXIT_THROUGH
+    catch (...) {
+      raised = true;
+      error = current_exception_message();
+    }
+    lock.lock();
+    if (raised && !aborting) {
+      if (m.abort_error.empty()) m.abort_error = error.empty() ? std::string("the progress callback raised") : error;
+    } else if (raised || stop_now) {
+      m.report.hard_stopped = true;
+      stop = m.abandon_all(Clock::now(), "the run was interrupted again");
       lock.unlock();
-      try {
-        host.heartbeat(done);
-      } catch (const std::exception& e) {
-        lock.lock();
-        m.abort_error = e.what();
-        break;
-      }
+      Impl::send_interrupts(host, stop);
       lock.lock();
-      next_beat = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(opts.heartbeat_s));
     }
   }
-  // After an abort, let the instances already running finish before the run returns.
-  m.cv.wait(lock, [&] { return m.running == 0; });
+  // Nothing the engine waits for runs any more. Abandoned workers may still be inside the arena: it
+  // stays, with the rest of the engine (see ~Engine).
+  const bool left_behind = !m.report.abandoned.empty();
   lock.unlock();
-  m.arena->terminate();
+  if (left_behind) remember_left_behind(m.arena.get());
+  else m.arena->terminate();
 
   lock.lock();
   RunReport rep = std::move(m.report);
@@ -680,6 +989,7 @@ RunReport Engine::run(Host& host, const RunOptions& opts) {
   rep.wall_s = std::chrono::duration<double>(Clock::now() - m.t0).count();
   for (auto& q : m.channels) q.stats = ChannelStats{};
   m.host = nullptr;
+  if (left_behind) abandoned_ = true;
   return rep;
 }
 

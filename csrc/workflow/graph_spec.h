@@ -13,6 +13,12 @@
 
 namespace hy::workflow {
 
+/// The largest step count, `every`, `offset`, `capacity`, `lookahead`, `checkpoint_every` and `retries`
+/// the engine accepts: the sum of any two stays inside int64, so step arithmetic cannot overflow.
+constexpr int64_t kMaxCount = int64_t{1} << 62;
+/// The most threads one run's arena may have (a million made oneTBB abort the process).
+constexpr int kMaxThreads = 1024;
+
 /// What a channel does when its consumer has not caught up.
 enum class Policy : uint8_t {
   Block,       // producers wait (backpressure); the consumer receives every item, in order
@@ -39,7 +45,9 @@ struct TaskSpec {
   int64_t every = 1;   // fires at steps s >= offset with (s - offset) % every == 0 ...
   int64_t offset = 0;
   bool has_predicate = false;  // ... and when the host's predicate says so
-  int retries = 0;             // extra attempts after a failure
+  int64_t retries = 0;         // extra attempts after a failure
+  /// Seconds one attempt (or the predicate) may run before the engine stops it; 0: no limit.
+  double timeout_s = 0.0;
   /// Fires at every step whatever its trigger and inputs say (missing direct inputs arrive as null).
   /// The MPI placement layer's send/receive proxies are such tasks: a peer waits for every step.
   bool always = false;

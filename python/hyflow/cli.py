@@ -9,6 +9,8 @@ Exit status: 0 success, 1 the workflow failed (WorkflowError), 2 bad command lin
 """
 import argparse
 import logging
+import os
+import pathlib
 import sys
 
 __all__ = ["main"]
@@ -47,6 +49,8 @@ def _parser():
     run.add_argument("--checkpoint-every", type=_positive, metavar="N", help="checkpoint every N steps")
     run.add_argument("--checkpoint-dir", metavar="DIR", help="checkpoint folder (overrides run.checkpoint_dir)")
     run.add_argument("--resume", action="store_true", help="resume from the latest checkpoint in the folder")
+    run.add_argument("--timeout", type=_seconds, metavar="SECONDS",
+                     help="stop the run after this many seconds (overrides run.timeout)")
     run.add_argument("--trace", metavar="FILE", help="write a Chrome/Perfetto trace of the run to FILE")
     run.add_argument("--dot", metavar="FILE", help="write the task graph as Graphviz DOT to FILE")
     run.add_argument("--no-progress", action="store_true", help="never show a progress bar")
@@ -63,25 +67,47 @@ def _parser():
     return parser
 
 
-def _non_negative(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+MAX_COUNT = 2**62  # the engine's largest step count (hyflow.workflow.graph.MAX_COUNT)
+
+
+def _count(text, minimum):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int, got {text[:40]!r}") from None
+    if not minimum <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be an int >= {minimum} and <= 2**62, got {text[:40]}")
     return value
 
 
+def _non_negative(text):
+    return _count(text, 0)
+
+
 def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return _count(text, 1)
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:40]!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, got {text[:40]}")
     return value
 
 
 def _load(path):
     """(workflow, run kwargs), or None after printing why the file cannot be used."""
     from .workflow.spec_yaml import SpecError, load_workflow
+    if os.path.isdir(path) or not os.path.exists(path):
+        # A Path, so that load_workflow never mistakes the argument for YAML text.
+        print(f"hyflow: error: workflow file {path!r} {'is a folder' if os.path.isdir(path) else 'does not exist'}",
+              file=sys.stderr)
+        return None
     try:
-        return load_workflow(path)
+        return load_workflow(pathlib.Path(path))
     except (SpecError, OSError, ImportError) as e:
         print(f"hyflow: error: {e}", file=sys.stderr)
         return None
@@ -106,6 +132,7 @@ def _run(args):
     wf, run_kwargs = loaded
     overrides = {"steps": args.steps, "checkpoint_every": args.checkpoint_every,
                  "checkpoint_dir": args.checkpoint_dir, "resume": True if args.resume else None,
+                 "timeout": args.timeout,
                  "progress": False if args.no_progress else None}
     run_kwargs.update({k: v for k, v in overrides.items() if v is not None})
     if "steps" not in run_kwargs:
@@ -119,6 +146,11 @@ def _run(args):
     except workflow_error as e:
         print(f"hyflow: {e}", file=sys.stderr)  # the engine's message names the workflow, task and step
         return EXIT_FAILED
+    except (ValueError, TypeError) as e:
+        # Refused before any step ran: run's own argument checks, or a checkpoint folder that belongs to
+        # another workflow or is damaged beyond use. Task errors come as WorkflowError instead.
+        print(f"hyflow: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         if args.trace:
             _write_trace(wf, args.trace)  # after a failure too: the trace shows where it happened

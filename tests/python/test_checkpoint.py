@@ -291,8 +291,44 @@ def test_sigkill_inside_save_keeps_the_old_checkpoint(tmp_path, mode):
     assert check_consistent(path) == 0  # the new bytes never replaced the old file
     leftovers = [p for p in os.listdir(tmp_path) if p != "run.safetensors"]
     assert len(leftovers) == 1 and leftovers[0].startswith(".run.safetensors.") and leftovers[0].endswith(".tmp")
-    hy.save({"step": 9, "w": hy.full((4_000_000,), 9.0), "v": hy.full((1000,), 9.0)}, path)  # stale temps are harmless
+    assert f"-{child.pid}." in leftovers[0]  # the temp names its writer
+    hy.save({"step": 9, "w": hy.full((4_000_000,), 9.0), "v": hy.full((1000,), 9.0)}, path)
     assert check_consistent(path) == 9
+    # issue 15: the killed writer's temp no longer accumulates; the next save of the path removes it
+    assert os.listdir(tmp_path) == ["run.safetensors"]
+
+
+def test_a_save_removes_only_the_temps_no_live_writer_uses(tmp_path):
+    from hyflow import _atomic
+    path = tmp_path / "m.safetensors"
+    host = _atomic._host()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    old = time.time() - 2 * _atomic.STALE_AFTER_S
+    temps = {
+        f".m.safetensors.{host}-{dead.pid}.0123456789ab.tmp": False,     # its writer is gone
+        f".m.safetensors.{host}-{sleeper.pid}.0123456789ab.tmp": True,   # a live process may be writing it
+        f".m.safetensors.{host}-{os.getpid()}.0123456789ab.tmp": True,   # another thread of this process
+        ".m.safetensors.0123456789ab.tmp": True,                         # unnamed writer, written just now
+        ".m.safetensors.abcdef012345.tmp": False,                        # unnamed writer, silent for long
+        f".m.safetensors.otherhost-{dead.pid}.0123456789ab.tmp": True,   # another host, fresh
+        f".m.safetensors.otherhost-1.abcdef012345.tmp": False,           # another host, silent for long
+        f".other.safetensors.{host}-{dead.pid}.0123456789ab.tmp": True,  # another path's temp
+        "m.safetensors.tmp": True,                                       # not a temp of ours at all
+    }
+    try:
+        for name in temps:
+            (tmp_path / name).write_bytes(b"partial")
+        for name in (".m.safetensors.abcdef012345.tmp", ".m.safetensors.otherhost-1.abcdef012345.tmp"):
+            os.utime(tmp_path / name, (old, old))
+        hy.save({"x": hy.ones(3)}, path)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    left = set(os.listdir(tmp_path))
+    assert left == {"m.safetensors"} | {name for name, kept in temps.items() if kept}
+    assert hy.load(path)["x"].tolist() == [1.0, 1.0, 1.0]
 
 
 def test_sigkill_at_random_moments_during_repeated_saves(tmp_path):

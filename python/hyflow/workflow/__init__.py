@@ -15,10 +15,10 @@ failures, and writes atomic checkpoints a run resumes from. See docs/workflow.md
 """
 from .context import Context, SubTaskFuture
 from .graph import Channel, Task, Workflow
-from .run import RunResult, WorkflowError
+from .run import RunResult, WorkflowError, WorkflowTimeoutError
 
 __all__ = ["Workflow", "Task", "Channel", "Context", "SubTaskFuture", "RunResult", "WorkflowError",
-           "load_workflow"]
+           "WorkflowTimeoutError", "load_workflow"]
 
 
 def load_workflow(path_or_text):

@@ -12,6 +12,8 @@ Declarations only record what the user said and check it; running is hyflow/work
 and scheduling the C++ engine's (csrc/workflow/engine.h). See docs/workflow.md.
 """
 import inspect
+import math
+import numbers
 import re
 from builtins import type as builtins_type
 
@@ -21,14 +23,40 @@ __all__ = ["Workflow", "Task", "Channel"]
 
 POLICIES = ("block", "latest", "drop_oldest")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+# The largest steps, every, offset, capacity, lookahead, checkpoint_every and retries the C++ engine
+# takes (csrc/workflow/graph_spec.h kMaxCount): the sum of two stays inside int64.
+MAX_COUNT = 2**62
 
 
-def _check_int(value, what, minimum):
+def show_int(value):
+    """An int for an error message; a huge one is not written out (str() refuses past 4300 digits)."""
+    return str(value) if abs(value) < 10**30 else f"an int of {value.bit_length()} bits"
+
+
+def _check_int(value, what, minimum, maximum=MAX_COUNT):
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what} must be an int, got {type(value).__name__}")
     if value < minimum:
-        raise ValueError(f"{what} must be >= {minimum}, got {value}")
+        raise ValueError(f"{what} must be >= {minimum}, got {show_int(value)}")
+    if value > maximum:
+        raise ValueError(f"{what} must be <= {'2**62' if maximum == MAX_COUNT else maximum}, got {show_int(value)}")
     return value
+
+
+def check_timeout(value, what):
+    """None (no limit) or a positive, finite number of seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} must be a number of seconds or None, got {type(value).__name__}")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not (seconds > 0 and math.isfinite(seconds)):
+        shown = show_int(value) if isinstance(value, int) else f"{value!r:.40}"
+        raise ValueError(f"{what} must be a positive, finite number of seconds or None, got {shown}")
+    return seconds
 
 
 class Channel:
@@ -79,7 +107,7 @@ class Channel:
 class Task:
     """A declared task. Calling it calls the wrapped function (handy in unit tests)."""
 
-    def __init__(self, workflow, fn, name, inputs, outputs, every, offset, when, retries, ranks, index):
+    def __init__(self, workflow, fn, name, inputs, outputs, every, offset, when, retries, ranks, index, timeout=None):
         self.workflow = workflow
         self.fn = fn
         self.name = name
@@ -91,6 +119,7 @@ class Task:
         self.retries = retries
         self.ranks = ranks
         self.index = index
+        self.timeout = timeout  # seconds one attempt may run, or None
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
 
@@ -147,17 +176,18 @@ class Workflow:
         return ch
 
     def task(self, fn=None, *, name=None, inputs=(), outputs=(), every=1, offset=0, when=None, retries=0,
-             ranks=None):
+             ranks=None, timeout=None):
         """Declare a task: as a decorator (``@wf.task(every=10)``) or a call (``wf.task(fn, ...)``).
 
         fn(ctx, *inputs) runs at the steps its trigger selects: every `every` steps from `offset`, only
         when each task input produced a value this step and (for channel inputs) some channel has
         items, and only when `when(ctx)` is true. Its return value goes to every output channel and to
-        tasks that take this task as an input; None means "no output this step".
+        tasks that take this task as an input; None means "no output this step". `timeout`: seconds
+        one attempt may run before the task fails with WorkflowTimeoutError (never retried).
         """
         if fn is None:
             return lambda f: self.task(f, name=name, inputs=inputs, outputs=outputs, every=every, offset=offset,
-                                       when=when, retries=retries, ranks=ranks)
+                                       when=when, retries=retries, ranks=ranks, timeout=timeout)
         if isinstance(fn, Task):
             fn = fn.fn
         if not callable(fn):
@@ -171,11 +201,12 @@ class Workflow:
         _check_int(every, f"task '{name}' every", 1)
         _check_int(offset, f"task '{name}' offset", 0)
         _check_int(retries, f"task '{name}' retries", 0)
+        timeout = check_timeout(timeout, f"task '{name}' timeout")
         if when is not None and not callable(when):
             raise TypeError(f"task '{name}': when must be a callable taking ctx, got {type(when).__name__}")
         placement.check_ranks(ranks, f"task '{name}' ranks")
         _check_arity(fn, name, len(ins))
-        t = Task(self, fn, name, ins, outs, every, offset, when, retries, ranks, len(self._tasks))
+        t = Task(self, fn, name, ins, outs, every, offset, when, retries, ranks, len(self._tasks), timeout)
         self._tasks.append(t)
         self._by_name[name] = t
         return t
@@ -245,7 +276,7 @@ class Workflow:
                                   for i in t.inputs],
                        "outputs": [o.name for o in t.outputs],
                        "every": t.every, "offset": t.offset, "when": trig(t), "retries": t.retries,
-                       "ranks": placement.describe_ranks(t.ranks)} for t in self._tasks],
+                       "timeout": t.timeout, "ranks": placement.describe_ranks(t.ranks)} for t in self._tasks],
         }
 
     def to_dot(self, path=None):
@@ -278,8 +309,9 @@ class Workflow:
         """Run steps [0, steps) (or continue from the last checkpoint with resume=True).
 
         Keyword arguments: checkpoint_every, checkpoint_dir, resume, keep_checkpoints, progress,
-        threads, lookahead, comm. Returns a RunResult; raises WorkflowError naming the failed task,
-        its step and its traceback when a task fails after its retries. See docs/workflow.md.
+        threads, lookahead, timeout, comm. Returns a RunResult; raises WorkflowError naming the failed
+        task, its step and its traceback when a task fails after its retries (WorkflowTimeoutError
+        when a task or the run ran past its timeout). See docs/workflow.md.
         """
         from .run import run_workflow
         return run_workflow(self, steps, **kwargs)

@@ -28,8 +28,10 @@ _UNBOUNDED = 1 << 62
 
 
 class LocalTask:
-    def __init__(self, name, fn=None, *, every=1, offset=0, when=None, retries=0, always=False, proxy=None):
+    def __init__(self, name, fn=None, *, every=1, offset=0, when=None, retries=0, always=False, proxy=None,
+                 timeout=None):
         self.name = name
+        self.timeout = timeout
         self.fn = fn
         self.every = every
         self.offset = offset
@@ -59,7 +61,8 @@ class LocalGraph:
 
     def engine_tasks(self):
         return [{"name": t.name, "every": t.every, "offset": t.offset, "has_predicate": t.when is not None,
-                 "retries": t.retries, "always": t.always, "inputs": list(t.inputs), "outputs": list(t.outputs)}
+                 "retries": t.retries, "always": t.always, "timeout": t.timeout, "inputs": list(t.inputs),
+                 "outputs": list(t.outputs)}
                 for t in self.tasks]
 
     def engine_channels(self):
@@ -258,7 +261,8 @@ def build(wf, comm=None):
                 add_receiver(e, src)
     # 2. the tasks placed here
     for wt in here:
-        t = LocalTask(wt.name, wt.fn, every=wt.every, offset=wt.offset, when=wt.when, retries=wt.retries)
+        t = LocalTask(wt.name, wt.fn, every=wt.every, offset=wt.offset, when=wt.when, retries=wt.retries,
+                      timeout=wt.timeout)
         for x in wt.inputs:
             if isinstance(x, Task):
                 if x.name in task_index:

@@ -161,6 +161,8 @@ def _task_label(t):
         parts.append(f"when {t['when']}")
     if t.get("retries"):
         parts.append(f"retries {t['retries']}")
+    if t.get("timeout"):
+        parts.append(f"timeout {t['timeout']:g} s")
     if t.get("ranks") is not None:
         parts.append(f"ranks {t['ranks']}")
     return "\n".join(parts)

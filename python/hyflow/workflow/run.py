@@ -12,9 +12,14 @@ import traceback
 from .. import _C
 from . import local_graph
 from .context import Context, new_generator
+from .graph import MAX_COUNT, check_timeout, show_int
 from .task_state import TaskState
 
-__all__ = ["run_workflow", "RunResult", "WorkflowError"]
+__all__ = ["run_workflow", "RunResult", "WorkflowError", "WorkflowTimeoutError"]
+
+# After a call was told to stop (a timeout, a second Ctrl-C), how long the engine waits for it before it
+# abandons the thread: a thread stuck in C code cannot be stopped.
+ABANDON_AFTER_S = 1.0
 
 log = logging.getLogger("hyflow.workflow")
 
@@ -34,6 +39,18 @@ class WorkflowError(RuntimeError):
         self.failures = list(failures)
         self.cancelled = list(cancelled)
         self.result = result
+
+
+class WorkflowTimeoutError(WorkflowError):
+    """A task attempt ran past its `timeout` (then `task`/`step` name it), or the whole run past the
+    run's `timeout` (then they name the first instance still running, if any). `timeout` is the limit in
+    seconds; `abandoned` lists the instances ({"task", "step"}) whose threads did not stop and were left
+    behind (stuck in C code, or in a body that swallowed the TimeoutError)."""
+
+    def __init__(self, message, *, timeout=None, abandoned=(), **kwargs):
+        super().__init__(message, **kwargs)
+        self.timeout = timeout
+        self.abandoned = list(abandoned)
 
 
 class RunResult:
@@ -80,6 +97,7 @@ class _Driver:
         self.contexts = [Context(wf, wf[t.name], states[t.name], rngs[t.name], graph.rank, graph.size)
                          if t.fn is not None else None for t in graph.tasks]
         self.interrupt = None  # a KeyboardInterrupt (or other BaseException) to re-raise after the run
+        self.timed_out_at = {}  # task index -> the step at which it ran past its timeout
         self.any_rank_failed = False
         self.last_checkpoint = None
 
@@ -135,14 +153,15 @@ class _Driver:
             _check_typed_outputs(ctx, value)
         except Exception as e:  # noqa: BLE001 — reported to the engine, which retries or fails the task
             text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+            timed_out = self.timed_out_at.get(task) == step  # final: the engine does not retry it
             if t.retries:
                 # A retry starts from the state the failed attempt started from. In place: the run's
                 # result and its checkpoints hold this very object.
                 ctx.state.rollback_to(before)
-                if attempt < t.retries:
+                if attempt < t.retries and not timed_out:
                     log.warning("task '%s' step %d attempt %d failed (%s: %s); retrying", t.name, step, attempt + 1,
                                 type(e).__name__, e)
-            if attempt >= t.retries:
+            if attempt >= t.retries and not timed_out:
                 self._failed(task, step, f"{type(e).__name__}: {e}")
             return (False, text, None)
         except BaseException as e:
@@ -153,6 +172,12 @@ class _Driver:
         emitted = ctx._emitted
         ctx._emitted = []
         return (True, value, [(lc, v) for c, v in emitted for lc in t.channel_map[c]])
+
+    def timed_out(self, task, step, message):
+        """The engine is stopping local task `task` at `step`: it ran past its timeout (a TimeoutError is
+        being raised in its thread). That failure is final, so its MPI peers hear of it now."""
+        self.timed_out_at[task] = step
+        self._failed(task, step, message)
 
     def _failed(self, task, step, error):
         """Local task `task` failed for good at `step`: the engine stops it and its dependents; tell the
@@ -219,13 +244,24 @@ def _unwrap(value, policy):
     return value
 
 
+def _check_run_int(value, what, minimum, maximum=MAX_COUNT, none_ok=False):
+    """run()'s int arguments, checked before anything reaches the C++ engine (whose int64 arguments would
+    otherwise fail with pybind11's "incompatible function arguments", naming nothing)."""
+    if none_ok and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        shown = show_int(value) if isinstance(value, int) and not isinstance(value, bool) else f"{value!r:.40}"
+        limit = "2**62" if maximum == MAX_COUNT else maximum
+        raise ValueError(f"run: {what} must be an int >= {minimum} and <= {limit}{' or None' if none_ok else ''}, "
+                         f"got {shown}")
+    return value
+
+
 def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resume=False, keep_checkpoints=2,
-                 progress=None, threads=None, lookahead=16, comm=None):
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"run: steps must be an int >= 0, got {steps!r}")
+                 progress=None, threads=None, lookahead=16, timeout=None, comm=None):
+    steps = _check_run_int(steps, "steps", 0)
     if checkpoint_every is not None:
-        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-            raise ValueError(f"run: checkpoint_every must be an int >= 1 or None, got {checkpoint_every!r}")
+        _check_run_int(checkpoint_every, "checkpoint_every", 1)
         if checkpoint_dir is None:
             raise ValueError("run: checkpoint_every needs a checkpoint_dir")
     if resume and checkpoint_dir is None:
@@ -238,10 +274,10 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
         raise ValueError(f"run: keep_checkpoints must be an int >= 1 or None, got {keep_checkpoints!r}")
     if progress not in (None, True, False):
         raise TypeError(f"run: progress must be True, False or None (automatic), got {progress!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"run: threads must be an int >= 1 or None, got {threads!r}")
-    if isinstance(lookahead, bool) or not isinstance(lookahead, int) or lookahead < 1:
-        raise ValueError(f"run: lookahead must be an int >= 1, got {lookahead!r}")
+    # An upper bound: a million threads made oneTBB abort the process in a later call.
+    _check_run_int(threads, "threads", 1, _C._workflow.MAX_THREADS, none_ok=True)
+    _check_run_int(lookahead, "lookahead", 1)
+    timeout = check_timeout(timeout, "run: timeout")
     if not wf.tasks:
         raise ValueError(f"workflow '{wf.name}' has no tasks")
 
@@ -264,7 +300,11 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
         driver = _Driver(wf, graph, states, rngs, engine, bar, checkpointing)
         # Proxies block a worker while they wait for a peer: they get threads of their own on top.
         threads = (threads if threads is not None else max(2, _C.get_num_threads())) + graph.blocking_tasks
-        report = engine.run(driver, start, steps, checkpoint_every or 0, threads, lookahead, 0.1)
+        if threads > _C._workflow.MAX_THREADS:
+            raise ValueError(f"run: threads plus the {graph.blocking_tasks} MPI proxies of this rank come to "
+                             f"{threads}, more than {_C._workflow.MAX_THREADS}: ask for fewer threads")
+        report = engine.run(driver, start, steps, checkpoint_every or 0, threads, lookahead, 0.1, timeout or 0.0,
+                            ABANDON_AFTER_S)
         if not report["aborted"] and not report["failures"]:
             bar.update_to(steps - start)
     graph.finish(steps)
@@ -272,15 +312,25 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
     stats = {"tasks": report["tasks"], "channels": report["channels"], "steps": steps - start,
              "start_step": start, "wall_s": report["wall_s"], "trace_events_dropped": report["events_dropped"]}
     local_states = {t.name: states[t.name] for t in graph.tasks if t.fn is not None}
+    for state in local_states.values():
+        # Entries restored from the checkpoint that no step of this run claimed (a run resumed at its last
+        # step, a task that did not fire again) come back as their saved state dicts, not as KeyErrors.
+        state.materialise_pending()
     result = RunResult(wf.name, local_states, stats, report["events"], start, steps, graph.rank,
                        driver.last_checkpoint)
     wf.last_result = result
+    if report["hard_stopped"]:
+        # A second Ctrl-C while the run waited for running bodies: it returned without them.
+        raise KeyboardInterrupt(f"workflow '{wf.name}' interrupted again: stopped without waiting for "
+                                f"{_instances(report['abandoned']) or 'running tasks'}")
     if driver.interrupt is not None:
         raise driver.interrupt
     if report["aborted"].startswith("KeyboardInterrupt"):
         # Ctrl-C: the engine's supervising thread checks for signals between heartbeats and reports the
         # KeyboardInterrupt it got as text. The user pressed Ctrl-C, so give them KeyboardInterrupt.
         raise KeyboardInterrupt(f"workflow '{wf.name}' interrupted")
+    if report["timed_out"]:
+        raise _run_timeout_error(wf, report, result, timeout)
     if report["aborted"]:
         raise WorkflowError(f"workflow '{wf.name}' stopped: {report['aborted']}", result=result)
     if report["failures"]:
@@ -288,15 +338,40 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
     return result
 
 
+def _instances(items):
+    return ", ".join(f"task '{i['task']}' step {i['step']}" for i in items)
+
+
+def _run_timeout_error(wf, report, result, timeout):
+    running = report["running_at_timeout"]
+    message = f"workflow '{wf.name}' stopped: it ran past its timeout of {timeout:g} s"
+    if running:
+        message += f"; running then: {_instances(running)}"
+    if report["abandoned"]:
+        message += f"; abandoned (their threads did not stop): {_instances(report['abandoned'])}"
+    first = running[0] if running else {}
+    return WorkflowTimeoutError(message, task=first.get("task"), step=first.get("step"), timeout=timeout,
+                                abandoned=report["abandoned"], failures=report["failures"],
+                                cancelled=report["cancelled"], result=result)
+
+
 def _failure_error(wf, report, result):
     first = report["failures"][0]
-    lines = [f"workflow '{wf.name}': task '{first['task']}' failed at step {first['step']} "
-             f"after {first['attempts']} attempt(s):", first["error"].rstrip()]
+    if first["timeout"]:
+        timeout = wf[first["task"]].timeout
+        head = f"workflow '{wf.name}': task '{first['task']}' timed out at step {first['step']} (timeout={timeout:g} s):"
+    else:
+        head = f"workflow '{wf.name}': task '{first['task']}' failed at step {first['step']} " \
+               f"after {first['attempts']} attempt(s):"
+    lines = [head, first["error"].rstrip()]
     for other in report["failures"][1:]:
         lines.append(f"also failed: task '{other['task']}' at step {other['step']}: "
                      f"{other['error'].strip().splitlines()[-1]}")
     if report["cancelled"]:
         lines.append("stopped because they depend on it: " + ", ".join(f"'{c}'" for c in report["cancelled"]))
-    return WorkflowError("\n".join(lines), task=first["task"], step=first["step"], attempts=first["attempts"],
-                         traceback_text=first["error"], failures=report["failures"], cancelled=report["cancelled"],
-                         result=result)
+    kwargs = dict(task=first["task"], step=first["step"], attempts=first["attempts"], traceback_text=first["error"],
+                  failures=report["failures"], cancelled=report["cancelled"], result=result)
+    if first["timeout"]:
+        return WorkflowTimeoutError("\n".join(lines), timeout=wf[first["task"]].timeout,
+                                    abandoned=report["abandoned"], **kwargs)
+    return WorkflowError("\n".join(lines), **kwargs)

@@ -4,17 +4,24 @@
     result = wf.run(**run_kwargs)
 
 The schema is in docs/workflow.md ("Declaring a workflow in YAML"). Every problem raises SpecError naming
-the file, the key path and line (``surrogate.yaml: tasks.train.every (line 12): expected an int >= 1,
-got 'ten'``). PyYAML is needed only here and is imported on first use.
+the file, the key path and line (``surrogate.yaml: tasks.train.every (line 12): expected an int >= 1 and
+<= 2**62, got 'ten'``), including for files that are not YAML text at all (binary, nested too deeply, too
+big). PyYAML is needed only here and is imported on first use.
 """
 import difflib
 import importlib
+import math
+import numbers
 import os
+import reprlib
 import sys
 
 __all__ = ["load_workflow", "SpecError"]
 
 POLICIES = ("block", "latest", "drop_oldest")
+MAX_COUNT = 2**62  # hyflow.workflow.graph.MAX_COUNT: the largest count the engine takes
+MAX_THREADS = 1024  # the C++ engine's kMaxThreads (csrc/workflow/graph_spec.h)
+MAX_BYTES = 16 * 1024 * 1024  # a workflow file is a few KB: refuse to parse a huge one
 
 
 class SpecError(ValueError):
@@ -62,10 +69,17 @@ def _read_source(path_or_text):
             and (path_or_text.endswith((".yaml", ".yml")) or os.path.isfile(path_or_text))):
         path = os.fspath(path_or_text)
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
+            with open(path, "rb") as f:
+                data = f.read(MAX_BYTES + 1)
         except FileNotFoundError:
             raise FileNotFoundError(f"workflow file {path!r} does not exist") from None
+        if len(data) > MAX_BYTES:
+            raise SpecError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MiB; not a workflow file")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SpecError(f"{path}: not UTF-8 text (byte {e.start} is {data[e.start:e.start + 1]!r}); "
+                            "a workflow file is YAML text") from None
         return text, path, os.path.dirname(os.path.abspath(path))
     if not isinstance(path_or_text, str):
         raise TypeError(f"load_workflow: expected a path or YAML text, got {type(path_or_text).__name__}")
@@ -106,10 +120,18 @@ def _parse(text, source):
         return out
 
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    if "\x00" in text:
+        raise SpecError(f"{source}: contains NUL bytes; a workflow file is YAML text")
     try:
         doc = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         raise SpecError(f"{source}: invalid YAML: {e}") from None
+    except RecursionError:
+        raise SpecError(f"{source}: nested too deeply to be a workflow file") from None
+    except SpecError:
+        raise
+    except Exception as e:  # e.g. ValueError: an int of more than 4300 digits
+        raise SpecError(f"{source}: invalid YAML: {type(e).__name__}: {e}") from None
     return doc, lines
 
 
@@ -146,7 +168,7 @@ class _Checker:
                            required=("name", "tasks"))
         spec = {"name": self.string(top, "name", ()), "pythonpath": self.pythonpath(top)}
         if "seed" in top:
-            spec["seed"] = self.integer(top, "seed", (), minimum=0)
+            spec["seed"] = self.integer(top, "seed", (), minimum=0, maximum=2**64 - 1)
         spec["channels"] = self.channels(top)
         spec["tasks"] = self.tasks(top, spec["channels"])
         spec["run"] = self.run(top)
@@ -189,7 +211,7 @@ class _Checker:
                 self.fail(("tasks", name), f"{name!r} is also a channel name; inputs could not tell them apart",
                           tasks)
         out = {}
-        keys = ("fn", "inputs", "outputs", "every", "offset", "when", "retries", "ranks")
+        keys = ("fn", "inputs", "outputs", "every", "offset", "when", "retries", "ranks", "timeout")
         for name, settings in tasks.items():
             path = ("tasks", name)
             settings = self.mapping(settings, path, keys, tasks, required=("fn",))
@@ -205,17 +227,22 @@ class _Checker:
                     spec[key] = self.integer(settings, key, path, minimum=minimum)
             if "ranks" in settings:
                 spec["ranks"] = self.ranks(settings, path)
+            if "timeout" in settings:
+                spec["timeout"] = self.seconds(settings, "timeout", path)
             out[name] = spec
         return out
 
     def run(self, top):
         keys = ("steps", "checkpoint_every", "checkpoint_dir", "keep_checkpoints", "resume", "progress", "threads",
-                "lookahead")
+                "lookahead", "timeout")
         settings = self.mapping(top.get("run"), ("run",), keys, top)
         out = {}
         for key in keys:
-            if key in settings and key not in ("checkpoint_dir", "resume", "progress"):
-                out[key] = self.integer(settings, key, ("run",), minimum=0 if key == "steps" else 1)
+            if key in settings and key not in ("checkpoint_dir", "resume", "progress", "timeout"):
+                out[key] = self.integer(settings, key, ("run",), minimum=0 if key == "steps" else 1,
+                                        maximum=MAX_THREADS if key == "threads" else MAX_COUNT)
+        if "timeout" in settings:
+            out["timeout"] = self.seconds(settings, "timeout", ("run",))
         if "checkpoint_dir" in settings:
             out["checkpoint_dir"] = self.string(settings, "checkpoint_dir", ("run",))
         for key in ("resume", "progress"):
@@ -237,11 +264,23 @@ class _Checker:
             self.fail(path + (key,), f"expected a non-empty string, got {_show(value)}", parent)
         return value
 
-    def integer(self, parent, key, path, minimum):
+    def integer(self, parent, key, path, minimum, maximum=MAX_COUNT):
         value = parent[key]
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            self.fail(path + (key,), f"expected an int >= {minimum}, got {_show(value)}", parent)
+        if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+            limit = "2**62" if maximum == MAX_COUNT else maximum
+            self.fail(path + (key,), f"expected an int >= {minimum} and <= {limit}, got {_show(value)}", parent)
         return value
+
+    def seconds(self, parent, key, path):
+        value = parent[key]
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        try:
+            ok = ok and 0 < float(value) < math.inf
+        except OverflowError:
+            ok = False
+        if not ok:
+            self.fail(path + (key,), f"expected a positive, finite number of seconds, got {_show(value)}", parent)
+        return float(value)
 
     def choice(self, parent, key, path, options):
         value = parent[key]
@@ -278,8 +317,14 @@ class _Checker:
         return value
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 40, 40, 40
+
+
 def _show(value):
-    text = repr(value)
+    """A short repr of any parsed value: bounded in depth and width, so an alias bomb or a huge int in a
+    hostile file costs nothing to describe."""
+    text = _REPR.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -124,6 +124,18 @@ class TaskState(collections.abc.MutableMapping):
         self._data.pop(key, None)
         self._pending[key] = PendingRestore(class_name, state)
 
+    def materialise_pending(self):
+        """Turn every pending entry into its saved state dict, as a plain value; returns their keys.
+
+        A run does this at its end for the entries no step claimed (a run resumed at its last step has
+        no step to claim them), so ``result.state`` holds everything the checkpoint restored:
+        ``Net().load_state_dict(result.state["train"]["model"])``."""
+        keys = list(self._pending)
+        for key, pending in self._pending.items():
+            self._data[key] = pending.state
+        self._pending = {}
+        return keys
+
     def _restore(self, key, pending, obj):
         if not pending.accepts(obj):
             what = class_path(obj) if is_stateful(obj) else f"{class_path(obj)} (which has no load_state_dict)"

@@ -1,7 +1,8 @@
 """Checkpoint and restart through Workflow.run: a run resumed after a failure ends bit-identical to an
 uninterrupted one (tensors, random generators, a model and its optimizer, unread channel items),
 completed steps are not run again, resume=True on an empty folder starts at 0, a larger `steps`
-extends a finished run, and a checkpoint of another graph is refused."""
+extends a finished run, a finished run resumed hands back its full state, and a checkpoint of another
+graph is refused."""
 import numpy as np
 import pytest
 
@@ -171,3 +172,30 @@ def test_an_unsupported_state_value_stops_the_run_naming_task_and_key(tmp_path):
     with pytest.raises(WorkflowError, match=r"checkpoint at step 2 failed.*'keeps_a_function'.*callback"):
         wf.run(steps=5, checkpoint_every=2, checkpoint_dir=tmp_path)
     assert list_checkpoints(tmp_path) == []
+
+
+def test_resuming_a_finished_run_hands_back_its_full_state(tmp_path):
+    """Issue 15: resumed at its last step, no step runs to re-create the model, so
+    result.state["train"]["model"] was a pending entry (KeyError). Now every restored entry comes back;
+    models and optimizers as the state dicts they were saved as."""
+    finished = build().run(steps=10, checkpoint_every=5, checkpoint_dir=tmp_path)
+    ran = []
+    again = build(ran=ran).run(steps=10, checkpoint_every=5, checkpoint_dir=tmp_path, resume=True)
+    assert again.start_step == 10 and ran == []
+    model = again.state["train"]["model"]
+    assert set(model) == set(finished.state["train"]["model"].state_dict())
+    assert again.state["train"].pending_keys() == []
+    assert_identical(snapshot(again), snapshot(finished))
+    rebuilt = Net()
+    rebuilt.load_state_dict(model)
+    x = hy.randn(2, 6)
+    rebuilt.eval()
+    finished.state["train"]["model"].eval()
+    assert np.array_equal(rebuilt(x).detach().numpy(), finished.state["train"]["model"](x).detach().numpy())
+
+
+def test_a_task_that_does_not_fire_after_a_resume_keeps_its_restored_state(tmp_path):
+    build().run(steps=9, checkpoint_every=4, checkpoint_dir=tmp_path)  # checkpoints at 4 and 8
+    result = build().run(steps=11, checkpoint_dir=tmp_path, resume=True)  # train fires at 7 and 12: not in 8..10
+    assert result.start_step == 8 and result.stats["tasks"]["train"]["calls"] == 0
+    assert_identical(snapshot(result), snapshot(build().run(steps=11)))

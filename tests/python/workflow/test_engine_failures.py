@@ -3,6 +3,7 @@ stop with it (direct and channel readers, transitively) and which go on, failing
 failures at once, deadlocks, and KeyboardInterrupt (from a task, a predicate, or Ctrl-C)."""
 import _thread
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -298,7 +299,16 @@ def test_keyboard_interrupt_in_a_predicate_propagates_as_is():
     assert wf.last_result.stats["tasks"]["other"]["calls"] < 2000  # the run stopped
 
 
-def test_ctrl_c_stops_the_run_with_keyboard_interrupt():
+@pytest.fixture
+def sigint_raises():
+    """Ctrl-C raises KeyboardInterrupt for the test's duration. A process started in the background
+    (`pytest ... &`) inherits SIGINT ignored, and _thread.interrupt_main() then does nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_the_run_with_keyboard_interrupt(sigint_raises):
     wf = Workflow("ctrl-c")
 
     @wf.task
@@ -340,3 +350,62 @@ def test_the_process_exits_cleanly_after_a_run(outcome):
                             env=os.environ.copy()) for _ in range(3)]
     expected = 3 if outcome == "fails" else 0
     assert [c.returncode for c in codes] == [expected] * 3, codes[-1].stderr[-2000:]
+
+
+HUNG = textwrap.dedent("""
+    import sys, time
+    from hyflow.workflow import Workflow
+
+    def stuck(ctx):
+        if ctx.step == 1:
+            print("stuck", flush=True)
+            if sys.argv[1] == "sleep":
+                time.sleep(1e9)              # stuck in C code
+            while True:                      # a Python loop that even swallows exceptions
+                try:                         # (the whole inner loop: it cannot escape between tries)
+                    while True:
+                        sum(range(100))
+                except BaseException:
+                    pass
+
+    wf = Workflow("hung")
+    wf.task(lambda ctx: time.sleep(0.01), name="steady")
+    wf.task(stuck, name="stuck")
+    try:
+        wf.run(steps=1000)
+    except KeyboardInterrupt as e:
+        print(f"KeyboardInterrupt: {e}", flush=True)
+        raise SystemExit(130)
+""")
+
+YAML_HUNG = "name: hung\npythonpath: .\ntasks:\n  stuck: {fn: 'hung:stuck'}\nrun: {steps: 1000}\n"
+
+
+@pytest.mark.parametrize("how", ["busy", "sleep", "cli"])
+def test_a_second_ctrl_c_stops_at_once_even_with_a_hung_task(how, tmp_path):
+    """Issue 15: a hung body could not be stopped, even by repeated SIGINT. The first Ctrl-C stops
+    gracefully (waits for running bodies); the second returns at once with KeyboardInterrupt."""
+    (tmp_path / "hung.py").write_text(HUNG.split("wf = Workflow")[0])
+    (tmp_path / "hung.yaml").write_text(YAML_HUNG)
+    argv = [sys.executable, "-m", "hyflow", "run", "hung.yaml", "--no-progress"] if how == "cli" else \
+        [sys.executable, "-c", HUNG, how]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                             env=os.environ.copy(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert child.stdout.readline() == "stuck\n"
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert child.poll() is None  # the first Ctrl-C waits for the running body, which never ends
+        child.send_signal(signal.SIGINT)
+        began = time.monotonic()
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+        child.wait()
+    assert time.monotonic() - began < 5
+    assert child.returncode == 130, err[-2000:]
+    if how == "cli":
+        assert err.strip().endswith("hyflow: interrupted")
+    else:
+        assert out.strip() == ("KeyboardInterrupt: workflow 'hung' interrupted again: stopped without waiting "
+                               "for task 'stuck' step 1")

@@ -1,4 +1,5 @@
-"""When an instance fires: every/offset schedules, `when` predicates (an if/else pair of branches), data
+"""When an instance fires: every/offset schedules, `when` predicates (an if/else pair of branches, on a task
+input and on a block channel), data
 arrival on task inputs and channel inputs, and what happens to a reader whose producer failed."""
 import pytest
 
@@ -43,6 +44,79 @@ def test_when_predicates_make_an_if_else():
     result = wf.run(steps=10)
     assert fired(result, "then_branch") == [0, 3, 6, 9]
     assert fired(result, "else_branch") == [1, 2, 4, 5, 7, 8]
+
+
+@pytest.mark.parametrize("capacity", [1, 3])
+def test_an_if_else_pair_on_a_block_channel_splits_its_items(capacity):
+    """Issue 15: two readers of one block channel with opposite predicates both received every item
+    (a full channel forced each of them to read, whatever its predicate said). Now each item goes to
+    exactly one branch, none is lost, and nothing deadlocks."""
+    wf = Workflow("if-else")
+    ch = wf.channel("ch", capacity=capacity)
+
+    @wf.task(outputs=[ch])
+    def source(ctx):
+        return ctx.step
+
+    @wf.task(inputs=[ch], when=lambda ctx: ctx.step % 3 == 0)
+    def then_branch(ctx, items):
+        ctx.state.setdefault("got", []).extend(items)
+
+    @wf.task(inputs=[ch], when=lambda ctx: ctx.step % 3 != 0)
+    def else_branch(ctx, items):
+        ctx.state.setdefault("got", []).extend(items)
+
+    result = wf.run(steps=20)
+    then_items, else_items = result.state["then_branch"]["got"], result.state["else_branch"]["got"]
+    assert then_items == [s for s in range(20) if s % 3 == 0]
+    assert else_items == [s for s in range(20) if s % 3 != 0]
+    # each item is consumed by one branch and dropped by the other
+    stats = result.stats["channels"]["ch"]
+    assert (stats["pushed"], stats["consumed"], stats["dropped"]) == (20, 20, 20)
+    assert stats["max_depth"] <= capacity
+
+
+def test_a_false_predicate_drops_the_block_items_of_that_step_but_keeps_latest_ones():
+    wf = Workflow("gated")
+    work = wf.channel("work", capacity=2)
+    model = wf.channel("model", capacity=1, policy="latest")
+
+    @wf.task(outputs=[work, model])
+    def source(ctx):
+        ctx.emit("work", ctx.step)
+        if ctx.step == 1:
+            ctx.emit("model", "weights-1")
+
+    @wf.task(inputs=[work, model], when=lambda ctx: ctx.step >= 4)
+    def late(ctx, items, weights):
+        ctx.state.setdefault("got", []).append((ctx.step, items, weights))
+
+    got = wf.run(steps=6).state["late"]["got"]
+    # steps 0-3 said no: their work items are gone, the newest `latest` item waits for the next firing
+    assert got == [(4, [4], "weights-1"), (5, [5], None)]
+
+
+def test_a_reader_forced_by_a_full_channel_still_asks_its_predicate():
+    asked = []
+
+    def never(ctx):
+        asked.append(ctx.step)
+        return False
+
+    wf = Workflow("forced-but-no")
+    ch = wf.channel("ch", capacity=2)
+
+    @wf.task(outputs=[ch])
+    def source(ctx):
+        return ctx.step
+
+    @wf.task(inputs=[ch], every=100, when=never)
+    def reader(ctx, items):
+        raise AssertionError("never fires")
+
+    result = wf.run(steps=10)
+    assert asked == [0, 2, 4, 6, 8]  # on schedule (0), then each time the channel is full
+    assert result.stats["tasks"]["source"]["calls"] == 10  # the producer was never stuck
 
 
 def test_when_sees_the_tasks_state_and_combines_with_every():

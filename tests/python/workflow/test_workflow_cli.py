@@ -125,3 +125,78 @@ def test_python_dash_m_hyflow():
     done = subprocess.run([sys.executable, "-m", "hyflow", "version"], capture_output=True, text=True,
                           env=os.environ.copy(), timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == f"hyflow {hy.__version__}", done.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# Hostile workflow files: each gives one "hyflow: error: ..." line and exit status 2, never a traceback
+# (issue 15: huge ints, deep nesting, binary files and `lookahead: 1e26` gave a traceback and exit 1).
+# hostile_yaml/*.yaml name what they expect on their first line; the rest are made here.
+# ---------------------------------------------------------------------------------------------------
+HOSTILE = os.path.join(os.path.dirname(__file__), "hostile_yaml")
+GENERATED = {
+    "deep_nesting.yaml": (b"name: " + b"[" * 20000 + b"]" * 20000 + b"\ntasks: {}\n", "nested too deeply"),
+    "binary.yaml": (bytes(range(256)) * 4, "not UTF-8 text (byte 128 is b'\\x80')"),
+    "latin1.yaml": ("name: caf\u00e9\ntasks: {}\n".encode("latin-1"), "not UTF-8 text"),
+    "nul_bytes.yaml": (b"name: x\x00\ntasks: {}\n", "contains NUL bytes"),
+    "int_of_5000_digits.yaml": (b"name: x\ntasks:\n  t: {fn: 'os.path:join', every: " + b"9" * 5000 + b"}\n",
+                                "invalid YAML: ValueError: Exceeds the limit"),
+    "oversized.yaml": (b"# " + b"x" * (spec_yaml.MAX_BYTES + 10) + b"\n", "larger than 16 MiB"),
+}
+
+
+def hostile_cases():
+    for name in sorted(os.listdir(HOSTILE)):
+        with open(os.path.join(HOSTILE, name), encoding="utf-8") as f:
+            expect = f.readline().removeprefix("# expect: ").strip()
+        yield pytest.param(os.path.join(HOSTILE, name), expect, id=name)
+    for name, (_, expect) in GENERATED.items():
+        yield pytest.param(name, expect, id=name)
+
+
+@pytest.mark.parametrize("path, expect", list(hostile_cases()))
+@pytest.mark.parametrize("command", ["run", "describe"])
+def test_hostile_workflow_files_exit_2_with_one_clear_message(path, expect, command, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    if path in GENERATED:
+        (tmp_path / path).write_bytes(GENERATED[path][0])
+    rc = cli.main([command, path, "--no-progress"] if command == "run" else [command, path])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err.startswith("hyflow: error: ") and "Traceback" not in err, err
+    assert expect in err, err
+    assert len(err) < 2000  # bounded, however big the bad value
+
+
+def test_a_folder_or_missing_path_is_not_read_as_yaml_text(tmp_path, capsys):
+    assert cli.main(["run", str(tmp_path)]) == 2
+    assert f"workflow file {str(tmp_path)!r} is a folder" in capsys.readouterr().err
+    assert cli.main(["describe", "no-such-file"]) == 2
+    assert "'no-such-file' does not exist" in capsys.readouterr().err
+
+
+def test_out_of_range_command_line_numbers_are_usage_errors(workflow_file, capsys):
+    for argv in (["--steps", "9" * 30], ["--checkpoint-every", "0"], ["--timeout", "nan"], ["--timeout", "-1"]):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["run", str(workflow_file)] + argv)
+        assert e.value.code == 2
+        assert "hyflow run: error: argument" in capsys.readouterr().err
+
+
+def test_run_refusing_its_arguments_exits_2(workflow_file, capsys, monkeypatch):
+    def refuse(self, **kwargs):
+        raise ValueError("checkpoint in 'ckpt' was written by a different workflow graph")
+    monkeypatch.setattr(FakeWorkflow, "run", refuse)
+    assert cli.main(["run", str(workflow_file)]) == 2
+    assert capsys.readouterr().err == "hyflow: error: checkpoint in 'ckpt' was written by a different workflow graph\n"
+
+
+def test_python_dash_m_hyflow_with_a_hostile_file(tmp_path):
+    (tmp_path / "binary.yaml").write_bytes(GENERATED["binary.yaml"][0])
+    done = subprocess.run([sys.executable, "-m", "hyflow", "run", "binary.yaml"], capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith("hyflow: error: binary.yaml: not UTF-8 text"), done.stderr
+
+
+def test_timeout_on_the_command_line_reaches_run(workflow_file):
+    assert cli.main(["run", str(workflow_file), "--timeout", "2.5"]) == 0
+    assert FakeWorkflow.last.run_kwargs["timeout"] == 2.5
