@@ -59,6 +59,8 @@ def worker(args):
     setup_threads(args.threads)
     rows = {}
     for family, case, unit, work, fn in cases(args.quick):
+        if family not in args.families.split(","):
+            continue
         t = timeit(fn, args.repeats)
         rows[case] = {"family": family, "unit": unit, "value": t * 1e6 if work is None else work / t}
     info = hy.build_info()
@@ -77,7 +79,7 @@ def run_config(args, build_dir, capability):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", path, "--threads", str(args.threads),
-           "--repeats", str(args.repeats)] + (["--quick"] if args.quick else [])
+           "--repeats", str(args.repeats), "--families", args.families] + (["--quick"] if args.quick else [])
     subprocess.run(cmd, env=env, check=True, cwd=os.path.dirname(os.path.abspath(__file__)))
     with open(path) as f:
         data = json.load(f)
@@ -96,7 +98,9 @@ def main():
                         help="pkg/ folder of a HYFLOW_NATIVE=ON CMake build")
         ap.add_argument("--portable-build-dir", default=os.environ.get("HYFLOW_BUILD_DIR"),
                         help="pkg/ folder of the portable build (default: HYFLOW_BUILD_DIR, else the installed hyflow)")
-        ap.add_argument("--rounds", type=int, default=2, help="turns over the three configurations")
+        ap.add_argument("--rounds", type=int, default=3, help="turns over the three configurations")
+        ap.add_argument("--families", default="elementwise,reduction,gemm",
+                        help="comma-separated subset of elementwise, reduction, gemm")
         ap.add_argument("--worker", default=None, help=argparse_hidden())
     args = parse_args(__doc__, extra)
     if args.worker:
