@@ -1,10 +1,11 @@
-// Bindings for errors, dtypes, generators, threads and build facts.
+// Bindings for errors, dtypes, generators, threads and build facts (CPU variants included).
 #include <pybind11/stl.h>
 
 #include "bindings/pyconvert.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/thread_exit_internal.h"
+#include "dispatch/cpu_variant.h"
 #include "hyflow/build_config.h"
 
 namespace py = pybind11;
@@ -123,8 +124,12 @@ void bind_runtime(py::module_& m) {
     d["cuda_toolkit"] = HYFLOW_CUDA_TOOLKIT;
     d["cuda_version"] = HYFLOW_CUDA_VERSION;
     d["nccl_toolkit"] = HYFLOW_NCCL_TOOLKIT;
+    d["cpu_baseline"] = HYFLOW_CPU_BASELINE;
+    d["cpu_variants"] = cpu_variants_compiled();
     return d;
   });
+  m.def("_cpu_capability", [] { return cpu_capability(); },
+        "The CPU kernel variant in use: 'default' (the baseline build), 'avx2' or 'avx512'.");
 }
 
 }  // namespace hy

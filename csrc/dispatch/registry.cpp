@@ -48,6 +48,20 @@ void Registry::impl_typed(const std::string& name, int device, void* fn, std::ty
   slot = fn;
 }
 
+void Registry::replace_typed(const std::string& name, int device, void* fn, std::type_index sig) {
+  OpEntry& e = get(name);
+  std::lock_guard<std::mutex> lock(mu_);
+  HY_CHECK(e.builtin, ValueError, "op '", name, "' is user-defined: only built-in kernels have ISA variants");
+  HY_CHECK(sig == e.signature, TypeError, "kernel variant for op '", name,
+           "' does not match the signature declared in the op table: ", e.schema.text);
+  const char* dev = device_type_name(static_cast<DeviceType>(device));
+  // A variant replaces a kernel; it never supplies one the baseline build lacks, so choosing the
+  // baseline (HYFLOW_CPU_CAPABILITY=default) can never leave an op without a kernel.
+  HY_CHECK(e.typed[device] != nullptr, ValueError, "op '", name, "' has no ", dev,
+           " kernel for a variant to replace");
+  e.typed[device] = fn;
+}
+
 void Registry::impl_boxed(const std::string& name, DeviceType device, BoxedKernel kernel) {
   OpEntry& e = get(name);
   std::lock_guard<std::mutex> lock(mu_);

@@ -69,6 +69,12 @@ class Registry {
   void impl(const std::string& name, DeviceType device, R (*fn)(Args...)) {
     impl(name, static_cast<int>(device), fn);
   }
+  /// Replace a built-in's registered kernel by an ISA variant of it (same signature), as the CPU variant
+  /// libraries do at import (dispatch/cpu_variant.cpp). Throws unless `name` already has a kernel there.
+  template <typename R, typename... Args>
+  void impl_variant(const std::string& name, DeviceType device, R (*fn)(Args...)) {
+    replace_typed(name, static_cast<int>(device), reinterpret_cast<void*>(fn), typeid(R (*)(Args...)));
+  }
   /// Register a boxed kernel for a runtime-defined op.
   void impl_boxed(const std::string& name, DeviceType device, BoxedKernel kernel);
 
@@ -85,6 +91,7 @@ class Registry {
 
  private:
   void impl_typed(const std::string& name, int device, void* fn, std::type_index sig);
+  void replace_typed(const std::string& name, int device, void* fn, std::type_index sig);
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<OpEntry>> ops_;
 };

@@ -30,6 +30,7 @@ from .serialization import save, load  # noqa: E402,F401
 from . import data  # noqa: E402,F401
 from . import autograd  # noqa: E402,F401
 from . import nn, optim  # noqa: E402,F401
+from . import backends  # noqa: E402,F401
 from .autograd import (no_grad, enable_grad, inference_mode, set_grad_enabled, is_grad_enabled,  # noqa: E402,F401
                        is_inference_mode_enabled)
 

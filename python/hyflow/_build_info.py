@@ -7,6 +7,11 @@ def build_info():
 
     ``mpi``/``cuda``/``nccl`` say whether the backend is compiled in; ``*_toolkit`` whether CMake found
     the toolkit at build time (the CUDA and NCCL backends arrive in later releases; see docs/design.md).
+
+    ``cpu_baseline`` is the CPU the whole build targets (``x86-64-v2``, or ``native`` for a
+    ``HYFLOW_NATIVE=ON`` build), ``cpu_variants`` the ISA variants of the hot kernels compiled
+    (``default`` is the baseline's own), and ``cpu_capability`` the one this process runs: the best the
+    CPU supports, capped by the ``HYFLOW_CPU_CAPABILITY`` environment variable (docs/development.md).
     """
     c = _C._build_config()
     on = lambda v: str(v).upper() in ("ON", "TRUE", "1", "YES")  # noqa: E731
@@ -15,6 +20,9 @@ def build_info():
         "compiler": c["compiler"],
         "build_type": c["build_type"],
         "arch_flags": c["arch_flags"],
+        "cpu_baseline": c["cpu_baseline"],
+        "cpu_variants": list(c["cpu_variants"]),
+        "cpu_capability": _C._cpu_capability(),
         "blas": c["blas"] or "eigen (no external BLAS)",
         "threads": _C.get_num_threads(),
         "mpi": on(c.get("mpi", False)),

@@ -163,6 +163,26 @@ TEST(GlobalRegistry, BuiltinsRejectUserKernelsAndMismatchedSignatures) {
   EXPECT_THROW(r.define("add(Tensor x) -> Tensor"), ValueError);
 }
 
+Tensor twice_baseline(const Tensor& x) { return ops::mul(x, filled({}, 2.0)); }
+Tensor twice_variant(const Tensor& x) { return ops::add(x, x, Scalar(int64_t{1})); }
+
+// What a CPU variant library does at import (dispatch/cpu_variant.cpp): replace a built-in's baseline
+// kernel with one of the same signature, and nothing else.
+TEST(Registry, ImplVariantReplacesOnlyAnExistingKernelOfTheSameSignature) {
+  Registry r;
+  r.define_builtin("twice(Tensor x) -> Tensor", {}, typeid(Tensor (*)(const Tensor&)), nullptr);
+  // No baseline kernel yet: a variant must not be the only kernel (HYFLOW_CPU_CAPABILITY=default
+  // would then leave the op without one).
+  EXPECT_THROW(r.impl_variant("twice", DeviceType::DeviceType_CPU, &twice_variant), ValueError);
+  r.impl("twice", DeviceType::DeviceType_CPU, &twice_baseline);
+  EXPECT_THROW(r.impl_variant("twice", DeviceType::DeviceType_CPU, &scale_cpu), TypeError);
+  EXPECT_THROW(r.impl_variant("nope", DeviceType::DeviceType_CPU, &twice_variant), ValueError);
+  r.impl_variant("twice", DeviceType::DeviceType_CPU, &twice_variant);
+  EXPECT_EQ(r.get("twice").typed_kernel(kCPU), reinterpret_cast<void*>(&twice_variant));
+  r.define("user_op(Tensor x) -> Tensor");
+  EXPECT_THROW(r.impl_variant("user_op", DeviceType::DeviceType_CPU, &twice_variant), ValueError);
+}
+
 TEST(Ops, FrontFunctionsComputeAndBroadcast) {
   Tensor a = filled({2, 1}, 1.0), b = filled({3}, 2.0);
   Tensor c = ops::add(a, b, Scalar(int64_t{2}));

@@ -100,7 +100,9 @@ HY_UNARY_FLOAT(cos, x.cos())
 HY_UNARY_FLOAT(tan, x.tan())
 HY_UNARY_FLOAT(tanh, x.tanh())
 HY_UNARY_FLOAT(sigmoid, x.logistic())
-HY_UNARY_FLOAT(silu, x * x.logistic())
+// x / (1 + e^-x), as PyTorch computes it, not x * logistic(x): Eigen's SSE/AVX2 logistic returns a
+// denormal instead of 0 at -inf, which made silu(-inf) -inf there but nan (PyTorch's answer) with AVX-512.
+HY_UNARY_FLOAT(silu, x / (HY_SCALAR_OF(x)(1) + (-x).exp()))
 HY_UNARY_FLOAT(erf, x.erf())
 HY_UNARY_FLOAT(reciprocal, x.inverse())
 #undef HY_UNARY_FLOAT

@@ -1,0 +1,25 @@
+// The one exported function of a CPU variant library (libhyflow_cpu_<name>.so). The library is the
+// hot-kernel files compiled for one ISA; this file and cpu_variant_generated.cpp are its only extras.
+// dispatch/cpu_variant.cpp loads it and calls this function once without a registry (a version probe)
+// and once with the global registry, after the baseline kernels are in.
+#include <cstring>
+
+#include "dispatch/registry.h"
+#include "hyflow/build_config.h"
+
+#ifndef HYFLOW_CPU_VARIANT_NAME
+#error "compiled only into a CPU variant library, which defines HYFLOW_CPU_VARIANT_NAME"
+#endif
+
+namespace hy {
+void register_kernels_cpu_variant(Registry& r);  // cpu_variant_generated.cpp
+}  // namespace hy
+
+/// Registers this variant's kernels into `registry` (when not null) over the baseline ones; returns the
+/// variant's name, or null (registering nothing) when `core_version` is not the version it was built for.
+extern "C" __attribute__((visibility("default"))) const char* hyflow_cpu_variant_register(
+    hy::Registry* registry, const char* core_version) {
+  if (core_version == nullptr || std::strcmp(core_version, HYFLOW_VERSION) != 0) return nullptr;
+  if (registry) hy::register_kernels_cpu_variant(*registry);
+  return HYFLOW_CPU_VARIANT_NAME;
+}
