@@ -11,8 +11,8 @@ from hypothesis.extra import numpy as hnp
 
 import hyflow as hy
 from fuzz_reference import binary_reference, result_type, unary_reference
-from fuzz_support import (Expect, arrays, category, check, describe, hy_dtype, is_float, log_case, make_tensor,
-                          pending, to_dtype_values, FUZZ_SETTINGS)
+from fuzz_support import (FUZZ_SETTINGS, Expect, arrays, category, check, describe, hy_dtype, is_float, log_case,
+                          make_tensor, pending, to_dtype_values)
 
 WRITE_DTYPES = ["bool", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
 INPLACE_BINARY = ["add", "sub", "mul", "div", "remainder", "floor_divide", "pow"]
@@ -165,11 +165,18 @@ def prop_out_argument(case):
     if unary:
         expect = unary_reference(op, a_np, dtype)
         rtype = expect.dtype
+        if rtype and is_float(rtype) and is_float(out_dtype) and expect.value is not None:
+            unrounded = unary_reference(op, a_np, dtype, unrounded=True)  # see the binary case below
+            expect.alternative = to_dtype_values(np.asarray(unrounded.value, dtype=np.float64), out_dtype)
     else:
         rtype = result_type(("tensor", dtype, 2), ("tensor", dtype, 1))
         expect, skip = binary_reference(op, a_np, case["b"], rtype)
         assume(skip is None or not pending(skip))
         rtype = expect.dtype or rtype
+        if is_float(rtype) and is_float(out_dtype) and expect.value is not None:
+            # Computing straight into out= (no rounding to the result dtype on the way) is fine too.
+            unrounded, _ = binary_reference(op, a_np, case["b"], rtype, unrounded=True)
+            expect.alternative = to_dtype_values(np.asarray(unrounded.value, dtype=np.float64), out_dtype)
     t = make_tensor(buf, dtype)
     a = t[1:]
     out = {"fresh": lambda: hy.zeros(*a_np.shape, dtype=hy_dtype(out_dtype)),
@@ -190,7 +197,8 @@ def prop_out_argument(case):
             value = to_dtype_values(np.asarray(expect.value, dtype=np.float64) if is_float(out_dtype)
                                     else expect.value, out_dtype)
             errors = expect.errors + ((TypeError,) if rtype != out_dtype else ())
-            expect = Expect(value, out_dtype, errors=errors, rtol=expect.rtol, atol=expect.atol)
+            expect = Expect(value, out_dtype, errors=errors, rtol=expect.rtol, atol=expect.atol,
+                            alternative=expect.alternative)
     b = make_tensor(case["b"], dtype)
 
     def run():

@@ -333,8 +333,17 @@ def _index_expect(value, error, index, dtype):
         if isinstance(error, Warning):
             return None
         return Expect.error(IndexError, ValueError, TypeError)
-    # Negative slice steps are documented as unsupported (ValueError); everything else must work.
-    return Expect(np.asarray(value), dtype, errors=(ValueError,) if _has_negative_step(index) else ())
+    # Negative slice steps are documented as unsupported (ValueError); everything else must work, but
+    # for NumPy's quirk of accepting an empty boolean mask whatever the dim's size (PyTorch refuses).
+    errors = (ValueError,) if _has_negative_step(index) else ()
+    if _has_empty_mask(index):
+        errors += (IndexError,)
+    return Expect(np.asarray(value), dtype, errors=errors)
+
+
+def _has_empty_mask(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, np.ndarray) and i.dtype == np.bool_ and i.size == 0 for i in items)
 
 
 @given(index_cases())

@@ -90,14 +90,17 @@ BINARY_OPS = (list(ARITH) + ["div", "div_trunc", "div_floor", "floor_divide", "r
                              "minimum", "atan2"] + list(COMPARE) + list(LOGICAL) + list(BITWISE))
 
 
-def binary_reference(op, a, b, rtype):
+def binary_reference(op, a, b, rtype, unrounded=False):
     """Expected outcome of `op` on NumPy operands a, b (values of their hyflow dtypes, already
-    broadcast-compatible) whose promoted dtype is `rtype`. Returns (Expect, skip_reason or None)."""
+    broadcast-compatible) whose promoted dtype is `rtype`. Returns (Expect, skip_reason or None).
+    unrounded=True: floating results stay in the compute dtype (float32 for half types), as a kernel
+    writing straight into a wider out= may leave them."""
+    finish = (lambda r, name: _as(r, compute_dtype(name))) if unrounded else to_dtype_values
     with np.errstate(all="ignore"):
-        return _binary_reference(op, a, b, rtype)
+        return _binary_reference(op, a, b, rtype, finish)
 
 
-def _binary_reference(op, a, b, rtype):
+def _binary_reference(op, a, b, rtype, finish):
     if op in LOGICAL:
         return Expect(LOGICAL[op](_truth(a), _truth(b)), "bool"), None
     if op in BITWISE:
@@ -111,7 +114,7 @@ def _binary_reference(op, a, b, rtype):
         ftype = rtype if is_float(rtype) else "float32"
         c = compute_dtype(ftype)
         fn = np.divide if op == "div" else np.arctan2
-        return Expect(to_dtype_values(fn(_as(a, c), _as(b, c)), ftype), ftype), None
+        return Expect(finish(fn(_as(a, c), _as(b, c)), ftype), ftype), None
     if rtype == "bool":
         if op == "sub":
             return Expect.error(TypeError), None
@@ -135,6 +138,8 @@ def _binary_reference(op, a, b, rtype):
     elif op in ("div_floor", "floor_divide"):
         if pending("floor_divide_inf") and np.any(np.isinf(x) & np.isfinite(y)):
             return None, "floor_divide_inf"
+        if pending("floor_divide_by_inf") and np.any(np.isfinite(x) & np.isinf(y)):
+            return None, "floor_divide_by_inf"
         r = np.floor_divide(x, y)
     elif op == "remainder":
         r = np.remainder(x, y)
@@ -146,7 +151,7 @@ def _binary_reference(op, a, b, rtype):
         r = np.minimum(x, y)
     else:
         raise KeyError(op)
-    return Expect(to_dtype_values(r, rtype), rtype), None
+    return Expect(finish(r, rtype), rtype), None
 
 
 def _truth(x):
@@ -211,7 +216,7 @@ FLOAT_UNARY = {  # promote_float ops: ints and bool compute in float32
     "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
 }
 SAME_UNARY = {  # dtype-preserving ops
-    "abs": np.abs, "neg": np.negative, "sign": np.sign, "floor": np.floor, "ceil": np.ceil, "round": np.round,
+    "abs": np.abs, "neg": np.negative, "sign": lambda x: np.nan_to_num(np.sign(x), nan=0.0),  # NaN -> 0, as torch "floor": np.floor, "ceil": np.ceil, "round": np.round,
     "trunc": np.trunc, "relu": lambda x: np.maximum(x, np.zeros((), x.dtype)), "square": lambda x: x * x,
 }
 BOOL_UNARY = {"logical_not": lambda x: ~_truth(x), "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite}
@@ -220,7 +225,10 @@ UNARY_OPS = list(FLOAT_UNARY) + list(SAME_UNARY) + list(BOOL_UNARY) + ["bitwise_
 LOOSE_UNARY = {"exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "sigmoid", "erf", "silu", "gelu"}
 
 
-def unary_reference(op, a, dtype):
+def unary_reference(op, a, dtype, unrounded=False):
+    """Expected outcome of unary `op` on NumPy array a of hyflow dtype `dtype` (unrounded: as in
+    binary_reference)."""
+    finish = (lambda r, name: _as(r, compute_dtype(name))) if unrounded else to_dtype_values
     with np.errstate(all="ignore"):
         if op in BOOL_UNARY:
             x = a if dtype == "bool" or op == "logical_not" else _as(a, compute_dtype(dtype))
@@ -231,9 +239,10 @@ def unary_reference(op, a, dtype):
             return Expect(~_as(a, dtype), dtype)
         if op in FLOAT_UNARY:
             ftype = dtype if is_float(dtype) else "float32"
-            r = FLOAT_UNARY[op](_as(a, np.float64))  # exact enough to round once to the compute dtype
-            r = _as(r, compute_dtype(ftype))
-            return Expect(to_dtype_values(r, ftype), ftype)
+            # Inputs convert to the compute dtype first (int32 2**31-1 becomes 2**31 in float32); the op
+            # then runs in float64, exact enough to round once to the compute dtype.
+            r = FLOAT_UNARY[op](_as(_as(a, compute_dtype(ftype)), np.float64))
+            return Expect(finish(_as(r, compute_dtype(ftype)), ftype), ftype)
         if dtype == "bool":
             if op in ("abs", "sign", "square"):
                 return Expect(np.asarray(a, dtype=bool), "bool", errors=(TypeError,))
@@ -243,8 +252,7 @@ def unary_reference(op, a, dtype):
             if op in ("floor", "ceil", "round", "trunc"):
                 return Expect(x, dtype)
             return Expect(SAME_UNARY[op](x), dtype)
-        r = SAME_UNARY[op](_as(a, compute_dtype(dtype)))
-        return Expect(to_dtype_values(r, dtype), dtype)
+        return Expect(finish(SAME_UNARY[op](_as(a, compute_dtype(dtype))), dtype), dtype)
 
 
 # --- reductions ----------------------------------------------------------------------------------

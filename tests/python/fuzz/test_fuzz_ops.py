@@ -38,7 +38,9 @@ importlib.import_module(sys.argv[2]).PROPERTIES[sys.argv[3]]()
 @pytest.mark.parametrize("module,name", PROPERTIES, ids=[name for _, name in PROPERTIES])
 def test_property(module, name, tmp_path):
     case_file = tmp_path / "last_case.txt"
-    r = run_python(["-c", _CHILD, FUZZ_DIR, module, name], HYFLOW_FUZZ_CASE_FILE=str(case_file))
+    # Hypothesis keeps a cache in ./.hypothesis unless told otherwise: keep it out of the source tree.
+    r = run_python(["-c", _CHILD, FUZZ_DIR, module, name], HYFLOW_FUZZ_CASE_FILE=str(case_file),
+                   HYPOTHESIS_STORAGE_DIRECTORY=str(tmp_path / "hypothesis"))
     if r.returncode != 0:
         last = case_file.read_text() if case_file.exists() else "(no case was logged)"
         output = (r.stdout + r.stderr)[-8000:]

@@ -165,3 +165,12 @@ def test_conv2d_groups_zero_raises_value_error():
         hy.nn.functional.conv2d(x, w, groups=0)
     with pytest.raises(ValueError, match="groups"):
         hy.nn.Conv2d(4, 4, 3, groups=0)
+
+
+@fixed_on_branch("floor_divide_by_inf")
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_floor_divide_finite_by_inf_follows_python(dtype):
+    # Python, NumPy and PyTorch: -1.0 // inf == -1.0 and 1.0 // -inf == -1.0 (the floor of a tiny negative).
+    x = hy.tensor([-1.0, 1.0, 1.0, -1.0]).to(getattr(hy, dtype))
+    y = hy.tensor([float("inf"), float("-inf"), float("inf"), float("-inf")]).to(getattr(hy, dtype))
+    assert _values(hy.floor_divide(x, y)).tolist() == [-1.0, -1.0, 0.0, 0.0]
