@@ -326,6 +326,17 @@ def test_tensor_of_python_int_beyond_int64_raises():
     assert hy.tensor([2**70, 1], dtype=hy.float64).tolist() == [2.0**70, 1.0]
 
 
+def test_tensor_of_ints_in_uint64_range_mixed_with_small_ints_raises():
+    # NumPy reads [0, 2**63] as float64, which became a float32 tensor of rounded values (fuzz finding).
+    for data in ([0, 2**63], [1, 2**64 - 1], [[0], [2**63]]):
+        with pytest.raises(ValueError, match="Python integer .* cannot be converted to int64"):
+            hy.tensor(data)
+        with pytest.raises(ValueError, match="cannot be converted to int64"):
+            hy.as_tensor(data)
+    assert hy.tensor([0, 2**63], dtype=hy.float64).tolist() == [0.0, 2.0**63]
+    assert hy.tensor([0.5, 2**63]).dtype == hy.float32  # a float in the data makes it a float tensor
+
+
 def test_numpy_unsigned_arrays_convert_to_int64_or_raise():
     for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
         a = np.array([0, np.iinfo(dt).max if dt != np.uint64 else 2**63 - 1], dt)
