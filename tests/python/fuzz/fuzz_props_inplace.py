@@ -7,7 +7,6 @@ Run by test_fuzz_ops.py."""
 import numpy as np
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 import hyflow as hy
 from fuzz_reference import binary_reference, result_type, unary_reference

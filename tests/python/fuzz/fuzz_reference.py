@@ -216,7 +216,8 @@ FLOAT_UNARY = {  # promote_float ops: ints and bool compute in float32
     "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
 }
 SAME_UNARY = {  # dtype-preserving ops
-    "abs": np.abs, "neg": np.negative, "sign": lambda x: np.nan_to_num(np.sign(x), nan=0.0),  # NaN -> 0, as torch "floor": np.floor, "ceil": np.ceil, "round": np.round,
+    "abs": np.abs, "neg": np.negative, "sign": lambda x: np.nan_to_num(np.sign(x), nan=0.0),  # sign(NaN) is 0, as torch
+    "floor": np.floor, "ceil": np.ceil, "round": np.round,
     "trunc": np.trunc, "relu": lambda x: np.maximum(x, np.zeros((), x.dtype)), "square": lambda x: x * x,
 }
 BOOL_UNARY = {"logical_not": lambda x: ~_truth(x), "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite}
