@@ -386,6 +386,31 @@ def test_filling_integer_tensors_with_nan_inf_or_too_big_values_raises():
     assert hy.clamp(i32(), min=-5, max=2**31 - 1).tolist() == [0, 0, 0]
 
 
+def test_arange_over_the_whole_int64_range():
+    # end - start overflowed int64, and the count came out 0: an empty tensor (scripts/sanitize.sh finding).
+    np.testing.assert_array_equal(hy.arange(-2**63, 2**63 - 1, 2**62).numpy(),
+                                  np.arange(-2**63, 2**63 - 1, 2**62, dtype=np.int64))
+    np.testing.assert_array_equal(hy.arange(2**63 - 1, -2**63, -2**62).numpy(),
+                                  np.arange(2**63 - 1, -2**63, -2**62, dtype=np.int64))
+    with pytest.raises(ValueError, match="too many elements"):
+        hy.arange(-2**63, 2**63 - 1)
+
+
+def test_integer_add_sub_mul_wrap_like_numpy():
+    # Checked exactly here; under scripts/sanitize.sh, UBSan also fails it if a kernel overflows a signed type.
+    for dt, npdt in ((hy.int32, np.int32), (hy.int64, np.int64)):
+        info = np.iinfo(npdt)
+        a = np.array([info.max, info.min, -1, 7], npdt)
+        b = np.array([info.max, info.max, info.min, 3], npdt)
+        x, y = hy.tensor(a), hy.tensor(b)
+        with np.errstate(over="ignore"):
+            for got, want in ((x + y, a + b), (x - y, a - b), (x * y, a * b), (x * 3, a * np.array(3, npdt)),
+                              (hy.add(x, y, alpha=3), a + np.array(3, npdt) * b),
+                              (hy.sub(x, y, alpha=2), a - np.array(2, npdt) * b)):
+                assert got.dtype == dt
+                np.testing.assert_array_equal(got.numpy(), want)
+
+
 def test_linspace_of_one_step_is_start():
     assert hy.linspace(2.0, 5.0, 1).tolist() == [2.0]
     assert hy.linspace(-1, 7, 1, dtype=hy.int64).tolist() == [-1]
