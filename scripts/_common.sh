@@ -10,7 +10,7 @@ HY_VENV="${HY_VENV:-$HY_ROOT/.venv}"
 HY_APT_PACKAGES=(build-essential cmake ninja-build ccache libeigen3-dev libtbb-dev libopenblas-dev
                  libgtest-dev googletest libopenmpi-dev openmpi-bin python3-dev python3-venv pkg-config)
 # Python packages for building (no build isolation) and testing.
-HY_PIP_PACKAGES=(numpy pytest pyyaml tqdm matplotlib scikit-build-core pybind11 ninja)
+HY_PIP_PACKAGES=(numpy pytest hypothesis pyyaml tqdm matplotlib scikit-build-core pybind11 ninja)
 # Test references only (mpi4py builds against the system Open MPI): tests that need them skip when
 # they are missing, so a failed install warns.
 HY_PIP_OPTIONAL=(torch==2.13.0 safetensors mpi4py)

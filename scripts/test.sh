@@ -2,6 +2,8 @@
 # Set everything up, then run the whole test suite: pytest over tests/python against the installed
 # package, and the C++ GoogleTest suite through ctest from the same build. Extra arguments go to
 # pytest (e.g. `bash scripts/test.sh -k dispatch -x`). Exits non-zero when anything failed.
+# HYFLOW_TEST_SANITIZE=1 also runs scripts/sanitize.sh (ASan + UBSan build, its ctest and a fast
+# Python subset; docs/development.md "Sanitizers").
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
@@ -42,9 +44,18 @@ else
   cpp_summary="no C++ tests found in $build_dir (was HYFLOW_BUILD_TESTS=ON applied?)"
 fi
 
+san_rc=0
+san_summary="off (HYFLOW_TEST_SANITIZE=1 runs it)"
+if [[ ${HYFLOW_TEST_SANITIZE:-0} == 1 ]]; then
+  hy_log "sanitizers: scripts/sanitize.sh"
+  bash "$HY_ROOT/scripts/sanitize.sh" 2>&1 | tee "$logs/sanitize.log" || san_rc=${PIPESTATUS[0]}
+  san_summary="$(sed -n 's/.*sanitize summary: //p' "$logs/sanitize.log" | tail -n 1)"
+fi
+
 elapsed=$((SECONDS - t_start))
 status=OK
-[[ $py_rc -ne 0 || $cpp_rc -ne 0 ]] && status=FAILED
-printf '\n[hyflow] test summary: %s | python: %s | C++: %s | %dm%02ds\n' \
-  "$status" "${py_summary:-no pytest summary}" "${cpp_summary:-no ctest summary}" $((elapsed / 60)) $((elapsed % 60))
+[[ $py_rc -ne 0 || $cpp_rc -ne 0 || $san_rc -ne 0 ]] && status=FAILED
+printf '\n[hyflow] test summary: %s | python: %s | C++: %s | sanitize: %s | %dm%02ds\n' \
+  "$status" "${py_summary:-no pytest summary}" "${cpp_summary:-no ctest summary}" "${san_summary:-no summary}" \
+  $((elapsed / 60)) $((elapsed % 60))
 [[ $status == OK ]]

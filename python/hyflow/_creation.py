@@ -28,16 +28,26 @@ def _infer_dtype(data, arr):
     return arr.dtype
 
 
-def _first_big_int(data):
-    """The first Python int in nested ``data`` that int64 cannot hold, or None."""
+def _first_in(data, pred):
+    """The first element of nested lists/tuples ``data`` for which ``pred`` holds, or None."""
     stack = [data]
     while stack:
         x = stack.pop()
-        if isinstance(x, builtins.int) and not isinstance(x, builtins.bool) and not -2**63 <= x < 2**63:
+        if pred(x):
             return x
         if isinstance(x, (list, tuple)):
             stack.extend(reversed(x))
     return None
+
+
+def _first_big_int(data):
+    """The first Python int in nested ``data`` that int64 cannot hold, or None."""
+    return _first_in(data, lambda x: isinstance(x, builtins.int) and not isinstance(x, builtins.bool)
+                     and not -2**63 <= x < 2**63)
+
+
+def _has_float(data):
+    return _first_in(data, lambda x: isinstance(x, (builtins.float, np.floating))) is not None
 
 
 def _check_fits(arr, name):
@@ -72,8 +82,10 @@ def tensor(data, *, dtype=None, device=None):
     except (ValueError, TypeError) as e:
         raise ValueError(f"tensor(): cannot build a tensor from {type(data).__name__}: {e}") from None
     dt = None if dtype is None else dtype if isinstance(dtype, _C.dtype) else _C.promote_types(dtype, dtype)
-    if arr.dtype == object:
-        # NumPy keeps Python ints beyond int64 (and mixed objects) as objects; a float dtype converts them
+    if arr.dtype == object or (arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic))
+                               and dt is None and not _has_float(data)):
+        # NumPy keeps Python ints beyond int64 (and mixed objects) as objects, and turns ints mixed with
+        # ones in uint64's range ([0, 2**63]) into float64: either way only a float dtype holds them.
         big = _first_big_int(data)
         if big is not None and dt is not None and dt.is_floating_point:
             try:

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "hyflow/ops/ops_generated.h"
+#include "kernels/cpu/gemm.h"
 
 namespace hy {
 namespace {
@@ -165,6 +166,20 @@ TEST(Views, WritesThroughAViewBumpSharedVersion) {
   EXPECT_GT(t.storage()->version(), before);
   EXPECT_EQ(at(t, {1, 0}), 7.0f);
   EXPECT_EQ(at(t, {0, 0}), 0.0f);
+}
+
+// The GEMM reads its operands through (ld, trans) derived from the strides; an empty operand whose strides
+// fit no layout (NumPy's (3, 0) arrays have strides (0, 0)) left them unset, an uninitialized read that
+// UBSan reports (found by scripts/sanitize.sh in matmul's "empty k" case).
+TEST(Views, GemmLayoutOfEmptyMatrixIsAlwaysSet) {
+  int64_t ld = -7;
+  bool trans = true;
+  EXPECT_TRUE(cpu::gemm_layout(3, 0, 0, 0, &ld, &trans));
+  EXPECT_FALSE(trans);
+  EXPECT_EQ(ld, 1);
+  EXPECT_TRUE(cpu::gemm_layout(0, 5, 0, 0, &ld, &trans));
+  EXPECT_EQ(ld, 5);
+  EXPECT_FALSE(cpu::gemm_layout(3, 4, 1, 1, &ld, &trans));  // overlapping rows: needs a copy
 }
 
 }  // namespace

@@ -326,6 +326,17 @@ def test_tensor_of_python_int_beyond_int64_raises():
     assert hy.tensor([2**70, 1], dtype=hy.float64).tolist() == [2.0**70, 1.0]
 
 
+def test_tensor_of_ints_in_uint64_range_mixed_with_small_ints_raises():
+    # NumPy reads [0, 2**63] as float64, which became a float32 tensor of rounded values (fuzz finding).
+    for data in ([0, 2**63], [1, 2**64 - 1], [[0], [2**63]]):
+        with pytest.raises(ValueError, match="Python integer .* cannot be converted to int64"):
+            hy.tensor(data)
+        with pytest.raises(ValueError, match="cannot be converted to int64"):
+            hy.as_tensor(data)
+    assert hy.tensor([0, 2**63], dtype=hy.float64).tolist() == [0.0, 2.0**63]
+    assert hy.tensor([0.5, 2**63]).dtype == hy.float32  # a float in the data makes it a float tensor
+
+
 def test_numpy_unsigned_arrays_convert_to_int64_or_raise():
     for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
         a = np.array([0, np.iinfo(dt).max if dt != np.uint64 else 2**63 - 1], dt)
@@ -373,6 +384,31 @@ def test_filling_integer_tensors_with_nan_inf_or_too_big_values_raises():
     assert i32().fill_(3.7).tolist() == [3, 3, 3] and hy.full((1,), -2**31, dtype=hy.int32).tolist() == [-2**31]
     assert hy.zeros(2, dtype=hy.bool).fill_(float("nan")).tolist() == [True, True]
     assert hy.clamp(i32(), min=-5, max=2**31 - 1).tolist() == [0, 0, 0]
+
+
+def test_arange_over_the_whole_int64_range():
+    # end - start overflowed int64, and the count came out 0: an empty tensor (scripts/sanitize.sh finding).
+    np.testing.assert_array_equal(hy.arange(-2**63, 2**63 - 1, 2**62).numpy(),
+                                  np.arange(-2**63, 2**63 - 1, 2**62, dtype=np.int64))
+    np.testing.assert_array_equal(hy.arange(2**63 - 1, -2**63, -2**62).numpy(),
+                                  np.arange(2**63 - 1, -2**63, -2**62, dtype=np.int64))
+    with pytest.raises(ValueError, match="too many elements"):
+        hy.arange(-2**63, 2**63 - 1)
+
+
+def test_integer_add_sub_mul_wrap_like_numpy():
+    # Checked exactly here; under scripts/sanitize.sh, UBSan also fails it if a kernel overflows a signed type.
+    for dt, npdt in ((hy.int32, np.int32), (hy.int64, np.int64)):
+        info = np.iinfo(npdt)
+        a = np.array([info.max, info.min, -1, 7], npdt)
+        b = np.array([info.max, info.max, info.min, 3], npdt)
+        x, y = hy.tensor(a), hy.tensor(b)
+        with np.errstate(over="ignore"):
+            for got, want in ((x + y, a + b), (x - y, a - b), (x * y, a * b), (x * 3, a * np.array(3, npdt)),
+                              (hy.add(x, y, alpha=3), a + np.array(3, npdt) * b),
+                              (hy.sub(x, y, alpha=2), a - np.array(2, npdt) * b)):
+                assert got.dtype == dt
+                np.testing.assert_array_equal(got.numpy(), want)
 
 
 def test_linspace_of_one_step_is_start():

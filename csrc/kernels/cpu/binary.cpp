@@ -5,10 +5,14 @@
 #include "core/scalar_check.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/binary_impl.h"
+#include "kernels/cpu/int_wrap_internal.h"
 
 namespace hy::kernels::cpu {
 using hy::cpu::binary_kernel;
 using hy::cpu::BinaryDTypes;
+using hy::cpu::wrap_add;
+using hy::cpu::wrap_mul;
+using hy::cpu::wrap_sub;
 using std::optional;
 
 namespace {
@@ -96,12 +100,18 @@ void check_int_divisor(const Tensor& b, const Tensor& a, const char* op) {
 
 Tensor add(const Tensor& self, const Tensor& other, const Scalar& alpha, const optional<Tensor>& out) {
   check_alpha(self, other, alpha, "add");
+  // Integers wrap on overflow as in NumPy (int_wrap_internal.h); a signed overflow is UB in C++.
   if (alpha.to_double() == 1.0)
-    return binary_kernel("add", self, other, out, kPromote, [](auto x, auto y) { return static_cast<decltype(x)>(x + y); });
+    return binary_kernel("add", self, other, out, kPromote, [](auto x, auto y) {
+      using T = decltype(x);
+      if constexpr (is_int_v<T>) return wrap_add(x, y);
+      else return static_cast<T>(x + y);
+    });
   double al = alpha.to_double();
   return binary_kernel("add", self, other, out, kPromote, [al](auto x, auto y) {
     using T = decltype(x);
-    return static_cast<T>(x + static_cast<T>(al) * y);
+    if constexpr (is_int_v<T>) return wrap_add(x, wrap_mul(static_cast<T>(al), y));
+    else return static_cast<T>(x + static_cast<T>(al) * y);
   });
 }
 
@@ -109,11 +119,16 @@ Tensor sub(const Tensor& self, const Tensor& other, const Scalar& alpha, const o
   check_alpha(self, other, alpha, "sub");
   check_not_bool(self, other, "sub");
   if (alpha.to_double() == 1.0)
-    return binary_kernel("sub", self, other, out, kPromote, [](auto x, auto y) { return static_cast<decltype(x)>(x - y); });
+    return binary_kernel("sub", self, other, out, kPromote, [](auto x, auto y) {
+      using T = decltype(x);
+      if constexpr (is_int_v<T>) return wrap_sub(x, y);
+      else return static_cast<T>(x - y);
+    });
   double al = alpha.to_double();
   return binary_kernel("sub", self, other, out, kPromote, [al](auto x, auto y) {
     using T = decltype(x);
-    return static_cast<T>(x - static_cast<T>(al) * y);
+    if constexpr (is_int_v<T>) return wrap_sub(x, wrap_mul(static_cast<T>(al), y));
+    else return static_cast<T>(x - static_cast<T>(al) * y);
   });
 }
 
@@ -121,6 +136,7 @@ Tensor mul(const Tensor& self, const Tensor& other, const optional<Tensor>& out)
   return binary_kernel("mul", self, other, out, kPromote, [](auto x, auto y) {
     using T = decltype(x);
     if constexpr (std::is_same_v<T, bool>) return static_cast<bool>(x && y);
+    else if constexpr (is_int_v<T>) return wrap_mul(x, y);
     else return static_cast<T>(x * y);
   });
 }

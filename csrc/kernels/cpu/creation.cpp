@@ -1,6 +1,7 @@
 // Factory kernels: empty/zeros/ones/full, ranges, eye, and the random fills built on the
 // counter-based Philox generator (reproducible regardless of thread count).
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "core/generator.h"
@@ -8,6 +9,7 @@
 #include "core/scalar_check.h"
 #include "core/shape_util.h"
 #include "hyflow/ops/ops_generated.h"
+#include "kernels/cpu/int_wrap_internal.h"
 #include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::cpu {
@@ -99,22 +101,29 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::o
            " does not lead from start ", start, " to end ", end);
   int64_t n;
   if (all_int) {
-    int64_t a = start.to_int(), b = end.to_int(), c = step.to_int();
-    n = c > 0 ? (b - a + c - 1) / c : (a - b + (-c) - 1) / (-c);
+    // The span and the count in uint64: end - start overflows int64 for arange(-2**63, 2**63 - 1).
+    const int64_t a = start.to_int(), b = end.to_int(), c = step.to_int();
+    const uint64_t span = c > 0 ? hy::cpu::wrap_sub<uint64_t>(b, a) : hy::cpu::wrap_sub<uint64_t>(a, b);
+    const uint64_t size = c > 0 ? static_cast<uint64_t>(c) : hy::cpu::wrap_sub<uint64_t>(0, c);
+    const uint64_t count = span / size + (span % size != 0);
+    HY_CHECK(count <= static_cast<uint64_t>(INT64_MAX), ValueError, "arange: too many elements (", count, ")");
+    n = static_cast<int64_t>(count);
   } else {
     double len = std::ceil((e - s) / st);
     HY_CHECK(len < 9.2e18, ValueError, "arange: too many elements (", len, ")");
     n = static_cast<int64_t>(len);
   }
   if (n > 0) {  // the values are monotone: the ends fit the dtype, so all do
-    Scalar last = all_int ? Scalar(start.to_int() + (n - 1) * step.to_int()) : Scalar(s + static_cast<double>(n - 1) * st);
+    // start + (n - 1) * step lies between start and end, so it fits even where (n - 1) * step does not.
+    Scalar last = all_int ? Scalar(hy::cpu::wrap_add(start.to_int(), hy::cpu::wrap_mul(n - 1, step.to_int())))
+                          : Scalar(s + static_cast<double>(n - 1) * st);
     check_scalar_fits(start, dt, "arange", "start");
     check_scalar_fits(last, dt, "arange", "the last value");
   }
   Tensor t = empty(DimVector{n}, dt, device);
   if (all_int && dtype_is_integral(dt)) {
     int64_t a = start.to_int(), c = step.to_int();
-    fill_by_index(t, [&](int64_t i) { return a + i * c; });
+    fill_by_index(t, [&](int64_t i) { return hy::cpu::wrap_add(a, hy::cpu::wrap_mul(i, c)); });
   } else {
     fill_by_index(t, [&](int64_t i) { return s + static_cast<double>(i) * st; });
   }

@@ -173,6 +173,13 @@ void block_product(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t
 }  // namespace
 
 bool gemm_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride, int64_t* ld, bool* trans) {
+  // An empty matrix has no element to address, so any layout describes it; its strides may be anything
+  // (NumPy gives (0, 0) for a (3, 0) array), and a contiguous copy would not change them.
+  if (rows == 0 || cols == 0) {
+    *trans = false;
+    *ld = std::max<int64_t>(1, cols);
+    return true;
+  }
   if ((cols == 1 || col_stride == 1) && (rows == 1 || row_stride >= std::max<int64_t>(1, cols))) {
     *trans = false;
     *ld = rows == 1 ? std::max<int64_t>(1, cols) : row_stride;

@@ -28,7 +28,8 @@ void gemm_batched(int64_t batch, int64_t m, int64_t n, int64_t k, T alpha, const
                   const GemmMatrix<T>& b, T beta, T* c);
 
 /// True when a (rows x cols) matrix with element strides (row_stride, col_stride) can be handed to
-/// gemm_batched without a copy; sets ld/trans accordingly.
+/// gemm_batched without a copy; sets ld/trans accordingly. Always true (and always sets them) for a
+/// dense row-major matrix and for an empty one.
 bool gemm_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride, int64_t* ld, bool* trans);
 
 }  // namespace hy::cpu
