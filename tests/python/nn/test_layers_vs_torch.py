@@ -244,3 +244,24 @@ def test_im2col_errors_and_low_precision():
     outbf = F.conv2d(hy.tensor(x).to(hy.bfloat16), hy.tensor(w).to(hy.bfloat16), padding=1)
     assert outbf.dtype == hy.bfloat16
     np.testing.assert_allclose(npy(outbf.float()), ref, rtol=0.1, atol=0.3)
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda lib: lib.nn.Linear(3, 2), (4, 3)), (lambda lib: lib.nn.Conv2d(1, 2, 2), (1, 1, 3, 3)),
+    (lambda lib: lib.nn.Conv1d(1, 2, 2), (1, 1, 5))])
+def test_layers_refuse_input_of_another_dtype_like_torch(make, shape):
+    # A float64 batch through float32 weights used to promote silently to a float64 result.
+    for lib in (torch, hy):
+        layer = make(lib)
+        with pytest.raises(RuntimeError):
+            layer(lib.ones(*shape, dtype=lib.float64))
+        with pytest.raises(RuntimeError):
+            layer(lib.ones(*shape, dtype=lib.int32))
+        assert layer(lib.ones(*shape)).dtype == lib.float32
+    with pytest.raises(RuntimeError, match=r"linear\(\): input and weight must have the same dtype, but got "
+                                           r"hyflow.float64 and hyflow.float32"):
+        F.linear(hy.ones(2, 3, dtype=hy.float64), hy.ones(4, 3))
+    with pytest.raises(RuntimeError, match=r"linear\(\): input and bias must have the same dtype"):
+        F.linear(hy.ones(2, 3), hy.ones(4, 3), hy.ones(4, dtype=hy.float64))
+    with pytest.raises(RuntimeError, match=r"conv2d\(\): input and weight must have the same dtype"):
+        F.conv2d(hy.ones(1, 1, 3, 3, dtype=hy.float64), hy.ones(1, 1, 2, 2))
