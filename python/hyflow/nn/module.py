@@ -39,7 +39,8 @@ def _as_tensor(src):
             errors.append(f"__dlpack__: {e}")
     if hasattr(src, "__array__"):
         try:
-            return _C.from_numpy(np.array(src, copy=True, order="C")), None
+            # (asarray first: older __array__ implementations, torch's among them, take no copy= argument)
+            return _C.from_numpy(np.array(np.asarray(src), copy=True, order="C")), None
         except Exception as e:  # noqa: BLE001
             errors.append(f"__array__: {e}")
     why = f" ({'; '.join(errors)})" if errors else ""
