@@ -15,7 +15,8 @@
 namespace py = pybind11;
 
 namespace hy {
-py::array to_numpy(const Tensor& t, py::handle self);  // bind_interop.cpp
+py::array to_numpy(const Tensor& t, py::handle self);                         // bind_interop.cpp
+void check_exportable(const TensorImpl& t, const char* what, const char* instead);  // bind_interop.cpp
 
 namespace {
 
@@ -51,6 +52,7 @@ void destroy_versioned_capsule(PyObject* capsule) {
 
 py::object dlpack_capsule(const Tensor& t, py::handle stream, py::handle max_version, py::handle dl_device,
                           py::handle copy) {
+  check_exportable(*t.impl(), "__dlpack__()", "tensor.detach().__dlpack__() (from_dlpack(t.detach()))");
   HY_CHECK(stream.is_none(), ValueError, "__dlpack__: stream must be None for CPU tensors, got ",
            std::string(py::repr(stream)));
   if (!dl_device.is_none()) {
@@ -182,6 +184,8 @@ const char* buffer_format(DType t) {
 }
 
 py::buffer_info tensor_buffer(TensorImpl& impl) {
+  // (NumPy tries the buffer protocol before __array__; it then falls back to __array__, which raises.)
+  check_exportable(impl, "memoryview()", "memoryview(tensor.detach())");
   HY_CHECK(impl.device().is_cpu(), TypeError, "only CPU tensors support the buffer protocol, this one is on ",
            device_str(impl.device()));
   const int64_t item = dtype_itemsize(impl.dtype());
@@ -195,6 +199,7 @@ py::buffer_info tensor_buffer(TensorImpl& impl) {
 // NumPy 2's __array__(dtype=None, copy=None): copy=False must not copy (ValueError when it would have to).
 py::object tensor_array(py::handle self, py::handle dtype, py::handle copy) {
   Tensor t = self.cast<Tensor>();
+  check_exportable(*t.impl(), "numpy()", "tensor.detach().numpy() (np.asarray(tensor.detach()))");
   const bool never_copy = copy.ptr() == Py_False, always_copy = copy.ptr() == Py_True;
   py::module_ np = py::module_::import("numpy");
   py::object arr;

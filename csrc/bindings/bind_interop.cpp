@@ -2,6 +2,7 @@
 // (DLPack and the buffer protocol live beside these, in bind_dlpack.cpp.)
 #include <pybind11/numpy.h>
 
+#include "autograd/autograd_meta.h"
 #include "bindings/pyconvert.h"
 #include "core/error.h"
 #include "core/shape_util.h"
@@ -78,6 +79,15 @@ Tensor from_numpy(py::handle obj) {
   return Tensor(std::make_shared<TensorImpl>(std::move(storage), shape, strides, 0, dt));
 }
 
+// Memory handed to NumPy/DLPack/memoryview can be written without bumping the version counter, so a
+// write there before backward() would silently corrupt a gradient. As in PyTorch, tensors that require
+// grad are not exported; the user detaches first (and thereby says the writes are outside autograd).
+void check_exportable(const TensorImpl& t, const char* what, const char* instead) {
+  const auto* meta = static_cast<const autograd::AutogradMeta*>(t.autograd_meta());
+  HY_CHECK(!(meta && meta->requires_grad), RuntimeError, "Can't call ", what, " on Tensor that requires grad. Use ",
+           instead, " instead.");
+}
+
 py::array to_numpy(const Tensor& t, py::handle self) {
   HY_CHECK(t.device().is_cpu(), TypeError, "numpy() needs a CPU tensor; this one is on ", device_str(t.device()));
   std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
@@ -97,8 +107,15 @@ void bind_interop(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorI
         "A tensor sharing the memory of a NumPy array (writes show on both sides).");
   cls.def("numpy", [](py::handle self, bool force) {
     Tensor t = self.cast<Tensor>();
+    if (force && autograd::requires_grad(t)) {  // numpy(force=True) == detach().numpy(), as in PyTorch
+      Tensor detached = autograd::detach(t);
+      return to_numpy(detached, py::cast(detached));
+    }
+    check_exportable(*t.impl(), "numpy()", "tensor.detach().numpy()");
     return to_numpy(t, self);
-  }, py::arg("force") = false, "A NumPy array sharing this tensor's memory.");
+  }, py::arg("force") = false,
+     "A NumPy array sharing this tensor's memory. Refuses tensors that require grad (writes through the "
+     "array would bypass autograd); force=True detaches first.");
   bind_dlpack(m, cls);
 }
 

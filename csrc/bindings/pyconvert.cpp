@@ -44,6 +44,13 @@ Scalar scalar_from_python(py::handle h) {
   throw TypeError(str("expected a number (bool, int or float), got ", std::string(py::str(py::type::of(h)))));
 }
 
+bool scalar_from_0d_tensor(py::handle h, Scalar* out) {
+  if (!py::isinstance<TensorImpl>(h)) return false;
+  if (Tensor(h.cast<std::shared_ptr<TensorImpl>>()).dim() != 0) return false;  // torch takes 0-d only
+  *out = scalar_from_python(h.attr("item")());  // item() keeps the kind: bool, int or float
+  return true;
+}
+
 Tensor wrap_python_number(py::handle h) {
   return wrapped_number_tensor(scalar_from_python(h));
 }

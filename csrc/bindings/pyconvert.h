@@ -19,6 +19,9 @@ Tensor wrap_python_number(pybind11::handle h);
 bool is_python_number(pybind11::handle h);
 /// Convert a Python number to a Scalar (bool, int or float kind). Throws TypeError otherwise.
 Scalar scalar_from_python(pybind11::handle h);
+/// A 0-d tensor as a Scalar (torch accepts them for number arguments: alpha=torch.tensor(2.)).
+/// Returns false, leaving `out` alone, for anything else.
+bool scalar_from_0d_tensor(pybind11::handle h, Scalar* out);
 /// Parse a dtype argument: hyflow.dtype, a string ("float32"), a NumPy dtype or Python type (float/int/bool).
 DType dtype_from_python(pybind11::handle h);
 /// The Python object (hyflow.float32 ...) for a dtype.
@@ -57,10 +60,13 @@ template <> struct type_caster<hy::Tensor> {
 
 template <> struct type_caster<hy::Scalar> {
   PYBIND11_TYPE_CASTER(hy::Scalar, const_name("Scalar"));
-  bool load(handle src, bool) {
-    if (!hy::is_python_number(src)) return false;
-    value = hy::scalar_from_python(src);
-    return true;
+  bool load(handle src, bool convert) {
+    if (hy::is_python_number(src)) {
+      value = hy::scalar_from_python(src);
+      return true;
+    }
+    // Only on pybind11's converting pass: an overload taking a Tensor there still wins for tensors.
+    return convert && hy::scalar_from_0d_tensor(src, &value);
   }
   static handle cast(const hy::Scalar& s, return_value_policy, handle) {
     if (s.is_bool()) return pybind11::bool_(s.to_bool()).release();

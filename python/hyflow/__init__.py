@@ -21,6 +21,7 @@ from . import ops  # noqa: E402,F401
 from ._tensor import *  # noqa: E402,F401,F403
 from ._creation import *  # noqa: E402,F401,F403
 from ._functions import *  # noqa: E402,F401,F403
+from ._tensor_compat import *  # noqa: E402,F401,F403 (after _functions: its clone takes memory_format=)
 from ._shape import *  # noqa: E402,F401,F403
 from ._reductions import max, min  # noqa: E402,A004 (dispatch on dim/other like torch.max)
 from ._build_info import build_info  # noqa: E402,F401

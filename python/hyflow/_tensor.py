@@ -29,9 +29,20 @@ def _expand(self, *shape):
     return _C.ops.expand(self, _dims(shape, "shape"))
 
 
-def _to(self, *args, dtype=None, device=None, copy=False):
-    """to(dtype), to(device), to(other_tensor), to(device, dtype) — like torch.Tensor.to."""
-    for a in args:
+def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None):
+    """to(dtype), to(device), to(other_tensor), to(device, dtype) — like torch.Tensor.to.
+
+    non_blocking is accepted and has nothing to overlap on the CPU; memory_format is a layout hint
+    (see hyflow.contiguous_format)."""
+    if memory_format is not None:
+        from ._tensor_compat import check_memory_format
+        check_memory_format("to", memory_format)
+    flags = [a for a in args if isinstance(a, bool)]  # torch's positional (..., non_blocking, copy)
+    if len(flags) > 2:
+        raise TypeError(f"to(): expected at most two positional flags (non_blocking, copy), got {len(flags)}")
+    if len(flags) == 2:
+        copy = flags[1]
+    for a in (a for a in args if not isinstance(a, bool)):
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
         elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _C
 from ._atomic import atomic_write
+from ._foreign_formats import CONVERT_HINT, describe_foreign, warn_if_pickle_suffix
 
 __all__ = ["save", "load", "load_metadata", "CheckpointError"]
 
@@ -63,6 +64,7 @@ def save(obj, path, *, metadata=None):
     the new checkpoint, never a mix. ``metadata`` adds str -> str entries to ``__metadata__``.
     """
     path = os.fspath(path)
+    warn_if_pickle_suffix(path)
     tensors, structure = _flatten(obj)
     meta = _user_metadata(metadata)
     if structure is not None:
@@ -300,6 +302,12 @@ def _read_header(f, path):
     if file_size < 8:
         raise CheckpointError(f"{path}: file is {file_size} bytes, too short for the 8-byte header length")
     (n,) = struct.unpack("<Q", f.read(8))
+    if n > MAX_HEADER_BYTES or n > file_size - 8:
+        # A safetensors length that cannot be right: say what the file is when we recognize it.
+        foreign = describe_foreign(f, path)
+        if foreign is not None:
+            raise CheckpointError(f"{path}: this file is {foreign}, not a safetensors file, and hyflow never "
+                                  f"unpickles (that can run arbitrary code); {CONVERT_HINT}")
     if n > MAX_HEADER_BYTES:
         raise CheckpointError(f"{path}: header length {n} exceeds the {MAX_HEADER_BYTES}-byte limit")
     if n > file_size - 8:

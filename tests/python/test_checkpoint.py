@@ -491,3 +491,50 @@ def test_valid_corner_cases_load(tmp_path):
     path.write_bytes(build({}, b"", length=0)[:8])  # header length 0: empty string is not JSON
     with pytest.raises(CheckpointError, match="not valid JSON"):
         hy.load(path)
+
+
+# --- foreign formats: what a PyTorch user's first hy.save/hy.load meets --------------------------------------
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".PT"])
+def test_save_warns_on_torch_suffix(tmp_path, suffix):
+    path = tmp_path / f"model{suffix}"
+    with pytest.warns(UserWarning, match=r"hy.save writes the safetensors format.*\.safetensors"):
+        hy.save({"w": hy.ones(2)}, path)
+    assert hy.load(path)["w"].tolist() == [1.0, 1.0]  # still written, in safetensors
+
+
+def test_save_does_not_warn_on_safetensors_suffix(tmp_path):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hy.save({"w": hy.ones(2)}, tmp_path / "model.safetensors")
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_load_names_a_real_torch_checkpoint(tmp_path, legacy):
+    # hy.load used to report "header length <huge> exceeds the limit" for these.
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), path, _use_new_zipfile_serialization=not legacy)
+    what = "legacy pickle format" if legacy else r"zip format, a pickle in data.pkl"
+    with pytest.raises(CheckpointError, match=rf"is a PyTorch checkpoint \(torch.save's {what}\).*never unpickles"
+                                              r".*safetensors.torch.save_file") as ei:
+        hy.load(path)
+    assert isinstance(ei.value, ValueError) and "load_state_dict" in str(ei.value)
+    with pytest.raises(CheckpointError, match="PyTorch checkpoint"):
+        hy.load(path, mmap=True)
+
+
+def test_load_names_plain_pickles_zips_and_npy(tmp_path):
+    import pickle
+    import zipfile
+    (tmp_path / "p.pkl").write_bytes(pickle.dumps({"w": [1.0] * 100}, protocol=4))
+    with pytest.raises(CheckpointError, match=r"a Python pickle \(protocol 4\)"):
+        hy.load(tmp_path / "p.pkl")
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as z:
+        z.writestr("readme.txt", "x" * 100)
+    with pytest.raises(CheckpointError, match="a zip archive"):
+        hy.load(tmp_path / "a.zip")
+    np.save(tmp_path / "a.npy", np.ones(100))
+    with pytest.raises(CheckpointError, match=r"a NumPy \.npy file"):
+        hy.load(tmp_path / "a.npy")

@@ -408,6 +408,47 @@ def test_array_is_zero_copy_with_numpy2_copy_semantics():
     assert np.asarray(b, dtype=np.float32).tolist() == [0, 1, 2]
 
 
+NUMPY_GRAD_MSG = r"Can't call numpy\(\) on Tensor that requires grad"
+
+
+def test_numpy_of_tensor_requiring_grad_raises_like_torch():
+    # Writing through the shared array bypassed the version counter: backward then used the written
+    # value and returned a wrong gradient. Every exporting path refuses, as torch does.
+    w = hy.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=NUMPY_GRAD_MSG + r"\. Use tensor\.detach\(\)\.numpy\(\) instead"):
+        w.numpy()
+    with pytest.raises(RuntimeError, match=NUMPY_GRAD_MSG):
+        np.asarray(w)  # NumPy tries the buffer protocol (refused) and then __array__
+    with pytest.raises(RuntimeError, match=NUMPY_GRAD_MSG):
+        np.array(w, dtype=np.float64)
+    with pytest.raises(BufferError):
+        memoryview(w)
+    with pytest.raises(RuntimeError, match=r"Can't call __dlpack__\(\) on Tensor that requires grad"):
+        np.from_dlpack(w)
+    y = w * 2  # a non-leaf result requires grad too
+    with pytest.raises(RuntimeError, match=NUMPY_GRAD_MSG):
+        y.numpy()
+    # Reading values stays fine, and detach() says "outside autograd" explicitly.
+    assert w.tolist() == [1.0, 2.0, 3.0] and w.sum().item() == 6.0
+    assert str(w).startswith("tensor(") and "requires_grad=True" in repr(w)
+    d = w.detach().numpy()
+    assert d.flags.writeable and np.shares_memory(d, w.detach().numpy())
+    forced = w.numpy(force=True)  # torch's force=True: detach().numpy()
+    np.testing.assert_array_equal(forced, [1.0, 2.0, 3.0])
+    with hy.no_grad():
+        np.testing.assert_array_equal((w * 1).numpy(), [1.0, 2.0, 3.0])  # no grad recorded: exportable
+
+
+@needs_torch
+def test_numpy_requires_grad_matches_torch():
+    tw = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError) as te:
+        tw.numpy()
+    with pytest.raises(RuntimeError) as he:
+        hy.ones(2, requires_grad=True).numpy()
+    assert str(he.value) == str(te.value)
+
+
 def test_array_priority_makes_numpy_defer_to_tensor_operators():
     t = hy.ones(3)
     assert hy.Tensor.__array_priority__ > 0

@@ -103,11 +103,36 @@ def test_result_shapes_follow_numpy():
         assert hy.matmul(hy.ones(*a), hy.ones(*b)).shape == np.matmul(np.ones(a), np.ones(b)).shape
 
 
-def test_dtype_promotion():
-    i = hy.ones(2, 2, dtype=hy.int32)
-    assert (i @ hy.ones(2, 2)).dtype == hy.float32
-    assert (i @ hy.ones(2, 2, dtype=hy.int64)).dtype == hy.int64
-    assert (hy.ones(2, 2, dtype=hy.float16) @ hy.ones(2, 2, dtype=hy.float64)).dtype == hy.float64
+@pytest.mark.parametrize("fn,shapes,names", [
+    (hy.matmul, [(2, 2), (2, 2)], "self and other"), (hy.mm, [(2, 2), (2, 2)], "self and mat2"),
+    (hy.bmm, [(1, 2, 2), (1, 2, 2)], "self and mat2"), (hy.mv, [(2, 2), (2,)], "self and vec"),
+    (hy.dot, [(2,), (2,)], "self and other"), (hy.matmul, [(3,), (2, 3, 4)], "self and other")])
+def test_mixed_dtypes_raise_like_torch(fn, shapes, names):
+    # These used to promote silently (int32 @ float32 -> float32, a float64 batch through float32 weights).
+    for da, db in [(hy.int32, hy.float32), (hy.float64, hy.float32), (hy.float16, hy.float64), (hy.int32, hy.int64)]:
+        with pytest.raises(RuntimeError, match=f"expected {names} to have the same dtype, but got: "
+                                               f"{da.name} != {db.name}"):
+            fn(hy.ones(*shapes[0], dtype=da), hy.ones(*shapes[1], dtype=db))
+    assert fn(hy.ones(*shapes[0], dtype=hy.int64), hy.ones(*shapes[1], dtype=hy.int64)).dtype == hy.int64
+
+
+def test_addmm_and_matmul_operator_mixed_dtypes_raise():
+    f32 = hy.ones(2, 2)
+    with pytest.raises(RuntimeError, match="addmm: expected mat1 and self to have the same dtype"):
+        hy.addmm(hy.ones(2, dtype=hy.float64), f32, f32)
+    with pytest.raises(RuntimeError, match="addmm: expected mat1 and mat2"):
+        hy.addmm(hy.ones(2), f32, hy.ones(2, 2, dtype=hy.float64))
+    with pytest.raises(RuntimeError, match="int32 != float32"):
+        hy.ones(2, 2, dtype=hy.int32) @ f32
+    assert hy.outer(hy.ones(2, dtype=hy.int32), hy.ones(3)).dtype == hy.float32  # elementwise: promotes
+
+
+def test_mixed_dtype_errors_match_torch():
+    torch = pytest.importorskip("torch")
+    for da, db in [("int32", "float32"), ("float64", "float32")]:
+        for lib in (torch, hy):
+            with pytest.raises(RuntimeError, match="same dtype"):
+                lib.ones(2, 3, dtype=getattr(lib, da)) @ lib.ones(3, 2, dtype=getattr(lib, db))
 
 
 @pytest.mark.parametrize("dtype", [hy.float16, hy.bfloat16])

@@ -416,3 +416,84 @@ def test_linspace_of_one_step_is_start():
     assert hy.linspace(-1, 7, 1, dtype=hy.int64).tolist() == [-1]
     assert hy.linspace(0.0, 1.0, 0).tolist() == []
     np.testing.assert_array_equal(hy.linspace(0.0, 1.0, 5, dtype=hy.float64).numpy(), np.linspace(0, 1, 5))
+
+
+# --- small pieces PyTorch programs call ------------------------------------------------------------
+
+def test_format_spec_on_scalar_tensors_like_torch():
+    loss = hy.tensor(0.123456)
+    assert f"{loss:.4f}" == "0.1235" and f"{loss}" == str(loss.item()) and f"{hy.tensor(7):>3d}" == "  7"
+    assert f"{hy.tensor([2.5]):.1f}" == "2.5"  # one element: formatted as its number too
+    t = hy.tensor([1.0, 2.0])
+    assert f"{t}" == str(t)
+    with pytest.raises(TypeError, match=r"unsupported format string '\.2f'.*shape \(2,\)"):
+        f"{t:.2f}"
+    lw = hy.tensor(1.5, requires_grad=True) * 2
+    assert f"{lw:.2f}" == "3.00"
+
+
+def test_round_view_as_t():
+    assert round(hy.tensor([1.26, -2.5]), 1).tolist() == pytest.approx([1.3, -2.5])
+    assert round(hy.tensor([1.4, 2.6])).tolist() == [1.0, 3.0]
+    a, b = hy.arange(6.0), hy.zeros(2, 3)
+    assert a.view_as(b).shape == (2, 3) and a.view_as(b).tolist() == [[0, 1, 2], [3, 4, 5]]
+    m = hy.arange(6.0).reshape(2, 3)
+    assert m.t().shape == (3, 2) and m.t().tolist() == [[0, 3], [1, 4], [2, 5]]
+    v = hy.ones(3)
+    assert v.t() is v and hy.tensor(1.0).t().dim() == 0
+    with pytest.raises(RuntimeError, match=r"t\(\) expects a tensor with <= 2 dimensions, but self is 3D"):
+        hy.ones(1, 2, 3).t()
+
+
+def test_device_shims_cpu_cuda_pin_memory():
+    x = hy.ones(2)
+    assert x.cpu() is x and x.pin_memory() is x and not x.is_pinned()
+    with pytest.raises(RuntimeError, match="no CUDA backend"):
+        x.cuda()
+    assert x.to("cpu", non_blocking=True) is x
+    assert x.to(hy.float64, non_blocking=True).dtype == hy.float64
+    assert x.to(hy.float64, True, True).dtype == hy.float64  # torch's positional (non_blocking, copy)
+    assert x.to(memory_format=hy.preserve_format) is x
+
+
+def test_memory_format_arguments():
+    x = hy.arange(6.0).reshape(2, 3).T
+    c = x.contiguous(memory_format=hy.contiguous_format)
+    assert c.is_contiguous() and c.tolist() == x.tolist()
+    assert x.contiguous(memory_format=hy.channels_last).tolist() == x.tolist()  # a layout hint: same values
+    with pytest.raises(RuntimeError, match="preserve memory format is unsupported"):
+        x.contiguous(memory_format=hy.preserve_format)
+    for cl in (x.clone(memory_format=hy.preserve_format), hy.clone(x, memory_format=hy.contiguous_format), x.clone()):
+        assert cl.tolist() == x.tolist()
+    with pytest.raises(TypeError, match="memory_format must be a hyflow memory format"):
+        x.clone(memory_format="contiguous")
+    assert repr(hy.channels_last) == "hyflow.channels_last"
+
+
+def test_addcmul_addcdiv_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.standard_normal(4) for _ in range(3))
+    for name in ("addcmul", "addcdiv"):
+        want = getattr(torch, name)(torch.tensor(a), torch.tensor(b), torch.tensor(c), value=-0.5).numpy()
+        assert_close(getattr(hy, name)(hy.tensor(a), hy.tensor(b), hy.tensor(c), value=-0.5), want)
+        assert_close(getattr(hy.tensor(a), name)(hy.tensor(b), hy.tensor(c), value=-0.5), want)
+        x = hy.tensor(a)
+        assert getattr(x, name + "_")(hy.tensor(b), hy.tensor(c), value=-0.5) is x
+        assert_close(x, want)
+    # differentiable: composed of recorded ops
+    w = hy.tensor(b, requires_grad=True)
+    hy.addcmul(hy.tensor(a), w, hy.tensor(c), value=2.0).sum().backward()
+    assert_close(w.grad, 2.0 * c)
+
+
+def test_zero_dim_tensor_as_alpha_like_torch():
+    a, b = hy.ones(3), hy.full((3,), 2.0)
+    assert hy.add(a, b, alpha=hy.tensor(3.0)).tolist() == [7.0] * 3
+    assert a.sub(b, alpha=hy.tensor(2)).tolist() == [-3.0] * 3
+    assert hy.ones(2, dtype=hy.int64).add(hy.ones(2, dtype=hy.int64), alpha=hy.tensor(2)).tolist() == [3, 3]
+    x = hy.ones(3)
+    x.add_(b, alpha=hy.tensor(0.5))
+    assert x.tolist() == [2.0] * 3
+    with pytest.raises(TypeError):
+        hy.add(a, b, alpha=hy.tensor([3.0]))  # torch also takes only 0-d tensors as numbers

@@ -1,9 +1,9 @@
 // Matrix products (the op table's linalg family): matmul with NumPy semantics and the fixed-rank
 // mm/bmm/mv/dot/outer/addmm. All of them reduce to one batched GEMM (kernels/cpu/gemm.h) over operands
 // whose last two dims are handed over as they lie in memory (row-major or transposed) whenever possible.
+#include <initializer_list>
 #include <vector>
 
-#include "core/type_promotion.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/kernel_util.h"
@@ -18,14 +18,25 @@ using hy::cpu::GemmMatrix;
 // half-precision GEMM here, and float32 accumulation is what makes low-precision products accurate).
 DType gemm_compute_dtype(DType t) { return (t == DType::Float16 || t == DType::BFloat16) ? DType::Float32 : t; }
 
-// Promoted dtype of the operands; bool has no meaningful product (TypeError, like PyTorch).
-DType linalg_dtype(const char* op, const std::vector<Tensor>& inputs) {
-  for (const Tensor& t : inputs) {
-    hy::cpu::check_defined(t, op, "input");
-    HY_CHECK(t.dtype() != DType::Bool, TypeError, op, ": bool tensors are not supported (got ", t.describe(),
-             "); convert with .int() or .float() first");
+struct NamedOperand {
+  const char* name;
+  const Tensor& tensor;
+};
+
+// The one dtype all operands must share, as in PyTorch: promoting inside a product (int32 @ float32, a
+// float64 batch into a float32 layer) would silently hide a bug, so mixed dtypes raise. bool has no
+// meaningful product (TypeError, like PyTorch).
+DType linalg_dtype(const char* op, std::initializer_list<NamedOperand> operands) {
+  const NamedOperand& first = *operands.begin();
+  for (const NamedOperand& o : operands) {
+    hy::cpu::check_defined(o.tensor, op, o.name);
+    HY_CHECK(o.tensor.dtype() != DType::Bool, TypeError, op, ": bool tensors are not supported (got ",
+             o.tensor.describe(), "); convert with .int() or .float() first");
+    HY_CHECK(o.tensor.dtype() == first.tensor.dtype(), RuntimeError, op, ": expected ", first.name, " and ", o.name,
+             " to have the same dtype, but got: ", dtype_name(first.tensor.dtype()), " != ",
+             dtype_name(o.tensor.dtype()), "; convert one with .to(dtype)");
   }
-  return result_type(inputs);
+  return first.tensor.dtype();
 }
 
 void check_coefficient(const char* op, const char* name, const Scalar& s, DType common) {
@@ -115,7 +126,7 @@ void check_rank(const char* op, const Tensor& t, int64_t rank, const char* arg) 
 }  // namespace
 
 Tensor matmul(const Tensor& self, const Tensor& other) {
-  DType common = linalg_dtype("matmul", {self, other});
+  DType common = linalg_dtype("matmul", {{"self", self}, {"other", other}});
   HY_CHECK(self.dim() >= 1 && other.dim() >= 1, ValueError, "matmul: both arguments need at least 1 dim, got shapes ",
            self.shape(), " and ", other.shape());
   // NumPy rules: a 1-D left operand is a row (1, k), a 1-D right operand a column (k, 1); the added dim
@@ -138,7 +149,7 @@ Tensor matmul(const Tensor& self, const Tensor& other) {
 }
 
 Tensor mm(const Tensor& self, const Tensor& mat2) {
-  DType common = linalg_dtype("mm", {self, mat2});
+  DType common = linalg_dtype("mm", {{"self", self}, {"mat2", mat2}});
   check_rank("mm", self, 2, "self");
   check_rank("mm", mat2, 2, "mat2");
   check_inner("mm", self, mat2, self.shape()[1], mat2.shape()[0]);
@@ -146,7 +157,7 @@ Tensor mm(const Tensor& self, const Tensor& mat2) {
 }
 
 Tensor bmm(const Tensor& self, const Tensor& mat2) {
-  DType common = linalg_dtype("bmm", {self, mat2});
+  DType common = linalg_dtype("bmm", {{"self", self}, {"mat2", mat2}});
   check_rank("bmm", self, 3, "self");
   check_rank("bmm", mat2, 3, "mat2");
   HY_CHECK(self.shape()[0] == mat2.shape()[0], ValueError, "bmm: batch sizes of shapes ", self.shape(), " and ",
@@ -156,7 +167,7 @@ Tensor bmm(const Tensor& self, const Tensor& mat2) {
 }
 
 Tensor mv(const Tensor& self, const Tensor& vec) {
-  DType common = linalg_dtype("mv", {self, vec});
+  DType common = linalg_dtype("mv", {{"self", self}, {"vec", vec}});
   check_rank("mv", self, 2, "self");
   check_rank("mv", vec, 1, "vec");
   check_inner("mv", self, vec, self.shape()[1], vec.shape()[0]);
@@ -164,7 +175,7 @@ Tensor mv(const Tensor& self, const Tensor& vec) {
 }
 
 Tensor dot(const Tensor& self, const Tensor& other) {
-  DType common = linalg_dtype("dot", {self, other});
+  DType common = linalg_dtype("dot", {{"self", self}, {"other", other}});
   check_rank("dot", self, 1, "self");
   check_rank("dot", other, 1, "other");
   check_inner("dot", self, other, self.shape()[0], other.shape()[0]);
@@ -180,7 +191,7 @@ Tensor outer(const Tensor& self, const Tensor& vec2) {
 }
 
 Tensor addmm(const Tensor& self, const Tensor& mat1, const Tensor& mat2, const Scalar& beta, const Scalar& alpha) {
-  DType common = linalg_dtype("addmm", {self, mat1, mat2});
+  DType common = linalg_dtype("addmm", {{"mat1", mat1}, {"mat2", mat2}, {"self", self}});
   check_coefficient("addmm", "alpha", alpha, common);
   check_coefficient("addmm", "beta", beta, common);
   check_rank("addmm", mat1, 2, "mat1");

@@ -34,9 +34,19 @@ def _pair(v, n, fn, what):
     return v
 
 
+def _check_same_dtype(fn, input, weight, bias):
+    """Layers take inputs of their parameters' dtype, as in torch: promoting a float64 batch through a float32
+    layer would silently change the result's dtype (and hide the bug), so a mismatch raises."""
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != input.dtype:
+            raise RuntimeError(f"{fn}(): input and {name} must have the same dtype, but got {input.dtype} and "
+                               f"{t.dtype}; convert the input with .to({t.dtype}) (or the module with .to(dtype))")
+
+
 # ---- activations -------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias, weight of shape (out_features, in_features)."""
+    _check_same_dtype("linear", input, weight, bias)
     if input.dim() == 2 and bias is not None:
         return _ops.addmm(bias, input, weight.T)
     out = _ops.matmul(input, weight.T)
@@ -201,6 +211,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if input.dim() != 4 or weight.dim() != 4:
         raise ValueError(f"conv2d(): input and weight must be 4-D, got shapes {tuple(input.shape)} and "
                          f"{tuple(weight.shape)}")
+    _check_same_dtype("conv2d", input, weight, bias)
     s, d = _pair(stride, 2, "conv2d", "stride"), _pair(dilation, 2, "conv2d", "dilation")
     if isinstance(padding, str):
         if padding == "valid":

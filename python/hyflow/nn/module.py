@@ -1,6 +1,8 @@
 """nn.Module: the base class of layers and models, with torch.nn.Module's API."""
 from collections import OrderedDict
 
+import numpy as np
+
 from .. import _C
 from .._C import Tensor
 from ..autograd import no_grad, zero_grads
@@ -14,6 +16,35 @@ def _addindent(s, n):
     if len(lines) == 1:
         return s
     return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
+
+
+def _type_name(obj):
+    cls = type(obj)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _as_tensor(src):
+    """(tensor, None) for a hyflow Tensor or any array with __dlpack__/__array__ (a torch state dict, NumPy
+    arrays: a migrating user's checkpoint), else (None, why). Foreign arrays are viewed, not copied: the caller
+    copies them into the parameter."""
+    if isinstance(src, Tensor):
+        return src, None
+    if hasattr(src, "detach") and getattr(src, "requires_grad", False):
+        src = src.detach()  # a torch parameter refuses export while it requires grad
+    errors = []
+    if hasattr(src, "__dlpack__"):
+        try:
+            return _C.from_dlpack(src), None
+        except Exception as e:  # noqa: BLE001 - e.g. a dtype DLPack or hyflow lacks; __array__ may still work
+            errors.append(f"__dlpack__: {e}")
+    if hasattr(src, "__array__"):
+        try:
+            # (asarray first: older __array__ implementations, torch's among them, take no copy= argument)
+            return _C.from_numpy(np.array(np.asarray(src), copy=True, order="C")), None
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"__array__: {e}")
+    why = f" ({'; '.join(errors)})" if errors else ""
+    return None, f"expected a Tensor or an array with __dlpack__/__array__, got {_type_name(src)}{why}"
 
 
 class Module:
@@ -304,11 +335,10 @@ class Module:
         for key, (m, store, name) in expected.items():
             if key not in state_dict:
                 continue
-            src = state_dict[key]
+            src, problem = _as_tensor(state_dict[key])
             dst = getattr(m, store)[name]
-            if not isinstance(src, Tensor):
-                errors.append(f'While copying the parameter named "{key}", expected a Tensor, '
-                              f"got {type(src).__name__}.")
+            if problem is not None:
+                errors.append(f'While copying the parameter named "{key}", {problem}.')
                 continue
             if tuple(src.shape) != tuple(dst.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape {tuple(src.shape)} from "

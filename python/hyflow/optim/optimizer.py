@@ -1,5 +1,6 @@
 """Optimizer base class: parameter groups, state, state_dict/load_state_dict, zero_grad."""
 import copy
+from collections import defaultdict
 
 from .._C import Tensor
 from ..autograd import zero_grads
@@ -20,7 +21,9 @@ class Optimizer:
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
-        self.state = {}
+        # Keyed by the parameter itself, as in torch (opt.state[p]; tensors hash by identity), and a
+        # defaultdict like torch's so opt.state[p] of a parameter without state yet is {}.
+        self.state = defaultdict(dict)
         self.param_groups = []
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
@@ -57,7 +60,7 @@ class Optimizer:
         zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def _state_for(self, p):
-        return self.state.setdefault(id(p), {})
+        return self.state[p]
 
     def state_dict(self):
         """{'state': {index: {name: tensor or number}}, 'param_groups': [{..., 'params': [indices]}]}.
@@ -72,7 +75,7 @@ class Optimizer:
                     i += 1
                 ids.append(index[id(p)])
             groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ids})
-        state = {index[pid]: dict(s) for pid, s in self.state.items() if pid in index}
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
@@ -88,7 +91,7 @@ class Optimizer:
         for mine, theirs in zip(self.param_groups, groups):
             for p, i in zip(mine["params"], theirs["params"]):
                 by_index[int(i)] = p
-        self.state = {}
+        self.state = defaultdict(dict)
         for i, s in state_dict["state"].items():
             p = by_index.get(int(i))
             if p is None:
@@ -101,7 +104,7 @@ class Optimizer:
                     new[k] = v.clone()
                 else:
                     new[k] = copy.deepcopy(v)
-            self.state[id(p)] = new
+            self.state[p] = new
         for mine, theirs in zip(self.param_groups, groups):
             for k, v in theirs.items():
                 if k != "params":

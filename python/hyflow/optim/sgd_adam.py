@@ -65,7 +65,7 @@ class SGD(Optimizer):
                         continue
                     self._step_one(p, g, st)
                 for (_, first), ps in batches.items():
-                    bufs = [self.state[id(p)]["momentum_buffer"] for p in ps] if mom != 0 else []
+                    bufs = [self.state[p]["momentum_buffer"] for p in ps] if mom != 0 else []
                     _C.ops._fused_sgd_(ps, [_grad(p) for p in ps], bufs, lr, mom, damp, wd, g["nesterov"],
                                        g["maximize"], first)
         return loss
@@ -127,7 +127,7 @@ class Adam(Optimizer):
                     else:
                         self._step_one(p, g, st)
                 for (_, step), ps in batches.items():
-                    sts = [self.state[id(p)] for p in ps]
+                    sts = [self.state[p] for p in ps]
                     _C.ops._fused_adam_(ps, [_grad(p) for p in ps], [s["exp_avg"] for s in sts],
                                         [s["exp_avg_sq"] for s in sts],
                                         [s["max_exp_avg_sq"] for s in sts] if g["amsgrad"] else [],

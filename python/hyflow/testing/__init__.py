@@ -21,6 +21,7 @@ def default_tolerances(dtype):
 
 def _to_numpy(x):
     if isinstance(x, _C.Tensor):
+        x = x.detach()  # comparing reads values only; numpy() refuses tensors that require grad
         if x.dtype == _C.bfloat16:
             x = x.to(_C.float32)
         return np.asarray(x.contiguous().numpy())

@@ -264,3 +264,24 @@ def test_conv_bad_groups_or_channels_raise_value_error(make, match):
     # groups=0 and zero input channels divided by zero (ZeroDivisionError) before they were checked
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda lib: lib.nn.Linear(3, 2), (4, 3)), (lambda lib: lib.nn.Conv2d(1, 2, 2), (1, 1, 3, 3)),
+    (lambda lib: lib.nn.Conv1d(1, 2, 2), (1, 1, 5))])
+def test_layers_refuse_input_of_another_dtype_like_torch(make, shape):
+    # A float64 batch through float32 weights used to promote silently to a float64 result.
+    for lib in (torch, hy):
+        layer = make(lib)
+        with pytest.raises(RuntimeError):
+            layer(lib.ones(*shape, dtype=lib.float64))
+        with pytest.raises(RuntimeError):
+            layer(lib.ones(*shape, dtype=lib.int32))
+        assert layer(lib.ones(*shape)).dtype == lib.float32
+    with pytest.raises(RuntimeError, match=r"linear\(\): input and weight must have the same dtype, but got "
+                                           r"hyflow.float64 and hyflow.float32"):
+        F.linear(hy.ones(2, 3, dtype=hy.float64), hy.ones(4, 3))
+    with pytest.raises(RuntimeError, match=r"linear\(\): input and bias must have the same dtype"):
+        F.linear(hy.ones(2, 3), hy.ones(4, 3), hy.ones(4, dtype=hy.float64))
+    with pytest.raises(RuntimeError, match=r"conv2d\(\): input and weight must have the same dtype"):
+        F.conv2d(hy.ones(1, 1, 3, 3, dtype=hy.float64), hy.ones(1, 1, 2, 2))

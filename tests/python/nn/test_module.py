@@ -99,6 +99,35 @@ def test_state_dict_roundtrip_and_strict_errors(tmp_path):
         m2.load_state_dict(bad)
 
 
+def test_load_state_dict_accepts_torch_tensors_and_arrays():
+    # A torch state dict used to fail with "expected a Tensor, got Tensor".
+    torch = pytest.importorskip("torch")
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    hm = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    res = hm.load_state_dict(tm.state_dict())
+    assert res.missing_keys == [] and res.unexpected_keys == []
+    for (k, a), (_, b) in zip(hm.state_dict().items(), tm.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+    # copied, not shared: the torch model can change afterwards
+    with torch.no_grad():
+        tm[0].weight.add_(1)
+    assert not np.array_equal(hm[0].weight.detach().numpy(), tm[0].weight.detach().numpy())
+    # parameters that require grad, a non-contiguous view, a float64 source (cast like torch's copy_), NumPy
+    src = {"0.weight": tm[0].weight, "0.bias": torch.arange(8.0, dtype=torch.float64)[::2],
+           "2.weight": np.full((2, 4), 3.0), "2.bias": tm[2].bias.detach()}
+    hm.load_state_dict(src)
+    np.testing.assert_array_equal(hm[0].weight.detach().numpy(), tm[0].weight.detach().numpy())
+    assert hm[0].bias.tolist() == [0.0, 2.0, 4.0, 6.0] and hm[0].bias.dtype == hy.float32
+    assert hm[2].weight.tolist() == [[3.0] * 4] * 2
+    with pytest.raises(RuntimeError, match=r"size mismatch for 0.weight: copying a param with shape \(2, 2\)"):
+        hm.load_state_dict(dict(src, **{"0.weight": torch.zeros(2, 2)}))
+    with pytest.raises(RuntimeError, match=r'"0.bias", expected a Tensor or an array with __dlpack__/__array__, '
+                                           r"got list"):
+        hm.load_state_dict(dict(src, **{"0.bias": [1.0, 2.0, 3.0, 4.0]}))
+    with pytest.raises(RuntimeError, match=r"got torch\.Tensor \(__dlpack__: .*; __array__: "):
+        hm.load_state_dict(dict(src, **{"0.bias": torch.zeros(4, dtype=torch.complex64)}))
+
+
 def test_to_dtype_apply_and_identity():
     m = Net()
     w = m.fc1.weight

@@ -122,6 +122,29 @@ def test_param_groups_state_dict_and_resume():
         optim.Adam(hm.parameters(), lr=-1)
 
 
+def test_state_is_keyed_by_parameter_like_torch():
+    # torch programs read opt.state[p]; hyflow keyed it by id(p), so that raised KeyError.
+    hm, tm, x, y, _ = mlp_pair()
+    ho, to = optim.Adam(hm.parameters(), lr=1e-2), torch.optim.Adam(tm.parameters(), lr=1e-2)
+    w, tw = hm[0].weight, tm[0].weight
+    assert ho.state[w] == {} and to.state[tw] == {}  # no state yet: {} (torch's defaultdict)
+    train(hm, ho, hy.tensor(x), hy.tensor(y), "mse", 3, hy)
+    train(tm, to, torch.tensor(x), torch.tensor(y), "mse", 3, torch)
+    assert all(isinstance(k, hy.Tensor) for k in ho.state) and len(ho.state) == len(to.state) == 6
+    assert sorted(ho.state[w]) == sorted(to.state[tw])
+    np.testing.assert_allclose(npy(ho.state[w]["exp_avg"]), npy(to.state[tw]["exp_avg"]), rtol=1e-7, atol=1e-12)
+    # state_dict keeps integer indices (torch's format); loading re-keys by the new optimizer's parameters
+    sd = ho.state_dict()
+    assert sorted(sd["state"]) == list(range(6))
+    ho2 = optim.Adam(hm.parameters(), lr=1e-2)
+    ho2.load_state_dict(sd)
+    assert all(isinstance(k, hy.Tensor) for k in ho2.state)
+    np.testing.assert_array_equal(npy(ho2.state[w]["exp_avg_sq"]), npy(ho.state[w]["exp_avg_sq"]))
+    sgd = optim.SGD(hm.parameters(), lr=0.1, momentum=0.9)
+    train(hm, sgd, hy.tensor(x), hy.tensor(y), "mse", 1, hy)
+    assert sgd.state[w]["momentum_buffer"].shape == w.shape
+
+
 def test_step_runs_without_recording():
     p = nn.Parameter(hy.ones(3, dtype=hy.float64))
     (p * 2).sum().backward()

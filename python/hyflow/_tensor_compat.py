@@ -1,0 +1,134 @@
+"""Tensor pieces a PyTorch program calls that are argument juggling, or no-ops on a CPU-only build.
+
+f"{loss:.4f}", round(t, 2), x.view_as(y), w.t(), x.cpu(), x.pin_memory(), x.contiguous(memory_format=...),
+x.clone(memory_format=...), p.addcmul_(g, g, value=...) and p.addcdiv_(m, d, value=-lr): each is written with
+existing ops, so autograd and the op table need nothing new.
+"""
+from . import _C
+from ._C import Tensor
+
+__all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_last", "clone", "addcmul",
+           "addcdiv"]
+
+
+class memory_format:  # noqa: N801 (torch's name)
+    """torch.memory_format's stand-in. hyflow tensors are row-major, so a format is a layout *hint*:
+    contiguous_format and preserve_format are honoured, channels_last is accepted and ignored (the values are
+    identical, only torch's stride order would differ)."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return f"hyflow.{self._name}"
+
+    def __reduce__(self):
+        return self._name  # pickles as the module-level constant, so identity survives
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+
+
+def check_memory_format(fn, fmt):
+    if not isinstance(fmt, memory_format):
+        raise TypeError(f"{fn}(): memory_format must be a hyflow memory format (hy.contiguous_format, "
+                        f"hy.preserve_format, hy.channels_last), got {type(fmt).__name__}")
+
+
+_C_clone, _C_contiguous = _C.ops.clone, _C.ops.contiguous
+
+
+def clone(input, *, memory_format=preserve_format):
+    """A copy of input with its own memory (recorded by autograd); memory_format as in torch.clone."""
+    check_memory_format("clone", memory_format)
+    return _C_clone(input)
+
+
+def _contiguous(self, memory_format=contiguous_format):
+    if memory_format is preserve_format:
+        raise RuntimeError("contiguous(): preserve memory format is unsupported by the contiguous operator")
+    check_memory_format("contiguous", memory_format)
+    return _C_contiguous(self)
+
+
+def _format(self, spec):
+    # torch formats 0-d tensors as their number; one-element tensors too here, so f"{loss:.4f}" works
+    # whatever shape a loss was reduced to. A non-empty spec for more elements has no meaning: TypeError.
+    if self.dim() == 0:
+        return format(self.item(), spec)
+    if not spec:
+        return str(self)
+    if self.numel() == 1:
+        return format(self.item(), spec)
+    raise TypeError(f"unsupported format string {spec!r} passed to Tensor.__format__ for a tensor of shape "
+                    f"{tuple(self.shape)}; only 0-d and one-element tensors format as numbers (use t.item())")
+
+
+def _round(self, ndigits=None):
+    """round(t) and round(t, n): elementwise, returning a tensor (as NumPy arrays do)."""
+    return self.round(decimals=0 if ndigits is None else ndigits)
+
+
+def _view_as(self, other):
+    return self.view(other.shape)
+
+
+def _t(self):
+    if self.dim() > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.dim()}D")
+    return self.transpose(0, 1) if self.dim() == 2 else self
+
+
+def _cpu(self, memory_format=preserve_format):
+    check_memory_format("cpu", memory_format)
+    return self if self.device == "cpu" else self.to("cpu")
+
+
+def _cuda(self, device=None, non_blocking=False, memory_format=preserve_format):
+    raise RuntimeError("cuda(): this hyflow build has no CUDA backend (hy.build_info()['cuda'] is False); keep the "
+                       "tensor on the CPU (x.cpu(), or pick the device with \"cuda\" if available else \"cpu\")")
+
+
+def _pin_memory(self, device=None):
+    return self  # no accelerator to copy to: page-locking would buy nothing
+
+
+def _is_pinned(self, device=None):
+    return False
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2."""
+    return _C.ops.add(input, _C.ops.mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 / tensor2."""
+    return _C.ops.add(input, _C.ops.div(tensor1, tensor2), alpha=value)
+
+
+def _addcmul(self, tensor1, tensor2, *, value=1):
+    return addcmul(self, tensor1, tensor2, value=value)
+
+
+def _addcdiv(self, tensor1, tensor2, *, value=1):
+    return addcdiv(self, tensor1, tensor2, value=value)
+
+
+def _addcmul_(self, tensor1, tensor2, *, value=1):
+    return self.add_(_C.ops.mul(tensor1, tensor2), alpha=value)
+
+
+def _addcdiv_(self, tensor1, tensor2, *, value=1):
+    return self.add_(_C.ops.div(tensor1, tensor2), alpha=value)
+
+
+for _name, _fn in {"__format__": _format, "__round__": _round, "view_as": _view_as, "t": _t, "cpu": _cpu,
+                   "cuda": _cuda, "pin_memory": _pin_memory, "is_pinned": _is_pinned, "clone": clone,
+                   "contiguous": _contiguous, "addcmul": _addcmul, "addcdiv": _addcdiv, "addcmul_": _addcmul_,
+                   "addcdiv_": _addcdiv_}.items():
+    if _name != "clone":
+        _fn.__name__ = _name
+    setattr(Tensor, _name, _fn)
