@@ -299,10 +299,12 @@ def gen_impl(ops, autograd_decls, recorded):
         cond = front_check(op)
         # The front function is autograd's recording point; while a kernel runs, recording is off so the
         # ops it calls internally are not recorded a second time.
+        # An op without results still has to leave after its one call (`return;`), or it would run twice.
+        done = "" if op.returns else " return;"
         if cond and op.name in recorded:
-            L.append(f"  if ({cond}) {ret}autograd::generated::{op.name}_autograd(fn, {call_args});")
+            L.append(f"  if ({cond}) {{ {ret}autograd::generated::{op.name}_autograd(fn, {call_args});{done} }}")
         elif cond:
-            L.append(f"  if ({cond}) {{ autograd::GradModeGuard no_record(false); {ret}fn({call_args}); }}")
+            L.append(f"  if ({cond}) {{ autograd::GradModeGuard no_record(false); {ret}fn({call_args});{done} }}")
         L.append(f"  {ret}fn({call_args});")
         L.append("}")
         if "inplace" in op.variants:

@@ -290,3 +290,14 @@ def test_checkpoint_model_and_optimizer_with_hy_save(tmp_path, make):
         step(m2, o2)
     for a, b in zip(m.parameters(), m2.parameters()):
         np.testing.assert_array_equal(npy(a), npy(b))
+
+
+def test_fused_step_op_runs_once_when_called_with_grad_mode_on():
+    # Ops without results (`-> ()`) ran their kernel twice when grad mode was on and an input required
+    # grad: the front function's recording branch fell through to the plain call. One SGD step of lr 1
+    # from 1.0 with gradient 1.0 must give 0.0, not -1.0.
+    from hyflow import _C
+    p = hy.ones(3, requires_grad=True)
+    assert hy.is_grad_enabled()
+    _C.ops._fused_sgd_([p], [hy.ones(3)], [], 1.0, 0.0, 0.0, 0.0, False, False, False)
+    assert p.detach().tolist() == [0.0, 0.0, 0.0]
