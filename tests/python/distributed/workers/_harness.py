@@ -99,6 +99,18 @@ class Checks:
         if not cond:
             self.failures.append(what)
 
+    def raises(self, what, exc, text, fn):
+        """fn() must raise exc with `text` in its message; anything else is a failure."""
+        try:
+            fn()
+        except exc as e:
+            self.true(f"{what}: message {str(e)!r} lacks {text!r}", text in str(e))
+            return
+        except Exception as e:  # noqa: BLE001
+            self.true(f"{what}: raised {type(e).__name__}: {e}, expected {exc.__name__}", False)
+            return
+        self.true(f"{what}: did not raise", False)
+
     def run(self, what, fn):
         """Run a block of checks; an exception is a failure, not a crash (other blocks still run)."""
         try:

@@ -12,16 +12,7 @@ R, N = dist.get_rank(), dist.get_world_size()
 C = Checks(R)
 
 
-def raises(what, exc, text, fn):
-    try:
-        fn()
-    except exc as e:
-        C.true(f"{what}: message {str(e)!r} lacks {text!r}", text in str(e))
-        return
-    except Exception as e:  # noqa: BLE001
-        C.true(f"{what}: raised {type(e).__name__}: {e}, expected {exc.__name__}", False)
-        return
-    C.true(f"{what}: did not raise", False)
+raises = C.raises
 
 
 def one_rank_bad(what, call, bad_value, good_value, exc=ValueError, text="not a member", group=None, bad=1):
