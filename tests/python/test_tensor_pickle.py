@@ -1,4 +1,4 @@
-"""Pickling tensors and parameters: copies with exact dtype/shape/values, requires_grad kept, views as their own data."""
+"""Pickling tensors and parameters: exact copies (dtype, shape, values), requires_grad kept, views as their own data."""
 import copy
 import pickle
 import sys

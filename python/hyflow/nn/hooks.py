@@ -51,13 +51,13 @@ class _BackwardHookCall:
     def wrap_inputs(self, args):
         """args with every tensor that requires grad passed through one identity node (when grad mode is on)."""
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
-        self.n_inputs = sum(isinstance(a, Tensor) for a in args)
-        self._tensor_slots = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        tensor_slots = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        self.n_inputs = len(tensor_slots)
         if not positions or not _C._autograd.is_grad_enabled():
             return args
         self.inputs_hooked = True
         ins = [args[i] for i in positions]
-        slots = [self._tensor_slots.index(i) for i in positions]
+        slots = [tensor_slots.index(i) for i in positions]   # each hooked input's place in grad_input
 
         def backward(*grads):
             grad_input = [None] * self.n_inputs

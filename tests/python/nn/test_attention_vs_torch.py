@@ -1,4 +1,4 @@
-"""scaled_dot_product_attention, MultiheadAttention and TransformerEncoder(Layer) vs torch, weights from its state_dict."""
+"""scaled_dot_product_attention, MultiheadAttention and TransformerEncoder(Layer) vs torch, with torch's weights."""
 import warnings
 
 import numpy as np
