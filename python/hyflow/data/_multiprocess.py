@@ -10,6 +10,7 @@ import os
 import pickle
 import queue
 import time
+import weakref
 
 from .. import _C
 from .._creation import randint
@@ -40,7 +41,11 @@ class MultiProcessIter:
     """The iterator of a DataLoader with workers; next_epoch() restarts it for persistent_workers."""
 
     def __init__(self, loader, fetch):
-        self._loader = loader
+        # A persistent iterator belongs to its loader (loader._workers_iter): a weak reference back keeps that pair
+        # out of a reference cycle, so dropping the loader stops the workers at once, not at the next GC pass.
+        self._loader = weakref.ref(loader) if loader.persistent_workers else lambda: loader
+        self._persistent, self._timeout = loader.persistent_workers, loader.timeout
+        self._prefetch_factor = loader.prefetch_factor
         self._shut = True  # until the workers exist, there is nothing to shut down
         n = loader.num_workers
         ctx = resolve_context(loader.multiprocessing_context)
@@ -70,11 +75,11 @@ class MultiProcessIter:
         if self._shut:
             raise RuntimeError("DataLoader: the workers of this iterator were shut down")
         self._epoch += 1
-        self._batches = iter(self._loader._index_batches())
+        self._batches = iter(self._loader()._index_batches())
         self._sent = self._served = 0
         self._ready = {}
         self._next_worker = 0
-        for _ in range(self._loader.prefetch_factor * len(self._workers)):
+        for _ in range(self._prefetch_factor * len(self._workers)):
             if not self._send_task():
                 break
         return self
@@ -92,11 +97,11 @@ class MultiProcessIter:
         return self
 
     def __len__(self):
-        return len(self._loader)
+        return len(self._loader())
 
     def __next__(self):
         if self._served == self._sent:
-            if not self._loader.persistent_workers:
+            if not self._persistent:
                 self.shutdown()
             raise StopIteration
         while self._served not in self._ready:
@@ -111,7 +116,7 @@ class MultiProcessIter:
         return pickle.loads(payload)
 
     def _receive(self):
-        timeout = self._loader.timeout
+        timeout = self._timeout
         deadline = time.monotonic() + timeout if timeout > 0 else None
         while True:
             wait = _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - time.monotonic()))
