@@ -19,6 +19,7 @@ from ._C import bool, int32, int64, float16, bfloat16, float32, float64  # noqa:
 from ._C import from_numpy, from_dlpack, get_num_threads, set_num_threads, promote_types  # noqa: E402,F401
 from . import ops  # noqa: E402,F401
 from ._tensor import *  # noqa: E402,F401,F403
+from . import _tensor_pickle  # noqa: E402,F401 (Tensor.__reduce_ex__: pickle, copy.copy, multiprocessing)
 from ._creation import *  # noqa: E402,F401,F403
 from ._functions import *  # noqa: E402,F401,F403
 from ._tensor_compat import *  # noqa: E402,F401,F403 (after _functions: its clone takes memory_format=)
@@ -29,6 +30,7 @@ from ._tensor_str import set_printoptions  # noqa: E402,F401 (also makes Tensor.
 from ._extension import cmake_prefix_path, get_include  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401
 from . import data  # noqa: E402,F401
+from . import utils  # noqa: E402,F401 (hy.utils.data: torch's module path of hy.data)
 from . import autograd  # noqa: E402,F401
 from . import nn, optim  # noqa: E402,F401
 from . import backends  # noqa: E402,F401

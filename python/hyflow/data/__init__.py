@@ -6,5 +6,6 @@
 """
 from .dataset import Dataset, TensorDataset  # noqa: F401
 from .dataloader import DataLoader, default_collate  # noqa: F401
+from ._worker import WorkerInfo, get_worker_info  # noqa: F401
 
-__all__ = ["Dataset", "TensorDataset", "DataLoader", "default_collate"]
+__all__ = ["Dataset", "TensorDataset", "DataLoader", "default_collate", "get_worker_info", "WorkerInfo"]

@@ -13,6 +13,7 @@ import numpy as np
 from .. import _C
 from .._creation import randint, tensor
 from .._shape import stack
+from ._multiprocess import MultiProcessIter, resolve_context
 from .dataset import TensorDataset
 
 __all__ = ["DataLoader", "default_collate"]
@@ -27,8 +28,10 @@ class DataLoader:
     turns a list of samples into a batch; the default stacks tensors inside tuples, lists and dicts.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, generator=None, sampler=None,
-                 collate_fn=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None, num_workers=0,
+                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
+                 pin_memory_device=""):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if shuffle and sampler is not None:
@@ -39,6 +42,16 @@ class DataLoader:
             raise TypeError(f"DataLoader: generator must be a hyflow Generator, got {type(generator).__name__}")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError("DataLoader: collate_fn must be callable")
+        if batch_sampler is not None:
+            raise NotImplementedError("DataLoader: batch_sampler= is not supported yet; use sampler= and batch_size=")
+        _check_worker_args(num_workers, timeout, worker_init_fn, prefetch_factor, persistent_workers)
+        if multiprocessing_context is not None:
+            resolve_context(multiprocessing_context)  # a bad name raises here, not at the first iter()
+        self.num_workers, self.timeout, self.worker_init_fn = num_workers, timeout, worker_init_fn
+        self.prefetch_factor = 2 if prefetch_factor is None and num_workers else prefetch_factor
+        self.persistent_workers, self.multiprocessing_context = bool(persistent_workers), multiprocessing_context
+        self.pin_memory, self.pin_memory_device = bool(pin_memory), pin_memory_device  # CPU only: nothing to pin
+        self._workers_iter = None
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = bool(shuffle)
@@ -48,8 +61,25 @@ class DataLoader:
         self.collate_fn = collate_fn
 
     def __iter__(self):
+        if self.num_workers == 0:
+            return self._single_process_iter()
+        if self.persistent_workers and self._workers_iter is not None:
+            return self._workers_iter.next_epoch()
+        it = MultiProcessIter(self, _Fetcher(self.dataset, self.collate_fn))
+        if self.persistent_workers:
+            self._workers_iter = it
+        return it
+
+    def _single_process_iter(self):
+        fetch = _Fetcher(self.dataset, self.collate_fn)
         for indices in self._index_batches():
-            yield self._fetch(indices)
+            yield fetch(indices)
+
+    def __getstate__(self):
+        # the workers of a persistent iterator belong to this process
+        state = dict(self.__dict__)
+        state["_workers_iter"] = None
+        return state
 
     def __len__(self):
         if self.sampler is not None:
@@ -84,12 +114,37 @@ class DataLoader:
         if chunk and not self.drop_last:
             yield chunk
 
-    def _fetch(self, indices):
+
+
+class _Fetcher:
+    """Indices -> batch; picklable, so a spawned worker gets it with the dataset."""
+
+    def __init__(self, dataset, collate_fn):
+        self.dataset, self.collate_fn = dataset, collate_fn
+
+    def __call__(self, indices):
         if self.collate_fn is None and type(self.dataset) is TensorDataset:
             # Whole-batch gather instead of indexing rows one by one and stacking them.
             return self.dataset.batch(indices)
         samples = [self.dataset[int(i)] for i in indices]
         return (self.collate_fn or default_collate)(samples)
+
+
+def _check_worker_args(num_workers, timeout, worker_init_fn, prefetch_factor, persistent_workers):
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"DataLoader: num_workers must be an int >= 0, got {num_workers!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        raise ValueError(f"DataLoader: timeout must be a number >= 0, got {timeout!r}")
+    if worker_init_fn is not None and not callable(worker_init_fn):
+        raise TypeError("DataLoader: worker_init_fn must be callable")
+    if prefetch_factor is not None:
+        if num_workers == 0:
+            raise ValueError("DataLoader: prefetch_factor is for num_workers > 0 (batches are loaded in the main "
+                             "process otherwise); leave it None")
+        if isinstance(prefetch_factor, bool) or not isinstance(prefetch_factor, int) or prefetch_factor < 1:
+            raise ValueError(f"DataLoader: prefetch_factor must be a positive int, got {prefetch_factor!r}")
+    if persistent_workers and num_workers == 0:
+        raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
 
 
 def _permutation(n, generator):

@@ -10,7 +10,7 @@ from .. import _C
 __all__ = ["linear", "relu", "gelu", "silu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "dropout",
            "layer_norm", "batch_norm", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold",
            "mse_loss", "l1_loss", "smooth_l1_loss", "nll_loss", "cross_entropy",
-           "binary_cross_entropy_with_logits", "one_hot"]
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "one_hot", "scaled_dot_product_attention"]
 
 _ops = _C.ops
 
@@ -156,15 +156,21 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
-def embedding(input, weight, padding_idx=None):
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
     """Rows of weight picked by the integer tensor input; output shape input.shape + (embedding_dim,).
 
-    The row at padding_idx gets no gradient."""
+    The row at padding_idx gets no gradient. With max_norm, the rows that input looks up and whose
+    norm_type-norm exceeds max_norm are first rescaled in place to norm max_norm (as torch does)."""
     if input.is_floating_point():
         raise TypeError(f"embedding(): indices must be an integer tensor, got {input.dtype}")
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding(): scale_grad_by_freq and sparse gradients are not supported")
     idx = input.reshape([-1])
     if idx.dtype != _C.int64:
         idx = idx.to(_C.int64)
+    if max_norm is not None:
+        _embedding_renorm_(weight, idx, max_norm, norm_type)
     out = _ops.index_select(weight, 0, idx)
     if padding_idx is not None:
         if padding_idx < 0:
@@ -172,6 +178,26 @@ def embedding(input, weight, padding_idx=None):
         keep = (idx != padding_idx).to(weight.dtype).reshape([-1, 1])
         out = out * keep + out.detach() * (1 - keep)
     return out.reshape(list(input.shape) + [weight.shape[1]])
+
+
+def _embedding_renorm_(weight, idx, max_norm, norm_type):
+    # torch's embedding_renorm_: each looked-up row once, scaled by max_norm / (norm + 1e-7), outside autograd
+    # (the weight is modified in place like an optimizer step would)
+    import numpy as np
+    from ..autograd import no_grad
+    if max_norm <= 0:
+        raise ValueError(f"embedding(): max_norm must be positive, got {max_norm}")
+    rows = np.unique(idx.numpy())
+    if rows.size == 0:
+        return
+    if rows.min() < -weight.shape[0] or rows.max() >= weight.shape[0]:
+        raise IndexError(f"embedding(): index out of range for {weight.shape[0]} embeddings")
+    with no_grad():
+        sel = _C.from_numpy(np.ascontiguousarray(rows % weight.shape[0]))
+        picked = _ops.index_select(weight.detach(), 0, sel)
+        norms = picked.norm(norm_type, [1], keepdim=True)
+        scale = _ops.where(norms > max_norm, max_norm / (norms + 1e-7), _ops.ones([], dtype=weight.dtype))
+        weight.index_put_([sel], picked * scale)
 
 
 def one_hot(tensor, num_classes=-1):
@@ -422,8 +448,27 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return _finish(loss, w, reduction, shape, "cross_entropy")
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
-    """Sigmoid + binary cross entropy in one numerically stable formula."""
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-(t log x + (1 - t) log(1 - x)) on probabilities x, each log clamped at -100 as in torch (so x = 0 or 1
+    gives a finite loss); weight broadcasts against input."""
+    _check_legacy_reduction("binary_cross_entropy", size_average, reduce)
+    _check_same_shape(input, target, "binary_cross_entropy")
+    if input.numel() and bool(((input < 0) | (input > 1)).any().item()):
+        raise ValueError("binary_cross_entropy(): all elements of input should be between 0 and 1 (use "
+                         "binary_cross_entropy_with_logits for logits)")
+    log_x = _ops.clamp(input.log(), -100.0, None)
+    log_1mx = _ops.clamp((-input).log1p(), -100.0, None)
+    loss = -(target * log_x + (1 - target) * log_1mx)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
+    """Sigmoid + binary cross entropy in one numerically stable formula; pos_weight (one weight per class,
+    broadcast along the last dim) weighs the positive term, weight the whole loss."""
+    _check_legacy_reduction("binary_cross_entropy_with_logits", size_average, reduce)
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
     sp_neg = (-input.abs()).exp().log1p() + (-input).relu()     # softplus(-x), stable
     if pos_weight is None:
@@ -433,3 +478,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def _check_legacy_reduction(fn, size_average, reduce):
+    # torch's deprecated size_average/reduce pair: accepted positionally only to keep torch's argument order, so
+    # a migrating call that passes them gets told what to write instead of a silent wrong reduction
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{fn}(): size_average and reduce are deprecated in torch and not supported; pass "
+                         "reduction='mean'|'sum'|'none'")
+
+
+from ._attention import scaled_dot_product_attention  # noqa: E402,F401 (attention lives in its own file)

@@ -11,11 +11,23 @@ from .parameter import Parameter
 __all__ = ["Identity", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU", "GELU", "SiLU", "Tanh",
            "Sigmoid", "Softplus", "Dropout", "LayerNorm", "Embedding", "BatchNorm1d", "BatchNorm2d", "Conv1d",
            "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "MSELoss", "L1Loss", "SmoothL1Loss", "CrossEntropyLoss",
-           "NLLLoss", "BCEWithLogitsLoss"]
+           "NLLLoss", "BCELoss", "BCEWithLogitsLoss"]
 
 
-def _empty(shape, dtype):
+def _empty(shape, dtype, device=None):
+    check_device(device)
     return _C.ops.empty(list(shape), dtype=dtype or _C.float32)
+
+
+def check_device(device):
+    """Layers take torch's device= argument; this build computes on the CPU only, so any other device is an
+    error naming it (never a silent CPU layer where the user asked for a GPU)."""
+    if device is None:
+        return
+    kind = getattr(device, "type", None) or str(device)
+    if not isinstance(kind, str) or kind.split(":")[0] != "cpu":
+        raise NotImplementedError(f"device={device!r}: this hyflow build computes on the CPU only; pass "
+                                  "device='cpu' or leave it out")
 
 
 class Identity(Module):
@@ -29,10 +41,10 @@ class Identity(Module):
 class Linear(Module):
     """y = x @ W.T + b, initialized like torch (kaiming_uniform_(a=sqrt(5)) and U(-1/sqrt(in), 1/sqrt(in)))."""
 
-    def __init__(self, in_features, out_features, bias=True, dtype=None, generator=None):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, generator=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(_empty((out_features, in_features), dtype))
+        self.weight = Parameter(_empty((out_features, in_features), dtype, device))
         self.bias = Parameter(_empty((out_features,), dtype)) if bias else None
         if not bias:
             self.register_parameter("bias", None)
@@ -240,8 +252,9 @@ class Dropout(Module):
 
 
 class LayerNorm(Module):
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
+        check_device(device)
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape, self.eps, self.elementwise_affine = tuple(normalized_shape), eps, elementwise_affine
@@ -264,8 +277,10 @@ class LayerNorm(Module):
 class _BatchNorm(Module):
     _dims = ()
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=None):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
+                 dtype=None):
         super().__init__()
+        check_device(device)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
@@ -316,32 +331,53 @@ class BatchNorm2d(_BatchNorm):
 
 
 class Embedding(Module):
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None, generator=None):
+    """A lookup table of num_embeddings rows; max_norm renormalizes looked-up rows in place (see F.embedding)."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None,
+                 generator=None):
         super().__init__()
+        check_device(device)
+        if scale_grad_by_freq or sparse:
+            raise NotImplementedError("Embedding(): scale_grad_by_freq and sparse gradients are not supported")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        if padding_idx is not None and padding_idx < 0:
-            padding_idx += num_embeddings
-        self.padding_idx = padding_idx
-        self.weight = Parameter(init.normal_(_empty((num_embeddings, embedding_dim), dtype), generator=generator))
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding(): padding_idx {padding_idx} must be within num_embeddings "
+                                 f"({num_embeddings})")
+            if padding_idx < 0:
+                padding_idx += num_embeddings
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        if _weight is not None:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding(): _weight of shape {tuple(_weight.shape)} does not match "
+                                 f"({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+            return
+        self.weight = Parameter(init.normal_(_empty((num_embeddings, embedding_dim), dtype), generator=generator),
+                                requires_grad=not _freeze)
         if padding_idx is not None:
             from ..autograd import no_grad
             with no_grad():
                 self.weight[padding_idx].zero_()
 
     def forward(self, input):
-        return F.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
-        return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+        s += f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return s + (f", max_norm={self.max_norm}" if self.max_norm is not None else "")
 
 
 class _ConvNd(Module):
     _n = 2
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", dtype=None, generator=None):
+                 padding_mode="zeros", device=None, dtype=None, generator=None):
         super().__init__()
+        check_device(device)
         n = self._n
         F._check_conv_channels(type(self).__name__, in_channels, out_channels, groups)
         if padding_mode != "zeros":
@@ -470,10 +506,22 @@ class CrossEntropyLoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+        F._check_legacy_reduction("BCEWithLogitsLoss", size_average, reduce)
         super().__init__(reduction)
         self.register_buffer("weight", weight)
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
+
+
+class BCELoss(_Loss):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        F._check_legacy_reduction("BCELoss", size_average, reduce)
+        super().__init__(reduction)
+        self.register_buffer("weight", weight)
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)

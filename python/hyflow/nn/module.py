@@ -6,6 +6,7 @@ import numpy as np
 from .. import _C
 from .._C import Tensor
 from ..autograd import no_grad, zero_grads
+from .hooks import RemovableHandle, _BackwardHookCall
 from .parameter import Parameter
 
 __all__ = ["Module"]
@@ -58,13 +59,92 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        for store in _HOOK_STORES:
+            object.__setattr__(self, store, OrderedDict())
 
     # ---- forward -------------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        if not (d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks")
+                or d.get("_backward_pre_hooks")):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        # torch's order: forward pre-hooks (may replace the inputs), the backward-hook identity node on the
+        # inputs, forward, forward hooks (may replace the output), the identity node on the outputs
+        d = self.__dict__
+        for hook_id, hook in list(d["_forward_pre_hooks"].items()):
+            if hook_id in d["_forward_hooks_with_kwargs"]:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook registered with with_kwargs=True must return None "
+                                           f"or an (args, kwargs) tuple, got {type(result).__name__}")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        call = None
+        if d["_backward_hooks"] or d["_backward_pre_hooks"]:
+            call = _BackwardHookCall(self, d["_backward_hooks"], d["_backward_pre_hooks"])
+            args = call.wrap_inputs(args)
+        output = self.forward(*args, **kwargs)
+        for hook_id, hook in list(d["_forward_hooks"].items()):
+            if hook_id in d["_forward_hooks_with_kwargs"]:
+                result = hook(self, args, kwargs, output)
+            else:
+                result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output if call is None else call.wrap_outputs(output)
+
+    # ---- hooks ---------------------------------------------------------------------------------
+    def _add_hook(self, store, hook, prepend, with_kwargs=False):
+        self._check_init()
+        if not callable(hook):
+            raise TypeError(f"{type(self).__name__}: a hook must be callable, got {type(hook).__name__}")
+        hooks = self._hook_store(store)
+        handle = RemovableHandle(hooks, self._hook_store("_forward_hooks_with_kwargs"))
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        if with_kwargs:
+            self._hook_store("_forward_hooks_with_kwargs")[handle.id] = True
+        return handle
+
+    def _hook_store(self, store):
+        # modules unpickled or built by code older than hooks have no stores yet
+        if store not in self.__dict__:
+            object.__setattr__(self, store, OrderedDict())
+        return self.__dict__[store]
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) -> None or new args (a non-tuple is wrapped in one), called before forward.
+        with_kwargs=True: hook(module, args, kwargs) -> None or (args, kwargs). Returns a RemovableHandle."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args, output) -> None or a replacement output, called after forward.
+        with_kwargs=True: hook(module, args, kwargs, output). Returns a RemovableHandle."""
+        return self._add_hook("_forward_hooks", hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) -> None or a replacement grad_input, called once the gradients
+        with respect to the module's tensor inputs are computed (tuples, None for inputs that need none)."""
+        return self._add_hook("_backward_hooks", hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> None or a replacement grad_output, called before the module's backward."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def register_backward_hook(self, hook):
+        raise NotImplementedError("register_backward_hook (deprecated in torch) is not supported; use "
+                                  "register_full_backward_hook")
 
     # ---- registration --------------------------------------------------------------------------
     def _check_init(self):
@@ -370,6 +450,10 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines + child_lines) + "\n"
         return main + ")"
+
+
+_HOOK_STORES = ("_forward_pre_hooks", "_forward_hooks", "_forward_hooks_with_kwargs", "_backward_hooks",
+                "_backward_pre_hooks")
 
 
 class _IncompatibleKeys(tuple):

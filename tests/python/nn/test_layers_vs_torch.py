@@ -285,3 +285,106 @@ def test_layers_refuse_input_of_another_dtype_like_torch(make, shape):
         F.linear(hy.ones(2, 3), hy.ones(4, 3), hy.ones(4, dtype=hy.float64))
     with pytest.raises(RuntimeError, match=r"conv2d\(\): input and weight must have the same dtype"):
         F.conv2d(hy.ones(1, 1, 3, 3, dtype=hy.float64), hy.ones(1, 1, 2, 2))
+
+
+# ---- binary cross entropy, Embedding(max_norm=), device= ---------------------------------------
+@pytest.mark.parametrize("kw", [{}, {"weight": "w"}, {"weight": "row"}])
+def test_binary_cross_entropy(kw):
+    x = rng.random((4, 3)) * 0.98 + 0.01
+    y = rng.random((4, 3))
+    hkw, tkw = {}, {}
+    if kw:
+        w = rng.random((4, 3)) if kw["weight"] == "w" else rng.random((3,))
+        hkw["weight"], tkw["weight"] = h(w), t(w)
+    _loss_pair(lambda a, b, reduction: F.binary_cross_entropy(a, b, reduction=reduction, **hkw),
+               lambda a, b, reduction: torch.nn.functional.binary_cross_entropy(a, b, reduction=reduction, **tkw),
+               x, (h(y), t(y)))
+
+
+def test_binary_cross_entropy_clamps_log_at_minus_100_like_torch():
+    x, y = np.array([0.0, 1.0, 0.0, 1.0, 0.5]), np.array([1.0, 0.0, 0.0, 1.0, 1.0])
+    for reduction in ("none", "sum"):
+        np.testing.assert_allclose(npy(F.binary_cross_entropy(h(x), h(y), reduction=reduction)),
+                                   npy(torch.nn.functional.binary_cross_entropy(t(x), t(y), reduction=reduction)))
+
+
+def test_bce_modules_match_torch():
+    x, y = rng.standard_normal((5, 3)), rng.random((5, 3))
+    w, pw = rng.random((3,)), rng.random((3,)) * 3
+    for red in ("mean", "sum", "none"):
+        a = nn.BCEWithLogitsLoss(weight=h(w), pos_weight=h(pw), reduction=red)(h(x), h(y))
+        b = torch.nn.BCEWithLogitsLoss(weight=t(w), pos_weight=t(pw), reduction=red)(t(x), t(y))
+        np.testing.assert_allclose(npy(a), npy(b), rtol=1e-12)
+        p = 1 / (1 + np.exp(-x))
+        a = nn.BCELoss(weight=h(w), reduction=red)(h(p), h(y))
+        b = torch.nn.BCELoss(weight=t(w), reduction=red)(t(p), t(y))
+        np.testing.assert_allclose(npy(a), npy(b), rtol=1e-12)
+    assert list(nn.BCEWithLogitsLoss(pos_weight=h(pw)).state_dict()) == ["pos_weight"]
+
+
+def test_binary_cross_entropy_errors():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        F.binary_cross_entropy(h([0.5, 1.5]), h([0.0, 1.0]))
+    with pytest.raises(ValueError, match="input shape .* and target shape"):
+        F.binary_cross_entropy(h([0.5, 0.5]), h([1.0]))
+    with pytest.raises(ValueError, match="size_average and reduce are deprecated"):
+        nn.BCELoss(size_average=False)
+    with pytest.raises(ValueError, match="reduction must be"):
+        F.binary_cross_entropy_with_logits(h([0.5]), h([1.0]), reduction="avg")
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0])
+def test_embedding_max_norm_renormalizes_looked_up_rows_like_torch(norm_type):
+    torch.manual_seed(0)
+    tm = torch.nn.Embedding(6, 4, max_norm=1.5, norm_type=norm_type).double()
+    hm = nn.Embedding(6, 4, max_norm=1.5, norm_type=norm_type).double()
+    with torch.no_grad():
+        tm.weight.mul_(3)
+    hm.load_state_dict(tm.state_dict())
+    idx = np.array([[0, 2, 2], [5, 0, 1]])
+    ho, to = hm(hy.tensor(idx)), tm(torch.tensor(idx))
+    np.testing.assert_allclose(npy(ho), npy(to), rtol=1e-12)
+    np.testing.assert_allclose(npy(hm.weight), npy(tm.weight), rtol=1e-12)   # rows 3, 4 untouched
+    w = rng.standard_normal(tuple(to.shape))
+    (ho * h(w)).sum().backward()
+    (to * t(w)).sum().backward()
+    np.testing.assert_allclose(npy(hm.weight.grad), npy(tm.weight.grad), rtol=1e-12)
+    assert "max_norm=1.5" in repr(hm)
+
+
+def test_embedding_max_norm_errors():
+    with pytest.raises(ValueError, match="max_norm must be positive"):
+        F.embedding(hy.tensor([0]), hy.randn(3, 2), max_norm=0.0)
+    with pytest.raises(IndexError, match="index out of range"):
+        F.embedding(hy.tensor([7]), hy.randn(3, 2), max_norm=1.0)
+    with pytest.raises(ValueError, match="padding_idx"):
+        nn.Embedding(3, 2, padding_idx=5)
+
+
+LAYERS_WITH_PARAMETERS = [
+    lambda **kw: nn.Linear(3, 2, **kw),
+    lambda **kw: nn.Conv1d(2, 3, 3, **kw),
+    lambda **kw: nn.Conv2d(2, 3, 3, **kw),
+    lambda **kw: nn.LayerNorm(4, **kw),
+    lambda **kw: nn.BatchNorm1d(4, **kw),
+    lambda **kw: nn.BatchNorm2d(4, **kw),
+    lambda **kw: nn.Embedding(5, 3, **kw),
+    lambda **kw: nn.RNN(3, 4, **kw),
+    lambda **kw: nn.LSTM(3, 4, **kw),
+    lambda **kw: nn.GRU(3, 4, **kw),
+    lambda **kw: nn.RNNCell(3, 4, **kw),
+    lambda **kw: nn.LSTMCell(3, 4, **kw),
+    lambda **kw: nn.GRUCell(3, 4, **kw),
+    lambda **kw: nn.MultiheadAttention(4, 2, **kw),
+    lambda **kw: nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, **kw),
+]
+
+
+@pytest.mark.parametrize("make", LAYERS_WITH_PARAMETERS, ids=range(len(LAYERS_WITH_PARAMETERS)))
+def test_layers_take_device_and_dtype(make):
+    m = make(device="cpu", dtype=hy.float64)
+    assert all(p.dtype == hy.float64 for p in m.parameters())
+    make(device="cpu:0")
+    make(device=torch.device("cpu"))   # any object with .type == "cpu"
+    with pytest.raises(NotImplementedError, match=r"device='cuda'.*CPU only"):
+        make(device="cuda")
