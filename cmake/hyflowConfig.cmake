@@ -5,7 +5,7 @@
 #   hyflow_add_extension(myops myops.cpp)          # or: target_link_libraries(t PRIVATE hyflow::core)
 #
 # Installed layout, relative to the hyflow package folder (site-packages/hyflow):
-#   libhyflow_core.so, include/{core,dispatch,...}/*.h, include/hyflow/ops/ops_generated.h,
+#   libhyflow_core.so, include/{core,dispatch,...}/*.h, include/hyflow/ops/{ops_generated,ops_common,<family>}.h,
 #   share/cmake/hyflow/hyflowConfig.cmake
 get_filename_component(_hyflow_pkg_dir "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
 

@@ -1,7 +1,9 @@
 #include "autograd/autograd_meta.h"
 
 #include "autograd/grad_mode.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/binary.h"
+#include "hyflow/ops/creation.h"
+#include "hyflow/ops/tensor.h"
 
 namespace hy::autograd {
 

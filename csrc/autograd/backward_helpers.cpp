@@ -6,6 +6,15 @@
 #include "autograd/backward_math_internal.h"
 #include "core/shape_util.h"
 #include "core/type_promotion.h"
+#include "hyflow/ops/binary.h"
+#include "hyflow/ops/creation.h"
+#include "hyflow/ops/indexing.h"
+#include "hyflow/ops/linalg.h"
+#include "hyflow/ops/reduce.h"
+#include "hyflow/ops/shape.h"
+#include "hyflow/ops/tensor.h"
+#include "hyflow/ops/ternary.h"
+#include "hyflow/ops/unary.h"
 
 namespace hy::autograd::backward {
 

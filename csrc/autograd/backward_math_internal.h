@@ -9,7 +9,7 @@
 
 #include "autograd/autograd_meta.h"
 #include "autograd/grad_mode.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/ops_common.h"
 
 namespace hy::autograd::backward {
 

@@ -4,7 +4,8 @@
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "bindings/pyconvert.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/binary.h"
+#include "hyflow/ops/tensor.h"
 
 namespace py = pybind11;
 

@@ -9,7 +9,7 @@
 
 #include "bindings/pyconvert.h"
 #include "core/error.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/tensor.h"
 #include "interop/dlpack.h"
 
 namespace py = pybind11;

@@ -15,7 +15,9 @@
 #include "bindings/pyconvert.h"
 #include "core/error.h"
 #include "core/shape_util.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/creation.h"
+#include "hyflow/ops/indexing.h"
+#include "hyflow/ops/tensor.h"
 
 namespace py = pybind11;
 

@@ -3,7 +3,10 @@
 
 #include "bindings/pyconvert.h"
 #include "core/error.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/binary.h"
+#include "hyflow/ops/linalg.h"
+#include "hyflow/ops/tensor.h"
+#include "hyflow/ops/unary.h"
 
 namespace py = pybind11;
 

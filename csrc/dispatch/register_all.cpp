@@ -2,7 +2,7 @@
 // then the kernels of each device this build has. Nothing registers itself through static constructors.
 #include "dispatch/cpu_variant.h"
 #include "dispatch/registry.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/ops_common.h"
 
 namespace hy {
 
@@ -13,7 +13,10 @@ void register_all(Registry& r) {
   register_op_table(r);      // definitions + device-independent (view) kernels
   register_kernels_cpu(r);   // csrc/kernels/cpu/*, compiled for the build's baseline CPU
   register_cpu_variant(r, cpu_variant);  // the hot ones again, for the best ISA this CPU has
-  // register_kernels_cuda(r) joins here when the CUDA backend is built.
+#ifdef HYFLOW_WITH_CUDA
+  // Defined in kernels_cuda_generated.cpp, which the CUDA backend's library compiles (issue 12).
+  register_kernels_cuda(r);
+#endif
 }
 
 }  // namespace hy

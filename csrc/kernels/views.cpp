@@ -5,7 +5,7 @@
 
 #include "core/scalar_check.h"
 #include "core/shape_util.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/ops_common.h"
 #include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::any {

@@ -28,6 +28,11 @@ class Unsupported(Exception):
     pass
 
 
+class DeclaredNotImplemented(Unsupported):
+    """A formula `not_implemented('why')`: the table says on purpose that this gradient is missing, so the
+    op records a node that raises "not differentiable yet (why)" instead of failing the build."""
+
+
 class Translator:
     """Rewrites one formula to a C++ expression. `names` maps formula names to 'tensor'|'scalar'|'other'."""
 
@@ -103,6 +108,10 @@ class Translator:
                 fname, args = node.func.id, list(node.args)
             else:
                 raise Unsupported("call of an expression")
+            if fname == "not_implemented":
+                if len(args) != 1 or not isinstance(args[0], ast.Constant) or not isinstance(args[0].value, str):
+                    raise Unsupported("not_implemented takes one string: the reason")
+                raise DeclaredNotImplemented(args[0].value)
             if fname in HELPERS:
                 return f"bw::{fname}(" + ", ".join(self.emit(a) for a in args) + ")"
             if fname not in self.op_types:
@@ -131,7 +140,7 @@ def value_type(a):
 
 def gen_autograd(ops):
     """Returns (forward declarations for ops_generated.cpp, autograd_generated.cpp text, set of op names recorded)."""
-    op_types = {op.name: [(a.name, a.type + ("?" if a.optional else "")) for a in op.args] for op in ops}
+    op_types = op_arg_types(ops)
     decls, body, recorded = [], [], {}
     for op in ops:
         bw = op.entry.get("backward")
@@ -150,6 +159,60 @@ def gen_autograd(ops):
     return "\n".join(decls), "\n".join(body), recorded
 
 
+def formula_scope(op):
+    """The names a backward formula of `op` may use, each with its kind (see Translator)."""
+    names = {"grad": "tensor", "grads_or_zeros": "other"}
+    if len(op.returns) == 1:
+        names["result"] = "other" if op.returns == ["Tensor[]"] else "tensor"
+    else:
+        for i in range(len(op.returns)):
+            names[f"result{i}"] = "tensor"
+    for a in op.args:
+        names[a.name] = "tensor" if a.type == "Tensor" else "scalar" if a.type == "Scalar" else "other"
+    return names
+
+
+def translate(op, formulas, op_types):
+    """({input: C++ expression}, names the formulas use, [why a gradient is missing], [the formulas among
+    those the generator cannot translate: a table error, unlike a declared not_implemented])."""
+    tr = Translator(op_types, formula_scope(op))
+    cpp, used, errors, untranslatable = {}, set(), [], []
+    for k, f in formulas.items():
+        f = str(f)
+        try:
+            cpp[k] = tr.emit(ast.parse(f, mode="eval").body)
+            used |= formula_names(f)
+        except DeclaredNotImplemented as e:
+            errors.append(f"the gradient for '{k}' is not implemented: {e}")
+        except (Unsupported, SyntaxError) as e:
+            errors.append(f"backward formula for '{k}' is not supported: {e}")
+            untranslatable.append(errors[-1])
+    return cpp, used, errors, untranslatable
+
+
+def op_arg_types(ops):
+    """op name -> [(argument name, type)], what the translator needs to call other ops."""
+    return {op.name: [(a.name, a.type + ("?" if a.optional else "")) for a in op.args] for op in ops}
+
+
+def translation_problems(ops):
+    """[(op, problem)] for every backward formula the generator cannot turn into C++, and for formulas
+    on ops whose results cannot carry gradients (they would be ignored)."""
+    op_types = op_arg_types(ops)
+    problems = []
+    for op in ops:
+        bw = op.entry.get("backward")
+        formulas = {k: v for k, v in bw.items() if v is not None} if isinstance(bw, dict) else {}
+        if not formulas:
+            continue
+        if len(op.returns) == 0 or any(r not in ("Tensor", "Tensor[]") for r in op.returns):
+            problems.append((op, "backward formulas on an op without Tensor results would never run "
+                                 "(write backward: null)"))
+            continue
+        problems += [(op, e) for e in translate(op, formulas, op_types)[3]]
+    return problems
+
+
 def gen_op(op, formulas, op_types):
     args = {a.name: a for a in op.args}
     for k in formulas:
@@ -160,24 +223,9 @@ def gen_op(op, formulas, op_types):
     inplace_self = op.name.endswith("_")
     list_return = op.returns == ["Tensor[]"]
     diff_inputs = [a for a in op.args if a.name in formulas]
-    names = {"grad": "tensor", "grads_or_zeros": "other"}
-    if len(op.returns) == 1:
-        names["result"] = "other" if list_return else "tensor"
-    else:
-        for i in range(len(op.returns)):
-            names[f"result{i}"] = "tensor"
-    for a in op.args:
-        names[a.name] = "tensor" if a.type == "Tensor" else "scalar" if a.type == "Scalar" else "other"
-    tr = Translator(op_types, names)
-    cpp, error = {}, None
-    used = set()
-    for k, f in formulas.items():
-        f = str(f)
-        try:
-            cpp[k] = tr.emit(ast.parse(f, mode="eval").body)
-            used |= formula_names(f)
-        except (Unsupported, SyntaxError) as e:
-            error = f"backward formula for '{k}' is not supported: {e}"
+    names = formula_scope(op)
+    cpp, used, errors, _ = translate(op, formulas, op_types)
+    error = errors[0] if errors else None
     cls = "".join(p.capitalize() for p in op.name.strip("_").split("_")) + ("_" if inplace_self else "") + "Backward0"
     fn_type = op.fn_type().replace("(*)", "(*fn)", 1)
     params = op.params(False)

@@ -1,29 +1,42 @@
 #!/usr/bin/env python3
 """Generate hyflow's op layer from the op table (csrc/ops/table/*.yaml).
 
-One YAML entry per op is the single source of truth. From it this script writes:
-  hyflow/ops/ops_generated.h   typed C++ front functions `hy::ops::<name>(...)` (+ in-place variants)
-  ops_generated.cpp            their definitions (dispatch by device to the registered kernel), the
-                               op-table registration with every metadata field, and the explicit
-                               registration of each declared kernel (`register_kernels_<device>`)
+One YAML entry per op is the single source of truth. The tables are first validated
+(validate_table.py: every problem is printed, and any fails the build); from them this script writes:
+  hyflow/ops/<family>.h        typed C++ front functions `hy::ops::<name>(...)` (+ in-place variants) of
+                               one table file; a source file includes only the families it calls
+  hyflow/ops/ops_common.h      what every family header needs (signature types, registration entry
+                               points); independent of the ops, so it never changes
+  hyflow/ops/ops_generated.h   umbrella including every family (out-of-tree extensions use it)
+  ops_generated.cpp            front-function definitions (dispatch by device to the registered kernel),
+                               the op-table registration with every metadata field, and the explicit
+                               registration of each declared CPU kernel (`register_kernels_cpu`)
+  kernels_<device>_generated.cpp  `register_kernels_<device>` of a device built outside the core
+                               library (cuda: compiled by the CUDA backend's library)
+  autograd_generated.cpp       the backward nodes of the `backward` formulas (gen_autograd.py)
   bind_ops_generated.cpp       pybind11 bindings: `hyflow._C.ops.<name>` and Tensor methods
   cpu_variant_generated.cpp    `register_kernels_cpu_variant`: the CPU kernels of the --variant-families,
                                registered by an ISA variant library over the baseline ones
+Each output is rewritten only when its text changes, so a table edit recompiles only its dependents.
 
-Entry fields (see docs/design.md, "Adding an op"):
+Entry fields (accepted values: validate_table.py; see docs/design.md, "The op table"):
   schema      signature text, e.g. "add(Tensor self, Tensor other, *, Scalar alpha=1, Tensor? out=None) -> Tensor"
   variants    any of function, method, inplace (inplace needs a `Tensor? out` argument)
   kernels     {cpu: fn, cuda: fn, any: fn}: C++ functions in hy::kernels::<device> with the op's signature
-  dtypes      which input dtypes the kernels accept: all | numeric | float | int | bool | comma list
+  dtypes      which input dtypes the kernels accept: all | numeric | float | int | dtype names, comma list
   dtype_rule  how the result dtype follows the inputs: promote | promote_float | same | bool | int64 | arg | custom
   shape_rule  same | broadcast | reduce | matmul | view | custom
-  backward    {input: formula} read by autograd (null = not differentiable)
-  autocast    fp32 | lower | promote | none, read by the mixed-precision scheduler
-  onnx        ONNX operator the exporter maps to
+  backward    {input: formula} read by autograd (null = not differentiable; "not_implemented('why')" =
+              differentiable, but the gradient is not written yet: backward raises)
+  autocast    fp32 | lower | promote | none, read by the mixed-precision scheduler; `lower:bfloat16` or
+              {policy: lower, dtype: float16} names the dtype (default: the autocast region's)
+  onnx        ONNX operator the exporter maps to, or {op, attrs, inputs, since, domain}
   lowering    how the graph compiler lowers the op (elementwise | reduction | gemm | view | opaque)
   writes      the arguments the op writes; default `out` when the schema has one, else `self` for an op
               whose name ends in `_` (fill_, index_put_). Declare it for other writers (_fused_adam_).
   doc         one line of user documentation
+Structured fields reach the registry twice: the short value under the field's name and the normal form
+as JSON under `<field>_spec` (python/hyflow/ops/metadata.py parses them).
 
 Memory overlap (docs/tensors.md, "In-place operations, out= and memory overlap"): the front function of
 an op that writes refuses a written tensor whose elements share memory (an expanded view) and copies
@@ -40,103 +53,38 @@ import sys
 import yaml
 
 from gen_autograd import front_check, gen_autograd
+from op_schema import parse_schema
+from validate_table import autocast_spec, check_tables, load_tables, onnx_spec, report
 
 META_FIELDS = ["dtypes", "dtype_rule", "shape_rule", "autocast", "onnx", "lowering", "doc"]
-KNOWN_FIELDS = set(META_FIELDS) | {"schema", "variants", "kernels", "backward", "view", "python_method", "writes"}
-DEVICE_ENUM = {"cpu": "static_cast<int>(DeviceType::DeviceType_CPU)",
-               "cuda": "static_cast<int>(DeviceType::DeviceType_CUDA)", "any": "kAnyDevice"}
+# DeviceType enumerators of the kernel device keys (validate_table.DEVICES) that have a registration
+# function; `any` kernels are registered with the op's definition.
+DEVICE_TYPES = {"cpu": "DeviceType::DeviceType_CPU", "cuda": "DeviceType::DeviceType_CUDA"}
+# Devices whose kernels live outside libhyflow_core: their registration goes to its own file,
+# kernels_<device>_generated.cpp, compiled by that backend's library (libhyflow_cuda, issue 12).
+SEPARATE_DEVICES = ("cuda",)
+# Generated headers in hyflow/ops/ that are not a family's; a table file may not take these names.
+RESERVED_HEADERS = ("ops_generated", "ops_common")
 
 
 def die(msg):
     sys.exit("gen_ops.py: " + msg)
 
 
-def split_top(s):
-    out, depth, cur, quote = [], 0, "", False
-    for c in s:
-        if c in "'\"":
-            quote = not quote
-        if not quote and c in "[(":
-            depth += 1
-        if not quote and c in "])":
-            depth -= 1
-        if c == "," and depth == 0 and not quote:
-            out.append(cur.strip())
-            cur = ""
-        else:
-            cur += c
-    if cur.strip():
-        out.append(cur.strip())
-    return out
-
-
-class Arg:
-    def __init__(self, text, kwarg_only):
-        decl, _, default = text.partition("=")
-        self.default = default.strip() if default else None
-        typ, name = decl.strip().rsplit(" ", 1)
-        self.optional = typ.endswith("?")
-        self.type = typ.rstrip("?")
-        self.name = name
-        self.kwarg_only = kwarg_only
-
-    def cpp_type(self):
-        base = {"Tensor": "Tensor", "Tensor[]": "std::vector<Tensor>", "Scalar": "Scalar", "int": "int64_t",
-                "int[]": "DimVector", "float": "double", "bool": "bool", "str": "std::string",
-                "ScalarType": "DType", "Device": "Device", "Generator": "std::shared_ptr<Generator>"}[self.type]
-        # Small values (int, float, bool, dtype, device and their optionals) pass by value; the rest by
-        # const reference. Kernels must declare exactly this signature (a mismatch fails to link).
-        by_ref = self.type in ("Tensor", "Tensor[]", "Scalar", "int[]", "str", "Generator")
-        if self.optional and self.type != "Generator":
-            base = f"std::optional<{base}>"
-        return f"const {base}&" if by_ref else base
-
-    def cpp_default(self):
-        d = self.default
-        if d is None:
-            return None
-        if d == "None":
-            return "nullptr" if self.type == "Generator" else "std::nullopt"
-        if d in ("True", "False"):
-            return d.lower()
-        if d.startswith("'") or d.startswith('"'):
-            return '"' + d[1:-1] + '"'
-        if d.startswith("["):
-            return "DimVector{" + d[1:-1] + "}"
-        if self.type == "Scalar":
-            return f"Scalar(static_cast<int64_t>({d}))" if re.fullmatch(r"-?\d+", d) else f"Scalar({d})"
-        if self.type == "ScalarType":
-            return f"DType::{d}"
-        return d
-
-
 class Op:
     def __init__(self, entry, family):
-        unknown = set(entry) - KNOWN_FIELDS
-        if unknown:
-            die(f"{entry.get('schema')}: unknown fields {sorted(unknown)}")
+        # The entry passed validate_table.check_tables: fields and their values are known.
         self.entry = entry
         self.family = family
         self.schema = entry["schema"].strip()
-        m = re.fullmatch(r"(\w+)\((.*)\)\s*->\s*(.+)", self.schema)
-        if not m:
-            die(f"bad schema: {self.schema}")
-        self.name, params, ret = m.groups()
-        self.args, kw = [], False
-        for p in split_top(params):
-            if p == "*":
-                kw = True
-                continue
-            self.args.append(Arg(p, kw))
-        ret = ret.strip()
-        self.returns = [r.strip() for r in split_top(ret[1:-1])] if ret.startswith("(") else ([] if ret == "()" else [ret])
+        try:
+            self.name, self.args, self.returns = parse_schema(self.schema)
+        except ValueError as e:
+            die(str(e))
         self.variants = entry.get("variants", ["function"])
         self.kernels = entry.get("kernels", {})
         if not self.kernels:
             die(f"op {self.name} declares no kernels")
-        for dev in self.kernels:
-            if dev not in DEVICE_ENUM:
-                die(f"op {self.name}: unknown device '{dev}'")
         if "inplace" in self.variants and not any(a.name == "out" for a in self.args):
             die(f"op {self.name}: inplace variant needs a 'Tensor? out' argument")
         self.writes = self.written_args()
@@ -198,6 +146,14 @@ class Op:
 
     def meta(self):
         m = {k: str(self.entry[k]) for k in META_FIELDS if k in self.entry}
+        # Structured fields: the plain name under the field (what the short form spelled), the full
+        # normal form as JSON under <field>_spec (read by python/hyflow/ops/metadata.py).
+        if "autocast" in self.entry:
+            spec = autocast_spec(self.entry["autocast"])
+            m["autocast"], m["autocast_spec"] = spec["policy"], json.dumps(spec, sort_keys=True)
+        if "onnx" in self.entry:
+            spec = onnx_spec(self.entry["onnx"], {a.name for a in self.args})
+            m["onnx"], m["onnx_spec"] = spec["op"], json.dumps(spec, sort_keys=True)
         m["family"] = self.family
         m["variants"] = ",".join(self.variants)
         m["backward"] = json.dumps(self.entry.get("backward"))
@@ -213,25 +169,75 @@ def cpp_str(s):
     return json.dumps(s)
 
 
-def gen_header(ops):
-    lines = ["// Generated by csrc/ops/gen_ops.py from csrc/ops/table/*.yaml. Do not edit.",
+GENERATED_NOTE = "// Generated by csrc/ops/gen_ops.py from csrc/ops/table/*.yaml. Do not edit."
+
+
+def gen_common_header():
+    """hyflow/ops/ops_common.h: what every family header needs (the types of front-function signatures)
+    and the registration entry points. Its text does not depend on any op, so it never changes."""
+    lines = [GENERATED_NOTE, "// The types of the front functions' signatures and the registration entry points.",
              "#pragma once", "#include <memory>", "#include <optional>", "#include <string>",
              "#include <tuple>", "#include <vector>", "",
              '#include "core/device.h"', '#include "core/dim_vector.h"', '#include "core/generator.h"',
              '#include "core/scalar.h"', '#include "core/tensor.h"', "", "namespace hy {",
              "class Registry;", "/// Define every op of the op table in `r` (called by register_all).",
-             "void register_op_table(Registry& r);",
-             "/// Register every kernel the op table names for the CPU.",
-             "void register_kernels_cpu(Registry& r);", "", "namespace ops {"]
+             "void register_op_table(Registry& r);"]
+    for dev in DEVICE_TYPES:
+        where = "" if dev not in SEPARATE_DEVICES else f" (kernels_{dev}_generated.cpp, built with that backend)"
+        lines += [f"/// Register every kernel the op table names for {dev}{where}.",
+                  f"void register_kernels_{dev}(Registry& r);"]
+    lines += ["}  // namespace hy", ""]
+    return "\n".join(lines)
+
+
+def gen_family_header(family, ops):
+    """hyflow/ops/<family>.h: the front functions of one table file, so a translation unit that calls
+    only these recompiles only when this family changes."""
+    lines = [GENERATED_NOTE, f"// Front functions of csrc/ops/table/{family}.yaml.", "#pragma once",
+             '#include "hyflow/ops/ops_common.h"', "", "namespace hy::ops {"]
     for op in ops:
+        if op.family != family:
+            continue
         doc = op.entry.get("doc", "")
         lines.append(f"/// {doc}" if doc else f"/// {op.schema}")
         lines.append(f"{op.ret_cpp()} {op.name}({op.params(True)});")
         if "inplace" in op.variants:
             lines.append(f"/// In-place {op.name}: writes the result into self.")
             lines.append(f"Tensor {op.name}_({op.params(True, skip=('out',))});")
-    lines += ["}  // namespace ops", "}  // namespace hy", ""]
+    lines += ["}  // namespace hy::ops", ""]
     return "\n".join(lines)
+
+
+def gen_umbrella_header(families):
+    """hyflow/ops/ops_generated.h: every family's front functions (out-of-tree extensions include this;
+    hyflow's own files include only the families they call)."""
+    return "\n".join([GENERATED_NOTE, "// Every op's front function: one header per op-table family.",
+                      "#pragma once", '#include "hyflow/ops/ops_common.h"']
+                     + [f'#include "hyflow/ops/{f}.h"' for f in families] + [""])
+
+
+def gen_kernel_registration(ops, dev):
+    """Declarations of the `dev` kernels (namespace hy::kernels::<dev>, exactly the schema's signature)
+    and `register_kernels_<dev>`, which registers each of them. Lines inside namespace hy."""
+    chosen = [op for op in ops if dev in op.kernels]
+    L = []
+    if chosen:
+        L.append(f"namespace kernels::{dev} {{")
+        L += [f"{op.ret_cpp()} {op.kernels[dev]}({op.params(False)});" for op in chosen]
+        L += [f"}}  // namespace kernels::{dev}", ""]
+    L.append(f"void register_kernels_{dev}(Registry& r) {{")
+    if not chosen:
+        L.append(f"  (void)r;  // no op of the table has a {dev} kernel yet")
+    L += [f'  r.impl("{op.name}", {DEVICE_TYPES[dev]}, &kernels::{dev}::{op.kernels[dev]});' for op in chosen]
+    L += ["}", ""]
+    return L
+
+
+def gen_device_file(ops, dev):
+    """kernels_<dev>_generated.cpp: the registration of a device whose kernels are compiled outside the
+    core library (SEPARATE_DEVICES); that backend's library compiles this file."""
+    return "\n".join([GENERATED_NOTE, '#include "hyflow/ops/ops_common.h"', "", '#include "dispatch/registry.h"',
+                      "", "namespace hy {", ""] + gen_kernel_registration(ops, dev) + ["}  // namespace hy", ""])
 
 
 def overlap_guard(op):
@@ -265,15 +271,12 @@ def gen_impl(ops, autograd_decls, recorded):
          "", "namespace hy {", "",
          "// Recording functions (autograd_generated.cpp): run the kernel and record a backward node.",
          autograd_decls, ""]
-    # Kernel declarations, one namespace per device.
-    for dev in ("cpu", "any"):
-        decls = [op for op in ops if dev in op.kernels]
-        if decls:
-            L.append(f"namespace kernels::{dev} {{")
-            for op in decls:
-                L.append(f"{op.ret_cpp()} {op.kernels[dev]}({op.params(False)});")
-            L.append(f"}}  // namespace kernels::{dev}")
-            L.append("")
+    # Device-independent kernels, registered with the op definitions below.
+    decls = [op for op in ops if "any" in op.kernels]
+    if decls:
+        L.append("namespace kernels::any {")
+        L += [f"{op.ret_cpp()} {op.kernels['any']}({op.params(False)});" for op in decls]
+        L += ["}  // namespace kernels::any", ""]
     L.append("namespace ops {")
     L += ["namespace {",
           "// An input the op must not read while writing its output: a copy made by an op, so autograd records it.",
@@ -325,12 +328,11 @@ def gen_impl(ops, autograd_decls, recorded):
                 L.append(f'  r.impl("{op.name}", kAnyDevice, &kernels::any::{fn});')
     L.append("}")
     L.append("")
-    L.append("void register_kernels_cpu(Registry& r) {")
-    for op in ops:
-        if "cpu" in op.kernels:
-            L.append(f'  r.impl("{op.name}", DeviceType::DeviceType_CPU, &kernels::cpu::{op.kernels["cpu"]});')
-    L.append("}")
-    L += ["", "}  // namespace hy", ""]
+    # The kernels compiled into the core library; other devices get their own file (gen_device_file).
+    for dev in DEVICE_TYPES:
+        if dev not in SEPARATE_DEVICES:
+            L += gen_kernel_registration(ops, dev)
+    L += ["}  // namespace hy", ""]
     return "\n".join(L)
 
 
@@ -340,7 +342,7 @@ def gen_cpu_variant(ops, families):
     chosen = [op for op in ops if op.family in families and "cpu" in op.kernels]
     L = ["// Generated by csrc/ops/gen_ops.py from csrc/ops/table/*.yaml. Do not edit.",
          f"// Families: {', '.join(sorted(families)) or '(none)'}.",
-         '#include "hyflow/ops/ops_generated.h"', "", '#include "dispatch/registry.h"', "", "namespace hy {", ""]
+         '#include "hyflow/ops/ops_common.h"', "", '#include "dispatch/registry.h"', "", "namespace hy {", ""]
     if chosen:
         L.append("namespace kernels::cpu {")
         for op in chosen:
@@ -403,7 +405,8 @@ def gen_bindings(ops):
 def gen_autograd_file(body):
     return "\n".join([
         "// Generated by csrc/ops/gen_ops.py (gen_autograd.py) from the op table's backward formulas. Do not edit.",
-        '#include "autograd/backward_math_internal.h"', '#include "autograd/record_internal.h"', "",
+        '#include "autograd/backward_math_internal.h"', '#include "autograd/record_internal.h"',
+        '#include "hyflow/ops/ops_generated.h"  // formulas may call any op', "",
         "namespace hy::autograd::generated {", "namespace bw = ::hy::autograd::backward;",
         "using namespace ::hy::autograd::backward::operators;", "", body, "",
         "}  // namespace hy::autograd::generated", ""])
@@ -421,17 +424,16 @@ def write_if_changed(path, text):
 
 
 def load_ops(paths):
-    ops, seen = [], {}
-    for path in sorted(paths):
+    """The ops of the given table files, in file order; every problem of the tables (validate_table.py)
+    is printed and fails the generator before anything is written."""
+    tables = load_tables(paths)
+    report(check_tables(tables))
+    ops = []
+    for path, entries in tables:
         family = os.path.splitext(os.path.basename(path))[0]
-        with open(path) as f:
-            entries = yaml.safe_load(f) or []
-        for e in entries:
-            op = Op(e, family)
-            if op.name in seen:
-                die(f"op '{op.name}' is declared twice ({seen[op.name]} and {path})")
-            seen[op.name] = path
-            ops.append(op)
+        if family in RESERVED_HEADERS:
+            die(f"{path}: '{family}' is the name of a generated header; name the family differently")
+        ops += [Op(e, family) for e in entries]
     return ops
 
 
@@ -447,7 +449,11 @@ def main():
     autograd_decls, autograd_body, recorded = gen_autograd(ops)
     for op in ops:
         op.autograd = "recorded" if op.name in recorded else "none"
-    write_if_changed(os.path.join(ns.out, "hyflow/ops/ops_generated.h"), gen_header(ops))
+    families = sorted({op.family for op in ops})
+    write_if_changed(os.path.join(ns.out, "hyflow/ops/ops_common.h"), gen_common_header())
+    for family in families:
+        write_if_changed(os.path.join(ns.out, f"hyflow/ops/{family}.h"), gen_family_header(family, ops))
+    write_if_changed(os.path.join(ns.out, "hyflow/ops/ops_generated.h"), gen_umbrella_header(families))
     write_if_changed(os.path.join(ns.out, "ops_generated.cpp"), gen_impl(ops, autograd_decls, recorded))
     write_if_changed(os.path.join(ns.out, "autograd_generated.cpp"), gen_autograd_file(autograd_body))
     write_if_changed(os.path.join(ns.out, "bind_ops_generated.cpp"), gen_bindings(ops))
@@ -455,6 +461,8 @@ def main():
     if unknown:
         die(f"--variant-families names no op-table family: {', '.join(sorted(unknown))}")
     write_if_changed(os.path.join(ns.out, "cpu_variant_generated.cpp"), gen_cpu_variant(ops, variant_families))
+    for dev in SEPARATE_DEVICES:
+        write_if_changed(os.path.join(ns.out, f"kernels_{dev}_generated.cpp"), gen_device_file(ops, dev))
 
 
 if __name__ == "__main__":

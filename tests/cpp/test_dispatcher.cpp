@@ -7,7 +7,8 @@
 
 #include "core/error.h"
 #include "dispatch/registry.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/binary.h"
+#include "hyflow/ops/creation.h"
 
 namespace hy {
 namespace {

@@ -5,7 +5,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/creation.h"
+#include "hyflow/ops/tensor.h"
 #include "interop/dlpack.h"
 
 namespace hy {

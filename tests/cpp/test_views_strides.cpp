@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/tensor.h"
 #include "kernels/cpu/gemm.h"
 
 namespace hy {

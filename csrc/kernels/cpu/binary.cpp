@@ -3,7 +3,7 @@
 #include <type_traits>
 
 #include "core/scalar_check.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/binary.h"
 #include "kernels/cpu/binary_impl.h"
 #include "kernels/cpu/int_wrap_internal.h"
 

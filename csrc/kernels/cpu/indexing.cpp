@@ -13,7 +13,7 @@
 #include "core/parallel.h"
 #include "core/scalar_check.h"
 #include "core/shape_util.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/tensor.h"
 #include "kernels/cpu/kernel_util.h"
 #include "kernels/cpu/loops.h"
 

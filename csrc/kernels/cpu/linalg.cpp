@@ -4,7 +4,8 @@
 #include <initializer_list>
 #include <vector>
 
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/binary.h"
+#include "hyflow/ops/tensor.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/kernel_util.h"
 

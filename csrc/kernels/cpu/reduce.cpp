@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "core/shape_util.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/ops_common.h"
 #include "kernels/cpu/reduce_impl.h"
 
 namespace hy::cpu {

@@ -4,7 +4,7 @@
 // identity: reducing zero elements raises ValueError.
 #include <algorithm>
 
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/ops_common.h"
 #include "kernels/cpu/reduce_impl.h"
 
 namespace hy::kernels::cpu {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/type_promotion.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/tensor.h"
 #include "kernels/cpu/kernel_util.h"
 #include "kernels/cpu/loops.h"
 

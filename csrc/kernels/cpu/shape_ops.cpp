@@ -9,7 +9,7 @@
 
 #include "core/parallel.h"
 #include "core/type_promotion.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/tensor.h"
 #include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::any {

@@ -6,7 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/ops_common.h"
 #include "kernels/cpu/reduce_impl.h"
 
 namespace hy::kernels::cpu {

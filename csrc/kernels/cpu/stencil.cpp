@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/parallel.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/ops_common.h"
 #include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::cpu {

@@ -6,7 +6,7 @@
 
 #include "core/scalar_check.h"
 #include "core/type_promotion.h"
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/ops_common.h"
 #include "kernels/cpu/binary_impl.h"
 
 namespace hy::kernels::cpu {

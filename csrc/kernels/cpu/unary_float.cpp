@@ -14,7 +14,7 @@
 #include <string>
 #include <type_traits>
 
-#include "hyflow/ops/ops_generated.h"
+#include "hyflow/ops/ops_common.h"
 #include "kernels/cpu/unary_impl.h"
 
 namespace hy::kernels::cpu {

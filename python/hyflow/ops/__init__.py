@@ -13,12 +13,17 @@ functions. Ops defined at run time go through the same dispatcher:
 
 or with a C++ kernel compiled out of tree and loaded with ``hy.ops.load_library(path)``
 (docs/extending.md).
+
+Op-table metadata: ``hy.ops.schema(name)`` (every field as text) and, parsed, ``hy.ops.metadata(name)``,
+``hy.ops.onnx_spec(name)``, ``hy.ops.autocast_spec(name)``, ``hy.ops.backward_formulas(name)``
+(metadata.py).
 """
 import functools as _functools
 import sys as _sys
 import types as _types
 
 from .. import _C
+from .metadata import autocast_spec, backward_formulas, metadata, onnx_spec  # noqa: F401  (public API)
 
 _builtin = _C.ops
 
