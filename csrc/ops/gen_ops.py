@@ -9,6 +9,9 @@ One YAML entry per op is the single source of truth. From it this script writes:
   bind_ops_generated.cpp       pybind11 bindings: `hyflow._C.ops.<name>` and Tensor methods
   cpu_variant_generated.cpp    `register_kernels_cpu_variant`: the CPU kernels of the --variant-families,
                                registered by an ISA variant library over the baseline ones
+  hyflow/ops/scalar_ops_generated.h, hyflow/ops/scalar_ops_eigen_generated.h
+                               the eager functors of every elementwise op, from its `scalar:` expression
+                               (gen_scalar.py; the language is python/hyflow/ops/scalar_expr.py)
 
 Entry fields (see docs/design.md, "Adding an op"):
   schema      signature text, e.g. "add(Tensor self, Tensor other, *, Scalar alpha=1, Tensor? out=None) -> Tensor"
@@ -21,6 +24,8 @@ Entry fields (see docs/design.md, "Adding an op"):
   autocast    fp32 | lower | promote | none, read by the mixed-precision scheduler
   onnx        ONNX operator the exporter maps to
   lowering    how the graph compiler lowers the op (elementwise | reduction | gemm | view | opaque)
+  scalar      (elementwise ops, required) one element's math in the scalar expression language, e.g.
+              "self + alpha * other", or {variant: expression} when the kernel picks a formula
   writes      the arguments the op writes; default `out` when the schema has one, else `self` for an op
               whose name ends in `_` (fill_, index_put_). Declare it for other writers (_fused_adam_).
   doc         one line of user documentation
@@ -40,9 +45,10 @@ import sys
 import yaml
 
 from gen_autograd import front_check, gen_autograd
+from gen_scalar import gen_scalar_headers
 
 META_FIELDS = ["dtypes", "dtype_rule", "shape_rule", "autocast", "onnx", "lowering", "doc"]
-KNOWN_FIELDS = set(META_FIELDS) | {"schema", "variants", "kernels", "backward", "view", "python_method", "writes"}
+KNOWN_FIELDS = set(META_FIELDS) | {"scalar", "schema", "variants", "kernels", "backward", "view", "python_method", "writes"}
 DEVICE_ENUM = {"cpu": "static_cast<int>(DeviceType::DeviceType_CPU)",
                "cuda": "static_cast<int>(DeviceType::DeviceType_CUDA)", "any": "kAnyDevice"}
 
@@ -204,6 +210,8 @@ class Op:
         m["view"] = "true" if self.entry.get("view") else "false"
         m["autograd"] = getattr(self, "autograd", "none")
         m["writes"] = ",".join(a.name for a in self.writes)
+        if "scalar" in self.entry:
+            m["scalar"] = json.dumps(self.entry["scalar"])  # a string, or {variant: string}
         for dev, fn in self.kernels.items():
             m["kernel_" + dev] = fn
         return m
@@ -451,6 +459,9 @@ def main():
     write_if_changed(os.path.join(ns.out, "ops_generated.cpp"), gen_impl(ops, autograd_decls, recorded))
     write_if_changed(os.path.join(ns.out, "autograd_generated.cpp"), gen_autograd_file(autograd_body))
     write_if_changed(os.path.join(ns.out, "bind_ops_generated.cpp"), gen_bindings(ops))
+    scalar_light, scalar_eigen = gen_scalar_headers(ops)
+    write_if_changed(os.path.join(ns.out, "hyflow/ops/scalar_ops_generated.h"), scalar_light)
+    write_if_changed(os.path.join(ns.out, "hyflow/ops/scalar_ops_eigen_generated.h"), scalar_eigen)
     unknown = variant_families - {op.family for op in ops}
     if unknown:
         die(f"--variant-families names no op-table family: {', '.join(sorted(unknown))}")
