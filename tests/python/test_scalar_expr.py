@@ -108,7 +108,8 @@ def test_every_elementwise_op_declares_a_valid_expression():
         schema = info["schema"]
         args = schema[schema.index("(") + 1:schema.rindex(")")].split(",")
         decls = [a.split("=")[0].strip().split() for a in args if a.strip() not in ("*", "")]
-        tensors = [n for t, n in decls if t == "Tensor" and n != "out"]
+        written = info.get("writes", "").split(",")
+        tensors = [n for t, n in decls if t.rstrip("?") == "Tensor" and n not in written]
         params = [n for t, n in decls if t.rstrip("?") in ("Scalar", "float", "int", "bool")]
         for text in texts:
             se.parse(name, text, tensors, params)

@@ -79,6 +79,7 @@ VOCABULARY = {
     "atan2": Fn((V, V)),
     "round_int_to": Fn((V, V)),       # integer x rounded to a multiple of p, ties to even
     "exp10": Fn((V,)),                # 10^x in double (parameters only, e.g. round's scale)
+    "sign": Fn((V,)),                 # -1, 0 or 1; sign(NaN) is 0
     "isnan": Fn((V,), BOOL),
     "isinf": Fn((V,), BOOL),
     "isfinite": Fn((V,), BOOL),
