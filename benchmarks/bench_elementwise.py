@@ -39,8 +39,10 @@ def main():
          (lambda tx, ty, to=None: (lambda: torch.add(tx, ty, out=to))), 3),
         ("mul 16M f32", lambda: x * y, lambda: nx * ny, (lambda tx, ty: (lambda: tx * ty)), 3),
     ]
-    unary = [(name, fn) for name, fn in [("exp", "exp"), ("tanh", "tanh"), ("sigmoid", "sigmoid")]
-             if hasattr(hy, fn)]
+    # silu and softplus are compositions in their op-table `scalar:` expressions (one generated functor).
+    unary = [(name, fn) for name, fn in [("exp", "exp"), ("tanh", "tanh"), ("sigmoid", "sigmoid"),
+                                         ("silu", "silu"), ("softplus", "softplus")]
+             if hasattr(hy.ops, fn)]
     for case, hf, nf, tf, streams in cases:
         gb = streams * n * 4 / 1e9
         r = {"case": case, "unit": "GB/s", "hyflow": gb / timeit(hf, args.repeats), "numpy": gb / timeit(nf, args.repeats)}
@@ -53,13 +55,14 @@ def main():
         rows.append(r)
     for name, fn in unary:
         gb = 2 * n * 4 / 1e9
-        hfn = getattr(hy, fn)
+        hfn = getattr(hy.ops, fn)
         r = {"case": f"{name} 16M f32", "unit": "GB/s", "hyflow": gb / timeit(lambda: hfn(x), args.repeats)}
-        npfn = {"exp": np.exp, "tanh": np.tanh, "sigmoid": lambda v: 1 / (1 + np.exp(-v))}[name]
+        npfn = {"exp": np.exp, "tanh": np.tanh, "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+                "silu": lambda v: v / (1 + np.exp(-v)), "softplus": lambda v: np.log1p(np.exp(v))}[name]
         r["numpy"] = gb / timeit(lambda: npfn(nx), args.repeats)
         if torch:
             tx = torch.from_numpy(nx)
-            tfn = getattr(torch, fn)
+            tfn = getattr(torch, fn, None) or getattr(torch.nn.functional, fn)
             r["torch"] = gb / timeit(lambda: tfn(tx), args.repeats)
             r["torch/hyflow"] = r["hyflow"] / r["torch"]
         r["numpy/hyflow"] = r["hyflow"] / r["numpy"]

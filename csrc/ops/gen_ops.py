@@ -17,6 +17,9 @@ One YAML entry per op is the single source of truth. The tables are first valida
   bind_ops_generated.cpp       pybind11 bindings: `hyflow._C.ops.<name>` and Tensor methods
   cpu_variant_generated.cpp    `register_kernels_cpu_variant`: the CPU kernels of the --variant-families,
                                registered by an ISA variant library over the baseline ones
+  hyflow/ops/scalar_ops_generated.h, hyflow/ops/scalar_ops_eigen_generated.h
+                               the eager functors of every elementwise op, from its `scalar:` expression
+                               (gen_scalar.py; the language is python/hyflow/ops/scalar_expr.py)
 Each output is rewritten only when its text changes, so a table edit recompiles only its dependents.
 
 Entry fields (accepted values: validate_table.py; see docs/design.md, "The op table"):
@@ -32,6 +35,8 @@ Entry fields (accepted values: validate_table.py; see docs/design.md, "The op ta
               {policy: lower, dtype: float16} names the dtype (default: the autocast region's)
   onnx        ONNX operator the exporter maps to, or {op, attrs, inputs, since, domain}
   lowering    how the graph compiler lowers the op (elementwise | reduction | gemm | view | opaque)
+  scalar      (elementwise ops, required) one element's math in the scalar expression language, e.g.
+              "self + alpha * other", or {variant: expression} when the kernel picks a formula
   writes      the arguments the op writes; default `out` when the schema has one, else `self` for an op
               whose name ends in `_` (fill_, index_put_). Declare it for other writers (_fused_adam_).
   doc         one line of user documentation
@@ -54,6 +59,7 @@ import yaml
 
 from gen_autograd import front_check, gen_autograd
 from op_schema import parse_schema
+from gen_scalar import gen_scalar_headers
 from validate_table import autocast_spec, check_tables, load_tables, onnx_spec, report
 
 META_FIELDS = ["dtypes", "dtype_rule", "shape_rule", "autocast", "onnx", "lowering", "doc"]
@@ -64,7 +70,7 @@ DEVICE_TYPES = {"cpu": "DeviceType::DeviceType_CPU", "cuda": "DeviceType::Device
 # kernels_<device>_generated.cpp, compiled by that backend's library (libhyflow_cuda, issue 12).
 SEPARATE_DEVICES = ("cuda",)
 # Generated headers in hyflow/ops/ that are not a family's; a table file may not take these names.
-RESERVED_HEADERS = ("ops_generated", "ops_common")
+RESERVED_HEADERS = ("ops_generated", "ops_common", "scalar_ops_generated", "scalar_ops_eigen_generated")
 
 
 def die(msg):
@@ -160,6 +166,8 @@ class Op:
         m["view"] = "true" if self.entry.get("view") else "false"
         m["autograd"] = getattr(self, "autograd", "none")
         m["writes"] = ",".join(a.name for a in self.writes)
+        if "scalar" in self.entry:
+            m["scalar"] = json.dumps(self.entry["scalar"])  # a string, or {variant: string}
         for dev, fn in self.kernels.items():
             m["kernel_" + dev] = fn
         return m
@@ -457,6 +465,9 @@ def main():
     write_if_changed(os.path.join(ns.out, "ops_generated.cpp"), gen_impl(ops, autograd_decls, recorded))
     write_if_changed(os.path.join(ns.out, "autograd_generated.cpp"), gen_autograd_file(autograd_body))
     write_if_changed(os.path.join(ns.out, "bind_ops_generated.cpp"), gen_bindings(ops))
+    scalar_light, scalar_eigen = gen_scalar_headers(ops)
+    write_if_changed(os.path.join(ns.out, "hyflow/ops/scalar_ops_generated.h"), scalar_light)
+    write_if_changed(os.path.join(ns.out, "hyflow/ops/scalar_ops_eigen_generated.h"), scalar_eigen)
     unknown = variant_families - {op.family for op in ops}
     if unknown:
         die(f"--variant-families names no op-table family: {', '.join(sorted(unknown))}")

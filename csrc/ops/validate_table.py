@@ -18,7 +18,7 @@ Fields and their accepted values (docs/design.md, "The op table"):
   autocast     AUTOCAST_POLICIES, or "lower:<dtype>", or {policy: lower, dtype: <dtype>} (LOWER_DTYPES)
   onnx         an ONNX operator name ("ReduceSum"), or {op, attrs, inputs, since, domain} (see onnx_spec)
   view         true | false;  python_method  identifier;  writes  list of Tensor / Tensor[] arguments
-  scalar       the scalar expression of an elementwise op (a string; checked by its own generator)
+  scalar       the scalar expression of an elementwise op: a string, or {variant: string} (parsed by gen_scalar.py)
   doc          one line of text
 """
 import os
@@ -255,8 +255,13 @@ class EntryChecker:
                 self.problem("writes", f"names {n!r}, which is not a Tensor or Tensor[] argument")
 
     def check_scalar(self, v):
-        if not isinstance(v, str) or not v.strip():
-            self.problem("scalar", "expected the scalar expression as a non-empty string")
+        # One expression, or {variant: expression} when the kernel picks a formula from an argument
+        # (gelu's approximate=, round's decimals=). The expressions themselves are parsed by gen_scalar.py.
+        exprs = list(v.values()) if isinstance(v, dict) and v else [v]
+        if isinstance(v, dict) and not all(isinstance(k, str) and k for k in v):
+            self.problem("scalar", "expected variant names as non-empty strings")
+        if not all(isinstance(e, str) and e.strip() for e in exprs):
+            self.problem("scalar", "expected a non-empty expression string, or a mapping {variant: expression}")
 
     def check_doc(self, v):
         if not isinstance(v, str) or not v.strip() or "\n" in v.strip():

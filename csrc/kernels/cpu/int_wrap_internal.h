@@ -6,26 +6,19 @@
 //   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) return wrap_add(x, y);
 #pragma once
 
-#include <type_traits>
+#include "kernels/scalar_math.h"
 
 namespace hy::cpu {
 
+// One definition of the wrap rule: the scalar expression language's primitives (kernels/scalar_math.h).
+
 /// x + y, wrapping on overflow (T a signed or unsigned integer type, not bool).
-template <typename T> inline T wrap_add(T x, T y) {
-  using U = std::make_unsigned_t<T>;
-  return static_cast<T>(static_cast<U>(static_cast<U>(x) + static_cast<U>(y)));
-}
+template <typename T> inline T wrap_add(T x, T y) { return hy::scalar::add(x, y); }
 
 /// x - y, wrapping on overflow.
-template <typename T> inline T wrap_sub(T x, T y) {
-  using U = std::make_unsigned_t<T>;
-  return static_cast<T>(static_cast<U>(static_cast<U>(x) - static_cast<U>(y)));
-}
+template <typename T> inline T wrap_sub(T x, T y) { return hy::scalar::sub(x, y); }
 
 /// x * y, wrapping on overflow.
-template <typename T> inline T wrap_mul(T x, T y) {
-  using U = std::make_unsigned_t<T>;
-  return static_cast<T>(static_cast<U>(static_cast<U>(x) * static_cast<U>(y)));
-}
+template <typename T> inline T wrap_mul(T x, T y) { return hy::scalar::mul(x, y); }
 
 }  // namespace hy::cpu

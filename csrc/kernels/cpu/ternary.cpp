@@ -1,5 +1,7 @@
 // Ternary elementwise kernels with broadcasting (the op table's ternary family): where, clamp with
-// scalar bounds, clamp_tensor with tensor bounds.
+// scalar bounds, clamp_tensor with tensor bounds. Their math is the `scalar:` expressions of
+// csrc/ops/table/ternary.yaml, generated into hy::scalar_ops; clamp runs clamp_tensor's functors on its
+// bounds wrapped as 0-d tensors (one loop for both ops).
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -7,6 +9,7 @@
 #include "core/scalar_check.h"
 #include "core/type_promotion.h"
 #include "hyflow/ops/ops_common.h"
+#include "hyflow/ops/scalar_ops_generated.h"
 #include "kernels/cpu/binary_impl.h"
 
 namespace hy::kernels::cpu {
@@ -18,6 +21,7 @@ using hy::cpu::copy_into;
 using hy::cpu::ElementwisePlan;
 using hy::cpu::prepare_out;
 using std::optional;
+namespace so = hy::scalar_ops;
 
 namespace {
 
@@ -79,33 +83,23 @@ Tensor wrap_scalar(const optional<Scalar>& s) {
   return t;
 }
 
-// max/min that propagate NaN from either side, like PyTorch's clamp (and so min > max gives max).
-template <typename T> inline T max_nan(T x, T lo) {
-  if constexpr (std::is_floating_point_v<T>) return (x < lo || lo != lo) ? lo : x;
-  else return x < lo ? lo : x;
-}
-template <typename T> inline T min_nan(T x, T hi) {
-  if constexpr (std::is_floating_point_v<T>) return (hi < x || hi != hi) ? hi : x;
-  else return hi < x ? hi : x;
-}
-
 template <typename T>
 void clamp_loop(const Tensor& dst, const Tensor& x, const Tensor& lo, const Tensor& hi) {
   const Shape& shape = dst.shape();
   if (lo.defined() && hi.defined()) {
     ElementwisePlan<4> plan(shape, {&dst, &x, &lo, &hi});
     plan.run([](char** p, const int64_t* s, int64_t n) {
-      ternary_row<T, T, T, T>(p, s, n, [](T v, T l, T h) { return min_nan<T>(max_nan<T>(v, l), h); });
+      ternary_row<T, T, T, T>(p, s, n, so::clamp_tensor_both{});
     });
   } else if (lo.defined()) {
     ElementwisePlan<3> plan(shape, {&dst, &x, &lo});
     plan.run([](char** p, const int64_t* s, int64_t n) {
-      binary_row<T, T>(p, s, n, [](T v, T l) { return max_nan<T>(v, l); });
+      binary_row<T, T>(p, s, n, so::clamp_tensor_min{});
     });
   } else {
     ElementwisePlan<3> plan(shape, {&dst, &x, &hi});
     plan.run([](char** p, const int64_t* s, int64_t n) {
-      binary_row<T, T>(p, s, n, [](T v, T h) { return min_nan<T>(v, h); });
+      binary_row<T, T>(p, s, n, so::clamp_tensor_max{});
     });
   }
 }
@@ -143,11 +137,8 @@ template <typename Bits>
 void where_loop(const Tensor& dst, const Tensor& cond, const Tensor& a, const Tensor& b) {
   ElementwisePlan<4> plan(dst.shape(), {&dst, &cond, &a, &b});
   plan.run([](char** p, const int64_t* s, int64_t n) {
-    // A mask instead of `c ? x : y`: with a random condition the branch mispredicts half the time.
-    ternary_row<Bits, bool, Bits, Bits>(p, s, n, [](bool c, Bits x, Bits y) {
-      const Bits m = static_cast<Bits>(Bits(0) - Bits(c));
-      return static_cast<Bits>((x & m) | (y & static_cast<Bits>(~m)));
-    });
+    // hy::scalar::where selects unsigned bits with a mask, not a branch.
+    ternary_row<Bits, bool, Bits, Bits>(p, s, n, so::where{});
   });
 }
 

@@ -11,6 +11,10 @@
 //
 //   return unary_kernel("neg", a, out, [](auto x) { return -x; });
 //   return unary_float_kernel("exp", a, out, [](const auto& x) { return x.exp(); });
+//
+// The op-table kernels pass the functors generated from their `scalar:` expressions instead of lambdas:
+//   return unary_kernel("neg", a, out, hy::scalar_ops::neg{});
+//   return unary_packet_kernel<hy::scalar_ops::exp_packet>("exp", a, out);
 #pragma once
 #include <Eigen/Core>
 #include <algorithm>
@@ -158,6 +162,26 @@ Tensor unary_float_kernel(const char* op, const Tensor& a, const std::optional<T
   }
   if (dst.impl() != res.impl()) copy_into(res, dst);
   return res;
+}
+
+/// unary_float_kernel over the generated Eigen functor PacketOp<T> (hyflow/ops/scalar_ops_eigen_generated.h),
+/// constructed from the op's parameters: its packet path where every function it calls has one.
+template <template <typename> class PacketOp, typename... Params>
+Tensor unary_packet_kernel(const char* op, const Tensor& a, const std::optional<Tensor>& out,
+                           int64_t grain = kGrainTranscendental, Params... params) {
+  return unary_float_kernel(op, a, out, [=](const auto& x) {
+    using T = typename std::decay_t<decltype(x)>::Scalar;
+    return x.unaryExpr(PacketOp<T>(params...));
+  }, grain);
+}
+
+/// binary_float_kernel over the generated two-input Eigen functor PacketOp<T> (gelu_backward).
+template <template <typename> class PacketOp>
+Tensor binary_packet_kernel(const char* op, const Tensor& a, const Tensor& b) {
+  return binary_float_kernel(op, a, b, [](const auto& x, const auto& y) {
+    using T = typename std::decay_t<decltype(x)>::Scalar;
+    return x.binaryExpr(y, PacketOp<T>());
+  });
 }
 
 }  // namespace hy::cpu

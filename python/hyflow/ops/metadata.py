@@ -55,7 +55,8 @@ def backward_formulas(name):
 
 def metadata(name):
     """Every metadata field of op ``name``, with the structured ones parsed: ``onnx`` and ``autocast``
-    as above, ``backward`` as a dict (or None), ``variants`` and ``writes`` as lists, ``view`` as bool."""
+    as above, ``backward`` as a dict (or None), ``variants`` and ``writes`` as lists, ``view`` as bool,
+    ``scalar`` (elementwise ops) as its expression string or ``{variant: expression}``."""
     info = dict(_info(name))
     for key in ("onnx_spec", "autocast_spec"):
         info.pop(key, None)
@@ -68,4 +69,6 @@ def metadata(name):
             info[key] = [v for v in info[key].split(",") if v]
     if "view" in info:
         info["view"] = info["view"] == "true"
+    if "scalar" in info:
+        info["scalar"] = json.loads(info["scalar"])
     return info
