@@ -1,5 +1,6 @@
 """The differential test: every OpInfo sample (tests/python/opinfo) run through ``hy.compile`` of a one-op
-function and compared with eager — same dtype, same shape, same values. The first call traces, the second
+function and compared with eager — same dtype, same shape, values equal (integers, bools) or within the
+op's tolerance (floating point). The first call traces, the second
 replays the optimized graph; both must equal eager. This stays green as code generation replaces replay.
 """
 import importlib
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 import hyflow as hy
+from hyflow.testing import assert_close, default_tolerances
 
 import opinfo
 from test_ops import to_hy
@@ -24,7 +26,7 @@ def _flat(x):
     return list(x) if isinstance(x, (tuple, list)) else [x]
 
 
-def _same(actual, expected, what):
+def _same(actual, expected, what, tol):
     assert type(actual) is type(expected) or (isinstance(actual, hy.Tensor) and isinstance(expected, hy.Tensor)), what
     if not isinstance(expected, hy.Tensor):
         assert actual == expected, what
@@ -32,9 +34,13 @@ def _same(actual, expected, what):
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     a, e = actual.detach(), expected.detach()
-    if a.dtype in (hy.float16, hy.bfloat16):
-        a, e = a.to(hy.float32), e.to(hy.float32)
-    np.testing.assert_array_equal(a.numpy(), e.numpy(), err_msg=what)
+    if not a.dtype.is_floating_point:
+        np.testing.assert_array_equal(a.numpy(), e.numpy(), err_msg=what)
+        return
+    # Within the op's tolerance, not bitwise: a few kernels (log_softmax) are not bitwise reproducible even
+    # between two eager calls (memory alignment picks the vector path).
+    rtol, atol = tol.get(str(a.dtype).replace("hyflow.", ""), default_tolerances(a.dtype))
+    assert_close(a.to(hy.float64), e.to(hy.float64).numpy(), rtol=rtol, atol=atol, msg=what)
 
 
 @pytest.mark.parametrize("info,dtype", CASES)
@@ -58,5 +64,5 @@ def test_compiled_single_op_matches_eager(info, dtype):
         assert compiled.entries()[0].program is not None, f"{info.name}: no graph ({compiled.entries()[0].eager_reason})"
         assert len(traced) == len(expected) == len(replayed)
         for a, b, e in zip(traced, replayed, expected):
-            _same(a, e, f"{info.name} {sample.desc} (traced call)")
-            _same(b, e, f"{info.name} {sample.desc} (replayed call)")
+            _same(a, e, f"{info.name} {sample.desc} (traced call)", info.tol or {})
+            _same(b, e, f"{info.name} {sample.desc} (replayed call)", info.tol or {})
