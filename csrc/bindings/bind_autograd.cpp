@@ -4,6 +4,7 @@
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "bindings/pyconvert.h"
+#include "dispatch/capture_hook.h"
 #include "hyflow/ops/binary.h"
 #include "hyflow/ops/tensor.h"
 
@@ -151,12 +152,14 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
   ag.def("set_inference_mode_enabled", &autograd::set_inference_mode_enabled);
 
   ag.def("backward", [](const py::sequence& outputs, const py::sequence& grads, bool retain, bool create) {
+    capture::note_graph_break("backward() inside the traced code");
     TensorList outs = tensors_or_none(outputs), gs = tensors_or_none(grads);
     py::gil_scoped_release nogil;
     autograd::backward(outs, gs, retain, create);
   });
   ag.def("grad", [](const py::sequence& outputs, const py::sequence& inputs, const py::sequence& grads, bool retain,
                     bool create, bool allow_unused) {
+    capture::note_graph_break("autograd.grad() inside the traced code");
     TensorList outs = tensors_or_none(outputs), ins = tensors_or_none(inputs), gs = tensors_or_none(grads);
     TensorList r;
     {
@@ -171,6 +174,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
   // `backward` maps output gradients to one gradient per argument. Returns the outputs with history.
   ag.def("record_function", [](const std::string& name, py::function backward, const py::sequence& inputs,
                                const py::sequence& outputs) {
+    capture::note_graph_break("a hy.autograd.Function inside the traced code");
     auto node = std::make_shared<PyFunctionNode>(name, std::make_shared<PyRef>(std::move(backward)));
     TensorList ins = tensors_or_none(inputs);
     for (auto& t : ins) node->next_edges.push_back(t.defined() ? autograd::gradient_edge(t) : autograd::Edge{});
@@ -195,7 +199,11 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
   cls.def_property("requires_grad", [](const Tensor& t) { return autograd::requires_grad(t); },
                    [](const Tensor& t, bool v) { autograd::set_requires_grad(t, v); },
                    "Whether gradients are computed for this tensor.")
-      .def("requires_grad_", [](const Tensor& t, bool v) { autograd::set_requires_grad(t, v); return t; },
+      .def("requires_grad_", [](const Tensor& t, bool v) {
+             capture::note_graph_break("requires_grad_() inside the traced code");
+             autograd::set_requires_grad(t, v);
+             return t;
+           },
            py::arg("requires_grad") = true, "Set requires_grad in place; returns self.")
       .def_property("grad", [](const Tensor& t) -> py::object {
                       auto* m = autograd::meta_of(t);
@@ -220,9 +228,13 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
         auto* m = autograd::meta_of(t);
         return m ? m->output_nr : 0;
       })
-      .def("detach", [](const Tensor& t) { return autograd::detach(t); },
+      .def("detach", [](const Tensor& t) {
+             capture::note_graph_break("detach() inside the traced code (not an op-table op yet)");
+             return autograd::detach(t);
+           },
            "A new tensor sharing memory, cut from the graph (requires_grad False).")
       .def("detach_", [](const Tensor& t) {
+        capture::note_graph_break("detach_() inside the traced code");
         if (auto* m = autograd::meta_of(t)) {
           m->grad_fn.reset();
           m->requires_grad = false;

@@ -9,6 +9,7 @@
 
 #include "bindings/pyconvert.h"
 #include "core/error.h"
+#include "dispatch/capture_hook.h"
 #include "hyflow/ops/tensor.h"
 #include "interop/dlpack.h"
 
@@ -185,6 +186,7 @@ const char* buffer_format(DType t) {
 
 py::buffer_info tensor_buffer(TensorImpl& impl) {
   // (NumPy tries the buffer protocol before __array__; it then falls back to __array__, which raises.)
+  capture::note_graph_break("a tensor's memory read in Python (buffer protocol)");
   check_exportable(impl, "memoryview()", "memoryview(tensor.detach())");
   HY_CHECK(impl.device().is_cpu(), TypeError, "only CPU tensors support the buffer protocol, this one is on ",
            device_str(impl.device()));
@@ -198,6 +200,7 @@ py::buffer_info tensor_buffer(TensorImpl& impl) {
 
 // NumPy 2's __array__(dtype=None, copy=None): copy=False must not copy (ValueError when it would have to).
 py::object tensor_array(py::handle self, py::handle dtype, py::handle copy) {
+  capture::note_graph_break("a tensor's value read in Python (__array__)");
   Tensor t = self.cast<Tensor>();
   check_exportable(*t.impl(), "numpy()", "tensor.detach().numpy() (np.asarray(tensor.detach()))");
   const bool never_copy = copy.ptr() == Py_False, always_copy = copy.ptr() == Py_True;

@@ -5,6 +5,7 @@
 #include "autograd/autograd_meta.h"
 #include "bindings/pyconvert.h"
 #include "core/error.h"
+#include "dispatch/capture_hook.h"
 #include "core/shape_util.h"
 #include "interop/bool_bytes.h"
 
@@ -106,6 +107,7 @@ void bind_interop(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorI
   m.def("from_numpy", &from_numpy, py::arg("array"),
         "A tensor sharing the memory of a NumPy array (writes show on both sides).");
   cls.def("numpy", [](py::handle self, bool force) {
+    capture::note_graph_break("a tensor's value read in Python (numpy())");
     Tensor t = self.cast<Tensor>();
     if (force && autograd::requires_grad(t)) {  // numpy(force=True) == detach().numpy(), as in PyTorch
       Tensor detached = autograd::detach(t);

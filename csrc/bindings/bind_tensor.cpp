@@ -3,6 +3,7 @@
 
 #include "bindings/pyconvert.h"
 #include "core/error.h"
+#include "dispatch/capture_hook.h"
 #include "hyflow/ops/binary.h"
 #include "hyflow/ops/linalg.h"
 #include "hyflow/ops/tensor.h"
@@ -96,6 +97,7 @@ py::object tolist_rec(const char* p, const Tensor& t, size_t d) {
 }
 
 py::object item(const Tensor& t) {
+  capture::note_graph_break("a tensor's value read in Python (item(), bool(), float(), int())");
   HY_CHECK(t.numel() == 1, ValueError, "item(): only a tensor with exactly one element can be converted to a "
            "Python number, got shape ", t.shape());
   return element_to_python(static_cast<const char*>(t.raw_data()), t.dtype());
@@ -148,7 +150,9 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       .def("untyped_storage_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.storage()->data()); },
            "Address of the start of the shared storage (equal for views of one tensor).")
       .def("item", &item, "The single element as a Python number.")
-      .def("tolist", [](const Tensor& t) { return tolist_rec(static_cast<const char*>(t.raw_data()), t, 0); },
+      .def("tolist", [](const Tensor& t) {
+             capture::note_graph_break("a tensor's value read in Python (tolist())");
+             return tolist_rec(static_cast<const char*>(t.raw_data()), t, 0); },
            "Nested Python lists (a Python number for a 0-d tensor).")
       .def("__len__", [](const Tensor& t) {
         HY_CHECK(t.dim() > 0, TypeError, "len() of a 0-d tensor");

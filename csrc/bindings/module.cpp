@@ -19,6 +19,7 @@ void bind_runtime(py::module_& m);
 void bind_autograd(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
 void bind_distributed(py::module_& m);
 void bind_workflow(py::module_& m);
+void bind_compiler(py::module_& m);
 }  // namespace hy
 
 PYBIND11_MODULE(_C, m) {
@@ -38,4 +39,5 @@ PYBIND11_MODULE(_C, m) {
   hy::bind_autograd(m, cls);
   hy::bind_distributed(m);
   hy::bind_workflow(m);
+  hy::bind_compiler(m);
 }

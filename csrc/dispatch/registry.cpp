@@ -1,6 +1,7 @@
 #include "dispatch/registry.h"
 
 #include "core/error.h"
+#include "dispatch/capture_hook.h"
 
 namespace hy {
 
@@ -97,11 +98,20 @@ ValueList Registry::call_boxed(const std::string& name, ValueList& args) {
   OpEntry& e = get(name);
   HY_CHECK(args.size() == e.schema.args.size(), TypeError, "op '", name, "' takes ",
            e.schema.args.size(), " arguments, got ", args.size(), " (", e.schema.text, ")");
-  if (e.builtin) return e.boxed_front(args);
+  if (e.builtin) return e.boxed_front(args);  // the front function reports to a capture itself
   Device d = dispatch_device(args);
   const BoxedKernel& k = e.boxed[static_cast<int>(d.type)];
   if (!k) e.throw_missing(d);
-  return k(args);
+  capture::CaptureHook* hook = capture::active_hook();
+  if (!hook) return k(args);
+  // A user-defined op is recorded like a built-in one: once, not the ops its kernel calls.
+  ValueList results;
+  {
+    capture::HookInstall hidden(nullptr);
+    results = k(args);
+  }
+  hook->on_op(e, ValueList(args), ValueList(results));
+  return results;
 }
 
 std::vector<std::string> Registry::names() const {

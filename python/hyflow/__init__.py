@@ -33,6 +33,8 @@ from . import data  # noqa: E402,F401
 from . import utils  # noqa: E402,F401 (hy.utils.data: torch's module path of hy.data)
 from . import autograd  # noqa: E402,F401
 from . import nn, optim  # noqa: E402,F401
+from . import compiler  # noqa: E402,F401
+from .compiler import compile  # noqa: E402,F401,A004 (hy.compile, like torch.compile)
 from . import backends  # noqa: E402,F401
 from .autograd import (no_grad, enable_grad, inference_mode, set_grad_enabled, is_grad_enabled,  # noqa: E402,F401
                        is_inference_mode_enabled)

@@ -178,6 +178,8 @@ _DEFAULT_DTYPES = ("float32", "int64", "bool")
 
 def tensor_repr(t):
     """``tensor([...])`` text of ``t``, laid out like torch.Tensor.__repr__."""
+    # Printing shows data: code traced by hy.compile that prints a tensor cannot be replayed as a graph.
+    _C._compiler._break_graph("a tensor's value read in Python (printed)")
     prefix = "tensor("
     indent = len(prefix)
     suffixes = []

@@ -1,0 +1,33 @@
+"""The graph compiler (docs/compiler.md): ``hy.compile`` traces Python code into an SSA graph of op-table
+calls, optimizes it with one pass per file, and runs it — today by replaying the ops (the eager backend);
+generated native code for the fusion groups comes next.
+
+Layout mirrors csrc/compiler/: ``capture`` (tracing through the dispatcher's capture hook), ``ir`` (Graph,
+Node, Value, printer), ``passes/`` (one pass per file), ``pipeline`` (the pass order), ``replay`` (the
+eager backend), ``guards``, ``api`` (``hy.compile``), ``explain``.
+"""
+from . import api as _api
+from .api import CompiledFunction, CompiledModule, CompileWarning, compile  # noqa: A004
+from .capture import trace, Trace, is_tracing
+from .explain import explain, Explanation
+from .ir import Graph, Node, Value, TensorMeta
+from .pipeline import optimize
+from .replay import Program
+from . import passes
+
+__all__ = ["compile", "explain", "Explanation", "CompiledFunction", "CompiledModule", "CompileWarning",
+           "trace", "Trace", "is_tracing", "Graph", "Node", "Value", "TensorMeta", "optimize", "Program",
+           "passes", "cache_size_limit", "set_cache_size_limit"]
+
+
+def __getattr__(name):
+    if name == "cache_size_limit":
+        return _api.cache_size_limit
+    raise AttributeError(f"module 'hyflow.compiler' has no attribute '{name}'")
+
+
+def set_cache_size_limit(n):
+    """How many signatures a compiled function traces before new ones run eagerly (default 8)."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"set_cache_size_limit(): n must be a positive int, got {n!r}")
+    _api.cache_size_limit = n

@@ -1,0 +1,213 @@
+"""``hy.compile``: trace on the first call, replay the optimized graph on later calls whose guards hold.
+
+    @hy.compile
+    def step(h, u, v, dt): ...
+
+    model = hy.compile(model)          # an nn.Module: its forward is compiled, training works
+
+Each compiled function keeps a cache of entries keyed by the call's signature (guards.py). A call whose
+signature has an entry replays it; a new signature traces again (a recompile, logged with its reason) until
+``cache_size_limit`` entries exist, after which new signatures run eagerly with one warning. A trace that
+hits a graph break caches "run eagerly" for its signature. ``HYFLOW_COMPILE=0`` makes every compiled
+function call its original. Anything the compiler itself fails at falls back to eager with one warning
+naming the reason; exceptions of the user's code propagate unchanged.
+"""
+import functools
+import os
+import time
+import warnings
+
+from .. import _C
+from ..nn.module import Module
+from . import capture
+from .guards import captured_ok, describe_mismatch, signature
+from ._log import log
+from .pipeline import optimize
+from .replay import Program
+
+__all__ = ["compile", "CompiledFunction", "CompiledModule", "cache_size_limit", "CompileWarning"]
+
+#: How many signatures one compiled function traces before new ones run eagerly (torch's default is 8).
+cache_size_limit = 8
+
+_MODES = ("default", "max-autotune")
+
+
+class CompileWarning(UserWarning):
+    """A compiled function fell back to eager code (the message names why)."""
+
+
+def compile(fn=None, *, dynamic=None, mode="default"):  # noqa: A001 (hy.compile, like torch.compile)
+    """Compile a function or an nn.Module; usable as ``@hy.compile`` and ``@hy.compile(mode=...)``.
+
+    ``dynamic`` (None, True or False) and ``mode`` ("default" or "max-autotune") are accepted for the code
+    generator; the eager backend specializes every trace to exact sizes and has nothing to autotune.
+    """
+    if dynamic is not None and not isinstance(dynamic, bool):
+        raise TypeError(f"compile(): dynamic must be None, True or False, got {dynamic!r}")
+    if mode not in _MODES:
+        raise ValueError(f"compile(): mode must be one of {', '.join(map(repr, _MODES))}, got {mode!r}")
+    if fn is None:
+        return lambda f: compile(f, dynamic=dynamic, mode=mode)
+    if isinstance(fn, Module):
+        return CompiledModule(fn, dynamic=dynamic, mode=mode)
+    if not callable(fn):
+        raise TypeError(f"compile(): expected a function or an nn.Module, got {type(fn).__name__}")
+    return CompiledFunction(fn, dynamic=dynamic, mode=mode)
+
+
+class _Entry:
+    """One cached compilation: the optimized graph and its program, or the reason to run eagerly."""
+
+    __slots__ = ("program", "graph", "captured", "held", "eager_reason", "timings", "raw_graph_text")
+
+    def __init__(self, held):
+        self.program = self.graph = None
+        self.captured = []
+        self.held = held          # non-tensor argument objects guarded by identity: kept alive
+        self.eager_reason = None
+        self.timings = {}
+        self.raw_graph_text = None
+
+
+class CompiledFunction:
+    """A function with a cache of traced graphs; call it like the original."""
+
+    def __init__(self, fn, dynamic=None, mode="default", guard_extra=None):
+        functools.update_wrapper(self, fn)
+        self._fn, self.dynamic, self.mode = fn, dynamic, mode
+        self._guard_extra = guard_extra   # () -> hashable, part of every signature (module state)
+        self._cache = {}
+        self._last_key = None
+        self._warned = set()
+        self.recompiles = []              # reasons, in order (also in explain)
+
+    # ---- calling ----------------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if os.environ.get("HYFLOW_COMPILE", "1") == "0" or capture.is_tracing():
+            # Disabled, or called from code another compiled function traces: run as plain code, so the
+            # outer trace records these ops itself.
+            return self._fn(*args, **kwargs)
+        key, leaves = signature(args, kwargs)
+        if self._guard_extra is not None:
+            key = key + (self._guard_extra(),)
+        entry = self._cache.get(key)
+        if entry is not None and entry.program is not None and not captured_ok(entry.captured):
+            self._cache.pop(key)
+            self._note_recompile("a captured tensor (parameter or global) changed dtype, sizes, strides "
+                                 "or requires_grad")
+            entry = None
+        if entry is None:
+            return self._trace_call(key, leaves, args, kwargs)
+        if entry.program is None:
+            return self._fn(*args, **kwargs)
+        return entry.program.run([x for x in _unique_tensors(leaves)])
+
+    def _trace_call(self, key, leaves, args, kwargs):
+        if self._cache:
+            reason = _recompile_reason(self._last_key, key)
+            if len(self._cache) >= cache_size_limit:
+                self._warn_once("limit", f"{self._name()} was recompiled {len(self._cache)} times "
+                                f"(hy.compiler.cache_size_limit = {cache_size_limit}); new signatures run "
+                                f"eagerly. Last reason: {reason}")
+                return self._fn(*args, **kwargs)
+            self._note_recompile(reason)
+        self._last_key = key
+        entry = _Entry([x for x in leaves if not _is_plain(x)])
+        t0 = time.perf_counter()
+        tr = capture.trace(self._fn, args, kwargs, input_leaves=leaves)
+        entry.timings["trace"] = time.perf_counter() - t0
+        if tr.break_reason is not None:
+            entry.eager_reason = f"graph break: {tr.break_reason}"
+            log(f"{self._name()}: {entry.eager_reason}; this signature runs eagerly")
+            self._cache[key] = entry
+            return tr.result
+        try:
+            entry.raw_graph_text = tr.graph.format()
+            t0 = time.perf_counter()
+            entry.graph = optimize(tr.graph, entry.timings)
+            entry.timings["passes"] = time.perf_counter() - t0
+            entry.program = Program(entry.graph)
+            entry.captured = [(v.tensor, v.meta) for v in entry.graph.captured
+                              if v.kind == "captured" and not v.is_literal_number()]
+            log(f"{self._name()}: traced {len(tr.graph.nodes)} nodes in {entry.timings['trace'] * 1e3:.2f} ms")
+        except Exception as e:  # noqa: BLE001 - the compiler's own failure must never break the user's call
+            entry.program = entry.graph = None
+            entry.eager_reason = f"compiler error: {type(e).__name__}: {e}"
+            self._warn_once("error", f"{self._name()} runs eagerly: {entry.eager_reason}")
+        self._cache[key] = entry
+        return tr.result
+
+    # ---- introspection --------------------------------------------------------------------------------
+    def entries(self):
+        """The cached compilations, oldest first (used by explain)."""
+        return list(self._cache.values())
+
+    def reset(self):
+        """Forget every compilation (the next call traces again)."""
+        self._cache.clear()
+        self._last_key = None
+        self.recompiles.clear()
+
+    def _name(self):
+        return getattr(self._fn, "__qualname__", None) or repr(self._fn)
+
+    def _note_recompile(self, reason):
+        self.recompiles.append(reason)
+        log(f"{self._name()}: recompiling ({reason})")
+
+    def _warn_once(self, kind, msg):
+        if kind not in self._warned:
+            self._warned.add(kind)
+            warnings.warn(msg, CompileWarning, stacklevel=4)
+
+    def __get__(self, obj, objtype=None):
+        # A compiled method: bind like a function would.
+        return self if obj is None else functools.partial(self, obj)
+
+
+def _recompile_reason(old, new):
+    if old is None:
+        return "new signature"
+    if old[:3] == new[:3]:
+        return "a module parameter or buffer was replaced, or a training flag changed"
+    return describe_mismatch(old[:3], new[:3])
+
+
+def _is_plain(x):
+    return x is None or type(x) in (int, float, bool, str, complex, bytes) or isinstance(x, _C.Tensor)
+
+
+def _unique_tensors(leaves):
+    seen = set()
+    for x in leaves:
+        if isinstance(x, _C.Tensor) and id(x) not in seen:
+            seen.add(id(x))
+            yield x
+
+
+class CompiledModule(Module):
+    """An nn.Module whose forward runs compiled; the original is ``_orig_mod`` (parameters, state_dict and
+    training mode are the original's, under the ``_orig_mod.`` prefix as in torch)."""
+
+    def __init__(self, module, dynamic=None, mode="default"):
+        super().__init__()
+        self._orig_mod = module
+        # The parameters and buffers are captured by reference; these guards retrace when one is replaced
+        # (module.weight = Parameter(...)) or the training flag of any submodule changes.
+        def state():
+            return (tuple(id(t) for t in module.parameters()) + tuple(id(b) for b in module.buffers()),
+                    tuple(m.training for m in module.modules()))
+        self._compiled = CompiledFunction(module.__call__, dynamic=dynamic, mode=mode, guard_extra=state)
+
+    def forward(self, *args, **kwargs):
+        return self._compiled(*args, **kwargs)
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            orig = self.__dict__.get("_modules", {}).get("_orig_mod")
+            if orig is None:
+                raise
+            return getattr(orig, name)

@@ -1,0 +1,106 @@
+"""Tracing: run a function once with a capture session active and turn what it did into a Graph.
+
+Record-and-execute: the function really runs (its result is the call's result), and every outermost op
+call it makes is recorded by the dispatcher's capture hook (csrc/dispatch/capture_hook.h) with its
+arguments and results. Tensors are told apart by identity: the function's tensor arguments become graph
+inputs, tensors an op returned become that node's values, and any other tensor an op reads (a module
+parameter, a global, a Python number wrapped for the call) is captured by reference.
+
+A graph break — tensor data read in Python (``.item()``, ``bool(t)``, ``tolist()``, printing), ``detach()``,
+``backward()`` inside the traced code — ends the capture: the call still completes eagerly and the trace
+reports the reason instead of a graph.
+"""
+import threading
+
+from .. import _C
+from . import _pytree
+from .ir import Graph, TensorMeta, op_entry
+
+__all__ = ["Trace", "trace", "is_tracing"]
+
+_state = threading.local()
+
+
+def is_tracing():
+    """Whether this thread is inside a trace (a compiled function called there runs as plain code)."""
+    return getattr(_state, "depth", 0) > 0
+
+
+class Trace:
+    """The outcome of one traced call: ``result`` (the real return value), and either ``graph`` or
+    ``break_reason``."""
+
+    def __init__(self, result, graph=None, break_reason=None):
+        self.result, self.graph, self.break_reason = result, graph, break_reason
+
+
+def trace(fn, args, kwargs, input_leaves=None):
+    """Run ``fn(*args, **kwargs)`` under a capture session and build its Graph. Exceptions of ``fn``
+    propagate unchanged (a trace is a real call)."""
+    if input_leaves is None:
+        input_leaves, _ = _pytree.flatten((tuple(args), dict(kwargs)))
+    # Input metadata as the call saw it on entry (the function may change requires_grad or write into them).
+    before = [(x, TensorMeta.of(x)) for x in input_leaves if _pytree.is_tensor(x)]
+    session = _C._compiler.CaptureSession()
+    _state.depth = getattr(_state, "depth", 0) + 1
+    session.begin()
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        session.end()
+        _state.depth -= 1
+    if session.break_reason is not None:
+        return Trace(result, break_reason=session.break_reason)
+    return Trace(result, graph=build_graph(before, session.calls(), result))
+
+
+def build_graph(inputs, calls, result):
+    """A Graph from the recorded ``calls`` of a function called with ``inputs`` [(tensor, meta)] that
+    returned ``result``."""
+    g = Graph()
+    env = {}     # id(tensor object) -> its current Value
+    keep = []    # the objects whose ids are in env, alive until the graph is built (ids stay unique)
+    for t, meta in inputs:
+        if id(t) not in env:
+            env[id(t)] = g.add_input(meta, storage=t.untyped_storage_ptr())
+            keep.append(t)
+
+    def value_of(t):
+        v = env.get(id(t))
+        if v is None:
+            v = env[id(t)] = g.add_captured(t)
+            keep.append(t)
+        return v
+
+    from .ir import Node
+    for name, args, results, grad_enabled in calls:
+        entry = op_entry(name)
+        node_args = []
+        for spec, a in zip(entry["args"], args):
+            if spec["type"] == "Tensor" and a is not None:
+                node_args.append(value_of(a))
+            elif spec["type"] == "Tensor[]":
+                node_args.append([value_of(x) for x in a])
+            else:
+                node_args.append(a)
+        node = Node(name, node_args, [], grad_enabled)
+        for r in results:
+            if isinstance(r, list):
+                node.results.append([_new_result(g, env, keep, node, x) for x in r])
+            elif _pytree.is_tensor(r):
+                node.results.append(_new_result(g, env, keep, node, r))
+            else:
+                raise RuntimeError(f"capture: op '{name}' returned a {type(r).__name__}, not a tensor")
+        g.nodes.append(node)
+    leaves, structure = _pytree.flatten(result)
+    g.outputs = _pytree.unflatten(structure, [value_of(x) if _pytree.is_tensor(x) else x for x in leaves])
+    g.output_structure = structure
+    return g
+
+
+def _new_result(g, env, keep, node, t):
+    # A new SSA value even when the op returned one of its inputs (x.add_(1) is x): later reads see this one.
+    v = g.new_value("node", TensorMeta.of(t), producer=node, storage=t.untyped_storage_ptr())
+    env[id(t)] = v
+    keep.append(t)
+    return v

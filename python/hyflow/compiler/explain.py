@@ -1,0 +1,112 @@
+"""``hy.compiler.explain(fn, *args)``: what the compiler does with a call, as text and as data.
+
+It traces ``fn(*args, **kwargs)`` once (the call really runs) and reports the captured graph before and
+after the passes, the guards the entry would check, the fusion groups the code generator will compile,
+graph breaks, and timings. For a function already compiled with ``hy.compile`` it also lists the
+recompiles of that function so far and their reasons.
+"""
+import time
+
+from . import capture
+from .api import CompiledFunction, CompiledModule
+from .guards import signature
+from .passes import partition_fusion_groups
+from .pipeline import optimize
+
+__all__ = ["explain", "Explanation"]
+
+
+class Explanation:
+    """Fields: ``graph`` (optimized, None after a break), ``captured_graph`` (text before the passes),
+    ``guards`` (lines), ``fusion_groups``, ``break_reasons``, ``recompiles``, ``timings`` (seconds)."""
+
+    def __init__(self):
+        self.graph = None
+        self.captured_graph = ""
+        self.guards, self.fusion_groups, self.break_reasons, self.recompiles = [], [], [], []
+        self.timings = {}
+
+    def format(self):
+        out = []
+        if self.break_reasons:
+            out.append("graph breaks (the call runs eagerly):")
+            out += [f"  - {r}" for r in self.break_reasons]
+        if self.graph is not None:
+            out.append("captured graph:")
+            out.append(_indent(self.captured_graph))
+            out.append("optimized graph:")
+            out.append(_indent(self.graph.format()))
+            out.append("guards:")
+            out += [f"  - {g}" for g in self.guards]
+            out.append(f"fusion groups ({len(self.fusion_groups)}):")
+            for i, grp in enumerate(self.fusion_groups):
+                vals = ", ".join(repr(v) for n in grp.nodes for v in n.output_values())
+                out.append(f"  group {i} [{grp.kind}]: {' -> '.join(n.op for n in grp.nodes)}  ({vals})")
+        if self.recompiles:
+            out.append("recompiles:")
+            out += [f"  - {r}" for r in self.recompiles]
+        out.append("timings: " + ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in self.timings.items()))
+        return "\n".join(out)
+
+    def __str__(self):
+        return self.format()
+
+    __repr__ = __str__
+
+
+def _indent(text):
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def explain(fn, *args, print_=False, **kwargs):
+    """Trace ``fn(*args, **kwargs)`` and return an :class:`Explanation` (printed too when ``print_``)."""
+    ex = Explanation()
+    target = fn
+    if isinstance(fn, CompiledModule):
+        ex.recompiles = list(fn._compiled.recompiles)
+        target = fn._orig_mod
+    elif isinstance(fn, CompiledFunction):
+        ex.recompiles = list(fn.recompiles)
+        target = fn._fn
+    key, leaves = signature(args, kwargs)
+    t0 = time.perf_counter()
+    tr = capture.trace(target, args, kwargs, input_leaves=leaves)
+    ex.timings["trace"] = time.perf_counter() - t0
+    if tr.break_reason is not None:
+        ex.break_reasons.append(tr.break_reason)
+        return _done(ex, print_)
+    ex.captured_graph = tr.graph.format()
+    t0 = time.perf_counter()
+    ex.graph = optimize(tr.graph, ex.timings)
+    ex.timings["passes"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ex.fusion_groups = partition_fusion_groups(ex.graph)
+    ex.timings["fusion_partition"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    signature(args, kwargs)
+    ex.timings["guard_check"] = time.perf_counter() - t0
+    ex.guards = _guard_lines(ex.graph, key)
+    return _done(ex, print_)
+
+
+def _done(ex, print_):
+    if print_:
+        print(ex.format())
+    return ex
+
+
+def _guard_lines(graph, key):
+    _, leaves, grad = key
+    lines = [f"grad mode is {'on' if grad else 'off'}"]
+    tensors = [k for k in leaves if k[0] == "T"]
+    for v, k in zip(graph.inputs, [k for i, k in enumerate(tensors) if k[-1] not in [t[-1] for t in tensors[:i]]]):
+        _, dtype, device, shape, strides, rg, _ = k
+        lines.append(f"{v!r}: {dtype.replace('hyflow.', '')} on {device}, sizes {tuple(shape)}, "
+                     f"strides {tuple(strides)}, requires_grad={rg}")
+    others = [k for k in leaves if k[0] != "T"]
+    for k in others:
+        lines.append(f"argument == {k[1]!r}" if k[0] != "id" else "argument is the same object")
+    for v in graph.captured:
+        if v.kind == "captured" and not v.is_literal_number():
+            lines.append(f"{v!r} (captured by reference): {v.meta.short()}, requires_grad={v.meta.requires_grad}")
+    return lines

@@ -1,0 +1,66 @@
+"""Guards: when a compiled graph may stand for a call.
+
+A trace is specialized to what the call looked like, so the cache key of a call is its *signature*: the
+structure of the arguments (tuples, lists, dicts), for every tensor its dtype, device, sizes, strides and
+requires_grad, for every other argument its value (numbers, strings, None) or its identity (any other
+object), which arguments are the same tensor, and whether grad mode is on. Equal signatures reuse the
+compiled entry through one dict lookup.
+
+Captured tensors (module parameters, globals) are read by reference at each call; an entry also checks that
+each still has the dtype, sizes, strides and requires_grad it was traced with (:func:`captured_ok`).
+"""
+from .._C import Tensor
+from .. import _C
+from . import _pytree
+
+__all__ = ["signature", "describe_mismatch", "captured_ok"]
+
+_grad_enabled = _C._autograd.is_grad_enabled
+
+
+def _leaf_key(x, first_seen):
+    if isinstance(x, Tensor):
+        i = first_seen.setdefault(id(x), len(first_seen))
+        return ("T", str(x.dtype), str(x.device), tuple(x.shape), tuple(x.stride()), x.requires_grad, i)
+    t = type(x)
+    if t is float and x != x:
+        return ("nan",)
+    if x is None or t in (int, float, bool, str, complex, bytes):
+        return (t, x)
+    return ("id", id(x))
+
+
+def signature(args, kwargs):
+    """(key, tensor leaves in order, non-tensor objects held by identity) of a call."""
+    leaves, structure = _pytree.flatten((args, kwargs))
+    first_seen = {}
+    key = tuple(_leaf_key(x, first_seen) for x in leaves)
+    return (structure, key, _grad_enabled()), leaves
+
+
+def describe_mismatch(old, new):
+    """Why signature ``new`` differs from ``old``, in words (for the recompile log and explain)."""
+    (s0, k0, g0), (s1, k1, g1) = old, new
+    if g0 != g1:
+        return f"grad mode changed ({'on' if g0 else 'off'} -> {'on' if g1 else 'off'})"
+    if s0 != s1 or len(k0) != len(k1):
+        return "the structure of the arguments changed"
+    names = ("", "dtype", "device", "sizes", "strides", "requires_grad", "aliasing")
+    for pos, (a, b) in enumerate(zip(k0, k1)):
+        if a == b:
+            continue
+        if a[0] == "T" and b[0] == "T":
+            for j in range(1, len(a)):
+                if a[j] != b[j]:
+                    return f"argument leaf {pos}: {names[j]} {a[j]!r} -> {b[j]!r}"
+        return f"argument leaf {pos}: {a[-1]!r} -> {b[-1]!r}"
+    return "unknown"
+
+
+def captured_ok(entries):
+    """Whether every (tensor, meta) still matches what the trace saw."""
+    for t, meta in entries:
+        if (tuple(t.shape) != meta.shape or tuple(t.stride()) != meta.strides or t.dtype != meta.dtype
+                or t.requires_grad != meta.requires_grad):
+            return False
+    return True
