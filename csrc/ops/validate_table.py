@@ -18,7 +18,8 @@ Fields and their accepted values (docs/design.md, "The op table"):
   autocast     AUTOCAST_POLICIES, or "lower:<dtype>", or {policy: lower, dtype: <dtype>} (LOWER_DTYPES)
   onnx         an ONNX operator name ("ReduceSum"), or {op, attrs, inputs, since, domain} (see onnx_spec)
   view         true | false;  python_method  identifier;  writes  list of Tensor / Tensor[] arguments
-  scalar       the scalar expression of an elementwise op: a string, or {variant: string} (parsed by gen_scalar.py)
+  scalar       the scalar expression of an elementwise op (required there): a string, or {variant: string}
+               (parsed by gen_scalar.py)
   doc          one line of text
 """
 import os
@@ -165,6 +166,9 @@ class EntryChecker:
         for key in REQUIRED:
             if key not in e:
                 self.problem(key, "missing (every entry declares it; see docs/design.md)")
+        if e.get("lowering") == "elementwise" and "scalar" not in e:
+            self.problem("scalar", "missing: an elementwise op declares its element math (or is `lowering: opaque` "
+                                   "with a comment saying why)")
         for key in e:
             check = getattr(self, "check_" + str(key), None)
             if check is not None and key != "schema":

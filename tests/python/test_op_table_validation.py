@@ -32,6 +32,7 @@ GOOD = """\
   autocast: promote
   onnx: Mul
   lowering: elementwise
+  scalar: "self * 2"
   doc: Two times self.
 """
 
@@ -160,9 +161,17 @@ def test_backward_on_an_op_without_tensor_results(tmp_path):
     assert_one_problem(problems_of(tmp_path, text), "backward", "never run")
 
 
-def test_scalar_field_is_a_string(tmp_path):
+def test_scalar_field_is_an_expression_or_a_mapping_of_variants(tmp_path):
     assert problems_of(tmp_path, with_field('scalar: "x * 2"')) == []
+    assert problems_of(tmp_path, with_field('scalar: {none: "self * 2", fast: "self + self"}')) == []
     assert_one_problem(problems_of(tmp_path, with_field("scalar: [x]")), "scalar", "string")
+    assert_one_problem(problems_of(tmp_path, with_field('scalar: {none: ""}')), "scalar", "expression")
+
+
+def test_elementwise_op_without_scalar_expression(tmp_path):
+    text = GOOD.replace('  scalar: "self * 2"\n', "")
+    assert_one_problem(problems_of(tmp_path, text), "scalar", "missing", "elementwise")
+    assert problems_of(tmp_path, text.replace("lowering: elementwise", "lowering: opaque")) == []
 
 
 def test_all_problems_are_collected(tmp_path):
