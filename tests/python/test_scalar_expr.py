@@ -117,6 +117,13 @@ def test_every_elementwise_op_declares_a_valid_expression():
     assert seen >= 60
 
 
+def _entry(schema, scalar=None):
+    """A complete op-table entry (the validator rejects partial ones before the scalar generator runs)."""
+    text = (f"- schema: {schema}\n  kernels: {{cpu: myneg}}\n  dtypes: float\n  dtype_rule: same\n"
+            f"  shape_rule: same\n  backward: null\n  lowering: elementwise\n  doc: Test op.\n")
+    return text + (f"  scalar: \"{scalar}\"\n" if scalar is not None else "")
+
+
 def _run_generator(tmp_path, entry):
     import os
     import subprocess
@@ -129,20 +136,17 @@ def _run_generator(tmp_path, entry):
 
 
 def test_build_fails_for_elementwise_op_without_scalar(tmp_path):
-    r = _run_generator(tmp_path, "- schema: myneg(Tensor self) -> Tensor\n  kernels: {cpu: myneg}\n"
-                                 "  lowering: elementwise\n")
+    r = _run_generator(tmp_path, _entry("myneg(Tensor self) -> Tensor"))
     assert r.returncode != 0 and "myneg" in r.stderr and "scalar" in r.stderr
 
 
 def test_build_fails_for_bad_scalar_naming_op_and_token(tmp_path):
-    r = _run_generator(tmp_path, "- schema: myneg(Tensor self) -> Tensor\n  kernels: {cpu: myneg}\n"
-                                 "  lowering: elementwise\n  scalar: \"negate(self)\"\n")
+    r = _run_generator(tmp_path, _entry("myneg(Tensor self) -> Tensor", "negate(self)"))
     assert r.returncode != 0 and "op myneg" in r.stderr and "negate" in r.stderr
 
 
 def test_generator_writes_functors_from_the_table(tmp_path):
-    r = _run_generator(tmp_path, "- schema: myneg(Tensor self, float k=1.0) -> Tensor\n  kernels: {cpu: myneg}\n"
-                                 "  lowering: elementwise\n  scalar: \"-(self * k)\"\n")
+    r = _run_generator(tmp_path, _entry("myneg(Tensor self, float k=1.0) -> Tensor", "-(self * k)"))
     assert r.returncode == 0, r.stderr
     light = (tmp_path / "out" / "hyflow" / "ops" / "scalar_ops_generated.h").read_text()
     assert "struct myneg {" in light

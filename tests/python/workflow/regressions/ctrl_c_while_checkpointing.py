@@ -9,6 +9,8 @@ class Slow:
         time.sleep(0.5)          # a big model being serialised
         return {"x": 1}
     def load_state_dict(self, d): pass
+# A launcher that started us in the background (`cmd &`) leaves SIGINT ignored; the test needs it live.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 wf = Workflow("ctrlc-ckpt")
 @wf.task
 def t(ctx):
