@@ -228,10 +228,46 @@ Tensor cumsum_backward(const Tensor& grad, int64_t dim) {
   return reverse_cumsum(grad, dim);
 }
 
+namespace {
+
+// dL/dx_k = sum_{j>=k} g_j * prod_{i<=j, i!=k} x_i, computed directly for every k along dim: O(n^2), but
+// made of differentiable ops only, so a double backward through inputs with zeros is exact.
+Tensor cumprod_backward_direct(const Tensor& grad, const Tensor& self, int64_t d) {
+  const int64_t n = self.shape()[d];
+  DimVector line(static_cast<size_t>(self.dim()), 1);
+  line[d] = n;
+  Tensor pos = ops::reshape(ops::arange(Scalar(int64_t{0}), Scalar(n), Scalar(int64_t{1}), DType::Int64), line);
+  Tensor one = scalar_tensor(Scalar(1.0)), zero = scalar_tensor(Scalar(0.0));
+  std::vector<Tensor> parts;
+  for (int64_t k = 0; k < n; ++k) {
+    Tensor without_k = ops::cumprod(ops::where(ops::eq(pos, scalar_tensor(Scalar(k))), one, self), d);
+    Tensor terms = ops::where(ops::ge(pos, scalar_tensor(Scalar(k))), grad * without_k, zero);
+    parts.push_back(ops::sum(terms, DimVector{d}, true));
+  }
+  return ops::cat(parts, d);
+}
+
+}  // namespace
+
+// PyTorch's formula. Without zeros, dL/dx = reverse_cumsum(g * y) / x (y = cumprod(x)). With zeros, along
+// each line only the positions up to the first zero get a gradient: before it the same quotient (every
+// later y is 0 anyway), at it the products with that zero left out, reverse_cumsum(g * cumprod(x with the
+// zero set to 1)), after it 0 (each product still holds the first zero). That masked form is exact but
+// its own derivative is not (the "after" part is a constant 0), so a double backward (grad mode on) through
+// inputs with zeros uses the direct O(n^2) formula.
 Tensor cumprod_backward(const Tensor& grad, const Tensor& self, int64_t dim, const Tensor& result) {
-  if (self.dim() == 0) return grad;
-  HY_CHECK(!has_zero(self), RuntimeError, "op cumprod is not differentiable yet for inputs that contain zeros");
-  return reverse_cumsum(grad * result, dim) / self;
+  if (self.dim() == 0 || self.numel() == 0) return grad;
+  const int64_t d = wrap_dim(dim, self.dim());
+  if (!has_zero(self)) return reverse_cumsum(grad * result, d) / self;
+  if (grad_mode_enabled()) return cumprod_backward_direct(grad, self, d);
+  Tensor one = scalar_tensor(Scalar(1.0)), zero = scalar_tensor(Scalar(0.0));
+  Tensor is_zero = ops::eq(self, zero);
+  Tensor zeros_so_far = ops::cumsum(is_zero, d);
+  Tensor before = ops::eq(zeros_so_far, scalar_tensor(Scalar(int64_t{0})));
+  Tensor first = ops::logical_and(is_zero, ops::eq(zeros_so_far, scalar_tensor(Scalar(int64_t{1}))));
+  Tensor at_first = reverse_cumsum(grad * ops::cumprod(ops::where(first, one, self), d), d);
+  Tensor before_first = reverse_cumsum(grad * result, d) / ops::where(before, self, one);
+  return ops::where(before, before_first, ops::where(first, at_first, zero));
 }
 
 Tensor norm_backward(const Tensor& grad, const Tensor& self, const Scalar& p, const Tensor& result,

@@ -280,3 +280,27 @@ def test_tensor_methods():
     assert_close(x.norm(1), np.float32(66))
     assert_close(x.softmax(-1).sum(-1), np.ones(3, np.float32), rtol=1e-6)
     assert_close(x.cumprod(0)[2], np.array([0, 45, 120, 231], np.float32))
+
+
+# ---- cumprod's gradient with zeros in the input (PyTorch's formula; it used to raise) ----
+
+ZERO_CASES = [[2.0, 0.0, 3.0, 4.0], [0.0, 2.0, 3.0], [2.0, 3.0, 0.0], [2.0, 0.0, 3.0, 0.0, 5.0], [0.0, 0.0, 1.5]]
+
+
+@pytest.mark.parametrize("values", ZERO_CASES)
+def test_cumprod_backward_with_zeros_matches_torch(values):
+    torch = pytest.importorskip("torch")
+    w = [1.0, -2.0, 3.0, 0.5, 4.0][:len(values)]
+    x = hy.tensor(values, dtype=hy.float64, requires_grad=True)
+    (x.cumprod(0) * hy.tensor(w, dtype=hy.float64)).sum().backward()
+    tx = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    (tx.cumprod(0) * torch.tensor(w, dtype=torch.float64)).sum().backward()
+    assert_close(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_cumprod_with_zeros_passes_gradcheck_and_gradgradcheck():
+    from hyflow.testing import gradcheck, gradgradcheck
+    x = hy.tensor([[2.0, 0.0, 3.0, 0.0], [0.5, 1.5, 0.0, 2.0]], dtype=hy.float64, requires_grad=True)
+    for dim in (0, 1):
+        assert gradcheck(lambda t: t.cumprod(dim), (x,))
+        assert gradgradcheck(lambda t: t.cumprod(dim), (x,))

@@ -189,6 +189,9 @@ def cumprod_samples(dtype, rng):
     x = rand_array(rng, (3, 4, 5), dtype, low, high)
     for d in (0, 1, -1):
         yield Sample((x, d), desc=f"dim {d}")
+    z = rand_array(rng, (2, 5), dtype, low, high)
+    z[0, 1] = z[1, 2] = z[1, 4] = 0  # one zero, and two (the gradient has PyTorch's zero handling)
+    yield Sample((z, 1), desc="with zeros")
     yield Sample((rand_array(rng, (4, 6), dtype, low, high, True), 1), desc="non-contiguous")
     yield Sample((rand_array(rng, (), dtype, low, high), 0), desc="0-d")
     yield Sample((rand_array(rng, (0, 3), dtype, low, high), 1), desc="empty")
