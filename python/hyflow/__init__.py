@@ -25,6 +25,9 @@ from ._functions import *  # noqa: E402,F401,F403
 from ._tensor_compat import *  # noqa: E402,F401,F403 (after _functions: its clone takes memory_format=)
 from ._shape import *  # noqa: E402,F401,F403
 from ._reductions import max, min  # noqa: E402,A004 (dispatch on dim/other like torch.max)
+from ._sorting import sort, topk  # noqa: E402,F401 ((values, indices) named tuples like torch.sort)
+from ._comparison import allclose, is_tensor, where, nonzero  # noqa: E402,F401 (torch's Python-level forms)
+from ._einsum import einsum, meshgrid  # noqa: E402,F401
 from ._build_info import build_info  # noqa: E402,F401
 from ._tensor_str import set_printoptions  # noqa: E402,F401 (also makes Tensor.__repr__ print like torch)
 from ._extension import cmake_prefix_path, get_include  # noqa: E402,F401
