@@ -5,6 +5,7 @@
 
 #include "autograd/autograd_meta.h"
 #include "autograd/grad_mode.h"
+#include "dispatch/autocast_state.h"
 #include "hyflow/ops/binary.h"
 #include "hyflow/ops/creation.h"
 
@@ -78,6 +79,9 @@ TensorList execute(const TensorList& outputs, const TensorList& grad_outputs, bo
   HY_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), ValueError, "grad_outputs has ",
            grad_outputs.size(), " entries but there are ", outputs.size(), " outputs");
   GradModeGuard mode(create_graph);
+  // Backward formulas run in the dtypes the forward chose (a grad of a bfloat16 matmul is bfloat16);
+  // an autocast region open around backward() must not recast them (docs/amp.md).
+  autocast::Suspend no_autocast;
   std::unordered_map<Node*, InputBuffer> buffers;
   std::vector<Node*> roots;
   std::vector<std::shared_ptr<Node>> keep_alive;

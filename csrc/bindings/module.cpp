@@ -20,6 +20,7 @@ void bind_autograd(py::module_& m, py::class_<TensorImpl, std::shared_ptr<Tensor
 void bind_distributed(py::module_& m);
 void bind_workflow(py::module_& m);
 void bind_compiler(py::module_& m);
+void bind_amp(py::module_& m);
 }  // namespace hy
 
 PYBIND11_MODULE(_C, m) {
@@ -40,4 +41,5 @@ PYBIND11_MODULE(_C, m) {
   hy::bind_distributed(m);
   hy::bind_workflow(m);
   hy::bind_compiler(m);
+  hy::bind_amp(m);
 }

@@ -39,6 +39,8 @@ from . import nn, optim  # noqa: E402,F401
 from . import compiler  # noqa: E402,F401
 from .compiler import compile  # noqa: E402,F401,A004 (hy.compile, like torch.compile)
 from . import backends  # noqa: E402,F401
+from . import amp  # noqa: E402,F401
+from .amp import autocast, is_autocast_enabled, get_autocast_dtype  # noqa: E402,F401
 from .autograd import (no_grad, enable_grad, inference_mode, set_grad_enabled, is_grad_enabled,  # noqa: E402,F401
                        is_inference_mode_enabled)
 

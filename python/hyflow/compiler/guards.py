@@ -3,7 +3,8 @@
 A trace is specialized to what the call looked like, so the cache key of a call is its *signature*: the
 structure of the arguments (tuples, lists, dicts), for every tensor its dtype, device, sizes, strides and
 requires_grad, for every other argument its value (numbers, strings, None) or its identity (any other
-object), which arguments are the same tensor, and whether grad mode is on. Equal signatures reuse the
+object), which arguments are the same tensor, whether grad mode is on and the autocast region (a trace
+holds the casts its policy made). Equal signatures reuse the
 compiled entry through one dict lookup.
 
 Captured tensors (module parameters, globals) are read by reference at each call; an entry also checks that
@@ -16,6 +17,11 @@ from . import _pytree
 __all__ = ["signature", "describe_mismatch", "captured_ok"]
 
 _grad_enabled = _C._autograd.is_grad_enabled
+
+
+def _modes():
+    """The thread state a trace depends on: grad mode, and the dtype of an active autocast region."""
+    return (_grad_enabled(), str(_C._amp.dtype()) if _C._amp.is_active() else None)
 
 
 def _leaf_key(x, first_seen):
@@ -35,14 +41,16 @@ def signature(args, kwargs):
     leaves, structure = _pytree.flatten((args, kwargs))
     first_seen = {}
     key = tuple(_leaf_key(x, first_seen) for x in leaves)
-    return (structure, key, _grad_enabled()), leaves
+    return (structure, key, _modes()), leaves
 
 
 def describe_mismatch(old, new):
     """Why signature ``new`` differs from ``old``, in words (for the recompile log and explain)."""
     (s0, k0, g0), (s1, k1, g1) = old, new
-    if g0 != g1:
-        return f"grad mode changed ({'on' if g0 else 'off'} -> {'on' if g1 else 'off'})"
+    if g0[0] != g1[0]:
+        return f"grad mode changed ({'on' if g0[0] else 'off'} -> {'on' if g1[0] else 'off'})"
+    if g0[1] != g1[1]:
+        return f"autocast changed ({g0[1] or 'off'} -> {g1[1] or 'off'})"
     if s0 != s1 or len(k0) != len(k1):
         return "the structure of the arguments changed"
     names = ("", "dtype", "device", "sizes", "strides", "requires_grad", "aliasing")

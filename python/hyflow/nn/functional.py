@@ -43,9 +43,19 @@ def _check_same_dtype(fn, input, weight, bias):
                                f"{t.dtype}; convert the input with .to({t.dtype}) (or the module with .to(dtype))")
 
 
+def _autocast_layer(input, weight, bias):
+    """Inside ``hy.autocast`` a layer runs in the region's dtype, bias included (torch's autocast lists
+    linear and conv as lower precision); its matmul alone would leave the bias add in float32."""
+    if not _C._amp.is_active():
+        return input, weight, bias
+    cast = _C._amp.cast_lower
+    return cast(input), cast(weight), (None if bias is None else cast(bias))
+
+
 # ---- activations -------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias, weight of shape (out_features, in_features)."""
+    input, weight, bias = _autocast_layer(input, weight, bias)
     _check_same_dtype("linear", input, weight, bias)
     if input.dim() == 2 and bias is not None:
         return _ops.addmm(bias, input, weight.T)
@@ -237,6 +247,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if input.dim() != 4 or weight.dim() != 4:
         raise ValueError(f"conv2d(): input and weight must be 4-D, got shapes {tuple(input.shape)} and "
                          f"{tuple(weight.shape)}")
+    input, weight, bias = _autocast_layer(input, weight, bias)
     _check_same_dtype("conv2d", input, weight, bias)
     s, d = _pair(stride, 2, "conv2d", "stride"), _pair(dilation, 2, "conv2d", "dilation")
     if isinstance(padding, str):
