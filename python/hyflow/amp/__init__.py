@@ -6,5 +6,6 @@
 """
 from .autocast_mode import autocast, is_autocast_enabled, get_autocast_dtype, is_autocast_cache_enabled
 from .grad_scaler import GradScaler
+from .planner import Plan, plan, apply
 
-__all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype", "is_autocast_cache_enabled", "GradScaler"]
+__all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype", "is_autocast_cache_enabled", "GradScaler", "Plan", "plan", "apply"]
