@@ -20,6 +20,7 @@ from ._C import from_numpy, from_dlpack, get_num_threads, set_num_threads, promo
 from . import ops  # noqa: E402,F401
 from ._tensor import *  # noqa: E402,F401,F403
 from . import _tensor_pickle  # noqa: E402,F401 (Tensor.__reduce_ex__: pickle, copy.copy, multiprocessing)
+from . import _generator_pickle  # noqa: E402,F401 (Generator.__reduce_ex__: pickle, copy, deepcopy)
 from ._creation import *  # noqa: E402,F401,F403
 from ._functions import *  # noqa: E402,F401,F403
 from ._tensor_compat import *  # noqa: E402,F401,F403 (after _functions: its clone takes memory_format=)

@@ -353,3 +353,32 @@ def test_optimizer_pickles_and_deepcopies_with_its_state(make):
         for p, q in zip(twin.param_groups[0]["params"], clone_params):
             np.testing.assert_array_equal(npy(p), npy(q))
         assert not np.array_equal(npy(params[0]), npy(clone_params[0]))
+
+
+def _warmup(epoch):
+    return min(1.0, (epoch + 1) / 3)
+
+
+@pytest.mark.parametrize("make", [
+    lambda o: optim.lr_scheduler.StepLR(o, 2, gamma=0.5), lambda o: optim.lr_scheduler.CosineAnnealingLR(o, 6),
+    lambda o: optim.lr_scheduler.LambdaLR(o, _warmup),
+    lambda o: optim.lr_scheduler.SequentialLR(o, [optim.lr_scheduler.LinearLR(o, 0.2, 1.0, 2),
+                                                  optim.lr_scheduler.StepLR(o, 2)], [2])],
+    ids=["step", "cosine", "lambda", "sequential"])
+def test_lr_scheduler_pickles_with_its_optimizer(make):
+    p = nn.Parameter(hy.zeros(2))
+    opt = optim.SGD([p], lr=0.1)
+    sched = make(opt)
+    for _ in range(3):
+        opt.step()
+        sched.step()
+    for clone in (pickle.loads(pickle.dumps(sched)), copy.deepcopy(sched)):
+        assert clone.optimizer is not opt and clone.get_last_lr() == sched.get_last_lr()
+        twin = copy.deepcopy(sched)
+        for s in (clone, twin):
+            for _ in range(3):
+                s.optimizer.step()
+                s.step()
+        assert clone.get_last_lr() == twin.get_last_lr()
+        assert clone.optimizer.param_groups[0]["lr"] == twin.optimizer.param_groups[0]["lr"]
+    assert opt.param_groups[0]["lr"] == sched.get_last_lr()[0]  # the original did not move
