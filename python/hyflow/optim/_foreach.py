@@ -63,6 +63,11 @@ class FlatBuffers:
         self._cache = {}
         self._used = {}
 
+    def __reduce__(self):
+        # A copy (pickle, deepcopy) starts empty: the views in the cache would come back as independent tensors
+        # that no longer share the flat buffer, and the keys are ids of this process's parameters.
+        return (FlatBuffers, ())
+
     def begin_step(self):
         self._used = {}
 
