@@ -20,6 +20,7 @@ from ._C import from_numpy, from_dlpack, get_num_threads, set_num_threads, promo
 from . import ops  # noqa: E402,F401
 from ._tensor import *  # noqa: E402,F401,F403
 from . import _tensor_pickle  # noqa: E402,F401 (Tensor.__reduce_ex__: pickle, copy.copy, multiprocessing)
+from . import _generator_pickle  # noqa: E402,F401 (Generator.__reduce_ex__: pickle, copy, deepcopy)
 from ._creation import *  # noqa: E402,F401,F403
 from ._functions import *  # noqa: E402,F401,F403
 from ._tensor_compat import *  # noqa: E402,F401,F403 (after _functions: its clone takes memory_format=)
@@ -51,6 +52,21 @@ float = float32  # noqa: A001 (torch-style alias)
 double = float64
 long = int64
 int = int32  # noqa: A001
+
+
+# The public namespace (what `from hyflow import *` takes and the type stubs declare); internal ops are left to
+# hy.ops (see _functions.py). Built from the parts' own __all__ so a name added there is exported here too.
+from . import _creation as _cr, _functions as _fn, _tensor_compat as _tc, _shape as _sh  # noqa: E402
+__all__ = (["Tensor", "Generator", "dtype", "bool", "int32", "int64", "float16", "bfloat16", "float32", "float64",
+            "half", "float", "double", "long", "int", "from_numpy", "from_dlpack", "get_num_threads",
+            "set_num_threads", "promote_types"]
+           + _cr.__all__ + _fn.__all__ + _tc.__all__ + _sh.__all__
+           + ["max", "min", "build_info", "set_printoptions", "cmake_prefix_path", "get_include", "save", "load",
+              "compile", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled",
+              "is_inference_mode_enabled", "ops", "data", "utils", "autograd", "nn", "optim", "compiler", "backends",
+              "workflow", "distributed", "serialization"])
+__all__ = list(dict.fromkeys(__all__))  # a name exported by two parts once
+del _cr, _fn, _tc, _sh
 
 
 def __getattr__(name):

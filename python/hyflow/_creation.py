@@ -70,7 +70,7 @@ def _check_fits(arr, name):
                          + ("; pass dtype=hyflow.float64 to convert it" if arr.dtype.kind == "u" else ""))
 
 
-def tensor(data, *, dtype=None, device=None):
+def tensor(data, *, dtype=None, device=None) -> Tensor:
     """A new tensor with its own copy of ``data`` (nested lists, numbers, NumPy arrays or tensors)."""
     if device is not None and str(device) != "cpu":
         raise NotImplementedError(f"tensor(): device {device!r} needs the CUDA backend, not in this build")
@@ -115,7 +115,7 @@ def tensor(data, *, dtype=None, device=None):
     return _C.from_numpy(np.array(arr, copy=True, order="C")).clone()
 
 
-def as_tensor(data, dtype=None):
+def as_tensor(data, dtype=None) -> Tensor:
     """Share memory with ``data`` when possible (a NumPy array of a supported dtype), else copy."""
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
@@ -127,47 +127,47 @@ def as_tensor(data, dtype=None):
     return tensor(data, dtype=dtype)
 
 
-def empty(*size, dtype=None, device=None):
+def empty(*size, dtype=None, device=None) -> Tensor:
     return _C.ops.empty(_size(size), dtype=dtype, device=device)
 
 
-def zeros(*size, dtype=None, device=None):
+def zeros(*size, dtype=None, device=None) -> Tensor:
     return _C.ops.zeros(_size(size), dtype=dtype, device=device)
 
 
-def ones(*size, dtype=None, device=None):
+def ones(*size, dtype=None, device=None) -> Tensor:
     return _C.ops.ones(_size(size), dtype=dtype, device=device)
 
 
-def full(size, fill_value, *, dtype=None, device=None):
+def full(size, fill_value, *, dtype=None, device=None) -> Tensor:
     if isinstance(size, builtins.int):
         size = (size,)
     return _C.ops.full(tuple(size), fill_value, dtype=dtype, device=device)
 
 
-def arange(start, end=None, step=1, *, dtype=None, device=None):
+def arange(start, end=None, step=1, *, dtype=None, device=None) -> Tensor:
     if end is None:
         start, end = 0, start
     return _C.ops.arange(start, end, step, dtype=dtype, device=device)
 
 
-def linspace(start, end, steps, *, dtype=None, device=None):
+def linspace(start, end, steps, *, dtype=None, device=None) -> Tensor:
     return _C.ops.linspace(start, end, steps, dtype=dtype, device=device)
 
 
-def eye(n, m=None, *, dtype=None, device=None):
+def eye(n, m=None, *, dtype=None, device=None) -> Tensor:
     return _C.ops.eye(n, m, dtype=dtype, device=device)
 
 
-def rand(*size, generator=None, dtype=None, device=None):
+def rand(*size, generator=None, dtype=None, device=None) -> Tensor:
     return _C.ops.rand(_size(size), generator=generator, dtype=dtype, device=device)
 
 
-def randn(*size, generator=None, dtype=None, device=None):
+def randn(*size, generator=None, dtype=None, device=None) -> Tensor:
     return _C.ops.randn(_size(size), generator=generator, dtype=dtype, device=device)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None):
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None) -> Tensor:
     """randint(high, size) or randint(low, high, size), like torch."""
     if size is None:
         if high is None or not hasattr(high, "__len__"):
@@ -178,37 +178,37 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     return _C.ops.randint(low, high, tuple(size), generator=generator, dtype=dtype, device=device)
 
 
-def empty_like(input, *, dtype=None):
+def empty_like(input, *, dtype=None) -> Tensor:
     return empty(input.shape, dtype=dtype or input.dtype)
 
 
-def zeros_like(input, *, dtype=None):
+def zeros_like(input, *, dtype=None) -> Tensor:
     return zeros(input.shape, dtype=dtype or input.dtype)
 
 
-def ones_like(input, *, dtype=None):
+def ones_like(input, *, dtype=None) -> Tensor:
     return ones(input.shape, dtype=dtype or input.dtype)
 
 
-def full_like(input, fill_value, *, dtype=None):
+def full_like(input, fill_value, *, dtype=None) -> Tensor:
     return full(input.shape, fill_value, dtype=dtype or input.dtype)
 
 
-def rand_like(input, *, generator=None, dtype=None):
+def rand_like(input, *, generator=None, dtype=None) -> Tensor:
     return rand(input.shape, generator=generator, dtype=dtype or input.dtype)
 
 
-def randn_like(input, *, generator=None, dtype=None):
+def randn_like(input, *, generator=None, dtype=None) -> Tensor:
     return randn(input.shape, generator=generator, dtype=dtype or input.dtype)
 
 
-def randint_like(input, low, high=None, *, generator=None, dtype=None):
+def randint_like(input, low, high=None, *, generator=None, dtype=None) -> Tensor:
     if high is None:
         low, high = 0, low
     return randint(low, high, input.shape, generator=generator, dtype=dtype or input.dtype)
 
 
-def manual_seed(seed):
+def manual_seed(seed) -> _C.Generator:
     """Seed the default generator (used when no generator= is passed)."""
     return _C.default_generator().manual_seed(seed)
 
@@ -217,12 +217,20 @@ def _with_requires_grad(fn):
     """Give a factory torch's `requires_grad=` keyword."""
     import functools
 
+    import inspect
+
     @functools.wraps(fn)
     def factory(*args, requires_grad=False, **kwargs):
         out = fn(*args, **kwargs)
         if requires_grad:
             out.requires_grad_(True)
         return out
+    # inspect.signature (and the type stubs made from it) show the factory's own arguments plus requires_grad
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    extra = inspect.Parameter("requires_grad", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=builtins.bool)
+    at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+    factory.__signature__ = sig.replace(parameters=params[:at] + [extra] + params[at:])
     return factory
 
 

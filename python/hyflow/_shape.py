@@ -14,12 +14,12 @@ def _varargs(args):
     return tuple(args)
 
 
-def cat(tensors, dim=0):
+def cat(tensors, dim=0) -> Tensor:
     """Join tensors along an existing dim: hy.cat([a, b], dim=1) (any iterable of tensors)."""
     return _ops.cat(list(tensors), dim)
 
 
-def stack(tensors, dim=0):
+def stack(tensors, dim=0) -> Tensor:
     """Join tensors of one shape along a new dim: hy.stack([a, b], dim=0)."""
     return _ops.stack(list(tensors), dim)
 
@@ -44,22 +44,22 @@ def unbind(tensor, dim=0):
     return tuple(_ops.select(tensor, dim, i) for i in range(tensor.shape[dim]))
 
 
-def pad(input, pad, mode="constant", value=None):  # noqa: A002 (torch's argument name)
+def pad(input, pad, mode="constant", value=None) -> Tensor:  # noqa: A002 (torch's argument name)
     """torch.nn.functional.pad: pairs of (left, right) from the last dim backwards."""
     return _ops.pad(input, list(pad), mode, 0.0 if value is None else float(value))
 
 
-def _repeat(self, *repeats):
+def _repeat(self, *repeats) -> Tensor:
     """self tiled repeats[i] times along each dim: x.repeat(2, 3) or x.repeat((2, 3))."""
     return _ops.repeat(self, _varargs(repeats))
 
 
-def _tile(self, *dims):
+def _tile(self, *dims) -> Tensor:
     """Like repeat, with missing leading repeats counted as 1: x.tile(2) or x.tile((2, 2))."""
     return _ops.tile(self, _varargs(dims))
 
 
-def _flip(self, *dims):
+def _flip(self, *dims) -> Tensor:
     """A copy reversed along dims: x.flip(0, 1) or x.flip([0, 1])."""
     return _ops.flip(self, _varargs(dims))
 

@@ -11,25 +11,25 @@ def _dims(args, what):
     return tuple(args)
 
 
-def _reshape(self, *shape):
+def _reshape(self, *shape) -> Tensor:
     return _C.ops.reshape(self, _dims(shape, "shape"))
 
 
-def _view(self, *shape):
+def _view(self, *shape) -> Tensor:
     if len(shape) == 1 and isinstance(shape[0], _C.dtype):
         raise TypeError("view(dtype) is not supported; use .to(dtype)")
     return _C.ops.view(self, _dims(shape, "shape"))
 
 
-def _permute(self, *dims):
+def _permute(self, *dims) -> Tensor:
     return _C.ops.permute(self, _dims(dims, "dims"))
 
 
-def _expand(self, *shape):
+def _expand(self, *shape) -> Tensor:
     return _C.ops.expand(self, _dims(shape, "shape"))
 
 
-def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None):
+def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None) -> Tensor:
     """to(dtype), to(device), to(other_tensor), to(device, dtype) — like torch.Tensor.to.
 
     non_blocking is accepted and has nothing to overlap on the CPU; memory_format is a layout hint
@@ -57,7 +57,7 @@ def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, me
 
 
 def _type_method(dt):
-    def convert(self):
+    def convert(self) -> Tensor:
         return _C.ops.to_dtype(self, dt, False)
     convert.__name__ = dt.name
     convert.__doc__ = f"self converted to {dt!r}."

@@ -40,13 +40,13 @@ def check_memory_format(fn, fmt):
 _C_clone, _C_contiguous = _C.ops.clone, _C.ops.contiguous
 
 
-def clone(input, *, memory_format=preserve_format):
+def clone(input, *, memory_format=preserve_format) -> Tensor:
     """A copy of input with its own memory (recorded by autograd); memory_format as in torch.clone."""
     check_memory_format("clone", memory_format)
     return _C_clone(input)
 
 
-def _contiguous(self, memory_format=contiguous_format):
+def _contiguous(self, memory_format=contiguous_format) -> Tensor:
     if memory_format is preserve_format:
         raise RuntimeError("contiguous(): preserve memory format is unsupported by the contiguous operator")
     check_memory_format("contiguous", memory_format)
@@ -66,62 +66,62 @@ def _format(self, spec):
                     f"{tuple(self.shape)}; only 0-d and one-element tensors format as numbers (use t.item())")
 
 
-def _round(self, ndigits=None):
+def _round(self, ndigits=None) -> Tensor:
     """round(t) and round(t, n): elementwise, returning a tensor (as NumPy arrays do)."""
     return self.round(decimals=0 if ndigits is None else ndigits)
 
 
-def _view_as(self, other):
+def _view_as(self, other) -> Tensor:
     return self.view(other.shape)
 
 
-def _t(self):
+def _t(self) -> Tensor:
     if self.dim() > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.dim()}D")
     return self.transpose(0, 1) if self.dim() == 2 else self
 
 
-def _cpu(self, memory_format=preserve_format):
+def _cpu(self, memory_format=preserve_format) -> Tensor:
     check_memory_format("cpu", memory_format)
     return self if self.device == "cpu" else self.to("cpu")
 
 
-def _cuda(self, device=None, non_blocking=False, memory_format=preserve_format):
+def _cuda(self, device=None, non_blocking=False, memory_format=preserve_format) -> Tensor:
     raise RuntimeError("cuda(): this hyflow build has no CUDA backend (hy.build_info()['cuda'] is False); keep the "
                        "tensor on the CPU (x.cpu(), or pick the device with \"cuda\" if available else \"cpu\")")
 
 
-def _pin_memory(self, device=None):
+def _pin_memory(self, device=None) -> Tensor:
     return self  # no accelerator to copy to: page-locking would buy nothing
 
 
-def _is_pinned(self, device=None):
+def _is_pinned(self, device=None) -> bool:
     return False
 
 
-def addcmul(input, tensor1, tensor2, *, value=1):
+def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:
     """input + value * tensor1 * tensor2."""
     return _C.ops.add(input, _C.ops.mul(tensor1, tensor2), alpha=value)
 
 
-def addcdiv(input, tensor1, tensor2, *, value=1):
+def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:
     """input + value * tensor1 / tensor2."""
     return _C.ops.add(input, _C.ops.div(tensor1, tensor2), alpha=value)
 
 
-def _addcmul(self, tensor1, tensor2, *, value=1):
+def _addcmul(self, tensor1, tensor2, *, value=1) -> Tensor:
     return addcmul(self, tensor1, tensor2, value=value)
 
 
-def _addcdiv(self, tensor1, tensor2, *, value=1):
+def _addcdiv(self, tensor1, tensor2, *, value=1) -> Tensor:
     return addcdiv(self, tensor1, tensor2, value=value)
 
 
-def _addcmul_(self, tensor1, tensor2, *, value=1):
+def _addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
     return self.add_(_C.ops.mul(tensor1, tensor2), alpha=value)
 
 
-def _addcdiv_(self, tensor1, tensor2, *, value=1):
+def _addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
     return self.add_(_C.ops.div(tensor1, tensor2), alpha=value)
 
 

@@ -11,39 +11,55 @@ import math
 import numpy as np
 
 from .. import _C
-from .._creation import randint, tensor
+from .._creation import tensor
 from .._shape import stack
 from ._multiprocess import MultiProcessIter, resolve_context
-from .dataset import TensorDataset
+from .dataset import Subset, TensorDataset
+from .sampler import RandomSampler, SequentialSampler
 
-__all__ = ["DataLoader", "default_collate"]
+__all__ = ["DataLoader", "default_collate", "default_convert"]
 
 
 class DataLoader:
     """Iterate over ``dataset`` in batches of ``batch_size`` samples.
 
-    ``shuffle=True`` draws a fresh permutation every epoch from ``generator`` (hyflow's default
-    generator when None, so ``hy.manual_seed`` makes it reproducible). ``sampler`` is any iterable of
-    indices, used instead of the default order (and then ``shuffle`` must stay False). ``collate_fn``
-    turns a list of samples into a batch; the default stacks tensors inside tuples, lists and dicts.
+    The order comes from ``sampler`` (any iterable of indices), else ``RandomSampler(dataset,
+    generator=generator)`` with ``shuffle=True`` (a fresh permutation every epoch from ``generator``, hyflow's
+    default generator when None, so ``hy.manual_seed`` makes it reproducible), else ``SequentialSampler``.
+    ``batch_sampler`` (an iterable of index lists) replaces sampler, batch_size, shuffle and drop_last;
+    ``batch_size=None`` turns batching off (each sample goes through ``collate_fn`` on its own).
+    ``collate_fn`` turns a list of samples into a batch; the default stacks tensors inside tuples, lists
+    and dicts.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None, num_workers=0,
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
                  collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
                  multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
                  pin_memory_device=""):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
-        if shuffle and sampler is not None:
-            raise ValueError("DataLoader: shuffle=True and sampler= are exclusive; shuffle inside the sampler")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                       or batch_size < 1):
+            raise ValueError(f"DataLoader: batch_size must be a positive int or None, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle (shuffle inside the "
+                             "sampler)")
         if sampler is not None and not isinstance(sampler, collections.abc.Iterable):
             raise TypeError(f"DataLoader: sampler must be an iterable of indices, got {type(sampler).__name__}")
+        if batch_sampler is not None:
+            # torch's rule: the batch sampler decides batches, so nothing else may
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                                 "sampler, and drop_last")
+            if not isinstance(batch_sampler, collections.abc.Iterable):
+                raise TypeError(f"DataLoader: batch_sampler must be an iterable of index lists, got "
+                                f"{type(batch_sampler).__name__}")
+            batch_size = None
+        elif batch_size is None and drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually exclusive "
+                             "with drop_last")
         if generator is not None and not isinstance(generator, _C.Generator):
             raise TypeError(f"DataLoader: generator must be a hyflow Generator, got {type(generator).__name__}")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError("DataLoader: collate_fn must be callable")
-        if batch_sampler is not None:
-            raise NotImplementedError("DataLoader: batch_sampler= is not supported yet; use sampler= and batch_size=")
         _check_worker_args(num_workers, timeout, worker_init_fn, prefetch_factor, persistent_workers)
         if multiprocessing_context is not None:
             resolve_context(multiprocessing_context)  # a bad name raises here, not at the first iter()
@@ -57,7 +73,10 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.generator = generator
+        if sampler is None:
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         self.sampler = sampler
+        self.batch_sampler = batch_sampler
         self.collate_fn = collate_fn
 
     def __iter__(self):
@@ -65,15 +84,19 @@ class DataLoader:
             return self._single_process_iter()
         if self.persistent_workers and self._workers_iter is not None:
             return self._workers_iter.next_epoch()
-        it = MultiProcessIter(self, _Fetcher(self.dataset, self.collate_fn))
+        it = MultiProcessIter(self, self._fetcher())
         if self.persistent_workers:
             self._workers_iter = it
         return it
 
     def _single_process_iter(self):
-        fetch = _Fetcher(self.dataset, self.collate_fn)
+        fetch = self._fetcher()
         for indices in self._index_batches():
             yield fetch(indices)
+
+    def _fetcher(self):
+        return _Fetcher(self.dataset, self.collate_fn, auto_collation=self.batch_size is not None or
+                        self.batch_sampler is not None)
 
     def __getstate__(self):
         # the workers of a persistent iterator belong to this process
@@ -82,22 +105,31 @@ class DataLoader:
         return state
 
     def __len__(self):
-        if self.sampler is not None:
-            if not isinstance(self.sampler, collections.abc.Sized):
-                raise TypeError(f"DataLoader: len() needs a sampler with __len__, got {type(self.sampler).__name__}")
-            n = len(self.sampler)
-        else:
-            n = len(self.dataset)
+        source = self.batch_sampler if self.batch_sampler is not None else self.sampler
+        if not isinstance(source, collections.abc.Sized):
+            what = "batch_sampler" if self.batch_sampler is not None else "sampler"
+            raise TypeError(f"DataLoader: len() needs a {what} with __len__, got {type(source).__name__}")
+        n = len(source)
+        if self.batch_sampler is not None or self.batch_size is None:
+            return n
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _order(self):
-        if self.sampler is not None:
-            return self.sampler
-        n = len(self.dataset)
-        return _permutation(n, self.generator) if self.shuffle else range(n)
+        # the default samplers hand over a whole epoch (range or array) so it can be cut into slices
+        index_order = getattr(self.sampler, "index_order", None)
+        if index_order is not None and type(self.sampler) in (SequentialSampler, RandomSampler):
+            return index_order()
+        return self.sampler
 
     def _index_batches(self):
+        """What each fetch gets: an index list per batch (or a single index when batching is off)."""
+        if self.batch_sampler is not None:
+            yield from self.batch_sampler
+            return
         order, size = self._order(), self.batch_size
+        if size is None:
+            yield from (order.tolist() if isinstance(order, np.ndarray) else order)
+            return
         if isinstance(order, (range, np.ndarray)):
             # Slicing keeps a contiguous range a range, which the TensorDataset fast path turns into a slice.
             for start in range(0, len(order), size):
@@ -115,20 +147,24 @@ class DataLoader:
             yield chunk
 
 
-
 class _Fetcher:
-    """Indices -> batch; picklable, so a spawned worker gets it with the dataset."""
+    """Indices -> batch (or index -> sample when auto_collation is off); picklable, so a spawned worker gets
+    it with the dataset."""
 
-    def __init__(self, dataset, collate_fn):
-        self.dataset, self.collate_fn = dataset, collate_fn
+    def __init__(self, dataset, collate_fn, auto_collation=True):
+        self.dataset, self.collate_fn, self.auto_collation = dataset, collate_fn, auto_collation
 
     def __call__(self, indices):
-        if self.collate_fn is None and type(self.dataset) is TensorDataset:
+        if not self.auto_collation:
+            return (self.collate_fn or default_convert)(self.dataset[indices])
+        if self.collate_fn is None:
             # Whole-batch gather instead of indexing rows one by one and stacking them.
-            return self.dataset.batch(indices)
+            if type(self.dataset) is TensorDataset:
+                return self.dataset.batch(indices)
+            if type(self.dataset) is Subset and type(self.dataset.dataset) is TensorDataset:
+                return self.dataset.dataset.batch(self.dataset.index_array()[np.asarray(indices, dtype=np.int64)])
         samples = [self.dataset[int(i)] for i in indices]
         return (self.collate_fn or default_collate)(samples)
-
 
 def _check_worker_args(num_workers, timeout, worker_init_fn, prefetch_factor, persistent_workers):
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
@@ -145,13 +181,6 @@ def _check_worker_args(num_workers, timeout, worker_init_fn, prefetch_factor, pe
             raise ValueError(f"DataLoader: prefetch_factor must be a positive int, got {prefetch_factor!r}")
     if persistent_workers and num_workers == 0:
         raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
-
-
-def _permutation(n, generator):
-    # Two 62-bit draws from the hyflow generator seed NumPy's PCG64, whose permutation is O(n) and
-    # unbiased; the order depends only on the hyflow generator's state, which advances every epoch.
-    seed = randint(0, 2**62, (2,), generator=generator, dtype=_C.int64).tolist()
-    return np.random.default_rng(seed).permutation(n)
 
 
 def default_collate(batch):
@@ -187,3 +216,19 @@ def default_collate(batch):
             return type(elem)(*fields)
         return tuple(fields) if isinstance(elem, tuple) else fields
     raise TypeError(f"default_collate: cannot batch samples of type {type(elem).__name__}; pass collate_fn=")
+
+
+def default_convert(data):
+    """What the loader does to a sample when batching is off (batch_size=None): NumPy arrays and NumPy scalars
+    become tensors, inside tuples, lists and dicts too; everything else is returned as is."""
+    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
+        return tensor(data)
+    if isinstance(data, np.generic) and data.dtype.kind in "biuf":
+        return tensor(data.item())
+    if isinstance(data, collections.abc.Mapping):
+        return {key: default_convert(value) for key, value in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
+        return type(data)(*(default_convert(d) for d in data))
+    if isinstance(data, (tuple, list)):
+        return type(data)(default_convert(d) for d in data)
+    return data

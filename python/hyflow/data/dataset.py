@@ -1,9 +1,14 @@
-"""Map-style datasets: ``len(ds)`` samples, ``ds[i]`` returns sample ``i``."""
+"""Map-style datasets: ``len(ds)`` samples, ``ds[i]`` returns sample ``i``; Subset, ConcatDataset, random_split."""
+import bisect
+import math
+import numbers
+import warnings
+
 import numpy as np
 
 from .. import _C
 
-__all__ = ["Dataset", "TensorDataset"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
 
 
 class Dataset:
@@ -14,6 +19,9 @@ class Dataset:
 
     def __len__(self):
         raise NotImplementedError(f"{type(self).__name__} must define __len__")
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -53,3 +61,93 @@ class TensorDataset(Dataset):
         idx = np.where(idx < 0, idx + n, idx)
         index = _C.from_numpy(np.ascontiguousarray(idx))
         return tuple(t.index_select(0, index) for t in self.tensors)
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``: ``Subset(ds, idx)[i] == ds[idx[i]]``."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, indices
+        self._array, self._array_of = None, None
+
+    def __getitem__(self, idx):
+        if isinstance(idx, list):
+            return self.dataset[[self.indices[i] for i in idx]]
+        return self.dataset[self.indices[idx]]
+
+    def __len__(self):
+        return len(self.indices)
+
+    def index_array(self):
+        """The indices as an int64 NumPy array (cached while ``self.indices`` is the same object)."""
+        if self._array_of is not self.indices:
+            src = self.indices.detach() if isinstance(self.indices, _C.Tensor) else self.indices
+            self._array, self._array_of = np.asarray(src, dtype=np.int64).reshape(-1), self.indices
+        return self._array
+
+
+class ConcatDataset(Dataset):
+    """Datasets one after another: indices 0..len(a)-1 are ``a``'s, the next ``b``'s, ..."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes, total = [], 0
+        for d in self.datasets:
+            total += len(d)
+            self.cumulative_sizes.append(total)
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, idx):
+        if isinstance(idx, bool) or not isinstance(idx, numbers.Integral):
+            raise TypeError(f"ConcatDataset: index must be an int, got {type(idx).__name__}")
+        n = len(self)
+        if not -n <= idx < n:
+            raise IndexError(f"ConcatDataset: index {idx} out of range for {n} samples")
+        if idx < 0:
+            idx += n
+        which = bisect.bisect_right(self.cumulative_sizes, idx)
+        start = self.cumulative_sizes[which - 1] if which > 0 else 0
+        return self.datasets[which][idx - start]
+
+
+def _split_lengths(n, lengths):
+    lengths = list(lengths)
+    if any(isinstance(x, bool) or not isinstance(x, numbers.Real) for x in lengths):
+        raise TypeError(f"random_split: lengths must be ints or fractions, got {lengths!r}")
+    if all(isinstance(x, numbers.Integral) for x in lengths):
+        if any(x < 0 for x in lengths):
+            raise ValueError(f"random_split: lengths must be >= 0, got {lengths}")
+        if sum(lengths) != n:
+            raise ValueError(f"random_split: sum of input lengths ({sum(lengths)}) does not equal the length of the "
+                             f"input dataset ({n})")
+        return [int(x) for x in lengths]
+    if not (math.isclose(sum(lengths), 1) and sum(lengths) <= 1) or any(not 0 <= x <= 1 for x in lengths):
+        raise ValueError(f"random_split: fractions must lie in [0, 1] and sum to 1, got {lengths}")
+    # floor each share, then hand the remainder out one by one from the first split on (as torch)
+    sizes = [math.floor(n * frac) for frac in lengths]
+    for i in range(n - sum(sizes)):
+        sizes[i % len(sizes)] += 1
+    for i, size in enumerate(sizes):
+        if size == 0:
+            warnings.warn(f"random_split: length of split at index {i} is 0; this split will be empty",
+                          stacklevel=3)
+    return sizes
+
+
+def random_split(dataset, lengths, generator=None):
+    """Split ``dataset`` into non-overlapping random ``Subset``s of the given lengths (ints summing to
+    ``len(dataset)``, or fractions summing to 1), drawing the permutation from ``generator``."""
+    from .sampler import permutation
+    if generator is not None and not isinstance(generator, _C.Generator):
+        raise TypeError(f"random_split: generator must be a hyflow Generator, got {type(generator).__name__}")
+    sizes = _split_lengths(len(dataset), lengths)
+    order = permutation(sum(sizes), generator).tolist()
+    out, offset = [], 0
+    for size in sizes:
+        out.append(Subset(dataset, order[offset:offset + size]))
+        offset += size
+    return out

@@ -10,12 +10,13 @@ import math
 
 import numpy as np
 
+from ..data.sampler import Sampler
 from . import _group
 
 __all__ = ["DistributedSampler"]
 
 
-class DistributedSampler:
+class DistributedSampler(Sampler):
     """Split ``range(len(dataset))`` into ``num_replicas`` equal shares; this rank iterates over share
     ``rank`` (rank r takes positions r, r + num_replicas, ... of the epoch's order, as in torch).
 

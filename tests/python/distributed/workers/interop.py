@@ -52,4 +52,20 @@ w = dist.all_reduce(t, async_op=True)
 C.true("mpi4py bcast during hyflow async op", MPI.COMM_WORLD.bcast(R * 10, root=N - 1) == (N - 1) * 10)
 w.wait()
 C.true("hyflow async op after mpi4py traffic", t.tolist() == [float(N)] * 3)
+# mpi4py's lowercase (pickle-based) collectives carry hyflow objects (issue 14: comm.bcast(t) raised on the root
+# and left the other ranks waiting).
+world = MPI.COMM_WORLD
+payload = None
+if R == 0:
+    import hyflow.nn as nn  # noqa: E402
+    payload = {"t": hy.arange(6.0).reshape(2, 3)[:, 1:], "p": nn.Parameter(hy.ones(2, dtype=hy.float64)),
+               "g": hy.Generator(seed=5), "i": hy.tensor([R + 7], dtype=hy.int32)}
+got = world.bcast(payload, root=0)
+C.true("bcast tensor view", got["t"].tolist() == [[1.0, 2.0], [4.0, 5.0]] and got["t"].is_contiguous())
+C.true("bcast Parameter", type(got["p"]).__name__ == "Parameter" and got["p"].requires_grad
+       and got["p"].dtype == hy.float64)
+C.true("bcast Generator", hy.rand(2, generator=got["g"]).tolist() == hy.rand(2, generator=hy.Generator(seed=5)).tolist())
+C.true("bcast int32", got["i"].dtype == hy.int32 and got["i"].tolist() == [7])
+gathered = world.allgather(hy.full((2,), float(R)))
+C.true("allgather tensors", [t.tolist() for t in gathered] == [[float(r)] * 2 for r in range(N)])
 sys.exit(C.report())
