@@ -103,9 +103,10 @@ def compile_flags(capability=None):
     """Flags for generated code. The target ISA follows the CPU capability hyflow runs with
     (``HYFLOW_CPU_CAPABILITY`` caps it), so generated code never uses an instruction set the user
     disabled: ``avx512`` -> ``-march=native`` (the running CPU), ``avx2`` -> ``-march=x86-64-v3``,
-    ``default`` -> ``-march=x86-64-v2``. No ``-ffast-math``: NaN, inf and signed zeros must be eager's."""
+    ``default`` -> ``-march=x86-64-v2``. No ``-ffast-math``: NaN, inf and signed zeros must be eager's,
+    and ``-ffp-contract=off``: ``x * y + 1`` must round twice, as two eager ops do, not once in an FMA."""
     capability = capability or _capability()
-    flags = ["-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-fno-trapping-math",
+    flags = ["-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off",
              "-fvisibility=hidden", "-w"]
     if platform.machine() in ("x86_64", "AMD64"):
         flags += {"avx512": ["-march=native"], "avx2": ["-march=x86-64-v3", "-mtune=native"]}.get(
@@ -197,6 +198,22 @@ def _compile(cxx, flags, source, directory, so_path):
         _unlink(so_tmp)
 
 
+def _dlopen(path, fresh):
+    """dlopen ``path``. ``fresh``: the loader already holds a library opened under this name (a foreign file
+    we rejected) and would hand it back, so open the rebuilt file through a private link instead."""
+    if not fresh:
+        return ctypes.CDLL(path)
+    alias = f"{path}.{os.getpid()}.{time.monotonic_ns()}.so"
+    try:
+        os.link(path, alias)
+    except OSError:
+        shutil.copyfile(path, alias)
+    try:
+        return ctypes.CDLL(alias)
+    finally:
+        _unlink(alias)
+
+
 def _build_entry(cxx, flags, source, directory, so_path, meta_path, symbols):
     """Compile into the cache and write the sidecar that validates the library."""
     _compile(cxx, flags, source, directory, so_path)
@@ -233,7 +250,7 @@ def load_module(source, symbols):
                 cache = "rebuilt" if os.path.exists(so_path) or os.path.exists(meta_path) else "miss"
             _build_entry(cxx, flags, source, directory, so_path, meta_path, symbols)
         try:
-            lib = ctypes.CDLL(so_path)
+            lib = _dlopen(so_path, fresh=attempt > 0)
         except OSError as e:
             if attempt:
                 raise ToolchainError(f"loading {so_path} failed: {e}") from None
