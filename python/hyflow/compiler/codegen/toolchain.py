@@ -34,9 +34,10 @@ from .. import _log
 __all__ = ["ToolchainError", "LoadedModule", "load_module", "cache_dir", "compiler_command", "compile_flags",
            "HEADER_DIR"]
 
-#: Folder holding scalar_math.h (installed beside the package, or the source tree's csrc/kernels).
+#: Folder holding scalar_math.h: an installed package has it under hyflow/include/kernels (CMake installs
+#: csrc/'s headers there), a source checkout in csrc/kernels.
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_HEADER_CANDIDATES = [os.path.join(_HERE, "include"),
+_HEADER_CANDIDATES = [os.path.normpath(os.path.join(_HERE, "..", "..", "include", "kernels")),
                       os.path.normpath(os.path.join(_HERE, "..", "..", "..", "..", "csrc", "kernels"))]
 HEADER_DIR = next((d for d in _HEADER_CANDIDATES if os.path.exists(os.path.join(d, "scalar_math.h"))), None)
 
