@@ -29,7 +29,7 @@ def ten_ops(k):
         a = x * y + (1.0 + k * 1e-6)      # a distinct constant per call: a distinct source, a cold compile
         b = hy.relu(a - y).clamp(-2.0, 2.0)
         c = hy.where(b > 0.5, b * x, y - b)
-        return hy.maximum(c, x).abs() / 3.0
+        return hy.maximum(c, x)
     return f
 
 

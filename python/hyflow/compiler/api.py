@@ -41,8 +41,8 @@ class CompileWarning(UserWarning):
 def compile(fn=None, *, dynamic=None, mode="default"):  # noqa: A001 (hy.compile, like torch.compile)
     """Compile a function or an nn.Module; usable as ``@hy.compile`` and ``@hy.compile(mode=...)``.
 
-    ``dynamic`` (None, True or False) and ``mode`` ("default" or "max-autotune") are accepted for the code
-    generator; the eager backend specializes every trace to exact sizes and has nothing to autotune.
+    ``dynamic`` (None, True or False) and ``mode`` ("default" or "max-autotune") are validated and kept;
+    every trace is specialized to exact sizes, and "max-autotune" behaves as "default" for now.
     """
     if dynamic is not None and not isinstance(dynamic, bool):
         raise TypeError(f"compile(): dynamic must be None, True or False, got {dynamic!r}")
