@@ -34,30 +34,38 @@ class Program:
             self.fixed.append((slot[v.id], v.tensor))
         self.steps = []
         compiled = kernels.kernels if kernels is not None else {}
-        in_group = {id(m) for plan, _ in compiled.values() for m in plan.nodes}
-        for n in graph.nodes:
-            if id(n) in compiled:
+        if compiled:
+            order = kernels.order   # groups as single steps; nodes reordered around them (codegen/schedule.py)
+        else:
+            order = [("node", n) for n in graph.nodes]
+        for kind, n in order:
+            if kind == "group":
+                if id(n) not in compiled:   # planned, but the module failed to build: replay its nodes
+                    for m in n.nodes:
+                        self._add_node_step(m, slot)
+                    continue
                 plan, kernel = compiled[id(n)]
                 ins = [slot[v.id] for v in plan.spec.inputs]
                 outs = [(_assign(slot, v), _allocator(v.meta)) for v in plan.spec.outputs]
                 self.steps.append((None, kernel, ins, outs, None))
                 continue
-            if id(n) in in_group:
-                continue   # runs inside its group's kernel, at the group's last node
-            fn = getattr(_C.ops, n.op) if n.entry.get("builtin") else _user_op(n.op)
-            pos, kw = [], []
-            for spec, a in zip(n.entry["args"], n.args):
-                target = kw if spec["kwarg_only"] else pos
-                target.append((spec["name"], _arg_ref(a, slot)))
-            outs = []
-            for r in n.results:
-                if isinstance(r, list):
-                    outs.append([_assign(slot, v) for v in r])
-                else:
-                    outs.append(_assign(slot, r))
-            self.steps.append((fn, pos, kw, outs, n.grad_enabled))
+            self._add_node_step(n, slot)
         self.n_slots = len(slot)
         self.output_slots = _tree_map(graph.outputs, lambda v: ("slot", slot[v.id]))
+
+    def _add_node_step(self, n, slot):
+        fn = getattr(_C.ops, n.op) if n.entry.get("builtin") else _user_op(n.op)
+        pos, kw = [], []
+        for spec, a in zip(n.entry["args"], n.args):
+            target = kw if spec["kwarg_only"] else pos
+            target.append((spec["name"], _arg_ref(a, slot)))
+        outs = []
+        for r in n.results:
+            if isinstance(r, list):
+                outs.append([_assign(slot, v) for v in r])
+            else:
+                outs.append(_assign(slot, r))
+        self.steps.append((fn, pos, kw, outs, n.grad_enabled))
 
     def run(self, inputs):
         """Run the graph on ``inputs`` (one tensor per graph input, in order); returns the output tree."""

@@ -425,3 +425,62 @@ def test_explain_shows_source_and_cache():
     assert "native kernels (1" in text and "generated source:" in text and 'extern "C"' in text
     assert ex.kernels.cache in ("hit", "miss")
     assert "codegen" in ex.timings
+
+
+# ---- scheduling: where a group runs ---------------------------------------------------------------------
+def test_group_interleaved_with_roll_runs_as_one_kernel_in_a_functional_graph():
+    def f(h, u):
+        a = h * 2 + u                  # group member
+        r = hy.roll(a, 1, 0)           # outside node reading a member's value ...
+        return (a - 1) * 3 + r         # ... read by later members of the same group
+
+    h, u = hy.randn(16, 8), hy.randn(16, 8)
+    cf = hy.compile(f)
+    cf(h, u)
+    got = cf(h, u)
+    np.testing.assert_array_equal(_np(got), _np(f(h, u)))
+    plans = _kernels(cf).plans
+    assert any(p.spec is not None and len(p.nodes) >= 4 for p in plans), _kernels(cf).report()
+
+
+def test_group_interleaved_with_a_write_is_not_reordered():
+    def f(x, buf):
+        a = x * 2
+        buf.add_(a)                    # writes memory: the graph keeps its order
+        return (a + 1) * buf
+
+    x = hy.randn(10)
+    expected = f(x, hy.ones(10))
+    cf = hy.compile(f)
+    cf(x, hy.ones(10))
+    got = cf(x, hy.ones(10))
+    np.testing.assert_array_equal(_np(got), _np(expected))
+    reasons = [p.reason or "" for p in _kernels(cf).plans]
+    assert any("not reordered" in r for r in reasons), reasons
+
+
+def test_topological_order_refuses_mutually_dependent_groups():
+    from hyflow.compiler import capture
+    from hyflow.compiler.codegen.schedule import topological_order
+
+    def f(x):
+        a1 = x + 1
+        b1 = a1 * 2
+        b2 = x * 3
+        a2 = b2 - 1
+        return b1, a2
+
+    x = hy.randn(8)
+    g = capture.trace(f, (x,), {}, input_leaves=[x]).graph
+    a1, b1, b2, a2 = g.nodes
+
+    class Group:
+        def __init__(self, *nodes):
+            self.nodes = list(nodes)
+
+    # A = {a1, a2}, B = {b1, b2}: A feeds B (a1 -> b1) and B feeds A (b2 -> a2): no order runs each as one step.
+    assert topological_order(g, [Group(a1, a2), Group(b1, b2)]) is None
+    one = topological_order(g, [Group(a1, a2)])
+    assert [k for k, _ in one].count("group") == 1 and len(one) == 3
+    kinds = [(k, x.op if k == "node" else None) for k, x in one]
+    assert kinds.index(("node", "mul")) < kinds.index(("group", None))  # b2 runs before the group needing it

@@ -6,9 +6,9 @@ elementwise groups (passes/fusion.py, single nodes included), and keeps a group 
 * its materialized outputs — values read by a node outside the group or returned — all have the group's
   iteration shape (the broadcast of every member's shape; a smaller intermediate is recomputed per
   element, never written from the big loop);
-* it can run at the position of its last member: no outside node placed between its first and last
-  member reads one of its values or writes the memory of one of its inputs (the replay moves the whole
-  group to that position);
+* it can run as one step (schedule.py): in a functional graph the nodes are reordered around it within
+  their data dependencies; otherwise it runs at its last member's position, so no outside node between
+  its members may read one of its values or write the memory of one of its inputs;
 * it pays off: a group of one op whose eager kernel is already vectorized with Eigen's packet math (exp,
   tanh, erf ...: generated code calls libm) stays eager unless ``HYFLOW_CODEGEN=all``.
 
@@ -20,6 +20,7 @@ from ..passes import partition_fusion_groups
 from ...ops import scalar_expr
 from .kernel_source import emit_kernel
 from .lowering import NotLowerable, lower_node
+from .schedule import fits_in_place, in_place_order, topological_order
 
 __all__ = ["GroupPlan", "plan_graph", "codegen_mode"]
 
@@ -61,7 +62,8 @@ def _vectorized_in_eager(lowering):
 
 
 def plan_graph(graph, mode=None):
-    """(list of GroupPlan, {id(node): reason} for nodes that cannot be lowered)."""
+    """(plans, not_lowered, order): every GroupPlan, {id(node): reason} for elementwise nodes that cannot be
+    lowered, and the execution order (schedule.py) as ("node", Node) / ("group", GroupPlan) steps."""
     mode = mode or codegen_mode()
     lowerings, not_lowered = {}, {}
     for n in graph.nodes:
@@ -72,17 +74,11 @@ def plan_graph(graph, mode=None):
         except NotLowerable as e:
             not_lowered[id(n)] = str(e)
     if mode == "off" or not lowerings:
-        return [], not_lowered
+        return [], not_lowered, [("node", n) for n in graph.nodes]
     groups = partition_fusion_groups(graph, min_size=1, fusible=lambda n: id(n) in lowerings)
-    index = {id(n): i for i, n in enumerate(graph.nodes)}
     users = graph.users()
     returned = {v.id for v in graph.output_values()}
-    written_by = [set() for _ in graph.nodes]
-    for i, n in enumerate(graph.nodes):
-        for v in n.written_values() + (n.output_values() if n.written_values() else []):
-            if v.storage is not None:
-                written_by[i].add(v.storage)
-    plans = []
+    plans, accepted = [], []
     for g in groups:
         members = g.nodes
         ids = {id(n) for n in members}
@@ -90,33 +86,39 @@ def plan_graph(graph, mode=None):
         outputs = [v for vid, v in produced.items()
                    if vid in returned or any(id(u) not in ids for u in users.get(vid, []))]
         shape = _broadcast([v.meta.shape for v in produced.values()])
-        reason = None
+        plan = GroupPlan(members)
         if not outputs:
-            reason = "nothing outside the group reads its values"
+            plan.reason = "nothing outside the group reads its values"
         elif shape is None:
-            reason = "member shapes do not broadcast together"
+            plan.reason = "member shapes do not broadcast together"
         elif any(v.meta.shape != shape for v in outputs):
-            reason = "an output read outside the group is smaller than the iteration space"
+            plan.reason = "an output read outside the group is smaller than the iteration space"
+        elif len(members) == 1 and mode != "all" and _vectorized_in_eager(lowerings[id(members[0])]):
+            plan.reason = "a single op whose eager kernel is already vectorized (Eigen packet math)"
         else:
-            first, last = index[id(members[0])], index[id(members[-1])]
-            ext_storages = {v.storage for n in members for v in n.input_values()
-                            if v.id not in produced and v.storage is not None}
-            for i in range(first + 1, last):
-                n = graph.nodes[i]
-                if id(n) in ids:
-                    continue
-                if any(v.id in produced for v in n.input_values()):
-                    reason = f"{n.op} between its members reads one of its values"
-                    break
-                if written_by[i] & ext_storages:
-                    reason = f"{n.op} between its members writes one of its inputs"
-                    break
-        if reason is None and len(members) == 1 and mode != "all" and _vectorized_in_eager(lowerings[id(members[0])]):
-            reason = "a single op whose eager kernel is already vectorized (Eigen packet math)"
-        if reason is not None:
-            plans.append(GroupPlan(members, reason=reason))
-            continue
-        name = f"hyk_{len([p for p in plans if p.spec is not None])}"
-        spec = emit_kernel(name, [lowerings[id(n)] for n in members], outputs, shape)
-        plans.append(GroupPlan(members, spec=spec))
-    return plans, not_lowered
+            accepted.append((plan, outputs, shape))
+        plans.append(plan)
+
+    order = None
+    if all(n.is_pure() for n in graph.nodes):
+        # Largest groups first; a group that would close a cycle with those already kept stays eager.
+        kept = []
+        for item in sorted(accepted, key=lambda a: -len(a[0].nodes)):
+            if topological_order(graph, [p for p, _, _ in kept] + [item[0]]) is None:
+                item[0].reason = "it and another group read each other's values (no order runs both as one step)"
+            else:
+                kept.append(item)
+        accepted = [a for a in accepted if any(a is k for k in kept)]
+        order = topological_order(graph, [p for p, _, _ in accepted])
+    if order is None:
+        index = {id(n): i for i, n in enumerate(graph.nodes)}
+        kept = []
+        for plan, outputs, shape in accepted:
+            plan.reason = fits_in_place(graph, plan.nodes, index)
+            if plan.reason is None:
+                kept.append((plan, outputs, shape))
+        accepted = kept
+        order = in_place_order(graph, [p for p, _, _ in accepted])
+    for k, (plan, outputs, shape) in enumerate(accepted):
+        plan.spec = emit_kernel(f"hyk_{k}", [lowerings[id(n)] for n in plan.nodes], outputs, shape)
+    return plans, not_lowered, order
