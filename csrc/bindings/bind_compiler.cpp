@@ -1,8 +1,13 @@
 // The compiler layer from Python: capture sessions (csrc/compiler/capture_session.h) whose recorded op
-// calls python/hyflow/compiler/ turns into a graph.
+// calls python/hyflow/compiler/ turns into a graph, and the launcher of generated kernels
+// (csrc/compiler/kernel_launch.h).
+#include <pybind11/stl.h>
+
 #include "bindings/pyconvert.h"
 #include "compiler/capture_session.h"
+#include "compiler/kernel_launch.h"
 #include "core/error.h"
+#include "core/type_promotion.h"
 
 namespace py = pybind11;
 
@@ -56,6 +61,31 @@ void bind_compiler(py::module_& m) {
         "Whether the tensor is a Python number wrapped for an op call (weak in type promotion).");
   c.def("_break_graph", [](const std::string& what) { capture::note_graph_break(what.c_str()); }, py::arg("what"),
         "Report a graph break to the capture active on this thread (for Python-level reads of tensor data).");
+  c.def("result_type", [](const std::vector<Tensor>& tensors) {
+    HY_CHECK(!tensors.empty(), ValueError, "result_type: tensors must not be empty");
+    for (size_t i = 0; i < tensors.size(); ++i)
+      HY_CHECK(tensors[i].defined(), ValueError, "result_type: tensors[", i, "] is undefined");
+    return result_type(tensors);
+  }, py::arg("tensors"), "The dtype eager kernels promote these operands to (wrapped numbers are weak).");
+
+  py::class_<compiler::FusedKernel>(c, "FusedKernel",
+                                    "A loaded generated kernel and the operand layout it was generated for.")
+      .def(py::init([](uintptr_t address, int64_t numel, const std::vector<DType>& dtypes,
+                       const std::vector<std::vector<int64_t>>& sizes,
+                       const std::vector<std::vector<int64_t>>& strides, const std::vector<int64_t>& meta,
+                       int64_t grain) {
+             return compiler::FusedKernel(address, numel, dtypes, sizes, strides, meta, grain);
+           }),
+           py::arg("address"), py::arg("numel"), py::arg("dtypes"), py::arg("sizes"), py::arg("strides"),
+           py::arg("meta"), py::arg("grain"))
+      .def("run", [](const compiler::FusedKernel& k, const std::vector<Tensor>& operands) {
+        k.check(operands);  // with the GIL: errors are raised before any thread starts
+        py::gil_scoped_release release;
+        k.run(operands);
+      }, py::arg("operands"), "Check the operands (inputs, then outputs) and run the kernel with the GIL released.")
+      .def_property_readonly("numel", &compiler::FusedKernel::numel)
+      .def_property_readonly("grain", &compiler::FusedKernel::grain)
+      .def_property_readonly("num_operands", &compiler::FusedKernel::num_operands);
 }
 
 }  // namespace hy

@@ -1,10 +1,10 @@
 """The graph compiler (docs/compiler.md): ``hy.compile`` traces Python code into an SSA graph of op-table
-calls, optimizes it with one pass per file, and runs it — today by replaying the ops (the eager backend);
-generated native code for the fusion groups comes next.
+calls, optimizes it with one pass per file, and runs it: elementwise fusion groups as generated native kernels
+(``codegen/``), every other node by replaying its op (the eager backend).
 
 Layout mirrors csrc/compiler/: ``capture`` (tracing through the dispatcher's capture hook), ``ir`` (Graph,
-Node, Value, printer), ``passes/`` (one pass per file), ``pipeline`` (the pass order), ``replay`` (the
-eager backend), ``guards``, ``api`` (``hy.compile``), ``explain``.
+Node, Value, printer), ``passes/`` (one pass per file), ``pipeline`` (the pass order), ``codegen/`` (native
+kernels), ``replay`` (runs a graph), ``guards``, ``api`` (``hy.compile``), ``explain``.
 """
 from . import api as _api
 from .api import CompiledFunction, CompiledModule, CompileWarning, compile  # noqa: A004

@@ -22,6 +22,7 @@ from ..nn.module import Module
 from . import capture
 from .guards import captured_ok, describe_mismatch, signature
 from ._log import log
+from .codegen import build_graph_kernels
 from .pipeline import optimize
 from .replay import Program
 
@@ -40,8 +41,8 @@ class CompileWarning(UserWarning):
 def compile(fn=None, *, dynamic=None, mode="default"):  # noqa: A001 (hy.compile, like torch.compile)
     """Compile a function or an nn.Module; usable as ``@hy.compile`` and ``@hy.compile(mode=...)``.
 
-    ``dynamic`` (None, True or False) and ``mode`` ("default" or "max-autotune") are accepted for the code
-    generator; the eager backend specializes every trace to exact sizes and has nothing to autotune.
+    ``dynamic`` (None, True or False) and ``mode`` ("default" or "max-autotune") are validated and kept;
+    every trace is specialized to exact sizes, and "max-autotune" behaves as "default" for now.
     """
     if dynamic is not None and not isinstance(dynamic, bool):
         raise TypeError(f"compile(): dynamic must be None, True or False, got {dynamic!r}")
@@ -59,10 +60,10 @@ def compile(fn=None, *, dynamic=None, mode="default"):  # noqa: A001 (hy.compile
 class _Entry:
     """One cached compilation: the optimized graph and its program, or the reason to run eagerly."""
 
-    __slots__ = ("program", "graph", "captured", "held", "eager_reason", "timings", "raw_graph_text")
+    __slots__ = ("program", "graph", "captured", "held", "eager_reason", "timings", "raw_graph_text", "kernels")
 
     def __init__(self, held):
-        self.program = self.graph = None
+        self.program = self.graph = self.kernels = None
         self.captured = []
         self.held = held          # non-tensor argument objects guarded by identity: kept alive
         self.eager_reason = None
@@ -127,7 +128,12 @@ class CompiledFunction:
             t0 = time.perf_counter()
             entry.graph = optimize(tr.graph, entry.timings)
             entry.timings["passes"] = time.perf_counter() - t0
-            entry.program = Program(entry.graph)
+            entry.kernels = build_graph_kernels(entry.graph)
+            entry.timings["codegen"] = entry.kernels.seconds
+            if entry.kernels.error is not None:
+                _warn_codegen_once(f"{self._name()}: fused groups run op by op (no native code): "
+                                   f"{entry.kernels.error}")
+            entry.program = Program(entry.graph, entry.kernels)
             entry.captured = [(v.tensor, v.meta) for v in entry.graph.captured
                               if v.kind == "captured" and not v.is_literal_number()]
             log(f"{self._name()}: traced {len(tr.graph.nodes)} nodes in {entry.timings['trace'] * 1e3:.2f} ms")
@@ -164,6 +170,18 @@ class CompiledFunction:
     def __get__(self, obj, objtype=None):
         # A compiled method: bind like a function would.
         return self if obj is None else functools.partial(self, obj)
+
+
+_codegen_warned = set()
+
+
+def _warn_codegen_once(msg):
+    """One CompileWarning per distinct reason per process (a missing compiler is said once, not per
+    function or per signature)."""
+    reason = msg.split(": ", 1)[-1]
+    if reason not in _codegen_warned:
+        _codegen_warned.add(reason)
+        warnings.warn(msg, CompileWarning, stacklevel=5)
 
 
 def _recompile_reason(old, new):

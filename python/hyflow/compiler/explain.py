@@ -2,13 +2,15 @@
 
 It traces ``fn(*args, **kwargs)`` once (the call really runs) and reports the captured graph before and
 after the passes, the guards the entry would check, the fusion groups the code generator will compile,
-graph breaks, and timings. For a function already compiled with ``hy.compile`` it also lists the
-recompiles of that function so far and their reasons.
+graph breaks, the native kernels (which groups compile, why others replay, the generated C++, compile
+time and disk-cache hit or miss), and timings. For a function already compiled with ``hy.compile`` it
+also lists the recompiles of that function so far and their reasons.
 """
 import time
 
 from . import capture
 from .api import CompiledFunction, CompiledModule
+from .codegen import build_graph_kernels
 from .guards import signature
 from .passes import partition_fusion_groups
 from .pipeline import optimize
@@ -18,13 +20,15 @@ __all__ = ["explain", "Explanation"]
 
 class Explanation:
     """Fields: ``graph`` (optimized, None after a break), ``captured_graph`` (text before the passes),
-    ``guards`` (lines), ``fusion_groups``, ``break_reasons``, ``recompiles``, ``timings`` (seconds)."""
+    ``guards`` (lines), ``fusion_groups``, ``break_reasons``, ``recompiles``, ``timings`` (seconds),
+    ``kernels`` (a codegen.GraphKernels: ``plans``, ``source``, ``cache``, ``error``, ``not_lowered``)."""
 
     def __init__(self):
         self.graph = None
         self.captured_graph = ""
         self.guards, self.fusion_groups, self.break_reasons, self.recompiles = [], [], [], []
         self.timings = {}
+        self.kernels = None
 
     def format(self):
         out = []
@@ -42,6 +46,7 @@ class Explanation:
             for i, grp in enumerate(self.fusion_groups):
                 vals = ", ".join(repr(v) for n in grp.nodes for v in n.output_values())
                 out.append(f"  group {i} [{grp.kind}]: {' -> '.join(n.op for n in grp.nodes)}  ({vals})")
+            out += _kernel_lines(self.kernels)
         if self.recompiles:
             out.append("recompiles:")
             out += [f"  - {r}" for r in self.recompiles]
@@ -52,6 +57,26 @@ class Explanation:
         return self.format()
 
     __repr__ = __str__
+
+
+def _kernel_lines(gk):
+    if gk is None:
+        return []
+    n = len([p for p in gk.plans if p.spec is not None]) if gk.error is None else 0
+    head = f"native kernels ({n}"
+    if gk.source is not None:
+        head += f"; compile+load {gk.seconds * 1e3:.1f} ms, disk cache {gk.cache or 'not used'}"
+    out = [head + "):"]
+    out += [f"  - {line}" for line in gk.report()]
+    if gk.error is not None:
+        out.append(f"  fallback: {gk.error}")
+    if gk.not_lowered:
+        out.append("  elementwise nodes left to eager:")
+        out += sorted({f"    - {r}" for r in gk.not_lowered.values()})
+    if gk.source is not None:
+        out.append("generated source:")
+        out.append(_indent(gk.source))
+    return out
 
 
 def _indent(text):
@@ -82,6 +107,8 @@ def explain(fn, *args, print_=False, **kwargs):
     t0 = time.perf_counter()
     ex.fusion_groups = partition_fusion_groups(ex.graph)
     ex.timings["fusion_partition"] = time.perf_counter() - t0
+    ex.kernels = build_graph_kernels(ex.graph)
+    ex.timings["codegen"] = ex.kernels.seconds
     t0 = time.perf_counter()
     signature(args, kwargs)
     ex.timings["guard_check"] = time.perf_counter() - t0

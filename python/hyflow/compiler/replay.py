@@ -1,9 +1,11 @@
-"""The eager backend: run a Graph by calling its ops through the dispatcher, one node after another.
+"""Run a Graph: fused groups as generated native kernels, every other node through the dispatcher.
 
-Calling the same front functions eager code calls means autograd records the replay as it records eager
-code (a compiled module trains), overlap rules and errors are eager's, and random ops draw from the
-generator as eager would. What the compiler gains today is what its passes removed; code generation
-(docs/compiler.md, "What comes next") replaces groups of these calls with fused native loops.
+Nodes outside compiled groups are called through the same front functions eager code calls, so autograd
+records them as it records eager code (a compiled module trains), overlap rules and errors are eager's,
+and random ops draw from the generator as eager would. A compiled group (codegen/, chosen by
+codegen/plan.py: only when autograd need not record it) runs as one call at the position of its last
+node: its materialized outputs are allocated here with the traced sizes, strides and dtypes, and the
+launcher checks them and runs the loop with the GIL released over the thread pool.
 """
 from .. import _C
 from .ir import Value
@@ -18,8 +20,10 @@ class Program:
     """A Graph prepared for replay: values become slots of one list, each node a call with its arguments
     resolved into positional and keyword parts once."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, kernels=None):
+        """``kernels``: a codegen.GraphKernels whose compiled groups replace their nodes (None: replay all)."""
         self.graph = graph
+        self.kernels = kernels
         slot = {}
         for v in graph.inputs:
             slot[v.id] = len(slot)
@@ -29,21 +33,39 @@ class Program:
             slot[v.id] = len(slot)
             self.fixed.append((slot[v.id], v.tensor))
         self.steps = []
-        for n in graph.nodes:
-            fn = getattr(_C.ops, n.op) if n.entry.get("builtin") else _user_op(n.op)
-            pos, kw = [], []
-            for spec, a in zip(n.entry["args"], n.args):
-                target = kw if spec["kwarg_only"] else pos
-                target.append((spec["name"], _arg_ref(a, slot)))
-            outs = []
-            for r in n.results:
-                if isinstance(r, list):
-                    outs.append([_assign(slot, v) for v in r])
-                else:
-                    outs.append(_assign(slot, r))
-            self.steps.append((fn, pos, kw, outs, n.grad_enabled))
+        compiled = kernels.kernels if kernels is not None else {}
+        if compiled:
+            order = kernels.order   # groups as single steps; nodes reordered around them (codegen/schedule.py)
+        else:
+            order = [("node", n) for n in graph.nodes]
+        for kind, n in order:
+            if kind == "group":
+                if id(n) not in compiled:   # planned, but the module failed to build: replay its nodes
+                    for m in n.nodes:
+                        self._add_node_step(m, slot)
+                    continue
+                plan, kernel = compiled[id(n)]
+                ins = [slot[v.id] for v in plan.spec.inputs]
+                outs = [(_assign(slot, v), _allocator(v.meta)) for v in plan.spec.outputs]
+                self.steps.append((None, kernel, ins, outs, None))
+                continue
+            self._add_node_step(n, slot)
         self.n_slots = len(slot)
         self.output_slots = _tree_map(graph.outputs, lambda v: ("slot", slot[v.id]))
+
+    def _add_node_step(self, n, slot):
+        fn = getattr(_C.ops, n.op) if n.entry.get("builtin") else _user_op(n.op)
+        pos, kw = [], []
+        for spec, a in zip(n.entry["args"], n.args):
+            target = kw if spec["kwarg_only"] else pos
+            target.append((spec["name"], _arg_ref(a, slot)))
+        outs = []
+        for r in n.results:
+            if isinstance(r, list):
+                outs.append([_assign(slot, v) for v in r])
+            else:
+                outs.append(_assign(slot, r))
+        self.steps.append((fn, pos, kw, outs, n.grad_enabled))
 
     def run(self, inputs):
         """Run the graph on ``inputs`` (one tensor per graph input, in order); returns the output tree."""
@@ -53,6 +75,13 @@ class Program:
             env[i] = t
         ambient = _grad_enabled()
         for fn, pos, kw, outs, grad_enabled in self.steps:
+            if fn is None:  # a compiled group: pos is its FusedKernel, kw the input slots
+                tensors = [env[i] for i in kw]
+                for i, alloc in outs:
+                    env[i] = t = alloc()
+                    tensors.append(t)
+                pos.run(tensors)
+                continue
             args = [_resolve(r, env) for _, r in pos]
             kwargs = {name: _resolve(r, env) for name, r in kw}
             if grad_enabled != ambient:
@@ -72,6 +101,27 @@ class Program:
                 else:
                     env[o] = r
         return _tree_build(self.output_slots, env)
+
+
+def _allocator(meta):
+    """A function making an uninitialized tensor with ``meta``'s sizes, strides and dtype."""
+    shape, strides, dtype = list(meta.shape), list(meta.strides), meta.dtype
+    if tuple(strides) == _contiguous(meta.shape):
+        return lambda: _empty(shape, dtype=dtype)
+    # Eager kept an input's layout (e.g. a transposed operand): same strides, over a dense block.
+    span = 1 + sum((n - 1) * s for n, s in zip(shape, strides) if n > 0)
+    return lambda: _empty([span], dtype=dtype).as_strided(shape, strides)
+
+
+def _contiguous(shape):
+    out, acc = [], 1
+    for n in reversed(shape):
+        out.append(acc)
+        acc *= max(n, 1)
+    return tuple(reversed(out))
+
+
+_empty = _C.ops.empty
 
 
 def _user_op(name):

@@ -23,8 +23,14 @@ def _fusible(n):
     return n.is_pure() and n.lowering in ("elementwise", "reduction")
 
 
-def partition_fusion_groups(graph, min_size=2):
-    """Fusion groups of at least ``min_size`` nodes, in graph order."""
+def partition_fusion_groups(graph, min_size=2, fusible=None):
+    """Fusion groups of at least ``min_size`` nodes, in graph order. ``fusible`` (node -> bool) narrows
+    which nodes may join a group (the code generator passes the nodes it can lower)."""
+    if fusible is None:
+        fusible = _fusible
+    else:
+        narrow = fusible
+        fusible = lambda n: _fusible(n) and narrow(n)  # noqa: E731
     nodes = graph.nodes
     index = {id(n): i for i, n in enumerate(nodes)}
     producers, ancestors = [], []
@@ -50,11 +56,11 @@ def partition_fusion_groups(graph, min_size=2):
         return True
 
     for i, n in enumerate(nodes):
-        if not _fusible(n):
+        if not fusible(n):
             continue
         for p in producers[i]:
             g, mine = group_of[p], group_of[i]
-            if not _fusible(nodes[p]) or g == mine or g in sealed:
+            if not fusible(nodes[p]) or g == mine or g in sealed:
                 continue
             union = members[g] | members[mine]
             if not convex(union):
@@ -67,7 +73,7 @@ def partition_fusion_groups(graph, min_size=2):
             sealed.add(group_of[i])
     out = []
     for gid, ms in members.items():
-        if len(ms) >= min_size and all(_fusible(nodes[i]) for i in ms):
+        if len(ms) >= min_size and all(fusible(nodes[i]) for i in ms):
             group = [nodes[i] for i in sorted(ms)]
             kind = "reduction" if any(x.lowering == "reduction" for x in group) else "elementwise"
             out.append(FusionGroup(group, kind))

@@ -1,0 +1,145 @@
+"""hy.compile with native code generation: compile times, guard cost, a fused 8-op chain, the climate step.
+
+Cases (ratios > 1 mean the compiled code is faster):
+  * cold compile of a 10-op elementwise graph (empty disk cache: trace + passes + C++ compile + dlopen);
+  * cached reuse (a new compiled function, the library found in the disk cache: what a second process pays);
+  * guard check per call (the signature of a 3-tensor call);
+  * an 8-op elementwise chain on 16M float32: compiled vs eager hyflow vs torch eager, and GB/s for the bytes
+    it must move (read x and y, write the result) vs the machine's STREAM triad (../shared/machine.md);
+  * the climate example's shallow-water step (examples/climate) at 256x256, compiled vs eager.
+    python benchmarks/bench_compile.py [--threads 2] [--quick]
+"""
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+from _common import optional_torch, parse_args, report, setup_threads, timeit
+
+import hyflow as hy
+from hyflow.compiler.codegen import toolchain
+from hyflow.compiler.guards import signature
+
+STREAM_GBS = {1: 40.0, 2: 75.0}  # STREAM triad, plain stores (../shared/machine.md)
+
+
+def ten_ops(k):
+    def f(x, y):
+        a = x * y + (1.0 + k * 1e-6)      # a distinct constant per call: a distinct source, a cold compile
+        b = hy.relu(a - y).clamp(-2.0, 2.0)
+        c = hy.where(b > 0.5, b * x, y - b)
+        return hy.maximum(c, x)
+    return f
+
+
+def chain8(x, y):
+    a = x * y + 1.0
+    b = (a - y).abs()
+    c = hy.relu(b - 0.5).clamp(0.0, 4.0)
+    return c * 0.25 + x
+
+
+def first_call_seconds(fn, *args):
+    cf = hy.compile(fn)
+    t0 = time.perf_counter()
+    cf(*args)
+    return time.perf_counter() - t0, cf
+
+
+def main():
+    args = parse_args(__doc__)
+    setup_threads(args.threads)
+    torch = optional_torch()
+    rows, notes = [], []
+    cache_root = tempfile.mkdtemp(prefix="hyflow-bench-cache-")
+    os.environ["HYFLOW_CACHE_DIR"] = cache_root
+
+    # ---- compile times --------------------------------------------------------------------------------
+    x, y = hy.rand(1024), hy.rand(1024)
+    cold, codegen_only = [], []
+    for k in range(3 if args.quick else 5):
+        seconds, cf = first_call_seconds(ten_ops(k), x, y)
+        gk = cf.entries()[0].kernels
+        assert gk.cache == "miss" and gk.error is None, (gk.cache, gk.error)
+        assert len(cf.entries()[0].graph.nodes) == 10
+        cold.append(seconds)
+        codegen_only.append(gk.seconds)
+    rows.append({"case": "cold compile, 10-op elementwise graph", "unit": "ms",
+                 "compiled": statistics.median(cold) * 1e3, "detail": f"codegen {statistics.median(codegen_only) * 1e3:.0f} ms"})
+    reuse = []
+    for _ in range(5):
+        toolchain._loaded.clear()   # as a new process: the library comes from the disk cache
+        seconds, cf = first_call_seconds(ten_ops(0), x, y)
+        assert cf.entries()[0].kernels.cache == "hit"
+        reuse.append(seconds)
+    rows.append({"case": "cached reuse (disk cache hit, new function)", "unit": "ms",
+                 "compiled": statistics.median(reuse) * 1e3, "detail": "trace + passes + load"})
+    a, b, c = hy.rand(4, 4), hy.rand(4, 4), hy.rand(4, 4)
+    rows.append({"case": "guard check per call (3 tensors)", "unit": "us",
+                 "compiled": timeit(lambda: signature((a, b, c), {}), args.repeats) * 1e6})
+
+    # ---- fused 8-op chain on 16M float32 ------------------------------------------------------------
+    n = (1 << 20) if args.quick else (16 << 20)
+    x, y = hy.rand(n), hy.rand(n)
+    cchain = hy.compile(chain8)
+    cchain(x, y)
+    assert cchain.entries()[0].kernels.kernels, cchain.entries()[0].kernels.report()
+    ref, got = chain8(x, y), cchain(x, y)
+    assert bool(((ref - got).abs().max() == 0).item())
+    t_eager = timeit(lambda: chain8(x, y), args.repeats)
+    t_comp = timeit(lambda: cchain(x, y), args.repeats)
+    gb = 3 * n * 4 / 1e9
+    r = {"case": "8-op chain, 16M f32", "unit": "ms", "compiled": t_comp * 1e3, "eager": t_eager * 1e3,
+         "eager/compiled": t_eager / t_comp, "GB/s": gb / t_comp}
+    stream = STREAM_GBS.get(args.threads)
+    if stream:
+        r["of STREAM"] = gb / t_comp / stream
+    if torch:
+        tx, ty = torch.from_numpy(x.numpy()), torch.from_numpy(y.numpy())
+
+        def tchain():
+            a_ = tx * ty + 1.0
+            b_ = (a_ - ty).abs()
+            c_ = torch.relu(b_ - 0.5).clamp(0.0, 4.0)
+            return c_ * 0.25 + tx
+        r["torch"] = timeit(tchain, args.repeats) * 1e3
+        r["torch/compiled"] = r["torch"] / r["compiled"]
+    rows.append(r)
+
+    # ---- climate solver step -----------------------------------------------------------------------
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples", "climate"))
+    import shallow_water as sw
+    size = 64 if args.quick else 256
+    params = sw.Params(nx=size, ny=size)
+    state = sw.initial_state(params, seed=0)
+    params = sw.with_stable_dt(params, state)
+
+    def step(h, u, v):
+        return sw.step(sw.State(h, u, v, 0.0), params).fields()
+
+    cstep = hy.compile(step)
+    fields = state.fields()
+    t0 = time.perf_counter()
+    cstep(*fields)
+    t_first = time.perf_counter() - t0
+    gk = cstep.entries()[0].kernels
+    compiled_nodes = sum(len(p.nodes) for p, _ in gk.kernels.values())
+    t_eager = timeit(lambda: step(*fields), args.repeats)
+    t_comp = timeit(lambda: cstep(*fields), args.repeats)
+    rows.append({"case": f"climate step {size}x{size} (f64)", "unit": "ms", "compiled": t_comp * 1e3,
+                 "eager": t_eager * 1e3, "eager/compiled": t_eager / t_comp,
+                 "detail": f"{len(gk.kernels)} kernels / {compiled_nodes} of {len(cstep.entries()[0].graph.nodes)} "
+                           f"nodes; first call {t_first * 1e3:.0f} ms"})
+    notes.append("shared, noisy 2-core machine: compare only figures of one run")
+    notes.append(f"threads={args.threads}; STREAM triad {stream} GB/s (machine.md) for the of-STREAM column")
+    report("bench_compile", rows,
+           [("case", "case", None), ("unit", "unit", None), ("compiled", "compiled", "{:.3f}"),
+            ("eager", "eager hyflow", "{:.3f}"), ("eager/compiled", "eager/compiled", "{:.2f}"),
+            ("torch", "torch eager", "{:.3f}"), ("torch/compiled", "torch/compiled", "{:.2f}"),
+            ("GB/s", "GB/s", "{:.1f}"), ("of STREAM", "of STREAM", "{:.0%}"), ("detail", "detail", None)],
+           args, notes)
+
+
+if __name__ == "__main__":
+    main()

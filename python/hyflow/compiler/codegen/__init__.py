@@ -1,0 +1,15 @@
+"""Native code for fusion groups (docs/compiler.md, "Codegen"), one job per file:
+
+* ``lowering``     — one elementwise node: its scalar expression variant, compute type, parameters;
+* ``kernel_source``— one group's C++ function (the ABI of csrc/compiler/kernel_launch.h);
+* ``plan``         — which groups of a graph compile, where each runs, why others do not;
+* ``toolchain``    — the system C++ compiler, the disk cache, dlopen;
+* ``build``        — a graph's groups into one loaded module and their launchers.
+"""
+from .build import GraphKernels, build_graph_kernels
+from .lowering import NotLowerable, lower_node
+from .plan import GroupPlan, codegen_mode, plan_graph
+from .toolchain import ToolchainError, cache_dir, load_module
+
+__all__ = ["GraphKernels", "build_graph_kernels", "NotLowerable", "lower_node", "GroupPlan", "codegen_mode",
+           "plan_graph", "ToolchainError", "cache_dir", "load_module"]

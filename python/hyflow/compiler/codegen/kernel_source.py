@@ -1,0 +1,162 @@
+"""C++ source of one fused elementwise group: one ``extern "C"`` loop over the group's iteration space.
+
+    extern "C" void hyk_0(int64_t begin, int64_t end, char** ptrs, const int64_t* meta)
+
+computes flat elements [begin, end) of the iteration space (the broadcast shape of the group). ``ptrs``
+holds the data pointers of the operands, external inputs first, then the materialized outputs; ``meta`` is
+unused by elementwise kernels (sizes and strides are baked in: the guards fix them). Each node's
+``scalar:`` expression becomes one C++ statement over locals (intermediates live in registers); inputs are
+read once per element and converted to the compute type of the node reading them, as eager's casts do.
+
+Layout: every operand's strides are mapped into the iteration space (0 where it broadcasts), size-1 dims
+are dropped and dims contiguous in every operand merged, so the common contiguous case is one flat loop
+(``p[i]``) the compiler vectorizes; otherwise the innermost dim is the vector loop with constant strides
+and the outer coordinates advance once per row.
+"""
+from .lowering import C_TYPES, dtype_name, literal_of_number
+
+__all__ = ["KernelSpec", "emit_kernel"]
+
+
+class KernelSpec:
+    """A generated kernel: ``name``, ``source`` (the function), ``inputs`` / ``outputs`` (Values, operand
+    order), ``shape`` (iteration space), ``numel`` and the operand layout the launcher checks."""
+
+    def __init__(self, name, source, inputs, outputs, shape, numel, operand_meta):
+        self.name, self.source, self.inputs, self.outputs = name, source, inputs, outputs
+        self.shape, self.numel, self.operand_meta = shape, numel, operand_meta
+
+
+def _broadcast_strides(meta, shape):
+    """Strides of a tensor of ``meta`` read at the coordinates of ``shape`` (0 where it broadcasts)."""
+    nd, od = len(shape), len(meta.shape)
+    out = [0] * nd
+    for k in range(od):
+        size, stride = meta.shape[od - 1 - k], meta.strides[od - 1 - k]
+        out[nd - 1 - k] = 0 if size == 1 else stride
+    return out
+
+
+def _collapse(shape, operand_strides):
+    """Drop size-1 dims and merge neighbours contiguous in every operand: (sizes, per-operand strides)."""
+    dims = [d for d in range(len(shape)) if shape[d] != 1]
+    sizes = [shape[d] for d in dims]
+    strides = [[s[d] for d in dims] for s in operand_strides]
+    i = len(sizes) - 1
+    while i > 0:
+        if all(st[i - 1] == st[i] * sizes[i] for st in strides):
+            sizes[i - 1] *= sizes[i]
+            del sizes[i]
+            for st in strides:
+                st[i - 1] = st[i]
+                del st[i]
+        i -= 1
+    return sizes, strides
+
+
+def _index(base, stride):
+    if stride == 0:
+        return f"{base}"
+    if stride == 1:
+        return f"{base} + j"
+    return f"{base} + j * {stride}"
+
+
+def emit_kernel(name, lowerings, outputs, shape):
+    """A :class:`KernelSpec` for the nodes of ``lowerings`` (graph order), materializing ``outputs``
+    (Values produced by the group) over the iteration space ``shape``."""
+    produced = {}
+    for low in lowerings:
+        produced[low.node.output_values()[0].id] = low
+    inputs, literals = [], {}
+    for low in lowerings:
+        for _, v in low.tensor_args:
+            if v.id in produced or v.id in literals or any(v is x for x in inputs):
+                continue
+            if v.is_literal_number():
+                literals[v.id] = literal_of_number(v.tensor.item(), v.meta.dtype)
+            else:
+                inputs.append(v)
+    operands = inputs + list(outputs)
+    numel = 1
+    for n in shape:
+        numel *= n
+    sizes, strides = _collapse(shape, [_broadcast_strides(v.meta, shape) for v in operands])
+    ndim = len(sizes)
+
+    lines = [f'extern "C" __attribute__((visibility("default"))) void {name}(int64_t begin, int64_t end, char** ptrs, const int64_t* meta) {{',
+             "  (void)meta;"]
+    ctype = {}
+    for k, v in enumerate(operands):
+        t = C_TYPES[dtype_name(v.meta.dtype)]
+        ctype[v.id] = t
+        const = "const " if k < len(inputs) else ""
+        lines.append(f"  {const}{t}* __restrict p{k} = reinterpret_cast<{const}{t}*>(ptrs[{k}]);")
+
+    # One element's body, over offsets o<k> (the row start) and the inner index j.
+    body = []
+    names = {}
+    for k, v in enumerate(inputs):
+        names[v.id] = f"a{k}"
+        body.append(f"const {ctype[v.id]} a{k} = p{k}[{_index(f'o{k}', strides[k][-1] if ndim else 0)}];")
+    for low in lowerings:
+        out = low.node.output_values()[0]
+        arg_names = {}
+        for argname, v in low.tensor_args:
+            src = names.get(v.id) or literals[v.id]
+            src_type = produced[v.id].result if v.id in produced else (
+                ctype.get(v.id) or C_TYPES[dtype_name(v.meta.dtype)])
+            kind = low.expr.arg_kinds[argname]
+            want = "bool" if kind == "bool" else low.compute
+            arg_names[argname] = src if src_type == want else f"static_cast<{want}>({src})"
+        arg_names.update(low.params)
+        expr = low.expr.cpp(arg_names, type_name=low.compute)
+        var = f"v{out.id}"
+        names[out.id] = var
+        body.append(f"const {low.result} {var} = static_cast<{low.result}>({expr});  // {low.node.op}")
+    for k, v in enumerate(outputs):
+        idx = len(inputs) + k
+        src = names[v.id]
+        body.append(f"p{idx}[{_index(f'o{idx}', strides[idx][-1] if ndim else 0)}] = "
+                    f"static_cast<{ctype[v.id]}>({src});")
+
+    if ndim <= 1:
+        # One flat loop: the flat index j times each operand's one stride (1 when contiguous, 0 for a
+        # broadcast scalar) is its offset.
+        for k in range(len(operands)):
+            lines.append(f"  const int64_t o{k} = 0;")
+        lines.append("  #pragma GCC ivdep")
+        lines.append("  for (int64_t j = begin; j < end; ++j) {")
+        lines += ["    " + b for b in body]
+        lines.append("  }")
+    else:
+        size_list = ", ".join(str(s) for s in sizes)
+        lines.append(f"  constexpr int64_t kSizes[{ndim}] = {{{size_list}}};")
+        for k in range(len(operands)):
+            lines.append(f"  constexpr int64_t kStrides{k}[{ndim}] = {{{', '.join(str(s) for s in strides[k])}}};")
+        lines.append(f"  int64_t idx[{ndim}];")
+        lines.append("  int64_t rest = begin;")
+        lines.append(f"  for (int d = {ndim - 1}; d >= 0; --d) {{ idx[d] = rest % kSizes[d]; rest /= kSizes[d]; }}")
+        lines.append("  int64_t i = begin;")
+        lines.append("  while (i < end) {")
+        for k in range(len(operands)):
+            lines.append(f"    int64_t o{k} = 0;")
+        lines.append(f"    for (int d = 0; d < {ndim - 1}; ++d) {{")
+        for k in range(len(operands)):
+            lines.append(f"      o{k} += idx[d] * kStrides{k}[d];")
+        lines.append("    }")
+        for k in range(len(operands)):
+            lines.append(f"    o{k} += idx[{ndim - 1}] * kStrides{k}[{ndim - 1}];")
+        lines.append(f"    const int64_t row = kSizes[{ndim - 1}] - idx[{ndim - 1}];")
+        lines.append("    const int64_t n = row < end - i ? row : end - i;")
+        lines.append("    #pragma GCC ivdep")
+        lines.append("    for (int64_t j = 0; j < n; ++j) {")
+        lines += ["      " + b for b in body]
+        lines.append("    }")
+        lines.append("    i += n;")
+        lines.append(f"    idx[{ndim - 1}] = 0;")
+        lines.append(f"    for (int d = {ndim - 2}; d >= 0; --d) {{ if (++idx[d] < kSizes[d]) break; idx[d] = 0; }}")
+        lines.append("  }")
+    lines.append("}")
+    operand_meta = [(v.meta.dtype, v.meta.shape, v.meta.strides) for v in operands]
+    return KernelSpec(name, "\n".join(lines), inputs, list(outputs), tuple(shape), numel, operand_meta)

@@ -1,0 +1,124 @@
+"""Which fusion groups of a graph run as generated kernels, and where each runs.
+
+:func:`plan_graph` lowers every node it can (lowering.py), partitions the lowerable nodes into convex
+elementwise groups (passes/fusion.py, single nodes included), and keeps a group when
+
+* its materialized outputs — values read by a node outside the group or returned — all have the group's
+  iteration shape (the broadcast of every member's shape; a smaller intermediate is recomputed per
+  element, never written from the big loop);
+* it can run as one step (schedule.py): in a functional graph the nodes are reordered around it within
+  their data dependencies; otherwise it runs at its last member's position, so no outside node between
+  its members may read one of its values or write the memory of one of its inputs;
+* it pays off: a group of one op whose eager kernel is already vectorized with Eigen's packet math (exp,
+  tanh, erf ...: generated code calls libm) stays eager unless ``HYFLOW_CODEGEN=all``.
+
+Every group left out is reported with its reason (explain shows them).
+"""
+import os
+
+from ..passes import partition_fusion_groups
+from ...ops import scalar_expr
+from .kernel_source import emit_kernel
+from .lowering import NotLowerable, lower_node
+from .schedule import fits_in_place, in_place_order, topological_order
+
+__all__ = ["GroupPlan", "plan_graph", "codegen_mode"]
+
+
+class GroupPlan:
+    """A fusion group: ``nodes``, and either ``spec`` (its KernelSpec) or ``reason`` (why it runs eagerly)."""
+
+    def __init__(self, nodes, spec=None, reason=None):
+        self.nodes, self.spec, self.reason = nodes, spec, reason
+
+    @property
+    def ops(self):
+        return [n.op for n in self.nodes]
+
+
+def codegen_mode():
+    """``HYFLOW_CODEGEN``: "auto" (default), "all" (also single vectorized-transcendental ops) or "off"."""
+    mode = os.environ.get("HYFLOW_CODEGEN", "auto").strip().lower()
+    if mode in ("0", "off", "false", "no"):
+        return "off"
+    return "all" if mode == "all" else "auto"
+
+
+def _broadcast(shapes):
+    nd = max((len(s) for s in shapes), default=0)
+    out = [1] * nd
+    for s in shapes:
+        for k, n in enumerate(s):
+            d = nd - len(s) + k
+            if n != 1:
+                if out[d] not in (1, n):
+                    return None
+                out[d] = n
+    return tuple(out)
+
+
+def _vectorized_in_eager(lowering):
+    return any(scalar_expr.VOCABULARY[f].eigen for f in lowering.expr.functions)
+
+
+def plan_graph(graph, mode=None):
+    """(plans, not_lowered, order): every GroupPlan, {id(node): reason} for elementwise nodes that cannot be
+    lowered, and the execution order (schedule.py) as ("node", Node) / ("group", GroupPlan) steps."""
+    mode = mode or codegen_mode()
+    lowerings, not_lowered = {}, {}
+    for n in graph.nodes:
+        if n.lowering != "elementwise":
+            continue
+        try:
+            lowerings[id(n)] = lower_node(n)
+        except NotLowerable as e:
+            not_lowered[id(n)] = str(e)
+    if mode == "off" or not lowerings:
+        return [], not_lowered, [("node", n) for n in graph.nodes]
+    groups = partition_fusion_groups(graph, min_size=1, fusible=lambda n: id(n) in lowerings)
+    users = graph.users()
+    returned = {v.id for v in graph.output_values()}
+    plans, accepted = [], []
+    for g in groups:
+        members = g.nodes
+        ids = {id(n) for n in members}
+        produced = {v.id: v for n in members for v in n.output_values()}
+        outputs = [v for vid, v in produced.items()
+                   if vid in returned or any(id(u) not in ids for u in users.get(vid, []))]
+        shape = _broadcast([v.meta.shape for v in produced.values()])
+        plan = GroupPlan(members)
+        if not outputs:
+            plan.reason = "nothing outside the group reads its values"
+        elif shape is None:
+            plan.reason = "member shapes do not broadcast together"
+        elif any(v.meta.shape != shape for v in outputs):
+            plan.reason = "an output read outside the group is smaller than the iteration space"
+        elif len(members) == 1 and mode != "all" and _vectorized_in_eager(lowerings[id(members[0])]):
+            plan.reason = "a single op whose eager kernel is already vectorized (Eigen packet math)"
+        else:
+            accepted.append((plan, outputs, shape))
+        plans.append(plan)
+
+    order = None
+    if all(n.is_pure() for n in graph.nodes):
+        # Largest groups first; a group that would close a cycle with those already kept stays eager.
+        kept = []
+        for item in sorted(accepted, key=lambda a: -len(a[0].nodes)):
+            if topological_order(graph, [p for p, _, _ in kept] + [item[0]]) is None:
+                item[0].reason = "it and another group read each other's values (no order runs both as one step)"
+            else:
+                kept.append(item)
+        accepted = [a for a in accepted if any(a is k for k in kept)]
+        order = topological_order(graph, [p for p, _, _ in accepted])
+    if order is None:
+        index = {id(n): i for i, n in enumerate(graph.nodes)}
+        kept = []
+        for plan, outputs, shape in accepted:
+            plan.reason = fits_in_place(graph, plan.nodes, index)
+            if plan.reason is None:
+                kept.append((plan, outputs, shape))
+        accepted = kept
+        order = in_place_order(graph, [p for p, _, _ in accepted])
+    for k, (plan, outputs, shape) in enumerate(accepted):
+        plan.spec = emit_kernel(f"hyk_{k}", [lowerings[id(n)] for n in plan.nodes], outputs, shape)
+    return plans, not_lowered, order
