@@ -1,0 +1,166 @@
+"""Low-precision products (csrc/kernels/cpu/gemm_lowp.h): bf16/fp16 matmul, mm, bmm, addmm, linear and conv2d
+against float64 references, on the library path (oneDNN) and on the float32 fallback
+(HYFLOW_LOWP_GEMM=fallback), so a machine without oneDNN still tests the fallback and one with it tests both.
+
+The reference is the float64 product of the rounded inputs; a correct kernel differs from it by one
+rounding of the result to the 16-bit type (relative 2**-8 for bf16, 2**-11 for fp16) plus float32
+accumulation error (bounded by a few float32 ulps of sum |a||b|).
+"""
+import numpy as np
+import pytest
+
+import hyflow as hy
+import hyflow.nn.functional as F
+
+LIB = hy.build_info()["lowp_gemm"]
+PATHS = [pytest.param("library", marks=pytest.mark.skipif(LIB is None, reason="built without oneDNN "
+                                                                                "(HYFLOW_ONEDNN)")),
+         "fallback"]
+DTYPES = [hy.bfloat16, hy.float16]
+ROUNDING = {hy.bfloat16: 2.0 ** -8, hy.float16: 2.0 ** -11}
+
+
+@pytest.fixture(params=PATHS)
+def path(request, monkeypatch):
+    if request.param == "fallback":
+        monkeypatch.setenv("HYFLOW_LOWP_GEMM", "fallback")
+    else:
+        monkeypatch.delenv("HYFLOW_LOWP_GEMM", raising=False)
+    return request.param
+
+
+def low(shape, dtype, seed=0):
+    return hy.randn(*shape, generator=hy.Generator(seed=seed)).to(dtype)
+
+
+def f64(t):
+    return t.to(hy.float64).numpy()
+
+
+def assert_close_to_product(got, ref, absref, dtype):
+    """|got - ref| within one rounding of ref plus float32 accumulation error."""
+    assert got.dtype == dtype
+    g = f64(got)
+    bound = ROUNDING[dtype] * np.abs(ref) + 1e-5 * absref + 1e-30
+    assert g.shape == ref.shape
+    bad = ~(np.abs(g - ref) <= bound)
+    assert not bad.any(), f"{bad.sum()} of {bad.size} elements off; worst {np.abs(g - ref)[bad].max()}"
+
+
+SHAPES = [(7, 13, 5), (1, 64, 33), (33, 1, 17), (1, 1, 1), (65, 129, 31), (128, 256, 64)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,k,n", SHAPES)
+def test_mm_matches_float64_reference(path, dtype, m, k, n):
+    a, b = low((m, k), dtype), low((k, n), dtype, seed=1)
+    ref, absref = f64(a) @ f64(b), np.abs(f64(a)) @ np.abs(f64(b))
+    assert_close_to_product(hy.mm(a, b), ref, absref, dtype)
+    assert_close_to_product(a @ b, ref, absref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_transposed_and_sliced_operands(path, dtype):
+    a, w = low((9, 20), dtype), low((11, 20), dtype, seed=1)  # linear's weight layout: mm(a, w.T)
+    assert_close_to_product(hy.mm(a, w.T), f64(a) @ f64(w).T, np.abs(f64(a)) @ np.abs(f64(w)).T, dtype)
+    at = low((20, 9), dtype, seed=2).T
+    assert_close_to_product(at @ w.T, f64(at) @ f64(w).T, np.abs(f64(at)) @ np.abs(f64(w)).T, dtype)
+    s = low((12, 30), dtype, seed=3)[::2, 5:25]  # row stride 60 > cols: ld > cols
+    assert_close_to_product(s @ w.T, f64(s) @ f64(w).T, np.abs(f64(s)) @ np.abs(f64(w)).T, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bmm_and_broadcast_batches(path, dtype):
+    a, b = low((3, 5, 7), dtype), low((3, 7, 4), dtype, seed=1)
+    ref = np.matmul(f64(a), f64(b))
+    assert_close_to_product(hy.bmm(a, b), ref, np.matmul(np.abs(f64(a)), np.abs(f64(b))), dtype)
+    w = low((7, 6), dtype, seed=2)  # one matrix broadcast over the batch (batch stride 0)
+    assert_close_to_product(a @ w, np.matmul(f64(a), f64(w)), np.matmul(np.abs(f64(a)), np.abs(f64(w))), dtype)
+    # Batch dims permuted: matrices lie at offsets that follow no single stride.
+    x = low((2, 3, 5, 7), dtype, seed=3).permute(1, 0, 2, 3)
+    y = low((3, 2, 7, 4), dtype, seed=4)
+    assert_close_to_product(x @ y, np.matmul(f64(x), f64(y)), np.matmul(np.abs(f64(x)), np.abs(f64(y))), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("beta,alpha", [(1.0, 1.0), (0.5, 2.0), (0.0, -1.5)])
+def test_addmm_beta_alpha_and_bias(path, dtype, beta, alpha):
+    a, b = low((6, 10), dtype), low((10, 5), dtype, seed=1)
+    for bias in (low((6, 5), dtype, seed=2), low((5,), dtype, seed=3)):
+        got = hy.addmm(bias, a, b, beta=beta, alpha=alpha)
+        ref = beta * f64(bias) + alpha * (f64(a) @ f64(b))
+        absref = abs(beta) * np.abs(f64(bias)) + abs(alpha) * (np.abs(f64(a)) @ np.abs(f64(b)))
+        assert_close_to_product(got, np.broadcast_to(ref, (6, 5)), np.broadcast_to(absref, (6, 5)), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_addmm_beta_zero_ignores_nan_in_self(path, dtype):
+    a, b = low((3, 4), dtype), low((4, 2), dtype, seed=1)
+    nan_self = hy.full([3, 2], float("nan"), dtype=dtype)
+    got = f64(hy.addmm(nan_self, a, b, beta=0))
+    assert np.isfinite(got).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_matches_reference(path, dtype):
+    x, w, bias = low((8, 20), dtype), low((12, 20), dtype, seed=1), low((12,), dtype, seed=2)
+    got = F.linear(x, w, bias)
+    ref = f64(x) @ f64(w).T + f64(bias)
+    assert_close_to_product(got, ref, np.abs(f64(x)) @ np.abs(f64(w)).T + np.abs(f64(bias)), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_matches_reference(path, dtype):
+    torch = pytest.importorskip("torch")
+    x, w, bias = low((2, 3, 9, 7), dtype), low((4, 3, 3, 3), dtype, seed=1), low((4,), dtype, seed=2)
+    got = F.conv2d(x, w, bias, stride=1, padding=1)
+    t = lambda v: torch.from_numpy(f64(v))  # noqa: E731
+    ref = torch.nn.functional.conv2d(t(x), t(w), t(bias), padding=1).numpy()
+    product = torch.nn.functional.conv2d(t(x), t(w), None, padding=1).numpy()
+    absref = torch.nn.functional.conv2d(t(x).abs(), t(w).abs(), t(bias).abs(), padding=1).numpy()
+    # conv2d rounds twice with a bias (the product, then product + bias): one more rounding of the product.
+    assert_close_to_product(got, ref, absref + ROUNDING[dtype] / 1e-5 * np.abs(product), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zero_size_products(path, dtype):
+    assert hy.mm(low((0, 3), dtype), low((3, 4), dtype)).shape == (0, 4)
+    z = hy.mm(low((2, 0), dtype), low((0, 4), dtype))  # k = 0: an empty sum is 0
+    assert z.dtype == dtype and (f64(z) == 0).all()
+    assert hy.bmm(low((0, 2, 3), dtype), low((0, 3, 4), dtype)).shape == (0, 2, 4)
+
+
+def test_bf16_result_rounds_half_to_even(path):
+    # 1 + 2**-8 lies halfway between the bf16 neighbours 1 and 1 + 2**-7 (mantissa 0, even): 1.
+    # 1 + 3 * 2**-8 lies halfway between 1 + 2**-7 (odd) and 1 + 2**-6 (even): 1 + 2**-6.
+    # Truncation or round-half-up get one of the two wrong.
+    a = hy.tensor([[1.0, 2.0 ** -8], [1.0, 3 * 2.0 ** -8]]).to(hy.bfloat16)
+    b = hy.ones(2, 1).to(hy.bfloat16)
+    got = f64(a @ b).ravel()
+    assert got.tolist() == [1.0, 1.0 + 2.0 ** -6]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_and_inf_propagate(path, dtype):
+    a = low((3, 4), dtype)
+    a_np = f64(a)
+    a_np[0, 1] = np.nan
+    a_np[1, 2] = np.inf
+    a = hy.tensor(a_np).to(dtype)
+    b = hy.ones(4, 2).to(dtype)
+    got = f64(a @ b)
+    assert np.isnan(got[0]).all()
+    assert np.isposinf(got[1]).all()
+    assert np.isfinite(got[2]).all()
+
+
+def test_build_info_reports_the_low_precision_backend(path):
+    info = hy.build_info()
+    assert isinstance(info["cpu_lowp_features"], list)
+    assert set(info["cpu_lowp_features"]) <= {"avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile"}
+    if LIB is None:
+        assert info["lowp_gemm_isa"] is None and info["lowp_gemm_active"] is False
+    else:
+        assert LIB.startswith("onednn ")
+        assert info["lowp_gemm_isa"]
+        assert info["lowp_gemm_active"] == (path == "library")
