@@ -164,3 +164,19 @@ def test_build_info_reports_the_low_precision_backend(path):
         assert LIB.startswith("onednn ")
         assert info["lowp_gemm_isa"]
         assert info["lowp_gemm_active"] == (path == "library")
+
+
+def test_same_product_after_the_thread_count_changes(path):
+    # The library's plans are cached per thread count; a plan made for one count must not serve another.
+    a, b = low((96, 200), hy.bfloat16), low((200, 72), hy.bfloat16, seed=1)
+    before = hy.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 1):
+            hy.set_num_threads(n)
+            results.append(f64(a @ b))
+    finally:
+        hy.set_num_threads(before)
+    ref = f64(a) @ f64(b)
+    for r in results:
+        assert_close_to_product(hy.tensor(r).to(hy.bfloat16), ref, np.abs(f64(a)) @ np.abs(f64(b)), hy.bfloat16)

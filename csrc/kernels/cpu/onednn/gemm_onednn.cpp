@@ -48,8 +48,10 @@ memory::desc operand_desc(int64_t nb, int64_t rows, int64_t cols, int64_t stride
 
 // The primitive for one problem shape, cached per thread: creating a primitive descriptor costs tens of
 // microseconds, which a training loop would pay on every small matmul otherwise.
+// The thread count is part of the key: oneDNN plans a primitive's work split for the threads it sees when
+// the primitive is created, and runs a primitive made for 1 thread on 1 thread only.
 using PrimKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                           int64_t, bool, bool, float, float, bool>;
+                           int64_t, bool, bool, float, float, bool, int>;
 struct CachedPrim {
   bool usable;  // false: oneDNN has only its reference kernel for this case (slower than our float32 path)
   dnnl::matmul prim;
@@ -92,13 +94,14 @@ bool onednn_gemm_bf16(const LowpGemm& g, void* c, bool c_is_f32) {
   const memory::desc ad = operand_desc(na, g.m, g.k, sa, g.a.ld, g.a.trans);
   const memory::desc bd = operand_desc(nbb, g.k, g.n, sb, g.b.ld, g.b.trans);
   const memory::desc cd({nb, g.m, g.n}, c_is_f32 ? Dt::f32 : Dt::bf16, memory::format_tag::abc);
+  const int threads = in_parallel_region() ? 1 : get_num_threads();
+#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
+  omp_set_num_threads(threads);  // before the primitive is made: it is planned for this many threads
+#endif
   const PrimKey key{na, nbb, nb, g.m, g.n, g.k, sa, sb, g.a.ld, g.b.ld, g.a.trans, g.b.trans,
-                    g.alpha, g.beta, c_is_f32};
+                    g.alpha, g.beta, c_is_f32, threads};
   const CachedPrim& p = primitive_for(key, ad, bd, cd, g.alpha, g.beta);
   if (!p.usable) return false;
-#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
-  omp_set_num_threads(in_parallel_region() ? 1 : get_num_threads());
-#endif
   thread_local dnnl::stream stream(cpu_engine());
   const size_t c_elem = c_is_f32 ? 4 : 2;
   for (int64_t i = 0; i < calls; ++i) {
