@@ -180,3 +180,36 @@ def test_same_product_after_the_thread_count_changes(path):
     ref = f64(a) @ f64(b)
     for r in results:
         assert_close_to_product(hy.tensor(r).to(hy.bfloat16), ref, np.abs(f64(a)) @ np.abs(f64(b)), hy.bfloat16)
+
+
+# Elementwise binary ops on two 16-bit operands read and write them in place (binary_row_widen); the
+# values must be bit-identical to computing in float32 and rounding once.
+BINARY = [hy.add, hy.sub, hy.mul, hy.div, hy.maximum, hy.minimum, hy.atan2, hy.pow]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", BINARY, ids=lambda f: f.__name__)
+def test_elementwise_binary_equals_float32_rounded_once(dtype, op):
+    a = low((70, 33), dtype)
+    b = low((70, 33), dtype, seed=1).abs() if op is hy.pow else low((70, 33), dtype, seed=1)
+    a_np = f64(a)
+    a_np[0, :3] = [np.nan, np.inf, -np.inf]
+    a = hy.tensor(a_np).to(dtype)
+    if op is hy.pow:
+        a = a.abs()
+    want = op(a.float(), b.float()).to(dtype)
+    for x, y, w in ((a, b, want), (a.T, b.T, want.T), (a[::2, 1:], b[::2, 1:], want[::2, 1:]),
+                    (a, b[:1], op(a.float(), b[:1].float()).to(dtype))):
+        got = op(x, y)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(f64(got), f64(w))  # 16-bit -> float64 is exact; NaN == NaN here
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_elementwise_comparisons_and_out(dtype):
+    a, b = low((40, 9), dtype), low((40, 9), dtype, seed=1)
+    np.testing.assert_array_equal((a < b).numpy(), (a.float() < b.float()).numpy())
+    np.testing.assert_array_equal(hy.eq(a, a).numpy(), np.ones((40, 9), bool))
+    out = hy.empty(40, 9, dtype=dtype)
+    hy.add(a, b, out=out)
+    np.testing.assert_array_equal(f64(out), f64((a.float() + b.float()).to(dtype)))
