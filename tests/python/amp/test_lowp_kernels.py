@@ -213,3 +213,17 @@ def test_elementwise_comparisons_and_out(dtype):
     out = hy.empty(40, 9, dtype=dtype)
     hy.add(a, b, out=out)
     np.testing.assert_array_equal(f64(out), f64((a.float() + b.float()).to(dtype)))
+
+
+def test_import_leaves_omp_wait_policy_as_it_found_it():
+    # hyflow sets OMP_WAIT_POLICY=PASSIVE only while its libgomp loads (python/hyflow/__init__.py).
+    import os
+    import subprocess
+    import sys
+    code = "import os, hyflow; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "None"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "ACTIVE"

@@ -86,7 +86,8 @@ const CachedPrim& primitive_for(const PrimKey& key, const memory::desc& ad, cons
 bool onednn_gemm_bf16(const LowpGemm& g, void* c, bool c_is_f32) {
   if (g.batch <= 0 || g.m <= 0 || g.n <= 0 || g.k <= 0) return false;  // nothing a library could speed up
   int64_t sa, sb;
-  const bool strided = uniform_stride(g.a.batch_offsets, g.batch, &sa) && uniform_stride(g.b.batch_offsets, g.batch, &sb);
+  const bool strided =
+      uniform_stride(g.a.batch_offsets, g.batch, &sa) && uniform_stride(g.b.batch_offsets, g.batch, &sb);
   // One call over the whole batch when both operands follow a stride, else one call per product.
   const int64_t nb = strided ? g.batch : 1, calls = strided ? 1 : g.batch;
   const int64_t na = strided && sa == 0 ? 1 : nb, nbb = strided && sb == 0 ? 1 : nb;
