@@ -227,3 +227,38 @@ def test_import_leaves_omp_wait_policy_as_it_found_it():
     env["OMP_WAIT_POLICY"] = "ACTIVE"
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           check=True).stdout.strip() == "ACTIVE"
+
+
+@pytest.mark.skipif(LIB is None, reason="built without oneDNN (HYFLOW_ONEDNN)")
+def test_library_product_releases_the_gil(monkeypatch):
+    # As tests/python/workflow/test_engine_gil.py: with a long switch interval the main thread is never
+    # preempted between bytecodes, so the counter can only move while a call has released the GIL.
+    import sys
+    import threading
+    import time
+    monkeypatch.delenv("HYFLOW_LOWP_GEMM", raising=False)
+    a = low((1024, 1024), hy.bfloat16)
+    a @ a  # make the oneDNN primitive outside the measured calls
+    counter, stop, moved = [0], threading.Event(), []
+
+    def loop():
+        deadline = time.perf_counter() + 10.0  # a safety net only
+        while not stop.is_set() and time.perf_counter() < deadline:
+            counter[0] += 1
+            if counter[0] % 2000 == 0:
+                time.sleep(5e-5)  # let the main thread have the GIL back
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)
+    t = threading.Thread(target=loop)
+    t.start()
+    try:
+        for _ in range(20):
+            before = counter[0]
+            a @ a
+            moved.append(counter[0] - before)
+    finally:
+        stop.set()
+        t.join()
+        sys.setswitchinterval(old)
+    assert any(n > 0 for n in moved), f"no other Python thread ran during a bf16 product: {moved}"

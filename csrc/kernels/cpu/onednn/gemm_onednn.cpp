@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/gil_release_internal.h"
 #include "core/parallel.h"
 
 #if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
@@ -105,15 +106,21 @@ bool onednn_gemm_bf16(const LowpGemm& g, void* c, bool c_is_f32) {
   if (!p.usable) return false;
   thread_local dnnl::stream stream(cpu_engine());
   const size_t c_elem = c_is_f32 ? 4 : 2;
-  for (int64_t i = 0; i < calls; ++i) {
-    // oneDNN takes non-const handles but only reads src/weights.
-    auto* pa = const_cast<uint16_t*>(g.a.base + g.a.batch_offsets[strided ? 0 : i]);
-    auto* pb = const_cast<uint16_t*>(g.b.base + g.b.batch_offsets[strided ? 0 : i]);
-    char* pc = static_cast<char*>(c) + static_cast<size_t>(i * g.m * g.n) * c_elem;
-    memory am(ad, cpu_engine(), pa), bm(bd, cpu_engine(), pb), cm(cd, cpu_engine(), pc);
-    p.prim.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
-  }
-  stream.wait();
+  // Like a long parallel_for, a large product lets other Python threads run meanwhile; a small one keeps
+  // the GIL (2^18 multiply-adds take about half a microsecond here, what a GIL hand-over costs).
+  auto run = [&] {
+    for (int64_t i = 0; i < calls; ++i) {
+      // oneDNN takes non-const handles but only reads src/weights.
+      auto* pa = const_cast<uint16_t*>(g.a.base + g.a.batch_offsets[strided ? 0 : i]);
+      auto* pb = const_cast<uint16_t*>(g.b.base + g.b.batch_offsets[strided ? 0 : i]);
+      char* pc = static_cast<char*>(c) + static_cast<size_t>(i * g.m * g.n) * c_elem;
+      memory am(ad, cpu_engine(), pa), bm(bd, cpu_engine(), pb), cm(cd, cpu_engine(), pc);
+      p.prim.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    }
+    stream.wait();
+  };
+  if (g.batch * g.m * g.n * g.k >= (int64_t{1} << 18)) run_without_gil(run);
+  else run();
   return true;
 }
 
