@@ -8,7 +8,8 @@ HY_VENV="${HY_VENV:-$HY_ROOT/.venv}"
 
 # Debian packages the native build and the tests need.
 HY_APT_PACKAGES=(build-essential cmake ninja-build ccache libeigen3-dev libtbb-dev libopenblas-dev
-                 libgtest-dev googletest libopenmpi-dev openmpi-bin python3-dev python3-venv pkg-config)
+                 libgtest-dev googletest libopenmpi-dev openmpi-bin python3-dev python3-venv pkg-config
+                 libdnnl-dev)  # libdnnl-dev: oneDNN for bf16 matmul (CMake HYFLOW_ONEDNN=AUTO)
 # Python packages for building (no build isolation) and testing.
 HY_PIP_PACKAGES=(numpy pytest hypothesis pyyaml tqdm matplotlib scikit-build-core pybind11 ninja)
 # Test references only (mpi4py builds against the system Open MPI): tests that need them skip when

@@ -1,4 +1,5 @@
 #include "core/parallel.h"
+#include "core/gil_release_internal.h"
 
 #include <sched.h>
 
@@ -77,6 +78,11 @@ struct GilFree {
   GilFree& operator=(const GilFree&) = delete;
 };
 }  // namespace
+
+void run_without_gil(const std::function<void()>& f) {
+  GilFree nogil;
+  f();
+}
 
 void set_gil_hooks(GilReleaseHook release, GilRestoreHook restore) {
   g_gil_restore.store(restore);

@@ -13,7 +13,19 @@ _dev_build = _os.environ.get("HYFLOW_BUILD_DIR")
 if _dev_build:
     __path__.insert(0, _os.path.abspath(_dev_build))  # noqa: F821 (package __path__)
 
-from . import _C  # noqa: E402
+# oneDNN (bf16 matmul) runs on libgomp, beside hyflow's TBB pool. libgomp's default wait policy lets its
+# threads spin after each call, on the cores the next TBB loop needs: an MLP step under bf16 autocast ran
+# 435 steps/s with it and 621 with PASSIVE (docs/design.md, "Kernels and threads"). libgomp reads the
+# variable once, when _C loads it, so it is set for that moment only: a torch imported later keeps its own
+# default. A user's own OMP_WAIT_POLICY wins.
+_omp_policy_ours = "OMP_WAIT_POLICY" not in _os.environ
+if _omp_policy_ours:
+    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+try:
+    from . import _C  # noqa: E402
+finally:
+    if _omp_policy_ours:
+        del _os.environ["OMP_WAIT_POLICY"]
 from ._C import Tensor, Generator, dtype  # noqa: E402,F401
 from ._C import bool, int32, int64, float16, bfloat16, float32, float64  # noqa: E402,F401,A004
 from ._C import from_numpy, from_dlpack, get_num_threads, set_num_threads, promote_types  # noqa: E402,F401

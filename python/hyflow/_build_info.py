@@ -1,4 +1,6 @@
 """hy.build_info(): what this build of hyflow compiled in."""
+import os
+
 from . import _C
 
 
@@ -12,6 +14,12 @@ def build_info():
     ``HYFLOW_NATIVE=ON`` build), ``cpu_variants`` the ISA variants of the hot kernels compiled
     (``default`` is the baseline's own), and ``cpu_capability`` the one this process runs: the best the
     CPU supports, capped by the ``HYFLOW_CPU_CAPABILITY`` environment variable (docs/development.md).
+
+    ``lowp_gemm`` is the library bfloat16 matmul runs on (``"onednn 2.6.3"``; ``None``: computed in
+    float32), ``lowp_gemm_isa`` the instruction set that library picked on this CPU, ``lowp_gemm_active``
+    False while ``HYFLOW_LOWP_GEMM=fallback`` forces the float32 path, and ``cpu_lowp_features`` the
+    low-precision instructions the CPU has (``avx512_bf16``, ``avx512_fp16``, ``amx_bf16``, ``amx_tile``).
+    See docs/amp.md, "Kernels".
     """
     c = _C._build_config()
     on = lambda v: str(v).upper() in ("ON", "TRUE", "1", "YES")  # noqa: E731
@@ -25,6 +33,10 @@ def build_info():
         "cpu_capability": _C._cpu_capability(),
         "blas": c["blas"] or "eigen (no external BLAS)",
         "threads": _C.get_num_threads(),
+        "lowp_gemm": c["lowp_gemm_library"] or None,
+        "lowp_gemm_isa": c["lowp_gemm_isa"] or None,
+        "lowp_gemm_active": bool(c["lowp_gemm_library"]) and os.environ.get("HYFLOW_LOWP_GEMM") != "fallback",
+        "cpu_lowp_features": list(c["cpu_lowp_features"]),
         "mpi": on(c.get("mpi", False)),
         "mpi_toolkit": on(c["mpi_toolkit"]),
         "cuda": False,

@@ -7,6 +7,7 @@
 #include "hyflow/ops/binary.h"
 #include "hyflow/ops/tensor.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_lowp.h"
 #include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::cpu {
@@ -15,8 +16,8 @@ namespace {
 using hy::cpu::cast_to;
 using hy::cpu::GemmMatrix;
 
-// The dtype a product is computed in: float16/bfloat16 accumulate in float32 (there is no fast
-// half-precision GEMM here, and float32 accumulation is what makes low-precision products accurate).
+// The dtype a product is computed in when no low-precision library takes it (gemm_lowp.h): float16/
+// bfloat16 accumulate in float32, which is what makes low-precision products accurate.
 DType gemm_compute_dtype(DType t) { return (t == DType::Float16 || t == DType::BFloat16) ? DType::Float32 : t; }
 
 struct NamedOperand {
@@ -80,13 +81,36 @@ Tensor gemm_ready(const Tensor& t, int64_t* ld, bool* trans) {
   return c;
 }
 
+// gemm_op for bfloat16 operands through the low-precision library, read in place (no float32 copies);
+// an undefined tensor when the library declines. Without `init` the library rounds its float32
+// accumulators to bf16 itself; with it the sum is formed in float32 and rounded once at the end.
+Tensor gemm_bf16_library(const Tensor& a_in, const Tensor& b_in, const Shape& batch, const Shape& out_shape,
+                         const Scalar& alpha, const Scalar& beta, const Tensor& init, bool use_init) {
+  int64_t lda, ldb;
+  bool ta, tb;
+  Tensor a = gemm_ready(a_in, &lda, &ta);
+  Tensor b = gemm_ready(b_in, &ldb, &tb);
+  const int64_t m = a.shape()[a.dim() - 2], k = a.shape()[a.dim() - 1], n = b.shape()[b.dim() - 1];
+  std::vector<int64_t> oa = batch_offsets(a, batch), ob = batch_offsets(b, batch);
+  Tensor c = Tensor::empty(out_shape, use_init ? DType::Float32 : DType::BFloat16);
+  if (use_init) hy::cpu::copy_into(c, init);
+  hy::cpu::LowpGemm g{static_cast<int64_t>(oa.size()), m, n, k, alpha.to<float>(), use_init ? beta.to<float>() : 0.0f,
+                      {a.data<uint16_t>(), oa.data(), lda, ta}, {b.data<uint16_t>(), ob.data(), ldb, tb}};
+  if (!hy::cpu::gemm_lowp_batched(g, c.raw_data(), use_init)) return Tensor();
+  return use_init ? cast_to(c, DType::BFloat16) : c;
+}
+
 // alpha * a @ b + beta * init, with a (*ba, m, k), b (*bb, k, n) and batch = broadcast(ba, bb). The result
 // has `out_shape`, which is batch + (m, n) with some size-1 dims left out (same memory layout); `init`
 // (broadcast to out_shape) is read only when beta != 0.
 Tensor gemm_op(const Tensor& a_in, const Tensor& b_in, const Shape& batch, const Shape& out_shape, DType common,
                const Scalar& alpha, const Scalar& beta, const Tensor& init) {
-  const DType compute = gemm_compute_dtype(common);
   const bool use_init = init.defined() && beta.to_double() != 0.0;
+  if (common == DType::BFloat16) {
+    Tensor r = gemm_bf16_library(a_in, b_in, batch, out_shape, alpha, beta, init, use_init);
+    if (r.defined()) return r;
+  }
+  const DType compute = gemm_compute_dtype(common);
   Tensor c = Tensor::empty(out_shape, compute);
   if (use_init) hy::cpu::copy_into(c, init);
   int64_t lda, ldb;

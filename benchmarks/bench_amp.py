@@ -1,0 +1,113 @@
+"""Mixed precision: bf16 GEMM GFLOP/s and an MLP training step under hy.autocast, vs PyTorch CPU, same process.
+
+GEMM: bf16 N x N @ N x N at N = 1024, 2048, 4096 on 1 and 2 threads, hyflow (oneDNN when built with it,
+docs/amp.md "Kernels") vs torch.matmul in bf16; the float32 fallback (HYFLOW_LOWP_GEMM=fallback) at
+N = 1024 for scale. MLP 784-512-512-10 (batch 128), one step = forward + cross-entropy + backward + SGD
+step: hyflow float32, hyflow under hy.autocast(dtype=hy.bfloat16), and torch under
+torch.autocast("cpu", dtype=torch.bfloat16). Run with the OpenBLAS core-type overrides removed for this
+command only (machine.md):
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_amp.py --threads 2
+"""
+import os
+
+import numpy as np
+
+from _common import optional_torch, parse_args, report, setup_threads, timeit
+
+import hyflow as hy
+import hyflow.nn as nn
+import hyflow.nn.functional as F
+import hyflow.optim as optim
+
+
+def gemm_rows(args, torch):
+    rows = []
+    sizes = [1024] if args.quick else [1024, 2048, 4096]
+    for threads in sorted({1, args.threads}):
+        setup_threads(threads)
+        for n in sizes:
+            a = hy.randn(n, n).to(hy.bfloat16)
+            b = hy.randn(n, n).to(hy.bfloat16)
+            flop = 2.0 * n ** 3 / 1e9
+            r = {"case": f"bf16 GEMM N={n} {threads}T", "unit": "GFLOP/s",
+                 "hyflow": flop / timeit(lambda: a @ b, args.repeats)}
+            if n == sizes[0]:
+                os.environ["HYFLOW_LOWP_GEMM"] = "fallback"
+                try:
+                    r["fallback"] = flop / timeit(lambda: a @ b, 3, min_time=0.0, warmup=1)
+                finally:
+                    del os.environ["HYFLOW_LOWP_GEMM"]
+            if torch:
+                ta, tb = torch.randn(n, n).bfloat16(), torch.randn(n, n).bfloat16()
+                r["peer"] = flop / timeit(lambda: ta @ tb, args.repeats)
+                r["ratio"] = r["hyflow"] / r["peer"]
+            rows.append(r)
+    setup_threads(args.threads)
+    return rows
+
+
+def mlp(lib):
+    return lib.Sequential(lib.Linear(784, 512), lib.ReLU(), lib.Linear(512, 512), lib.ReLU(), lib.Linear(512, 10))
+
+
+def mlp_rows(args, torch):
+    rng = np.random.default_rng(0)
+    xn = rng.standard_normal((128, 784)).astype(np.float32)
+    yn = rng.integers(0, 10, 128)
+    x, y = hy.tensor(xn), hy.tensor(yn)
+
+    def hy_step(model, opt, autocast):
+        def step():
+            with hy.autocast(dtype=hy.bfloat16, enabled=autocast):
+                loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return step
+
+    times = {}
+    for autocast in (False, True):
+        m = mlp(nn)
+        times[autocast] = timeit(hy_step(m, optim.SGD(m.parameters(), lr=1e-2, momentum=0.9), autocast),
+                                 args.repeats, min_time=0.2, warmup=3)
+    r = {"case": f"MLP 784-512-512-10 b128 {args.threads}T", "unit": "steps/s", "hyflow": 1.0 / times[True],
+         "fallback": 1.0 / times[False]}
+    r["vs_fp32"] = times[False] / times[True]
+    if torch:
+        tm = mlp(torch.nn)
+        to = torch.optim.SGD(tm.parameters(), lr=1e-2, momentum=0.9)
+        tx, ty = torch.from_numpy(xn), torch.from_numpy(yn)
+
+        def torch_step():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+            to.zero_grad()
+            loss.backward()
+            to.step()
+        r["peer"] = 1.0 / timeit(torch_step, args.repeats, min_time=0.2, warmup=3)
+        r["ratio"] = r["hyflow"] / r["peer"]
+    return [r]
+
+
+def main():
+    args = parse_args(__doc__)
+    setup_threads(args.threads)
+    torch = optional_torch()
+    rows = gemm_rows(args, torch) + mlp_rows(args, torch)
+    info = hy.build_info()
+    notes = ["GEMM rows: 'hyflow' = bf16 matmul, 'fallback' = the float32 path (HYFLOW_LOWP_GEMM=fallback), "
+             "'torch' = torch.matmul bf16",
+             "MLP row: 'hyflow' = hy.autocast(bfloat16) step, 'fallback' = hyflow float32 step, "
+             "'torch' = torch.autocast('cpu', bfloat16) step; 'vs fp32' = autocast speed-up over hyflow float32",
+             "'hyflow vs torch' > 1 means hyflow is faster",
+             f"low-precision GEMM: {info['lowp_gemm']} ({info['lowp_gemm_isa']}); CPU: {info['cpu_lowp_features']}",
+             f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')!r} (unset it for this benchmark, see docstring)"]
+    report("amp", rows,
+           [("case", "case", None), ("unit", "unit", None), ("hyflow", "hyflow", "{:.1f}"),
+            ("fallback", "fallback/fp32", "{:.1f}"), ("peer", "torch", "{:.1f}"),
+            ("ratio", "hyflow vs torch", "{:.2f}x"), ("vs_fp32", "vs fp32", "{:.2f}x")],
+           args, notes=notes)
+
+
+if __name__ == "__main__":
+    main()
