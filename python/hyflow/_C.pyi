@@ -112,6 +112,9 @@ class Tensor:
     def all(self, dim: Optional[_IntList] = ..., keepdim: builtins.bool = ...) -> Tensor:
         """True where every element over dim is nonzero (True for zero elements)."""
         ...
+    def allclose(self, other: Any, rtol: Any = ..., atol: Any = ..., equal_nan: Any = ...) -> Any:
+        """True when every element of isclose(input, other, rtol, atol, equal_nan) is: a Python bool."""
+        ...
     def amax(self, dim: Optional[_IntList] = ..., keepdim: builtins.bool = ...) -> Tensor:
         """Largest value over dim (NaN propagates)."""
         ...
@@ -126,6 +129,9 @@ class Tensor:
         ...
     def argmin(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
         """Index of the first smallest element along dim (of the flattened tensor when None); NaN counts as smallest."""
+        ...
+    def argsort(self, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tensor:
+        """The indices that sort self along dim, the indices of sort(self, dim, descending)."""
         ...
     def as_strided(self, size: _IntList, stride: _IntList, storage_offset: Optional[builtins.int] = ...) -> Tensor:
         """A view with explicit geometry (checked against the storage bounds)."""
@@ -327,6 +333,9 @@ class Tensor:
     @property
     def is_leaf(self) -> builtins.bool: ...
     def is_pinned(self, device: Any = ...) -> builtins.bool: ...
+    def isclose(self, other: _TensorLike, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
+        """True where |self - other| <= atol + rtol * |other| (or equal; NaNs equal with equal_nan); both need one dtype, integers compare in float64."""
+        ...
     def isfinite(self, *, out: Optional[Tensor] = ...) -> Tensor:
         """True where self is neither NaN nor infinite."""
         ...
@@ -418,6 +427,9 @@ class Tensor:
     def mul_(self, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
         """self * other, broadcast."""
         ...
+    def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """num_samples category indices per row of the 1-D or 2-D weights self (non-negative, finite, not all zero), with or without replacement."""
+        ...
     def mv(self, vec: _TensorLike) -> Tensor:
         """Matrix-vector product of a 2-D and a 1-D tensor."""
         ...
@@ -434,8 +446,9 @@ class Tensor:
     def neg_(self, *, out: Optional[Tensor] = ...) -> Tensor:
         """-self elementwise; integers wrap (-INT_MIN == INT_MIN); bool raises TypeError (use logical_not)."""
         ...
-    def nonzero(self) -> Tensor:
-        """The coordinates of the non-zero elements, an (N, ndim) int64 tensor in row-major order."""
+    def nonzero(self, *, as_tuple: Any = ...) -> Any:
+        """The coordinates of the non-zero elements: an (N, ndim) int64 tensor, or with as_tuple=True one
+1-D tensor of N indices per dim (usable as an index, x[x.nonzero(as_tuple=True)])."""
         ...
     def norm(self, p: _Scalar = ..., dim: Optional[_IntList] = ..., keepdim: builtins.bool = ...) -> Tensor:
         """Vector p-norm over dim (p = any float, inf, -inf, or 0 for the count of nonzeros)."""
@@ -561,6 +574,10 @@ class Tensor:
     def softplus(self, beta: builtins.float = ..., threshold: builtins.float = ..., *, out: Optional[Tensor] = ...) -> Tensor:
         """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
         ...
+    def sort(self, dim: Any = ..., descending: Any = ..., stable: Any = ...) -> Any:
+        """(values, indices) of input sorted along dim (ascending unless descending=True); NaN sorts as the
+largest value. Equal elements keep their order whatever `stable` says (every sort here is stable)."""
+        ...
     def split(self, split_size: Any, dim: Any = ...) -> Any:
         """Views along dim (see hyflow.split)."""
         ...
@@ -618,8 +635,24 @@ class Tensor:
     def tolist(self) -> Any:
         """Nested Python lists (a Python number for a 0-d tensor)."""
         ...
+    def topk(self, k: Any, dim: Any = ..., largest: Any = ..., sorted: Any = ...) -> Any:
+        """(values, indices) of the k largest (smallest with largest=False) elements along dim, always in
+sorted order; NaN counts as the largest value. 0 <= k <= input.shape[dim], else RuntimeError."""
+        ...
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """A view with dims dim0 and dim1 swapped."""
+        ...
+    def tril(self, diagonal: builtins.int = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+        """The lower triangle of the matrices in self (elements with col - row <= diagonal), the rest zero."""
+        ...
+    def tril_(self, diagonal: builtins.int = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+        """The lower triangle of the matrices in self (elements with col - row <= diagonal), the rest zero."""
+        ...
+    def triu(self, diagonal: builtins.int = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+        """The upper triangle of the matrices in self (elements with col - row >= diagonal), the rest zero."""
+        ...
+    def triu_(self, diagonal: builtins.int = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+        """The upper triangle of the matrices in self (elements with col - row >= diagonal), the rest zero."""
         ...
     def trunc(self, *, out: Optional[Tensor] = ...) -> Tensor:
         """Round toward zero; integer inputs are returned unchanged (a copy)."""

@@ -85,6 +85,9 @@ def argmax(self: _TensorLike, dim: Optional[builtins.int] = ..., keepdim: builti
 def argmin(self: _TensorLike, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """Index of the first smallest element along dim (of the flattened tensor when None); NaN counts as smallest."""
     ...
+def argsort(self: _TensorLike, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tensor:
+    """The indices that sort self along dim, the indices of sort(self, dim, descending)."""
+    ...
 def as_strided(self: _TensorLike, size: _IntList, stride: _IntList, storage_offset: Optional[builtins.int] = ...) -> Tensor:
     """A view with explicit geometry (checked against the storage bounds)."""
     ...
@@ -193,6 +196,9 @@ def index_put_(self: _TensorLike, indices: Sequence[Tensor], values: _TensorLike
 def index_select(self: _TensorLike, dim: builtins.int, index: _TensorLike) -> Tensor:
     """The entries of self at the positions of the 1-D index along dim."""
     ...
+def isclose(self: _TensorLike, other: _TensorLike, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
+    """True where |self - other| <= atol + rtol * |other| (or equal; NaNs equal with equal_nan); both need one dtype, integers compare in float64."""
+    ...
 def isfinite(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """True where self is neither NaN nor infinite."""
     ...
@@ -265,6 +271,9 @@ def mm(self: _TensorLike, mat2: _TensorLike) -> Tensor:
 def mul(self: _TensorLike, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """self * other, broadcast."""
     ...
+def multinomial(self: _TensorLike, num_samples: builtins.int, replacement: builtins.bool = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+    """num_samples category indices per row of the 1-D or 2-D weights self (non-negative, finite, not all zero), with or without replacement."""
+    ...
 def mv(self: _TensorLike, vec: _TensorLike) -> Tensor:
     """Matrix-vector product of a 2-D and a 1-D tensor."""
     ...
@@ -274,8 +283,9 @@ def ne(self: _TensorLike, other: _TensorLike, *, out: Optional[Tensor] = ...) ->
 def neg(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """-self elementwise; integers wrap (-INT_MIN == INT_MIN); bool raises TypeError (use logical_not)."""
     ...
-def nonzero(self: _TensorLike) -> Tensor:
-    """The coordinates of the non-zero elements, an (N, ndim) int64 tensor in row-major order."""
+def nonzero(input: Any, *, as_tuple: Any = ...) -> Any:
+    """The coordinates of the non-zero elements: an (N, ndim) int64 tensor, or with as_tuple=True one
+1-D tensor of N indices per dim (usable as an index, x[x.nonzero(as_tuple=True)])."""
     ...
 def norm(self: _TensorLike, p: _Scalar = ..., dim: Optional[_IntList] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """Vector p-norm over dim (p = any float, inf, -inf, or 0 for the count of nonzeros)."""
@@ -340,6 +350,10 @@ def softmax(self: _TensorLike, dim: builtins.int, *, dtype: Optional[_dtype] = .
 def softplus(self: _TensorLike, beta: builtins.float = ..., threshold: builtins.float = ..., *, out: Optional[Tensor] = ...) -> Tensor:
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
     ...
+def sort(input: Any, dim: Any = ..., descending: Any = ..., stable: Any = ...) -> Any:
+    """(values, indices) of input sorted along dim (ascending unless descending=True); NaN sorts as the
+largest value. Equal elements keep their order whatever `stable` says (every sort here is stable)."""
+    ...
 def split(tensor: Any, split_size_or_sections: Any, dim: Any = ...) -> Any:
     """Views along dim: an int gives pieces of that size (the last may be smaller); a list gives the
 piece sizes, which must add up to the dim's size."""
@@ -374,8 +388,18 @@ def tanh(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
 def tile(self: _TensorLike, dims: _IntList) -> Tensor:
     """repeat() that also accepts fewer repeats than dims (missing leading ones count as 1)."""
     ...
+def topk(input: Any, k: Any, dim: Any = ..., largest: Any = ..., sorted: Any = ...) -> Any:
+    """(values, indices) of the k largest (smallest with largest=False) elements along dim, always in
+sorted order; NaN counts as the largest value. 0 <= k <= input.shape[dim], else RuntimeError."""
+    ...
 def transpose(self: _TensorLike, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """A view with dims dim0 and dim1 swapped."""
+    ...
+def tril(self: _TensorLike, diagonal: builtins.int = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+    """The lower triangle of the matrices in self (elements with col - row <= diagonal), the rest zero."""
+    ...
+def triu(self: _TensorLike, diagonal: builtins.int = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+    """The upper triangle of the matrices in self (elements with col - row >= diagonal), the rest zero."""
     ...
 def trunc(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """Round toward zero; integer inputs are returned unchanged (a copy)."""
@@ -386,8 +410,9 @@ def unsqueeze(self: _TensorLike, dim: builtins.int) -> Tensor:
 def var(self: _TensorLike, dim: Optional[_IntList] = ..., *, correction: builtins.float = ..., keepdim: builtins.bool = ...) -> Tensor:
     """Variance over dim, sum((x - mean)^2) / (N - correction), computed in two passes."""
     ...
-def where(condition: _TensorLike, self: _TensorLike, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
-    """self where condition (a bool tensor) is true, else other; all three broadcast."""
+def where(condition: Any, input: Any = ..., other: Any = ..., *, out: Any = ...) -> Any:
+    """where(condition, input, other): input where condition is true, else other (broadcast).
+where(condition): the indices of its true (non-zero) elements, nonzero(condition, as_tuple=True)."""
     ...
 def zero_(self: _TensorLike) -> Tensor:
     """Set every element to zero, in place."""
@@ -410,6 +435,22 @@ def concatenate(tensors: Any, dim: Any = ...) -> Tensor:
     ...
 def unbind(tensor: Any, dim: Any = ...) -> Any:
     """The views tensor.select(dim, i) for every i, as a tuple."""
+    ...
+def allclose(input: Any, other: Any, rtol: Any = ..., atol: Any = ..., equal_nan: Any = ...) -> Any:
+    """True when every element of isclose(input, other, rtol, atol, equal_nan) is: a Python bool."""
+    ...
+def is_tensor(obj: Any) -> Any:
+    """True when obj is a hyflow Tensor (a Parameter included)."""
+    ...
+def einsum(equation: Any, *operands: Any) -> Any:
+    """Einstein summation, like torch.einsum: einsum("bij,bjk->bik", a, b), implicit output ("ij,jk"),
+ellipsis ("...ij,...jk->...ik"), repeated subscripts (diagonals: "ii->i"), size-1 broadcasting, the
+operands as one list, and the sublist form einsum(a, [0, 1], b, [1, 2]). Spaces are ignored."""
+    ...
+def meshgrid(*tensors: Any, indexing: Any = ...) -> Any:
+    """Coordinate grids from 0-D or 1-D tensors, like torch.meshgrid: with indexing="ij" (the default)
+output i varies along dim i; "xy" swaps the first two dims (Cartesian, as NumPy's default). The
+results are expanded views of the inputs."""
     ...
 def build_info() -> Any:
     """A dict describing this build: version, compiler, BLAS, and which optional backends are compiled in."""
@@ -449,9 +490,17 @@ from . import nn as nn
 from . import optim as optim
 from . import compiler as compiler
 from . import backends as backends
+from . import amp as amp
+from .amp.autocast_mode import autocast as autocast
+def is_autocast_enabled(device_type: Any = ...) -> Any:
+    """Whether the innermost autocast region of this thread is enabled."""
+    ...
+def get_autocast_dtype(device_type: Any = ...) -> Any:
+    """The lower-precision dtype of the innermost region of this thread (``hy.bfloat16`` outside any)."""
+    ...
 from . import workflow as workflow
 from . import distributed as distributed
 from . import serialization as serialization
 
 __version__: builtins.str
-__all__ = ['Tensor', 'Generator', 'dtype', 'bool', 'int32', 'int64', 'float16', 'bfloat16', 'float32', 'float64', 'half', 'float', 'double', 'long', 'int', 'from_numpy', 'from_dlpack', 'get_num_threads', 'set_num_threads', 'promote_types', 'tensor', 'as_tensor', 'empty', 'zeros', 'ones', 'full', 'arange', 'linspace', 'eye', 'rand', 'randn', 'randint', 'empty_like', 'zeros_like', 'ones_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'manual_seed', 'abs', 'add', 'addmm', 'all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'as_strided', 'atan2', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'broadcast_to', 'cat', 'ceil', 'chunk', 'clamp', 'clone', 'copy_', 'cos', 'cumprod', 'cumsum', 'div', 'divergence', 'dot', 'eq', 'erf', 'exp', 'expm1', 'fill_', 'flatten', 'flip', 'floor', 'floor_divide', 'gather', 'ge', 'gelu', 'gradient', 'gt', 'index_put_', 'index_select', 'isfinite', 'isinf', 'isnan', 'laplacian', 'le', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'masked_fill', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'mm', 'mul', 'mv', 'ne', 'neg', 'nonzero', 'norm', 'outer', 'pad', 'permute', 'pow', 'prod', 'reciprocal', 'relu', 'remainder', 'reshape', 'roll', 'round', 'rsqrt', 'scatter_add', 'select', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'sum', 'tan', 'tanh', 'tile', 'transpose', 'trunc', 'unsqueeze', 'var', 'where', 'zero_', 'memory_format', 'contiguous_format', 'preserve_format', 'channels_last', 'addcmul', 'addcdiv', 'concat', 'concatenate', 'unbind', 'build_info', 'set_printoptions', 'cmake_prefix_path', 'get_include', 'save', 'load', 'compile', 'no_grad', 'enable_grad', 'inference_mode', 'set_grad_enabled', 'is_grad_enabled', 'is_inference_mode_enabled', 'ops', 'data', 'utils', 'autograd', 'nn', 'optim', 'compiler', 'backends', 'workflow', 'distributed', 'serialization']
+__all__ = ['Tensor', 'Generator', 'dtype', 'bool', 'int32', 'int64', 'float16', 'bfloat16', 'float32', 'float64', 'half', 'float', 'double', 'long', 'int', 'from_numpy', 'from_dlpack', 'get_num_threads', 'set_num_threads', 'promote_types', 'tensor', 'as_tensor', 'empty', 'zeros', 'ones', 'full', 'arange', 'linspace', 'eye', 'rand', 'randn', 'randint', 'empty_like', 'zeros_like', 'ones_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'manual_seed', 'abs', 'add', 'addmm', 'all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'as_strided', 'atan2', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'broadcast_to', 'cat', 'ceil', 'chunk', 'clamp', 'clone', 'copy_', 'cos', 'cumprod', 'cumsum', 'div', 'divergence', 'dot', 'eq', 'erf', 'exp', 'expm1', 'fill_', 'flatten', 'flip', 'floor', 'floor_divide', 'gather', 'ge', 'gelu', 'gradient', 'gt', 'index_put_', 'index_select', 'isclose', 'isfinite', 'isinf', 'isnan', 'laplacian', 'le', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'masked_fill', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'mm', 'mul', 'multinomial', 'mv', 'ne', 'neg', 'nonzero', 'norm', 'outer', 'pad', 'permute', 'pow', 'prod', 'reciprocal', 'relu', 'remainder', 'reshape', 'roll', 'round', 'rsqrt', 'scatter_add', 'select', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'sum', 'tan', 'tanh', 'tile', 'topk', 'transpose', 'tril', 'triu', 'trunc', 'unsqueeze', 'var', 'where', 'zero_', 'memory_format', 'contiguous_format', 'preserve_format', 'channels_last', 'addcmul', 'addcdiv', 'concat', 'concatenate', 'unbind', 'allclose', 'is_tensor', 'einsum', 'meshgrid', 'build_info', 'set_printoptions', 'cmake_prefix_path', 'get_include', 'save', 'load', 'compile', 'no_grad', 'enable_grad', 'inference_mode', 'set_grad_enabled', 'is_grad_enabled', 'is_inference_mode_enabled', 'ops', 'data', 'utils', 'autograd', 'nn', 'optim', 'compiler', 'backends', 'amp', 'autocast', 'is_autocast_enabled', 'get_autocast_dtype', 'workflow', 'distributed', 'serialization']

@@ -81,6 +81,9 @@ def argmax(self: _TensorLike, dim: Optional[builtins.int] = ..., keepdim: builti
 def argmin(self: _TensorLike, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """Index of the first smallest element along dim (of the flattened tensor when None); NaN counts as smallest."""
     ...
+def argsort(self: _TensorLike, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tensor:
+    """The indices that sort self along dim, the indices of sort(self, dim, descending)."""
+    ...
 def as_strided(self: _TensorLike, size: _IntList, stride: _IntList, storage_offset: Optional[builtins.int] = ...) -> Tensor:
     """A view with explicit geometry (checked against the storage bounds)."""
     ...
@@ -219,6 +222,9 @@ def index_put_(self: _TensorLike, indices: Sequence[Tensor], values: _TensorLike
 def index_select(self: _TensorLike, dim: builtins.int, index: _TensorLike) -> Tensor:
     """The entries of self at the positions of the 1-D index along dim."""
     ...
+def isclose(self: _TensorLike, other: _TensorLike, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
+    """True where |self - other| <= atol + rtol * |other| (or equal; NaNs equal with equal_nan); both need one dtype, integers compare in float64."""
+    ...
 def isfinite(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """True where self is neither NaN nor infinite."""
     ...
@@ -305,6 +311,9 @@ def mm(self: _TensorLike, mat2: _TensorLike) -> Tensor:
     ...
 def mul(self: _TensorLike, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """self * other, broadcast."""
+    ...
+def multinomial(self: _TensorLike, num_samples: builtins.int, replacement: builtins.bool = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+    """num_samples category indices per row of the 1-D or 2-D weights self (non-negative, finite, not all zero), with or without replacement."""
     ...
 def mv(self: _TensorLike, vec: _TensorLike) -> Tensor:
     """Matrix-vector product of a 2-D and a 1-D tensor."""
@@ -402,6 +411,9 @@ def softmax(self: _TensorLike, dim: builtins.int, *, dtype: Optional[_dtype] = .
 def softplus(self: _TensorLike, beta: builtins.float = ..., threshold: builtins.float = ..., *, out: Optional[Tensor] = ...) -> Tensor:
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
     ...
+def sort(self: _TensorLike, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tuple[Tensor, Tensor]:
+    """(values, indices) of self sorted along dim; equal elements keep their order (every sort here is stable)."""
+    ...
 def split(self: _TensorLike, split_size_or_sections: _IntList, dim: builtins.int = ...) -> List[Tensor]:
     """Views along dim, each of split_size elements (the last may be smaller), or of the listed section sizes."""
     ...
@@ -438,8 +450,17 @@ def tile(self: _TensorLike, dims: _IntList) -> Tensor:
 def to_dtype(self: _TensorLike, dtype: _dtype, copy: builtins.bool = ...) -> Tensor:
     """The values converted to dtype (self when it already has it, unless copy=True)."""
     ...
+def topk(self: _TensorLike, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Tuple[Tensor, Tensor]:
+    """(values, indices) of the k largest (smallest when largest=False) elements along dim, in sorted order; 0 <= k <= size of dim."""
+    ...
 def transpose(self: _TensorLike, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """A view with dims dim0 and dim1 swapped."""
+    ...
+def tril(self: _TensorLike, diagonal: builtins.int = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+    """The lower triangle of the matrices in self (elements with col - row <= diagonal), the rest zero."""
+    ...
+def triu(self: _TensorLike, diagonal: builtins.int = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+    """The upper triangle of the matrices in self (elements with col - row >= diagonal), the rest zero."""
     ...
 def trunc(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """Round toward zero; integer inputs are returned unchanged (a copy)."""
