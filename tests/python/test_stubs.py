@@ -12,7 +12,8 @@ import pytest
 import hyflow as hy
 
 PKG = os.path.dirname(os.path.abspath(hy.__file__))
-REPO = os.path.dirname(os.path.dirname(PKG))
+# The source tree holding these tests (the package may be installed elsewhere, e.g. in .venv).
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GEN = os.path.join(REPO, "scripts", "gen_stubs.py")
 STUBS = ["_C.pyi", "__init__.pyi", os.path.join("ops", "__init__.pyi"), "py.typed"]
 
@@ -58,7 +59,8 @@ def test_py_typed_and_stubs_ship_in_the_wheel():
     for rel in STUBS:
         assert os.path.exists(os.path.join(PKG, rel)), rel
     if shutil.which("git") and os.path.isdir(os.path.join(REPO, ".git")) or os.path.isfile(os.path.join(REPO, ".git")):
-        out = subprocess.run(["git", "check-ignore", *(os.path.join(PKG, r) for r in STUBS)], cwd=REPO,
+        src = os.path.join(REPO, "python", "hyflow")
+        out = subprocess.run(["git", "check-ignore", *(os.path.join(src, r) for r in STUBS)], cwd=REPO,
                              capture_output=True, text=True)
         assert out.stdout == "", f"ignored by git, so left out of the wheel: {out.stdout}"
 

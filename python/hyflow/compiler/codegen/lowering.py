@@ -137,6 +137,12 @@ def _choose_variant(node, dtype_out):
             return "whole"
         max_digits = 9 if dtype_out == "int32" else 18
         return "zero" if -decimals > max_digits else "int_down"
+    if op == "isclose":
+        # The eager kernel compares integers in float64 (tolerances are not truncated); only float inputs
+        # have a formula in their own type.
+        if any(_value_dtype(v) not in _FLOATING for v in node.input_values()):
+            raise NotLowerable("isclose on non-float inputs compares in float64: runs eagerly")
+        return "nan_equal" if node.arg("equal_nan") else "nan_unequal"
     raise NotLowerable(f"{op}: no rule to choose among the variants {sorted(field)}")
 
 
