@@ -47,6 +47,8 @@ def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, me
             dtype, device = a.dtype, a.device
         elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
             device = a
+        elif type(a).__name__ == "device" and hasattr(a, "type") and hasattr(a, "index"):  # hy.device
+            device = a
         else:
             dtype = a
     if device is not None and str(device) != self.device:

@@ -11,6 +11,7 @@ Captured tensors (module parameters, globals) are read by reference at each call
 each still has the dtype, sizes, strides and requires_grad it was traced with (:func:`captured_ok`).
 """
 from .._C import Tensor
+from .._device import raw_device as _raw_device
 from .. import _C
 from . import _pytree
 
@@ -27,7 +28,7 @@ def _modes():
 def _leaf_key(x, first_seen):
     if isinstance(x, Tensor):
         i = first_seen.setdefault(id(x), len(first_seen))
-        return ("T", str(x.dtype), str(x.device), tuple(x.shape), tuple(x.stride()), x.requires_grad, i)
+        return ("T", str(x.dtype), _raw_device(x), tuple(x.shape), tuple(x.stride()), x.requires_grad, i)
     t = type(x)
     if t is float and x != x:
         return ("nan",)
