@@ -1,6 +1,7 @@
 """Python-level Tensor methods: the ones whose logic is argument juggling, not math."""
 from . import _C
 from ._C import Tensor
+from ._device import device as _device
 
 __all__ = []
 
@@ -45,9 +46,7 @@ def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, me
     for a in (a for a in args if not isinstance(a, bool)):
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
-        elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
-            device = a
-        elif type(a).__name__ == "device" and hasattr(a, "type") and hasattr(a, "index"):  # hy.device
+        elif isinstance(a, _device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
             device = a
         else:
             dtype = a

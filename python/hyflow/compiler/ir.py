@@ -44,11 +44,12 @@ class TensorMeta:
 
     def short(self):
         dt = str(self.dtype).replace("hyflow.", "")
-        contiguous = self.strides == _contiguous_strides(self.shape)
+        contiguous = self.strides == contiguous_strides(self.shape)
         return f"{dt}{list(self.shape)}" + ("" if contiguous else f"/s{list(self.strides)}")
 
 
-def _contiguous_strides(shape):
+def contiguous_strides(shape):
+    """Row-major strides (in elements) of a dense tensor of ``shape``."""
     strides, acc = [], 1
     for n in reversed(shape):
         strides.append(acc)

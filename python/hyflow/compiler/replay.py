@@ -8,7 +8,7 @@ node: its materialized outputs are allocated here with the traced sizes, strides
 launcher checks them and runs the loop with the GIL released over the thread pool.
 """
 from .. import _C
-from .ir import Value
+from .ir import Value, contiguous_strides
 
 __all__ = ["Program"]
 
@@ -106,19 +106,11 @@ class Program:
 def _allocator(meta):
     """A function making an uninitialized tensor with ``meta``'s sizes, strides and dtype."""
     shape, strides, dtype = list(meta.shape), list(meta.strides), meta.dtype
-    if tuple(strides) == _contiguous(meta.shape):
+    if tuple(strides) == contiguous_strides(meta.shape):
         return lambda: _empty(shape, dtype=dtype)
     # Eager kept an input's layout (e.g. a transposed operand): same strides, over a dense block.
     span = 1 + sum((n - 1) * s for n, s in zip(shape, strides) if n > 0)
     return lambda: _empty([span], dtype=dtype).as_strided(shape, strides)
-
-
-def _contiguous(shape):
-    out, acc = [], 1
-    for n in reversed(shape):
-        out.append(acc)
-        acc *= max(n, 1)
-    return tuple(reversed(out))
 
 
 _empty = _C.ops.empty

@@ -29,6 +29,7 @@ import subprocess
 import tempfile
 import time
 
+from ..._atomic import atomic_write
 from .. import _log
 
 __all__ = ["ToolchainError", "LoadedModule", "load_module", "cache_dir", "compiler_command", "compile_flags",
@@ -158,17 +159,6 @@ def _valid(so_path, meta_path, symbols):
         return False
 
 
-def _atomic_write(path, data, directory):
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
 def _unlink(path):
     try:
         os.unlink(path)
@@ -220,12 +210,12 @@ def _build_entry(cxx, flags, source, directory, so_path, meta_path, symbols):
     _compile(cxx, flags, source, directory, so_path)
     meta = {"symbols": list(symbols), "size": os.path.getsize(so_path), "sha256": _sha256_file(so_path),
             "compiler": _compiler_identity(cxx).splitlines()[-1], "flags": flags}
-    _atomic_write(meta_path, json.dumps(meta), directory)
+    atomic_write(meta_path, [json.dumps(meta).encode()])
     if not _valid(so_path, meta_path, symbols):
         # Another process renamed its (identical) build over ours between the two writes: describe the
         # file as it is now (its own sidecar write will say the same).
         meta["size"], meta["sha256"] = os.path.getsize(so_path), _sha256_file(so_path)
-        _atomic_write(meta_path, json.dumps(meta), directory)
+        atomic_write(meta_path, [json.dumps(meta).encode()])
 
 
 def load_module(source, symbols):
