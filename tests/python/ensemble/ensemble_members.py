@@ -1,0 +1,73 @@
+"""Module-level member builders for the ensemble tests: worker processes (spawned pools, Dask workers,
+MPI ranks) import them by name, so they cannot live inside the test functions.
+
+Every member is a small workflow: `count` adds params["rate"] to a running total each step, and
+`record` appends each step it ran to members/<id>/steps.log beside the member's checkpoints, which is
+how the tests see which steps (and which members) really ran. Parameters drive failures:
+
+    fail_at: step at which `count` raises ValueError ("boom at step N") ...
+    fail_attempts: ... on this many attempts (counted in members/<id>/attempts.log); absent: always
+    die_at: step at which the process dies (os._exit) on its first attempt
+"""
+import os
+
+from hyflow.workflow import Workflow
+
+
+def _member_dir(params):
+    return params["dir"]
+
+
+def _attempt_number(params):
+    """How many attempts of this member started before this one (read once per attempt, at build)."""
+    path = os.path.join(_member_dir(params), "attempts.log")
+    n = 0
+    if os.path.exists(path):
+        with open(path) as f:
+            n = len(f.read().split())
+    with open(path, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    return n
+
+
+def build(params):
+    os.makedirs(_member_dir(params), exist_ok=True)
+    attempt = _attempt_number(params)
+    wf = Workflow(f"member-{params.get('name', 'm')}", seed=params.get("seed", 0))
+    totals = wf.channel("totals", capacity=1, policy="latest")
+
+    @wf.task(outputs=[totals])
+    def count(ctx):
+        fails = params.get("fail_attempts")
+        if ctx.step == params.get("fail_at") and (fails is None or attempt < fails):
+            raise ValueError(f"boom at step {ctx.step}")
+        if ctx.step == params.get("die_at") and attempt == 0:
+            os._exit(3)
+        ctx.state["total"] = ctx.state.get("total", 0.0) + params["rate"]
+        return ctx.state["total"]
+
+    @wf.task(inputs=[totals])
+    def record(ctx, total):
+        with open(os.path.join(_member_dir(params), "steps.log"), "a") as f:
+            f.write(f"{ctx.step} {ctx.rank} {ctx.world_size}\n")
+        ctx.state["last"] = total
+
+    return wf
+
+
+def metrics(result, params):
+    out = {}
+    if "count" in result.state:
+        out["total"] = result.state["count"]["total"]
+    if "record" in result.state:
+        out["last"] = result.state["record"]["last"]
+    return out
+
+
+def steps_run(member_dir):
+    """[(step, rank, world size)] every recorded step, in the order they ran."""
+    path = os.path.join(member_dir, "steps.log")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [tuple(int(x) for x in line.split()) for line in f if line.strip()]
