@@ -8,6 +8,7 @@ how the tests see which steps (and which members) really ran. Parameters drive f
     fail_at: step at which `count` raises ValueError ("boom at step N") ...
     fail_attempts: ... on this many attempts (counted in members/<id>/attempts.log); absent: always
     die_at: step at which the process dies (os._exit) on its first attempt
+    placed: count on the first rank, record on the last (under MPI: the member's two ranks talk)
 """
 import os
 
@@ -19,14 +20,16 @@ def _member_dir(params):
 
 
 def _attempt_number(params):
-    """How many attempts of this member started before this one (read once per attempt, at build)."""
+    """How many attempts of this member started before this one (read once per attempt, at build),
+    counted per MPI rank: under MPI every rank of the member's group builds it."""
+    rank = os.environ.get("OMPI_COMM_WORLD_RANK", "-")
     path = os.path.join(_member_dir(params), "attempts.log")
     n = 0
     if os.path.exists(path):
         with open(path) as f:
-            n = len(f.read().split())
+            n = f.read().split().count(rank)
     with open(path, "a") as f:
-        f.write(f"{os.getpid()}\n")
+        f.write(f"{rank}\n")
     return n
 
 
@@ -36,7 +39,10 @@ def build(params):
     wf = Workflow(f"member-{params.get('name', 'm')}", seed=params.get("seed", 0))
     totals = wf.channel("totals", capacity=1, policy="latest")
 
-    @wf.task(outputs=[totals])
+    # placed: count on the first rank, record on the last (MPI members: one value crosses ranks per step)
+    placed = params.get("placed", False)
+
+    @wf.task(outputs=[totals], ranks="first" if placed else None)
     def count(ctx):
         fails = params.get("fail_attempts")
         if ctx.step == params.get("fail_at") and (fails is None or attempt < fails):
@@ -46,7 +52,7 @@ def build(params):
         ctx.state["total"] = ctx.state.get("total", 0.0) + params["rate"]
         return ctx.state["total"]
 
-    @wf.task(inputs=[totals])
+    @wf.task(inputs=[totals], ranks="last" if placed else None)
     def record(ctx, total):
         with open(os.path.join(_member_dir(params), "steps.log"), "a") as f:
             f.write(f"{ctx.step} {ctx.rank} {ctx.world_size}\n")
