@@ -45,7 +45,7 @@ def build_member(base, params):
     return climate.build_workflow(coupling.Setup(member_config(base, params)))
 
 
-def member_metrics(base, result, params):
+def member_metrics(base, max_surrogate_error, result, params):
     """The member's row in the table: the climate example's summary numbers and checks."""
     climate, coupling = _climate()
     setup = coupling.Setup(member_config(base, params))
@@ -53,7 +53,7 @@ def member_metrics(base, result, params):
     seconds = {name: result.stats["tasks"][name]["total_s"] for name in coupling.TASKS}
     summary = climate.summarize(states, setup, result.stats["wall_s"], "workflow", seconds,
                                 result.steps - result.start_step)
-    checks = climate.evaluate_checks(summary)
+    checks = climate.evaluate_checks(summary, max_surrogate_error)
     return {"energy_ratio": summary["energy_ratio"], "mass_drift": summary["mass_drift"],
             "surrogate_error": summary["surrogate_error"], "final_loss": summary["final_loss"],
             "max_courant": summary["max_courant"], "dt": summary["dt"],
@@ -103,6 +103,9 @@ def parse_args(argv=None):
     p.add_argument("--nx", type=int, default=32, help="grid cells per side")
     p.add_argument("--steps", type=int, default=1000, help="steps per member")
     p.add_argument("--switch-step", type=int, default=700, help="step from which the surrogate drives the model")
+    p.add_argument("--viscosities", type=float, nargs="+", default=VISCOSITIES, help="the viscosity axis")
+    p.add_argument("--forcings", type=float, nargs="+", default=FORCINGS, help="the forcing axis")
+    p.add_argument("--max-surrogate-error", type=float, default=0.2, help="the surrogate check's threshold")
     p.add_argument("--retries", type=int, default=1, help="retries of a failed member (from its checkpoints)")
     p.add_argument("--out", default=os.path.join("out", "ensembles", "climate_sweep"), help="the ensemble folder")
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out")
@@ -115,9 +118,10 @@ def main(argv=None):
     base = {"nx": args.nx, "ny": args.nx, "steps": args.steps, "switch_step": args.switch_step,
             "batch_points": 512, "train_iters": 8}
     options = {"max_workers": args.workers} if args.executor in ("process", "dask") else {}
-    ensemble = Ensemble(functools.partial(build_member, base), grid={"viscosity": VISCOSITIES, "forcing": FORCINGS},
-                        steps=args.steps, directory=args.out, executor=args.executor, retries=args.retries,
-                        metrics=functools.partial(member_metrics, base), resume=args.resume, **options)
+    grid = {"viscosity": args.viscosities, "forcing": args.forcings}
+    metrics = functools.partial(member_metrics, base, args.max_surrogate_error)
+    ensemble = Ensemble(functools.partial(build_member, base), grid=grid, steps=args.steps, directory=args.out,
+                        executor=args.executor, retries=args.retries, metrics=metrics, resume=args.resume, **options)
     table = ensemble.run()
     if args.executor == "mpi":
         import hyflow.distributed as dist

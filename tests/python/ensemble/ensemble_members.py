@@ -9,9 +9,13 @@ how the tests see which steps (and which members) really ran. Parameters drive f
     fail_attempts: ... on this many attempts (counted in members/<id>/attempts.log); absent: always
     die_at: step at which the process dies (os._exit) on its first attempt
     placed: count on the first rank, record on the last (under MPI: the member's two ranks talk)
+    interrupt: build raises KeyboardInterrupt on the member's first attempt (a Ctrl-C in the middle)
+    sleep: seconds `count` sleeps each step (a member that runs long)
 """
 import os
+import time
 
+import hyflow as hy
 from hyflow.workflow import Workflow
 
 
@@ -36,6 +40,8 @@ def _attempt_number(params):
 def build(params):
     os.makedirs(_member_dir(params), exist_ok=True)
     attempt = _attempt_number(params)
+    if params.get("interrupt") and attempt == 0:
+        raise KeyboardInterrupt("interrupted while building member")
     wf = Workflow(f"member-{params.get('name', 'm')}", seed=params.get("seed", 0))
     totals = wf.channel("totals", capacity=1, policy="latest")
 
@@ -49,6 +55,7 @@ def build(params):
             raise ValueError(f"boom at step {ctx.step}")
         if ctx.step == params.get("die_at") and attempt == 0:
             os._exit(3)
+        time.sleep(params.get("sleep", 0))
         ctx.state["total"] = ctx.state.get("total", 0.0) + params["rate"]
         return ctx.state["total"]
 
@@ -62,7 +69,7 @@ def build(params):
 
 
 def metrics(result, params):
-    out = {}
+    out = {"threads": hy.get_num_threads(), "pid": os.getpid()}
     if "count" in result.state:
         out["total"] = result.state["count"]["total"]
     if "record" in result.state:

@@ -2,7 +2,9 @@
 its last), 2 ranks per member, so 2 members at a time on sub-communicators. Member 0001 fails once at
 step 3 and is retried from its checkpoints; member 0003 always fails.
 
-    python ensemble_mpi.py DIR [resume]
+    python ensemble_mpi.py DIR [resume | uneven]
+
+uneven: ranks_per_member=3 does not divide 4 ranks: every rank must raise the same ValueError.
 
 Every rank checks that it got the same table as world rank 0 and prints "RANK r OK"; the test reads
 DIR/results.json and the members' steps.log files.
@@ -20,12 +22,19 @@ import ensemble_members as em  # noqa: E402
 
 
 def main():
-    directory, resume = sys.argv[1], sys.argv[2:] == ["resume"]
+    directory, resume, uneven = sys.argv[1], sys.argv[2:] == ["resume"], sys.argv[2:] == ["uneven"]
     side = os.path.join(directory, "side")
     members = [{"rate": 1.0 + i, "placed": True, "dir": os.path.join(side, str(i))} for i in range(4)]
     members[1].update(fail_at=3, fail_attempts=1)
     members[3].update(fail_at=2)
     dist.init()
+    if uneven:
+        try:
+            Ensemble(em.build, members, steps=6, directory=directory, executor="mpi", ranks_per_member=3).run()
+        except ValueError as e:
+            assert "ranks_per_member=3 does not divide the world of 4 rank(s)" in str(e), e
+            print(f"RANK {dist.get_rank()} OK", flush=True)
+        return
     table = Ensemble(em.build, members, steps=6, directory=directory, executor="mpi", ranks_per_member=2,
                      retries=1, metrics=em.metrics, checkpoint_every=2, resume=resume).run()
     rank = dist.get_rank()
