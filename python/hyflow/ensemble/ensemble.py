@@ -100,7 +100,7 @@ class Ensemble:
         if hasattr(self.executor, "run_ensemble"):  # MPI: every rank runs the whole plan itself
             return self.executor.run_ensemble(self)
         rows, pending = self.plan()
-        threads = self.executor.threads_per_member()
+        threads = self.executor.threads_per_member(len(pending))
         recorder = Recorder(self, rows)
         try:
             self.executor.execute([dataclasses.replace(j, threads=threads) for j in pending], recorder.report)
@@ -117,7 +117,7 @@ class Ensemble:
         if not self._ran and not self.resume and self.store.has_previous_run():
             raise ValueError(f"Ensemble: {self.directory} already holds an ensemble run: pass resume=True to "
                              "continue it (finished members are not run again), or choose an empty directory")
-        self.store.check_manifest(self.members, self.steps)
+        self.store.check_manifest(self.members)
         self.store.write_manifest(self.members, self.steps)
         self._ran = True
         rows, pending = {}, []
@@ -143,12 +143,14 @@ class Ensemble:
                 f"directory={self.directory!r})")
 
 
-def next_attempt(job, row, retries):
-    """The job to run next after `row` (a failed attempt with retries left), else None."""
+def next_attempt(job, row, retries, report=True):
+    """The job to run next after `row` (a failed attempt with retries left), else None. report: log
+    the retry (the MPI executor logs it on one rank of the member's group)."""
     if row["status"] == "failed" and job.attempt < retries:
         e = row["error"] or {}
-        log.warning("ensemble member %s attempt %d failed (%s); retrying from its checkpoints", job.member_id,
-                    job.attempt + 1, e.get("message"))
+        if report:
+            log.warning("ensemble member %s attempt %d failed (%s); retrying from its checkpoints", job.member_id,
+                        job.attempt + 1, e.get("message"))
         return dataclasses.replace(job, attempt=job.attempt + 1, previous_wall_s=row["wall_s"])
     return None
 

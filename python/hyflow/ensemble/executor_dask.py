@@ -63,12 +63,12 @@ class DaskExecutor:
     def embedded(self):
         return self.client is None and self.address is None
 
-    def threads_per_member(self):
+    def threads_per_member(self, members):
         if self._threads is not None:
             return self._threads
-        # Embedded: this machine's cores shared by its workers. Existing cluster: None keeps the workers'
-        # own setting (Dask's nanny sets OMP_NUM_THREADS=1, which hyflow's thread pool follows).
-        return default_threads(self.n_workers) if self.embedded else None
+        # Embedded: this machine's cores shared by the members that run at once. Existing cluster: None
+        # keeps the workers' own setting (Dask's nanny sets OMP_NUM_THREADS=1, which hyflow's pool follows).
+        return default_threads(min(self.n_workers, max(1, members))) if self.embedded else None
 
     def _connect(self):
         """(client, things to close afterwards)"""

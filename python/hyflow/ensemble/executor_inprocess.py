@@ -14,7 +14,7 @@ __all__ = ["InProcessExecutor"]
 class InProcessExecutor:
     name = "inprocess"
 
-    def threads_per_member(self):
+    def threads_per_member(self, members):
         return None  # the whole process is the member's: leave the user's setting alone
 
     def execute(self, jobs, report):

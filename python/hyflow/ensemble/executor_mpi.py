@@ -59,7 +59,7 @@ class MPIExecutor:
             while True:
                 row = run_member_attempt(job, comm=group, write_row=False)
                 row = _agree(row, group, control, rank, leader, per, wire)
-                retry = next_attempt(job, row, ens.retries)
+                retry = next_attempt(job, row, ens.retries, report=rank == leader)
                 if retry is None:
                     break
                 job = retry

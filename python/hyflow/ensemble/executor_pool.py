@@ -12,7 +12,7 @@ the dead process gets the failure (and is retried per `retries`); the others go 
 fresh process.
 
 CPU: each worker sets hy.set_num_threads(threads_per_member), by default the cores divided among the
-workers (at least 1), and OMP_NUM_THREADS/OPENBLAS_NUM_THREADS/MKL_NUM_THREADS for libraries it loads
+members that run at once (at least 1), and OMP_NUM_THREADS/OPENBLAS_NUM_THREADS/MKL_NUM_THREADS for libraries it loads
 later, so N members never run more threads than the machine has cores.
 """
 import multiprocessing
@@ -48,13 +48,15 @@ class LocalPoolExecutor:
         self.max_workers = max_workers
         self._threads = threads_per_member
 
-    def threads_per_member(self):
-        return self._threads or default_threads(self.max_workers)
+    def threads_per_member(self, members):
+        """Kernel threads for each of the min(max_workers, members) members that run at once."""
+        return self._threads or default_threads(min(self.max_workers, max(1, members)))
 
     def execute(self, jobs, report):
         if not jobs:
             return
         _check_picklable(jobs[0])
+        threads = jobs[0].threads or self.threads_per_member(len(jobs))
         context = multiprocessing.get_context("spawn")
         slots = [None] * min(self.max_workers, len(jobs))
         queue = deque(jobs)
@@ -66,7 +68,7 @@ class LocalPoolExecutor:
                     if queue and slot not in busy:
                         if slots[slot] is None:
                             slots[slot] = ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker,
-                                                              initargs=(self.threads_per_member(),))
+                                                              initargs=(threads,))
                         job = queue.popleft()
                         running[slots[slot].submit(run_member_attempt, job)] = (slot, job, time.perf_counter())
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -93,7 +95,7 @@ class LocalPoolExecutor:
                 pool.shutdown(wait=True)
 
     def __repr__(self):
-        return f"LocalPoolExecutor(max_workers={self.max_workers}, threads_per_member={self.threads_per_member()})"
+        return f"LocalPoolExecutor(max_workers={self.max_workers}, threads_per_member={self._threads or 'auto'})"
 
 
 def _died():

@@ -52,7 +52,7 @@ class EnsembleStore:
         return os.path.exists(os.path.join(self.directory, "ensemble.json")) or \
             (os.path.isdir(members) and bool(os.listdir(members)))
 
-    def check_manifest(self, members, steps):
+    def check_manifest(self, members):
         """Refuse to resume into a folder whose members had other parameters: their checkpoints and
         rows would be mixed into this table. New members may be added; steps may change (a finished
         member with fewer steps is extended from its checkpoint)."""
