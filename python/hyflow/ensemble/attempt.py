@@ -30,23 +30,40 @@ class MemberJob:
     previous_wall_s: float = 0.0     # wall time of the earlier attempts, so the row shows the total
 
 
-def run_member_attempt(job, comm=None, write_row=True):
+def run_member_attempt(job, comm=None, write_row=True, agree_built=None):
     """Run `job`; returns its row with status "ok" or "failed". comm: the process group an MPI member
     runs on. write_row: store an ok row in members/<id>/result.json right away, from the process that
-    ran it, so a finished member stays finished even if the coordinator dies before hearing of it."""
+    ran it, so a finished member stays finished even if the coordinator dies before hearing of it.
+    agree_built(built_here) -> built on every rank: under MPI, the ranks of the member's group agree
+    that they all built the workflow before any of them starts it, since a rank whose build failed
+    would leave the others waiting in the workflow's communication until the timeout."""
     import hyflow as hy
-    from ..workflow import Workflow, WorkflowError
+    from ..workflow import Workflow
 
     if job.threads is not None:
         hy.set_num_threads(job.threads)
     started = time.perf_counter()
-    phase = "build_workflow"
-    start_step = None
+    wf, build_error = None, None
     try:
         wf = job.build(dict(job.params))
         if not isinstance(wf, Workflow):
             raise TypeError(f"build_workflow must return a hyflow.workflow.Workflow, got {type(wf).__name__}")
-        phase = "run"
+    except Exception as e:  # noqa: BLE001 — the member failed; the ensemble goes on with the others
+        build_error = e
+    built_everywhere = agree_built(build_error is None) if agree_built is not None else build_error is None
+    if build_error is not None:
+        return failed_row(job, time.perf_counter() - started, _phase_error("build_workflow", build_error))
+    if not built_everywhere:
+        return failed_row(job, time.perf_counter() - started,
+                          {"task": None, "step": None, "type": "BuildFailedElsewhere",
+                           "message": "build_workflow failed on another rank of the member's group"})
+    return _run_built(job, wf, comm, write_row, started)
+
+
+def _run_built(job, wf, comm, write_row, started):
+    from ..workflow import WorkflowError
+    phase, start_step = "run", None
+    try:
         result = wf.run(job.steps, checkpoint_every=job.checkpoint_every,
                         checkpoint_dir=job.checkpoint_dir, keep_checkpoints=job.keep_checkpoints, resume=True,
                         progress=False, comm=comm, **job.run_options)
@@ -58,15 +75,18 @@ def run_member_attempt(job, comm=None, write_row=True):
             start_step = e.result.start_step
         return failed_row(job, time.perf_counter() - started, _workflow_error(e), start_step)
     except Exception as e:  # noqa: BLE001 — the member failed; the ensemble goes on with the others
-        text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-        error = {"task": None, "step": None, "type": type(e).__name__,
-                 "message": f"{phase} raised {type(e).__name__}: {e}", "traceback": text}
-        return failed_row(job, time.perf_counter() - started, error, start_step)
+        return failed_row(job, time.perf_counter() - started, _phase_error(phase, e), start_step)
     row = _row(job, "ok", time.perf_counter() - started, start_step, metrics, None)
     if write_row and job.store_directory is not None:
         from .store import EnsembleStore
         EnsembleStore(job.store_directory).write_row(row)
     return row
+
+
+def _phase_error(phase, e):
+    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    return {"task": None, "step": None, "type": type(e).__name__, "message": f"{phase} raised {type(e).__name__}: {e}",
+            "traceback": text}
 
 
 def failed_row(job, wall_s, error, start_step=None):

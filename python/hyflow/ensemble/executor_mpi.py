@@ -5,8 +5,9 @@ communicator (Workflow.run(comm=group): its task placement counts the group's ra
 go to members/<id>/checkpoints/rank-NNNNN/). World rank 0 plans the run (which members are finished),
 and gathers the rows into the table; every rank returns the same table.
 
-The ranks of a group agree on each attempt's outcome (one small all-reduce): if the workflow failed on
-any of them the member failed, with that rank's error, and the whole group retries it. Metrics are
+The ranks of a group agree that all of them built the member's workflow before any starts it, and on
+each attempt's outcome (one small all-reduce each): if it failed on any of them the member failed, with
+that rank's error, and the whole group retries it. Metrics are
 computed on every rank of the group (each sees the tasks placed on it in result.state) and merged,
 group rank 0's keys winning.
 
@@ -49,7 +50,8 @@ class MPIExecutor:
 
         plan = _share_from_rank0(control, rank, world, lambda: _plan(ens), wire)
         if "error" in plan:
-            raise _ERRORS.get(plan["error"]["type"], RuntimeError)(plan["error"]["message"])
+            kind, message = plan["error"]["type"], plan["error"]["message"]
+            raise _ERRORS[kind](message) if kind in _ERRORS else RuntimeError(f"{kind}: {message}")
         ens._ran = True
         mine = [m for i, m in enumerate(plan["pending"]) if i % groups == color]
 
@@ -57,7 +59,8 @@ class MPIExecutor:
         for member_id in mine:
             job = ens.job(member_id)
             while True:
-                row = run_member_attempt(job, comm=group, write_row=False)
+                row = run_member_attempt(job, comm=group, write_row=False,
+                                         agree_built=lambda built: _all(group, built))
                 row = _agree(row, group, control, rank, leader, per, wire)
                 retry = next_attempt(job, row, ens.retries, report=rank == leader)
                 if retry is None:
@@ -91,7 +94,7 @@ _ERRORS = {"ValueError": ValueError, "TypeError": TypeError}
 def _plan(ens):
     try:
         reused, pending = ens.plan()
-    except (ValueError, TypeError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 — every rank raises it (see _share_from_rank0)
         return {"error": {"type": type(e).__name__, "message": str(e)}}
     return {"reused": reused, "pending": [job.member_id for job in pending]}
 
@@ -107,14 +110,20 @@ def _share_from_rank0(control, rank, world, make, wire):
     return wire.recv_value(control, 0, _TAG_PLAN)
 
 
-def _agree(row, group, control, rank, leader, per, wire):
-    """The group's row for this attempt: failed if it failed on any rank (with the first such rank's
-    error), else the leader's with every rank's metrics merged."""
+def _all(group, flag):
+    """Whether `flag` is true on every rank of the group (collective)."""
     import hyflow as hy
     from .. import distributed as dist
-    flag = hy.tensor([1 if row["status"] == "failed" else 0], dtype=hy.int64)
-    dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=group)
-    failed = bool(flag.tolist()[0])
+    t = hy.tensor([1 if flag else 0], dtype=hy.int64)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN, group=group)
+    return bool(t.tolist()[0])
+
+
+def _agree(row, group, control, rank, leader, per, wire):
+    """The group's row for this attempt: failed if it failed on any rank (with the first such rank's
+    error, the one that says why rather than "failed on another rank" where there is one), else the
+    leader's with every rank's metrics merged."""
+    failed = not _all(group, row["status"] == "ok")
     if rank != leader:
         wire.send_value(control, leader, _TAG_ROW, row, "ensemble member row")
         # Only the verdict matters here; the leader holds the row that goes into the table.
@@ -122,7 +131,9 @@ def _agree(row, group, control, rank, leader, per, wire):
     rows = [row] + [wire.recv_value(control, leader + i, _TAG_ROW) for i in range(1, per)]
     wall = max(r["wall_s"] for r in rows)
     if failed:
-        group_rank, bad = next((i, r) for i, r in enumerate(rows) if r["status"] == "failed")
+        bad_rows = [(i, r) for i, r in enumerate(rows) if r["status"] == "failed"]
+        own = [(i, r) for i, r in bad_rows if (r["error"] or {}).get("type") != "BuildFailedElsewhere"]
+        group_rank, bad = (own or bad_rows)[0]
         error = dict(bad["error"] or {}, rank=group_rank)
         return dict(bad, status="failed", wall_s=wall, error=error, metrics={})
     metrics = {}

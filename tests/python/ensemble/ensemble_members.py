@@ -11,6 +11,7 @@ how the tests see which steps (and which members) really ran. Parameters drive f
     placed: count on the first rank, record on the last (under MPI: the member's two ranks talk)
     interrupt: build raises KeyboardInterrupt on the member's first attempt (a Ctrl-C in the middle)
     sleep: seconds `count` sleeps each step (a member that runs long)
+    build_fails_on_rank: build raises on this MPI world rank only
 """
 import os
 import time
@@ -40,6 +41,10 @@ def _attempt_number(params):
 def build(params):
     os.makedirs(_member_dir(params), exist_ok=True)
     attempt = _attempt_number(params)
+    with open(os.path.join(_member_dir(params), "pid"), "w") as f:
+        f.write(str(os.getpid()))
+    if str(params.get("build_fails_on_rank")) == os.environ.get("OMPI_COMM_WORLD_RANK"):
+        raise RuntimeError(f"no input files on rank {os.environ.get('OMPI_COMM_WORLD_RANK')}")
     if params.get("interrupt") and attempt == 0:
         raise KeyboardInterrupt("interrupted while building member")
     wf = Workflow(f"member-{params.get('name', 'm')}", seed=params.get("seed", 0))
@@ -84,3 +89,25 @@ def steps_run(member_dir):
         return []
     with open(path) as f:
         return [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+
+
+def member_pid(member_dir):
+    """The process that built the member's last attempt."""
+    with open(os.path.join(member_dir, "pid")) as f:
+        return int(f.read())
+
+
+def process_gone(pid, within=10.0):
+    """Whether process `pid` has ended (or is a zombie waiting to be reaped) within `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)

@@ -50,14 +50,18 @@ def test_local_cluster_runs_members_and_retries_one_whose_worker_died(tmp_path, 
     assert {r["metrics"]["threads"] for r in (a, c)} == {max(1, (os.cpu_count() or 1) // 2)}
 
 
-def test_an_existing_cluster_by_client_and_a_failure_reported_not_raised(tmp_path, worker_env):
+def test_an_existing_cluster_by_client_or_address_and_a_failure_reported_not_raised(tmp_path, worker_env):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None,
                                   silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
         table = Ensemble(em.build, members(tmp_path, fail_at=2), steps=4, directory=tmp_path / "ens",
                          executor="dask", dask_client=client, metrics=em.metrics).run()
         assert client.status == "running"  # the ensemble leaves a cluster it did not make open
+        by_address = Ensemble(em.build, members(tmp_path / "2"), steps=4, directory=tmp_path / "ens2",
+                              executor="dask", address=cluster.scheduler_address, metrics=em.metrics).run()
+        assert client.status == "running"
     assert [r["status"] for r in table] == ["ok", "failed", "ok"]
     assert table[1]["error"]["task"] == "count" and table[1]["error"]["message"] == "ValueError: boom at step 2"
+    assert [r["metrics"]["total"] for r in by_address] == [4.0, 8.0, 12.0]
 
 
 def test_ctrl_c_cancels_the_running_members_and_closes_the_embedded_cluster(tmp_path, worker_env):
@@ -69,6 +73,9 @@ def test_ctrl_c_cancels_the_running_members_and_closes_the_embedded_cluster(tmp_
     ens = Ensemble(em.build, slow, steps=6, directory=tmp_path / "ens", executor=DaskExecutor(max_workers=2))
 
     def interrupt_on_first_row(job, row):
+        deadline = time.monotonic() + 30  # Ctrl-C once the slow member surely runs
+        while not os.path.exists(tmp_path / "side" / "slow" / "pid") and time.monotonic() < deadline:
+            time.sleep(0.05)
         raise KeyboardInterrupt
 
     _, pending = ens.plan()
@@ -76,4 +83,4 @@ def test_ctrl_c_cancels_the_running_members_and_closes_the_embedded_cluster(tmp_
     with pytest.raises(KeyboardInterrupt):
         ens.executor.execute(pending, interrupt_on_first_row)
     assert time.monotonic() - started < 40  # not the 60 s the slow member would take
-    assert len(em.steps_run(tmp_path / "side" / "slow")) < 6
+    assert em.process_gone(em.member_pid(tmp_path / "side" / "slow"))  # the worker running it was stopped

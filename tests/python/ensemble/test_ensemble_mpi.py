@@ -62,3 +62,13 @@ def test_members_on_sub_communicators_retry_and_resume(tmp_path):
 
 def test_ranks_per_member_that_does_not_divide_the_world_raises_on_every_rank(tmp_path):
     launch(str(tmp_path / "ens"), "uneven")
+
+
+def test_a_build_that_fails_on_one_rank_fails_the_member_without_a_hang(tmp_path):
+    directory = str(tmp_path / "ens")
+    table = launch(directory, "build-fails")
+    assert [r["status"] for r in table] == ["failed", "ok"]
+    error = table[0]["error"]
+    assert error["rank"] == 1 and error["task"] is None
+    assert error["message"] == "build_workflow raised RuntimeError: no input files on rank 1"
+    assert steps(directory, 0) == []  # rank 0 never started the member's workflow

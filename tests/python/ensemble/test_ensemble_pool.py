@@ -3,6 +3,7 @@ processes with their share of the cores, a worker process that dies mid-member (
 member's checkpoints, the other members untouched), and a clear error for builders that cannot be
 pickled."""
 import os
+import time
 
 import pytest
 
@@ -49,3 +50,22 @@ def test_unpicklable_builders_are_refused_with_the_reason(tmp_path):
     with pytest.raises(TypeError, match="module-level functions"):
         Ensemble(lambda p: em.build(p), members(tmp_path), steps=2, directory=tmp_path / "ens",
                  executor="process", max_workers=2).run()
+
+
+def test_ctrl_c_stops_the_worker_processes_of_running_members(tmp_path):
+    slow = [{"rate": 1.0, "dir": str(tmp_path / "side" / "quick")},
+            {"rate": 1.0, "dir": str(tmp_path / "side" / "slow"), "sleep": 10}]
+    ens = Ensemble(em.build, slow, steps=6, directory=tmp_path / "ens", executor="process", max_workers=2)
+
+    def interrupt_on_first_row(job, row):
+        deadline = time.monotonic() + 30  # Ctrl-C once the slow member surely runs
+        while not os.path.exists(tmp_path / "side" / "slow" / "pid") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    _, pending = ens.plan()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        ens.executor.execute(pending, interrupt_on_first_row)
+    assert time.monotonic() - started < 40  # not the 60 s the slow member would take
+    assert em.process_gone(em.member_pid(tmp_path / "side" / "slow"))  # not left running behind our back

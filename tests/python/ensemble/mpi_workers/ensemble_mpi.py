@@ -2,9 +2,11 @@
 its last), 2 ranks per member, so 2 members at a time on sub-communicators. Member 0001 fails once at
 step 3 and is retried from its checkpoints; member 0003 always fails.
 
-    python ensemble_mpi.py DIR [resume | uneven]
+    python ensemble_mpi.py DIR [resume | uneven | build-fails]
 
 uneven: ranks_per_member=3 does not divide 4 ranks: every rank must raise the same ValueError.
+build-fails: member 0000's build raises on world rank 1 only: its group must fail it (naming that
+rank's error) instead of rank 0 waiting in the workflow for a rank that never joins.
 
 Every rank checks that it got the same table as world rank 0 and prints "RANK r OK"; the test reads
 DIR/results.json and the members' steps.log files.
@@ -22,11 +24,14 @@ import ensemble_members as em  # noqa: E402
 
 
 def main():
-    directory, resume, uneven = sys.argv[1], sys.argv[2:] == ["resume"], sys.argv[2:] == ["uneven"]
+    directory, mode = sys.argv[1], (sys.argv[2:] or [""])[0]
+    resume, uneven = mode == "resume", mode == "uneven"
     side = os.path.join(directory, "side")
     members = [{"rate": 1.0 + i, "placed": True, "dir": os.path.join(side, str(i))} for i in range(4)]
     members[1].update(fail_at=3, fail_attempts=1)
     members[3].update(fail_at=2)
+    if mode == "build-fails":
+        members = [dict(members[0], build_fails_on_rank=1), members[2]]
     dist.init()
     if uneven:
         try:
@@ -40,7 +45,7 @@ def main():
     rank = dist.get_rank()
     with open(os.path.join(directory, f"table-rank-{rank}.json"), "w") as f:
         json.dump(list(table), f)
-    assert [row["member"] for row in table] == ["0000", "0001", "0002", "0003"], table
+    assert [row["member"] for row in table] == [f"{i:04d}" for i in range(len(members))], table
     print(f"RANK {rank} OK", flush=True)
 
 
