@@ -104,6 +104,7 @@ class _Driver:
         # (task name, step) -> (what raised it, the exception that failed it for good), which the WorkflowError chains
         # (`raise ... from`), so the user's traceback reaches them as a traceback, not as text
         self.errors = {}
+        self.checkpoint_error = None
 
     def predicate(self, task, step):
         ctx = self.contexts[task]
@@ -199,6 +200,8 @@ class _Driver:
         except BaseException as e:
             if not isinstance(e, Exception):  # Ctrl-C while saving: run() re-raises it as it is
                 self.interrupt = self.interrupt or e
+            else:  # stops the run; the WorkflowError chains it
+                self.checkpoint_error = self.checkpoint_error or e
             raise
 
     def _checkpoint(self, next_step, failed):
@@ -341,7 +344,10 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
     if report["timed_out"]:
         raise _run_timeout_error(wf, report, result, timeout)
     if report["aborted"]:
-        raise WorkflowError(f"workflow '{wf.name}' stopped: {report['aborted']}", result=result)
+        reason, cause = report["aborted"], driver.checkpoint_error
+        if cause is not None:  # the text pybind11 made of it ends with a copy of the traceback ("At: ...")
+            reason = reason.split("\n\nAt:\n")[0]
+        raise WorkflowError(f"workflow '{wf.name}' stopped: {reason}", result=result) from cause
     if report["failures"]:
         raise _failure_error(wf, report, result, driver.errors)
     return result
