@@ -288,16 +288,17 @@ class Workflow:
                 f.write(text)
         return text
 
-    def _repr_svg_(self):
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """Jupyter's display: the graph as SVG (Graphviz), else its DOT text. One bundle with one copy of
+        the SVG: Jupyter calls every `_repr_*_` method an object has, so a `_repr_svg_` beside a
+        `_repr_html_` that returned the same SVG rendered it twice and stored it twice in the notebook."""
         from .observe import render_svg
-        return render_svg(self.to_dot())
-
-    def _repr_html_(self):
-        svg = self._repr_svg_()
+        dot = self.to_dot()
+        svg = render_svg(dot)
         if svg is not None:
-            return svg
+            return {"image/svg+xml": svg, "text/plain": repr(self)}
         import html
-        return f"<pre>{html.escape(self.to_dot())}</pre>"
+        return {"text/html": f"<pre>{html.escape(dot)}</pre>", "text/plain": repr(self)}
 
     def __repr__(self):
         return (f"Workflow({self.name!r}, tasks={[t.name for t in self._tasks]}, "
@@ -310,7 +311,8 @@ class Workflow:
 
         Keyword arguments: checkpoint_every, checkpoint_dir, resume, keep_checkpoints, progress,
         threads, lookahead, timeout, comm. Returns a RunResult; raises WorkflowError naming the failed
-        task, its step and its traceback when a task fails after its retries (WorkflowTimeoutError
+        task and its step, chained to the task's exception (its __cause__), when a task fails after its
+        retries (WorkflowTimeoutError
         when a task or the run ran past its timeout). See docs/workflow.md.
         """
         from .run import run_workflow
