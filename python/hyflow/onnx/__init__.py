@@ -1,0 +1,11 @@
+"""ONNX for hyflow: export models (hy.onnx.export) and run ONNX models with ONNX Runtime on hyflow tensors
+(hy.onnx.InferenceSession). Needs `pip install onnx onnxruntime`; see docs/onnx.md."""
+from ._deps import require as _require
+
+_require()
+
+from ._opset import max_opset  # noqa: E402
+from .errors import ExportError  # noqa: E402
+from .export import export  # noqa: E402
+
+__all__ = ["export", "ExportError", "max_opset"]
