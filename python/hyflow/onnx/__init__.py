@@ -7,5 +7,6 @@ _require()
 from ._opset import max_opset  # noqa: E402
 from .errors import ExportError  # noqa: E402
 from ._export import export  # noqa: E402
+from .session import InferenceSession  # noqa: E402
 
-__all__ = ["export", "ExportError", "max_opset"]
+__all__ = ["export", "ExportError", "InferenceSession", "max_opset"]
