@@ -24,6 +24,42 @@ LOWERINGS = {}     # op -> fn(cx, node): ops whose mapping needs argument conver
 COMPOSITES = {}    # op -> fn(cx, node): ops with no `onnx` mapping, exported as a few standard ops
 MIN_OPSET = {}     # op -> first opset its lowering works for (above the exporter's minimum)
 
+# The ONNX form of each composite, and what a mapped op's lowering refuses or adds: the op coverage table
+# of docs/onnx.md is generated from these and the op table (scripts/gen_onnx_coverage.py).
+FORMS = {
+    "ne": "Not(Equal(a, b)) (ONNX has no NotEqual)",
+    "atan2": "Atan(y / x) corrected by quadrant with Where (ONNX has no Atan2)",
+    "square": "Mul(x, x)",
+    "rsqrt": "Reciprocal(Sqrt(x))",
+    "silu": "Mul(x, Sigmoid(x))",
+    "expm1": "Sub(Exp(x), 1)",
+    "log1p": "Log(Add(x, 1))",
+    "trunc": "Mul(Sign(x), Floor(Abs(x)))",
+    "isfinite": "Not(Or(IsNaN(x), IsInf(x)))",
+    "floor_divide": "Floor(Div(a, b)); floating point only",
+    "im2col": "Conv with a one-hot weight, Reshape, Transpose; floating point only",
+}
+NOTES = {
+    "add": "alpha != 1 multiplies `other` first", "sub": "alpha != 1 multiplies `other` first",
+    "div": "rounding_mode 'floor'/'trunc' for floating point only",
+    "remainder": "floating point as a - Floor(a / b) * b (Python's sign rule)",
+    "sign": "NaN gives 0, as in hyflow", "clamp": "Max then Min (hyflow's order when min > max)",
+    "clamp_tensor": "Max then Min", "gelu": "below opset 20: the Erf/Tanh formula",
+    "softplus": "beta and threshold by Mul/Div/Where", "round": "decimals by scaling; integers in float64",
+    "mean": "a mean over nothing is NaN (Div of the sum by 0)",
+    "norm": "p = 1, 2 as ReduceL1/L2; other p by Pow/ReduceSum; inf, -inf, 0",
+    "max_dim": "ReduceMax + ArgMax", "min_dim": "ReduceMin + ArgMin",
+    "max_pool2d_with_indices": "only when the indices are not used",
+    "index": "integer index tensors of one shape (no masks, no broadcasting)",
+    "index_put_": "as index; not into inputs or parameters",
+    "multinomial": "with replacement (or one sample)", "pad": "modes constant, reflect, replicate, circular",
+    "view": "with dynamic axes a dim kept in place becomes 0 (copy)", "reshape": "as view",
+    "expand": "dims kept from the input are 1 (broadcast both ways)", "broadcast_to": "as expand",
+    "zeros": "Expand of a constant at the traced shape", "ones": "as zeros", "full": "as zeros",
+    "rand": "values differ from hyflow's generator", "randn": "values differ from hyflow's generator",
+    "nonzero": "Transpose of NonZero", "split": "sizes from the traced shapes", "chunk": "as split",
+}
+
 
 def lowering(*ops, composite=False, min_opset=None):
     def register(fn):
