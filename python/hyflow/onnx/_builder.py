@@ -25,6 +25,7 @@ class Builder:
         self.nodes, self.initializers = [], []
         self._used = set()
         self._const_cache = {}
+        self.domains = set()  # custom domains used (each needs an opset import)
 
     def fresh(self, hint):
         """A name not used yet, from ``hint``."""

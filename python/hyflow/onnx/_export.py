@@ -202,8 +202,11 @@ def _check_nodes(graph, sites, opset):
     for v in list(graph.inputs) + list(graph.captured) + [r for n in graph.nodes for r in n.output_values()]:
         if v.storage is not None:
             storage_count.setdefault(v.storage, set()).add(v.id)
+    from . import custom_ops
     for node, site in zip(graph.nodes, sites):
         entry = node.entry
+        if node.op in custom_ops.REGISTERED:
+            continue
         if not entry.get("builtin"):
             problems.append((f"{node.op}: user-defined op (no ONNX form)", site))
             continue
@@ -233,6 +236,9 @@ def _writes_to(graph, storage):
 
 
 def _lower_node(cx, node):
+    from . import custom_ops
+    if node.op in custom_ops.REGISTERED:
+        return custom_ops.lower(cx, node)
     fn = _lower.COMPOSITES.get(node.op) or _lower.LOWERINGS.get(node.op)
     if fn is not None:
         return fn(cx, node)
@@ -254,7 +260,8 @@ def _make_model(b, in_values, input_names, out_values, output_names, dynamic, op
     else:
         outputs = [_value_info(n, v.meta, {}) for v, n in zip(out_values, output_names)]
     g = helper.make_graph(b.nodes, "hyflow", inputs, outputs, initializer=b.initializers)
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="hyflow",
+    imports = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in sorted(b.domains)]
+    model = helper.make_model(g, opset_imports=imports, producer_name="hyflow",
                               producer_version=hy.__version__ if hasattr(hy, "__version__") else "")
     model.ir_version = min(model.ir_version, _max_ir_version())
     return model

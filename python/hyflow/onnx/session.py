@@ -60,13 +60,15 @@ class InferenceSession:
     """An ONNX model loaded into ONNX Runtime, called with and returning hyflow tensors.
 
     ``path_or_bytes``: a file path or the model's bytes. ``threads``: ORT's intra-op threads (None: ORT's
-    default, one per core). ``providers``: ORT execution providers (default: CPU).
+    default, one per core). ``providers``: ORT execution providers (default: CPU). ``custom_ops``: register
+    onnxruntime-extensions so nodes exported by hy.onnx.custom_op run hyflow's kernels (None: when the
+    model uses that domain).
 
     ``sess(*tensors)`` returns one tensor (one output) or a tuple; ``sess.run(inputs, output_names=None,
     out=None)`` takes a list or a ``{name: tensor}`` dict and returns a list; ``out`` gives preallocated
     output tensors ORT writes into."""
 
-    def __init__(self, path_or_bytes, threads=None, providers=None):
+    def __init__(self, path_or_bytes, threads=None, providers=None, custom_ops=None):
         if isinstance(path_or_bytes, (bytes, bytearray)):
             source, what = bytes(path_or_bytes), "the model bytes"
         elif isinstance(path_or_bytes, (str, os.PathLike)):
@@ -90,6 +92,14 @@ class InferenceSession:
             options.inter_op_num_threads = 1
         if providers is None:
             providers = ["CPUExecutionProvider"]
+        from . import custom_ops as _custom
+        if custom_ops is None:  # automatic: when the model uses hyflow's custom-op domain
+            try:
+                custom_ops = _custom.model_uses_custom_domain(source)
+            except Exception:  # noqa: BLE001 - an unreadable model: ORT's load below says why
+                custom_ops = False
+        if custom_ops:
+            _custom.enable(options)
         try:
             self._sess = ort.InferenceSession(source, options, providers=list(providers))
         except Exception as err:  # noqa: BLE001 - ORT raises its own exception classes
