@@ -977,3 +977,115 @@ def _multinomial(cx, node):
     if len(x.meta.shape) == 1:
         y = b.node("Squeeze", [y, b.ints([0])])
     return [y]
+
+
+# ---- more composites: reductions, shape ops and comparisons ONNX spells differently ----------------------
+@lowering("all", "any", composite=True)
+def _all_any(cx, node):
+    x = node.arg("self")
+    b = cx.b
+    name = b.cast(cx.name(x), x.meta.dtype, hy.bool)  # nonzero is true
+    name = b.cast(name, hy.bool, hy.int32)
+    if len(x.meta.shape) == 0:
+        return [b.cast(name, hy.int32, hy.bool)]
+    if node.op == "all":  # over nothing: ReduceMin gives int32's max, true
+        y = _reduce_node(cx, "ReduceMin", name, x, node.arg("dim"), node.arg("keepdim"))
+        return [b.cast(y, hy.int32, hy.bool)]
+    # any: a count of true values (ReduceMax over nothing would give int32's min, also "true")
+    y = _reduce_node(cx, "ReduceSum", b.cast(name, hy.int32, hy.int64), x, node.arg("dim"), node.arg("keepdim"))
+    return [b.node("Greater", [y, b.const(0, hy.int64)])]
+
+
+@lowering("var", "std", composite=True)
+def _var_std(cx, node):
+    x = node.arg("self")
+    odt = out_dtype(node)
+    dt = hy.float32 if str(odt) in ("hyflow.float16", "hyflow.bfloat16") else odt  # as hyflow accumulates
+    b = cx.b
+    name = cx.operand(x, dt)
+    shape, dims, keep = x.meta.shape, node.arg("dim"), node.arg("keepdim")
+    nd = len(shape)
+    axes = list(range(nd)) if dims is None or len(dims) == 0 else [norm_dim(d, max(nd, 1)) for d in dims]
+    count = 1
+    for a in axes:
+        count *= shape[a] if nd else 1
+    if nd == 0:
+        mean, centred = name, b.node("Sub", [name, name])
+        total = b.node("Mul", [centred, centred])
+    else:
+        mean = b.node("ReduceMean", [name, b.ints(axes)], keepdims=1)
+        centred = b.node("Sub", [name, mean])
+        total = b.node("ReduceSum", [b.node("Mul", [centred, centred]), b.ints(axes)], keepdims=int(keep))
+    dof = count - node.arg("correction")
+    var = b.node("Div", [total, b.const(max(dof, 0), dt)])
+    return [b.cast(b.node("Sqrt", [var]) if node.op == "std" else var, dt, odt)]
+
+
+@lowering("flip", composite=True)
+def _flip(cx, node):
+    x = node.arg("self")
+    nd = len(x.meta.shape)
+    name = cx.name(x)
+    if nd == 0 or not node.arg("dims"):
+        return [cx.b.node("Identity", [name])]
+    axes = sorted({norm_dim(d, nd) for d in node.arg("dims")})
+    b = cx.b
+    return [b.node("Slice", [name, b.ints([-1] * len(axes)), b.ints([-INT64_MAX] * len(axes)), b.ints(axes),
+                             b.ints([-1] * len(axes))])]
+
+
+@lowering("roll", composite=True)
+def _roll(cx, node):
+    x = node.arg("self")
+    b = cx.b
+    name = cx.name(x)
+    shape = list(x.meta.shape)
+    shifts, dims = list(node.arg("shifts")), node.arg("dims")
+    if dims is None:  # roll of the flattened tensor
+        flat = b.node("Reshape", [name, b.ints([-1])])
+        n = 1
+        for s in shape:
+            n *= s
+        rolled = _roll_axis(b, flat, 0, n, shifts[0])
+        return [b.node("Reshape", [rolled, b.ints(shape)])]
+    for s, d in zip(shifts, dims):
+        d = norm_dim(d, len(shape))
+        name = _roll_axis(b, name, d, shape[d], s)
+    return [name]
+
+
+def _roll_axis(b, name, axis, n, shift):
+    if n == 0 or shift % n == 0:
+        return b.node("Identity", [name])
+    k = shift % n  # the last k elements come first
+    tail = b.node("Slice", [name, b.ints([n - k]), b.ints([n]), b.ints([axis])])
+    head = b.node("Slice", [name, b.ints([0]), b.ints([n - k]), b.ints([axis])])
+    return b.node("Concat", [tail, head], axis=axis)
+
+
+@lowering("isclose", composite=True)
+def _isclose(cx, node):
+    a, c = node.arg("self"), node.arg("other")
+    cdt = compute_dtype(cx, [a, c])
+    if not _dtypes.is_float(cdt):
+        cdt = hy.float64  # integers compare exactly through float64 below 2**53
+    elif str(cdt) in ("hyflow.float16", "hyflow.bfloat16"):
+        cdt = hy.float32
+    b = cx.b
+    x, y = cx.operand(a, cdt), cx.operand(c, cdt)
+    diff = b.node("Abs", [b.node("Sub", [x, y])])
+    bound = b.node("Add", [b.const(node.arg("atol"), cdt), b.node("Mul", [b.const(node.arg("rtol"), cdt),
+                                                                          b.node("Abs", [y])])])
+    finite = b.node("Not", [b.node("Or", [b.node("IsInf", [x]), b.node("IsInf", [y])])])
+    close = b.node("Or", [b.node("Equal", [x, y]), b.node("And", [finite, b.node("LessOrEqual", [diff, bound])])])
+    if node.arg("equal_nan"):
+        close = b.node("Or", [close, b.node("And", [b.node("IsNaN", [x]), b.node("IsNaN", [y])])])
+    return [close]
+
+
+FORMS.update({
+    "all": "ReduceMin over the values as bool (int32)", "any": "ReduceSum of the true values > 0",
+    "var": "ReduceMean, Sub, Mul, ReduceSum, Div by (n - correction)", "std": "Sqrt of var's form",
+    "flip": "Slice with step -1", "roll": "two Slices and a Concat per dim",
+    "isclose": "Abs(a - b) <= atol + rtol * Abs(b), or a == b (and both NaN with equal_nan)",
+})
