@@ -26,7 +26,9 @@ for _mod in pkgutil.iter_modules(opinfo.__path__):
     OPS.extend(importlib.import_module(f"opinfo.{_mod.name}").OPS)
 
 RANDOM = {"multinomial", "rand", "randn"}           # values differ by design: dtype and shape only
-NO_NUMPY = {"bfloat16"}                              # ORT takes no bfloat16 NumPy input: fed as Cast from float32
+# NumPy has no bfloat16 to feed ORT: bfloat16 cases take float32 inputs (exact copies) that the exported
+# function casts to bfloat16 first, and cast bfloat16 results back to float32 last.
+BF16 = "bfloat16"
 
 CASES = [pytest.param(info, dt, id=f"{info.name}-{dt}") for info in OPS if _lower.supported(info.name)
          for dt in info.dtypes]
@@ -63,9 +65,6 @@ def _ort_unsupported(err):
 
 @pytest.mark.parametrize("info,dtype", CASES)
 def test_exported_single_op_matches_eager(info, dtype):
-    if dtype in NO_NUMPY:
-        SKIPPED.setdefault(f"{info.name}-{dtype}", "bfloat16 inputs: NumPy has no bfloat16 to feed ORT")
-        pytest.skip("bfloat16 inputs cannot be fed from NumPy")
     rng = np.random.default_rng(1234)
     fn = getattr(hy.ops, info.name)
     ran = 0
@@ -81,21 +80,32 @@ def test_exported_single_op_matches_eager(info, dtype):
             leaves = leaves  # layout does not matter to ONNX: values are fed densely
         what = f"{info.name}({sample.desc or 'sample'}) {dtype}"
 
-        def one_op(*tensors, _args=args, _leaves=leaves):
+        bf16 = dtype == BF16
+
+        def one_op(*tensors, _args=args, _leaves=leaves, _bf16=bf16):
+            if _bf16:
+                tensors = [t.to(hy.bfloat16) if t.dtype == hy.float32 else t for t in tensors]
             swap = {id(t): n for t, n in zip(_leaves, tensors)}
             call = [swap.get(id(a), a) if isinstance(a, hy.Tensor) else
                     ([swap.get(id(x), x) for x in a] if isinstance(a, list) else a) for a in _args]
-            return fn(*call, **kwargs)
+            out = fn(*call, **kwargs)
+            if _bf16:
+                flat = [o.to(hy.float32) if o.dtype == hy.bfloat16 else o for o in _flat(out)]
+                return tuple(flat) if isinstance(out, (tuple, list)) else flat[0]
+            return out
 
+        feed_leaves = [t.to(hy.float32) if bf16 and t.dtype == hy.bfloat16 else t for t in leaves]
+        if bf16:
+            expected = [e.to(hy.float32) if e.dtype == hy.bfloat16 else e for e in expected]
         try:
-            model = export_bytes(one_op, tuple(leaves))
+            model = export_bytes(one_op, tuple(feed_leaves))
         except hy.onnx.ExportError as err:
             # a lowering may refuse particular arguments; that must be said, never a wrong model
             assert "ONNX checker" not in err.problems[0][0], f"{what}: {err}"
             SKIPPED.setdefault(f"{info.name}-{dtype}", f"export refused: {err.problems[0][0]}")
             continue
         try:
-            got = ort_run(model, [np.array(t.numpy(), order="C") for t in leaves])
+            got = ort_run(model, [np.array(t.numpy(), order="C") for t in feed_leaves])
         except Exception as err:  # noqa: BLE001 - ORT raises its own exception types
             if _ort_unsupported(err):
                 SKIPPED.setdefault(f"{info.name}-{dtype}", "ORT: " + str(err).splitlines()[0][:160])
@@ -112,7 +122,8 @@ def test_exported_single_op_matches_eager(info, dtype):
             if not e.dtype.is_floating_point:
                 np.testing.assert_array_equal(g.numpy(), e.numpy(), err_msg=what)
             else:
-                tol = TOL.get((info.name, dtype)) or (info.tol or {}).get(dtype, default_tolerances(e.dtype))
+                tol = TOL.get((info.name, dtype)) or (info.tol or {}).get(
+                    dtype, default_tolerances(hy.bfloat16 if bf16 else e.dtype))
                 rtol, atol = tol
                 assert_close(g.to(hy.float64), e.to(hy.float64).numpy(), rtol=max(rtol, 1e-5), atol=max(atol, 1e-6),
                              msg=what)
