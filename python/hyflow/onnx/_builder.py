@@ -20,8 +20,13 @@ def tensor_proto(name, t):
 
 
 class Builder:
-    def __init__(self, opset):
+    """``inline_constants``: constants and captured tensors become Constant nodes instead of initializers
+    (the body of an ONNX function may hold no initializers)."""
+
+    def __init__(self, opset, inline_constants=False):
         self.opset = opset
+        self.inline_constants = inline_constants
+        self.functions = []   # FunctionProtos the graph calls (hy.onnx.onnx_function)
         self.nodes, self.initializers = [], []
         self._used = set()
         self._const_cache = {}
@@ -49,7 +54,11 @@ class Builder:
         return names[0] if len(names) == 1 else names
 
     def initializer(self, name, t):
-        self.initializers.append(tensor_proto(self.reserve(name), t))
+        proto = tensor_proto(self.reserve(name), t)
+        if self.inline_constants:
+            self.nodes.append(helper.make_node("Constant", [], [name], name=self.fresh("Constant"), value=proto))
+        else:
+            self.initializers.append(proto)
         return name
 
     def const(self, value, dtype):
@@ -62,7 +71,11 @@ class Builder:
         key = (arr.dtype.str, arr.shape, arr.tobytes())
         if key not in self._const_cache:
             name = self.reserve(self.fresh("const"))
-            self.initializers.append(numpy_helper.from_array(arr, name))
+            if self.inline_constants:
+                self.nodes.append(helper.make_node("Constant", [], [name], name=self.fresh("Constant"),
+                                                   value=numpy_helper.from_array(arr, name)))
+            else:
+                self.initializers.append(numpy_helper.from_array(arr, name))
             self._const_cache[key] = name
         return self._const_cache[key]
 

@@ -101,15 +101,31 @@ def export(model_or_fn, args, f, input_names=None, output_names=None, dynamic_ax
     b = Builder(opset)
     for n in input_names + output_names:
         b.reserve(n)
-    names = {v.id: n for v, n in zip(in_values, input_names)}
-    _name_captured(b, graph, names, model_or_fn)
+    sites = getattr(graph, "call_sites", None)
+    problems = [(f"graph break: {what}", where) for what, where in breaks]
+    more, _ = _lower_graph(b, graph, input_names, output_names, model_or_fn, bool(dynamic), sites,
+                           check_only=bool(problems))
+    problems += more
+    if problems:
+        raise ExportError(problems)
+    model = _make_model(b, in_values, input_names, out_leaves, output_names, dynamic, opset)
+    return _validate_and_write(model, f, external_data)
+
+
+def _lower_graph(b, graph, input_names, output_names=None, model=None, dynamic=False, sites=None,
+                 check_only=False):
+    """Lower a captured graph into builder ``b``: inputs named ``input_names``, outputs Identity'd to
+    ``output_names`` (fresh names when None). Returns (problems, output names); on problems nothing
+    usable was emitted."""
+    out_leaves = _pytree.flatten(graph.outputs)[0]
+    names = {v.id: n for v, n in zip(graph.inputs, input_names)}
+    _name_captured(b, graph, names, model)
     used = {v.id for n in graph.nodes for v in n.input_values()} | {v.id for v in out_leaves
                                                                      if isinstance(v, Value)}
-    cx = _Context(b, names, used, bool(dynamic))
-    sites = getattr(graph, "call_sites", None) or [""] * len(graph.nodes)
-    problems = [(f"graph break: {what}", where) for what, where in breaks]
-    problems += _check_nodes(graph, sites, opset)
-    if not problems:
+    cx = _Context(b, names, used, dynamic)
+    sites = sites or [""] * len(graph.nodes)
+    problems = _check_nodes(graph, sites, b.opset)
+    if not problems and not check_only:
         for node, site in zip(graph.nodes, sites):
             try:
                 outs = _lower_node(cx, node)
@@ -125,13 +141,13 @@ def export(model_or_fn, args, f, input_names=None, output_names=None, dynamic_ax
     for i, leaf in enumerate(out_leaves):
         if not isinstance(leaf, Value):
             problems.append((f"output {i} is a {type(leaf).__name__}, not a tensor", ""))
-    if problems:
-        raise ExportError(problems)
-
+    if problems or check_only:
+        return problems, None
+    if output_names is None:
+        output_names = [b.reserve(b.fresh(f"y{i}")) for i in range(len(out_leaves))]
     for v, n in zip(out_leaves, output_names):
         b.node("Identity", [cx.name(v)], [n])
-    model = _make_model(b, in_values, input_names, out_leaves, output_names, dynamic, opset)
-    return _validate_and_write(model, f, external_data)
+    return problems, output_names
 
 
 # ---- tracing ----------------------------------------------------------------------------------------------
@@ -202,10 +218,10 @@ def _check_nodes(graph, sites, opset):
     for v in list(graph.inputs) + list(graph.captured) + [r for n in graph.nodes for r in n.output_values()]:
         if v.storage is not None:
             storage_count.setdefault(v.storage, set()).add(v.id)
-    from . import custom_ops
+    from . import custom_ops, functions
     for node, site in zip(graph.nodes, sites):
         entry = node.entry
-        if node.op in custom_ops.REGISTERED:
+        if node.op in custom_ops.REGISTERED or node.op in functions.FUNCTIONS:
             continue
         if not entry.get("builtin"):
             problems.append((f"{node.op}: user-defined op (no ONNX form)", site))
@@ -236,7 +252,9 @@ def _writes_to(graph, storage):
 
 
 def _lower_node(cx, node):
-    from . import custom_ops
+    from . import custom_ops, functions
+    if node.op in functions.FUNCTIONS:
+        return functions.lower(cx, node, lambda sub, g, ins: _lower_graph(sub, g, ins))
     if node.op in custom_ops.REGISTERED:
         return custom_ops.lower(cx, node)
     fn = _lower.COMPOSITES.get(node.op) or _lower.LOWERINGS.get(node.op)
@@ -260,8 +278,9 @@ def _make_model(b, in_values, input_names, out_values, output_names, dynamic, op
     else:
         outputs = [_value_info(n, v.meta, {}) for v, n in zip(out_values, output_names)]
     g = helper.make_graph(b.nodes, "hyflow", inputs, outputs, initializer=b.initializers)
+    imports_functions = list(b.functions)
     imports = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in sorted(b.domains)]
-    model = helper.make_model(g, opset_imports=imports, producer_name="hyflow",
+    model = helper.make_model(g, opset_imports=imports, functions=imports_functions, producer_name="hyflow",
                               producer_version=hy.__version__ if hasattr(hy, "__version__") else "")
     model.ir_version = min(model.ir_version, _max_ir_version())
     return model

@@ -72,3 +72,37 @@ def test_custom_op_bad_arguments():
         hy.onnx.custom_op("pad")  # int[] pad
     with pytest.raises(ValueError, match="dtype"):
         hy.onnx.custom_op("laplacian", dtypes=("int32",))
+
+
+def test_user_op_exported_as_onnx_function():
+    hy.ops.define("onnx_test_smooth(Tensor x, Tensor w, float k) -> Tensor")
+
+    @hy.ops.impl("onnx_test_smooth", "cpu")
+    def _smooth(x, w, k):
+        return (x * k).tanh() * w + 1.0
+
+    w = hy.randn(6)
+    hy.onnx.onnx_function("onnx_test_smooth", lambda x, w, k: (x * k).tanh() * w + 1.0)
+    try:
+        def fn(x):
+            return hy.ops.onnx_test_smooth(x, w, 0.5) + hy.ops.onnx_test_smooth(x.square(), w, 0.5) \
+                + hy.ops.onnx_test_smooth(x, w, 2.0)
+        x = hy.randn(4, 6)
+        data = export_bytes(fn, (x,))
+        model = onnx.load_from_string(data)
+        assert sorted(f.name for f in model.functions) == ["onnx_test_smooth", "onnx_test_smooth_1"]
+        calls = [n for n in model.graph.node if n.domain == "hyflow.functions"]
+        assert len(calls) == 3  # the k=0.5 calls share one function
+        import onnxruntime as ort
+        got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"input_0": x.numpy()})[0]
+        np.testing.assert_allclose(got, fn(x).numpy(), rtol=1e-5, atol=1e-6)
+        # a function body that cannot be exported is reported as the op's problem
+        hy.onnx.onnx_function("onnx_test_smooth", lambda x, w, k: hy.ops.laplacian(x, 1) * w)
+        with pytest.raises(hy.onnx.ExportError, match="onnx_test_smooth: its ONNX function cannot be exported"):
+            export_bytes(lambda t: hy.ops.onnx_test_smooth(t, w, 1.0), (hy.randn(6),))
+    finally:
+        hy.onnx.remove_onnx_function("onnx_test_smooth")
+    with pytest.raises(hy.onnx.ExportError, match="user-defined"):
+        export_bytes(lambda t: hy.ops.onnx_test_smooth(t, w, 1.0), (hy.randn(6),))
+    with pytest.raises(TypeError, match="callable"):
+        hy.onnx.onnx_function("onnx_test_smooth", 3)
