@@ -48,8 +48,27 @@ class _Context:
     Value = Value
     Unsupported = _Unsupported
 
-    def __init__(self, builder, names, used, dynamic):
+    def __init__(self, builder, names, used, dynamic, sym_exprs=None, symbols=None):
         self.b, self._names, self._used, self.dynamic = builder, names, used, dynamic
+        self.sym_exprs, self.symbols = sym_exprs or {}, symbols or {}
+        self._sym_names = {}
+        self.node = None  # the node being lowered
+
+    def ints(self, values, arg):
+        """The int64 1-D input for argument ``arg`` of the node being lowered: constant, or computed from
+        the inputs' shapes where a dynamic size decides it (see _symbolic.py)."""
+        from . import _symbolic
+        return _symbolic.emit(self, list(values), self.sym_exprs.get(id(self.node)), arg)
+
+    def has_symbolic(self, arg):
+        return any(k[0] == arg for k in self.sym_exprs.get(id(self.node), {}))
+
+    def symbol(self, sym):
+        """A 1-element int64 tensor: the run-time size of dynamic axis ``sym``."""
+        if sym not in self._sym_names:
+            name, axis, _ = self.symbols[sym]
+            self._sym_names[sym] = self.b.node("Shape", [name], start=axis, end=axis + 1)
+        return self._sym_names[sym]
 
     def name(self, v):
         if v.id not in self._names:
@@ -103,8 +122,12 @@ def export(model_or_fn, args, f, input_names=None, output_names=None, dynamic_ax
         b.reserve(n)
     sites = getattr(graph, "call_sites", None)
     problems = [(f"graph break: {what}", where) for what, where in breaks]
+    sym = (None, None)
+    if dynamic and not problems:
+        from . import _symbolic
+        sym = _symbolic.find(lambda a: _trace(model_or_fn, a)[0], args, graph, input_names, dynamic)
     more, _ = _lower_graph(b, graph, input_names, output_names, model_or_fn, bool(dynamic), sites,
-                           check_only=bool(problems))
+                           check_only=bool(problems), sym=sym)
     problems += more
     if problems:
         raise ExportError(problems)
@@ -113,7 +136,7 @@ def export(model_or_fn, args, f, input_names=None, output_names=None, dynamic_ax
 
 
 def _lower_graph(b, graph, input_names, output_names=None, model=None, dynamic=False, sites=None,
-                 check_only=False):
+                 check_only=False, sym=(None, None)):
     """Lower a captured graph into builder ``b``: inputs named ``input_names``, outputs Identity'd to
     ``output_names`` (fresh names when None). Returns (problems, output names); on problems nothing
     usable was emitted."""
@@ -122,11 +145,12 @@ def _lower_graph(b, graph, input_names, output_names=None, model=None, dynamic=F
     _name_captured(b, graph, names, model)
     used = {v.id for n in graph.nodes for v in n.input_values()} | {v.id for v in out_leaves
                                                                      if isinstance(v, Value)}
-    cx = _Context(b, names, used, dynamic)
+    cx = _Context(b, names, used, dynamic, *sym)
     sites = sites or [""] * len(graph.nodes)
     problems = _check_nodes(graph, sites, b.opset)
     if not problems and not check_only:
         for node, site in zip(graph.nodes, sites):
+            cx.node = node
             try:
                 outs = _lower_node(cx, node)
             except _Unsupported as err:

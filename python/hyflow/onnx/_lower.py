@@ -635,7 +635,7 @@ def _target_shape(cx, x, target):
     """A Reshape target for ``x``: hyflow's requested shape; with dynamic axes, a dim kept in place (same
     size at the same index, before any -1) becomes 0 ("copy from the input") so a batch dim stays symbolic."""
     target = list(target)
-    if cx.dynamic:
+    if cx.dynamic and not cx.has_symbolic("shape"):
         for i, t in enumerate(target):
             if t == -1:
                 break
@@ -647,7 +647,7 @@ def _target_shape(cx, x, target):
 @lowering("view", "reshape")
 def _reshape(cx, node):
     x = node.arg("self")
-    return [cx.b.node("Reshape", [cx.name(x), cx.b.ints(_target_shape(cx, x, node.arg("shape")))])]
+    return [cx.b.node("Reshape", [cx.name(x), cx.ints(_target_shape(cx, x, node.arg("shape")), "shape")])]
 
 
 @lowering("flatten")
@@ -686,6 +686,8 @@ def _expand(cx, node):
     out = list(node.results[0].meta.shape)
     ins = list(x.meta.shape)
     # 1 where the input keeps its own size (Expand broadcasts both ways): a symbolic dim stays symbolic
+    if cx.has_symbolic("shape"):  # the requested sizes, -1 (keep) as 1: Expand broadcasts both ways
+        return [cx.b.node("Expand", [cx.name(x), cx.ints([1 if v == -1 else v for v in node.arg("shape")], "shape")])]
     shape = [1 if i >= len(out) - len(ins) and ins[i - (len(out) - len(ins))] == o else o for i, o in enumerate(out)]
     return [cx.b.node("Expand", [cx.name(x), cx.b.ints(shape)])]
 
@@ -849,7 +851,7 @@ def _full(cx, node):
     if value is None:
         value = node.arg("fill_value")
     shape = list(node.results[0].meta.shape)
-    return [cx.b.node("Expand", [cx.b.const(value, dt), cx.b.ints(shape)])]
+    return [cx.b.node("Expand", [cx.b.const(value, dt), cx.ints(shape, "size")])]
 
 
 @lowering("arange")

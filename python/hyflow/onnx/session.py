@@ -82,7 +82,7 @@ class InferenceSession:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"InferenceSession: threads must be a positive integer or None, got {threads!r}")
         options = ort.SessionOptions()
-        options.log_severity_level = 3
+        options.log_severity_level = 4  # ORT's own errors reach the caller as exceptions, not on stderr
         # ORT's pool spins after each run by default, on the cores hyflow's own pool needs next: on a
         # 2-core machine an eager MLP between two ORT calls ran ~10x slower. Idle ORT threads sleep instead.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

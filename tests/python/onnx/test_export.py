@@ -95,6 +95,34 @@ def test_dynamic_axes_through_reshape_and_flatten():
     np.testing.assert_allclose(y, to_numpy(fn(x)), rtol=1e-5, atol=1e-6)
 
 
+def test_sizes_computed_from_a_dynamic_axis_follow_it():
+    # b * 4 is computed in Python from x.shape[0]: a second trace shows it follows the batch size
+    def fn(x):
+        b = x.shape[0]
+        y = x.reshape(b * 4, 3).exp()
+        z = hy.zeros(b, 1) + 1
+        return y.reshape(b, 12) * z, y.sum(1).reshape(b, 4)
+    data = export_bytes(fn, (hy.randn(2, 12),), input_names=["x"], output_names=["y", "s"],
+                        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}, "s": {0: "batch"}})
+    for n in (1, 2, 5):
+        x = hy.randn(n, 12)
+        got = ort_run(data, [to_numpy(x)])
+        for g, w in zip(got, fn(x)):
+            np.testing.assert_allclose(g, to_numpy(w), rtol=1e-5, atol=1e-6)
+
+
+def test_transformer_block_with_dynamic_batch_and_sequence():
+    hy.manual_seed(1)
+    layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32, batch_first=True).eval()
+    data = export_bytes(layer, (hy.randn(2, 5, 16),), input_names=["x"], output_names=["y"],
+                        dynamic_axes={"x": {0: "b", 1: "s"}, "y": {0: "b", 1: "s"}})
+    for shape in [(3, 5, 16), (1, 9, 16)]:
+        x = hy.randn(*shape)
+        (y,) = ort_run(data, [to_numpy(x)])
+        with hy.no_grad():
+            np.testing.assert_allclose(y, to_numpy(layer(x)), rtol=1e-4, atol=1e-4)
+
+
 def test_export_error_lists_every_problem_with_its_line():
     hy.ops.define("onnx_test_twice(Tensor x) -> Tensor")
 
