@@ -8,6 +8,9 @@ out through I/O binding. torch -> ORT exports with torch.onnx.export (TorchScrip
 runs ORT's run_with_iobinding on torch's buffers; the column is empty when that export fails here.
 Overhead rows: the climate surrogate at batch 1: `sess(x)` (a fresh output each call), `sess.run([x],
 out=[y])` (same buffers: nothing rebound) and ORT's run_with_iobinding on a prepared binding.
+Coupled rows: the climate example's workflow (benchmarks/coupling/hyflow_workflow.py, 32 x 32, 600 steps,
+surrogate from step 400) with the surrogate's inference eager and through ORT (--surrogate-runtime ort):
+the round trip state -> tendency after the switch (median, ms) and the infer body's time inside it.
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_onnx.py --threads 2
 """
 import io
@@ -133,6 +136,25 @@ def overhead_rows(args, sess, features):
             {"case": "surrogate b1 sess.run(out=)", "unit": "us/call", "hy_ort": same, "overhead": same - base}]
 
 
+def coupled_rows(args):
+    """The climate workflow's round trip with the eager and the ORT surrogate (same run otherwise)."""
+    import dataclasses
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "coupling"))
+    import coupling
+    import hyflow_workflow
+    import round_trip
+    rows = []
+    steps, switch = (300, 200) if args.quick else (600, 400)
+    for runtime in ("eager", "ort"):
+        config = dataclasses.replace(coupling.RunConfig(nx=32, ny=32, steps=steps, switch_step=switch, seed=0),
+                                     surrogate_runtime=runtime)
+        run = hyflow_workflow.run(coupling.Setup(config))
+        summary = round_trip.summary(round_trip.pool([run["round_trips"]]))
+        rows.append({"case": f"climate round trip ({runtime})", "unit": "ms", "roundtrip": summary["p50_ms"],
+                     "ml": summary["ml_p50_ms"], "online_error": run["online_error"]})
+    return rows
+
+
 def main():
     args = parse_args(__doc__)
     setup_threads(args.threads)
@@ -144,9 +166,12 @@ def main():
         rows += r
         notes += [x for x in n if x not in notes]
     rows += overhead_rows(args, sess, sg.PATCH_FEATURES)
+    rows += coupled_rows(args)
     notes += ["columns: microseconds per inference call (lower is better); 'ORT vs eager' = hyflow eager time / "
               "hyflow->ORT time (> 1: ORT is faster)",
               "overhead rows: 'overhead' = the call minus ORT's own run_with_iobinding on a prepared binding",
+              "climate rows: median round trip state -> tendency after the switch, and the ML bodies' time in it "
+              "(ms); ORT re-exports the surrogate after each training, inside that time",
               f"ORT intra-op threads = hyflow threads = torch threads = {args.threads}",
               f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')!r} (unset it for this benchmark, see docstring)"]
     if torch is None:
@@ -155,7 +180,8 @@ def main():
            [("case", "case", None), ("unit", "unit", None), ("hyflow", "hyflow eager", "{:.1f}"),
             ("hy_ort", "hyflow->ORT", "{:.1f}"), ("torch", "torch eager", "{:.1f}"),
             ("torch_ort", "torch->ORT", "{:.1f}"), ("ort_vs_eager", "ORT vs eager", "{:.2f}x"),
-            ("overhead", "overhead", "{:.1f}")], args, notes=notes)
+            ("overhead", "overhead", "{:.1f}"), ("roundtrip", "round trip p50", "{:.3f}"),
+            ("ml", "infer+train p50", "{:.3f}")], args, notes=notes)
 
 
 if __name__ == "__main__":

@@ -113,10 +113,8 @@ class InferenceSession:
         # ORT's Python run_with_iobinding adds a few us of wrapper checks per call; its native method takes
         # the same binding. Fall back to the public wrapper where that layout differs.
         native = getattr(self._sess, "_sess", None)
-        if native is not None and hasattr(native, "run_with_iobinding"):
-            self._run = lambda b, _n=native.run_with_iobinding: _n(b._iobinding, None)
-        else:
-            self._run = self._sess.run_with_iobinding
+        self._native_run = getattr(native, "run_with_iobinding", None)
+        self._run = self._run_binding
 
     @property
     def ort_session(self):
@@ -141,18 +139,21 @@ class InferenceSession:
         # outputs: nothing to check or rebind but fresh outputs (or the same `out` buffers).
         if output_names is None and type(inputs) in (list, tuple) and st.fast_key is not None:
             try:
-                key = tuple((t.data_ptr(), t.shape, t.dtype, t.is_contiguous()) for t in inputs)
+                key = tuple([(t.data_ptr(), t.shape, t.dtype, t.is_contiguous()) for t in inputs])
             except AttributeError:
                 key = None
             if key == st.fast_key:
                 if out is None:
-                    results = [hy.empty(shape, dtype=port.dtype) for port, shape in st.fast_outputs]
-                    for (port, shape), t in zip(st.fast_outputs, results):
-                        st.binding.bind_output(port.name, "cpu", 0, port.np_type, shape, t.data_ptr())
-                        st.bound["\0" + port.name] = (t.data_ptr(), shape)
+                    results = []
+                    for port, shape in st.fast_outputs:
+                        t = hy.empty(shape, dtype=port.dtype)
+                        ptr = t.data_ptr()
+                        st.binding.bind_output(port.name, "cpu", 0, port.np_type, shape, ptr)
+                        st.bound["\0" + port.name] = (ptr, shape)
+                        results.append(t)
                     self._run_bound(st)
                     return results
-                if [t.data_ptr() for t in out] == st.fast_out and len(out) == len(st.fast_outputs):
+                if len(out) == len(st.fast_outputs) and [t.data_ptr() for t in out] == st.fast_out:
                     self._run_bound(st)
                     return list(out)
         st.fast_key = None
@@ -212,6 +213,13 @@ class InferenceSession:
             st.fast_outputs = [(p, tuple(t.shape)) for p, t in zip(ports, results)]
             st.fast_out = None if out is None else [t.data_ptr() for t in out]
         return results
+
+    def _run_binding(self, binding):
+        native = getattr(binding, "_iobinding", None)
+        if self._native_run is not None and native is not None:
+            self._native_run(native, None)
+        else:
+            self._sess.run_with_iobinding(binding)
 
     def _run_bound(self, st):
         try:
