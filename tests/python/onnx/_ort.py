@@ -8,8 +8,12 @@ REASON = "needs onnx and onnxruntime: pip install onnx onnxruntime"
 
 
 def require():
-    pytest.importorskip("onnx", reason=REASON)
-    pytest.importorskip("onnxruntime", reason=REASON)
+    """Skip the calling test module when onnx or onnxruntime cannot be imported."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as err:
+        pytest.skip(f"{REASON} ({err})", allow_module_level=True)
 
 
 def export_bytes(fn, args, **kwargs):

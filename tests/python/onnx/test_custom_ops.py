@@ -6,7 +6,10 @@ import pytest
 from _ort import require, export_bytes
 
 require()
-pytest.importorskip("onnxruntime_extensions", reason="needs onnxruntime-extensions: pip install onnxruntime-extensions")
+try:
+    import onnxruntime_extensions  # noqa: F401
+except ImportError:
+    pytest.skip("needs onnxruntime-extensions: pip install onnxruntime-extensions", allow_module_level=True)
 
 import onnx  # noqa: E402
 
