@@ -5,6 +5,8 @@ The op lowerings (_lower.py) talk to this only: ``b.node("Add", [a, c])`` return
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
+import hyflow as hy
+
 from . import _dtypes
 
 
@@ -66,7 +68,7 @@ class Builder:
         equal constants share one initializer."""
         np_dtype = _dtypes.numpy_of(dtype)
         if np_dtype is None:  # bfloat16: made by a Cast from float32
-            return self.node("Cast", [self.const(value, _dtypes.hy.float32)], to=TensorProto.BFLOAT16)
+            return self.node("Cast", [self.const(value, hy.float32)], to=TensorProto.BFLOAT16)
         arr = np.asarray(value, dtype=np_dtype)
         key = (arr.dtype.str, arr.shape, arr.tobytes())
         if key not in self._const_cache:
@@ -81,7 +83,7 @@ class Builder:
 
     def ints(self, values):
         """An int64 1-D constant (axes, shapes, pads)."""
-        return self.const([int(v) for v in values], _dtypes.hy.int64)
+        return self.const([int(v) for v in values], hy.int64)
 
     def cast(self, name, src, dst):
         if str(src) == str(dst):

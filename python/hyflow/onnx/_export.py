@@ -13,13 +13,12 @@ captured graph as an ONNX model.
 4. onnx.checker.check_model(full_check=True) (strict shape inference), then an atomic write, with the
    initializers in a ``<file>.data`` file beside it when the model is large (or ``external_data=True``).
 """
-import io
 import os
 import shutil
 import tempfile
 
 import onnx
-from onnx import TensorProto, helper
+from onnx import helper
 
 import hyflow as hy
 
@@ -108,7 +107,7 @@ def export(model_or_fn, args, f, input_names=None, output_names=None, dynamic_ax
     if external_data and not isinstance(f, (str, os.PathLike)):
         raise ValueError("export(): external_data=True needs f to be a path (the data goes in a file beside it)")
 
-    graph, breaks, result = _trace(model_or_fn, args)
+    graph, breaks = _trace(model_or_fn, args)
     in_values = graph.inputs
     out_leaves = _pytree.flatten(graph.outputs)[0]
     input_names = _names("input_names", input_names, len(in_values), "input")
@@ -191,7 +190,7 @@ def _trace(model_or_fn, args):
     finally:
         for m, training in modes:
             m.training = training
-    return tr.graph, tr.breaks, tr.result
+    return tr.graph, tr.breaks
 
 
 def _names(what, names, n, prefix):
@@ -350,9 +349,9 @@ def _check(model):
 
 
 def _write_external(model, path):
-    """The model file plus ``<name>.data`` beside it: the data file first (each replaced atomically), so a
-    crash leaves either the old pair or a new data file the old model does not reference by offset... the
-    model is written last and only refers to a complete data file."""
+    """The model file plus ``<name>.data`` beside it. Both are staged in a temp folder beside the target
+    and checked there; then the data file is renamed into place and the model written atomically last, so
+    a model file on disk always refers to a complete data file."""
     from onnx import external_data_helper as ext
     directory = os.path.dirname(os.path.abspath(path))
     location = os.path.basename(path) + ".data"

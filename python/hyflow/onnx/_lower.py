@@ -443,10 +443,14 @@ COMPOSITES["rsqrt"] = _unary_composite(lambda b, x, dt: b.node("Reciprocal", [b.
 COMPOSITES["silu"] = _unary_composite(lambda b, x, dt: b.node("Mul", [x, b.node("Sigmoid", [x])]))
 COMPOSITES["expm1"] = _unary_composite(lambda b, x, dt: b.node("Sub", [b.node("Exp", [x]), b.const(1.0, dt)]))
 COMPOSITES["log1p"] = _unary_composite(lambda b, x, dt: b.node("Log", [b.node("Add", [x, b.const(1.0, dt)])]))
-COMPOSITES["trunc"] = lambda cx, n: (
-    [cx.b.node("Identity", [cx.name(n.arg("self"))])] if not _dtypes.is_float(out_dtype(n)) else
-    [cx.b.node("Mul", [cx.b.node("Sign", [x]), cx.b.node("Floor", [cx.b.node("Abs", [x])])])
-     for x in [cx.name(n.arg("self"))]])
+def _trunc(cx, node):
+    x = cx.name(node.arg("self"))
+    if not _dtypes.is_float(out_dtype(node)):  # integers are whole already
+        return [cx.b.node("Identity", [x])]
+    return [cx.b.node("Mul", [cx.b.node("Sign", [x]), cx.b.node("Floor", [cx.b.node("Abs", [x])])])]
+
+
+COMPOSITES["trunc"] = _trunc
 
 
 def _isfinite(cx, node):
@@ -743,8 +747,8 @@ def _cat(cx, node):
         nd = len(tensors[0].meta.shape) + 1
         d = norm_dim(d, nd)
         names = [cx.b.node("Unsqueeze", [n, cx.b.ints([d])]) for n in names]
-    elif len(tensors[0].meta.shape) == 1 and tensors[0].meta.shape[0] == 0:
-        # torch-style cat skips 1-D empty tensors
+    elif any(len(t.meta.shape) != 1 for t in tensors):
+        # as torch (legacy rule): 1-D empty tensors are skipped when the others have another rank
         keep = [n for n, t in zip(names, tensors) if t.meta.shape != (0,)]
         names = keep or names[:1]
     return [cx.b.node("Concat", names, axis=d)]
@@ -835,7 +839,8 @@ def _topk(cx, node):
     b = cx.b
     if len(x.meta.shape) == 0:  # k is 0 or 1
         if node.arg("k") == 0:
-            return [b.node("Reshape", [cx.name(x), b.ints([0])]), b.node("Reshape", [b.const(0, hy.int64), b.ints([0])])]
+            empty_index = b.node("Reshape", [b.const(0, hy.int64), b.ints([0])])
+            return [b.node("Reshape", [cx.name(x), b.ints([0])]), empty_index]
         return [b.node("Identity", [cx.name(x)]), b.const(0, hy.int64)]
     name, wide = _argmax_input(cx, x, "TopK")
     vals, idx = b.node("TopK", [name, b.ints([node.arg("k")])], 2, axis=d,

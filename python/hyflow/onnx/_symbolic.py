@@ -9,7 +9,7 @@ come from the ONNX graph at run time (Shape of the input). A second trace with a
 control flow on the size) leaves the arguments static, as without this."""
 import hyflow as hy
 
-from ..compiler import _pytree, capture
+from ..compiler import _pytree
 
 
 def _grow(t, axis):

@@ -17,7 +17,6 @@ import threading
 
 import hyflow as hy
 
-from . import _dtypes
 
 __all__ = ["custom_op", "remove_custom_op", "DOMAIN"]
 

@@ -10,7 +10,7 @@ At export each call of the op is traced once more through ``fn`` (same input sha
 non-tensor arguments), the trace is lowered like any graph, and the nodes become a FunctionProto of domain
 ``hyflow.functions`` named after the op (``<op>_<n>`` for a call with other shapes or arguments); the
 main graph holds one node calling it. ``fn`` must compute what the kernel computes: the exporter cannot
-check that, the parity of a model using it can (tests/python/onnx/test_custom_ops.py)."""
+check that, the parity of a model using it can (tests/python/onnx/test_onnx_custom_ops.py)."""
 import threading
 
 import hyflow as hy

@@ -16,7 +16,6 @@ gets its own IOBinding (bindings are per-call state). ORT releases the GIL while
 import os
 import threading
 
-import numpy as np
 import onnxruntime as ort
 
 import hyflow as hy
