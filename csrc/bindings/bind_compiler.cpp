@@ -34,6 +34,30 @@ py::list values_to_python(const ValueList& vs) {
   return out;
 }
 
+// "file:line" of the innermost Python frame whose file does not start with `skip` (the hyflow package: a
+// user wants the line of their model that led to the op, not the line of F.linear); the innermost frame
+// if every frame is hyflow's, "" without a Python frame (an op called from a C++ thread).
+std::string python_call_site(const std::string& skip) {
+  py::gil_scoped_acquire gil;
+  PyFrameObject* frame = PyEval_GetFrame();  // borrowed
+  if (frame == nullptr) return {};
+  Py_INCREF(frame);
+  std::string innermost, found;
+  while (frame != nullptr && found.empty()) {
+    PyCodeObject* code = PyFrame_GetCode(frame);  // new reference
+    std::string file = py::str(code->co_filename);
+    Py_DECREF(code);
+    std::string site = file + ":" + std::to_string(PyFrame_GetLineNumber(frame));
+    if (innermost.empty()) innermost = site;
+    if (skip.empty() || file.compare(0, skip.size(), skip) != 0) found = site;
+    PyFrameObject* back = PyFrame_GetBack(frame);  // new reference or null
+    Py_DECREF(frame);
+    frame = back;
+  }
+  Py_XDECREF(frame);
+  return found.empty() ? innermost : found;
+}
+
 }  // namespace
 
 void bind_compiler(py::module_& m) {
@@ -44,6 +68,24 @@ void bind_compiler(py::module_& m) {
       .def("begin", &compiler::CaptureSession::begin)
       .def("end", &compiler::CaptureSession::end)
       .def_property_readonly("active", &compiler::CaptureSession::active)
+      .def("set_keep_going", &compiler::CaptureSession::set_keep_going, py::arg("keep_going"),
+           "Keep recording after a graph break and keep each break in breaks() (for the ONNX exporter).")
+      .def("set_record_sites", [](compiler::CaptureSession& s, std::optional<std::string> skip_prefix) {
+        if (!skip_prefix) { s.set_site_recorder(nullptr); return; }
+        s.set_site_recorder([skip = *skip_prefix] { return python_call_site(skip); });
+      }, py::arg("skip_prefix"),
+         "Record the Python call site of each call and break: the innermost frame whose file does not start "
+         "with skip_prefix. None turns it off.")
+      .def("sites", [](const compiler::CaptureSession& s) {
+        py::list out;
+        for (const compiler::CapturedCall& call : s.calls()) out.append(call.site);
+        return out;
+      }, "The call site of each recorded call (\"\" unless set_record_sites was called).")
+      .def("breaks", [](const compiler::CaptureSession& s) {
+        py::list out;
+        for (const compiler::CapturedBreak& b : s.breaks()) out.append(py::make_tuple(b.what, b.site));
+        return out;
+      }, "The graph breaks seen with keep-going on: a list of (what, site).")
       .def_property_readonly("break_reason", [](const compiler::CaptureSession& s) -> py::object {
         if (s.break_reason().empty()) return py::none();
         return py::str(s.break_reason());

@@ -185,6 +185,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="run the tasks on hyflow.workflow or in a plain Python loop (the reference)")
     p.add_argument("--max-surrogate-error", type=float, default=SURROGATE_ERROR_LIMIT,
                    help="the surrogate check's threshold")
+    p.add_argument("--surrogate-runtime", choices=("eager", "ort"), default="eager",
+                   help="run the surrogate's inference in hyflow (eager) or, exported after each training, in "
+                        "ONNX Runtime (ort: needs pip install onnx onnxruntime); ort also writes surrogate.onnx")
     p.add_argument("--no-plot", action="store_true", help="skip the matplotlib figure")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -198,7 +201,8 @@ def config_from_args(args) -> coupling.RunConfig:
                               train_iters=args.train_iters, batch_points=args.batch_points,
                               switch_step=args.switch_step,
                               diag_every=args.diag_every, seed=args.seed, hidden=args.hidden, lr=args.lr,
-                              forcing_amplitude=args.forcing, viscosity=args.viscosity)
+                              forcing_amplitude=args.forcing, viscosity=args.viscosity,
+                              surrogate_runtime=args.surrogate_runtime)
 
 
 def run(args) -> tuple:
@@ -234,6 +238,7 @@ def run(args) -> tuple:
     wall = time.perf_counter() - start
 
     summary = summarize(task_states, setup, wall, engine, task_seconds, steps_run)
+    summary["surrogate_runtime"] = config.surrogate_runtime
     checks = evaluate_checks(summary, args.max_surrogate_error)
     summary["checks"] = {name: passed for name, passed, _ in checks}
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
@@ -241,6 +246,10 @@ def run(args) -> tuple:
     model = task_states["train"].get("model")
     if model is not None:
         hy.save(dict(model.state_dict()), os.path.join(args.out, "surrogate.safetensors"))
+        if config.surrogate_runtime == "ort":  # the trained surrogate, for another code to run
+            import surrogate_ort
+            surrogate_ort.OrtSurrogate(model).save(os.path.join(args.out, "surrogate.onnx"))
+            summary["onnx_model"] = os.path.join(args.out, "surrogate.onnx")
     if not args.no_plot:
         from plotting import plot_run
         path = plot_run(task_states, setup, os.path.join(args.out, "climate.png"))

@@ -46,6 +46,7 @@ class RunConfig:
     lr: float = 3e-3
     forcing_amplitude: float = 0.03
     viscosity: float = 1e-3       # harmonic viscosity nu of the dissipation (Params.nu)
+    surrogate_runtime: str = "eager"   # "ort": the surrogate's inference runs in ONNX Runtime (surrogate_ort.py)
 
     def __post_init__(self):
         for name in ("nx", "ny", "steps", "train_every", "train_iters", "batch_points", "switch_step", "diag_every",
@@ -69,6 +70,8 @@ class RunConfig:
             raise ValueError(f"RunConfig: forcing_amplitude must be >= 0, got {self.forcing_amplitude}")
         if not (self.viscosity >= 0 and math.isfinite(self.viscosity)):
             raise ValueError(f"RunConfig: viscosity must be >= 0 and finite, got {self.viscosity}")
+        if self.surrogate_runtime not in ("eager", "ort"):
+            raise ValueError(f"RunConfig: surrogate_runtime must be 'eager' or 'ort', got {self.surrogate_runtime!r}")
 
     @property
     def train_offset(self) -> int:
@@ -164,7 +167,15 @@ def infer_body(state: dict, step: int, current: dict, weights, setup: Setup):
     if not state.get("has_weights", False):
         raise RuntimeError(f"infer at step {step}: no weights have arrived from train yet")
     current = sw.State.from_dict(current)
-    prediction = sg.predict_tendency(state["model"], current)
+    if setup.config.surrogate_runtime == "ort":
+        # The exported copy is a cache of the weights, kept on the setup (not in the checkpointed state):
+        # remade when new weights arrived, and on the first inference after a resume.
+        if weights is not None or getattr(setup, "ort_surrogate", None) is None:
+            import surrogate_ort
+            setup.ort_surrogate = surrogate_ort.OrtSurrogate(state["model"], threads=1)
+        prediction = setup.ort_surrogate.predict_tendency(current)
+    else:
+        prediction = sg.predict_tendency(state["model"], current)
     exact = sw.dissipation_tendency(current, setup.params)
     history = state.setdefault("history", {"step": [], "error": []})
     history["step"].append(step)

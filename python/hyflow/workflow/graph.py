@@ -176,7 +176,7 @@ class Workflow:
         return ch
 
     def task(self, fn=None, *, name=None, inputs=(), outputs=(), every=1, offset=0, when=None, retries=0,
-             ranks=None, timeout=None):
+             ranks=None, timeout=None, onnx=None):
         """Declare a task: as a decorator (``@wf.task(every=10)``) or a call (``wf.task(fn, ...)``).
 
         fn(ctx, *inputs) runs at the steps its trigger selects: every `every` steps from `offset`, only
@@ -184,10 +184,12 @@ class Workflow:
         items, and only when `when(ctx)` is true. Its return value goes to every output channel and to
         tasks that take this task as an input; None means "no output this step". `timeout`: seconds
         one attempt may run before the task fails with WorkflowTimeoutError (never retried).
+        `onnx`: a model path, model bytes or a hy.onnx.InferenceSession; fn then takes the session as one
+        more, last argument, fn(ctx, *inputs, session), shared by all instances (docs/onnx.md).
         """
         if fn is None:
             return lambda f: self.task(f, name=name, inputs=inputs, outputs=outputs, every=every, offset=offset,
-                                       when=when, retries=retries, ranks=ranks, timeout=timeout)
+                                       when=when, retries=retries, ranks=ranks, timeout=timeout, onnx=onnx)
         if isinstance(fn, Task):
             fn = fn.fn
         if not callable(fn):
@@ -205,7 +207,10 @@ class Workflow:
         if when is not None and not callable(when):
             raise TypeError(f"task '{name}': when must be a callable taking ctx, got {type(when).__name__}")
         placement.check_ranks(ranks, f"task '{name}' ranks")
-        _check_arity(fn, name, len(ins))
+        _check_arity(fn, name, len(ins) + (onnx is not None))
+        if onnx is not None:
+            from ..onnx import _workflow  # imports onnxruntime: only for tasks that use it
+            fn = _workflow.with_session(fn, _workflow.check_spec(onnx, name), name)
         t = Task(self, fn, name, ins, outs, every, offset, when, retries, ranks, len(self._tasks), timeout)
         self._tasks.append(t)
         self._by_name[name] = t
