@@ -23,6 +23,7 @@ from . import capture
 from .guards import captured_ok, describe_mismatch, signature
 from ._log import log
 from .codegen import build_graph_kernels
+from .autograd_program import NotTraceable, compile_autograd, needs_autograd
 from .pipeline import optimize
 from .replay import Program
 
@@ -60,10 +61,11 @@ def compile(fn=None, *, dynamic=None, mode="default"):  # noqa: A001 (hy.compile
 class _Entry:
     """One cached compilation: the optimized graph and its program, or the reason to run eagerly."""
 
-    __slots__ = ("program", "graph", "captured", "held", "eager_reason", "timings", "raw_graph_text", "kernels")
+    __slots__ = ("program", "graph", "captured", "held", "eager_reason", "timings", "raw_graph_text", "kernels",
+                 "backward_note", "autograd")
 
     def __init__(self, held):
-        self.program = self.graph = self.kernels = None
+        self.program = self.graph = self.kernels = self.backward_note = self.autograd = None
         self.captured = []
         self.held = held          # non-tensor argument objects guarded by identity: kept alive
         self.eager_reason = None
@@ -128,14 +130,17 @@ class CompiledFunction:
             t0 = time.perf_counter()
             entry.graph = optimize(tr.graph, entry.timings)
             entry.timings["passes"] = time.perf_counter() - t0
-            entry.kernels = build_graph_kernels(entry.graph)
+            entry.captured = [(v.tensor, v.meta) for v in entry.graph.captured
+                              if v.kind == "captured" and not v.is_literal_number()]
+            if needs_autograd(entry.graph):
+                entry.program = self._compile_autograd(entry, list(_unique_tensors(leaves)))
+            if entry.program is None:
+                entry.kernels = build_graph_kernels(entry.graph)
+                entry.program = Program(entry.graph, entry.kernels)
             entry.timings["codegen"] = entry.kernels.seconds
             if entry.kernels.error is not None:
                 _warn_codegen_once(f"{self._name()}: fused groups run op by op (no native code): "
                                    f"{entry.kernels.error}")
-            entry.program = Program(entry.graph, entry.kernels)
-            entry.captured = [(v.tensor, v.meta) for v in entry.graph.captured
-                              if v.kind == "captured" and not v.is_literal_number()]
             log(f"{self._name()}: traced {len(tr.graph.nodes)} nodes in {entry.timings['trace'] * 1e3:.2f} ms")
         except Exception as e:  # noqa: BLE001 - the compiler's own failure must never break the user's call
             entry.program = entry.graph = None
@@ -143,6 +148,22 @@ class CompiledFunction:
             self._warn_once("error", f"{self._name()} runs eagerly: {entry.eager_reason}")
         self._cache[key] = entry
         return tr.result
+
+    def _compile_autograd(self, entry, tensors):
+        """The region as one autograd node with a compiled backward, or None (then autograd records the
+        replayed ops one by one, as eager would; ``entry.backward_note`` says why)."""
+        t0 = time.perf_counter()
+        try:
+            program = compile_autograd(entry.graph, tensors, self._name(), entry.timings)
+        except NotTraceable as e:
+            entry.backward_note = f"backward replays op by op: {e}"
+            log(f"{self._name()}: {entry.backward_note}")
+            return None
+        entry.timings["backward"] = time.perf_counter() - t0
+        entry.kernels = program.kernels
+        entry.backward_note = "compiled backward (one autograd node)"
+        entry.autograd = program
+        return program
 
     # ---- introspection --------------------------------------------------------------------------------
     def entries(self):
