@@ -64,11 +64,16 @@ def trace_backward(forward_program, graph, tensors):
             s.requires_grad_(True)
         stand.append(s)
     ambient = _grad_enabled()
+    generators = _generators(graph)
+    states = [g.get_state() for g in generators]
     _set_grad(True)
     try:
         env = forward_program.execute(stand)
     finally:
         _set_grad(ambient)
+        # The replay's random draws are the trace's own: the caller's stream continues as eager's would.
+        for g, st in zip(generators, states):
+            g.set_state(st)
     slot_of = forward_program.slot_of
     outs = [env[slot_of[v.id]] for v in diff_outputs]
     if not all(t.requires_grad for t in outs):
@@ -112,6 +117,18 @@ def trace_backward(forward_program, graph, tensors):
     forward_of = {bv.id: forward_of_tensor[id(t)] for bv, (t, _) in zip(bgraph.inputs[len(grads):], inputs[len(grads):])}
     del env, stand, outs, result   # the trace's tensors: only their metadata is kept
     return BackwardTrace(bgraph, len(grads), forward_of, diff_outputs)
+
+
+def _generators(graph):
+    """The generators the graph's random ops draw from (the default one for ``generator=None``)."""
+    gens = []
+    for n in graph.nodes:
+        for spec, a in zip(n.entry["args"], n.args):
+            if spec["type"] == "Generator":
+                g = a if a is not None else _C.default_generator()
+                if all(g is not x for x in gens):
+                    gens.append(g)
+    return gens
 
 
 def _memory_key(t):
