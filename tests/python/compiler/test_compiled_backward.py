@@ -254,3 +254,14 @@ def test_climate_surrogate_trains_compiled_like_eager():
         np.testing.assert_allclose(pc.detach().numpy(), pe.detach().numpy(), rtol=1e-9, atol=1e-12)
     entries = compiled._compiled.entries()
     assert len(entries) == 1 and entries[0].autograd is not None, entries[0].backward_note
+
+
+def test_explain_shows_the_compiled_backward():
+    x, w = t(4, 5, grad=True), t(5, 3, seed=1, grad=True)
+    ex = hy.compiler.explain(lambda x, w: ((x @ w).tanh() * 2).sum(), x, w)
+    text = ex.format()
+    assert "backward: compiled backward (one autograd node)" in text
+    assert "backward graph:" in text and "saved for backward: 3 value(s) (1 intermediates" in text
+    assert ex.backward is not None and ex.timings["backward"] > 0
+    no_grad = hy.compiler.explain(lambda x: x.sin(), t(3))
+    assert no_grad.backward is None and "backward:" not in no_grad.format()
