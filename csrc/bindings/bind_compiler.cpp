@@ -13,6 +13,8 @@
 namespace py = pybind11;
 
 namespace hy {
+void bind_compiler_guards(py::module_& c);  // bind_compiler_guards.cpp
+
 namespace {
 
 py::object value_to_python(const Value& v) {
@@ -58,6 +60,7 @@ void bind_compiler(py::module_& m) {
                                     call.grad_enabled));
         return out;
       }, "The recorded calls: a list of (op name, args, results, grad_enabled).");
+  bind_compiler_guards(c);
   c.def("is_wrapped_number", [](const Tensor& t) { return t.impl()->is_wrapped_number(); }, py::arg("tensor"),
         "Whether the tensor is a Python number wrapped for an op call (weak in type promotion).");
   c.def("_break_graph", [](const std::string& what) { capture::note_graph_break(what.c_str()); }, py::arg("what"),

@@ -20,7 +20,7 @@ import warnings
 from .. import _C
 from ..nn.module import Module
 from . import capture
-from .guards import captured_ok, describe_mismatch, signature
+from .guards import CapturedGuard, call_key, describe_mismatch
 from ._log import log
 from .codegen import build_graph_kernels
 from .autograd_program import NotTraceable, compile_autograd, needs_autograd
@@ -66,7 +66,7 @@ class _Entry:
 
     def __init__(self, held):
         self.program = self.graph = self.kernels = self.backward_note = self.autograd = None
-        self.captured = []
+        self.captured = None      # a CapturedGuard once traced
         self.held = held          # non-tensor argument objects guarded by identity: kept alive
         self.eager_reason = None
         self.timings = {}
@@ -91,11 +91,11 @@ class CompiledFunction:
             # Disabled, or called from code another compiled function traces: run as plain code, so the
             # outer trace records these ops itself.
             return self._fn(*args, **kwargs)
-        key, leaves = signature(args, kwargs)
+        key, leaves, tensors = call_key(args, kwargs)
         if self._guard_extra is not None:
             key = key + (self._guard_extra(),)
         entry = self._cache.get(key)
-        if entry is not None and entry.program is not None and not captured_ok(entry.captured):
+        if entry is not None and entry.program is not None and not entry.captured.ok():
             self._cache.pop(key)
             self._note_recompile("a captured tensor (parameter or global) changed dtype, sizes, strides "
                                  "or requires_grad")
@@ -104,7 +104,7 @@ class CompiledFunction:
             return self._trace_call(key, leaves, args, kwargs)
         if entry.program is None:
             return self._fn(*args, **kwargs)
-        return entry.program.run([x for x in _unique_tensors(leaves)])
+        return entry.program.run(tensors)
 
     def _trace_call(self, key, leaves, args, kwargs):
         if self._cache:
@@ -130,8 +130,8 @@ class CompiledFunction:
             t0 = time.perf_counter()
             entry.graph = optimize(tr.graph, entry.timings)
             entry.timings["passes"] = time.perf_counter() - t0
-            entry.captured = [(v.tensor, v.meta) for v in entry.graph.captured
-                              if v.kind == "captured" and not v.is_literal_number()]
+            entry.captured = CapturedGuard(v.tensor for v in entry.graph.captured
+                                           if v.kind == "captured" and not v.is_literal_number())
             if needs_autograd(entry.graph):
                 entry.program = self._compile_autograd(entry, list(_unique_tensors(leaves)))
             if entry.program is None:
