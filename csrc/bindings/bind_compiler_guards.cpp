@@ -90,6 +90,35 @@ struct Walk {
   }
 };
 
+// A compiled nn.Module's state guard: for every module (once, depth first) its identity and training flag,
+// then the identity of each parameter and buffer. Read straight from the modules' __dict__ stores
+// (python/hyflow/nn/module.py), because walking parameters() in Python cost ~18 us per call.
+void module_state(py::handle m, std::vector<PyObject*>& seen, std::vector<py::object>& out) {
+  for (PyObject* s : seen)
+    if (s == m.ptr()) return;
+  seen.push_back(m.ptr());
+  py::object d = py::reinterpret_steal<py::object>(PyObject_GetAttrString(m.ptr(), "__dict__"));
+  if (!d) throw py::error_already_set();
+  out.push_back(py::int_(reinterpret_cast<uintptr_t>(m.ptr())));
+  PyObject* training = PyDict_GetItemString(d.ptr(), "training");  // borrowed
+  out.push_back(py::bool_(training != nullptr && PyObject_IsTrue(training) == 1));
+  for (const char* store : {"_parameters", "_buffers"}) {
+    PyObject* dict = PyDict_GetItemString(d.ptr(), store);
+    if (dict == nullptr || !PyDict_Check(dict)) continue;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(dict, &pos, &key, &value)) out.push_back(py::int_(reinterpret_cast<uintptr_t>(value)));
+  }
+  PyObject* children = PyDict_GetItemString(d.ptr(), "_modules");
+  if (children == nullptr || !PyDict_Check(children)) return;
+  std::vector<py::object> kids;  // collected first: the walk must not hold borrowed items across calls
+  Py_ssize_t pos = 0;
+  PyObject *key, *value;
+  while (PyDict_Next(children, &pos, &key, &value))
+    if (value != Py_None) kids.push_back(py::reinterpret_borrow<py::object>(value));
+  for (auto& k : kids) module_state(k, seen, out);
+}
+
 }  // namespace
 
 void bind_compiler_guards(py::module_& c) {
@@ -104,6 +133,14 @@ void bind_compiler_guards(py::module_& c) {
   }, py::arg("args"), py::arg("kwargs"),
         "(structure, key, leaves, tensors) of a call: _pytree.flatten's structure and leaves, one guard key per "
         "leaf, and the distinct tensors in first-seen order.");
+  c.def("module_state_key", [](py::handle module) {
+    std::vector<PyObject*> seen;
+    std::vector<py::object> out;
+    module_state(module, seen, out);
+    py::tuple key(out.size());
+    for (size_t i = 0; i < out.size(); ++i) key[i] = out[i];
+    return key;
+  }, py::arg("module"), "Identity and training flag of every submodule, identity of every parameter and buffer.");
   c.def("tensor_keys", [](const py::sequence& tensors) {
     // The captured tensors' guard (parameters, globals): checked on every call, so also one C++ pass.
     Walk w;

@@ -234,9 +234,9 @@ class CompiledModule(Module):
         self._orig_mod = module
         # The parameters and buffers are captured by reference; these guards retrace when one is replaced
         # (module.weight = Parameter(...)) or the training flag of any submodule changes.
-        def state():
-            return (tuple(id(t) for t in module.parameters()) + tuple(id(b) for b in module.buffers()),
-                    tuple(m.training for m in module.modules()))
+        # Computed in C++ on every call (csrc/bindings/bind_compiler_guards.cpp, module_state_key).
+        def state(key=_C._compiler.module_state_key):
+            return key(module)
         self._compiled = CompiledFunction(module.__call__, dynamic=dynamic, mode=mode, guard_extra=state)
 
     def forward(self, *args, **kwargs):
