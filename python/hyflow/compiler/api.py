@@ -76,8 +76,9 @@ class _Entry:
 class CompiledFunction:
     """A function with a cache of traced graphs; call it like the original."""
 
-    def __init__(self, fn, dynamic=None, mode="default", guard_extra=None):
+    def __init__(self, fn, dynamic=None, mode="default", guard_extra=None, name=None):
         functools.update_wrapper(self, fn)
+        self._display_name = name         # logs and the backward node's name (a module: its class name)
         self._fn, self.dynamic, self.mode = fn, dynamic, mode
         self._guard_extra = guard_extra   # () -> hashable, part of every signature (module state)
         self._cache = {}
@@ -177,7 +178,7 @@ class CompiledFunction:
         self.recompiles.clear()
 
     def _name(self):
-        return getattr(self._fn, "__qualname__", None) or repr(self._fn)
+        return self._display_name or getattr(self._fn, "__qualname__", None) or repr(self._fn)
 
     def _note_recompile(self, reason):
         self.recompiles.append(reason)
@@ -237,7 +238,8 @@ class CompiledModule(Module):
         # Computed in C++ on every call (csrc/bindings/bind_compiler_guards.cpp, module_state_key).
         def state(key=_C._compiler.module_state_key):
             return key(module)
-        self._compiled = CompiledFunction(module.__call__, dynamic=dynamic, mode=mode, guard_extra=state)
+        self._compiled = CompiledFunction(module.__call__, dynamic=dynamic, mode=mode, guard_extra=state,
+                                          name=type(module).__name__)
 
     def forward(self, *args, **kwargs):
         return self._compiled(*args, **kwargs)

@@ -220,6 +220,7 @@ def test_compiled_module_trains_like_eager_without_recompiles(p):
         np.testing.assert_allclose(pc.detach().numpy(), pe.detach().numpy(), rtol=1e-10, atol=1e-12)
     entries = compiled._compiled.entries()
     assert len(entries) == 1 and entries[0].autograd is not None  # in-place optimizer steps: no retrace
+    assert compiled(x).grad_fn.name() == "NetBackward"
     # parameters are graph inputs of the region, not captured constants
     assert all(not v.meta.requires_grad for v in entries[0].graph.captured)
     compiled.eval()
@@ -265,3 +266,15 @@ def test_explain_shows_the_compiled_backward():
     assert ex.backward is not None and ex.timings["backward"] > 0
     no_grad = hy.compiler.explain(lambda x: x.sin(), t(3))
     assert no_grad.backward is None and "backward:" not in no_grad.format()
+
+
+def test_freezing_a_parameter_retraces_and_stops_its_gradient():
+    model = Net()
+    compiled = hy.compile(model)
+    x = t(3, 8)
+    compiled(x).sum().backward()
+    model.l1.weight.requires_grad_(False)
+    model.l1.weight.grad = None
+    compiled(x).sum().backward()
+    assert compiled._compiled.recompiles and "captured tensor" in compiled._compiled.recompiles[-1]
+    assert model.l1.weight.grad is None and model.l1.bias.grad is not None
