@@ -178,6 +178,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=defaults.hidden, help="surrogate MLP width")
     p.add_argument("--lr", type=float, default=defaults.lr, help="AdamW learning rate")
     p.add_argument("--forcing", type=float, default=defaults.forcing_amplitude, help="wind forcing amplitude")
+    p.add_argument("--viscosity", type=float, default=defaults.viscosity, help="harmonic viscosity nu")
     p.add_argument("--out", default=os.path.join("out", "climate"), help="folder for the figure and summary")
     p.add_argument("--checkpoint-dir", default=None, help="write workflow checkpoints here")
     p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
@@ -200,7 +201,8 @@ def config_from_args(args) -> coupling.RunConfig:
                               train_iters=args.train_iters, batch_points=args.batch_points,
                               switch_step=args.switch_step,
                               diag_every=args.diag_every, seed=args.seed, hidden=args.hidden, lr=args.lr,
-                              forcing_amplitude=args.forcing, compile=not args.no_compile)
+                              forcing_amplitude=args.forcing, viscosity=args.viscosity,
+                              compile=not args.no_compile)
 
 
 def run(args) -> tuple:

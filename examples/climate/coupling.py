@@ -45,6 +45,7 @@ class RunConfig:
     hidden: int = 32
     lr: float = 3e-3
     forcing_amplitude: float = 0.03
+    viscosity: float = 1e-3       # harmonic viscosity nu of the dissipation (Params.nu)
     compile: bool = True          # the solver step runs compiled (hy.compile / @wf.task(compile=True))
 
     def __post_init__(self):
@@ -69,6 +70,8 @@ class RunConfig:
             raise TypeError(f"RunConfig: compile must be a bool, got {type(self.compile).__name__}")
         if not self.forcing_amplitude >= 0:
             raise ValueError(f"RunConfig: forcing_amplitude must be >= 0, got {self.forcing_amplitude}")
+        if not (self.viscosity >= 0 and math.isfinite(self.viscosity)):
+            raise ValueError(f"RunConfig: viscosity must be >= 0 and finite, got {self.viscosity}")
 
     @property
     def train_offset(self) -> int:
@@ -87,7 +90,7 @@ class Setup:
 
     def __init__(self, config: RunConfig):
         self.config = config
-        params = sw.Params(nx=config.nx, ny=config.ny)
+        params = sw.Params(nx=config.nx, ny=config.ny, nu=config.viscosity)
         self.initial = sw.initial_state(params, seed=config.seed)
         self.params = sw.with_stable_dt(params, self.initial)
         self.forcing = sw.WindForcing(amplitude=config.forcing_amplitude)

@@ -166,6 +166,14 @@ def test_run_config_rejects_a_switch_before_the_first_training():
         coupling.RunConfig(steps=1.5)
 
 
+def test_run_config_viscosity_reaches_the_model_and_is_checked():
+    assert coupling.Setup(coupling.RunConfig(nx=8, ny=8, viscosity=4e-3)).params.nu == 4e-3
+    assert coupling.Setup(coupling.RunConfig(nx=8, ny=8)).params.nu == sw.Params().nu
+    with pytest.raises(ValueError, match="viscosity must be >= 0"):
+        coupling.RunConfig(viscosity=-1e-3)
+    assert climate.config_from_args(climate.parse_args(["--viscosity", "2e-3"])).viscosity == 2e-3
+
+
 def test_loop_runs_and_hands_over_to_the_surrogate(tmp_path):
     code = climate.main(TINY + ["--engine", "loop", "--out", str(tmp_path)])
     assert code == 0
