@@ -5,10 +5,13 @@ Case: MLP 784-512-512-10, batch 128, float32; one step = forward + cross-entropy
 step. The model is compiled (its forward and its compiled backward: one autograd node); cross-entropy and
 the optimizer step run eagerly around it in every variant (hyflow's cross_entropy checks its targets'
 values in Python, a graph break). torch.compile is measured when it works on this machine (it needs a C++
-toolchain; its first call's compile time is reported). Also reports the per-call overhead of a compiled
-call (the guard check of the step's module call). Ratios > 1 mean the compiled hyflow step is faster.
+toolchain; its first call's compile time is reported). Also: the gradient of the climate example's
+shallow-water step (a differentiable-physics step: rolls, stencils, long elementwise chains), and the
+per-call guard cost. Ratios > 1 mean the compiled hyflow step is faster.
     python benchmarks/bench_compile_training.py [--threads 2] [--repeats 5] [--quick] [--no-torch-compile]
 """
+import os
+import sys
 import time
 
 import numpy as np
@@ -101,6 +104,36 @@ def main():
                 notes.append(f"torch.compile failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
     rows.append(r)
 
+    # ---- a differentiable-physics step: the climate example's shallow-water step, forward + backward --
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples", "climate"))
+    import shallow_water as sw
+    size = 64 if args.quick else 128
+    params = sw.Params(nx=size, ny=size)
+    state = sw.initial_state(params, seed=0)
+    params = sw.with_stable_dt(params, state)
+
+    def energy_after_step(h, u, v):
+        out = sw.step(sw.State(h, u, v, 0.0), params)
+        return out.h.square().sum() + out.u.square().sum() + out.v.square().sum()
+
+    fields = [t.detach().clone().requires_grad_() for t in state.fields()]
+
+    def grad_step(f):
+        def run():
+            f(*fields).backward()
+        return run
+
+    cstep = hy.compile(energy_after_step)
+    t_first = first_call(grad_step(cstep))
+    sentry = cstep.entries()[0]
+    assert sentry.autograd is not None, sentry.backward_note
+    t_eager = timeit(grad_step(energy_after_step), args.repeats)
+    t_comp = timeit(grad_step(cstep), args.repeats)
+    rows.append({"case": f"climate step {size}x{size} gradient (f64)", "unit": "ms", "compiled": t_comp * 1e3,
+                 "eager": t_eager * 1e3, "eager/compiled": t_eager / t_comp,
+                 "detail": f"{len(sentry.autograd.kernels.kernels)} fwd + {len(sentry.autograd.backward_kernels.kernels)} "
+                           f"bwd kernels, {len(sentry.autograd.saved_plan)} saved values; first call {t_first * 1e3:.0f} ms"})
+
     # ---- per-call overhead: the guard check of the compiled module call ------------------------------
     key = hy.compiler.guards.call_key
     state = compiled._compiled._guard_extra
@@ -110,7 +143,8 @@ def main():
     a, b, c = hy.rand(4, 4), hy.rand(4, 4), hy.rand(4, 4)
     rows.append({"case": "guard check per call (3 tensors)", "unit": "us",
                  "compiled": timeit(lambda: hy.compiler.guards.signature((a, b, c), {}), args.repeats) * 1e6,
-                 "detail": "as bench_compile.py measures it"})
+                 "eager": timeit(lambda: hy.compiler.guards.signature_py((a, b, c), {}), args.repeats) * 1e6,
+                 "detail": "as bench_compile.py measures it; 'eager' column: the Python reference"})
     notes.append("shared, noisy 2-core machine: compare only figures of one run")
     notes.append(f"threads={args.threads}")
     report("bench_compile_training", rows,
