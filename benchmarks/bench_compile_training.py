@@ -12,6 +12,7 @@ per-call guard cost. Ratios > 1 mean the compiled hyflow step is faster.
 """
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -46,6 +47,9 @@ def first_call(step):
 def main():
     args = parse_args(__doc__, extra=lambda ap: ap.add_argument("--no-torch-compile", action="store_true",
                                                                  help="skip torch.compile (slow to compile)"))
+    # Cold compiles for both compilers: empty disk caches (hyflow's kernels, inductor's FX/C++ caches).
+    os.environ["HYFLOW_CACHE_DIR"] = tempfile.mkdtemp(prefix="hyflow-bench-cache-")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-bench-cache-")
     setup_threads(args.threads)
     torch = optional_torch()
     rng = np.random.default_rng(0)
