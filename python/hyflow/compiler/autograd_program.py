@@ -22,6 +22,7 @@ from ._log import log
 from . import _pytree
 from .backward_trace import NotTraceable, differentiable_outputs, trace_backward
 from .codegen import build_graph_kernels
+from .ir import contiguous_strides
 from .pipeline import optimize
 from .replay import Program
 from .saved_values import split_joint
@@ -90,7 +91,8 @@ class AutogradProgram:
         self.diff_inputs = [i for i, v in enumerate(graph.inputs) if v.meta.requires_grad]
         leaves, self.structure = _pytree.flatten(graph.outputs)
         self.out_positions = [[p for p, x in enumerate(leaves) if x is v] for v in diff_outputs]
-        self.grad_meta = [(list(v.meta.shape), v.meta.strides, v.meta.dtype) for v in diff_outputs]
+        # The backward was traced with contiguous gradients (backward_trace.py), whatever the outputs' layout.
+        self.grad_meta = [(list(v.meta.shape), contiguous_strides(v.meta.shape), v.meta.dtype) for v in diff_outputs]
         returned = {v.id for v in graph.output_values()}
         index = {v.id: i for i, v in enumerate(graph.inputs)}
         node_k = 0
@@ -148,8 +150,8 @@ class AutogradProgram:
             g = g.to(dtype)
         if tuple(g.stride()) != strides:
             g = g.contiguous()
-            if tuple(g.stride()) != strides:   # the trace's gradient was contiguous: never reached
-                raise RuntimeError(f"compiled backward: gradient layout {tuple(g.stride())} != {strides}")
+            if tuple(g.stride()) != strides:   # size-1 dims may carry any stride: copy into the exact layout
+                g = _C.ops.empty(shape, dtype=dtype).copy_(g)
         return g
 
     def _eager_backward(self, inputs, diff_inputs, grads):
