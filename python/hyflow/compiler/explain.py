@@ -137,7 +137,8 @@ def explain(fn, *args, print_=False, **kwargs):
     if needs_autograd(ex.graph):
         t0 = time.perf_counter()
         try:
-            ex.backward = compile_autograd(ex.graph, list(_unique(leaves)), getattr(target, "__qualname__", "fn"))
+            name = getattr(target, "__qualname__", None) or type(target).__name__   # a module: its class
+            ex.backward = compile_autograd(ex.graph, list(_unique(leaves)), name)
             ex.kernels = ex.backward.kernels
             ex.backward_note = "compiled backward (one autograd node)"
             ex.timings["backward"] = time.perf_counter() - t0
