@@ -3,6 +3,7 @@
 // (csrc/compiler/kernel_launch.h).
 #include <pybind11/stl.h>
 
+#include "autograd/engine.h"
 #include "bindings/pyconvert.h"
 #include "compiler/capture_session.h"
 #include "compiler/kernel_launch.h"
@@ -12,6 +13,8 @@
 namespace py = pybind11;
 
 namespace hy {
+void bind_compiler_guards(py::module_& c);  // bind_compiler_guards.cpp
+
 namespace {
 
 py::object value_to_python(const Value& v) {
@@ -99,6 +102,7 @@ void bind_compiler(py::module_& m) {
                                     call.grad_enabled));
         return out;
       }, "The recorded calls: a list of (op name, args, results, grad_enabled).");
+  bind_compiler_guards(c);
   c.def("is_wrapped_number", [](const Tensor& t) { return t.impl()->is_wrapped_number(); }, py::arg("tensor"),
         "Whether the tensor is a Python number wrapped for an op call (weak in type promotion).");
   c.def("_break_graph", [](const std::string& what) { capture::note_graph_break(what.c_str()); }, py::arg("what"),
@@ -109,6 +113,29 @@ void bind_compiler(py::module_& m) {
       HY_CHECK(tensors[i].defined(), ValueError, "result_type: tensors[", i, "] is undefined");
     return result_type(tensors);
   }, py::arg("tensors"), "The dtype eager kernels promote these operands to (wrapped numbers are weak).");
+
+  // The compiled backward (python/hyflow/compiler/backward_trace.py) traces the eager backward of a forward
+  // graph: the engine runs on this thread, so its formulas' op calls reach the capture session like any
+  // other. hy.autograd.grad reports a graph break (autograd inside user code cannot be replayed); this
+  // entry point is the compiler's own and does not.
+  c.def("trace_grad", [](const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs) {
+    HY_CHECK(outputs.size() == grad_outputs.size(), ValueError, "trace_grad: grad_outputs has ",
+             grad_outputs.size(), " entries but there are ", outputs.size(), " outputs");
+    for (size_t i = 0; i < outputs.size(); ++i)
+      HY_CHECK(outputs[i].defined() && grad_outputs[i].defined(), ValueError, "trace_grad: outputs[", i,
+               "] and grad_outputs[", i, "] must be tensors");
+    for (size_t i = 0; i < inputs.size(); ++i)
+      HY_CHECK(inputs[i].defined(), ValueError, "trace_grad: inputs[", i, "] is undefined");
+    using autograd::TensorList;
+    TensorList r = autograd::grad(TensorList(outputs.begin(), outputs.end()), TensorList(inputs.begin(), inputs.end()),
+                                  TensorList(grad_outputs.begin(), grad_outputs.end()), /*retain_graph=*/false,
+                                  /*create_graph=*/false, /*allow_unused=*/true);
+    py::list out;
+    for (auto& t : r) out.append(t.defined() ? py::cast(t) : py::none());
+    return out;
+  }, py::arg("outputs"), py::arg("inputs"), py::arg("grad_outputs"),
+        "Gradients of outputs w.r.t. inputs (None where unused), without reporting a graph break.");
 
   py::class_<compiler::FusedKernel>(c, "FusedKernel",
                                     "A loaded generated kernel and the operand layout it was generated for.")

@@ -56,9 +56,11 @@ def build_workflow(setup: coupling.Setup):
     def forcing(ctx):
         return coupling.forcing_body(ctx.step, setup)
 
-    @wf.task(inputs=[wind, tendency], outputs=[states, latest_state])
+    # compile=True: the solver step (setup.solver, the body's pure tensor code) runs as generated kernels.
+    @wf.task(inputs=[wind, tendency], outputs=[states, latest_state], compile=config.compile)
     def simulate(ctx, forcing_now, surrogate_tendency):
-        return coupling.simulate_body(ctx.state, ctx.step, forcing_now, surrogate_tendency, setup)
+        return coupling.simulate_body(ctx.state, ctx.step, forcing_now, surrogate_tendency, setup,
+                                      ctx.compile(setup.solver))
 
     @wf.task(inputs=[states], every=config.train_every, offset=config.train_offset, outputs=[weights])
     def train(ctx, batch):
@@ -188,6 +190,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--surrogate-runtime", choices=("eager", "ort"), default="eager",
                    help="run the surrogate's inference in hyflow (eager) or, exported after each training, in "
                         "ONNX Runtime (ort: needs pip install onnx onnxruntime); ort also writes surrogate.onnx")
+    p.add_argument("--no-compile", action="store_true", help="run the solver step eagerly (not hy.compile)")
     p.add_argument("--no-plot", action="store_true", help="skip the matplotlib figure")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -202,7 +205,8 @@ def config_from_args(args) -> coupling.RunConfig:
                               switch_step=args.switch_step,
                               diag_every=args.diag_every, seed=args.seed, hidden=args.hidden, lr=args.lr,
                               forcing_amplitude=args.forcing, viscosity=args.viscosity,
-                              surrogate_runtime=args.surrogate_runtime)
+                              surrogate_runtime=args.surrogate_runtime,
+                              compile=not args.no_compile)
 
 
 def run(args) -> tuple:

@@ -47,6 +47,7 @@ class RunConfig:
     forcing_amplitude: float = 0.03
     viscosity: float = 1e-3       # harmonic viscosity nu of the dissipation (Params.nu)
     surrogate_runtime: str = "eager"   # "ort": the surrogate's inference runs in ONNX Runtime (surrogate_ort.py)
+    compile: bool = True          # the solver step runs compiled (hy.compile / @wf.task(compile=True))
 
     def __post_init__(self):
         for name in ("nx", "ny", "steps", "train_every", "train_iters", "batch_points", "switch_step", "diag_every",
@@ -66,6 +67,8 @@ class RunConfig:
                              f"({self.train_every}): the surrogate needs one training before it takes over")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"RunConfig: lr must be positive, got {self.lr}")
+        if not isinstance(self.compile, bool):
+            raise TypeError(f"RunConfig: compile must be a bool, got {type(self.compile).__name__}")
         if not self.forcing_amplitude >= 0:
             raise ValueError(f"RunConfig: forcing_amplitude must be >= 0, got {self.forcing_amplitude}")
         if not (self.viscosity >= 0 and math.isfinite(self.viscosity)):
@@ -95,6 +98,16 @@ class Setup:
         self.params = sw.with_stable_dt(params, self.initial)
         self.forcing = sw.WindForcing(amplitude=config.forcing_amplitude)
         self.forcing_pattern = self.forcing.pattern(self.params)
+        self.solver = make_solver(self.params)
+
+
+def make_solver(params: sw.Params):
+    """The solver step as a function of tensors only, (h, u, v, forcing, tendency) -> (h, u, v): the pure
+    tensor code hy.compile traces (a State or Params argument would be guarded by identity, and the model
+    time is plain Python arithmetic done outside). tendency None means the exact dissipation."""
+    def solver_step(h, u, v, forcing, tendency):
+        return sw.step(sw.State(h, u, v, 0.0), params, momentum_tendency=tendency, forcing=forcing).fields()
+    return solver_step
 
 
 # ---- the task bodies (state: the task's own dict, checkpointed by the workflow)
@@ -104,8 +117,10 @@ def forcing_body(step: int, setup: Setup):
     return fu * setup.forcing.factor(step * setup.params.dt), fv
 
 
-def simulate_body(state: dict, step: int, forcing, tendency, setup: Setup) -> dict:
+def simulate_body(state: dict, step: int, forcing, tendency, setup: Setup, solver=None) -> dict:
     """Advance the model one step. tendency: the surrogate's (du, dv), or None for the exact dissipation.
+    solver: setup.solver, possibly compiled (the workflow passes ctx.compile(setup.solver)); None runs it
+    eagerly.
 
     Returns the new state as State.as_dict(): plain data, so channels holding it can be checkpointed.
     """
@@ -115,7 +130,8 @@ def simulate_body(state: dict, step: int, forcing, tendency, setup: Setup) -> di
         state.update(h=initial.h, u=initial.u, v=initial.v, t=initial.t, surrogate_steps=0,
                      initial_mass=sw.total_mass(initial, params), initial_energy=sw.total_energy(initial, params))
     current = sw.State(state["h"], state["u"], state["v"], state["t"])
-    new = sw.step(current, params, momentum_tendency=tendency, forcing=forcing)
+    h, u, v = (solver or setup.solver)(current.h, current.u, current.v, forcing, tendency)
+    new = sw.State(h, u, v, current.t + params.dt)   # sw.step's own time update
     state.update(h=new.h, u=new.u, v=new.v, t=new.t)
     if tendency is not None:
         state["surrogate_steps"] += 1
@@ -222,10 +238,11 @@ def run_loop(setup: Setup, progress: bool = False, task_seconds: dict | None = N
         return value
 
     unread_states, unread_weights, next_tendency = [], None, None
+    solver = hy.compile(setup.solver) if config.compile else setup.solver
     start = time.perf_counter()
     for step in range(config.steps):
         forcing = timed("forcing", forcing_body, step, setup)
-        current = timed("simulate", simulate_body, states["simulate"], step, forcing, next_tendency, setup)
+        current = timed("simulate", simulate_body, states["simulate"], step, forcing, next_tendency, setup, solver)
         unread_states.append(current)
         if fires(step, config.train_every, config.train_offset):
             unread_weights = timed("train", train_body, states["train"], step, unread_states, setup)

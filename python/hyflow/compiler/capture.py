@@ -67,9 +67,10 @@ def trace(fn, args, kwargs, input_leaves=None, keep_going=False, site_skip_prefi
     return Trace(result, graph=graph, break_reason=session.break_reason, breaks=session.breaks())
 
 
-def build_graph(inputs, calls, result):
+def build_graph(inputs, calls, result, resolve=None):
     """A Graph from the recorded ``calls`` of a function called with ``inputs`` [(tensor, meta)] that
-    returned ``result``."""
+    returned ``result``. ``resolve(t)``, when given, may name an input tensor that an unknown tensor ``t``
+    stands for (the compiled backward: autograd saves a forward output as a new tensor over its memory)."""
     g = Graph()
     env = {}     # id(tensor object) -> its current Value
     keep = []    # the objects whose ids are in env, alive until the graph is built (ids stay unique)
@@ -80,6 +81,11 @@ def build_graph(inputs, calls, result):
 
     def value_of(t):
         v = env.get(id(t))
+        if v is None and resolve is not None:
+            same = resolve(t)
+            if same is not None:
+                v = env[id(t)] = env[id(same)]
+                keep.append(t)
         if v is None:
             v = env[id(t)] = g.add_captured(t)
             keep.append(t)

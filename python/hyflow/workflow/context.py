@@ -97,6 +97,24 @@ class Context:
         self._subtasks.append(fut)
         return fut
 
+    def compile(self, fn):
+        """``fn`` compiled with hy.compile when the task was declared with ``compile=True`` (or options),
+        else ``fn`` itself: the body marks its pure tensor code, the flag decides. One compiled function
+        per ``fn`` and task, kept across steps (its guards and cache live as long as the workflow).
+
+        Why not trace the whole body: a compiled replay runs only the recorded tensor ops, so the body's
+        Python effects — ``ctx.state`` updates, ``ctx.emit``, reading ``ctx.step`` — would be skipped."""
+        if not callable(fn):
+            raise TypeError(f"ctx.compile needs a callable, got {type(fn).__name__}")
+        options = self._task.compile
+        if options is False:
+            return fn
+        hit = self._task._compiled.get(id(fn))
+        if hit is None or hit[0] is not fn:
+            from ..compiler import compile as hy_compile
+            hit = self._task._compiled[id(fn)] = (fn, hy_compile(fn, **({} if options is True else options)))
+        return hit[1]
+
     def _begin(self, step, attempt):
         self.step = step
         self.attempt = attempt

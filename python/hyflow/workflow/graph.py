@@ -107,7 +107,8 @@ class Channel:
 class Task:
     """A declared task. Calling it calls the wrapped function (handy in unit tests)."""
 
-    def __init__(self, workflow, fn, name, inputs, outputs, every, offset, when, retries, ranks, index, timeout=None):
+    def __init__(self, workflow, fn, name, inputs, outputs, every, offset, when, retries, ranks, index, timeout=None,
+                 compile=False):  # noqa: A002 (the decorator's keyword)
         self.workflow = workflow
         self.fn = fn
         self.name = name
@@ -120,6 +121,8 @@ class Task:
         self.ranks = ranks
         self.index = index
         self.timeout = timeout  # seconds one attempt may run, or None
+        self.compile = compile  # False, or the hy.compile options of ctx.compile (docs/workflow.md)
+        self._compiled = {}     # id(fn) -> (fn, its compiled version): ctx.compile's cache, kept across runs
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
 
@@ -176,7 +179,7 @@ class Workflow:
         return ch
 
     def task(self, fn=None, *, name=None, inputs=(), outputs=(), every=1, offset=0, when=None, retries=0,
-             ranks=None, timeout=None, onnx=None):
+             ranks=None, timeout=None, onnx=None, compile=False):  # noqa: A002 (like hy.compile)
         """Declare a task: as a decorator (``@wf.task(every=10)``) or a call (``wf.task(fn, ...)``).
 
         fn(ctx, *inputs) runs at the steps its trigger selects: every `every` steps from `offset`, only
@@ -186,10 +189,13 @@ class Workflow:
         one attempt may run before the task fails with WorkflowTimeoutError (never retried).
         `onnx`: a model path, model bytes or a hy.onnx.InferenceSession; fn then takes the session as one
         more, last argument, fn(ctx, *inputs, session), shared by all instances (docs/onnx.md).
+        `compile`: True (or a dict of hy.compile options) compiles the tensor functions the body runs
+        through ``ctx.compile(fn)``; False runs them eagerly (docs/workflow.md, "Compiled task code").
         """
         if fn is None:
             return lambda f: self.task(f, name=name, inputs=inputs, outputs=outputs, every=every, offset=offset,
-                                       when=when, retries=retries, ranks=ranks, timeout=timeout, onnx=onnx)
+                                       when=when, retries=retries, ranks=ranks, timeout=timeout, onnx=onnx,
+                                       compile=compile)
         if isinstance(fn, Task):
             fn = fn.fn
         if not callable(fn):
@@ -211,7 +217,8 @@ class Workflow:
         if onnx is not None:
             from ..onnx import _workflow  # imports onnxruntime: only for tasks that use it
             fn = _workflow.with_session(fn, _workflow.check_spec(onnx, name), name)
-        t = Task(self, fn, name, ins, outs, every, offset, when, retries, ranks, len(self._tasks), timeout)
+        compile = _check_compile(compile, name)
+        t = Task(self, fn, name, ins, outs, every, offset, when, retries, ranks, len(self._tasks), timeout, compile)
         self._tasks.append(t)
         self._by_name[name] = t
         return t
@@ -356,3 +363,19 @@ def _check_arity(fn, name, n_inputs):
     except TypeError:
         raise TypeError(f"task '{name}': {fn.__qualname__ if hasattr(fn, '__qualname__') else fn}{sig} cannot be "
                         f"called as fn(ctx{', input' * n_inputs}) — it has {n_inputs} input(s)") from None
+
+
+_COMPILE_OPTIONS = ("dynamic", "mode")
+
+
+def _check_compile(compile, name):  # noqa: A002
+    """False, True or a dict of hy.compile options (validated by hy.compile itself on first use)."""
+    if isinstance(compile, bool):
+        return compile
+    if isinstance(compile, dict):
+        unknown = sorted(set(compile) - set(_COMPILE_OPTIONS))
+        if unknown:
+            raise ValueError(f"task '{name}': compile options must be among {list(_COMPILE_OPTIONS)}, got {unknown}")
+        return dict(compile)
+    raise TypeError(f"task '{name}': compile must be True, False or a dict of hy.compile options, "
+                    f"got {type(compile).__name__}")
