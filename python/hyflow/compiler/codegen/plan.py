@@ -16,20 +16,22 @@ Every group left out is reported with its reason (explain shows them).
 """
 import os
 
-from ..passes import partition_fusion_groups
+from ..passes import partition_fusion_groups, partition_row_groups
 from ...ops import scalar_expr
 from .kernel_source import emit_kernel
 from .lowering import NotLowerable, lower_node
+from .row_kernel import emit_row_kernel, lower_reduction
 from .schedule import fits_in_place, in_place_order, topological_order
 
 __all__ = ["GroupPlan", "plan_graph", "codegen_mode"]
 
 
 class GroupPlan:
-    """A fusion group: ``nodes``, and either ``spec`` (its KernelSpec) or ``reason`` (why it runs eagerly)."""
+    """A fusion group: ``nodes``, ``kind`` ("elementwise" or "row-reduction"), and either ``spec`` (its
+    KernelSpec) or ``reason`` (why it runs eagerly)."""
 
-    def __init__(self, nodes, spec=None, reason=None):
-        self.nodes, self.spec, self.reason = nodes, spec, reason
+    def __init__(self, nodes, spec=None, reason=None, kind="elementwise"):
+        self.nodes, self.spec, self.reason, self.kind = nodes, spec, reason, kind
 
     @property
     def ops(self):
@@ -65,20 +67,54 @@ def plan_graph(graph, mode=None):
     """(plans, not_lowered, order): every GroupPlan, {id(node): reason} for elementwise nodes that cannot be
     lowered, and the execution order (schedule.py) as ("node", Node) / ("group", GroupPlan) steps."""
     mode = mode or codegen_mode()
-    lowerings, not_lowered = {}, {}
+    lowerings, reductions, not_lowered = {}, {}, {}
     for n in graph.nodes:
-        if n.lowering != "elementwise":
-            continue
         try:
-            lowerings[id(n)] = lower_node(n)
+            if n.lowering == "elementwise":
+                lowerings[id(n)] = lower_node(n)
+            elif n.lowering == "reduction":
+                reductions[id(n)] = lower_reduction(n)
         except NotLowerable as e:
             not_lowered[id(n)] = str(e)
-    if mode == "off" or not lowerings:
+    if mode == "off" or not (lowerings or reductions):
         return [], not_lowered, [("node", n) for n in graph.nodes]
-    groups = partition_fusion_groups(graph, min_size=1, fusible=lambda n: id(n) in lowerings)
     users = graph.users()
     returned = {v.id for v in graph.output_values()}
     plans, accepted = [], []
+
+    def materialized(members):
+        ids = {id(n) for n in members}
+        produced = {v.id: v for n in members for v in n.output_values()}
+        return produced, [v for vid, v in produced.items()
+                          if vid in returned or any(id(u) not in ids for u in users.get(vid, []))]
+
+    # Row-reduction groups first (they take the elementwise nodes around their reductions), then
+    # elementwise groups from the lowerable nodes left.
+    def row_space(n):
+        r = reductions.get(id(n))
+        return None if r is None else (r.full, r.k, r.keepdim)
+
+    taken = set()
+    for g in partition_row_groups(graph, row_space, lambda n: id(n) in lowerings):
+        plan = GroupPlan(g.nodes, kind="row-reduction")
+        red = next(reductions[id(n)] for n in g.nodes if id(n) in reductions)
+        _, outputs = materialized(g.nodes)
+        if not outputs:
+            plan.reason = "nothing outside the group reads its values"
+        elif len(g.nodes) == 1 and mode != "all":
+            plan.reason = "a single reduction (its eager kernel is already vectorized and parallel)"
+        else:
+            try:
+                plan.spec = emit_row_kernel(f"hyk_r{len(plans)}", g.nodes, lowerings, reductions, outputs,
+                                            red.full, red.k)
+                accepted.append((plan, outputs, red.full))
+                taken |= {id(n) for n in g.nodes}
+            except NotLowerable as e:
+                plan.reason = str(e)
+        plans.append(plan)
+
+    groups = partition_fusion_groups(graph, min_size=1,
+                                     fusible=lambda n: id(n) in lowerings and id(n) not in taken)
     for g in groups:
         members = g.nodes
         ids = {id(n) for n in members}
@@ -120,5 +156,9 @@ def plan_graph(graph, mode=None):
         accepted = kept
         order = in_place_order(graph, [p for p, _, _ in accepted])
     for k, (plan, outputs, shape) in enumerate(accepted):
-        plan.spec = emit_kernel(f"hyk_{k}", [lowerings[id(n)] for n in plan.nodes], outputs, shape)
+        if plan.kind == "elementwise":
+            plan.spec = emit_kernel(f"hyk_{k}", [lowerings[id(n)] for n in plan.nodes], outputs, shape)
+    for plan in plans:
+        if plan.reason is not None:
+            plan.spec = None
     return plans, not_lowered, order

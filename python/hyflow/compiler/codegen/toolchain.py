@@ -44,6 +44,9 @@ HEADER_DIR = next((d for d in _HEADER_CANDIDATES if os.path.exists(os.path.join(
 
 _COMPILE_TIMEOUT_S = 120
 
+#: The headers generated code includes (their text is part of every cache key).
+_HEADERS = ("scalar_math.h", "fast_math.h")
+
 
 class ToolchainError(RuntimeError):
     """Compiling or loading generated code failed; the message names the reason."""
@@ -120,8 +123,11 @@ def compile_flags(capability=None):
 def _header_digest():
     if HEADER_DIR is None:
         raise ToolchainError("scalar_math.h was not found beside the hyflow package")
-    with open(os.path.join(HEADER_DIR, "scalar_math.h"), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    h = hashlib.sha256()
+    for name in _HEADERS:
+        with open(os.path.join(HEADER_DIR, name), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
 
 
 def _sha256_file(path):
