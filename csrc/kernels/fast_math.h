@@ -78,12 +78,32 @@ template <> struct Ln2<double> {
   static constexpr double kHi = 6.93147180369123816490e-01, kLo = 1.90821492927058770002e-10;
 };
 
+/// a * b + c: one fused instruction where the target has FMA (more accurate too), else two. Only the
+/// internals of these approximations use it; generated code's own arithmetic is never contracted.
+template <typename T> inline T madd(T a, T b, T c) {
+#if defined(__FMA__)
+  if constexpr (std::is_same_v<T, float>) return __builtin_fmaf(a, b, c);
+  else return __builtin_fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+/// 1/k! for k = 0..14.
+constexpr double kInvFactorial[15] = {
+    1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320, 1.0 / 362880,
+    1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0, 1.0 / 87178291200.0};
+
+/// sum_{k=K..N} r^(k-K) / k! by Horner, unrolled at compile time (a runtime loop here can keep GCC from
+/// vectorizing the caller's loop).
+template <typename T, int K, int N> inline T taylor_tail(T r) {
+  if constexpr (K == N) return T(kInvFactorial[N]);
+  else return madd(taylor_tail<T, K + 1, N>(r), r, T(kInvFactorial[K]));
+}
+
 /// e^r - 1 for |r| <= ln2/2, without the cancellation of e^r - 1: Taylor to r^8 (float) / r^14 (double).
 template <typename T> inline T expm1_poly(T r) {
-  constexpr int kDeg = std::is_same_v<T, float> ? 8 : 14;
-  T p = T(1);
-  for (int k = kDeg; k >= 2; --k) p = T(1) + p * (r * (T(1) / T(k)));  // 1 + r/2 (1 + r/3 (1 + ...)); unrolled, 1/k folded
-  return r * p;
+  return r * taylor_tail<T, 1, std::is_same_v<T, float> ? 8 : 14>(r);
 }
 
 }  // namespace detail
@@ -95,13 +115,11 @@ template <typename T> inline T exp(T x) {
   // Beyond these exp over/underflows for certain; clamping keeps n's exponent arithmetic in range.
   constexpr T kHi = std::is_same_v<T, float> ? T(89) : T(710);
   constexpr T kLo = std::is_same_v<T, float> ? T(-104) : T(-746);
-  T xc = x < kLo ? kLo : x;
+  T xc = x > kLo ? x : kLo;  // NaN gives kLo: something finite to compute; x is returned at the end
   xc = xc > kHi ? kHi : xc;
-  xc = xc == xc ? xc : T(0);  // NaN: compute anything finite, then return x
   const T n = (xc * kLog2e + B::kMagic) - B::kMagic;  // round to nearest
-  T r = xc - n * detail::Ln2<T>::kHi;
-  r = r - n * detail::Ln2<T>::kLo;
-  const T p = T(1) + detail::expm1_poly(r);
+  const T r = detail::madd(-n, detail::Ln2<T>::kLo, detail::madd(-n, detail::Ln2<T>::kHi, xc));
+  const T p = detail::taylor_tail<T, 0, std::is_same_v<T, float> ? 7 : 13>(r);  // e^r
   // 2^n as two normal factors (2^n itself may be denormal or overflow where e^x does not); the split is
   // done in floating point because packed 64-bit arithmetic shifts need AVX-512.
   const T n1 = (n * T(0.5) + B::kMagic) - B::kMagic;
@@ -138,10 +156,10 @@ template <typename T> inline T log(T x) {
   const T s2 = s * s;
   constexpr int kTerms = std::is_same_v<T, float> ? 6 : 11;  // s^(2k+1)/(2k+1), k < kTerms
   T p = T(1) / T(2 * kTerms - 1);
-  for (int k = kTerms - 2; k >= 0; --k) p = T(1) / T(2 * k + 1) + s2 * p;
+  for (int k = kTerms - 2; k >= 0; --k) p = detail::madd(s2, p, T(1) / T(2 * k + 1));
   const T logm = T(2) * s * p;
   const T ef = detail::int_to_float<T>(e);
-  T y = ef * detail::Ln2<T>::kHi + (ef * detail::Ln2<T>::kLo + logm);
+  T y = detail::madd(ef, detail::Ln2<T>::kHi, detail::madd(ef, detail::Ln2<T>::kLo, logm));
   constexpr T kInf = std::numeric_limits<T>::infinity();
   y = x == T(0) ? -kInf : y;
   y = x < T(0) ? std::numeric_limits<T>::quiet_NaN() : y;

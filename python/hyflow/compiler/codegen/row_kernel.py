@@ -8,29 +8,39 @@ amin) over I. Per row the kernel runs
 * one loop over the row per *phase*: a phase holds the reductions whose inputs depend only on row-level
   values already known (softmax: phase 1 max, phase 2 sum of exp(x - max); layer norm: mean, then the
   mean of the centred square). Each loop recomputes the full-level chain feeding its reductions from the
-  inputs (an exp recomputed costs less than a trip through memory), and accumulates in W = 16 lanes in
-  blocks of 4096 elements (lanes are vector lanes; blocks bound the error growth of long rows), lanes then
-  blocks combined pairwise: the summation order differs from eager's Eigen redux (pairwise too), the
-  result agrees within the op tolerance;
+  inputs (an exp recomputed costs less than a trip through memory). The loop is an ``#pragma omp simd
+  reduction(...)`` loop (compiled with ``-fopenmp-simd``: no OpenMP runtime), which lets GCC keep one
+  partial result per vector lane without ``-ffast-math``; blocks of 4096 elements are reduced that way
+  and added in order, bounding the error growth of long rows. The summation order differs from eager's
+  Eigen redux (pairwise), so sums agree within the op tolerance, not bit for bit. max/min keep NaN: a
+  NaN seen in the row makes the result NaN (eager's PropagateNaN);
 * the row-level statements as soon as their inputs exist (``rsqrt(var + eps)`` once per row);
 * a final loop computing and storing the materialized full-level values (softmax's ``e / s``), and the
-  stores of row-level outputs.
+  stores of row-level outputs. A value the last reduction loop computed with a transcendental function
+  and the final loop needs again (softmax's ``exp(x - max)``) is kept in a scratch row (rows up to 64K
+  elements) instead of being recomputed.
 
 Rows run in parallel (the launch's work items are rows, its grain 32K elements' worth of rows).
 Accumulation is in the reduction's dtype (float32 sums accumulate in float32, as eager's do).
 
     extern "C" void hyk_1(int64_t begin, int64_t end, char** ptrs, const int64_t* meta)   // rows [begin, end)
 """
+from ...ops import scalar_expr
 from ..ir import Value
 from .kernel_source import KernelSpec, _broadcast_strides, _collapse, node_statement
 from .lowering import C_TYPES, NotLowerable, dtype_name, literal_of_number
 
-__all__ = ["RowReduction", "lower_reduction", "emit_row_kernel", "ROW_REDUCTIONS", "LANES", "BLOCK"]
+__all__ = ["RowReduction", "lower_reduction", "emit_row_kernel", "ROW_REDUCTIONS", "BLOCK"]
 
-#: Reductions a row kernel computes, with how lanes combine.
+#: Reductions a row kernel computes, with how partial results combine.
 ROW_REDUCTIONS = {"sum": "sum", "mean": "sum", "amax": "max", "amin": "min"}
-LANES = 16
+#: Elements per block: a block is reduced in vector lanes, block results are added in order, which bounds
+#: the error growth of long rows the way eager's cascade does.
 BLOCK = 4096
+#: Longest row whose transcendental intermediates are kept in a scratch row (64K elements: in L2).
+_STASH_MAX = 65536
+#: Functions worth a scratch row rather than a recomputation.
+_TRANSCENDENTAL = {f for f, fn in scalar_expr.VOCABULARY.items() if fn.eigen}
 #: Elements a launch work item should cover at least (the elementwise grain of core/parallel.h).
 _GRAIN_ELEMENTS = 32768
 
@@ -97,14 +107,6 @@ def _init(kind, t):
         return f"{t}(0)"
     inf = f"std::numeric_limits<{t}>::infinity()"
     return f"-{inf}" if kind == "max" else inf
-
-
-def _combine(kind, acc, v):
-    """acc <- acc (op) v; max/min propagate NaN from either side (eager's PropagateNaN)."""
-    if kind == "sum":
-        return f"{acc} = {acc} + {v};"
-    cmp = ">" if kind == "max" else "<"
-    return f"{acc} = ({v} {cmp} {acc} || {v} != {v}) ? {v} : {acc};"
 
 
 def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
@@ -194,22 +196,31 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
         return f"p{i}[o{i}]" if s == 0 or j is None else (
             f"p{i}[o{i} + {j}]" if s == 1 else f"p{i}[o{i} + {j} * {s}]")
 
-    def needed(values):
-        """Full-level members (graph order) needed to compute ``values`` at one index."""
+    stashed = {}  # value id -> C++ type of its scratch row (see below)
+
+    def needed(values, stop=()):
+        """Full-level members (graph order) needed to compute ``values`` at one index (not looking past
+        the values in ``stop``)."""
         want, stack = set(), [v for v in values]
         while stack:
             v = stack.pop()
-            if v.id not in produced or level[v.id] != "full" or v.id in want:
+            if v.id not in produced or level[v.id] != "full" or v.id in want or v.id in stop:
                 continue
             want.add(v.id)
             stack.extend(reads(produced[v.id].node))
         return [n for n in members if n.output_values()[0].id in want]
 
-    def body(values, j, indent):
-        """Statements computing ``values`` at index ``j``; returns (lines, names)."""
-        nodes = needed(values)
+    def body(values, j, indent, stash=None):
+        """Statements computing ``values`` at index ``j``; returns (lines, names). ``stash``: "store" writes
+        the stashed values computed here to their scratch rows, "load" reads them instead of recomputing."""
+        nodes = needed(values, stop=stashed if stash == "load" else ())
         names = dict(row_names)
         out, seen = [], set()
+        if stash == "load":
+            for vid, t in stashed.items():
+                if any(x.id == vid for n in nodes for x in reads(n)) or any(v.id == vid for v in values):
+                    out.append(f"const {t} v{vid} = s{vid}[{j}];")
+                    names[vid] = f"v{vid}"
         for n in nodes:
             for x in reads(n):
                 if x.id in input_index and x.id not in seen and x.id not in names:
@@ -224,6 +235,9 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
                 names[v.id] = f"a{i}"
         for n in nodes:
             out.append(node_statement(lowerings[id(n)], names, produced, literals, ctype))
+            vid = n.output_values()[0].id
+            if stash == "store" and vid in stashed:
+                out.append(f"s{vid}[{j}] = {names[vid]};")
         return [indent + x for x in out], names
 
     def row_statements(phase):
@@ -240,6 +254,29 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
             out.append("    " + node_statement(lowerings[id(n)], row_names, produced, literals, ctype))
         return out
 
+    # Stash: a value the last reduction loop computes with a transcendental (softmax's exp(x - max)) and
+    # the final loop needs again is written to a scratch row (in cache) instead of being recomputed, as
+    # eager's softmax keeps exp in its output. Cheap values are recomputed; long rows recompute too.
+    full_outs = [(i, v) for i, v in enumerate(operands) if i >= len(inputs) and level[v.id] == "full"]
+    last = [reductions[id(n)].input for n in members
+            if id(n) in reductions and phase_of[n.output_values()[0].id] == n_phases]
+    if full_outs and last and length <= _STASH_MAX:
+        in_last = {n.output_values()[0].id for n in needed(last)}
+        final_nodes = needed([v for _, v in full_outs])
+        final_ids = {n.output_values()[0].id for n in final_nodes}
+        for n in final_nodes:
+            vid = n.output_values()[0].id
+            if vid not in in_last:
+                continue
+            read_later = any(x.id == vid for m in final_nodes if m.output_values()[0].id not in in_last
+                             for x in reads(m)) or any(v.id == vid for _, v in full_outs)
+            costly = any(_TRANSCENDENTAL & set(lowerings[id(m)].expr.functions) for m in needed([n.output_values()[0]]))
+            if read_later and costly and vid in final_ids:
+                stashed[vid] = produced[vid].result
+    for vid, t in stashed.items():
+        lines.insert(lines.index("  for (int64_t row = begin; row < end; ++row) {"),
+                     f"  {t}* __restrict s{vid} = new {t}[{length}];  // scratch row")
+
     lines += row_statements(0)
     for phase in range(1, n_phases + 1):
         reds = [reductions[id(n)] for n in members
@@ -247,50 +284,53 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
         lines.append(f"    // phase {phase}: {', '.join(r.node.op for r in reds)}")
         for r in reds:
             vid = r.node.output_values()[0].id
-            lines.append(f"    {r.result} t{vid}[{LANES}];")
-            lines.append(f"    for (int l = 0; l < {LANES}; ++l) t{vid}[l] = {_init(r.kind, r.result)};")
-        lines.append(f"    for (int64_t jb0 = 0; jb0 < {length}; jb0 += {BLOCK}) {{")
-        lines.append(f"      const int64_t jend = jb0 + {BLOCK} < {length} ? jb0 + {BLOCK} : {length};")
+            lines.append(f"    {r.result} t{vid} = {_init(r.kind, r.result)};")
+            if r.kind != "sum":
+                lines.append(f"    int n{vid} = 0;  // a NaN was seen")
+        lines.append(f"    for (int64_t jb = 0; jb < {length}; jb += {BLOCK}) {{")
+        lines.append(f"      const int64_t jend = jb + {BLOCK} < {length} ? jb + {BLOCK} : {length};")
+        clauses = []
         for r in reds:
             vid = r.node.output_values()[0].id
-            lines.append(f"      {r.result} c{vid}[{LANES}];")
-            lines.append(f"      for (int l = 0; l < {LANES}; ++l) c{vid}[l] = {_init(r.kind, r.result)};")
-        lines.append("      int64_t jb = jb0;")
-        lines.append(f"      for (; jb + {LANES} <= jend; jb += {LANES}) {{")
-        lines.append(f"        for (int l = 0; l < {LANES}; ++l) {{")
-        lines.append("          const int64_t j = jb + l;")
-        stmts, names = body([r.input for r in reds], "j", "          ")
-        lines += stmts
-        for r in reds:
-            vid = r.node.output_values()[0].id
-            lines.append("          " + _combine(r.kind, f"c{vid}[l]", names[r.input.id]))
-        lines.append("        }")
-        lines.append("      }")
+            lines.append(f"      {r.result} c{vid} = {_init(r.kind, r.result)};")
+            clauses.append(f"reduction({'+' if r.kind == 'sum' else r.kind}:c{vid})")
+            if r.kind != "sum":
+                clauses.append(f"reduction(|:n{vid})")
+        lines.append(f"      #pragma omp simd {' '.join(clauses)}")
         lines.append("      for (int64_t j = jb; j < jend; ++j) {")
-        stmts, names = body([r.input for r in reds], "j", "        ")
+        stmts, names = body([r.input for r in reds], "j", "        ", "store" if phase == n_phases else None)
         lines += stmts
         for r in reds:
             vid = r.node.output_values()[0].id
-            lines.append("        " + _combine(r.kind, f"c{vid}[0]", names[r.input.id]))
+            v = names[r.input.id]
+            if r.kind == "sum":
+                lines.append(f"        c{vid} = c{vid} + {v};")
+            else:
+                cmp = ">" if r.kind == "max" else "<"
+                lines.append(f"        c{vid} = {v} {cmp} c{vid} ? {v} : c{vid};")
+                lines.append(f"        n{vid} |= ({v} != {v});")
         lines.append("      }")
         for r in reds:
             vid = r.node.output_values()[0].id
-            lines.append(f"      for (int l = 0; l < {LANES}; ++l) {{ {_combine(r.kind, f't{vid}[l]', f'c{vid}[l]')} }}")
+            if r.kind == "sum":
+                lines.append(f"      t{vid} = t{vid} + c{vid};")
+            else:
+                cmp = ">" if r.kind == "max" else "<"
+                lines.append(f"      t{vid} = c{vid} {cmp} t{vid} ? c{vid} : t{vid};")
         lines.append("    }")
         for r in reds:
             vid = r.node.output_values()[0].id
-            lines.append(f"    for (int w = {LANES // 2}; w >= 1; w /= 2)")
-            lines.append(f"      for (int l = 0; l < w; ++l) {{ {_combine(r.kind, f't{vid}[l]', f't{vid}[l + w]')} }}")
-            value = f"t{vid}[0] / {r.result}({length})" if r.mean else f"t{vid}[0]"
+            value = f"t{vid} / {r.result}({length})" if r.mean else f"t{vid}"
+            if r.kind != "sum":
+                value = f"n{vid} ? std::numeric_limits<{r.result}>::quiet_NaN() : {value}"
             lines.append(f"    const {r.result} v{vid} = {value};  // {r.node.op}")
             row_names[vid] = f"v{vid}"
         lines += row_statements(phase)
 
-    full_outs = [(i, v) for i, v in enumerate(operands) if i >= len(inputs) and level[v.id] == "full"]
     if full_outs:
         lines.append("    #pragma GCC ivdep")
         lines.append(f"    for (int64_t j = 0; j < {length}; ++j) {{")
-        stmts, names = body([v for _, v in full_outs], "j", "      ")
+        stmts, names = body([v for _, v in full_outs], "j", "      ", "load")
         lines += stmts
         for i, v in full_outs:
             s = inner[i]
@@ -301,6 +341,8 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
         if i >= len(inputs) and level[v.id] == "row":
             lines.append(f"    p{i}[o{i}] = static_cast<{ctype[v.id]}>({row_names[v.id]});")
     lines.append("  }")
+    for vid in stashed:
+        lines.append(f"  delete[] s{vid};")
     lines.append("}")
     operand_meta = [(v.meta.dtype, v.meta.shape, v.meta.strides) for v in operands]
     grain = max(1, _GRAIN_ELEMENTS // max(1, length))
