@@ -186,8 +186,13 @@ template <typename T> inline T tanh(T x) {
   return x < T(0) ? -t : (x > T(0) ? t : x);  // +-0 and NaN pass through
 }
 
-/// 1 / (1 + e^-x).
-template <typename T> inline T sigmoid(T x) { return T(1) / (T(1) + exp(-x)); }
+/// 1 / (1 + e^-x), as e^x / (1 + e^x) for x < 0 so that e^-x cannot overflow where the result is a
+/// (denormal) number.
+template <typename T> inline T sigmoid(T x) {
+  const T e = exp(x < T(0) ? x : -x);  // e^-|x|
+  const T d = T(1) + e;
+  return x < T(0) ? e / d : T(1) / d;
+}
 
 }  // namespace hy::fast
 
