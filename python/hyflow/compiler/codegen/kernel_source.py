@@ -61,11 +61,12 @@ def _collapse(shape, operand_strides):
     return sizes, strides
 
 
-def node_statement(low, names, produced, literals, ctype):
+def node_statement(low, names, produced, literals, ctype, var=None):
     """One C++ statement computing ``low``'s node into a local ``v<id>`` (recorded in ``names``): its
     scalar expression over the locals of its inputs (``names``), literals, each converted to the node's
     compute type as eager's casts do. ``produced`` maps value ids made in the kernel to their lowering
-    (or an object with ``result``, the C++ type of the local), ``ctype`` the C++ type of external operands."""
+    (or an object with ``result``, the C++ type of the local), ``ctype`` the C++ type of external operands;
+    ``var`` names the local (default ``v<id>``)."""
     out = low.node.output_values()[0]
     arg_names = {}
     for argname, v in low.tensor_args:
@@ -77,7 +78,7 @@ def node_statement(low, names, produced, literals, ctype):
         arg_names[argname] = src if src_type == want else f"static_cast<{want}>({src})"
     arg_names.update(low.params)
     expr = generated_cpp(low.expr.cpp(arg_names, type_name=low.compute))
-    var = f"v{out.id}"
+    var = var or f"v{out.id}"
     names[out.id] = var
     return f"const {low.result} {var} = static_cast<{low.result}>({expr});  // {low.node.op}"
 

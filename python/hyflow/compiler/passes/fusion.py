@@ -11,7 +11,8 @@ __all__ = ["FusionGroup", "partition_fusion_groups", "partition_row_groups"]
 
 class FusionGroup:
     """Nodes (in graph order) that will compile to one kernel; ``kind`` is "elementwise", "reduction" (a
-    chain ending in one reduction) or "row-reduction" (:func:`partition_row_groups`)."""
+    chain ending in one reduction), "stencil" (elementwise with shifted reads) or "row-reduction"
+    (:func:`partition_row_groups`)."""
 
     def __init__(self, nodes, kind):
         self.nodes, self.kind = nodes, kind
@@ -20,8 +21,8 @@ class FusionGroup:
         return f"FusionGroup({self.kind}: {', '.join(n.op for n in self.nodes)})"
 
 
-def _fusible(n):
-    return n.is_pure() and n.lowering in ("elementwise", "reduction")
+def _fusible(n, lowerings=("elementwise", "reduction")):
+    return n.is_pure() and n.lowering in lowerings
 
 
 def _dependencies(nodes):
@@ -49,14 +50,18 @@ def _convex(union, producers, ancestors):
     return True
 
 
-def partition_fusion_groups(graph, min_size=2, fusible=None):
+def partition_fusion_groups(graph, min_size=2, fusible=None, stencils=False):
     """Fusion groups of at least ``min_size`` nodes, in graph order. ``fusible`` (node -> bool) narrows
-    which nodes may join a group (the code generator passes the nodes it can lower)."""
+    which nodes may join a group (the code generator passes the nodes it can lower). ``stencils``: also
+    group ``lowering: stencil`` nodes (roll, laplacian: shifted reads), never in the group that computes
+    the value they shift — a shifted read of a value computed in the same loop would recompute it at each
+    offset, so such a value is written out and read back by the next group (kind "stencil")."""
+    kinds = ("elementwise", "reduction", "stencil") if stencils else ("elementwise", "reduction")
     if fusible is None:
-        fusible = _fusible
+        fusible = lambda n: _fusible(n, kinds)  # noqa: E731
     else:
         narrow = fusible
-        fusible = lambda n: _fusible(n) and narrow(n)  # noqa: E731
+        fusible = lambda n: _fusible(n, kinds) and narrow(n)  # noqa: E731
     nodes = graph.nodes
     index, producers, ancestors = _dependencies(nodes)
 
@@ -64,7 +69,17 @@ def partition_fusion_groups(graph, min_size=2, fusible=None):
     members = {i: {i} for i in range(len(nodes))}
     sealed = set()                               # groups that end in a reduction: nothing joins after it
 
+    # A stencil node and the producer of the value it shifts never share a group.
+    apart = {}
+    for i, n in enumerate(nodes):
+        if stencils and n.lowering == "stencil":
+            x = n.arg(n.entry_stencil()["input"])
+            if getattr(x, "producer", None) is not None and id(x.producer) in index:
+                apart[i] = index[id(x.producer)]
+
     def convex(union):
+        if any(apart.get(m) in union for m in union):
+            return False
         return _convex(union, producers, ancestors)
 
     for i, n in enumerate(nodes):
@@ -87,7 +102,8 @@ def partition_fusion_groups(graph, min_size=2, fusible=None):
     for gid, ms in members.items():
         if len(ms) >= min_size and all(fusible(nodes[i]) for i in ms):
             group = [nodes[i] for i in sorted(ms)]
-            kind = "reduction" if any(x.lowering == "reduction" for x in group) else "elementwise"
+            kind = "reduction" if any(x.lowering == "reduction" for x in group) else (
+                "stencil" if any(x.lowering == "stencil" for x in group) else "elementwise")
             out.append(FusionGroup(group, kind))
     out.sort(key=lambda grp: index[id(grp.nodes[0])])
     return out
