@@ -6,7 +6,8 @@
   dim, wrapped (periodic);
 * ``second_difference`` (``laplacian(u, grid_dims, dx, dy, dz, 'periodic')``): over the last grid_dims dims,
   ``sum_k (u[i - e_k] + u[i + e_k] - 2 u[i]) / h_k^2``, summed in eager's order (csrc/kernels/cpu/
-  stencil.cpp: the outer axes from 0 upward, then the row axis), so the result is eager's bit for bit.
+  stencil.cpp: the outer axes from 0 upward, then the row axis); eager's kernel may be compiled with FMA
+  contraction, generated code is not, so the two agree to a few ulp.
 
 Inside a group every value can be evaluated *at an offset* (a vector of per-dim shifts): an elementwise
 node at offset d evaluates its inputs at d; a shift at d evaluates its input at d + (its own offset); a
