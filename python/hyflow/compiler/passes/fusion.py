@@ -77,6 +77,36 @@ def partition_fusion_groups(graph, min_size=2, fusible=None, stencils=False):
             if getattr(x, "producer", None) is not None and id(x.producer) in index:
                 apart[i] = index[id(x.producer)]
 
+    def contracted_acyclic(g, mine):
+        # With shifted reads, two groups can read each other's values (A's roll reads B, B's roll reads
+        # A) although each is convex: then no order runs both as one step. Check the graph of groups.
+        gid = lambda i: mine if group_of[i] == g else group_of[i]  # noqa: E731
+        deps = {}
+        for i in range(len(nodes)):
+            gi = gid(i)
+            for q in producers[i]:
+                gq = gid(q)
+                if gq != gi:
+                    deps.setdefault(gi, set()).add(gq)
+        state = {}
+        for start in deps:
+            if start in state:
+                continue
+            stack = [(start, iter(deps.get(start, ())))]
+            state[start] = 1
+            while stack:
+                u, it = stack[-1]
+                v = next(it, None)
+                if v is None:
+                    state[u] = 2
+                    stack.pop()
+                elif state.get(v) == 1:
+                    return False
+                elif v not in state:
+                    state[v] = 1
+                    stack.append((v, iter(deps.get(v, ()))))
+        return True
+
     def convex(union):
         if any(apart.get(m) in union for m in union):
             return False
@@ -90,7 +120,7 @@ def partition_fusion_groups(graph, min_size=2, fusible=None, stencils=False):
             if not fusible(nodes[p]) or g == mine or g in sealed:
                 continue
             union = members[g] | members[mine]
-            if not convex(union):
+            if not convex(union) or (apart and not contracted_acyclic(g, mine)):
                 continue
             for m in members[g]:
                 group_of[m] = mine
