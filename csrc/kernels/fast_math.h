@@ -111,20 +111,29 @@ template <typename T> inline T expm1_poly(T r) {
 /// e^x.
 template <typename T> inline T exp(T x) {
   using B = detail::Bits<T>;
+  using I = typename B::I;
   constexpr T kLog2e = T(1.44269504088896340736);
   // Beyond these exp over/underflows for certain; clamping keeps n's exponent arithmetic in range.
+  // Written so that a NaN passes both (x86 max/min keep the second operand): it then flows through the
+  // arithmetic and the result is NaN without a final select.
   constexpr T kHi = std::is_same_v<T, float> ? T(89) : T(710);
   constexpr T kLo = std::is_same_v<T, float> ? T(-104) : T(-746);
-  T xc = x > kLo ? x : kLo;  // NaN gives kLo: something finite to compute; x is returned at the end
+  T xc = x < kLo ? kLo : x;
   xc = xc > kHi ? kHi : xc;
-  const T n = (xc * kLog2e + B::kMagic) - B::kMagic;  // round to nearest
+  const T t = detail::madd(xc, kLog2e, B::kMagic);  // round(x log2 e) in the low bits
+  const T n = t - B::kMagic;
   const T r = detail::madd(-n, detail::Ln2<T>::kLo, detail::madd(-n, detail::Ln2<T>::kHi, xc));
   const T p = detail::taylor_tail<T, 0, std::is_same_v<T, float> ? 7 : 13>(r);  // e^r
-  // 2^n as two normal factors (2^n itself may be denormal or overflow where e^x does not); the split is
-  // done in floating point because packed 64-bit arithmetic shifts need AVX-512.
-  const T n1 = (n * T(0.5) + B::kMagic) - B::kMagic;
-  const T y = p * detail::pow2<T>(detail::round_to_int(n1)) * detail::pow2<T>(detail::round_to_int(n - n1));
-  return x == x ? y : x;
+  // 2^n as two normal factors (2^n itself may be denormal or overflow where e^x does not).
+  if constexpr (std::is_same_v<T, float>) {
+    const I ni = detail::to_bits(t) - detail::to_bits(B::kMagic);
+    const I n1 = ni >> 1;  // packed 32-bit arithmetic shifts exist on every x86-64 level
+    return p * detail::pow2<T>(n1) * detail::pow2<T>(ni - n1);
+  } else {
+    // Packed 64-bit arithmetic shifts need AVX-512: split n in floating point.
+    const T n1 = (n * T(0.5) + B::kMagic) - B::kMagic;
+    return p * detail::pow2<T>(detail::round_to_int(n1)) * detail::pow2<T>(detail::round_to_int(n - n1));
+  }
 }
 
 /// e^x - 1, accurate near 0.
