@@ -220,3 +220,15 @@ def test_partition_row_groups_unit():
                                   lambda n: n.lowering == "elementwise")
     assert len(groups) == 1 and groups[0].kind == "row-reduction"
     assert [n.op for n in groups[0].nodes].count("mean") == 2
+
+
+def test_softmax_keeps_exp_in_a_scratch_row_unless_the_row_is_long():
+    # exp(x - max) is computed once per element and kept for the final division when the row fits the
+    # kernel's stack budget (128 KiB); longer rows recompute it. Both match eager.
+    rng = np.random.default_rng(11)
+    for cols, stashed in ((100, True), (40000, False)):
+        x = _tensor(rng, (3, cols), "float32")
+        got, expected, compiled = _run(softmax, x)
+        source = compiled.entries()[-1].kernels.source
+        assert ("scratch row" in source) == stashed, source
+        assert_close(got, expected)

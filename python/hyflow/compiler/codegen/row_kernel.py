@@ -17,8 +17,8 @@ amin) over I. Per row the kernel runs
 * the row-level statements as soon as their inputs exist (``rsqrt(var + eps)`` once per row);
 * a final loop computing and storing the materialized full-level values (softmax's ``e / s``), and the
   stores of row-level outputs. A value the last reduction loop computed with a transcendental function
-  and the final loop needs again (softmax's ``exp(x - max)``) is kept in a scratch row (rows up to 64K
-  elements) instead of being recomputed.
+  and the final loop needs again (softmax's ``exp(x - max)``) is kept in a scratch row on the stack
+  (rows up to 128 KiB) instead of being recomputed.
 
 Rows run in parallel (the launch's work items are rows, its grain 32K elements' worth of rows).
 Accumulation is in the reduction's dtype (float32 sums accumulate in float32, as eager's do).
@@ -37,8 +37,9 @@ ROW_REDUCTIONS = {"sum": "sum", "mean": "sum", "amax": "max", "amin": "min"}
 #: Elements per block: a block is reduced in vector lanes, block results are added in order, which bounds
 #: the error growth of long rows the way eager's cascade does.
 BLOCK = 4096
-#: Longest row whose transcendental intermediates are kept in a scratch row (64K elements: in L2).
-_STASH_MAX = 65536
+#: Bytes of scratch rows a kernel may keep on the stack (no allocation, nothing that can throw inside the
+#: kernel; L2-resident): rows up to 32K floats / 16K doubles.
+_STASH_BYTES = 128 << 10
 #: Functions worth a scratch row rather than a recomputation.
 _TRANSCENDENTAL = {f for f, fn in scalar_expr.VOCABULARY.items() if fn.eigen}
 #: Elements a launch work item should cover at least (the elementwise grain of core/parallel.h).
@@ -257,10 +258,12 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
     # Stash: a value the last reduction loop computes with a transcendental (softmax's exp(x - max)) and
     # the final loop needs again is written to a scratch row (in cache) instead of being recomputed, as
     # eager's softmax keeps exp in its output. Cheap values are recomputed; long rows recompute too.
+    # Only bool/int32/float/int64/double values occur; the element size decides the stack budget.
     full_outs = [(i, v) for i, v in enumerate(operands) if i >= len(inputs) and level[v.id] == "full"]
     last = [reductions[id(n)].input for n in members
             if id(n) in reductions and phase_of[n.output_values()[0].id] == n_phases]
-    if full_outs and last and length <= _STASH_MAX:
+    budget = _STASH_BYTES
+    if full_outs and last:
         in_last = {n.output_values()[0].id for n in needed(last)}
         final_nodes = needed([v for _, v in full_outs])
         final_ids = {n.output_values()[0].id for n in final_nodes}
@@ -271,11 +274,13 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
             read_later = any(x.id == vid for m in final_nodes if m.output_values()[0].id not in in_last
                              for x in reads(m)) or any(v.id == vid for _, v in full_outs)
             costly = any(_TRANSCENDENTAL & set(lowerings[id(m)].expr.functions) for m in needed([n.output_values()[0]]))
-            if read_later and costly and vid in final_ids:
+            size = length * (8 if produced[vid].result in ("double", "int64_t") else 4)
+            if read_later and costly and vid in final_ids and size <= budget:
                 stashed[vid] = produced[vid].result
+                budget -= size
     for vid, t in stashed.items():
         lines.insert(lines.index("  for (int64_t row = begin; row < end; ++row) {"),
-                     f"  {t}* __restrict s{vid} = new {t}[{length}];  // scratch row")
+                     f"  alignas(64) {t} s{vid}[{length}];  // scratch row (on the stack)")
 
     lines += row_statements(0)
     for phase in range(1, n_phases + 1):
@@ -341,8 +346,6 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
         if i >= len(inputs) and level[v.id] == "row":
             lines.append(f"    p{i}[o{i}] = static_cast<{ctype[v.id]}>({row_names[v.id]});")
     lines.append("  }")
-    for vid in stashed:
-        lines.append(f"  delete[] s{vid};")
     lines.append("}")
     operand_meta = [(v.meta.dtype, v.meta.shape, v.meta.strides) for v in operands]
     grain = max(1, _GRAIN_ELEMENTS // max(1, length))
