@@ -12,9 +12,10 @@ HY_APT_PACKAGES=(build-essential cmake ninja-build ccache libeigen3-dev libtbb-d
                  libdnnl-dev)  # libdnnl-dev: oneDNN for bf16 matmul (CMake HYFLOW_ONEDNN=AUTO)
 # Python packages for building (no build isolation) and testing.
 HY_PIP_PACKAGES=(numpy pytest hypothesis pyyaml tqdm matplotlib scikit-build-core pybind11 ninja)
-# Test references only (mpi4py builds against the system Open MPI; mypy checks the type stubs): tests that need them skip when
-# they are missing, so a failed install warns.
-HY_PIP_OPTIONAL=(torch==2.13.0 safetensors mpi4py mypy)
+# Test references only (mpi4py builds against the system Open MPI; mypy checks the type stubs; dask/distributed for
+# hyflow.ensemble's Dask executor; onnx/onnxruntime(-extensions) for hyflow.onnx): tests that need them skip when they
+# are missing, so a failed install warns.
+HY_PIP_OPTIONAL=(torch==2.13.0 safetensors mpi4py mypy dask distributed onnx onnxruntime onnxruntime-extensions)
 
 if [[ -t 2 ]]; then _hy_b=$'\033[1m' _hy_r=$'\033[1;31m' _hy_0=$'\033[0m'; else _hy_b='' _hy_r='' _hy_0=''; fi
 hy_log() { printf '%s[hyflow]%s %s\n' "$_hy_b" "$_hy_0" "$*" >&2; }

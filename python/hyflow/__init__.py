@@ -86,8 +86,9 @@ del _cr, _fn, _tc, _sh, _so, _cm, _es
 
 
 def __getattr__(name):
-    # hy.workflow and hy.distributed load on first use: importing hyflow stays cheap and never starts MPI.
-    if name in ("workflow", "distributed"):
+    # hy.workflow, hy.distributed, hy.ensemble and hy.onnx load on first use: importing hyflow stays cheap and
+    # never starts MPI.
+    if name in ("workflow", "distributed", "ensemble", "onnx"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'hyflow' has no attribute '{name}'")
