@@ -182,12 +182,19 @@ def test_what_stays_eager():
     assert_close(got, expected)
 
 
-def test_autograd_keeps_row_groups_eager():
-    x = hy.randn(4, 9, requires_grad=True)
+def test_row_groups_under_the_compiled_backward():
+    # A region that requires grad is one autograd node whose forward runs with grad mode off: its row
+    # groups compile, and the gradient equals eager autograd's.
+    x = hy.randn(4, 9, dtype=hy.float64, requires_grad=True)
+    w = hy.randn(4, 9, dtype=hy.float64)
     got, expected, compiled = _run(softmax, x)
-    assert all(p.spec is None for p in _row_plans(compiled))
-    got.sum().backward()
-    assert x.grad is not None
+    assert _row_plans(compiled)[0].spec is not None
+    assert_close(got, expected)
+    (got * w).sum().backward()
+    g_compiled = x.grad.clone()
+    x.grad = None
+    (softmax(x) * w).sum().backward()
+    assert_close(g_compiled, x.grad)
 
 
 def test_partition_row_groups_keeps_flat_reductions_last():
