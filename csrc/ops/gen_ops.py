@@ -34,7 +34,9 @@ Entry fields (accepted values: validate_table.py; see docs/design.md, "The op ta
   autocast    fp32 | lower | promote | none, read by the mixed-precision scheduler; `lower:bfloat16` or
               {policy: lower, dtype: float16} names the dtype (default: the autocast region's)
   onnx        ONNX operator the exporter maps to, or {op, attrs, inputs, since, domain}
-  lowering    how the graph compiler lowers the op (elementwise | reduction | gemm | view | opaque)
+  lowering    how the graph compiler lowers the op (elementwise | reduction | gemm | view | stencil | opaque)
+  stencil     (stencil ops, required) {kind: shift | second_difference, input: grid argument, boundary:
+              [the boundaries the compiler lowers]}: read as index arithmetic inside fused loops
   scalar      (elementwise ops, required) one element's math in the scalar expression language, e.g.
               "self + alpha * other", or {variant: expression} when the kernel picks a formula
   writes      the arguments the op writes; default `out` when the schema has one, else `self` for an op
@@ -172,6 +174,8 @@ class Op:
         m["writes"] = ",".join(a.name for a in self.writes)
         if "scalar" in self.entry:
             m["scalar"] = json.dumps(self.entry["scalar"])  # a string, or {variant: string}
+        if "stencil" in self.entry:
+            m["stencil"] = json.dumps(self.entry["stencil"], sort_keys=True)
         for dev, fn in self.kernels.items():
             m["kernel_" + dev] = fn
         return m

@@ -31,7 +31,7 @@ import yaml
 from op_schema import parse_schema
 
 REQUIRED = ("schema", "kernels", "dtypes", "dtype_rule", "shape_rule", "backward", "lowering", "doc")
-OPTIONAL = ("variants", "autocast", "onnx", "view", "python_method", "writes", "scalar")
+OPTIONAL = ("variants", "autocast", "onnx", "view", "python_method", "writes", "scalar", "stencil")
 VARIANTS = ("function", "method", "inplace")
 # Device keys of `kernels`: each device type the dispatcher has a slot for (core/device.h), plus `any`
 # (one device-independent kernel, e.g. a view).
@@ -45,7 +45,13 @@ DTYPE_GROUPS = {
 }
 DTYPE_RULES = ("promote", "promote_float", "same", "bool", "int64", "arg", "custom")
 SHAPE_RULES = ("same", "broadcast", "reduce", "matmul", "view", "custom")
-LOWERINGS = ("elementwise", "reduction", "gemm", "view", "opaque")
+LOWERINGS = ("elementwise", "reduction", "gemm", "view", "stencil", "opaque")
+# `stencil:` of a `lowering: stencil` op: which neighbourhood formula the compiler reads it as
+# (python/hyflow/compiler/codegen/stencil_kernel.py implements each), its grid input, and the
+# boundaries it lowers (others run eagerly).
+STENCIL_KINDS = ("shift", "second_difference")
+STENCIL_KEYS = ("kind", "input", "boundary")
+BOUNDARIES = ("periodic", "dirichlet", "neumann")
 AUTOCAST_POLICIES = ("fp32", "lower", "promote", "none")
 LOWER_DTYPES = ("float16", "bfloat16")
 ONNX_KEYS = ("op", "attrs", "inputs", "since", "domain")
@@ -166,6 +172,9 @@ class EntryChecker:
         for key in REQUIRED:
             if key not in e:
                 self.problem(key, "missing (every entry declares it; see docs/design.md)")
+        if e.get("lowering") == "stencil" and "stencil" not in e:
+            self.problem("stencil", "missing: a `lowering: stencil` op declares its stencil "
+                                    "({kind, input, boundary})")
         if e.get("lowering") == "elementwise" and "scalar" not in e:
             self.problem("scalar", "missing: an elementwise op declares its element math (or is `lowering: opaque` "
                                    "with a comment saying why)")
@@ -216,6 +225,17 @@ class EntryChecker:
 
     def check_lowering(self, v):
         self._enum("lowering", v, LOWERINGS)
+
+    def check_stencil(self, v):
+        if not isinstance(v, dict) or set(v) != set(STENCIL_KEYS):
+            return self.problem("stencil", f"expected {{{', '.join(STENCIL_KEYS)}}}, got {v!r}")
+        if self.entry.get("lowering") != "stencil":
+            self.problem("stencil", "only a `lowering: stencil` op declares a stencil")
+        self._enum("stencil", v["kind"], STENCIL_KINDS)
+        if self.args and (v["input"] not in self.args or self.args[v["input"]].type != "Tensor"):
+            self.problem("stencil", f"input {v['input']!r} is not a Tensor argument")
+        if not isinstance(v["boundary"], list) or not v["boundary"] or any(b not in BOUNDARIES for b in v["boundary"]):
+            self.problem("stencil", f"boundary must be a non-empty list of {', '.join(BOUNDARIES)}, got {v['boundary']!r}")
 
     def check_autocast(self, v):
         try:

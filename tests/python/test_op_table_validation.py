@@ -333,3 +333,26 @@ def test_opinfo_dtypes_agree_with_the_table():
         if untested:
             problems.append(f"{name}: the table accepts {sorted(untested)}, which no OpInfo tests")
     assert not problems, "\n".join(problems)
+
+
+STENCIL = GOOD.replace('  lowering: elementwise\n  scalar: "self * 2"\n',
+                       "  lowering: stencil\n  stencil: {kind: shift, input: self, boundary: [periodic]}\n")
+
+
+def test_stencil_description_is_validated(tmp_path):
+    assert problems_of(tmp_path, STENCIL) == []
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("  stencil: {kind: shift, input: self, boundary: [periodic]}\n",
+                                                             "")), "stencil", "missing")
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("kind: shift", "kind: blur")), "stencil", "blur")
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("input: self", "input: dim")), "stencil", "dim")
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("[periodic]", "[mirror]")), "stencil", "mirror")
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("boundary: [periodic]", "radius: 1")), "stencil",
+                       "expected")
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("lowering: stencil", "lowering: opaque")), "stencil",
+                       "only a `lowering: stencil` op")
+
+
+def test_stencil_ops_export_their_description():
+    assert hy.ops.metadata("roll")["stencil"] == {"kind": "shift", "input": "self", "boundary": ["periodic"]}
+    assert hy.ops.metadata("laplacian")["stencil"]["kind"] == "second_difference"
+    assert hy.ops.metadata("roll")["lowering"] == "stencil"

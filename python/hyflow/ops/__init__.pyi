@@ -33,7 +33,8 @@ def load_library(path: Any) -> Any:
 def metadata(name: Any) -> Any:
     """Every metadata field of op ``name``, with the structured ones parsed: ``onnx`` and ``autocast``
 as above, ``backward`` as a dict (or None), ``variants`` and ``writes`` as lists, ``view`` as bool,
-``scalar`` (elementwise ops) as its expression string or ``{variant: expression}``."""
+``scalar`` (elementwise ops) as its expression string or ``{variant: expression}``, ``stencil``
+(stencil ops) as ``{kind, input, boundary}``."""
     ...
 def onnx_spec(name: Any) -> Any:
     """How op ``name`` maps to ONNX, or None when it has no mapping: a dict with ``op`` (the ONNX operator),
