@@ -146,6 +146,7 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       .def("storage_offset", [](const Tensor& t) { return t.offset(); })
       .def("is_contiguous", [](const Tensor& t) { return t.is_contiguous(); })
       .def("is_floating_point", [](const Tensor& t) { return dtype_is_floating(t.dtype()); })
+      .def("is_complex", [](const Tensor& t) { return dtype_is_complex(t.dtype()); })
       .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()); })
       .def("untyped_storage_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.storage()->data()); },
            "Address of the start of the shared storage (equal for views of one tensor).")

@@ -27,7 +27,9 @@ DType result_type_of(It begin, It end) {
       out = tier[k];
       any = true;
     } else if (dtype_category(tier[k]) > dtype_category(out)) {
-      out = tier[k];  // a weaker tier only lifts the category, at its own width
+      // A weaker tier only lifts the category, at its own width; a complex one lifts a float to the
+      // complex dtype of that float's width (torch: float64 tensor + complex64 0-d -> complex128).
+      out = dtype_is_complex(tier[k]) && dtype_is_floating(out) ? dtype_to_complex(out) : tier[k];
     }
   }
   return out;
