@@ -121,16 +121,14 @@ class _ComplexFormatter:
 
     def __init__(self, arr):
         self.re = _Formatter(arr.real, True)
-        self.im = _Formatter(np.abs(arr.imag), True)
+        self.im = _Formatter(arr.imag, True)
 
     def width(self):
-        return self.re.width() + self.im.width() + 2
+        return self.re.width() + self.im.width() + 1
 
     def format(self, value):
-        im = self.im.format(abs(value.imag)).lstrip()
-        sign = "-" if math.copysign(1.0, value.imag) < 0 and not math.isnan(value.imag) else "+"
-        s = self.re.format(value.real) + sign + im + "j"
-        return (self.width() - len(s)) * " " + s
+        im = self.im.format(value.imag).lstrip() + "j"
+        return self.re.format(value.real) + ("" if im[0] in "+-" else "+") + im
 
 
 def _summarized(arr):

@@ -222,7 +222,9 @@ def test_arithmetic_gradcheck(fn):
 
 def test_complex_printing_like_torch():
     for values, dtype in [([1 + 2j, 3.5 - 1j], "complex64"), ([1 + 2.5j, 3 - 1j], "complex64"),
-                          ([[1e6 + 2j, 3 - 1j]], "complex64"), (1 + 2j, "complex64"), ([1 + 2j], "complex128")]:
+                          ([[1e6 + 2j, 3 - 1j]], "complex64"), (1 + 2j, "complex64"), ([1 + 2j], "complex128"),
+                          ([-2 + 2j, 2 + 6j, 10 + 10j, 22 + 14j], "complex128"), ([1 - 0.5j, -3.25 + 0j], "complex64"),
+                          ([[1 + 1j] * 12] * 3, "complex64")]:
         want = repr(torch.tensor(values, dtype=getattr(torch, dtype))).replace("torch.", "hyflow.")
         assert repr(hy.tensor(values, dtype=getattr(hy, dtype))) == want
 

@@ -70,6 +70,18 @@ def test_2d_and_nd_transforms_match_numpy(norm):
     _close(hy.fft.irfftn(hy.tensor(X), norm=norm), np.fft.irfftn(X, norm=norm), np.float64)
 
 
+def test_middle_dims_of_batched_tensors():
+    # the column-block path: a transformed dim with many (not a multiple of the block) trailing elements
+    z, x = _c((2, 9, 37)), _r((3, 10, 21))
+    _close(hy.fft.fft(hy.tensor(z), dim=1), np.fft.fft(z, axis=1), np.float64)
+    _close(hy.fft.ifft(hy.tensor(z)[:, :, 3:30], dim=1, norm="ortho"), np.fft.ifft(z[:, :, 3:30], axis=1, norm="ortho"),
+           np.float64)
+    _close(hy.fft.rfft(hy.tensor(x), dim=1), np.fft.rfft(x, axis=1), np.float64)
+    X = np.fft.rfft(x, axis=1)
+    _close(hy.fft.irfft(hy.tensor(X), n=10, dim=1), np.fft.irfft(X, n=10, axis=1), np.float64)
+    _close(hy.fft.rfftn(hy.tensor(x), dim=(2, 0)), np.fft.rfftn(x, axes=(2, 0)), np.float64)
+
+
 def test_round_trips():
     x = _r((16, 12))
     _close(hy.fft.irfft2(hy.fft.rfft2(hy.tensor(x)), s=x.shape), x, np.float64)
@@ -170,3 +182,12 @@ def test_same_result_at_any_thread_count():
 def test_bad_arguments_raise_clearly(call, exc, match):
     with pytest.raises(exc, match=match):
         call(hy.ones(4, 6))
+
+
+@pytest.mark.parametrize("n", [8, 9, 10, 12])
+def test_irfft_ignores_the_imaginary_parts_of_dc_and_nyquist(n):
+    # arbitrary (non-Hermitian-consistent) half spectra, as numpy and torch read them
+    X = _c((3, n // 2 + 1), seed=7)
+    _close(hy.fft.irfft(hy.tensor(X), n=n), np.fft.irfft(X, n=n), np.float64)
+    _close(hy.fft.irfft2(hy.tensor(_c((4, n // 2 + 1))), s=(4, n)), np.fft.irfft2(_c((4, n // 2 + 1)), s=(4, n)),
+           np.float64)

@@ -45,56 +45,86 @@ double norm_scale(int64_t normalization, int64_t signal_numel, const char* op) {
   return normalization == 1 ? 1.0 / std::sqrt(static_cast<double>(signal_numel)) : 1.0 / static_cast<double>(signal_numel);
 }
 
-// Rows of `n` elements are independent transforms; aim for chunks of ~16k elements per task.
-int64_t row_grain(int64_t n) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(n, 1)); }
+// A contiguous tensor seen as (outer, n, inner) around dim d: transforms run along the middle.
+struct Lanes {
+  int64_t outer = 1, n = 1, inner = 1;
+  Lanes(const Tensor& t, int64_t d) {
+    for (int64_t k = 0; k < t.dim(); ++k) {
+      if (k < d) outer *= t.shape()[k];
+      else if (k > d) inner *= t.shape()[k];
+    }
+    n = t.shape()[d];
+  }
+};
 
-// A contiguous copy of `t` with dim `d` moved last (always a fresh tensor: the caller writes into it).
-Tensor with_dim_last(const Tensor& t, int64_t d) {
-  Tensor moved = d == t.dim() - 1 ? t : ops::transpose(t, d, -1);
-  return ops::clone(moved);
-}
+// Columns gathered per task when the transformed dim is not the last one: a block of kColumns
+// neighbouring columns is copied into a scratch buffer (one cache line of each of n rows at a time),
+// transformed there and written back, so no transposed copy of the whole tensor is made.
+constexpr int64_t kColumns = 16;
 
-// Undo with_dim_last: a view with the last dim put back at `d`.
-Tensor dim_last_back(const Tensor& t, int64_t d) { return d == t.dim() - 1 ? t : ops::transpose(t, d, -1); }
+// Tasks of about 16k elements each (a task transforms whole lanes).
+int64_t lane_grain(int64_t elements_per_task) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(elements_per_task, 1)); }
 
-// In-place 1-D complex transforms of the contiguous rows of `t` (last dim), unscaled.
+// In place: 1-D complex transforms along dim d of contiguous `t`, each result times `scale`.
 template <typename T>
-void c2c_rows(const Tensor& t, bool forward) {
-  const int64_t n = t.shape().back();
-  if (t.numel() == 0 || n <= 1) return;  // a length-1 DFT is the identity
-  const int64_t rows = t.numel() / n;
+void c2c_along(const Tensor& t, int64_t d, bool forward, T scale) {
+  const Lanes L(t, d);
+  const int64_t n = L.n;
+  if (t.numel() == 0) return;
   auto* data = t.data<std::complex<T>>();
-  parallel_for(0, rows, row_grain(n), [&](int64_t b, int64_t e) {
+  auto transform = [&](Eigen::FFT<T>& fft, std::complex<T>* dst, const std::complex<T>* src) {
+    if (n == 1) dst[0] = src[0];
+    else if (forward) fft.fwd(dst, src, n);
+    else fft.inv(dst, src, n);
+  };
+  if (L.inner == 1) {  // rows: each lane is contiguous
+    parallel_for(0, L.outer, lane_grain(n), [&](int64_t b, int64_t e) {
+      Eigen::FFT<T> fft;
+      fft.SetFlag(Eigen::FFT<T>::Unscaled);
+      std::vector<std::complex<T>> buf(static_cast<size_t>(n));
+      for (int64_t r = b; r < e; ++r) {
+        std::complex<T>* row = data + r * n;
+        transform(fft, buf.data(), row);
+        for (int64_t k = 0; k < n; ++k) row[k] = buf[static_cast<size_t>(k)] * scale;
+      }
+    });
+    return;
+  }
+  const int64_t blocks = (L.inner + kColumns - 1) / kColumns;
+  parallel_for(0, L.outer * blocks, lane_grain(n * kColumns), [&](int64_t b, int64_t e) {
     Eigen::FFT<T> fft;
     fft.SetFlag(Eigen::FFT<T>::Unscaled);
-    std::vector<std::complex<T>> buf(static_cast<size_t>(n));
-    for (int64_t r = b; r < e; ++r) {
-      std::complex<T>* row = data + r * n;
-      if (forward) fft.fwd(buf.data(), row, n);
-      else fft.inv(buf.data(), row, n);
-      std::copy(buf.begin(), buf.end(), row);
+    std::vector<std::complex<T>> cols(static_cast<size_t>(n * kColumns)), buf(static_cast<size_t>(n));
+    for (int64_t task = b; task < e; ++task) {
+      const int64_t o = task / blocks, c0 = (task % blocks) * kColumns;
+      const int64_t w = std::min(kColumns, L.inner - c0);
+      std::complex<T>* base = data + o * n * L.inner + c0;
+      for (int64_t k = 0; k < n; ++k)
+        for (int64_t c = 0; c < w; ++c) cols[static_cast<size_t>(c * n + k)] = base[k * L.inner + c];
+      for (int64_t c = 0; c < w; ++c) {
+        transform(fft, buf.data(), cols.data() + c * n);
+        std::copy(buf.begin(), buf.end(), cols.begin() + c * n);
+      }
+      for (int64_t k = 0; k < n; ++k)
+        for (int64_t c = 0; c < w; ++c) base[k * L.inner + c] = cols[static_cast<size_t>(c * n + k)] * scale;
     }
   });
 }
 
-// Unscaled c2c over `dims` of a complex tensor; the result is a fresh tensor (maybe a permuted view).
-Tensor c2c_dims(Tensor x, const DimVector& dims, bool forward) {
-  for (int64_t d : dims) {
-    Tensor rows = with_dim_last(x, d);
-    HY_DISPATCH_FLOAT(dtype_complex_part(x.dtype()), "fft", [&] { c2c_rows<scalar_t>(rows, forward); });
-    x = dim_last_back(rows, d);
-  }
-  return x;
+// Transforms over `dims` of contiguous complex `x`, in place; the last pass applies `scale`.
+void c2c_dims_inplace(const Tensor& x, const DimVector& dims, bool forward, double scale) {
+  HY_DISPATCH_FLOAT(dtype_complex_part(x.dtype()), "fft", [&] {
+    for (size_t i = 0; i < dims.size(); ++i)
+      c2c_along<scalar_t>(x, dims[i], forward, static_cast<scalar_t>(i + 1 == dims.size() ? scale : 1.0));
+  });
 }
 
-// t *= scale (fresh tensors only), through its real view so one real multiply does it.
-Tensor scaled(const Tensor& t, double scale) {
-  if (scale == 1.0) return t;
-  Tensor real = dtype_is_complex(t.dtype()) ? ops::view_as_real(t) : t;
-  Tensor s = Tensor::empty({}, real.dtype());
-  HY_DISPATCH_FLOAT(real.dtype(), "fft", [&] { *s.data<scalar_t>() = static_cast<scalar_t>(scale); });
-  return dtype_is_complex(t.dtype()) ? ops::view_as_complex(ops::contiguous(ops::mul(real, s))) : ops::mul(real, s);
+// A fresh contiguous copy of `t` with dim `d` moved last (for real<->complex transforms along a dim
+// that is not the last one), and the view that undoes it.
+Tensor with_dim_last(const Tensor& t, int64_t d) {
+  return ops::clone(d == t.dim() - 1 ? t : ops::transpose(t, d, -1));
 }
+Tensor dim_last_back(const Tensor& t, int64_t d) { return d == t.dim() - 1 ? t : ops::transpose(t, d, -1); }
 
 int64_t signal_numel(const Tensor& t, const DimVector& dims) {
   int64_t n = 1;
@@ -103,15 +133,15 @@ int64_t signal_numel(const Tensor& t, const DimVector& dims) {
 }
 
 // Forward real-to-complex transform of the contiguous rows of `in` (last dim n) into `out` rows of
-// `out_n` bins (n//2+1 one-sided, n full: the upper half mirrored as conj(X[n-k])).
+// `out_n` bins (n//2+1 one-sided, n full: the upper half mirrored as conj(X[n-k])), times `scale`.
 template <typename T>
-void r2c_rows(const Tensor& in, const Tensor& out) {
+void r2c_rows(const Tensor& in, const Tensor& out, T scale) {
   const int64_t n = in.shape().back(), out_n = out.shape().back();
   if (in.numel() == 0) return;
   const int64_t rows = in.numel() / n;
   const T* src = in.data<T>();
   auto* dst = out.data<std::complex<T>>();
-  parallel_for(0, rows, row_grain(n), [&](int64_t b, int64_t e) {
+  parallel_for(0, rows, lane_grain(n), [&](int64_t b, int64_t e) {
     Eigen::FFT<T> fft;
     fft.SetFlag(Eigen::FFT<T>::Unscaled);
     fft.SetFlag(Eigen::FFT<T>::HalfSpectrum);
@@ -120,39 +150,46 @@ void r2c_rows(const Tensor& in, const Tensor& out) {
     for (int64_t r = b; r < e; ++r) {
       std::complex<T>* o = dst + r * out_n;
       if (n == 1) {
-        o[0] = std::complex<T>(src[r], 0);
+        o[0] = std::complex<T>(src[r] * scale, 0);
         continue;
       }
       fft.fwd(buf.data(), src + r * n, n);
-      for (int64_t k = 0; k < half; ++k) o[k] = buf[static_cast<size_t>(k)];
-      for (int64_t k = half; k < out_n; ++k) o[k] = std::conj(buf[static_cast<size_t>(n - k)]);
+      for (int64_t k = 0; k < half; ++k) o[k] = buf[static_cast<size_t>(k)] * scale;
+      for (int64_t k = half; k < out_n; ++k) o[k] = std::conj(buf[static_cast<size_t>(n - k)]) * scale;
     }
   });
 }
 
 // Inverse complex-to-real transform of contiguous half-spectrum rows `in` (n//2+1 bins) into real rows
-// of n: the Hermitian extension is inverted and its real part kept, so the imaginary parts of the DC and
-// (even n) Nyquist bins are ignored, as in NumPy and torch.
+// of n, times `scale`: the Hermitian extension is inverted and its real part kept, so the imaginary
+// parts of the DC and (even n) Nyquist bins are ignored, as in NumPy and torch.
 template <typename T>
-void c2r_rows(const Tensor& in, const Tensor& out) {
+void c2r_rows(const Tensor& in, const Tensor& out, T scale) {
   const int64_t n = out.shape().back(), half = in.shape().back();
   if (out.numel() == 0) return;
   const int64_t rows = out.numel() / n;
   const auto* src = in.data<std::complex<T>>();
   T* dst = out.data<T>();
-  parallel_for(0, rows, row_grain(n), [&](int64_t b, int64_t e) {
+  parallel_for(0, rows, lane_grain(n), [&](int64_t b, int64_t e) {
     Eigen::FFT<T> fft;
     fft.SetFlag(Eigen::FFT<T>::Unscaled);
     std::vector<std::complex<T>> full(static_cast<size_t>(n)), buf(static_cast<size_t>(n));
     for (int64_t r = b; r < e; ++r) {
       const std::complex<T>* s = src + r * half;
+      if (n % 4 == 0) {  // Eigen's real inverse: a half-length complex transform (reads DC/Nyquist real parts)
+        T* o = dst + r * n;
+        fft.inv(o, s, n);
+        if (scale != T(1))
+          for (int64_t j = 0; j < n; ++j) o[j] *= scale;
+        continue;
+      }
       for (int64_t k = 0; k < n; ++k) full[static_cast<size_t>(k)] = k < half ? s[k] : std::conj(s[n - k]);
       if (n == 1) {
-        dst[r] = full[0].real();
+        dst[r] = full[0].real() * scale;
         continue;
       }
       fft.inv(buf.data(), full.data(), n);
-      for (int64_t j = 0; j < n; ++j) dst[r * n + j] = buf[static_cast<size_t>(j)].real();
+      for (int64_t j = 0; j < n; ++j) dst[r * n + j] = buf[static_cast<size_t>(j)].real() * scale;
     }
   });
 }
@@ -170,10 +207,13 @@ Tensor r2c_impl(const Tensor& self, const DimVector& dim, int64_t normalization,
   HY_CHECK(n >= 1, ValueError, op, ": the transformed dim ", last, " has size 0; a DFT needs at least one point");
   out_shape.back() = onesided ? n / 2 + 1 : n;
   Tensor out = Tensor::empty(out_shape, dtype_to_complex(self.dtype()));
-  HY_DISPATCH_FLOAT(self.dtype(), op, [&] { r2c_rows<scalar_t>(rows, out); });
-  Tensor x = dim_last_back(out, last);
-  DimVector rest(dims.begin(), dims.end() - 1);
-  return scaled(ops::contiguous(c2c_dims(x, rest, true)), scale);
+  const DimVector rest(dims.begin(), dims.end() - 1);
+  HY_DISPATCH_FLOAT(self.dtype(), op, [&] {
+    r2c_rows<scalar_t>(rows, out, static_cast<scalar_t>(rest.empty() ? scale : 1.0));
+  });
+  Tensor x = ops::contiguous(dim_last_back(out, last));
+  if (!rest.empty()) c2c_dims_inplace(x, rest, true, scale);
+  return x;
 }
 
 Tensor c2r_impl(const Tensor& self, const DimVector& dim, int64_t normalization, int64_t last_dim_size, const char* op) {
@@ -184,15 +224,18 @@ Tensor c2r_impl(const Tensor& self, const DimVector& dim, int64_t normalization,
   const int64_t last = dims.back();
   HY_CHECK(self.shape()[last] == last_dim_size / 2 + 1, ValueError, op, ": dim ", last, " must hold ",
            last_dim_size / 2 + 1, " bins for an output of size ", last_dim_size, ", got ", self.shape()[last]);
-  DimVector rest(dims.begin(), dims.end() - 1);
-  Tensor x = c2c_dims(self, rest, false);
-  Tensor rows = with_dim_last(x, last);
+  const DimVector rest(dims.begin(), dims.end() - 1);
+  Tensor x = ops::clone(self);  // the inner transforms run in place
+  if (!rest.empty()) c2c_dims_inplace(x, rest, false, 1.0);
+  Tensor rows = last == x.dim() - 1 ? x : with_dim_last(x, last);
   Shape out_shape = rows.shape();
   out_shape.back() = last_dim_size;
   Tensor out = Tensor::empty(out_shape, dtype_complex_part(self.dtype()));
-  HY_DISPATCH_FLOAT(out.dtype(), op, [&] { c2r_rows<scalar_t>(rows, out); });
-  Tensor y = ops::contiguous(dim_last_back(out, last));
-  return scaled(y, norm_scale(normalization, signal_numel(y, dims), op));
+  int64_t signal = last_dim_size;
+  for (int64_t d : rest) signal *= self.shape()[d];
+  const double scale = norm_scale(normalization, signal, op);
+  HY_DISPATCH_FLOAT(out.dtype(), op, [&] { c2r_rows<scalar_t>(rows, out, static_cast<scalar_t>(scale)); });
+  return ops::contiguous(dim_last_back(out, last));
 }
 
 }  // namespace
@@ -202,7 +245,9 @@ Tensor fft_c2c(const Tensor& self, const DimVector& dim, int64_t normalization, 
   HY_CHECK(dtype_is_complex(self.dtype()), TypeError, "fft: expected a complex tensor, got ", self.describe());
   const DimVector dims = fft_dims(self, dim, "fft");
   const double scale = norm_scale(normalization, signal_numel(self, dims), "fft");
-  return scaled(ops::contiguous(c2c_dims(self, dims, forward)), scale);
+  Tensor x = ops::clone(self);  // contiguous, and ours to transform in place
+  c2c_dims_inplace(x, dims, forward, scale);
+  return x;
 }
 
 Tensor fft_c2c_backward(const Tensor& grad, const DimVector& dim, int64_t normalization, bool forward) {
