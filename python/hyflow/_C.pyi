@@ -186,11 +186,17 @@ class Tensor:
     def broadcast_to(self, shape: _IntList) -> Tensor:
         """A broadcast view with NumPy semantics."""
         ...
+    def cdouble(self) -> Tensor:
+        """self converted to hyflow.complex128."""
+        ...
     def ceil(self, *, out: Optional[Tensor] = ...) -> Tensor:
         """Smallest integer >= self; integer inputs are returned unchanged (a copy)."""
         ...
     def ceil_(self, *, out: Optional[Tensor] = ...) -> Tensor:
         """Smallest integer >= self; integer inputs are returned unchanged (a copy)."""
+        ...
+    def cfloat(self) -> Tensor:
+        """self converted to hyflow.complex64."""
         ...
     def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> List[Tensor]:
         """At most `chunks` views along dim, each of ceil(size / chunks) elements (the last may be smaller)."""

@@ -80,10 +80,15 @@ def test_casts_follow_torch():
     z = x.to(hy.complex64)
     assert z.numpy().tolist() == [1.5 + 0j, -2 + 0j]
     w = hy.tensor([1 + 2j, 3 - 4j], dtype=hy.complex128)
-    # complex -> real keeps the real part (torch warns and drops the imaginary part)
-    assert w.to(hy.float32).numpy().tolist() == [1.0, 3.0]
+    # complex -> real keeps the real part and warns, as torch does
+    with pytest.warns(UserWarning, match="discards the imaginary part"):
+        assert w.to(hy.float32).numpy().tolist() == [1.0, 3.0]
+    with pytest.warns(UserWarning, match="discards the imaginary part"):
+        assert w.double().numpy().tolist() == [1.0, 3.0]
+    with pytest.warns(UserWarning, match="discards the imaginary part"):
+        assert w.to("bool").numpy().tolist() == [True, True]
     assert w.to(hy.complex64).dtype == hy.complex64
-    assert w.to(hy.bool).numpy().tolist() == [True, True]
+    assert x.cdouble().dtype == hy.complex128 and x.cfloat().dtype == hy.complex64
 
 
 def test_views_and_copies_keep_complex_values():

@@ -1,10 +1,12 @@
 // Discrete Fourier transforms on Eigen's FFT module (its kissfft backend: mixed radix 2/3/4/5 and a
 // generic butterfly for other factors; docs/design.md, "Library choices", says why this library).
 //
-// A multi-dim transform is a sequence of 1-D transforms: for each transformed dim the tensor is copied
-// with that dim last and contiguous, and the rows are transformed in parallel (parallel_for, so
-// hy.set_num_threads bounds it). Each chunk of rows owns its Eigen::FFT object (its plan cache is not
-// thread-safe) and its scratch row, so results do not depend on the thread count.
+// A multi-dim transform is a sequence of 1-D transforms, in place on one contiguous copy of the input:
+// along the last dim each row is a lane; along another dim, blocks of neighbouring columns are gathered
+// into a scratch buffer, transformed and scattered back (no transposed copy). Lanes run in parallel
+// (parallel_for, so hy.set_num_threads bounds it); each task owns its Eigen::FFT object (the plan cache
+// is not thread-safe) and scratch, and the work of a lane never depends on the thread count, so neither
+// does the result. Real<->complex transforms along a dim that is not last move it last first.
 #include <cmath>
 #include <complex>
 #include <vector>
