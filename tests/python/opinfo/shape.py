@@ -184,21 +184,6 @@ def ref_scatter_add(x, dim, index, src):
     return out
 
 
-def index_add_samples(dtype, rng):
-    a = lambda *s: _arr(rng, dtype, s)  # noqa: E731
-    yield Sample((a(5, 3), 0, _idx(rng, 5, (7,)), a(7, 3)), desc="rows, repeated")
-    yield Sample((a(3, 6), 1, _idx(rng, 6, (4,)).astype(np.int32), a(3, 4)), {"alpha": 2}, desc="columns, alpha")
-    yield Sample((_arr(rng, dtype, (2, 5, 3), True), -2, _idx(rng, 5, (3,)), a(2, 3, 3)), desc="non-contiguous")
-    yield Sample((a(5,), 0, _idx(rng, 5, (0,)), a(0,)), desc="empty index")
-
-
-def ref_index_add(x, dim, index, source, alpha=1):
-    out = x.copy()
-    moved = np.moveaxis(out, dim, 0)
-    np.add.at(moved, index.astype(np.int64), np.moveaxis(source, dim, 0) * alpha)
-    return out
-
-
 def index_select_samples(dtype, rng):
     a = lambda *s: _arr(rng, dtype, s)  # noqa: E731
     yield Sample((a(5, 3), 0, _idx(rng, 5, (7,))), desc="rows, repeated")
@@ -247,8 +232,6 @@ OPS = [
     OpInfo("scatter_add", ref_scatter_add, scatter_add_samples, ALL,
            tol={"float16": (1e-2, 1e-1), "bfloat16": (5e-2, 5e-1), "float32": (1e-5, 1e-4)}),
     OpInfo("index_select", ref_index_select, index_select_samples, ALL),
-    OpInfo("index_add", ref_index_add, index_add_samples, ("int32", "int64", "float32", "float64"),
-           tol={"float32": (1e-5, 1e-4)}),
     OpInfo("repeat", ref_tile, repeat_samples, ALL),
     OpInfo("tile", ref_tile, tile_samples, ALL),
 ]
