@@ -14,7 +14,10 @@ DType result_type_of(It begin, It end) {
     int k = t.impl()->is_wrapped_number() ? 2 : (t.dim() == 0 ? 1 : 0);
     DType d = t.dtype();
     if (k == 2) {  // a Python number only contributes its category's default dtype
-      d = d == DType::Bool ? DType::Bool : dtype_is_floating(d) ? DType::Float32 : DType::Int64;
+      d = d == DType::Bool          ? DType::Bool
+          : dtype_is_complex(d)     ? DType::Complex64
+          : dtype_is_floating(d)    ? DType::Float32
+                                    : DType::Int64;
     }
     tier[k] = has[k] ? promote_types(tier[k], d) : d;
     has[k] = true;

@@ -96,6 +96,14 @@ TEST(ResultType, ZeroDimComplexLiftsAFloatToItsWidth) {
   EXPECT_EQ(result_type(make(C64), make(F64)), C128);
 }
 
+TEST(ResultType, PythonComplexIsAWeakComplex64) {
+  // a Python complex arrives as a wrapped complex128 0-d tensor; like torch it counts as complex64
+  EXPECT_EQ(result_type(make(F32), number(C128)), C64);
+  EXPECT_EQ(result_type(make(F64), number(C128)), C128);
+  EXPECT_EQ(result_type(make(I32), number(C128)), C64);
+  EXPECT_EQ(result_type(make(C128), number(C128)), C128);
+}
+
 TEST(ResultType, DimensionedTensorsPromote) {
   EXPECT_EQ(result_type(make(I32), make(I64)), I64);
   EXPECT_EQ(result_type(make(F16), make(BF16)), F32);

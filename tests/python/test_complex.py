@@ -274,3 +274,29 @@ def test_safetensors_save_refuses_complex_with_the_way_out(tmp_path):
     hy.save({"z": hy.view_as_real(z)}, tmp_path / "r.safetensors")
     back = hy.view_as_complex(hy.load(tmp_path / "r.safetensors")["z"])
     np.testing.assert_array_equal(back.numpy(), z.numpy())
+
+
+def test_python_complex_numbers_are_weak_operands_like_torch():
+    x32, x64 = hy.tensor([1.0, -2.0]), hy.tensor([1.0, -2.0], dtype=hy.float64)
+    assert (x32 * 1j).dtype == hy.complex64 and (x64 * 1j).dtype == hy.complex128
+    assert (1j * x32).dtype == hy.complex64 and (hy.ones(2, dtype=hy.int64) + 1j).dtype == hy.complex64
+    np.testing.assert_allclose((x64 * (2 - 1j)).numpy(), x64.numpy() * (2 - 1j))
+    np.testing.assert_allclose((1j / hy.tensor([1j, 2.0], dtype=hy.complex128)).numpy(), 1j / np.array([1j, 2.0]))
+    np.testing.assert_allclose(hy.mul(x64, np.complex128(3j)).numpy(), x64.numpy() * 3j)
+    z = hy.tensor([1 + 1j], dtype=hy.complex128)
+    assert (z * 1j).dtype == hy.complex128 and (z == 1 + 1j).tolist() == [True]
+    with pytest.raises(TypeError, match="does not support complex"):
+        x32 < 1j
+    for lib in (hy, torch):
+        assert str((lib.ones(2) * 1j).dtype).split(".")[-1] == "complex64"
+
+
+def test_item_tolist_and_python_conversions():
+    z = hy.tensor([[1 + 2j, -3.5j]], dtype=hy.complex128)
+    assert z.tolist() == [[1 + 2j, -3.5j]]
+    assert z[0, 0].item() == 1 + 2j and isinstance(z[0, 1].item(), complex)
+    assert complex(z[0, 0]) == 1 + 2j and complex(hy.tensor(2.5)) == 2.5 + 0j
+    assert bool(hy.tensor(1j)) and not bool(hy.tensor(0j))
+    with pytest.raises(TypeError):
+        float(z[0, 0])
+    assert hy.tensor([1 + 1j]).tolist() == [1 + 1j]  # complex64 values that are exact in float32
