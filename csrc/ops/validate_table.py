@@ -11,7 +11,8 @@ Fields and their accepted values (docs/design.md, "The op table"):
   schema       "name(Type arg, ..., *, Type kw=default) -> Ret" (types in op_schema.ARG_TYPES)
   variants     list of function | method | inplace (inplace needs a `Tensor? out` argument)
   kernels      {device: C++ function name}, device one of DEVICES
-  dtypes       comma list of dtype names and groups (DTYPE_GROUPS), e.g. "numeric,float16,bfloat16"
+  dtypes       comma list of dtype names and groups (DTYPE_GROUPS), e.g. "numeric,float16,bfloat16";
+               `all` is the real dtypes, complex ones must be named ("all_and_complex", "float,complex")
   dtype_rule   DTYPE_RULES;  shape_rule  SHAPE_RULES;  lowering  LOWERINGS
   backward     null, or {tensor argument: formula or null}; every formula must translate to C++
                (gen_autograd.py), or say `not_implemented('why')` on purpose
@@ -36,9 +37,15 @@ VARIANTS = ("function", "method", "inplace")
 # Device keys of `kernels`: each device type the dispatcher has a slot for (core/device.h), plus `any`
 # (one device-independent kernel, e.g. a view).
 DEVICES = ("cpu", "cuda", "any")
-DTYPES = ("bool", "int32", "int64", "float16", "bfloat16", "float32", "float64")
+# "all" means the real dtypes: an op accepts complex64/complex128 only when its entry names them
+# (the group "complex" or "all_and_complex"); the generated front function refuses them otherwise.
+REAL_DTYPES = ("bool", "int32", "int64", "float16", "bfloat16", "float32", "float64")
+COMPLEX_DTYPES = ("complex64", "complex128")
+DTYPES = REAL_DTYPES + COMPLEX_DTYPES
 DTYPE_GROUPS = {
-    "all": DTYPES,
+    "all": REAL_DTYPES,
+    "all_and_complex": DTYPES,
+    "complex": COMPLEX_DTYPES,
     "numeric": ("int32", "int64", "float16", "bfloat16", "float32", "float64"),
     "float": ("float16", "bfloat16", "float32", "float64"),
     "int": ("int32", "int64"),

@@ -1,4 +1,6 @@
 """Python-level Tensor methods: the ones whose logic is argument juggling, not math."""
+import warnings
+
 from . import _C
 from ._C import Tensor
 from ._device import device as _device
@@ -30,6 +32,14 @@ def _expand(self, *shape) -> Tensor:
     return _C.ops.expand(self, _dims(shape, "shape"))
 
 
+def _warn_if_dropping_imag(self, dtype):
+    """torch's warning for a complex tensor cast to a real dtype (the imaginary parts are dropped)."""
+    if self.dtype.is_complex:
+        target = dtype if isinstance(dtype, _C.dtype) else _C.promote_types(dtype, dtype)
+        if not target.is_complex:
+            warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=3)
+
+
 def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None) -> Tensor:
     """to(dtype), to(device), to(other_tensor), to(device, dtype) — like torch.Tensor.to.
 
@@ -54,11 +64,13 @@ def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, me
         raise NotImplementedError(f"to(): moving tensors to {device!r} needs the CUDA backend, not in this build")
     if dtype is None:
         return self.clone() if copy else self
+    _warn_if_dropping_imag(self, dtype)
     return _C.ops.to_dtype(self, dtype, copy)
 
 
 def _type_method(dt):
     def convert(self) -> Tensor:
+        _warn_if_dropping_imag(self, dt)
         return _C.ops.to_dtype(self, dt, False)
     convert.__name__ = dt.name
     convert.__doc__ = f"self converted to {dt!r}."
@@ -69,7 +81,8 @@ for _name, _fn in {"reshape": _reshape, "view": _view, "permute": _permute, "exp
     _fn.__name__ = _name
     setattr(Tensor, _name, _fn)
 for _name, _dt in {"float": _C.float32, "double": _C.float64, "half": _C.float16, "bfloat16": _C.bfloat16,
-                   "int": _C.int32, "long": _C.int64, "bool": _C.bool}.items():
+                   "int": _C.int32, "long": _C.int64, "bool": _C.bool, "cfloat": _C.complex64,
+                   "cdouble": _C.complex128}.items():
     setattr(Tensor, _name, _type_method(_dt))
 
 # Tensor.max / Tensor.min pick among three ops by their arguments (python/hyflow/_reductions.py).
