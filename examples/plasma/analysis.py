@@ -11,7 +11,7 @@ Two-stream instability of two cold beams at +-v0, each of plasma frequency^2 a =
     =>  omega^2 = K + a +- sqrt(a^2 + 4 a K),   K = (k v0)^2
 
 The minus root is negative (unstable) for K < 2a, with growth rate gamma = sqrt(sqrt(a^2 + 4 a K) - K - a);
-the fastest growth, sqrt(a) / 2, is at K = 3a / 4. For v0 = 1, k = 0.5: gamma = 0.34066, and the next mode
+the fastest growth, sqrt(a) / 2, is at K = 3a / 4. For v0 = 1, k = 0.5: gamma = 0.34063, and the next mode
 of the box, k = 1, is exactly marginal (K = 2a), so only the fundamental grows.
 """
 from __future__ import annotations
