@@ -21,7 +21,6 @@ import math
 
 import hyflow as hy
 import hyflow.nn as nn
-import hyflow.nn.functional as F
 import hyflow.optim as optim
 
 
@@ -77,8 +76,8 @@ def make_optimizer(model: nn.Module, lr: float = 2e-2) -> optim.Optimizer:
 
 
 def train_steps(model: OddConvolutionField, opt: optim.Optimizer, rho: hy.Tensor, field: hy.Tensor, n: int) -> list:
-    """n optimiser steps on the MSE of the field in units of its RMS, over the whole (B, n) batch; returns
-    the losses. The first call sets the model's normalisation from this batch."""
+    """n optimiser steps on the whole (B, n) batch; returns the losses. The loss is the mean over samples of
+    ||E_pred - E||^2 / ||E||^2. The first call sets the model's normalisation from this batch."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"train_steps: n must be a non-negative integer, got {n!r}")
     if rho.dim() != 2 or tuple(rho.shape) != tuple(field.shape) or rho.shape[1] != model.n_cells:
