@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the example's 
 
 import hyflow as hy  # noqa: E402
 
-import analysis  # noqa: E402
-import coupling  # noqa: E402
+import rates  # noqa: E402
+import plasma_coupling as coupling  # noqa: E402
 
 LANDAU_GAMMA_TOLERANCE = 0.05      # relative, the acceptance bounds
 LANDAU_OMEGA_TOLERANCE = 0.02
@@ -102,11 +102,11 @@ def fit_rates(history: dict, setup: coupling.Setup) -> dict:
     try:
         if config.case == "landau":
             mode_energy = [setup.params.length * a * a / 4 for a in amplitude]   # int (a cos kx)^2 / 2 dx
-            fit = analysis.fit_damping(times, mode_energy, 0.0, config.fit_until)
+            fit = rates.fit_damping(times, mode_energy, 0.0, config.fit_until)
             return {"gamma": fit["gamma"], "omega": fit["omega"], "peak_times": fit["peak_times"],
                     "peak_log_energy": fit["peak_log_energy"], "intercept": fit["intercept"]}
         low, high = config.growth_window
-        fit = analysis.fit_growth(times, amplitude, low, high)
+        fit = rates.fit_growth(times, amplitude, low, high)
         return {"gamma": fit["gamma"], "t_start": fit["t_start"], "t_stop": fit["t_stop"],
                 "intercept": fit["intercept"]}
     except (ValueError, StopIteration) as e:
@@ -306,7 +306,7 @@ def main(argv=None) -> int:
         ok = ok and all(passed for _, passed, _ in checks)
         results.append((task_states, setup, summary))
     if not args.no_plot:
-        from plotting import plot_runs
+        from plasma_plotting import plot_runs
         path = plot_runs(results, os.path.join(args.out, "plasma.png"))
         if path:
             print(f"  figure               {path}")

@@ -13,8 +13,8 @@ import hyflow as hy
 EXAMPLE_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", "plasma")
 sys.path.insert(0, os.path.abspath(EXAMPLE_DIR))
 
-import analysis  # noqa: E402
-import coupling  # noqa: E402
+import rates  # noqa: E402
+import plasma_coupling as coupling  # noqa: E402
 import field_model as fm  # noqa: E402
 import pic  # noqa: E402
 import plasma  # noqa: E402
@@ -69,11 +69,11 @@ def test_two_stream_start_is_two_cold_beams():
 
 def test_two_stream_growth_rate_from_the_cold_dispersion_relation():
     # fastest growth sqrt(a)/2 at (k v0)^2 = 3a/4; marginal at (k v0)^2 = 2a
-    assert analysis.two_stream_growth_rate(math.sqrt(3 / 8), 1.0) == pytest.approx(math.sqrt(0.5) / 2, rel=1e-12)
-    assert analysis.two_stream_growth_rate(1.0, 1.0) == 0.0
-    assert analysis.two_stream_growth_rate(0.5, 1.0) == pytest.approx(0.340625, rel=1e-5)
+    assert rates.two_stream_growth_rate(math.sqrt(3 / 8), 1.0) == pytest.approx(math.sqrt(0.5) / 2, rel=1e-12)
+    assert rates.two_stream_growth_rate(1.0, 1.0) == 0.0
+    assert rates.two_stream_growth_rate(0.5, 1.0) == pytest.approx(0.340625, rel=1e-5)
     # the growth rate is a root of 1 = a/(w - kv)^2 + a/(w + kv)^2 with w = i gamma
-    g = analysis.two_stream_growth_rate(0.5, 1.0)
+    g = rates.two_stream_growth_rate(0.5, 1.0)
     w = 1j * g
     assert abs(0.5 / (w - 0.5) ** 2 + 0.5 / (w + 0.5) ** 2 - 1) < 1e-12
 
@@ -81,13 +81,13 @@ def test_two_stream_growth_rate_from_the_cold_dispersion_relation():
 def test_fits_recover_known_rates():
     t = [0.05 * i for i in range(600)]
     energy = [math.exp(-0.3 * s) * math.cos(1.4 * s + 0.3) ** 2 + 1e-30 for s in t]
-    fit = analysis.fit_damping(t, energy, 0.0, 25.0)
+    fit = rates.fit_damping(t, energy, 0.0, 25.0)
     assert fit["gamma"] == pytest.approx(-0.15, rel=5e-3)
     assert fit["omega"] == pytest.approx(1.4, rel=1e-3)
     amplitude = [1e-6 * math.exp(0.34 * s) / (1 + 1e-6 * math.exp(0.34 * s)) for s in t]   # grows, saturates
-    assert analysis.fit_growth(t, amplitude, 1e-3, 0.1)["gamma"] == pytest.approx(0.34, rel=0.02)
+    assert rates.fit_growth(t, amplitude, 1e-3, 0.1)["gamma"] == pytest.approx(0.34, rel=0.02)
     with pytest.raises(ValueError, match="peaks"):
-        analysis.fit_damping(t, energy, 0.0, 2.0)
+        rates.fit_damping(t, energy, 0.0, 2.0)
 
 
 # ---- the physics checks on smaller runs (the main run: 2^17 particles; docs/plasma_example.md)

@@ -23,7 +23,7 @@ import time
 
 import hyflow as hy
 
-import analysis
+import rates
 import field_model as fm
 import pic
 
@@ -119,8 +119,8 @@ class Setup:
     def theory(self) -> dict:
         """The linear-theory values the checks compare with."""
         if self.config.case == "landau":
-            return {"gamma": analysis.LANDAU_GAMMA, "omega": analysis.LANDAU_OMEGA}
-        return {"gamma": analysis.two_stream_growth_rate(self.params.k_fundamental, self.config.beam_speed)}
+            return {"gamma": rates.LANDAU_GAMMA, "omega": rates.LANDAU_OMEGA}
+        return {"gamma": rates.two_stream_growth_rate(self.params.k_fundamental, self.config.beam_speed)}
 
 
 # ---- the task bodies (state: the task's own dict, checkpointed by the workflow)
