@@ -30,10 +30,19 @@ def _expand(self, *shape) -> Tensor:
     return _C.ops.expand(self, _dims(shape, "shape"))
 
 
+def _move_to_device(t, device, non_blocking):
+    """The bytes of ``t`` on ``device`` (hy.cuda: the CUDA backend copies; CPU-only builds raise naming why)."""
+    if t.requires_grad and _C._autograd.is_grad_enabled():
+        # A device move is not an autograd op yet: refusing beats silently cutting the graph.
+        raise NotImplementedError("to(): moving a tensor that requires grad across devices is not differentiable "
+                                  "yet; move it under hy.no_grad() (or .detach()) and set requires_grad again")
+    return _C._to_device(t, str(device), bool(non_blocking))
+
+
 def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None) -> Tensor:
     """to(dtype), to(device), to(other_tensor), to(device, dtype) — like torch.Tensor.to.
 
-    non_blocking is accepted and has nothing to overlap on the CPU; memory_format is a layout hint
+    non_blocking overlaps a host<->device copy with the host only for pinned memory (pin_memory()); memory_format is a layout hint
     (see hyflow.contiguous_format)."""
     if memory_format is not None:
         from ._tensor_compat import check_memory_format
@@ -51,7 +60,7 @@ def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, me
         else:
             dtype = a
     if device is not None and str(device) != self.device:
-        raise NotImplementedError(f"to(): moving tensors to {device!r} needs the CUDA backend, not in this build")
+        self = _move_to_device(self, device, non_blocking)
     if dtype is None:
         return self.clone() if copy else self
     return _C.ops.to_dtype(self, dtype, copy)

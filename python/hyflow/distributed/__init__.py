@@ -131,11 +131,22 @@ def _mpi_handle(comm):
     return int(handle)
 
 
+def _refuse_nccl():
+    """backend="nccl": the NCCL communicator is the CUDA backend's next slice (docs/cuda.md); say which is missing."""
+    from .. import cuda as _cuda
+    if not _cuda.is_available():
+        raise RuntimeError(f"hyflow.distributed.init(backend='nccl'): CUDA is not available "
+                           f"({_cuda.unavailable_reason()}); use backend='mpi' or 'local'")
+    raise NotImplementedError("hyflow.distributed.init(backend='nccl'): the NCCL communicator is not built yet "
+                              "(docs/cuda.md); use backend='mpi'")
+
+
 def init(backend=None, comm=None, timeout=None, check_args=True):
     """Join the world of processes this program was launched into.
 
     backend: None (detect: MPI when an MPI launcher — mpirun, mpiexec, srun — started this process, else a
-    world of one process), "mpi" (force MPI; a lone process becomes an MPI singleton) or "local".
+    world of one process), "mpi" (force MPI; a lone process becomes an MPI singleton) or "local"; "nccl"
+    raises, naming why (no CUDA, or the NCCL communicator not built yet: docs/cuda.md).
     comm: an mpi4py communicator to adopt as the world (hyflow works on a private duplicate of it).
     timeout: seconds an operation may wait for its peers before DistTimeoutError (default:
     HYFLOW_DIST_TIMEOUT, else 1800; <= 0 waits forever). check_args: the cross-rank shape/dtype check.
@@ -143,8 +154,10 @@ def init(backend=None, comm=None, timeout=None, check_args=True):
     global _world, _check_args, _finalizer_registered, _finalize_timeout
     if _world is not None:
         raise RuntimeError("hyflow.distributed.init: already initialized; call destroy_process_group() first")
-    if backend not in (None, "mpi", "local"):
-        raise ValueError(f"hyflow.distributed.init: backend must be None, 'mpi' or 'local', got {backend!r}")
+    if backend not in (None, "mpi", "local", "nccl"):
+        raise ValueError(f"hyflow.distributed.init: backend must be None, 'mpi', 'nccl' or 'local', got {backend!r}")
+    if backend == "nccl":
+        _refuse_nccl()
     timeout = _launch.timeout_from_env() if timeout is None else float(timeout)
     launch = _launch.detect()
     if comm is not None:

@@ -353,7 +353,8 @@ class Module:
             elif isinstance(a, Tensor):
                 dtype = a.dtype
         if device is not None and str(device).split(":")[0] != "cpu":
-            raise NotImplementedError(f"Module.to(): device {device!r} needs the CUDA backend, not in this build")
+            raise NotImplementedError(f"Module.to(): moving modules to {device!r} is not in the CUDA backend yet "
+                                      "(docs/cuda.md lists what is)")
         if dtype is None:
             return self
         if dtype not in (_C.float16, _C.bfloat16, _C.float32, _C.float64):

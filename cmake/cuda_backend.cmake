@@ -1,0 +1,42 @@
+# libhyflow_cuda.so: the CUDA backend (csrc/cuda + the generated kernels_cuda_generated.cpp), a separate
+# library that links the core and the static CUDA runtime. The core never links CUDA: it dlopens this
+# library at import when a driver is present (csrc/dispatch/cuda_backend_loader.cpp).
+set(HYFLOW_CUDA_ARCHS "80-real;90" CACHE STRING
+    "CUDA architectures of libhyflow_cuda (CMAKE_CUDA_ARCHITECTURES syntax); default: SASS for sm_80, SASS + PTX for sm_90")
+set(HYFLOW_WITH_CUDA OFF)
+if(HYFLOW_CUDA_FOUND_TOOLKIT AND HYFLOW_SANITIZE)
+  message(STATUS "hyflow: sanitizer build: the CUDA backend is left out (nvcc takes no -fsanitize)")
+elseif(HYFLOW_CUDA_FOUND_TOOLKIT)
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(CCACHE_PROGRAM AND NOT CMAKE_CUDA_COMPILER_LAUNCHER)
+      set(CMAKE_CUDA_COMPILER_LAUNCHER "${CCACHE_PROGRAM}")
+    endif()
+    set(CMAKE_CUDA_ARCHITECTURES "${HYFLOW_CUDA_ARCHS}")
+    set(CMAKE_CUDA_STANDARD 17)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    enable_language(CUDA)
+    set(HYFLOW_WITH_CUDA ON)
+  elseif(HYFLOW_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "HYFLOW_CUDA=ON but no working CUDA compiler was found")
+  endif()
+endif()
+
+if(HYFLOW_WITH_CUDA)
+  file(GLOB HYFLOW_CUDA_SOURCES CONFIGURE_DEPENDS csrc/cuda/*.cpp csrc/cuda/*.cu)
+  add_library(hyflow_cuda SHARED ${HYFLOW_CUDA_SOURCES} ${HYFLOW_GEN_DIR}/kernels_cuda_generated.cpp)
+  add_dependencies(hyflow_cuda hyflow_codegen)
+  target_link_libraries(hyflow_cuda PRIVATE hyflow_core CUDA::cudart_static)
+  target_compile_options(hyflow_cuda PRIVATE
+    $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -O3 -Xcompiler=-fvisibility=hidden>
+    $<$<COMPILE_LANGUAGE:CXX>:-O2 -Wall -Wextra -Wno-unused-parameter>)
+  # The static runtime: an installed hyflow needs only the driver, never a matching libcudart.
+  set_target_properties(hyflow_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Static
+                        LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/pkg INSTALL_RPATH "$ORIGIN")
+  target_link_options(hyflow_cuda PRIVATE -Wl,--no-undefined)
+  # Only the loader asks whether the library exists, so only it recompiles when the toolkit comes or goes.
+  set_source_files_properties(csrc/dispatch/cuda_backend_loader.cpp PROPERTIES COMPILE_DEFINITIONS
+                              HYFLOW_CUDA_LIBRARY_BUILT)
+  install(TARGETS hyflow_cuda LIBRARY DESTINATION hyflow)
+endif()
