@@ -40,3 +40,26 @@ if(HYFLOW_WITH_CUDA)
                               HYFLOW_CUDA_LIBRARY_BUILT)
   install(TARGETS hyflow_cuda LIBRARY DESTINATION hyflow)
 endif()
+
+# libhyflow_nccl.so: the NCCL communicator (csrc/distributed/nccl), loaded by the core only when a
+# program calls dist.init(backend="nccl") (distributed/nccl_loader.cpp), so a CPU-only or single-GPU run
+# never needs libnccl. NCCL comes from a system install or the nvidia-nccl-cu13 wheel.
+set(HYFLOW_WITH_NCCL OFF)
+if(HYFLOW_WITH_CUDA AND HYFLOW_NCCL_FOUND_TOOLKIT)
+  set(HYFLOW_WITH_NCCL ON)
+  file(GLOB HYFLOW_NCCL_SOURCES CONFIGURE_DEPENDS csrc/distributed/nccl/*.cpp)
+  add_library(hyflow_nccl SHARED ${HYFLOW_NCCL_SOURCES})
+  add_dependencies(hyflow_nccl hyflow_codegen)
+  target_include_directories(hyflow_nccl SYSTEM PRIVATE ${HYFLOW_NCCL_INCLUDE})
+  target_link_libraries(hyflow_nccl PRIVATE hyflow_core CUDA::cudart_static ${HYFLOW_NCCL_LIB})
+  target_compile_options(hyflow_nccl PRIVATE -O2 -Wall -Wextra -Wno-unused-parameter)
+  # Beside the core in the build tree and the wheel; libnccl from where CMake found it, or from the
+  # nvidia-nccl-cu13 wheel installed next to hyflow in site-packages.
+  get_filename_component(_hy_nccl_dir "${HYFLOW_NCCL_LIB}" DIRECTORY)
+  set_target_properties(hyflow_nccl PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/pkg
+                        INSTALL_RPATH "$ORIGIN;$ORIGIN/../nvidia/nccl/lib;${_hy_nccl_dir}")
+  target_link_options(hyflow_nccl PRIVATE -Wl,--no-undefined)
+  set_source_files_properties(csrc/distributed/nccl_loader.cpp PROPERTIES COMPILE_DEFINITIONS
+                              HYFLOW_NCCL_LIBRARY_BUILT)
+  install(TARGETS hyflow_nccl LIBRARY DESTINATION hyflow)
+endif()

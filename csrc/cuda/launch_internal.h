@@ -42,5 +42,7 @@ void launch_fill(DType dtype, void* out, double value, int64_t numel, void* stre
 /// Row reduction of a dense [rows, cols] input into `rows` outputs of `out_dtype`, times `scale` (mean).
 void launch_reduce_rows(ReduceOp op, DType in_dtype, DType out_dtype, void* out, const void* in, int64_t rows,
                         int64_t cols, double scale, void* stream);
+/// softmax (or log_softmax) of each row of a dense [rows, cols] floating input; `out` may be `in`.
+void launch_softmax_rows(bool log, DType dtype, void* out, const void* in, int64_t rows, int64_t cols, void* stream);
 
 }  // namespace hy::cuda

@@ -14,6 +14,7 @@
 #include "hyflow/ops/binary.h"
 #include "hyflow/ops/creation.h"
 #include "hyflow/ops/unary.h"
+#include "interop/dlpack.h"
 
 namespace hy {
 namespace {
@@ -122,6 +123,49 @@ TEST(CudaBackend, MixingDevicesNamesBothDevicesAndTheArgument) {
   msg = message_of<RuntimeError>([&] { ops::mul(dev, cpu); });
   EXPECT_NE(msg.find("cuda:0 and cpu"), std::string::npos) << msg;
   // A CPU 0-d tensor (a Python number) may join a device op; without a stub it reaches the kernel slot.
+}
+
+TEST(CudaBackend, DLPackExportsDeviceMemoryAsKDLCUDA) {
+  StubInstalled stub;
+  DLManagedTensor* m = to_dlpack(fake_cuda_tensor({2, 3}));
+  EXPECT_EQ(m->dl_tensor.device.device_type, kDLCUDA);
+  EXPECT_EQ(m->dl_tensor.device.device_id, 0);
+  m->deleter(m);
+}
+
+TEST(CudaBackend, DLPackImportsKDLCUDAAsADeviceTensor) {
+  StubInstalled stub;
+  if (!stub.installed) GTEST_SKIP() << "a real CUDA backend is loaded";
+  static float bytes[4] = {};  // never read: bool checks and copies are skipped for device memory
+  static int deleted = 0;
+  int64_t shape[1] = {4};
+  auto* m = new DLManagedTensor{};
+  m->dl_tensor.data = bytes;
+  m->dl_tensor.device = DLDevice{kDLCUDA, 0};
+  m->dl_tensor.ndim = 1;
+  m->dl_tensor.dtype = dlpack_dtype(DType::Float32);
+  m->dl_tensor.shape = shape;
+  m->deleter = [](DLManagedTensor* self) { ++deleted; delete self; };
+  {
+    Tensor t = from_dlpack(m);
+    EXPECT_EQ(t.device(), kCuda0);
+    EXPECT_EQ(t.raw_data(), static_cast<void*>(bytes));
+  }
+  EXPECT_EQ(deleted, 1);
+}
+
+TEST(CudaBackend, DLPackImportOfCudaMemoryWithoutCudaNamesTheReason) {
+  if (find_device_backend(DeviceType::DeviceType_CUDA)) GTEST_SKIP() << "a CUDA backend is loaded";
+  float bytes[2] = {};
+  int64_t shape[1] = {2};
+  DLTensor dl{};
+  dl.data = bytes;
+  dl.device = DLDevice{kDLCUDA, 0};
+  dl.ndim = 1;
+  dl.dtype = dlpack_dtype(DType::Float32);
+  dl.shape = shape;
+  const std::string msg = message_of<RuntimeError>([&] { tensor_from_dltensor(dl, true, [] { return nullptr; }); });
+  EXPECT_NE(msg.find("CUDA is not available"), std::string::npos) << msg;
 }
 
 }  // namespace

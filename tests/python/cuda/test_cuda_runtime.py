@@ -71,3 +71,27 @@ def test_oom_is_a_clear_error():
     import pytest
     with pytest.raises(RuntimeError, match="CUDA out of memory"):
         hy.empty(1 << 50, dtype=hy.uint8 if hasattr(hy, "uint8") else hy.bool, device="cuda")
+
+
+def test_values_reach_python_through_a_host_copy():
+    x = hy.arange(4, dtype=hy.float32).cuda()
+    assert x.tolist() == [0.0, 1.0, 2.0, 3.0] and x[2:3].sum().item() == 2.0
+    assert "device='cuda:0'" in repr(x)
+    import pytest
+    with pytest.raises(TypeError, match="cpu"):
+        x.numpy()
+
+
+def test_dlpack_shares_device_memory_with_torch():
+    import pytest
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    x = hy.arange(6, dtype=hy.float32).cuda()
+    assert x.__dlpack_device__() == (2, 0)
+    t = torch.from_dlpack(x)
+    assert t.device.type == "cuda" and t.data_ptr() == x.data_ptr()
+    t.mul_(2)
+    assert x.tolist() == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    back = hy.from_dlpack(torch.arange(3.0, device="cuda"))
+    assert back.device == "cuda:0" and back.tolist() == [0.0, 1.0, 2.0]
