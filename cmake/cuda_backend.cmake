@@ -23,17 +23,44 @@ elseif(HYFLOW_CUDA_FOUND_TOOLKIT)
   endif()
 endif()
 
+# cuBLAS for matmul/mm/bmm: the toolkit's, else the nvidia-cublas wheel (site-packages/nvidia/cu13).
+set(HYFLOW_WITH_CUBLAS OFF)
+if(HYFLOW_WITH_CUDA)
+  find_path(HYFLOW_CUBLAS_INCLUDE cublas_v2.h HINTS ${CUDAToolkit_INCLUDE_DIRS}
+            PATHS ${HYFLOW_NVIDIA_WHEEL_DIRS} PATH_SUFFIXES cu13/include include)
+  find_library(HYFLOW_CUBLAS_LIB NAMES cublas libcublas.so.13 HINTS ${CUDAToolkit_LIBRARY_DIR}
+               PATHS ${HYFLOW_NVIDIA_WHEEL_DIRS} PATH_SUFFIXES cu13/lib lib)
+  find_library(HYFLOW_CUBLASLT_LIB NAMES cublasLt libcublasLt.so.13 HINTS ${CUDAToolkit_LIBRARY_DIR}
+               PATHS ${HYFLOW_NVIDIA_WHEEL_DIRS} PATH_SUFFIXES cu13/lib lib)
+  if(HYFLOW_CUBLAS_INCLUDE AND HYFLOW_CUBLAS_LIB AND HYFLOW_CUBLASLT_LIB)
+    set(HYFLOW_WITH_CUBLAS ON)
+  endif()
+endif()
+
 if(HYFLOW_WITH_CUDA)
   file(GLOB HYFLOW_CUDA_SOURCES CONFIGURE_DEPENDS csrc/cuda/*.cpp csrc/cuda/*.cu)
+  if(HYFLOW_WITH_CUBLAS)
+    list(FILTER HYFLOW_CUDA_SOURCES EXCLUDE REGEX "cublas_missing\\.cpp$")
+    file(GLOB _hy_cublas_sources CONFIGURE_DEPENDS csrc/cuda/cublas/*.cpp)
+    list(APPEND HYFLOW_CUDA_SOURCES ${_hy_cublas_sources})
+  endif()
   add_library(hyflow_cuda SHARED ${HYFLOW_CUDA_SOURCES} ${HYFLOW_GEN_DIR}/kernels_cuda_generated.cpp)
   add_dependencies(hyflow_cuda hyflow_codegen)
   target_link_libraries(hyflow_cuda PRIVATE hyflow_core CUDA::cudart_static)
+  if(HYFLOW_WITH_CUBLAS)
+    target_include_directories(hyflow_cuda SYSTEM PRIVATE ${HYFLOW_CUBLAS_INCLUDE})
+    target_link_libraries(hyflow_cuda PRIVATE ${HYFLOW_CUBLAS_LIB} ${HYFLOW_CUBLASLT_LIB})
+    # DT_RPATH, not RUNPATH: the wheel's libcublas finds its libcublasLt only through our search path.
+    target_link_options(hyflow_cuda PRIVATE -Wl,--disable-new-dtags)
+    get_filename_component(_hy_cublas_dir "${HYFLOW_CUBLAS_LIB}" DIRECTORY)
+  endif()
   target_compile_options(hyflow_cuda PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -O3 -Xcompiler=-fvisibility=hidden>
     $<$<COMPILE_LANGUAGE:CXX>:-O2 -Wall -Wextra -Wno-unused-parameter>)
   # The static runtime: an installed hyflow needs only the driver, never a matching libcudart.
   set_target_properties(hyflow_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Static
-                        LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/pkg INSTALL_RPATH "$ORIGIN")
+                        LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/pkg
+                        INSTALL_RPATH "$ORIGIN;$ORIGIN/../nvidia/cu13/lib;${_hy_cublas_dir}")
   target_link_options(hyflow_cuda PRIVATE -Wl,--no-undefined)
   # Only the loader asks whether the library exists, so only it recompiles when the toolkit comes or goes.
   set_source_files_properties(csrc/dispatch/cuda_backend_loader.cpp PROPERTIES COMPILE_DEFINITIONS

@@ -26,6 +26,7 @@ void bind_cuda(py::module_& m) {
     d["library"] = s.library;
     d["archs"] = std::string(HYFLOW_CUDA_ARCHS);
     d["cuda_version"] = std::string(HYFLOW_CUDA_VERSION);
+    d["cublas"] = std::string(HYFLOW_CUDA_CUBLAS) == "ON";
     return d;
   });
   m.def("_cuda_device_count", [] {

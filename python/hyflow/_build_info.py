@@ -11,8 +11,8 @@ def build_info():
     the toolkit at build time. ``cuda`` is True when libhyflow_cuda.so was built (``cuda_version``,
     ``cuda_archs``: the toolkit and ``HYFLOW_CUDA_ARCHS`` it was built with); ``cuda_available`` whether it
     is loaded with a GPU in this process, else ``cuda_unavailable_reason`` says why (no driver, no GPU,
-    ``HYFLOW_DISABLE_CUDA``). ``nccl`` is True when the NCCL communicator library was built;
-    ``cublas`` stays False until the cuBLAS kernels are (docs/cuda.md).
+    ``HYFLOW_DISABLE_CUDA``). ``nccl`` is True when the NCCL communicator library was built,
+    ``cublas`` when the CUDA matmul kernels were (docs/cuda.md).
 
     ``cpu_baseline`` is the CPU the whole build targets (``x86-64-v2``, or ``native`` for a
     ``HYFLOW_NATIVE=ON`` build), ``cpu_variants`` the ISA variants of the hot kernels compiled
@@ -51,7 +51,7 @@ def build_info():
         "cuda_archs": cuda["archs"].split(";") if cuda["built"] else [],
         "cuda_available": cuda_ok,
         "cuda_unavailable_reason": None if cuda_ok else (cuda["reason"] or "no CUDA GPU is present"),
-        "cublas": False,
+        "cublas": bool(cuda["cublas"]),
         "nccl": bool(_C._dist.has_nccl),
         "nccl_toolkit": on(c["nccl_toolkit"]),
         "devices": ["cpu", "cuda"] if cuda_ok else ["cpu"],
