@@ -31,11 +31,22 @@ def _expand(self, *shape) -> Tensor:
 
 
 def _move_to_device(t, device, non_blocking):
-    """The bytes of ``t`` on ``device`` (hy.cuda: the CUDA backend copies; CPU-only builds raise naming why)."""
+    """The bytes of ``t`` on ``device`` (the CUDA backend copies; without CUDA this raises naming why).
+    Differentiable: the gradient moves back to ``t``'s device."""
     if t.requires_grad and _C._autograd.is_grad_enabled():
-        # A device move is not an autograd op yet: refusing beats silently cutting the graph.
-        raise NotImplementedError("to(): moving a tensor that requires grad across devices is not differentiable "
-                                  "yet; move it under hy.no_grad() (or .detach()) and set requires_grad again")
+        from .autograd.function import Function
+
+        class DeviceMove(Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.source = str(x.device)
+                return _C._to_device(x, str(device), bool(non_blocking))
+
+            @staticmethod
+            def backward(ctx, grad):
+                return _C._to_device(grad, ctx.source, False)
+
+        return DeviceMove.apply(t)
     return _C._to_device(t, str(device), bool(non_blocking))
 
 

@@ -93,11 +93,19 @@ def test_device_requests_fail_with_the_reason():
     hy.cuda.empty_cache()  # nothing cached: a no-op, not an error
 
 
-def test_moving_a_tensor_that_requires_grad_is_refused():
+@without_gpu
+def test_moves_without_cuda_name_the_reason():
     x = hy.ones(2, requires_grad=True)
-    with pytest.raises(NotImplementedError, match="not differentiable"):
-        x.to("cuda")
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        x.to("cuda")  # the differentiable path reaches the same check
     assert x.to("cpu") is x  # same device: nothing to move
+    model = hy.nn.Linear(2, 3)
+    weight = model.weight
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        model.to("cuda")
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        model.cuda()
+    assert model.cpu() is model and model.weight is weight  # nothing moved: the same Parameter
 
 
 def test_coverage_table_is_current():

@@ -100,3 +100,38 @@ def test_autograd_on_cuda():
     y.backward()
     assert x.grad.device == "cuda:0"
     assert_close(x.grad.cpu(), 2 * hy.arange(6, dtype=hy.float32).reshape(2, 3))
+
+
+def test_gradient_flows_back_through_a_device_move():
+    x = hy.arange(3, dtype=hy.float32, requires_grad=True)
+    y = (x.cuda() * 2).sum()
+    y.backward()
+    assert x.grad.device == "cpu"
+    assert_close(x.grad, hy.full((3,), 2.0))
+
+
+def test_model_training_step_on_cuda():
+    hy.manual_seed(0)
+    model = hy.nn.Sequential(hy.nn.Linear(8, 16), hy.nn.ReLU(), hy.nn.Linear(16, 1)).to("cuda")
+    assert all(p.device == "cuda:0" for p in model.parameters())
+    opt = hy.optim.SGD(model.parameters(), lr=0.1)
+    x, target = hy.randn(32, 8).cuda(), hy.randn(32, 1).cuda()
+    losses = []
+    for _ in range(5):
+        opt.zero_grad()
+        loss = ((model(x) - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    # The same steps on the CPU from the same initial weights give the same losses.
+    hy.manual_seed(0)
+    cpu_model = hy.nn.Sequential(hy.nn.Linear(8, 16), hy.nn.ReLU(), hy.nn.Linear(16, 1))
+    cpu_opt = hy.optim.SGD(cpu_model.parameters(), lr=0.1)
+    cx, ct = x.cpu(), target.cpu()
+    for i in range(5):
+        cpu_opt.zero_grad()
+        loss = ((cpu_model(cx) - ct) ** 2).mean()
+        loss.backward()
+        cpu_opt.step()
+        assert abs(loss.item() - losses[i]) < 1e-4 * max(1.0, abs(losses[i]))
