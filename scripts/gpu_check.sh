@@ -2,6 +2,8 @@
 # One command on a GPU machine (< 8 minutes on one GPU): build with the CUDA backend, run the GPU test
 # subset and the GPU benchmarks, and append the output to docs/cuda.md ("GPU check results").
 #   bash scripts/gpu_check.sh            # HYFLOW_GPU_CHECK_NO_DOC=1: do not touch docs/cuda.md
+# Needs the build environment of scripts/_common.sh (PYTHON= picks its interpreter, e.g. .venv/bin/python);
+# with HYFLOW_CUDA_WHEELS=1 that setup also installs cuBLAS and NCCL.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

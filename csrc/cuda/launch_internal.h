@@ -43,6 +43,9 @@ void launch_fill(DType dtype, void* out, double value, int64_t numel, void* stre
 void launch_reduce_rows(ReduceOp op, DType in_dtype, DType out_dtype, void* out, const void* in, int64_t rows,
                         int64_t cols, double scale, void* stream);
 /// softmax (or log_softmax) of each row of a dense [rows, cols] floating input; `out` may be `in`.
+/// Philox draws into a dense floating buffer: uniform in [a, b), or normal with mean a and std b.
+void launch_random(bool normal, DType dtype, void* out, int64_t numel, uint64_t key, uint64_t base, double a,
+                   double b, void* stream);
 void launch_softmax_rows(bool log, DType dtype, void* out, const void* in, int64_t rows, int64_t cols, void* stream);
 
 }  // namespace hy::cuda

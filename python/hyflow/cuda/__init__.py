@@ -76,7 +76,8 @@ def is_bf16_supported(including_emulation=True):
 
 
 def manual_seed(seed):
-    """The CUDA RNG is not in this slice of the backend (docs/cuda.md): nothing to seed yet."""
+    """CUDA draws come from hyflow's one Philox generator, the CPU's (docs/cuda.md): ``hy.manual_seed`` seeds
+    both devices, so this CUDA-only seed has nothing of its own to set."""
 
 
 def manual_seed_all(seed):
