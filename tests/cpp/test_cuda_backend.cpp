@@ -11,6 +11,7 @@
 #include "core/shape_util.h"
 #include "dispatch/cuda_backend_loader.h"
 #include "dispatch/registry.h"
+#include "distributed/staging_internal.h"
 #include "hyflow/ops/binary.h"
 #include "hyflow/ops/creation.h"
 #include "hyflow/ops/unary.h"
@@ -123,6 +124,17 @@ TEST(CudaBackend, MixingDevicesNamesBothDevicesAndTheArgument) {
   msg = message_of<RuntimeError>([&] { ops::mul(dev, cpu); });
   EXPECT_NE(msg.find("cuda:0 and cpu"), std::string::npos) << msg;
   // A CPU 0-d tensor (a Python number) may join a device op; without a stub it reaches the kernel slot.
+}
+
+TEST(CudaBackend, HostCommunicatorsRefuseDeviceTensors) {
+  // MPI reads its buffers from the host: a device tensor must be refused, not handed over as a pointer.
+  Tensor dev = fake_cuda_tensor({4});
+  std::string msg = message_of<ValueError>([&] { dist::stage_in(dev, DType::Float32); });
+  EXPECT_NE(msg.find("init(backend='nccl')"), std::string::npos) << msg;
+  msg = message_of<ValueError>([&] { dist::stage_out(dev, DType::Float32); });
+  EXPECT_NE(msg.find("cuda:0"), std::string::npos) << msg;
+  msg = message_of<ValueError>([&] { dist::pack({dev}, DType::Float32); });
+  EXPECT_NE(msg.find("CPU tensors"), std::string::npos) << msg;
 }
 
 TEST(CudaBackend, DLPackExportsDeviceMemoryAsKDLCUDA) {

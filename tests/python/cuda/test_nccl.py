@@ -45,3 +45,18 @@ def test_strided_tensors_are_staged(world):
 def test_cpu_tensor_is_refused(world):
     with pytest.raises(ValueError, match="NCCL backend needs tensors on cuda"):
         dist.all_reduce(hy.ones(2))
+
+
+def test_ddp_over_nccl_averages_gradients(world):
+    hy.manual_seed(0)
+    model = hy.nn.Linear(4, 2).cuda()
+    ddp = dist.DistributedDataParallel(model) if hasattr(dist, "DistributedDataParallel") else \
+        hy.nn.parallel.DistributedDataParallel(model)
+    x = hy.randn(8, 4).cuda()
+    ddp(x).sum().backward()
+    grads = [p.grad.cpu() for p in model.parameters()]
+    ref = hy.nn.Linear(4, 2)
+    ref.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
+    ref(x.cpu()).sum().backward()
+    for g, r in zip(grads, [p.grad for p in ref.parameters()]):
+        assert_close(g, r, rtol=1e-5, atol=1e-5)
