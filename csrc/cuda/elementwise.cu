@@ -61,6 +61,7 @@ void launch_binary(BinaryOp op, DType dtype, double alpha, void* out, const void
     case BinaryOp::BinaryOp_Div: return binary_as<S>(so::div_none{}, out, a, b, g, stream); \
     case BinaryOp::BinaryOp_Maximum: return binary_as<S>(so::maximum{}, out, a, b, g, stream); \
     case BinaryOp::BinaryOp_Minimum: return binary_as<S>(so::minimum{}, out, a, b, g, stream); \
+    case BinaryOp::BinaryOp_Pow: return binary_as<S>(so::pow{}, out, a, b, g, stream);         \
   }
   // Arithmetic on bool is not a table dtype for these ops; the glue never asks for it.
   switch (dtype) {

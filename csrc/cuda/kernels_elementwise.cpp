@@ -77,6 +77,14 @@ Tensor minimum(const Tensor& self, const Tensor& other, const std::optional<Tens
   return binary("minimum", BinaryOp::BinaryOp_Minimum, self, other, 1.0, out, false);
 }
 
+Tensor pow(const Tensor& self, const Tensor& exponent, const std::optional<Tensor>& out) {
+  // Integer powers have the CPU's error rules for negative exponents (raised before any element is
+  // computed, which needs the values on the host): not on CUDA yet.
+  HY_CHECK(dtype_is_floating(result_type(self, exponent)), NotImplementedError,
+           "op 'pow' has no CUDA kernel yet for integer tensors (got ", self.describe(), "); use floating point");
+  return binary("pow", BinaryOp::BinaryOp_Pow, self, exponent, 1.0, out, false);
+}
+
 Tensor neg(const Tensor& self, const std::optional<Tensor>& out) { return unary("neg", UnaryOp::UnaryOp_Neg, self, out, false); }
 Tensor abs(const Tensor& self, const std::optional<Tensor>& out) { return unary("abs", UnaryOp::UnaryOp_Abs, self, out, false); }
 Tensor square(const Tensor& self, const std::optional<Tensor>& out) {

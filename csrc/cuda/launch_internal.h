@@ -23,7 +23,7 @@ struct Geometry {
 };
 
 /// Binary ops whose element math is the op table's `scalar:` expression (hy::scalar_ops).
-enum class BinaryOp { BinaryOp_Add, BinaryOp_Sub, BinaryOp_Mul, BinaryOp_Div, BinaryOp_Maximum, BinaryOp_Minimum };
+enum class BinaryOp { BinaryOp_Add, BinaryOp_Sub, BinaryOp_Mul, BinaryOp_Div, BinaryOp_Maximum, BinaryOp_Minimum, BinaryOp_Pow };
 /// Unary ops, likewise.
 enum class UnaryOp {
   UnaryOp_Neg, UnaryOp_Abs, UnaryOp_Relu, UnaryOp_Exp, UnaryOp_Log, UnaryOp_Sqrt, UnaryOp_Sigmoid,

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/shape_util.h"
+#include "core/type_promotion.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/glue_internal.h"
 #include "hyflow/ops/ops_generated.h"
@@ -74,13 +75,17 @@ cudaDataType_t cuda_type(DType d) {
   }
 }
 
-// out[b] = a[b] @ b[b] for [batch, m, k] x [batch, k, n] (a batch stride of 0 broadcasts).
-Tensor gemm(const Tensor& a3, const Tensor& b3, DType dtype) {
+// out[b] = alpha * a[b] @ b[b] + beta * out[b] for [batch, m, k] x [batch, k, n] into a dense out
+// (beta == 0: out is not read, so NaN there does not propagate, as BLAS and torch do).
+void gemm_into(const Tensor& out, const Tensor& a3, const Tensor& b3, DType dtype, double alpha_v, double beta_v) {
   const Device device = a3.device();
   const int64_t batch = a3.shape()[0], m = a3.shape()[1], k = a3.shape()[2], n = b3.shape()[2];
-  Tensor out = Tensor::empty({batch, m, n}, dtype, device);
-  if (out.numel() == 0) return out;
-  if (k == 0) return ops::zero_(out);
+  if (out.numel() == 0) return;
+  if (k == 0) {  // an empty sum: beta * out
+    if (beta_v == 0) ops::zero_(out);
+    else ops::mul(out, wrapped_number_tensor(Scalar(beta_v)), out);
+    return;
+  }
   HY_CHECK(m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX && batch <= INT32_MAX, ValueError,
            "matmul on CUDA: dims above 2^31 are not supported (got ", a3.shape(), " x ", b3.shape(), ")");
   const Operand A = operand(a3), B = operand(b3);
@@ -88,15 +93,19 @@ Tensor gemm(const Tensor& a3, const Tensor& b3, DType dtype) {
   HY_CUBLAS_CHECK(cublasSetStream(h, static_cast<cudaStream_t>(hy::cuda::launch_stream(device))));
   const cudaDataType_t type = cuda_type(dtype);
   const cublasComputeType_t compute = dtype == DType::Float64 ? CUBLAS_COMPUTE_64F : CUBLAS_COMPUTE_32F;
-  const double one64 = 1.0, zero64 = 0.0;
-  const float one32 = 1.0f, zero32 = 0.0f;
-  const void* alpha = dtype == DType::Float64 ? static_cast<const void*>(&one64) : &one32;
-  const void* beta = dtype == DType::Float64 ? static_cast<const void*>(&zero64) : &zero32;
+  const float alpha32 = static_cast<float>(alpha_v), beta32 = static_cast<float>(beta_v);
+  const void* alpha = dtype == DType::Float64 ? static_cast<const void*>(&alpha_v) : &alpha32;
+  const void* beta = dtype == DType::Float64 ? static_cast<const void*>(&beta_v) : &beta32;
   // Column-major: out^T (n x m) = op(B) (n x k) * op(A) (k x m).
   HY_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
       h, B.op, A.op, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), alpha, B.t.raw_data(), type,
       static_cast<int>(B.ld), B.batch_stride, A.t.raw_data(), type, static_cast<int>(A.ld), A.batch_stride, beta,
       out.raw_data(), type, static_cast<int>(n), m * n, static_cast<int>(batch), compute, CUBLAS_GEMM_DEFAULT));
+}
+
+Tensor gemm(const Tensor& a3, const Tensor& b3, DType dtype) {
+  Tensor out = Tensor::empty({a3.shape()[0], a3.shape()[1], b3.shape()[2]}, dtype, a3.device());
+  gemm_into(out, a3, b3, dtype, 1.0, 0.0);
   return out;
 }
 
@@ -125,6 +134,28 @@ Tensor bmm(const Tensor& self, const Tensor& mat2) {
            mat2.shape(), " differ (bmm does not broadcast; use matmul)");
   check_inner("bmm", self, mat2, self.shape()[2], mat2.shape()[1]);
   return gemm(self, mat2, d);
+}
+
+Tensor addmm(const Tensor& self, const Tensor& mat1, const Tensor& mat2, const Scalar& beta, const Scalar& alpha) {
+  const DType d = gemm_dtype("addmm", mat1, "mat1", mat2, "mat2");
+  gemm_dtype("addmm", mat1, "mat1", self, "self");
+  HY_CHECK(mat1.dim() == 2 && mat2.dim() == 2, ValueError, "addmm: mat1 and mat2 must be 2-D, got shapes ",
+           mat1.shape(), " and ", mat2.shape());
+  check_inner("addmm", mat1, mat2, mat1.shape()[1], mat2.shape()[0]);
+  const Shape shape{mat1.shape()[0], mat2.shape()[1]};
+  bool fits = self.dim() <= 2;
+  for (int64_t i = 0; fits && i < self.dim(); ++i) {
+    const int64_t have = self.shape()[i], want = shape[2 - self.dim() + i];
+    fits = have == want || have == 1;
+  }
+  HY_CHECK(fits, ValueError, "addmm: self of shape ", self.shape(), " does not broadcast to the product's shape ",
+           shape, " (mat1 ", mat1.shape(), ", mat2 ", mat2.shape(), ")");
+  // C starts as self broadcast (the bias of a linear layer), then cuBLAS adds alpha * mat1 @ mat2 to beta * C.
+  Tensor out = Tensor::empty(shape, d, mat1.device());
+  const double b = beta.to_double();
+  if (b != 0) hy::cuda::copy_into(out, self);
+  gemm_into(ops::unsqueeze(out, 0), as_batch(mat1), as_batch(mat2), d, alpha.to_double(), b);
+  return out;
 }
 
 Tensor matmul(const Tensor& self, const Tensor& other) {
