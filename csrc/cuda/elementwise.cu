@@ -76,6 +76,26 @@ void launch_binary(BinaryOp op, DType dtype, double alpha, void* out, const void
 #undef HY_BINARY
 }
 
+void launch_compare(CompareOp op, DType dtype, void* out, const void* a, const void* b, const Geometry<3>& g,
+                    void* stream) {
+  namespace so = hy::scalar_ops;
+#define HY_COMPARE_AS(S, F)                                                                                  \
+  launch_elementwise<S, bool, 2>(static_cast<bool*>(out),                                                   \
+                                 InPtrs<S, 2>{{static_cast<const S*>(a), static_cast<const S*>(b)}}, g, F, stream)
+#define HY_COMPARE(S)                                                                  \
+  switch (op) {                                                                        \
+    case CompareOp::CompareOp_Eq: HY_COMPARE_AS(S, so::eq{}); return;                 \
+    case CompareOp::CompareOp_Ne: HY_COMPARE_AS(S, so::ne{}); return;                 \
+    case CompareOp::CompareOp_Lt: HY_COMPARE_AS(S, so::lt{}); return;                 \
+    case CompareOp::CompareOp_Le: HY_COMPARE_AS(S, so::le{}); return;                 \
+    case CompareOp::CompareOp_Gt: HY_COMPARE_AS(S, so::gt{}); return;                 \
+    case CompareOp::CompareOp_Ge: HY_COMPARE_AS(S, so::ge{}); return;                 \
+  }
+  HY_CUDA_DTYPE_SWITCH(dtype, HY_COMPARE, unsupported("compare", dtype))
+#undef HY_COMPARE
+#undef HY_COMPARE_AS
+}
+
 void launch_unary(UnaryOp op, DType dtype, void* out, const void* in, const Geometry<2>& g, void* stream) {
   namespace so = hy::scalar_ops;
 #define HY_UNARY(S)                                                                        \

@@ -34,6 +34,22 @@ Tensor binary(const char* name, BinaryOp op, const Tensor& self, const Tensor& o
   return dst;
 }
 
+// Comparisons run in the inputs' promoted dtype and write bool, as on the CPU.
+Tensor compare(const char* name, hy::cuda::CompareOp op, const Tensor& self, const Tensor& other,
+               const std::optional<Tensor>& out) {
+  const Device device = self.device().is_cpu() ? other.device() : self.device();
+  const DType compute = result_type(self, other);
+  const Shape shape = broadcast_shapes(self.shape(), other.shape());
+  const Tensor a = hy::cuda::cast(hy::cuda::on_device(self, device), compute);
+  const Tensor b = hy::cuda::cast(hy::cuda::on_device(other, device), compute);
+  Tensor dst = hy::cuda::result_tensor(name, out, shape, DType::Bool, device);
+  Tensor r = dst.dtype() == DType::Bool ? dst : Tensor::empty(shape, DType::Bool, device);
+  auto g = hy::cuda::make_geometry<3>(name, shape, {&r, &a, &b});
+  hy::cuda::launch_compare(op, compute, r.raw_data(), a.raw_data(), b.raw_data(), g, hy::cuda::launch_stream(device));
+  if (r.impl() != dst.impl()) hy::cuda::copy_into(dst, r);
+  return dst;
+}
+
 Tensor unary(const char* name, UnaryOp op, const Tensor& self, const std::optional<Tensor>& out, bool float_result) {
   DType compute = self.dtype();
   if (float_result && !dtype_is_floating(compute)) compute = DType::Float32;
@@ -75,6 +91,26 @@ Tensor maximum(const Tensor& self, const Tensor& other, const std::optional<Tens
 }
 Tensor minimum(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {
   return binary("minimum", BinaryOp::BinaryOp_Minimum, self, other, 1.0, out, false);
+}
+
+using hy::cuda::CompareOp;
+Tensor eq(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {
+  return compare("eq", CompareOp::CompareOp_Eq, self, other, out);
+}
+Tensor ne(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {
+  return compare("ne", CompareOp::CompareOp_Ne, self, other, out);
+}
+Tensor lt(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {
+  return compare("lt", CompareOp::CompareOp_Lt, self, other, out);
+}
+Tensor le(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {
+  return compare("le", CompareOp::CompareOp_Le, self, other, out);
+}
+Tensor gt(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {
+  return compare("gt", CompareOp::CompareOp_Gt, self, other, out);
+}
+Tensor ge(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {
+  return compare("ge", CompareOp::CompareOp_Ge, self, other, out);
 }
 
 Tensor pow(const Tensor& self, const Tensor& exponent, const std::optional<Tensor>& out) {

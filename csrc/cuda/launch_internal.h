@@ -29,11 +29,15 @@ enum class UnaryOp {
   UnaryOp_Neg, UnaryOp_Abs, UnaryOp_Relu, UnaryOp_Exp, UnaryOp_Log, UnaryOp_Sqrt, UnaryOp_Sigmoid,
   UnaryOp_Tanh, UnaryOp_Sin, UnaryOp_Cos, UnaryOp_Square
 };
+/// Comparisons: inputs of one dtype, a bool output.
+enum class CompareOp { CompareOp_Eq, CompareOp_Ne, CompareOp_Lt, CompareOp_Le, CompareOp_Gt, CompareOp_Ge };
 enum class ReduceOp { ReduceOp_Sum, ReduceOp_Max, ReduceOp_Min };
 
 /// Streams cross this boundary as void* (a cudaStream_t).
 void launch_binary(BinaryOp op, DType dtype, double alpha, void* out, const void* a, const void* b,
                    const Geometry<3>& g, void* stream);
+void launch_compare(CompareOp op, DType dtype, void* out, const void* a, const void* b, const Geometry<3>& g,
+                    void* stream);
 void launch_unary(UnaryOp op, DType dtype, void* out, const void* in, const Geometry<2>& g, void* stream);
 /// out[i] = static_cast<out dtype>(in[i]) over the geometry (copies, casts, broadcasts).
 void launch_copy(DType out_dtype, DType in_dtype, void* out, const void* in, const Geometry<2>& g, void* stream);
