@@ -44,8 +44,8 @@ Tensor reduce(const char* name, ReduceOp op, const Tensor& self, const std::opti
     perm_strides.push_back(self.strides()[d]);
     cols *= self.shape()[d];
   }
-  HY_CHECK(cols > 0 || op == ReduceOp::ReduceOp_Sum, RuntimeError, name,
-           ": cannot reduce over an empty dimension (the result has no identity); got ", self.describe());
+  HY_CHECK(cols > 0 || op == ReduceOp::ReduceOp_Sum, ValueError, name, ": cannot reduce zero elements (input is a ",
+           self.describe(), "); the operation has no identity, so reduce over non-empty dims only");
   Tensor out = Tensor::empty(out_shape, out_dtype, self.device());
   if (rows == 0) return out;
   Tensor perm = Tensor::make_view(self, perm_shape, perm_strides, self.offset());
