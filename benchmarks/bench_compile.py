@@ -6,6 +6,8 @@ Cases (ratios > 1 mean the compiled code is faster):
   * guard check per call (the signature of a 3-tensor call);
   * an 8-op elementwise chain on 16M float32: compiled vs eager hyflow vs torch eager, and GB/s for the bytes
     it must move (read x and y, write the result) vs the machine's STREAM triad (../shared/machine.md);
+  * softmax and layer norm over rows written with ordinary ops (4096 x 1024 float32): compiled (one row
+    kernel each) vs the same ops eager, vs hy.softmax (one eager kernel), vs torch eager;
   * the climate example's shallow-water step (examples/climate) at 256x256, compiled vs eager.
     python benchmarks/bench_compile.py [--threads 2] [--quick]
 """
@@ -38,6 +40,16 @@ def chain8(x, y):
     b = (a - y).abs()
     c = hy.relu(b - 0.5).clamp(0.0, 4.0)
     return c * 0.25 + x
+
+
+def softmax_rows(x):
+    m = x.amax(-1, keepdim=True)
+    e = (x - m).exp()
+    return e / e.sum(-1, keepdim=True)
+
+
+def layer_norm_rows(x, w, b):
+    return hy.nn.functional.layer_norm(x, (x.shape[-1],), w, b)
 
 
 def first_call_seconds(fn, *args):
@@ -106,6 +118,34 @@ def main():
         r["torch"] = timeit(tchain, args.repeats) * 1e3
         r["torch/compiled"] = r["torch"] / r["compiled"]
     rows.append(r)
+
+    # ---- row reductions: softmax and layer norm --------------------------------------------------------
+    rows_n, cols_n = (256, 1024) if args.quick else (4096, 1024)
+    x = hy.randn(rows_n, cols_n)
+    w, b = hy.randn(cols_n), hy.randn(cols_n)
+    xt = wt = bt = None
+    if torch is not None:
+        xt, wt, bt = (torch.from_numpy(t.numpy()) for t in (x, w, b))
+    for name, fn, fargs, tfn, extra in (
+            ("softmax rows", softmax_rows, (x,), lambda: torch.softmax(xt, -1),
+             ("hy.softmax (one eager kernel)", lambda: hy.softmax(x, -1))),
+            ("layer norm rows", layer_norm_rows, (x, w, b),
+             lambda: torch.nn.functional.layer_norm(xt, (cols_n,), wt, bt), None)):
+        cfn = hy.compile(fn)
+        cfn(*fargs)
+        gk = cfn.entries()[0].kernels
+        assert any(p.kind == "row-reduction" and id(p) in gk.kernels for p in gk.plans), gk.report()
+        t_eager = timeit(lambda: fn(*fargs), args.repeats)
+        t_comp = timeit(lambda: cfn(*fargs), args.repeats)
+        r = {"case": f"{name} {rows_n}x{cols_n} f32", "unit": "ms", "compiled": t_comp * 1e3,
+             "eager": t_eager * 1e3, "eager/compiled": t_eager / t_comp,
+             "detail": "composed ops; " + ", ".join(" -> ".join(p.ops) for p in gk.plans if id(p) in gk.kernels)}
+        if extra is not None:
+            r["detail"] += f"; {extra[0]}: {timeit(extra[1], args.repeats) * 1e3:.3f} ms"
+        if torch is not None:
+            r["torch"] = timeit(tfn, args.repeats) * 1e3
+            r["torch/compiled"] = r["torch"] / r["compiled"]
+        rows.append(r)
 
     # ---- climate solver step -----------------------------------------------------------------------
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples", "climate"))

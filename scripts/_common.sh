@@ -12,9 +12,10 @@ HY_APT_PACKAGES=(build-essential cmake ninja-build ccache libeigen3-dev libtbb-d
                  libdnnl-dev)  # libdnnl-dev: oneDNN for bf16 matmul (CMake HYFLOW_ONEDNN=AUTO)
 # Python packages for building (no build isolation) and testing.
 HY_PIP_PACKAGES=(numpy pytest hypothesis pyyaml tqdm matplotlib scikit-build-core pybind11 ninja)
-# Test references only (mpi4py builds against the system Open MPI; mypy checks the type stubs): tests that need them skip when
-# they are missing, so a failed install warns.
-HY_PIP_OPTIONAL=(torch==2.13.0 safetensors mpi4py mypy)
+# Test references only (mpi4py builds against the system Open MPI; mypy checks the type stubs; dask/distributed for
+# hyflow.ensemble's Dask executor; onnx/onnxruntime(-extensions) for hyflow.onnx): tests that need them skip when they
+# are missing, so a failed install warns.
+HY_PIP_OPTIONAL=(torch==2.13.0 safetensors mpi4py mypy dask distributed onnx onnxruntime onnxruntime-extensions)
 # cuBLAS and NCCL for the CUDA backend (docs/cuda.md): 444 MB + 207 MB of downloads (~790 MB installed), so
 # only on request, e.g. on a GPU machine: HYFLOW_CUDA_WHEELS=1 bash scripts/test.sh
 if [[ "${HYFLOW_CUDA_WHEELS:-0}" == 1 ]]; then

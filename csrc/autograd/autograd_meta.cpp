@@ -7,7 +7,7 @@
 
 namespace hy::autograd {
 
-bool dtype_differentiable(DType dt) { return dtype_is_floating(dt); }
+bool dtype_differentiable(DType dt) { return dtype_is_floating(dt) || dtype_is_complex(dt); }
 
 AutogradMeta& ensure_meta(const Tensor& t) {
   auto* m = meta_of(t);

@@ -7,6 +7,7 @@
 #include "core/shape_util.h"
 #include "core/type_promotion.h"
 #include "hyflow/ops/binary.h"
+#include "hyflow/ops/complex.h"
 #include "hyflow/ops/creation.h"
 #include "hyflow/ops/indexing.h"
 #include "hyflow/ops/linalg.h"
@@ -134,6 +135,17 @@ Tensor reverse_cumsum(const Tensor& g, int64_t dim) {
 }  // namespace
 
 Tensor zeros_like(const Tensor& t) { return ops::zeros(t.shape(), t.dtype(), t.device()); }
+
+Tensor conj(const Tensor& t) {
+  if (!dtype_is_complex(t.dtype())) return t;
+  Tensor pairs = ops::view_as_real(t);
+  return ops::complex(ops::select(pairs, -1, 0), ops::neg(ops::select(pairs, -1, 1)));
+}
+
+Tensor grad_like(const Tensor& g, DType input_dtype) {
+  if (!g.defined() || !dtype_is_complex(g.dtype()) || dtype_is_complex(input_dtype)) return g;
+  return ops::select(ops::view_as_real(g), -1, 0);
+}
 
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;

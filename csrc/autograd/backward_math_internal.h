@@ -57,6 +57,11 @@ std::optional<Tensor> as_optional(const Tensor& t);
 
 // --- helpers named by formulas ---
 Tensor zeros_like(const Tensor& t);
+/// The complex conjugate of a complex tensor (differentiable); a real tensor itself (no op runs).
+Tensor conj(const Tensor& t);
+/// The gradient for an input of dtype `input_dtype`: torch's rule for a real input reached by a complex
+/// gradient is its real part; otherwise `g` itself.
+Tensor grad_like(const Tensor& g, DType input_dtype);
 Tensor sum_to(const Tensor& g, const Shape& shape);
 Tensor sum_backward(const Tensor& grad, const Shape& shape, const std::optional<DimVector>& dim, bool keepdim);
 double reduced_numel(const Shape& shape, const std::optional<DimVector>& dim);

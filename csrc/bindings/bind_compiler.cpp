@@ -3,6 +3,7 @@
 // (csrc/compiler/kernel_launch.h).
 #include <pybind11/stl.h>
 
+#include "autograd/engine.h"
 #include "bindings/pyconvert.h"
 #include "compiler/capture_session.h"
 #include "compiler/kernel_launch.h"
@@ -12,6 +13,8 @@
 namespace py = pybind11;
 
 namespace hy {
+void bind_compiler_guards(py::module_& c);  // bind_compiler_guards.cpp
+
 namespace {
 
 py::object value_to_python(const Value& v) {
@@ -34,6 +37,30 @@ py::list values_to_python(const ValueList& vs) {
   return out;
 }
 
+// "file:line" of the innermost Python frame whose file does not start with `skip` (the hyflow package: a
+// user wants the line of their model that led to the op, not the line of F.linear); the innermost frame
+// if every frame is hyflow's, "" without a Python frame (an op called from a C++ thread).
+std::string python_call_site(const std::string& skip) {
+  py::gil_scoped_acquire gil;
+  PyFrameObject* frame = PyEval_GetFrame();  // borrowed
+  if (frame == nullptr) return {};
+  Py_INCREF(frame);
+  std::string innermost, found;
+  while (frame != nullptr && found.empty()) {
+    PyCodeObject* code = PyFrame_GetCode(frame);  // new reference
+    std::string file = py::str(code->co_filename);
+    Py_DECREF(code);
+    std::string site = file + ":" + std::to_string(PyFrame_GetLineNumber(frame));
+    if (innermost.empty()) innermost = site;
+    if (skip.empty() || file.compare(0, skip.size(), skip) != 0) found = site;
+    PyFrameObject* back = PyFrame_GetBack(frame);  // new reference or null
+    Py_DECREF(frame);
+    frame = back;
+  }
+  Py_XDECREF(frame);
+  return found.empty() ? innermost : found;
+}
+
 }  // namespace
 
 void bind_compiler(py::module_& m) {
@@ -44,6 +71,24 @@ void bind_compiler(py::module_& m) {
       .def("begin", &compiler::CaptureSession::begin)
       .def("end", &compiler::CaptureSession::end)
       .def_property_readonly("active", &compiler::CaptureSession::active)
+      .def("set_keep_going", &compiler::CaptureSession::set_keep_going, py::arg("keep_going"),
+           "Keep recording after a graph break and keep each break in breaks() (for the ONNX exporter).")
+      .def("set_record_sites", [](compiler::CaptureSession& s, std::optional<std::string> skip_prefix) {
+        if (!skip_prefix) { s.set_site_recorder(nullptr); return; }
+        s.set_site_recorder([skip = *skip_prefix] { return python_call_site(skip); });
+      }, py::arg("skip_prefix"),
+         "Record the Python call site of each call and break: the innermost frame whose file does not start "
+         "with skip_prefix. None turns it off.")
+      .def("sites", [](const compiler::CaptureSession& s) {
+        py::list out;
+        for (const compiler::CapturedCall& call : s.calls()) out.append(call.site);
+        return out;
+      }, "The call site of each recorded call (\"\" unless set_record_sites was called).")
+      .def("breaks", [](const compiler::CaptureSession& s) {
+        py::list out;
+        for (const compiler::CapturedBreak& b : s.breaks()) out.append(py::make_tuple(b.what, b.site));
+        return out;
+      }, "The graph breaks seen with keep-going on: a list of (what, site).")
       .def_property_readonly("break_reason", [](const compiler::CaptureSession& s) -> py::object {
         if (s.break_reason().empty()) return py::none();
         return py::str(s.break_reason());
@@ -57,6 +102,7 @@ void bind_compiler(py::module_& m) {
                                     call.grad_enabled));
         return out;
       }, "The recorded calls: a list of (op name, args, results, grad_enabled).");
+  bind_compiler_guards(c);
   c.def("is_wrapped_number", [](const Tensor& t) { return t.impl()->is_wrapped_number(); }, py::arg("tensor"),
         "Whether the tensor is a Python number wrapped for an op call (weak in type promotion).");
   c.def("_break_graph", [](const std::string& what) { capture::note_graph_break(what.c_str()); }, py::arg("what"),
@@ -67,6 +113,29 @@ void bind_compiler(py::module_& m) {
       HY_CHECK(tensors[i].defined(), ValueError, "result_type: tensors[", i, "] is undefined");
     return result_type(tensors);
   }, py::arg("tensors"), "The dtype eager kernels promote these operands to (wrapped numbers are weak).");
+
+  // The compiled backward (python/hyflow/compiler/backward_trace.py) traces the eager backward of a forward
+  // graph: the engine runs on this thread, so its formulas' op calls reach the capture session like any
+  // other. hy.autograd.grad reports a graph break (autograd inside user code cannot be replayed); this
+  // entry point is the compiler's own and does not.
+  c.def("trace_grad", [](const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs) {
+    HY_CHECK(outputs.size() == grad_outputs.size(), ValueError, "trace_grad: grad_outputs has ",
+             grad_outputs.size(), " entries but there are ", outputs.size(), " outputs");
+    for (size_t i = 0; i < outputs.size(); ++i)
+      HY_CHECK(outputs[i].defined() && grad_outputs[i].defined(), ValueError, "trace_grad: outputs[", i,
+               "] and grad_outputs[", i, "] must be tensors");
+    for (size_t i = 0; i < inputs.size(); ++i)
+      HY_CHECK(inputs[i].defined(), ValueError, "trace_grad: inputs[", i, "] is undefined");
+    using autograd::TensorList;
+    TensorList r = autograd::grad(TensorList(outputs.begin(), outputs.end()), TensorList(inputs.begin(), inputs.end()),
+                                  TensorList(grad_outputs.begin(), grad_outputs.end()), /*retain_graph=*/false,
+                                  /*create_graph=*/false, /*allow_unused=*/true);
+    py::list out;
+    for (auto& t : r) out.append(t.defined() ? py::cast(t) : py::none());
+    return out;
+  }, py::arg("outputs"), py::arg("inputs"), py::arg("grad_outputs"),
+        "Gradients of outputs w.r.t. inputs (None where unused), without reporting a graph break.");
 
   py::class_<compiler::FusedKernel>(c, "FusedKernel",
                                     "A loaded generated kernel and the operand layout it was generated for.")

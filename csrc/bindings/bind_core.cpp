@@ -60,6 +60,7 @@ void bind_dtypes(py::module_& m) {
   py::class_<DTypeObject>(m, "dtype", "An element type (hyflow.float32, hyflow.int64, ...)")
       .def_property_readonly("itemsize", [](const DTypeObject& d) { return dtype_itemsize(d.dtype); })
       .def_property_readonly("is_floating_point", [](const DTypeObject& d) { return dtype_is_floating(d.dtype); })
+      .def_property_readonly("is_complex", [](const DTypeObject& d) { return dtype_is_complex(d.dtype); })
       .def_property_readonly("name", [](const DTypeObject& d) { return dtype_name(d.dtype); })
       .def("__repr__", [](const DTypeObject& d) { return str("hyflow.", dtype_name(d.dtype)); })
       .def("__str__", [](const DTypeObject& d) { return str("hyflow.", dtype_name(d.dtype)); })

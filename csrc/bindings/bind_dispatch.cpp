@@ -2,7 +2,7 @@
 // function or a C++ kernel from a shared library as their kernel), and calling any op by name.
 #include <dlfcn.h>
 
-#include "bindings/pyconvert.h"
+#include "bindings/op_args_internal.h"
 #include "core/error.h"
 #include "dispatch/registry.h"
 
@@ -82,30 +82,43 @@ py::object from_value(const Value& v) {
   }, v);
 }
 
+// " (did you mean 'alpha'?)" when a parameter's name is close to `word`, else " (<schema>)": a typo is
+// answered with the likely name, anything else with the whole signature.
+std::string keyword_hint(const Schema& s, const std::string& word) {
+  py::list names;
+  for (const SchemaArg& a : s.args) names.append(a.name);
+  py::list close = py::module_::import("difflib").attr("get_close_matches")(word, names, 1, 0.6);
+  if (!close.empty()) return " (did you mean '" + std::string(py::str(close[0])) + "'?)";
+  return " (" + s.text + ")";
+}
+
+}  // namespace
+
 // Bind Python call arguments to the schema: positionals in order, then keywords, then defaults.
-ValueList bind_args(const OpEntry& e, const py::tuple& args, const py::dict& kwargs) {
+ValueList bind_args(const OpEntry& e, const py::tuple& args, const py::dict& kwargs, const std::string& called) {
   const Schema& s = e.schema;
+  const std::string& name = called.empty() ? e.name : called;
   size_t npos = 0;
   for (const SchemaArg& a : s.args) npos += a.kwarg_only ? 0 : 1;
-  HY_CHECK(args.size() <= npos, TypeError, e.name, "() takes ", npos, " positional arguments but ", args.size(),
+  HY_CHECK(args.size() <= npos, TypeError, name, "() takes ", npos, " positional arguments but ", args.size(),
            " were given (", s.text, ")");
   ValueList out(s.args.size());
   std::vector<bool> set(s.args.size(), false);
   for (size_t i = 0; i < args.size(); ++i) {
-    out[i] = to_value(args[i], s.args[i], e.name);
+    out[i] = to_value(args[i], s.args[i], name);
     set[i] = true;
   }
   for (auto kv : kwargs) {
     std::string k = py::str(kv.first);
     int i = s.find_arg(k);
-    HY_CHECK(i >= 0, TypeError, e.name, "() got an unexpected keyword argument '", k, "' (", s.text, ")");
-    HY_CHECK(!set[i], TypeError, e.name, "() got multiple values for argument '", k, "'");
-    out[i] = to_value(kv.second, s.args[i], e.name);
+    if (i < 0) throw TypeError(str(name, "() got an unexpected keyword argument '", k, "'", keyword_hint(s, k)));
+    HY_CHECK(!set[i], TypeError, name, "() got multiple values for argument '", k, "'");
+    out[i] = to_value(kv.second, s.args[i], name);
     set[i] = true;
   }
   for (size_t i = 0; i < s.args.size(); ++i) {
     if (set[i]) continue;
-    HY_CHECK(s.args[i].default_text.has_value(), TypeError, e.name, "() missing required argument '",
+    HY_CHECK(s.args[i].default_text.has_value(), TypeError, name, "() missing required argument '",
              s.args[i].name, "' (", s.text, ")");
     out[i] = default_value(s.args[i]);
   }
@@ -119,6 +132,8 @@ py::object results_to_python(const OpEntry& e, const ValueList& r) {
   for (size_t i = 0; i < r.size(); ++i) t[i] = from_value(r[i]);
   return std::move(t);
 }
+
+namespace {
 
 // Wraps a Python callable so it can be destroyed from any thread: the GIL is taken to drop it.
 struct PyKernel {

@@ -216,6 +216,8 @@ const char* buffer_format(DType t) {
     case DType::Float16: return "e";
     case DType::Float32: return "f";
     case DType::Float64: return "d";
+    case DType::Complex64: return "Zf";  // PEP 3118: a complex of two floats
+    case DType::Complex128: return "Zd";
     case DType::BFloat16: break;
   }
   throw TypeError("bfloat16 tensors can't be exported through the buffer protocol (it has no bfloat16 format); "

@@ -114,7 +114,7 @@ IndexItem parse_item(py::handle h) {
     IndexItem it{IndexKind::IndexKind_Slice};
     if (PySlice_Unpack(o, &it.start, &it.stop, &it.step) < 0) throw py::error_already_set();
     HY_CHECK(it.step > 0, ValueError, "slice step must be positive, got ", it.step,
-             " (negative steps are not supported; index with a reversed arange instead)");
+             " (negative steps are not supported, as in torch: t.flip(dim) reverses a dim, as a copy)");
     return it;
   }
   if (o == Py_None) return IndexItem{IndexKind::IndexKind_None};

@@ -35,8 +35,10 @@ DType dtype_from_numpy(const py::dtype& dt) {
   if (kind == 'f' && size == 2) return DType::Float16;
   if (kind == 'f' && size == 4) return DType::Float32;
   if (kind == 'f' && size == 8) return DType::Float64;
+  if (kind == 'c' && size == 8) return DType::Complex64;
+  if (kind == 'c' && size == 16) return DType::Complex128;
   throw TypeError(str("NumPy dtype ", std::string(py::str(dt)), " is not supported (hyflow supports bool, int32, "
-                      "int64, float16, float32, float64; bfloat16 has no NumPy dtype)"));
+                      "int64, float16, float32, float64, complex64, complex128; bfloat16 has no NumPy dtype)"));
 }
 
 py::dtype numpy_dtype(DType t) {
@@ -47,6 +49,8 @@ py::dtype numpy_dtype(DType t) {
     case DType::Float16: return py::dtype("float16");
     case DType::Float32: return py::dtype("float32");
     case DType::Float64: return py::dtype("float64");
+    case DType::Complex64: return py::dtype("complex64");
+    case DType::Complex128: return py::dtype("complex128");
     case DType::BFloat16: break;
   }
   throw TypeError("bfloat16 tensors have no NumPy equivalent; convert first with .to(hyflow.float32)");

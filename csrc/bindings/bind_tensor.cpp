@@ -51,6 +51,10 @@ bool operand(py::handle h, Tensor& out) {
     out = wrap_python_number(h);
     return true;
   }
+  if (is_python_complex(h)) {
+    out = wrap_python_complex(h);
+    return true;
+  }
   if (is_numpy_array(h)) {
     out = py::module_::import("hyflow").attr("as_tensor")(h).cast<Tensor>();
     return true;
@@ -84,6 +88,14 @@ py::object element_to_python(const char* p, DType dt) {
     case DType::BFloat16: return py::float_(static_cast<float>(*reinterpret_cast<const BFloat16*>(p)));
     case DType::Float32: return py::float_(*reinterpret_cast<const float*>(p));
     case DType::Float64: return py::float_(*reinterpret_cast<const double*>(p));
+    case DType::Complex64: {
+      const auto v = *reinterpret_cast<const std::complex<float>*>(p);
+      return py::reinterpret_steal<py::object>(PyComplex_FromDoubles(v.real(), v.imag()));
+    }
+    case DType::Complex128: {
+      const auto v = *reinterpret_cast<const std::complex<double>*>(p);
+      return py::reinterpret_steal<py::object>(PyComplex_FromDoubles(v.real(), v.imag()));
+    }
   }
   return py::none();
 }
@@ -149,6 +161,7 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       .def("storage_offset", [](const Tensor& t) { return t.offset(); })
       .def("is_contiguous", [](const Tensor& t) { return t.is_contiguous(); })
       .def("is_floating_point", [](const Tensor& t) { return dtype_is_floating(t.dtype()); })
+      .def("is_complex", [](const Tensor& t) { return dtype_is_complex(t.dtype()); })
       .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()); })
       .def("untyped_storage_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.storage()->data()); },
            "Address of the start of the shared storage (equal for views of one tensor).")
@@ -168,6 +181,11 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
         return py::bool_(item(t));
       })
       .def("__float__", [](const Tensor& t) { return py::float_(item(t)); })
+      .def("__complex__", [](const Tensor& t) {
+        py::object v = item(t);
+        return py::reinterpret_steal<py::object>(PyComplex_FromCComplex(PyComplex_Check(v.ptr())
+            ? PyComplex_AsCComplex(v.ptr()) : Py_complex{PyFloat_AsDouble(py::float_(v).ptr()), 0.0}));
+      })
       .def("__int__", [](const Tensor& t) { return py::int_(item(t)); })
       .def("__index__", [](const Tensor& t) {
         HY_CHECK(dtype_is_integral(t.dtype()) && t.numel() == 1, TypeError,

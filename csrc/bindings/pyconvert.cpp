@@ -55,6 +55,20 @@ Tensor wrap_python_number(py::handle h) {
   return wrapped_number_tensor(scalar_from_python(h));
 }
 
+bool is_python_complex(py::handle h) {
+  if (PyComplex_Check(h.ptr())) return true;
+  return is_numpy_scalar(h) && std::string(py::str(h.attr("dtype").attr("kind"))) == "c";
+}
+
+Tensor wrap_python_complex(py::handle h) {
+  py::object value = PyComplex_Check(h.ptr()) ? py::reinterpret_borrow<py::object>(h) : h.attr("item")();
+  const Py_complex c = PyComplex_AsCComplex(value.ptr());
+  Tensor t = Tensor::empty({}, DType::Complex128);
+  *t.data<std::complex<double>>() = std::complex<double>(c.real, c.imag);
+  t.impl()->set_wrapped_number(true);
+  return t;
+}
+
 DimVector dims_from_python(py::handle h, const char* what) {
   DimVector out;
   auto one = [&](py::handle x) {

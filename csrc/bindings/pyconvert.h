@@ -17,6 +17,11 @@ namespace hy {
 Tensor wrap_python_number(pybind11::handle h);
 /// True for Python bool/int/float and NumPy scalars of those kinds.
 bool is_python_number(pybind11::handle h);
+/// True for a Python complex or a NumPy complex scalar.
+bool is_python_complex(pybind11::handle h);
+/// Wrap a Python complex as a 0-d complex128 "wrapped number" tensor (weak: it counts as complex64, so
+/// float32_tensor * 1j is complex64 and float64_tensor * 1j complex128, as in torch).
+Tensor wrap_python_complex(pybind11::handle h);
 /// Convert a Python number to a Scalar (bool, int or float kind). Throws TypeError otherwise.
 Scalar scalar_from_python(pybind11::handle h);
 /// A 0-d tensor as a Scalar (torch accepts them for number arguments: alpha=torch.tensor(2.)).
@@ -47,6 +52,10 @@ template <> struct type_caster<hy::Tensor> {
     // Python numbers stand in for tensors, as in torch.add(x, 2).
     if (hy::is_python_number(src)) {
       value = hy::wrap_python_number(src);
+      return true;
+    }
+    if (hy::is_python_complex(src)) {
+      value = hy::wrap_python_complex(src);
       return true;
     }
     return false;

@@ -14,6 +14,7 @@ void CaptureSession::begin() {
   HY_CHECK(!active_, RuntimeError, "CaptureSession.begin(): this session is already recording");
   calls_.clear();
   break_reason_.clear();
+  breaks_.clear();
   prev_ = capture::set_active_hook(this);
   active_ = true;
 }
@@ -27,11 +28,17 @@ void CaptureSession::end() {
 
 void CaptureSession::on_op(const OpEntry& op, ValueList&& args, ValueList&& results) {
   // After a graph break the trace is discarded; keeping the calls would only hold tensors alive.
-  if (!break_reason_.empty()) return;
-  calls_.push_back(CapturedCall{&op, std::move(args), std::move(results), autograd::grad_mode_enabled()});
+  if (!break_reason_.empty() && !keep_going_) return;
+  calls_.push_back(CapturedCall{&op, std::move(args), std::move(results), autograd::grad_mode_enabled(),
+                                site_recorder_ ? site_recorder_() : std::string()});
 }
 
 void CaptureSession::on_graph_break(const char* what) {
+  if (keep_going_) {
+    breaks_.push_back(CapturedBreak{what, site_recorder_ ? site_recorder_() : std::string()});
+    if (break_reason_.empty()) break_reason_ = what;
+    return;
+  }
   if (!break_reason_.empty()) return;
   break_reason_ = what;
   calls_.clear();

@@ -10,6 +10,7 @@
 // The graph itself (SSA values, passes, replay) is built from the calls in Python
 // (python/hyflow/compiler/); this layer only observes.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,13 @@ struct CapturedCall {
   ValueList args;     ///< schema order; monostate for a missing optional
   ValueList results;  ///< return order
   bool grad_enabled;  ///< grad mode when the op ran (a `with no_grad()` block inside the traced code)
+  std::string site;   ///< where the call was made ("file:line"), only with a site recorder set
+};
+
+/// A graph break kept by a session that records on after breaks (see set_keep_going).
+struct CapturedBreak {
+  std::string what;
+  std::string site;
 };
 
 /// Records op calls of the thread that called begin(); see the file comment.
@@ -46,12 +54,24 @@ class CaptureSession final : public capture::CaptureHook {
   /// Why recording stopped early ("" when it did not): the first graph break reported.
   const std::string& break_reason() const { return break_reason_; }
 
+  /// Opt-in for tools that must report every problem at once (the ONNX exporter): a graph break no longer
+  /// discards the calls; it is kept in breaks() and recording goes on. break_reason() is still the first.
+  void set_keep_going(bool keep_going) { keep_going_ = keep_going; }
+  /// Opt-in: `recorder` is called once per recorded call and break and returns where it was made (the
+  /// bindings pass one that reads the Python stack). Costs nothing when unset.
+  void set_site_recorder(std::function<std::string()> recorder) { site_recorder_ = std::move(recorder); }
+  /// The breaks seen with keep-going on, in order.
+  const std::vector<CapturedBreak>& breaks() const { return breaks_; }
+
   void on_op(const OpEntry& op, ValueList&& args, ValueList&& results) override;
   void on_graph_break(const char* what) override;
 
  private:
   std::vector<CapturedCall> calls_;
   std::string break_reason_;
+  std::vector<CapturedBreak> breaks_;
+  std::function<std::string()> site_recorder_;
+  bool keep_going_ = false;
   capture::CaptureHook* prev_ = nullptr;
   bool active_ = false;
 };

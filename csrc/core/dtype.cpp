@@ -13,6 +13,8 @@ const char* dtype_name(DType t) {
     case DType::BFloat16: return "bfloat16";
     case DType::Float32: return "float32";
     case DType::Float64: return "float64";
+    case DType::Complex64: return "complex64";
+    case DType::Complex128: return "complex128";
   }
   return "?";
 }
@@ -26,6 +28,8 @@ int64_t dtype_itemsize(DType t) {
     case DType::BFloat16: return 2;
     case DType::Float32: return 4;
     case DType::Float64: return 8;
+    case DType::Complex64: return 8;
+    case DType::Complex128: return 16;
   }
   return 0;
 }
@@ -38,14 +42,35 @@ DType dtype_from_name(const std::string& n) {
   if (n == "bfloat16") return DType::BFloat16;
   if (n == "float32" || n == "f4" || n == "float") return DType::Float32;
   if (n == "float64" || n == "f8" || n == "double") return DType::Float64;
+  if (n == "complex64" || n == "c8" || n == "cfloat") return DType::Complex64;
+  if (n == "complex128" || n == "c16" || n == "cdouble") return DType::Complex128;
   throw TypeError(str("unsupported dtype '", n,
-                      "'; hyflow supports bool, int32, int64, float16, bfloat16, float32, float64"));
+                      "'; hyflow supports bool, int32, int64, float16, bfloat16, float32, float64, "
+                      "complex64, complex128"));
+}
+
+DType dtype_complex_part(DType t) {
+  if (t == DType::Complex64) return DType::Float32;
+  if (t == DType::Complex128) return DType::Float64;
+  return t;
+}
+
+DType dtype_to_complex(DType t) {
+  if (dtype_is_complex(t)) return t;
+  return t == DType::Float64 ? DType::Complex128 : DType::Complex64;
 }
 
 DType promote_types(DType a, DType b) {
   if (a == b) return a;
   if (a == DType::Bool) return b;
   if (b == DType::Bool) return a;
+  if (dtype_is_complex(a) || dtype_is_complex(b)) {
+    // torch: the complex dtype wide enough for both parts (float64 + complex64 -> complex128).
+    DType pa = dtype_complex_part(a), pb = dtype_complex_part(b);
+    DType part = dtype_is_floating(pa) && dtype_is_floating(pb) ? promote_types(pa, pb)
+                 : dtype_is_floating(pa) ? pa : pb;
+    return dtype_to_complex(part);
+  }
   bool fa = dtype_is_floating(a), fb = dtype_is_floating(b);
   if (fa != fb) return fa ? a : b;  // int with float -> the float
   if (!fa) return DType::Int64;     // int32 with int64
@@ -56,7 +81,7 @@ DType promote_types(DType a, DType b) {
 }
 
 DType to_floating(DType t, DType default_float) {
-  return dtype_is_floating(t) ? t : default_float;
+  return dtype_is_floating(t) || dtype_is_complex(t) ? t : default_float;
 }
 
 }  // namespace hy

@@ -2,23 +2,36 @@
 //
 //   DType t = promote_types(DType::Int64, DType::Float32);   // Float32
 #pragma once
+#include <complex>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "core/half.h"
 
 namespace hy {
 
 /// Element type of a tensor. Order matters only for readability; promotion uses promote_types().
-enum class DType : uint8_t { Bool, Int32, Int64, Float16, BFloat16, Float32, Float64 };
-constexpr int kNumDTypes = 7;
+/// Complex64/Complex128 (interleaved real, imag: std::complex) come last; most ops accept only the
+/// real dtypes, and the generated front functions refuse complex inputs for them (docs/tensors.md).
+enum class DType : uint8_t { Bool, Int32, Int64, Float16, BFloat16, Float32, Float64, Complex64, Complex128 };
+constexpr int kNumDTypes = 9;
 
 /// Name as Python spells it ("float32").
 const char* dtype_name(DType t);
 /// Bytes per element.
 int64_t dtype_itemsize(DType t);
-/// Float16, BFloat16, Float32 or Float64.
-inline bool dtype_is_floating(DType t) { return t >= DType::Float16; }
+/// Float16, BFloat16, Float32 or Float64 (not complex: a named range, never "everything past Float16").
+inline bool dtype_is_floating(DType t) {
+  return t == DType::Float16 || t == DType::BFloat16 || t == DType::Float32 || t == DType::Float64;
+}
+/// Complex64 or Complex128.
+inline bool dtype_is_complex(DType t) { return t == DType::Complex64 || t == DType::Complex128; }
+/// The real dtype of a complex one's parts (Complex64 -> Float32); other dtypes are returned unchanged.
+DType dtype_complex_part(DType t);
+/// The complex dtype whose parts are `t` (Float64 -> Complex128; Float32/Float16/BFloat16/ints/bool ->
+/// Complex64, as torch's default complex dtype); complex dtypes are returned unchanged.
+DType dtype_to_complex(DType t);
 /// Int32 or Int64.
 inline bool dtype_is_integral(DType t) { return t == DType::Int32 || t == DType::Int64; }
 /// Parse "float32", "f4", "int64", "bool", ... Throws TypeError for unknown names.
@@ -29,9 +42,12 @@ DType promote_types(DType a, DType b);
 DType to_floating(DType t, DType default_float = DType::Float32);
 
 /// Category of a dtype for promotion between tensors and Python scalars.
-enum class DTypeCategory : uint8_t { DTypeCategory_Bool, DTypeCategory_Integral, DTypeCategory_Floating };
+enum class DTypeCategory : uint8_t {
+  DTypeCategory_Bool, DTypeCategory_Integral, DTypeCategory_Floating, DTypeCategory_Complex
+};
 inline DTypeCategory dtype_category(DType t) {
   if (t == DType::Bool) return DTypeCategory::DTypeCategory_Bool;
+  if (dtype_is_complex(t)) return DTypeCategory::DTypeCategory_Complex;
   return dtype_is_floating(t) ? DTypeCategory::DTypeCategory_Floating : DTypeCategory::DTypeCategory_Integral;
 }
 
@@ -44,6 +60,13 @@ template <> struct dtype_cpp<DType::Float16> { using type = Half; };
 template <> struct dtype_cpp<DType::BFloat16> { using type = BFloat16; };
 template <> struct dtype_cpp<DType::Float32> { using type = float; };
 template <> struct dtype_cpp<DType::Float64> { using type = double; };
+template <> struct dtype_cpp<DType::Complex64> { using type = std::complex<float>; };
+template <> struct dtype_cpp<DType::Complex128> { using type = std::complex<double>; };
+
+/// True for std::complex<float> / std::complex<double> (the complex dtypes' element types).
+template <typename T> struct is_complex_t : std::false_type {};
+template <typename T> struct is_complex_t<std::complex<T>> : std::true_type {};
+template <typename T> constexpr bool is_complex_v = is_complex_t<T>::value;
 
 template <typename T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<bool>() { return DType::Bool; }
@@ -53,6 +76,8 @@ template <> constexpr DType dtype_of<Half>() { return DType::Float16; }
 template <> constexpr DType dtype_of<BFloat16>() { return DType::BFloat16; }
 template <> constexpr DType dtype_of<float>() { return DType::Float32; }
 template <> constexpr DType dtype_of<double>() { return DType::Float64; }
+template <> constexpr DType dtype_of<std::complex<float>>() { return DType::Complex64; }
+template <> constexpr DType dtype_of<std::complex<double>>() { return DType::Complex128; }
 
 }  // namespace hy
 
@@ -76,6 +101,14 @@ template <> constexpr DType dtype_of<double>() { return DType::Float64; }
   HY_DISPATCH_SWITCH(dtype, opname, HY_DTYPE_CASE(Bool, F) HY_DTYPE_CASE(Int32, F)              \
                      HY_DTYPE_CASE(Int64, F) HY_DTYPE_CASE(Float16, F) HY_DTYPE_CASE(BFloat16, F) \
                      HY_DTYPE_CASE(Float32, F) HY_DTYPE_CASE(Float64, F))
+/// HY_DISPATCH_ALL plus the complex dtypes: only for kernels that handle std::complex (copies, fills).
+#define HY_DISPATCH_ALL_AND_COMPLEX(dtype, opname, F)                                            \
+  HY_DISPATCH_SWITCH(dtype, opname, HY_DTYPE_CASE(Bool, F) HY_DTYPE_CASE(Int32, F)              \
+                     HY_DTYPE_CASE(Int64, F) HY_DTYPE_CASE(Float16, F) HY_DTYPE_CASE(BFloat16, F) \
+                     HY_DTYPE_CASE(Float32, F) HY_DTYPE_CASE(Float64, F)                         \
+                     HY_DTYPE_CASE(Complex64, F) HY_DTYPE_CASE(Complex128, F))
+#define HY_DISPATCH_COMPLEX(dtype, opname, F) \
+  HY_DISPATCH_SWITCH(dtype, opname, HY_DTYPE_CASE(Complex64, F) HY_DTYPE_CASE(Complex128, F))
 #define HY_DISPATCH_NUMERIC(dtype, opname, F)                                                    \
   HY_DISPATCH_SWITCH(dtype, opname, HY_DTYPE_CASE(Int32, F) HY_DTYPE_CASE(Int64, F)             \
                      HY_DTYPE_CASE(Float32, F) HY_DTYPE_CASE(Float64, F))

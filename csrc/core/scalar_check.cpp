@@ -28,7 +28,7 @@ Scalar scalar_of_wrapped(const Tensor& t) {
     case DType::Int64: return Scalar(*t.data<int64_t>());
     case DType::Float32: return Scalar(static_cast<double>(*t.data<float>()));
     case DType::Float64: return Scalar(*t.data<double>());
-    default: return Scalar(0.0);  // half types: floats always fit a float dtype
+    default: return Scalar(0.0);  // half types: floats always fit a float dtype (complex: never wrapped)
   }
 }
 

@@ -25,6 +25,10 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::make_view(const Tensor& base, Shape shape, Strides strides, int64_t offset) {
+  return make_view(base, std::move(shape), std::move(strides), offset, base.dtype());
+}
+
+Tensor Tensor::make_view(const Tensor& base, Shape shape, Strides strides, int64_t offset, DType dtype) {
   HY_CHECK(shape.size() == strides.size(), ValueError, "view: shape ", shape, " and strides ", strides,
            " differ in length");
   // Every element the view can address must lie inside the storage.
@@ -36,12 +40,11 @@ Tensor Tensor::make_view(const Tensor& base, Shape shape, Strides strides, int64
       int64_t span = checked_mul(shape[i] - 1, strides[i], "view extent");
       if (span < 0) lo += span; else hi += span;
     }
-    int64_t capacity = base.storage()->nbytes() / base.itemsize();
+    int64_t capacity = base.storage()->nbytes() / dtype_itemsize(dtype);
     HY_CHECK(lo >= 0 && hi < capacity, ValueError, "view with shape ", shape, ", strides ", strides,
              " and offset ", offset, " reaches outside its storage of ", capacity, " elements");
   }
-  Tensor view(std::make_shared<TensorImpl>(base.storage(), std::move(shape), std::move(strides), offset,
-                                           base.dtype()));
+  Tensor view(std::make_shared<TensorImpl>(base.storage(), std::move(shape), std::move(strides), offset, dtype));
   view.impl()->set_is_view(true);
   return view;
 }

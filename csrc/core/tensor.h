@@ -75,6 +75,9 @@ class Tensor {
   static Tensor empty(const Shape& shape, DType dtype, Device device = kCPU);
   /// A view of `base`'s storage with the given geometry; bounds are checked against the storage.
   static Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offset);
+  /// The same, reading the storage as `dtype` (shape, strides and offset in elements of `dtype`):
+  /// view_as_real / view_as_complex reinterpret complex64 as pairs of float32 this way.
+  static Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offset, DType dtype);
 
   bool defined() const { return static_cast<bool>(impl_); }
   TensorImpl* impl() const { return impl_.get(); }

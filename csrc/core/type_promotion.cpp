@@ -14,7 +14,10 @@ DType result_type_of(It begin, It end) {
     int k = t.impl()->is_wrapped_number() ? 2 : (t.dim() == 0 ? 1 : 0);
     DType d = t.dtype();
     if (k == 2) {  // a Python number only contributes its category's default dtype
-      d = d == DType::Bool ? DType::Bool : dtype_is_floating(d) ? DType::Float32 : DType::Int64;
+      d = d == DType::Bool          ? DType::Bool
+          : dtype_is_complex(d)     ? DType::Complex64
+          : dtype_is_floating(d)    ? DType::Float32
+                                    : DType::Int64;
     }
     tier[k] = has[k] ? promote_types(tier[k], d) : d;
     has[k] = true;
@@ -27,7 +30,9 @@ DType result_type_of(It begin, It end) {
       out = tier[k];
       any = true;
     } else if (dtype_category(tier[k]) > dtype_category(out)) {
-      out = tier[k];  // a weaker tier only lifts the category, at its own width
+      // A weaker tier only lifts the category, at its own width; a complex one lifts a float to the
+      // complex dtype of that float's width (torch: float64 tensor + complex64 0-d -> complex128).
+      out = dtype_is_complex(tier[k]) && dtype_is_floating(out) ? dtype_to_complex(out) : tier[k];
     }
   }
   return out;

@@ -68,6 +68,8 @@ DLDataType dlpack_dtype(DType t) {
     case DType::BFloat16: return DLDataType{kDLBfloat, 16, 1};
     case DType::Float32: return DLDataType{kDLFloat, 32, 1};
     case DType::Float64: return DLDataType{kDLFloat, 64, 1};
+    case DType::Complex64: return DLDataType{kDLComplex, 64, 1};
+    case DType::Complex128: return DLDataType{kDLComplex, 128, 1};
   }
   throw TypeError("to_dlpack: unknown dtype");
 }
@@ -81,11 +83,13 @@ DType dtype_from_dlpack(DLDataType t) {
   if (t.code == kDLBfloat && t.bits == 16) return DType::BFloat16;
   if (t.code == kDLFloat && t.bits == 32) return DType::Float32;
   if (t.code == kDLFloat && t.bits == 64) return DType::Float64;
+  if (t.code == kDLComplex && t.bits == 64) return DType::Complex64;
+  if (t.code == kDLComplex && t.bits == 128) return DType::Complex128;
   static const char* const kCodes[] = {"int", "uint", "float", "opaque handle", "bfloat", "complex", "bool"};
   const char* code = t.code < 7 ? kCodes[t.code] : "unknown";
   throw TypeError(str("from_dlpack: element type ", code, static_cast<int>(t.bits), " (DLPack code ", static_cast<int>(t.code), ", ",
                       static_cast<int>(t.bits), " bits) is not supported; hyflow has bool, int32, int64, "
-                      "float16, bfloat16, float32 and float64"));
+                      "float16, bfloat16, float32, float64, complex64 and complex128"));
 }
 
 DLManagedTensor* to_dlpack(const Tensor& t) {

@@ -257,11 +257,20 @@ Tensor copy_(const Tensor& self, const Tensor& src) {
   return self;
 }
 
+namespace {
+// A Python number as element type T; a complex element gets it as its real part.
+template <typename T>
+T scalar_as(const Scalar& value) {
+  if constexpr (is_complex_v<T>) return T(value.to<typename T::value_type>(), 0);
+  else return value.to<T>();
+}
+}  // namespace
+
 Tensor fill_(const Tensor& self, const Scalar& value) {
   check_scalar_fits(value, self.dtype(), "fill_", "value");  // nan or 2**40 into int32 raises, as in torch
   self.note_write();
   Tensor v = Tensor::empty({}, self.dtype());
-  HY_DISPATCH_ALL(self.dtype(), "fill_", [&] { *v.data<scalar_t>() = value.to<scalar_t>(); });
+  HY_DISPATCH_ALL_AND_COMPLEX(self.dtype(), "fill_", [&] { *v.data<scalar_t>() = scalar_as<scalar_t>(value); });
   hy::cpu::copy_into(self, v);
   return self;
 }

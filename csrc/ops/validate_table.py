@@ -11,7 +11,8 @@ Fields and their accepted values (docs/design.md, "The op table"):
   schema       "name(Type arg, ..., *, Type kw=default) -> Ret" (types in op_schema.ARG_TYPES)
   variants     list of function | method | inplace (inplace needs a `Tensor? out` argument)
   kernels      {device: C++ function name}, device one of DEVICES
-  dtypes       comma list of dtype names and groups (DTYPE_GROUPS), e.g. "numeric,float16,bfloat16"
+  dtypes       comma list of dtype names and groups (DTYPE_GROUPS), e.g. "numeric,float16,bfloat16";
+               `all` is the real dtypes, complex ones must be named ("all_and_complex", "float,complex")
   dtype_rule   DTYPE_RULES;  shape_rule  SHAPE_RULES;  lowering  LOWERINGS
   backward     null, or {tensor argument: formula or null}; every formula must translate to C++
                (gen_autograd.py), or say `not_implemented('why')` on purpose
@@ -31,21 +32,33 @@ import yaml
 from op_schema import parse_schema
 
 REQUIRED = ("schema", "kernels", "dtypes", "dtype_rule", "shape_rule", "backward", "lowering", "doc")
-OPTIONAL = ("variants", "autocast", "onnx", "view", "python_method", "writes", "scalar")
+OPTIONAL = ("variants", "autocast", "onnx", "view", "python_method", "writes", "scalar", "stencil")
 VARIANTS = ("function", "method", "inplace")
 # Device keys of `kernels`: each device type the dispatcher has a slot for (core/device.h), plus `any`
 # (one device-independent kernel, e.g. a view).
 DEVICES = ("cpu", "cuda", "any")
-DTYPES = ("bool", "int32", "int64", "float16", "bfloat16", "float32", "float64")
+# "all" means the real dtypes: an op accepts complex64/complex128 only when its entry names them
+# (the group "complex" or "all_and_complex"); the generated front function refuses them otherwise.
+REAL_DTYPES = ("bool", "int32", "int64", "float16", "bfloat16", "float32", "float64")
+COMPLEX_DTYPES = ("complex64", "complex128")
+DTYPES = REAL_DTYPES + COMPLEX_DTYPES
 DTYPE_GROUPS = {
-    "all": DTYPES,
+    "all": REAL_DTYPES,
+    "all_and_complex": DTYPES,
+    "complex": COMPLEX_DTYPES,
     "numeric": ("int32", "int64", "float16", "bfloat16", "float32", "float64"),
     "float": ("float16", "bfloat16", "float32", "float64"),
     "int": ("int32", "int64"),
 }
 DTYPE_RULES = ("promote", "promote_float", "same", "bool", "int64", "arg", "custom")
 SHAPE_RULES = ("same", "broadcast", "reduce", "matmul", "view", "custom")
-LOWERINGS = ("elementwise", "reduction", "gemm", "view", "opaque")
+LOWERINGS = ("elementwise", "reduction", "gemm", "view", "stencil", "opaque")
+# `stencil:` of a `lowering: stencil` op: which neighbourhood formula the compiler reads it as
+# (python/hyflow/compiler/codegen/stencil_kernel.py implements each), its grid input, and the
+# boundaries it lowers (others run eagerly).
+STENCIL_KINDS = ("shift", "second_difference")
+STENCIL_KEYS = ("kind", "input", "boundary")
+BOUNDARIES = ("periodic", "dirichlet", "neumann")
 AUTOCAST_POLICIES = ("fp32", "lower", "promote", "none")
 LOWER_DTYPES = ("float16", "bfloat16")
 ONNX_KEYS = ("op", "attrs", "inputs", "since", "domain")
@@ -166,6 +179,9 @@ class EntryChecker:
         for key in REQUIRED:
             if key not in e:
                 self.problem(key, "missing (every entry declares it; see docs/design.md)")
+        if e.get("lowering") == "stencil" and "stencil" not in e:
+            self.problem("stencil", "missing: a `lowering: stencil` op declares its stencil "
+                                    "({kind, input, boundary})")
         if e.get("lowering") == "elementwise" and "scalar" not in e:
             self.problem("scalar", "missing: an elementwise op declares its element math (or is `lowering: opaque` "
                                    "with a comment saying why)")
@@ -216,6 +232,17 @@ class EntryChecker:
 
     def check_lowering(self, v):
         self._enum("lowering", v, LOWERINGS)
+
+    def check_stencil(self, v):
+        if not isinstance(v, dict) or set(v) != set(STENCIL_KEYS):
+            return self.problem("stencil", f"expected {{{', '.join(STENCIL_KEYS)}}}, got {v!r}")
+        if self.entry.get("lowering") != "stencil":
+            self.problem("stencil", "only a `lowering: stencil` op declares a stencil")
+        self._enum("stencil", v["kind"], STENCIL_KINDS)
+        if self.args and (v["input"] not in self.args or self.args[v["input"]].type != "Tensor"):
+            self.problem("stencil", f"input {v['input']!r} is not a Tensor argument")
+        if not isinstance(v["boundary"], list) or not v["boundary"] or any(b not in BOUNDARIES for b in v["boundary"]):
+            self.problem("stencil", f"boundary must be a non-empty list of {', '.join(BOUNDARIES)}, got {v['boundary']!r}")
 
     def check_autocast(self, v):
         try:

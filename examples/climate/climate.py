@@ -56,9 +56,11 @@ def build_workflow(setup: coupling.Setup):
     def forcing(ctx):
         return coupling.forcing_body(ctx.step, setup)
 
-    @wf.task(inputs=[wind, tendency], outputs=[states, latest_state])
+    # compile=True: the solver step (setup.solver, the body's pure tensor code) runs as generated kernels.
+    @wf.task(inputs=[wind, tendency], outputs=[states, latest_state], compile=config.compile)
     def simulate(ctx, forcing_now, surrogate_tendency):
-        return coupling.simulate_body(ctx.state, ctx.step, forcing_now, surrogate_tendency, setup)
+        return coupling.simulate_body(ctx.state, ctx.step, forcing_now, surrogate_tendency, setup,
+                                      ctx.compile(setup.solver))
 
     @wf.task(inputs=[states], every=config.train_every, offset=config.train_offset, outputs=[weights])
     def train(ctx, batch):
@@ -176,6 +178,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=defaults.hidden, help="surrogate MLP width")
     p.add_argument("--lr", type=float, default=defaults.lr, help="AdamW learning rate")
     p.add_argument("--forcing", type=float, default=defaults.forcing_amplitude, help="wind forcing amplitude")
+    p.add_argument("--viscosity", type=float, default=defaults.viscosity, help="harmonic viscosity nu")
     p.add_argument("--out", default=os.path.join("out", "climate"), help="folder for the figure and summary")
     p.add_argument("--checkpoint-dir", default=None, help="write workflow checkpoints here")
     p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
@@ -184,6 +187,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="run the tasks on hyflow.workflow or in a plain Python loop (the reference)")
     p.add_argument("--max-surrogate-error", type=float, default=SURROGATE_ERROR_LIMIT,
                    help="the surrogate check's threshold")
+    p.add_argument("--surrogate-runtime", choices=("eager", "ort"), default="eager",
+                   help="run the surrogate's inference in hyflow (eager) or, exported after each training, in "
+                        "ONNX Runtime (ort: needs pip install onnx onnxruntime); ort also writes surrogate.onnx")
+    p.add_argument("--no-compile", action="store_true", help="run the solver step eagerly (not hy.compile)")
     p.add_argument("--no-plot", action="store_true", help="skip the matplotlib figure")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -197,7 +204,9 @@ def config_from_args(args) -> coupling.RunConfig:
                               train_iters=args.train_iters, batch_points=args.batch_points,
                               switch_step=args.switch_step,
                               diag_every=args.diag_every, seed=args.seed, hidden=args.hidden, lr=args.lr,
-                              forcing_amplitude=args.forcing)
+                              forcing_amplitude=args.forcing, viscosity=args.viscosity,
+                              surrogate_runtime=args.surrogate_runtime,
+                              compile=not args.no_compile)
 
 
 def run(args) -> tuple:
@@ -233,6 +242,7 @@ def run(args) -> tuple:
     wall = time.perf_counter() - start
 
     summary = summarize(task_states, setup, wall, engine, task_seconds, steps_run)
+    summary["surrogate_runtime"] = config.surrogate_runtime
     checks = evaluate_checks(summary, args.max_surrogate_error)
     summary["checks"] = {name: passed for name, passed, _ in checks}
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
@@ -240,6 +250,10 @@ def run(args) -> tuple:
     model = task_states["train"].get("model")
     if model is not None:
         hy.save(dict(model.state_dict()), os.path.join(args.out, "surrogate.safetensors"))
+        if config.surrogate_runtime == "ort":  # the trained surrogate, for another code to run
+            import surrogate_ort
+            surrogate_ort.OrtSurrogate(model).save(os.path.join(args.out, "surrogate.onnx"))
+            summary["onnx_model"] = os.path.join(args.out, "surrogate.onnx")
     if not args.no_plot:
         from plotting import plot_run
         path = plot_run(task_states, setup, os.path.join(args.out, "climate.png"))

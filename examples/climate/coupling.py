@@ -45,6 +45,9 @@ class RunConfig:
     hidden: int = 32
     lr: float = 3e-3
     forcing_amplitude: float = 0.03
+    viscosity: float = 1e-3       # harmonic viscosity nu of the dissipation (Params.nu)
+    surrogate_runtime: str = "eager"   # "ort": the surrogate's inference runs in ONNX Runtime (surrogate_ort.py)
+    compile: bool = True          # the solver step runs compiled (hy.compile / @wf.task(compile=True))
 
     def __post_init__(self):
         for name in ("nx", "ny", "steps", "train_every", "train_iters", "batch_points", "switch_step", "diag_every",
@@ -64,8 +67,14 @@ class RunConfig:
                              f"({self.train_every}): the surrogate needs one training before it takes over")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"RunConfig: lr must be positive, got {self.lr}")
+        if not isinstance(self.compile, bool):
+            raise TypeError(f"RunConfig: compile must be a bool, got {type(self.compile).__name__}")
         if not self.forcing_amplitude >= 0:
             raise ValueError(f"RunConfig: forcing_amplitude must be >= 0, got {self.forcing_amplitude}")
+        if not (self.viscosity >= 0 and math.isfinite(self.viscosity)):
+            raise ValueError(f"RunConfig: viscosity must be >= 0 and finite, got {self.viscosity}")
+        if self.surrogate_runtime not in ("eager", "ort"):
+            raise ValueError(f"RunConfig: surrogate_runtime must be 'eager' or 'ort', got {self.surrogate_runtime!r}")
 
     @property
     def train_offset(self) -> int:
@@ -84,11 +93,21 @@ class Setup:
 
     def __init__(self, config: RunConfig):
         self.config = config
-        params = sw.Params(nx=config.nx, ny=config.ny)
+        params = sw.Params(nx=config.nx, ny=config.ny, nu=config.viscosity)
         self.initial = sw.initial_state(params, seed=config.seed)
         self.params = sw.with_stable_dt(params, self.initial)
         self.forcing = sw.WindForcing(amplitude=config.forcing_amplitude)
         self.forcing_pattern = self.forcing.pattern(self.params)
+        self.solver = make_solver(self.params)
+
+
+def make_solver(params: sw.Params):
+    """The solver step as a function of tensors only, (h, u, v, forcing, tendency) -> (h, u, v): the pure
+    tensor code hy.compile traces (a State or Params argument would be guarded by identity, and the model
+    time is plain Python arithmetic done outside). tendency None means the exact dissipation."""
+    def solver_step(h, u, v, forcing, tendency):
+        return sw.step(sw.State(h, u, v, 0.0), params, momentum_tendency=tendency, forcing=forcing).fields()
+    return solver_step
 
 
 # ---- the task bodies (state: the task's own dict, checkpointed by the workflow)
@@ -98,8 +117,10 @@ def forcing_body(step: int, setup: Setup):
     return fu * setup.forcing.factor(step * setup.params.dt), fv
 
 
-def simulate_body(state: dict, step: int, forcing, tendency, setup: Setup) -> dict:
+def simulate_body(state: dict, step: int, forcing, tendency, setup: Setup, solver=None) -> dict:
     """Advance the model one step. tendency: the surrogate's (du, dv), or None for the exact dissipation.
+    solver: setup.solver, possibly compiled (the workflow passes ctx.compile(setup.solver)); None runs it
+    eagerly.
 
     Returns the new state as State.as_dict(): plain data, so channels holding it can be checkpointed.
     """
@@ -109,7 +130,8 @@ def simulate_body(state: dict, step: int, forcing, tendency, setup: Setup) -> di
         state.update(h=initial.h, u=initial.u, v=initial.v, t=initial.t, surrogate_steps=0,
                      initial_mass=sw.total_mass(initial, params), initial_energy=sw.total_energy(initial, params))
     current = sw.State(state["h"], state["u"], state["v"], state["t"])
-    new = sw.step(current, params, momentum_tendency=tendency, forcing=forcing)
+    h, u, v = (solver or setup.solver)(current.h, current.u, current.v, forcing, tendency)
+    new = sw.State(h, u, v, current.t + params.dt)   # sw.step's own time update
     state.update(h=new.h, u=new.u, v=new.v, t=new.t)
     if tendency is not None:
         state["surrogate_steps"] += 1
@@ -161,7 +183,15 @@ def infer_body(state: dict, step: int, current: dict, weights, setup: Setup):
     if not state.get("has_weights", False):
         raise RuntimeError(f"infer at step {step}: no weights have arrived from train yet")
     current = sw.State.from_dict(current)
-    prediction = sg.predict_tendency(state["model"], current)
+    if setup.config.surrogate_runtime == "ort":
+        # The exported copy is a cache of the weights, kept on the setup (not in the checkpointed state):
+        # remade when new weights arrived, and on the first inference after a resume.
+        if weights is not None or getattr(setup, "ort_surrogate", None) is None:
+            import surrogate_ort
+            setup.ort_surrogate = surrogate_ort.OrtSurrogate(state["model"], threads=1)
+        prediction = setup.ort_surrogate.predict_tendency(current)
+    else:
+        prediction = sg.predict_tendency(state["model"], current)
     exact = sw.dissipation_tendency(current, setup.params)
     history = state.setdefault("history", {"step": [], "error": []})
     history["step"].append(step)
@@ -208,10 +238,11 @@ def run_loop(setup: Setup, progress: bool = False, task_seconds: dict | None = N
         return value
 
     unread_states, unread_weights, next_tendency = [], None, None
+    solver = hy.compile(setup.solver) if config.compile else setup.solver
     start = time.perf_counter()
     for step in range(config.steps):
         forcing = timed("forcing", forcing_body, step, setup)
-        current = timed("simulate", simulate_body, states["simulate"], step, forcing, next_tendency, setup)
+        current = timed("simulate", simulate_body, states["simulate"], step, forcing, next_tendency, setup, solver)
         unread_states.append(current)
         if fires(step, config.train_every, config.train_offset):
             unread_weights = timed("train", train_body, states["train"], step, unread_states, setup)

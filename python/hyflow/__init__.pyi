@@ -58,8 +58,8 @@ def randint_like(input: Any, low: Any, high: Any = ..., *, generator: Any = ...,
 def manual_seed(seed: Any) -> Generator:
     """Seed the default generator (used when no generator= is passed)."""
     ...
-def abs(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
-    """Absolute value elementwise; integers wrap (abs(INT_MIN) == INT_MIN)."""
+def abs(input: Any, *, out: Any = ...) -> Tensor:
+    """|x|; for a complex tensor the modulus sqrt(re^2 + im^2), in the real dtype of its parts."""
     ...
 def add(self: _TensorLike, other: _TensorLike, *, alpha: _Scalar = ..., out: Optional[Tensor] = ...) -> Tensor:
     """self + alpha * other, broadcast."""
@@ -127,6 +127,9 @@ def clamp(self: _TensorLike, min: Optional[_Scalar] = ..., max: Optional[_Scalar
 def clone(input: Any, *, memory_format: Any = ...) -> Tensor:
     """A copy of input with its own memory (recorded by autograd); memory_format as in torch.clone."""
     ...
+def complex(real: _TensorLike, imag: _TensorLike) -> Tensor:
+    """The complex tensor real + 1j * imag (float32 parts give complex64, float64 give complex128), broadcast."""
+    ...
 def copy_(self: _TensorLike, src: _TensorLike) -> Tensor:
     """Copy src into self in place (broadcast and converted to self's dtype)."""
     ...
@@ -138,6 +141,9 @@ def cumprod(self: _TensorLike, dim: builtins.int, *, dtype: Optional[_dtype] = .
     ...
 def cumsum(self: _TensorLike, dim: builtins.int, *, dtype: Optional[_dtype] = ...) -> Tensor:
     """Running sum along dim; bool and integer inputs accumulate in int64 unless dtype is given."""
+    ...
+def deposit_cic(positions: _TensorLike, weights: _TensorLike, n_cells: builtins.int, dx: builtins.float = ..., periodic: builtins.bool = ...) -> Tensor:
+    """Cloud-in-cell deposit: a grid of n_cells nodes holding each particle's weight split linearly between its two nodes."""
     ...
 def div(self: _TensorLike, other: _TensorLike, *, rounding_mode: Optional[builtins.str] = ..., out: Optional[Tensor] = ...) -> Tensor:
     """self / other (true division; rounding_mode 'trunc' or 'floor' rounds and keeps integer dtypes)."""
@@ -190,11 +196,17 @@ def gradient(u: _TensorLike, grid_dims: builtins.int = ..., dx: builtins.float =
 def gt(self: _TensorLike, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """self > other elementwise, as a bool tensor."""
     ...
+def index_add(self: _TensorLike, dim: builtins.int, index: _TensorLike, source: _TensorLike, *, alpha: _Scalar = ..., out: Optional[Tensor] = ...) -> Tensor:
+    """A copy of self with alpha * source[i] added at position index[i] along dim (torch's index_add); repeats accumulate in index order."""
+    ...
 def index_put_(self: _TensorLike, indices: Sequence[Tensor], values: _TensorLike, accumulate: builtins.bool = ...) -> Tensor:
     """In place, self[indices] = values (or += with accumulate=True, duplicates summed); indices as in index(), values broadcast."""
     ...
 def index_select(self: _TensorLike, dim: builtins.int, index: _TensorLike) -> Tensor:
     """The entries of self at the positions of the 1-D index along dim."""
+    ...
+def interp_cic(field: _TensorLike, positions: _TensorLike, dx: builtins.float = ..., periodic: builtins.bool = ...) -> Tensor:
+    """Cloud-in-cell interpolation: the 1-D field read at each particle position with linear weights."""
     ...
 def isclose(self: _TensorLike, other: _TensorLike, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
     """True where |self - other| <= atol + rtol * |other| (or equal; NaNs equal with equal_nan); both need one dtype, integers compare in float64."""
@@ -410,6 +422,12 @@ def unsqueeze(self: _TensorLike, dim: builtins.int) -> Tensor:
 def var(self: _TensorLike, dim: Optional[_IntList] = ..., *, correction: builtins.float = ..., keepdim: builtins.bool = ...) -> Tensor:
     """Variance over dim, sum((x - mean)^2) / (N - correction), computed in two passes."""
     ...
+def view_as_complex(self: _TensorLike) -> Tensor:
+    """A complex view of a float tensor whose last dim has size 2 and stride 1 (pairs of real, imag)."""
+    ...
+def view_as_real(self: _TensorLike) -> Tensor:
+    """A float view of a complex tensor with a last dim of size 2 holding (real, imag)."""
+    ...
 def where(condition: Any, input: Any = ..., other: Any = ..., *, out: Any = ...) -> Any:
     """where(condition, input, other): input where condition is true, else other (broadcast).
 where(condition): the indices of its true (non-zero) elements, nonzero(condition, as_tuple=True)."""
@@ -451,6 +469,28 @@ def meshgrid(*tensors: Any, indexing: Any = ...) -> Any:
     """Coordinate grids from 0-D or 1-D tensors, like torch.meshgrid: with indexing="ij" (the default)
 output i varies along dim i; "xy" swaps the first two dims (Cartesian, as NumPy's default). The
 results are expanded views of the inputs."""
+    ...
+complex64: _dtype
+complex128: _dtype
+cfloat: _dtype
+cdouble: _dtype
+def is_complex(input: Any) -> builtins.bool:
+    """True for a complex64/complex128 tensor."""
+    ...
+def real(input: Any) -> Tensor:
+    """The real parts: a view of a complex tensor (writes show in it), the tensor itself when real."""
+    ...
+def imag(input: Any) -> Tensor:
+    """The imaginary parts of a complex tensor, as a view. Real tensors raise, as in torch."""
+    ...
+def conj(input: Any) -> Tensor:
+    """The complex conjugate (a new tensor, not torch's lazy conjugate view); real tensors are returned as is."""
+    ...
+def angle(input: Any) -> Tensor:
+    """The argument atan2(imag, real) of each element; for real tensors 0 (x >= 0) or pi (x < 0), as float."""
+    ...
+def polar(abs: Any, angle: Any) -> Tensor:
+    """The complex tensor abs * (cos(angle) + 1j * sin(angle))."""
     ...
 def build_info() -> Any:
     """A dict describing this build: version, compiler, BLAS, and which optional backends are compiled in."""
@@ -504,6 +544,7 @@ def get_autocast_dtype(device_type: Any = ...) -> Any:
 from . import workflow as workflow
 from . import distributed as distributed
 from . import serialization as serialization
+from . import fft as fft
 
 __version__: builtins.str
-__all__ = ['Tensor', 'Generator', 'dtype', 'bool', 'int32', 'int64', 'float16', 'bfloat16', 'float32', 'float64', 'half', 'float', 'double', 'long', 'int', 'from_numpy', 'from_dlpack', 'get_num_threads', 'set_num_threads', 'promote_types', 'tensor', 'as_tensor', 'empty', 'zeros', 'ones', 'full', 'arange', 'linspace', 'eye', 'rand', 'randn', 'randint', 'empty_like', 'zeros_like', 'ones_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'manual_seed', 'abs', 'add', 'addmm', 'all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'as_strided', 'atan2', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'broadcast_to', 'cat', 'ceil', 'chunk', 'clamp', 'clone', 'copy_', 'cos', 'cumprod', 'cumsum', 'div', 'divergence', 'dot', 'eq', 'erf', 'exp', 'expm1', 'fill_', 'flatten', 'flip', 'floor', 'floor_divide', 'gather', 'ge', 'gelu', 'gradient', 'gt', 'index_put_', 'index_select', 'isclose', 'isfinite', 'isinf', 'isnan', 'laplacian', 'le', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'masked_fill', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'mm', 'mul', 'multinomial', 'mv', 'ne', 'neg', 'nonzero', 'norm', 'outer', 'pad', 'permute', 'pow', 'prod', 'reciprocal', 'relu', 'remainder', 'reshape', 'roll', 'round', 'rsqrt', 'scatter_add', 'select', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'sum', 'tan', 'tanh', 'tile', 'topk', 'transpose', 'tril', 'triu', 'trunc', 'unsqueeze', 'var', 'where', 'zero_', 'memory_format', 'contiguous_format', 'preserve_format', 'channels_last', 'addcmul', 'addcdiv', 'concat', 'concatenate', 'unbind', 'allclose', 'is_tensor', 'einsum', 'meshgrid', 'build_info', 'set_printoptions', 'cmake_prefix_path', 'get_include', 'save', 'load', 'compile', 'no_grad', 'enable_grad', 'inference_mode', 'set_grad_enabled', 'is_grad_enabled', 'is_inference_mode_enabled', 'ops', 'data', 'utils', 'autograd', 'nn', 'optim', 'compiler', 'backends', 'amp', 'device', 'cuda', 'accelerator', 'autocast', 'is_autocast_enabled', 'get_autocast_dtype', 'workflow', 'distributed', 'serialization']
+__all__ = ['Tensor', 'Generator', 'dtype', 'bool', 'int32', 'int64', 'float16', 'bfloat16', 'float32', 'float64', 'half', 'float', 'double', 'long', 'int', 'from_numpy', 'from_dlpack', 'get_num_threads', 'set_num_threads', 'promote_types', 'tensor', 'as_tensor', 'empty', 'zeros', 'ones', 'full', 'arange', 'linspace', 'eye', 'rand', 'randn', 'randint', 'empty_like', 'zeros_like', 'ones_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'manual_seed', 'abs', 'add', 'addmm', 'all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'as_strided', 'atan2', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'broadcast_to', 'cat', 'ceil', 'chunk', 'clamp', 'clone', 'complex', 'copy_', 'cos', 'cumprod', 'cumsum', 'deposit_cic', 'div', 'divergence', 'dot', 'eq', 'erf', 'exp', 'expm1', 'fill_', 'flatten', 'flip', 'floor', 'floor_divide', 'gather', 'ge', 'gelu', 'gradient', 'gt', 'index_add', 'index_put_', 'index_select', 'interp_cic', 'isclose', 'isfinite', 'isinf', 'isnan', 'laplacian', 'le', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'masked_fill', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'mm', 'mul', 'multinomial', 'mv', 'ne', 'neg', 'nonzero', 'norm', 'outer', 'pad', 'permute', 'pow', 'prod', 'reciprocal', 'relu', 'remainder', 'reshape', 'roll', 'round', 'rsqrt', 'scatter_add', 'select', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'sum', 'tan', 'tanh', 'tile', 'topk', 'transpose', 'tril', 'triu', 'trunc', 'unsqueeze', 'var', 'view_as_complex', 'view_as_real', 'where', 'zero_', 'memory_format', 'contiguous_format', 'preserve_format', 'channels_last', 'addcmul', 'addcdiv', 'concat', 'concatenate', 'unbind', 'allclose', 'is_tensor', 'einsum', 'meshgrid', 'complex64', 'complex128', 'cfloat', 'cdouble', 'is_complex', 'real', 'imag', 'conj', 'angle', 'polar', 'build_info', 'set_printoptions', 'cmake_prefix_path', 'get_include', 'save', 'load', 'compile', 'no_grad', 'enable_grad', 'inference_mode', 'set_grad_enabled', 'is_grad_enabled', 'is_inference_mode_enabled', 'ops', 'data', 'utils', 'autograd', 'nn', 'optim', 'compiler', 'backends', 'amp', 'device', 'cuda', 'accelerator', 'autocast', 'is_autocast_enabled', 'get_autocast_dtype', 'workflow', 'distributed', 'serialization', 'fft']

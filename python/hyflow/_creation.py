@@ -23,6 +23,8 @@ def _infer_dtype(data, arr):
         return arr.dtype
     if arr.dtype.kind == "f":
         return np.float32
+    if arr.dtype.kind == "c":
+        return np.complex64  # torch: Python complex numbers give the default complex dtype
     if arr.dtype.kind in "iu":
         return np.int64
     return arr.dtype
@@ -95,8 +97,11 @@ def tensor(data, *, dtype=None, device=None) -> Tensor:
         elif big is not None:
             raise ValueError(f"tensor(): Python integer {big} cannot be converted to "
                              f"{dt.name if dt is not None else 'int64'} without overflow")
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"tensor(): data must be numbers (bool, int, float), got elements of type {arr.dtype}")
+    if arr.dtype == object or arr.dtype.kind not in "biufc":
+        raise TypeError(f"tensor(): data must be numbers (bool, int, float, complex), got elements of type {arr.dtype}")
+    if arr.dtype.kind == "c" and dt is not None and not dt.is_complex:
+        raise TypeError(f"tensor(): complex data cannot be stored as {dt.name} (it would drop the imaginary parts); "
+                        "take .real of the data or pass a complex dtype")
     if arr.dtype.kind == "b":
         arr = arr.view(np.uint8) != 0  # bytes other than 0/1 (a viewed uint8 array) become True
     if dt is None:

@@ -1,4 +1,6 @@
 """Python-level Tensor methods: the ones whose logic is argument juggling, not math."""
+import warnings
+
 from . import _C
 from ._C import Tensor
 from ._device import device as _device
@@ -50,6 +52,14 @@ def _move_to_device(t, device, non_blocking):
     return _C._to_device(t, str(device), bool(non_blocking))
 
 
+def _warn_if_dropping_imag(self, dtype):
+    """torch's warning for a complex tensor cast to a real dtype (the imaginary parts are dropped)."""
+    if self.dtype.is_complex:
+        target = dtype if isinstance(dtype, _C.dtype) else _C.promote_types(dtype, dtype)
+        if not target.is_complex:
+            warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=3)
+
+
 def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None) -> Tensor:
     """to(dtype), to(device), to(other_tensor), to(device, dtype) — like torch.Tensor.to.
 
@@ -74,11 +84,13 @@ def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, me
         self = _move_to_device(self, device, non_blocking)
     if dtype is None:
         return self.clone() if copy else self
+    _warn_if_dropping_imag(self, dtype)
     return _C.ops.to_dtype(self, dtype, copy)
 
 
 def _type_method(dt):
     def convert(self) -> Tensor:
+        _warn_if_dropping_imag(self, dt)
         return _C.ops.to_dtype(self, dt, False)
     convert.__name__ = dt.name
     convert.__doc__ = f"self converted to {dt!r}."
@@ -89,7 +101,8 @@ for _name, _fn in {"reshape": _reshape, "view": _view, "permute": _permute, "exp
     _fn.__name__ = _name
     setattr(Tensor, _name, _fn)
 for _name, _dt in {"float": _C.float32, "double": _C.float64, "half": _C.float16, "bfloat16": _C.bfloat16,
-                   "int": _C.int32, "long": _C.int64, "bool": _C.bool}.items():
+                   "int": _C.int32, "long": _C.int64, "bool": _C.bool, "cfloat": _C.complex64,
+                   "cdouble": _C.complex128}.items():
     setattr(Tensor, _name, _type_method(_dt))
 
 # Tensor.max / Tensor.min pick among three ops by their arguments (python/hyflow/_reductions.py).

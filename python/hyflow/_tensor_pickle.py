@@ -44,7 +44,8 @@ def _rebuild_tensor(dtype, shape, data, byteorder, requires_grad, cls=Tensor):
         if byteorder != sys.byteorder and t.element_size() > 1:
             # written on a machine of the other endianness (e.g. an MPI job across architectures)
             raw = (ctypes.c_char * nbytes).from_address(t.data_ptr())
-            np.frombuffer(raw, dtype=np.dtype(f"u{t.element_size()}")).byteswap(inplace=True)
+            part = t.element_size() // 2 if t.dtype.is_complex else t.element_size()  # complex: swap each part
+            np.frombuffer(raw, dtype=np.dtype(f"u{part}")).byteswap(inplace=True)
     if cls is not Tensor:
         from .nn.parameter import Parameter
         if issubclass(cls, Parameter):

@@ -115,6 +115,22 @@ class _Formatter:
         return (self.max_width - len(s)) * " " + s
 
 
+class _ComplexFormatter:
+    """torch's complex layout: the real parts in one column format, then the sign and the imaginary
+    parts in another, then ``j`` (``1.0000+2.5000j``)."""
+
+    def __init__(self, arr):
+        self.re = _Formatter(arr.real, True)
+        self.im = _Formatter(arr.imag, True)
+
+    def width(self):
+        return self.re.width() + self.im.width() + 1
+
+    def format(self, value):
+        im = self.im.format(value.imag).lstrip() + "j"
+        return self.re.format(value.real) + ("" if im[0] in "+-" else "+") + im
+
+
 def _summarized(arr):
     """Only the elements that will be shown: edgeitems at each end of every dim."""
     e = PRINT_OPTS.edgeitems
@@ -175,7 +191,7 @@ def _add_suffixes(text, suffixes, indent):
     return "".join(parts)
 
 
-_DEFAULT_DTYPES = ("float32", "int64", "bool")
+_DEFAULT_DTYPES = ("float32", "int64", "bool", "complex64")  # complex64: the default complex dtype, as in torch
 
 
 def tensor_repr(t):
@@ -194,7 +210,8 @@ def tensor_repr(t):
     else:
         arr = _as_numpy(t)
         summarize = arr.size > PRINT_OPTS.threshold
-        fmt = _Formatter(_summarized(arr) if summarize else arr, t.is_floating_point())
+        shown = _summarized(arr) if summarize else arr
+        fmt = _ComplexFormatter(shown) if t.dtype.is_complex else _Formatter(shown, t.is_floating_point())
         body = _array_str(arr, indent, summarize, fmt)
     if t.dtype.name not in _DEFAULT_DTYPES:
         suffixes.append(f"dtype={t.dtype!r}")

@@ -12,6 +12,7 @@ import logging
 import os
 import pathlib
 import sys
+import traceback
 
 __all__ = ["main"]
 
@@ -144,6 +145,8 @@ def _run(args):
     try:
         result = wf.run(**run_kwargs)
     except workflow_error as e:
+        if e.__cause__ is not None:  # the task's own exception, with its traceback
+            traceback.print_exception(e.__cause__, file=sys.stderr)
         print(f"hyflow: {e}", file=sys.stderr)  # the engine's message names the workflow, task and step
         return EXIT_FAILED
     except (ValueError, TypeError) as e:

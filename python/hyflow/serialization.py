@@ -74,7 +74,9 @@ def save(obj, path, *, metadata=None):
     for name, t in tensors.items():
         code = _CODE_OF.get(t.dtype)
         if code is None:
-            raise TypeError(f"save: tensor {name!r} has dtype {t.dtype}, which safetensors cannot store")
+            hint = ("; save hy.view_as_real(t) and rebuild it with hy.view_as_complex after loading"
+                    if t.dtype.is_complex else "")
+            raise TypeError(f"save: tensor {name!r} has dtype {t.dtype}, which safetensors cannot store{hint}")
         layout.append((name, code, t))
     # Data goes widest itemsize first so every tensor starts aligned to its itemsize (the header is
     # padded to 8); the header keeps the caller's order, which is the order load() returns.

@@ -10,7 +10,8 @@ namespace hy {
 namespace {
 
 constexpr DType B = DType::Bool, I32 = DType::Int32, I64 = DType::Int64, F16 = DType::Float16,
-                BF16 = DType::BFloat16, F32 = DType::Float32, F64 = DType::Float64;
+                BF16 = DType::BFloat16, F32 = DType::Float32, F64 = DType::Float64, C64 = DType::Complex64,
+                C128 = DType::Complex128;
 
 Tensor make(DType d, Shape shape = {2}) { return Tensor::empty(shape, d); }
 Tensor number(DType d) {
@@ -37,6 +38,18 @@ TEST(PromoteTypes, FullTableMatchesPyTorch) {
           << dtype_name(all[i]) << " with " << dtype_name(all[j]);
 }
 
+TEST(PromoteTypes, ComplexMatchesPyTorch) {
+  // Each real dtype (B, I32, I64, F16, BF16, F32, F64) with complex64, then with complex128.
+  const DType real[7] = {B, I32, I64, F16, BF16, F32, F64};
+  const DType with_c64[7] = {C64, C64, C64, C64, C64, C64, C128};
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(promote_types(real[i], C64), with_c64[i]) << dtype_name(real[i]);
+    EXPECT_EQ(promote_types(real[i], C128), C128) << dtype_name(real[i]);
+  }
+  EXPECT_EQ(promote_types(C64, C128), C128);
+  EXPECT_EQ(promote_types(C64, C64), C64);
+}
+
 TEST(PromoteTypes, IsSymmetric) {
   for (int i = 0; i < kNumDTypes; ++i)
     for (int j = 0; j < kNumDTypes; ++j)
@@ -48,7 +61,9 @@ TEST(DTypeNames, RoundTripAndAliases) {
   EXPECT_EQ(dtype_from_name("double"), F64);
   EXPECT_EQ(dtype_from_name("half"), F16);
   EXPECT_EQ(dtype_from_name("long"), I64);
-  EXPECT_THROW(dtype_from_name("complex64"), TypeError);
+  EXPECT_EQ(dtype_from_name("cfloat"), C64);
+  EXPECT_EQ(dtype_from_name("cdouble"), C128);
+  EXPECT_THROW(dtype_from_name("complex32"), TypeError);
   EXPECT_THROW(dtype_from_name(""), TypeError);
 }
 
@@ -62,6 +77,31 @@ TEST(DTypeNames, ItemsizeAndCategories) {
   EXPECT_FALSE(dtype_is_integral(B));
   EXPECT_EQ(to_floating(I64), F32);
   EXPECT_EQ(to_floating(F16), F16);
+  // complex is neither floating nor integral (dtype_is_floating names its dtypes, it is no enum range)
+  EXPECT_EQ(dtype_itemsize(C64), 8);
+  EXPECT_EQ(dtype_itemsize(C128), 16);
+  EXPECT_FALSE(dtype_is_floating(C64));
+  EXPECT_FALSE(dtype_is_integral(C128));
+  EXPECT_TRUE(dtype_is_complex(C64));
+  EXPECT_EQ(dtype_category(C64), DTypeCategory::DTypeCategory_Complex);
+  EXPECT_EQ(dtype_complex_part(C128), F64);
+  EXPECT_EQ(dtype_to_complex(F64), C128);
+  EXPECT_EQ(dtype_to_complex(BF16), C64);
+}
+
+TEST(ResultType, ZeroDimComplexLiftsAFloatToItsWidth) {
+  EXPECT_EQ(result_type(make(F64), make(C64, {})), C128);  // torch: float64 tensor + complex64 0-d
+  EXPECT_EQ(result_type(make(F32), make(C128, {})), C64);
+  EXPECT_EQ(result_type(make(I64), make(C64, {})), C64);
+  EXPECT_EQ(result_type(make(C64), make(F64)), C128);
+}
+
+TEST(ResultType, PythonComplexIsAWeakComplex64) {
+  // a Python complex arrives as a wrapped complex128 0-d tensor; like torch it counts as complex64
+  EXPECT_EQ(result_type(make(F32), number(C128)), C64);
+  EXPECT_EQ(result_type(make(F64), number(C128)), C128);
+  EXPECT_EQ(result_type(make(I32), number(C128)), C64);
+  EXPECT_EQ(result_type(make(C128), number(C128)), C128);
 }
 
 TEST(ResultType, DimensionedTensorsPromote) {

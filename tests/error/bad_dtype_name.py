@@ -1,6 +1,6 @@
 # expect: TypeError
-# match: complex64
+# match: complex32
 # An unsupported dtype name says which dtypes exist.
 import hyflow as hy
 
-hy.zeros(2, dtype="complex64")
+hy.zeros(2, dtype="complex32")

@@ -129,6 +129,18 @@ EXTRA = {
     "copy_": (lambda x: hy.zeros(3, 4, dtype=hy.float64).copy_(x * 2) * x, (3, 4)),
     "fill_": (lambda x: (x * 1).fill_(2.0) * x, (3, 2)),
     "zero_": (lambda x: (x * 1).zero_() + x, (3, 2)),
+    # complex ops and FFTs: real leaves in, real views out (tests/python/test_fft.py has the rest)
+    "view_as_complex": (lambda x: hy.view_as_real(hy.view_as_complex(x)) * 2, (3, 2)),
+    "view_as_real": (lambda x: hy.view_as_real(hy.view_as_complex(x) + hy.view_as_complex(x)), (3, 2)),
+    "complex": (lambda x: hy.view_as_real(hy.complex(x, x * x)), (3, 2)),
+    "_fft_c2c": (lambda x: hy.view_as_real(hy.fft.fft(hy.view_as_complex(x), dim=0)), (4, 3, 2)),
+    "_fft_c2c_backward": (lambda x: hy.view_as_real(hy.ops._fft_c2c_backward(hy.view_as_complex(x), [0], 2, False)),
+                          (5, 2)),
+    "_fft_r2c": (lambda x: hy.view_as_real(hy.fft.rfft2(x)), (4, 5)),
+    "_fft_r2c_backward": (lambda x: hy.ops._fft_r2c_backward(hy.view_as_complex(x), [1], 1, True, [3, 6]),
+                          (3, 4, 2)),
+    "_fft_c2r": (lambda x: hy.fft.irfft(hy.view_as_complex(x), n=7), (3, 4, 2)),
+    "_fft_c2r_backward": (lambda x: hy.view_as_real(hy.ops._fft_c2r_backward(x, [1], 0, 6)), (2, 6)),
 }
 EXTRA_CASES = [pytest.param(name, id=name) for name in EXTRA]
 
@@ -160,4 +172,8 @@ NOT_COVERED = {
     "uniform_": "random: the output does not depend on the input",
     "normal_": "random: the output does not depend on the input",
     "as_strided": "not differentiable yet (test_as_strided_is_not_differentiable_yet)",
+    "deposit_cic": "gradchecked in test_particles.py; second derivatives are not implemented",
+    "interp_cic": "gradchecked in test_particles.py; second derivatives are not implemented",
+    "_cic_position_grad": "the position derivative of deposit_cic/interp_cic; its own gradient is not implemented",
+    "_interp_cic_field_grad": "interp_cic's field gradient (a deposit), gradchecked through interp_cic",
 }

@@ -143,6 +143,23 @@ def test_negative_step_raises_value_error():
         t[::-1]
 
 
+
+def test_negative_step_error_advises_flip_as_the_docs_do():
+    # the message and docs/tensors.md gave different advice (issue 14); flip is torch's answer
+    t = hy.arange(5)
+    with pytest.raises(ValueError, match=r"t\.flip\(dim\) reverses a dim") as info:
+        t[1:4:-2]
+    assert "arange" not in str(info.value)
+    assert t.flip(0).tolist() == [4, 3, 2, 1, 0]
+
+
+def test_float_index_raises_index_error_as_documented():
+    t = hy.arange(5)
+    for bad in (1.5, hy.tensor(1.0)):
+        with pytest.raises(IndexError):
+            t[bad]
+
+
 def test_basic_indexing_returns_views():
     t = hy.arange(24).reshape(2, 3, 4)
     for v in [t[1], t[:, 1:3], t[..., ::2], t[None, 0], t[()], t[...]]:

@@ -83,7 +83,7 @@ def test_missing_required_field(tmp_path):
     ("shape_rule", "broadcasts", "broadcasts"),
     ("lowering", "fused", "fused"),
     ("autocast", "fp16", "fp16"),
-    ("dtypes", "numeric,complex64", "complex64"),
+    ("dtypes", "numeric,complex32", "complex32"),
     ("variants", "[function, static]", "static"),
 ])
 def test_unknown_values(tmp_path, field, value, word):
@@ -287,7 +287,8 @@ def test_autocast_spec_from_python():
 
 def test_metadata_parses_every_structured_field():
     m = hy.ops.metadata("add")
-    assert m["backward"] == {"self": "sum_to(grad, self.shape)", "other": "sum_to(grad * alpha, other.shape)"}
+    assert m["backward"] == {"self": "grad_like(sum_to(grad, self.shape), self.dtype)",
+                             "other": "grad_like(sum_to(grad * alpha, other.shape), other.dtype)"}
     assert m["variants"] == ["function", "method", "inplace"] and m["writes"] == ["out"]
     assert m["view"] is False and m["onnx"]["op"] == "Add" and m["autocast"]["policy"] == "promote"
     assert hy.ops.backward_formulas("argmax") is None
@@ -308,7 +309,11 @@ def test_metadata_rejects_a_non_string_name():
 # --- OpInfo dtypes (tests/python/opinfo) against the table's `dtypes` ---
 
 # Dtypes the table accepts that no OpInfo tests, each with why. Keep it short: a new entry needs a reason.
-UNTESTED_TABLE_DTYPES = {}
+# Complex: the OpInfo harness builds real inputs only; these ops' complex paths are checked against NumPy and
+# torch (values and gradients) in test_complex.py and test_fft.py.
+_COMPLEX_ELSEWHERE = ("complex64", "complex128")
+UNTESTED_TABLE_DTYPES = {name: _COMPLEX_ELSEWHERE for name in (
+    "add", "sub", "mul", "div", "neg", "eq", "ne", "sum", "mean", "cat", "stack", "split", "chunk", "flip", "roll")}
 
 
 def _opinfos():
@@ -333,3 +338,26 @@ def test_opinfo_dtypes_agree_with_the_table():
         if untested:
             problems.append(f"{name}: the table accepts {sorted(untested)}, which no OpInfo tests")
     assert not problems, "\n".join(problems)
+
+
+STENCIL = GOOD.replace('  lowering: elementwise\n  scalar: "self * 2"\n',
+                       "  lowering: stencil\n  stencil: {kind: shift, input: self, boundary: [periodic]}\n")
+
+
+def test_stencil_description_is_validated(tmp_path):
+    assert problems_of(tmp_path, STENCIL) == []
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("  stencil: {kind: shift, input: self, boundary: [periodic]}\n",
+                                                             "")), "stencil", "missing")
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("kind: shift", "kind: blur")), "stencil", "blur")
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("input: self", "input: dim")), "stencil", "dim")
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("[periodic]", "[mirror]")), "stencil", "mirror")
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("boundary: [periodic]", "radius: 1")), "stencil",
+                       "expected")
+    assert_one_problem(problems_of(tmp_path, STENCIL.replace("lowering: stencil", "lowering: opaque")), "stencil",
+                       "only a `lowering: stencil` op")
+
+
+def test_stencil_ops_export_their_description():
+    assert hy.ops.metadata("roll")["stencil"] == {"kind": "shift", "input": "self", "boundary": ["periodic"]}
+    assert hy.ops.metadata("laplacian")["stencil"]["kind"] == "second_difference"
+    assert hy.ops.metadata("roll")["lowering"] == "stencil"

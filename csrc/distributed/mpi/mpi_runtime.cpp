@@ -77,6 +77,8 @@ MPI_Datatype mpi_datatype(DType d) {
     case DType::BFloat16: return MPI_UINT16_T;  // moved as bits; reductions are staged in float32
     case DType::Float32: return MPI_FLOAT;
     case DType::Float64: return MPI_DOUBLE;
+    case DType::Complex64: return MPI_C_FLOAT_COMPLEX;
+    case DType::Complex128: return MPI_C_DOUBLE_COMPLEX;
   }
   return MPI_BYTE;
 }

@@ -5,6 +5,7 @@
 #include "hyflow/ops/binary.h"
 #include "hyflow/ops/scalar_ops_generated.h"
 #include "kernels/cpu/binary_impl.h"
+#include "kernels/cpu/complex_internal.h"
 
 // The math of every kernel here is the op's `scalar:` expression in csrc/ops/table/binary.yaml, generated
 // into hy::scalar_ops (integer wrap, NumPy's floor division and NaN rules live in kernels/scalar_math.h);
@@ -58,23 +59,35 @@ void check_int_divisor(const Tensor& b, const Tensor& a, const char* op) {
 }  // namespace
 
 // Integers wrap on overflow as in NumPy; a signed overflow is UB in C++.
+// The complex arithmetic (add, sub, mul, div, eq, ne) lives in complex.cpp; these kernels hand over.
+inline bool any_complex(const Tensor& a, const Tensor& b) {
+  return dtype_is_complex(a.dtype()) || dtype_is_complex(b.dtype());
+}
+
 Tensor add(const Tensor& self, const Tensor& other, const Scalar& alpha, const optional<Tensor>& out) {
+  if (any_complex(self, other)) return hy::cpu::complex_add(self, other, alpha, out);
   check_alpha(self, other, alpha, "add");
   return binary_kernel("add", self, other, out, kPromote, so::add(alpha.to_double()));
 }
 
 Tensor sub(const Tensor& self, const Tensor& other, const Scalar& alpha, const optional<Tensor>& out) {
+  if (any_complex(self, other)) return hy::cpu::complex_add(self, other, Scalar(-alpha.to_double()), out);
   check_alpha(self, other, alpha, "sub");
   check_not_bool(self, other, "sub");
   return binary_kernel("sub", self, other, out, kPromote, so::sub(alpha.to_double()));
 }
 
 Tensor mul(const Tensor& self, const Tensor& other, const optional<Tensor>& out) {
+  if (any_complex(self, other)) return hy::cpu::complex_mul(self, other, out);
   return binary_kernel("mul", self, other, out, kPromote, so::mul{});
 }
 
 Tensor div(const Tensor& self, const Tensor& other, const optional<std::string>& rounding_mode,
            const optional<Tensor>& out) {
+  if (any_complex(self, other)) {
+    HY_CHECK(!rounding_mode, TypeError, "div: rounding_mode='", *rounding_mode, "' is not defined for complex tensors");
+    return hy::cpu::complex_div(self, other, out);
+  }
   if (!rounding_mode) return binary_kernel("div", self, other, out, kFloat, so::div_none{});
   if (*rounding_mode == "floor") return ops::floor_divide(self, other, out);
   HY_CHECK(*rounding_mode == "trunc", ValueError, "div: rounding_mode must be None, 'trunc' or 'floor', got '",
@@ -120,8 +133,14 @@ Tensor atan2(const Tensor& self, const Tensor& other, const optional<Tensor>& ou
   Tensor name(const Tensor& self, const Tensor& other, const optional<Tensor>& out) {       \
     return binary_kernel(#name, self, other, out, rule, so::name{});                         \
   }
-HY_BINARY(eq, kBool)
-HY_BINARY(ne, kBool)
+Tensor eq(const Tensor& self, const Tensor& other, const optional<Tensor>& out) {
+  if (any_complex(self, other)) return hy::cpu::complex_equal(self, other, true, out);
+  return binary_kernel("eq", self, other, out, kBool, so::eq{});
+}
+Tensor ne(const Tensor& self, const Tensor& other, const optional<Tensor>& out) {
+  if (any_complex(self, other)) return hy::cpu::complex_equal(self, other, false, out);
+  return binary_kernel("ne", self, other, out, kBool, so::ne{});
+}
 HY_BINARY(lt, kBool)
 HY_BINARY(le, kBool)
 HY_BINARY(gt, kBool)

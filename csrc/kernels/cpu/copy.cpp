@@ -13,7 +13,15 @@ namespace {
 
 template <typename To, typename From>
 inline To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
+  if constexpr (is_complex_v<From> && is_complex_v<To>) {
+    return To(static_cast<typename To::value_type>(v.real()), static_cast<typename To::value_type>(v.imag()));
+  } else if constexpr (is_complex_v<From>) {
+    // complex -> real keeps the real part and drops the imaginary one, as torch's casts do.
+    if constexpr (std::is_same_v<To, bool>) return v != From(0);
+    else return convert<To>(v.real());
+  } else if constexpr (is_complex_v<To>) {
+    return To(convert<typename To::value_type>(v), typename To::value_type(0));
+  } else if constexpr (std::is_same_v<To, bool>) {
     if constexpr (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>) return static_cast<float>(v) != 0.0f;
     else return v != From(0);
   } else if constexpr (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>) return static_cast<To>(static_cast<float>(v));
@@ -61,12 +69,13 @@ void copy_into(const Tensor& dst, const Tensor& src) {
       case 1: return copy_same_type<uint8_t>(plan);
       case 2: return copy_same_type<uint16_t>(plan);
       case 4: return copy_same_type<uint32_t>(plan);
-      default: return copy_same_type<uint64_t>(plan);
+      case 8: return copy_same_type<uint64_t>(plan);
+      default: return copy_same_type<std::complex<double>>(plan);  // complex128: 16 bytes
     }
   }
-  HY_DISPATCH_ALL(dst.dtype(), "copy_", [&] {
+  HY_DISPATCH_ALL_AND_COMPLEX(dst.dtype(), "copy_", [&] {
     using To = scalar_t;
-    HY_DISPATCH_ALL(src.dtype(), "copy_", [&] {
+    HY_DISPATCH_ALL_AND_COMPLEX(src.dtype(), "copy_", [&] {
       using From = scalar_t;
       plan.run([](char** p, const int64_t* s, int64_t n) {
         unary_row<To, From>(p, s, n, [](From v) { return convert<To>(v); });

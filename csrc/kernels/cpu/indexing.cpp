@@ -143,7 +143,8 @@ void dispatch_itemsize(int64_t itemsize, const F& f) {
     case 1: return f(uint8_t{});
     case 2: return f(uint16_t{});
     case 4: return f(uint32_t{});
-    default: return f(uint64_t{});
+    case 8: return f(uint64_t{});
+    default: throw NotImplementedError("16-byte (complex128) elements are not supported here");
   }
 }
 

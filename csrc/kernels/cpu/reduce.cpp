@@ -7,6 +7,7 @@
 
 #include "core/shape_util.h"
 #include "hyflow/ops/ops_common.h"
+#include "kernels/cpu/complex_internal.h"
 #include "kernels/cpu/reduce_impl.h"
 
 namespace hy::cpu {
@@ -206,6 +207,8 @@ Tensor var_std(const char* op, const Tensor& self, const optional<DimVector>& di
 
 Tensor sum(const Tensor& self, const optional<DimVector>& dim, bool keepdim, optional<DType> dtype) {
   check_defined(self, "sum", "self");
+  if (dtype_is_complex(self.dtype()) || (dtype && dtype_is_complex(*dtype)))
+    return hy::cpu::complex_sum(self, dim, keepdim, dtype, false);
   const DType result = integral_upcast_dtype(self, dtype);
   const DType acc = accumulate_dtype(result);
   ReduceInput in = reduce_prepare(self, dim, keepdim, acc, "sum");
@@ -219,6 +222,8 @@ Tensor sum(const Tensor& self, const optional<DimVector>& dim, bool keepdim, opt
 
 Tensor mean(const Tensor& self, const optional<DimVector>& dim, bool keepdim, optional<DType> dtype) {
   check_defined(self, "mean", "self");
+  if (dtype_is_complex(self.dtype()) || (dtype && dtype_is_complex(*dtype)))
+    return hy::cpu::complex_sum(self, dim, keepdim, dtype, true);
   const DType result = dtype.value_or(self.dtype());
   HY_CHECK(dtype_is_floating(result), TypeError, "mean: needs a floating-point dtype, got a ", self.describe(),
            dtype ? str(" with dtype=", dtype_name(*dtype)) : std::string(),

@@ -114,7 +114,8 @@ void gather_elements(const Tensor& out, const Tensor& base, const Tensor& index,
       case 1: return run(uint8_t{}, idx);
       case 2: return run(uint16_t{}, idx);
       case 4: return run(uint32_t{}, idx);
-      default: return run(uint64_t{}, idx);
+      case 8: return run(uint64_t{}, idx);
+      default: throw NotImplementedError("16-byte (complex128) elements are not supported here");
     }
   };
   if (index.dtype() == DType::Int64) with_elem(int64_t{});

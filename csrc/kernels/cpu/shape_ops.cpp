@@ -196,7 +196,7 @@ Tensor flip(const Tensor& self, const DimVector& dims) {
   Tensor out = Tensor::empty(self.shape(), self.dtype());
   if (out.numel() == 0) return out;
   Tensor view = Tensor::make_view(self, self.shape(), st, offset);
-  if (self.dim() > 0 && st.back() == -1 && self.shape().back() >= 16) {
+  if (self.dim() > 0 && st.back() == -1 && self.shape().back() >= 16 && self.itemsize() <= 8) {
     switch (self.itemsize()) {
       case 1: copy_reversed_rows<uint8_t>(out, view); break;
       case 2: copy_reversed_rows<uint16_t>(out, view); break;

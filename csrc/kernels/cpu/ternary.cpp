@@ -162,7 +162,8 @@ Tensor where(const Tensor& condition, const Tensor& self, const Tensor& other, c
     case 1: where_loop<uint8_t>(dst, condition, ca, cb); break;
     case 2: where_loop<uint16_t>(dst, condition, ca, cb); break;
     case 4: where_loop<uint32_t>(dst, condition, ca, cb); break;
-    default: where_loop<uint64_t>(dst, condition, ca, cb); break;
+    case 8: where_loop<uint64_t>(dst, condition, ca, cb); break;
+    default: throw NotImplementedError("16-byte (complex128) elements are not supported here");
   }
   if (dst.impl() != res.impl()) copy_into(res, dst);
   return res;

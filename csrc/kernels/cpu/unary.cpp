@@ -12,6 +12,7 @@
 
 #include "hyflow/ops/ops_common.h"
 #include "hyflow/ops/scalar_ops_eigen_generated.h"
+#include "kernels/cpu/complex_internal.h"
 #include "kernels/cpu/unary_impl.h"
 
 namespace hy::kernels::cpu {
@@ -45,6 +46,7 @@ Tensor rounding(const char* op, const Tensor& self, const optional<Tensor>& out)
 // into hy::scalar_ops; these functions keep the argument checks and the choice of driver.
 
 Tensor neg(const Tensor& self, const optional<Tensor>& out) {
+  if (dtype_is_complex(self.dtype())) return hy::cpu::complex_neg(self, out);
   check_not_bool(self, "neg", "; use logical_not (~ on a bool tensor) instead");
   return unary_kernel("neg", self, out, so::neg{});
 }

@@ -4,7 +4,9 @@ calls, optimizes it with one pass per file, and runs it: elementwise fusion grou
 
 Layout mirrors csrc/compiler/: ``capture`` (tracing through the dispatcher's capture hook), ``ir`` (Graph,
 Node, Value, printer), ``passes/`` (one pass per file), ``pipeline`` (the pass order), ``codegen/`` (native
-kernels), ``replay`` (runs a graph), ``guards``, ``api`` (``hy.compile``), ``explain``.
+kernels), ``replay`` (runs a graph), ``backward_trace`` / ``saved_values`` / ``autograd_program`` (the
+compiled backward: a region that requires grad as one autograd node), ``guards``, ``api`` (``hy.compile``),
+``explain``.
 """
 from . import api as _api
 from .api import CompiledFunction, CompiledModule, CompileWarning, compile  # noqa: A004

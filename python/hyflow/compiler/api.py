@@ -20,9 +20,10 @@ import warnings
 from .. import _C
 from ..nn.module import Module
 from . import capture
-from .guards import captured_ok, describe_mismatch, signature
+from .guards import CapturedGuard, call_key, describe_mismatch
 from ._log import log
 from .codegen import build_graph_kernels
+from .autograd_program import NotTraceable, compile_autograd, needs_autograd
 from .pipeline import optimize
 from .replay import Program
 
@@ -60,11 +61,12 @@ def compile(fn=None, *, dynamic=None, mode="default"):  # noqa: A001 (hy.compile
 class _Entry:
     """One cached compilation: the optimized graph and its program, or the reason to run eagerly."""
 
-    __slots__ = ("program", "graph", "captured", "held", "eager_reason", "timings", "raw_graph_text", "kernels")
+    __slots__ = ("program", "graph", "captured", "held", "eager_reason", "timings", "raw_graph_text", "kernels",
+                 "backward_note", "autograd")
 
     def __init__(self, held):
-        self.program = self.graph = self.kernels = None
-        self.captured = []
+        self.program = self.graph = self.kernels = self.backward_note = self.autograd = None
+        self.captured = None      # a CapturedGuard once traced
         self.held = held          # non-tensor argument objects guarded by identity: kept alive
         self.eager_reason = None
         self.timings = {}
@@ -74,8 +76,9 @@ class _Entry:
 class CompiledFunction:
     """A function with a cache of traced graphs; call it like the original."""
 
-    def __init__(self, fn, dynamic=None, mode="default", guard_extra=None):
+    def __init__(self, fn, dynamic=None, mode="default", guard_extra=None, name=None):
         functools.update_wrapper(self, fn)
+        self._display_name = name         # logs and the backward node's name (a module: its class name)
         self._fn, self.dynamic, self.mode = fn, dynamic, mode
         self._guard_extra = guard_extra   # () -> hashable, part of every signature (module state)
         self._cache = {}
@@ -89,11 +92,11 @@ class CompiledFunction:
             # Disabled, or called from code another compiled function traces: run as plain code, so the
             # outer trace records these ops itself.
             return self._fn(*args, **kwargs)
-        key, leaves = signature(args, kwargs)
+        key, leaves, tensors = call_key(args, kwargs)
         if self._guard_extra is not None:
             key = key + (self._guard_extra(),)
         entry = self._cache.get(key)
-        if entry is not None and entry.program is not None and not captured_ok(entry.captured):
+        if entry is not None and entry.program is not None and not entry.captured.ok():
             self._cache.pop(key)
             self._note_recompile("a captured tensor (parameter or global) changed dtype, sizes, strides "
                                  "or requires_grad")
@@ -102,7 +105,7 @@ class CompiledFunction:
             return self._trace_call(key, leaves, args, kwargs)
         if entry.program is None:
             return self._fn(*args, **kwargs)
-        return entry.program.run([x for x in _unique_tensors(leaves)])
+        return entry.program.run(tensors)
 
     def _trace_call(self, key, leaves, args, kwargs):
         if self._cache:
@@ -128,14 +131,17 @@ class CompiledFunction:
             t0 = time.perf_counter()
             entry.graph = optimize(tr.graph, entry.timings)
             entry.timings["passes"] = time.perf_counter() - t0
-            entry.kernels = build_graph_kernels(entry.graph)
+            entry.captured = CapturedGuard(v.tensor for v in entry.graph.captured
+                                           if v.kind == "captured" and not v.is_literal_number())
+            if needs_autograd(entry.graph):
+                entry.program = self._compile_autograd(entry, list(_unique_tensors(leaves)))
+            if entry.program is None:
+                entry.kernels = build_graph_kernels(entry.graph)
+                entry.program = Program(entry.graph, entry.kernels)
             entry.timings["codegen"] = entry.kernels.seconds
             if entry.kernels.error is not None:
                 _warn_codegen_once(f"{self._name()}: fused groups run op by op (no native code): "
                                    f"{entry.kernels.error}")
-            entry.program = Program(entry.graph, entry.kernels)
-            entry.captured = [(v.tensor, v.meta) for v in entry.graph.captured
-                              if v.kind == "captured" and not v.is_literal_number()]
             log(f"{self._name()}: traced {len(tr.graph.nodes)} nodes in {entry.timings['trace'] * 1e3:.2f} ms")
         except Exception as e:  # noqa: BLE001 - the compiler's own failure must never break the user's call
             entry.program = entry.graph = None
@@ -143,6 +149,22 @@ class CompiledFunction:
             self._warn_once("error", f"{self._name()} runs eagerly: {entry.eager_reason}")
         self._cache[key] = entry
         return tr.result
+
+    def _compile_autograd(self, entry, tensors):
+        """The region as one autograd node with a compiled backward, or None (then autograd records the
+        replayed ops one by one, as eager would; ``entry.backward_note`` says why)."""
+        t0 = time.perf_counter()
+        try:
+            program = compile_autograd(entry.graph, tensors, self._name(), entry.timings)
+        except NotTraceable as e:
+            entry.backward_note = f"backward replays op by op: {e}"
+            log(f"{self._name()}: {entry.backward_note}")
+            return None
+        entry.timings["backward"] = time.perf_counter() - t0
+        entry.kernels = program.kernels
+        entry.backward_note = "compiled backward (one autograd node)"
+        entry.autograd = program
+        return program
 
     # ---- introspection --------------------------------------------------------------------------------
     def entries(self):
@@ -156,7 +178,7 @@ class CompiledFunction:
         self.recompiles.clear()
 
     def _name(self):
-        return getattr(self._fn, "__qualname__", None) or repr(self._fn)
+        return self._display_name or getattr(self._fn, "__qualname__", None) or repr(self._fn)
 
     def _note_recompile(self, reason):
         self.recompiles.append(reason)
@@ -213,10 +235,11 @@ class CompiledModule(Module):
         self._orig_mod = module
         # The parameters and buffers are captured by reference; these guards retrace when one is replaced
         # (module.weight = Parameter(...)) or the training flag of any submodule changes.
-        def state():
-            return (tuple(id(t) for t in module.parameters()) + tuple(id(b) for b in module.buffers()),
-                    tuple(m.training for m in module.modules()))
-        self._compiled = CompiledFunction(module.__call__, dynamic=dynamic, mode=mode, guard_extra=state)
+        # Computed in C++ on every call (csrc/bindings/bind_compiler_guards.cpp, module_state_key).
+        def state(key=_C._compiler.module_state_key):
+            return key(module)
+        self._compiled = CompiledFunction(module.__call__, dynamic=dynamic, mode=mode, guard_extra=state,
+                                          name=type(module).__name__)
 
     def forward(self, *args, **kwargs):
         return self._compiled(*args, **kwargs)

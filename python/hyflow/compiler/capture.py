@@ -30,18 +30,28 @@ class Trace:
     """The outcome of one traced call: ``result`` (the real return value), and either ``graph`` or
     ``break_reason``."""
 
-    def __init__(self, result, graph=None, break_reason=None):
+    def __init__(self, result, graph=None, break_reason=None, breaks=()):
         self.result, self.graph, self.break_reason = result, graph, break_reason
+        self.breaks = list(breaks)  # [(what, site)] with keep_going
 
 
-def trace(fn, args, kwargs, input_leaves=None):
+def trace(fn, args, kwargs, input_leaves=None, keep_going=False, site_skip_prefix=None):
     """Run ``fn(*args, **kwargs)`` under a capture session and build its Graph. Exceptions of ``fn``
-    propagate unchanged (a trace is a real call)."""
+    propagate unchanged (a trace is a real call).
+
+    For tools that report every problem at once (the ONNX exporter): ``keep_going`` records on after a
+    graph break (the graph is still built, ``breaks`` lists each break), and ``site_skip_prefix`` (a path)
+    records the Python call site of each op call and break, the innermost frame outside that path, as
+    ``graph.call_sites`` (parallel to ``graph.nodes`` as built) and in ``breaks``."""
     if input_leaves is None:
         input_leaves, _ = _pytree.flatten((tuple(args), dict(kwargs)))
     # Input metadata as the call saw it on entry (the function may change requires_grad or write into them).
     before = [(x, TensorMeta.of(x)) for x in input_leaves if _pytree.is_tensor(x)]
     session = _C._compiler.CaptureSession()
+    if keep_going:
+        session.set_keep_going(True)
+    if site_skip_prefix is not None:
+        session.set_record_sites(site_skip_prefix)
     _state.depth = getattr(_state, "depth", 0) + 1
     session.begin()
     try:
@@ -49,14 +59,18 @@ def trace(fn, args, kwargs, input_leaves=None):
     finally:
         session.end()
         _state.depth -= 1
-    if session.break_reason is not None:
+    if session.break_reason is not None and not keep_going:
         return Trace(result, break_reason=session.break_reason)
-    return Trace(result, graph=build_graph(before, session.calls(), result))
+    graph = build_graph(before, session.calls(), result)
+    if site_skip_prefix is not None:
+        graph.call_sites = session.sites()
+    return Trace(result, graph=graph, break_reason=session.break_reason, breaks=session.breaks())
 
 
-def build_graph(inputs, calls, result):
+def build_graph(inputs, calls, result, resolve=None):
     """A Graph from the recorded ``calls`` of a function called with ``inputs`` [(tensor, meta)] that
-    returned ``result``."""
+    returned ``result``. ``resolve(t)``, when given, may name an input tensor that an unknown tensor ``t``
+    stands for (the compiled backward: autograd saves a forward output as a new tensor over its memory)."""
     g = Graph()
     env = {}     # id(tensor object) -> its current Value
     keep = []    # the objects whose ids are in env, alive until the graph is built (ids stay unique)
@@ -67,6 +81,11 @@ def build_graph(inputs, calls, result):
 
     def value_of(t):
         v = env.get(id(t))
+        if v is None and resolve is not None:
+            same = resolve(t)
+            if same is not None:
+                v = env[id(t)] = env[id(same)]
+                keep.append(t)
         if v is None:
             v = env[id(t)] = g.add_captured(t)
             keep.append(t)

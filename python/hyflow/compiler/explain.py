@@ -8,7 +8,9 @@ also lists the recompiles of that function so far and their reasons.
 """
 import time
 
+from .. import _C
 from . import capture
+from .autograd_program import NotTraceable, compile_autograd, needs_autograd
 from .api import CompiledFunction, CompiledModule
 from .codegen import build_graph_kernels
 from .guards import signature
@@ -21,7 +23,9 @@ __all__ = ["explain", "Explanation"]
 class Explanation:
     """Fields: ``graph`` (optimized, None after a break), ``captured_graph`` (text before the passes),
     ``guards`` (lines), ``fusion_groups``, ``break_reasons``, ``recompiles``, ``timings`` (seconds),
-    ``kernels`` (a codegen.GraphKernels: ``plans``, ``source``, ``cache``, ``error``, ``not_lowered``)."""
+    ``kernels`` (a codegen.GraphKernels: ``plans``, ``source``, ``cache``, ``error``, ``not_lowered``),
+    ``backward_note`` and ``backward`` (the compiled backward: ``backward_graph``, ``backward_kernels``,
+    ``saved_plan``) when the call requires grad."""
 
     def __init__(self):
         self.graph = None
@@ -29,6 +33,8 @@ class Explanation:
         self.guards, self.fusion_groups, self.break_reasons, self.recompiles = [], [], [], []
         self.timings = {}
         self.kernels = None
+        self.backward = None         # an AutogradProgram when the region has a compiled backward
+        self.backward_note = None    # what happens to its backward, in words (None: grad not needed)
 
     def format(self):
         out = []
@@ -47,6 +53,7 @@ class Explanation:
                 vals = ", ".join(repr(v) for n in grp.nodes for v in n.output_values())
                 out.append(f"  group {i} [{grp.kind}]: {' -> '.join(n.op for n in grp.nodes)}  ({vals})")
             out += _kernel_lines(self.kernels)
+            out += _backward_lines(self)
         if self.recompiles:
             out.append("recompiles:")
             out += [f"  - {r}" for r in self.recompiles]
@@ -57,6 +64,22 @@ class Explanation:
         return self.format()
 
     __repr__ = __str__
+
+
+def _backward_lines(ex):
+    if ex.backward_note is None:
+        return []
+    out = [f"backward: {ex.backward_note}"]
+    b = ex.backward
+    if b is not None:
+        out.append(f"  saved for backward: {len(b.saved_plan)} value(s) "
+                   f"({sum(1 for k, _, _ in b.saved_plan if k == 'out')} intermediates; elementwise values "
+                   f"are recomputed)")
+        out.append("backward graph:")
+        out.append(_indent(b.backward_graph.format()))
+        out.append("backward graph's kernels:")
+        out += _kernel_lines(b.backward_kernels)
+    return out
 
 
 def _kernel_lines(gk):
@@ -107,13 +130,32 @@ def explain(fn, *args, print_=False, **kwargs):
     t0 = time.perf_counter()
     ex.fusion_groups = partition_fusion_groups(ex.graph)
     ex.timings["fusion_partition"] = time.perf_counter() - t0
-    ex.kernels = build_graph_kernels(ex.graph)
-    ex.timings["codegen"] = ex.kernels.seconds
     t0 = time.perf_counter()
     signature(args, kwargs)
     ex.timings["guard_check"] = time.perf_counter() - t0
     ex.guards = _guard_lines(ex.graph, key)
+    if needs_autograd(ex.graph):
+        t0 = time.perf_counter()
+        try:
+            name = getattr(target, "__qualname__", None) or type(target).__name__   # a module: its class
+            ex.backward = compile_autograd(ex.graph, list(_unique(leaves)), name)
+            ex.kernels = ex.backward.kernels
+            ex.backward_note = "compiled backward (one autograd node)"
+            ex.timings["backward"] = time.perf_counter() - t0
+        except NotTraceable as e:
+            ex.backward_note = f"backward replays op by op: {e}"
+    if ex.kernels is None:
+        ex.kernels = build_graph_kernels(ex.graph)
+    ex.timings["codegen"] = ex.kernels.seconds
     return _done(ex, print_)
+
+
+def _unique(leaves):
+    seen = set()
+    for x in leaves:
+        if isinstance(x, _C.Tensor) and id(x) not in seen:
+            seen.add(id(x))
+            yield x
 
 
 def _done(ex, print_):

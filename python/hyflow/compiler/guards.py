@@ -8,14 +8,14 @@ holds the casts its policy made). Equal signatures reuse the
 compiled entry through one dict lookup.
 
 Captured tensors (module parameters, globals) are read by reference at each call; an entry also checks that
-each still has the dtype, sizes, strides and requires_grad it was traced with (:func:`captured_ok`).
+each still has the dtype, sizes, strides and requires_grad it was traced with (:class:`CapturedGuard`).
 """
 from .._C import Tensor
 from .._device import raw_device as _raw_device
 from .. import _C
 from . import _pytree
 
-__all__ = ["signature", "describe_mismatch", "captured_ok"]
+__all__ = ["signature", "describe_mismatch", "captured_ok", "CapturedGuard"]
 
 _grad_enabled = _C._autograd.is_grad_enabled
 
@@ -37,8 +37,26 @@ def _leaf_key(x, first_seen):
     return ("id", id(x))
 
 
+_call_signature = _C._compiler.call_signature
+
+
 def signature(args, kwargs):
-    """(key, tensor leaves in order, non-tensor objects held by identity) of a call."""
+    """(key, leaves in order) of a call. The key is (pytree structure, one key per leaf as
+    :func:`_leaf_key` makes it, modes); computed in one C++ pass (csrc/bindings/bind_compiler_guards.cpp),
+    as it is the per-call cost of every compiled function."""
+    structure, key, leaves, _ = _call_signature(args, kwargs)
+    return (structure, key, _modes()), leaves
+
+
+def call_key(args, kwargs):
+    """(key, leaves, tensors): :func:`signature` plus the distinct tensor leaves in first-seen order (the
+    inputs of the compiled graph), for the per-call path of hy.compile."""
+    structure, key, leaves, tensors = _call_signature(args, kwargs)
+    return (structure, key, _modes()), leaves, tensors
+
+
+def signature_py(args, kwargs):
+    """The same signature built in Python: the reference the C++ version is tested against."""
     leaves, structure = _pytree.flatten((args, kwargs))
     first_seen = {}
     key = tuple(_leaf_key(x, first_seen) for x in leaves)
@@ -66,8 +84,25 @@ def describe_mismatch(old, new):
     return "unknown"
 
 
+_tensor_keys = _C._compiler.tensor_keys
+
+
+class CapturedGuard:
+    """The captured tensors of an entry (parameters, globals) and their guard keys when traced; ``ok()``
+    says whether each still has that dtype, device, sizes, strides and requires_grad (one C++ pass)."""
+
+    __slots__ = ("tensors", "key")
+
+    def __init__(self, tensors):
+        self.tensors = list(tensors)
+        self.key = _tensor_keys(self.tensors)
+
+    def ok(self):
+        return not self.tensors or _tensor_keys(self.tensors) == self.key
+
+
 def captured_ok(entries):
-    """Whether every (tensor, meta) still matches what the trace saw."""
+    """Whether every (tensor, meta) still matches what the trace saw (Python reference of CapturedGuard)."""
     for t, meta in entries:
         if (tuple(t.shape) != meta.shape or tuple(t.stride()) != meta.strides or t.dtype != meta.dtype
                 or t.requires_grad != meta.requires_grad):

@@ -110,8 +110,13 @@ class Node:
 
     @property
     def lowering(self):
-        """elementwise | reduction | gemm | view | opaque; "opaque" for a user-defined op (no lowering)."""
+        """elementwise | reduction | gemm | view | stencil | opaque; "opaque" for a user-defined op."""
         return self.entry.get("lowering", "opaque") if self.entry.get("builtin") else "opaque"
+
+    def entry_stencil(self):
+        """The op table's ``stencil:`` of a ``lowering: stencil`` op ({kind, input, boundary}), else None."""
+        from ..ops.metadata import metadata
+        return metadata(self.op).get("stencil") if self.lowering == "stencil" else None
 
     @property
     def arg_names(self):

@@ -51,6 +51,7 @@ class Program:
                 continue
             self._add_node_step(n, slot)
         self.n_slots = len(slot)
+        self.slot_of = slot   # Value id -> slot (the compiled backward reads intermediates by Value)
         self.output_slots = _tree_map(graph.outputs, lambda v: ("slot", slot[v.id]))
 
     def _add_node_step(self, n, slot):
@@ -69,6 +70,10 @@ class Program:
 
     def run(self, inputs):
         """Run the graph on ``inputs`` (one tensor per graph input, in order); returns the output tree."""
+        return _tree_build(self.output_slots, self.execute(inputs))
+
+    def execute(self, inputs):
+        """Run the graph on ``inputs``; returns every slot's tensor (index them with ``slot_of``)."""
         env = [None] * self.n_slots
         env[:self.n_inputs] = inputs
         for i, t in self.fixed:
@@ -100,7 +105,7 @@ class Program:
                         env[i] = x
                 else:
                     env[o] = r
-        return _tree_build(self.output_slots, env)
+        return env
 
 
 def _allocator(meta):

@@ -33,7 +33,8 @@ def load_library(path: Any) -> Any:
 def metadata(name: Any) -> Any:
     """Every metadata field of op ``name``, with the structured ones parsed: ``onnx`` and ``autocast``
 as above, ``backward`` as a dict (or None), ``variants`` and ``writes`` as lists, ``view`` as bool,
-``scalar`` (elementwise ops) as its expression string or ``{variant: expression}``."""
+``scalar`` (elementwise ops) as its expression string or ``{variant: expression}``, ``stencil``
+(stencil ops) as ``{kind, input, boundary}``."""
     ...
 def onnx_spec(name: Any) -> Any:
     """How op ``name`` maps to ONNX, or None when it has no mapping: a dict with ``op`` (the ONNX operator),
@@ -45,11 +46,35 @@ schema order)."""
 def schema(name: Any) -> Any:
     """The op-table entry of ``name`` as a dict (schema, dtypes, rules, backward, onnx, ...)."""
     ...
+def _cic_position_grad(grid: _TensorLike, positions: _TensorLike, scale: _TensorLike, dx: builtins.float, periodic: builtins.bool) -> Tensor:
+    """Per particle, scale * (grid[i + 1] - grid[i]) / dx: the derivative of a CIC transfer by the position."""
+    ...
+def _fft_c2c(self: _TensorLike, dim: _IntList, normalization: builtins.int, forward: builtins.bool) -> Tensor:
+    """Complex-to-complex DFT over dims (forward e^{-2 pi i jk/n}, or inverse), scaled by normalization."""
+    ...
+def _fft_c2c_backward(grad_output: _TensorLike, dim: _IntList, normalization: builtins.int, forward: builtins.bool) -> Tensor:
+    """Gradient of _fft_c2c (the transform in the other direction with the same scaling)."""
+    ...
+def _fft_c2r(self: _TensorLike, dim: _IntList, normalization: builtins.int, last_dim_size: builtins.int) -> Tensor:
+    """Inverse DFT of a Hermitian half spectrum (last dim of size last_dim_size//2+1) to a real tensor."""
+    ...
+def _fft_c2r_backward(grad_output: _TensorLike, dim: _IntList, normalization: builtins.int, last_dim_size: builtins.int) -> Tensor:
+    """Gradient of _fft_c2r (torch's convention): the one-sided forward transform, inner bins doubled."""
+    ...
+def _fft_r2c(self: _TensorLike, dim: _IntList, normalization: builtins.int, onesided: builtins.bool) -> Tensor:
+    """Forward DFT of a real tensor over dims; onesided keeps the n//2+1 non-redundant bins of the last dim."""
+    ...
+def _fft_r2c_backward(grad_output: _TensorLike, dim: _IntList, normalization: builtins.int, onesided: builtins.bool, input_shape: _IntList) -> Tensor:
+    """Gradient of _fft_r2c (torch's convention for a real input): real part of the inverse transform."""
+    ...
 def _fused_adam_(params: Sequence[Tensor], grads: Sequence[Tensor], exp_avgs: Sequence[Tensor], exp_avg_sqs: Sequence[Tensor], max_exp_avg_sqs: Sequence[Tensor], lr: builtins.float, beta1: builtins.float, beta2: builtins.float, weight_decay: builtins.float, eps: builtins.float, step: builtins.int, amsgrad: builtins.bool, decoupled: builtins.bool, maximize: builtins.bool) -> None:
     """Adam (decoupled=false) or AdamW (decoupled=true) step over lists of contiguous float32/float64 tensors, torch.optim's formula; max_exp_avg_sqs is used only with amsgrad."""
     ...
 def _fused_sgd_(params: Sequence[Tensor], grads: Sequence[Tensor], momentum_buffers: Sequence[Tensor], lr: builtins.float, momentum: builtins.float, dampening: builtins.float, weight_decay: builtins.float, nesterov: builtins.bool, maximize: builtins.bool, first_step: builtins.bool) -> None:
     """SGD step over lists of same-shaped contiguous float32/float64 tensors (torch.optim.SGD's formula); momentum_buffers may be empty when momentum is 0; first_step initializes the buffers to the gradient."""
+    ...
+def _interp_cic_field_grad(grad_output: _TensorLike, positions: _TensorLike, field: _TensorLike, dx: builtins.float, periodic: builtins.bool) -> Tensor:
+    """Gradient of interp_cic by the field: the deposit of grad_output onto a grid shaped like field."""
     ...
 def abs(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """Absolute value elementwise; integers wrap (abs(INT_MIN) == INT_MIN)."""
@@ -129,6 +154,9 @@ def clone(self: _TensorLike) -> Tensor:
 def col2im(self: _TensorLike, input_size: _IntList, kernel_size: _IntList, dilation: _IntList, padding: _IntList, stride: _IntList) -> Tensor:
     """Adjoint of im2col: sums (N, Ho*Wo, C*kh*kw) patch rows back into a (N, C, H, W) tensor of shape input_size."""
     ...
+def complex(real: _TensorLike, imag: _TensorLike) -> Tensor:
+    """The complex tensor real + 1j * imag (float32 parts give complex64, float64 give complex128), broadcast."""
+    ...
 def contiguous(self: _TensorLike) -> Tensor:
     """self if already row-major contiguous, else a contiguous copy."""
     ...
@@ -143,6 +171,9 @@ def cumprod(self: _TensorLike, dim: builtins.int, *, dtype: Optional[_dtype] = .
     ...
 def cumsum(self: _TensorLike, dim: builtins.int, *, dtype: Optional[_dtype] = ...) -> Tensor:
     """Running sum along dim; bool and integer inputs accumulate in int64 unless dtype is given."""
+    ...
+def deposit_cic(positions: _TensorLike, weights: _TensorLike, n_cells: builtins.int, dx: builtins.float = ..., periodic: builtins.bool = ...) -> Tensor:
+    """Cloud-in-cell deposit: a grid of n_cells nodes holding each particle's weight split linearly between its two nodes."""
     ...
 def div(self: _TensorLike, other: _TensorLike, *, rounding_mode: Optional[builtins.str] = ..., out: Optional[Tensor] = ...) -> Tensor:
     """self / other (true division; rounding_mode 'trunc' or 'floor' rounds and keeps integer dtypes)."""
@@ -216,11 +247,17 @@ def im2col(self: _TensorLike, kernel_size: _IntList, dilation: _IntList, padding
 def index(self: _TensorLike, indices: Sequence[Tensor], *, out: Optional[Tensor] = ...) -> Tensor:
     """Gather along the leading len(indices) dims with int64 index tensors broadcast together (shape broadcast(indices) + self.shape[len(indices):])."""
     ...
+def index_add(self: _TensorLike, dim: builtins.int, index: _TensorLike, source: _TensorLike, *, alpha: _Scalar = ..., out: Optional[Tensor] = ...) -> Tensor:
+    """A copy of self with alpha * source[i] added at position index[i] along dim (torch's index_add); repeats accumulate in index order."""
+    ...
 def index_put_(self: _TensorLike, indices: Sequence[Tensor], values: _TensorLike, accumulate: builtins.bool = ...) -> Tensor:
     """In place, self[indices] = values (or += with accumulate=True, duplicates summed); indices as in index(), values broadcast."""
     ...
 def index_select(self: _TensorLike, dim: builtins.int, index: _TensorLike) -> Tensor:
     """The entries of self at the positions of the 1-D index along dim."""
+    ...
+def interp_cic(field: _TensorLike, positions: _TensorLike, dx: builtins.float = ..., periodic: builtins.bool = ...) -> Tensor:
+    """Cloud-in-cell interpolation: the 1-D field read at each particle position with linear weights."""
     ...
 def isclose(self: _TensorLike, other: _TensorLike, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
     """True where |self - other| <= atol + rtol * |other| (or equal; NaNs equal with equal_nan); both need one dtype, integers compare in float64."""
@@ -476,6 +513,12 @@ def var(self: _TensorLike, dim: Optional[_IntList] = ..., *, correction: builtin
     ...
 def view(self: _TensorLike, shape: _IntList) -> Tensor:
     """A view with a new shape (one dim may be -1); raises if the strides do not allow a view."""
+    ...
+def view_as_complex(self: _TensorLike) -> Tensor:
+    """A complex view of a float tensor whose last dim has size 2 and stride 1 (pairs of real, imag)."""
+    ...
+def view_as_real(self: _TensorLike) -> Tensor:
+    """A float view of a complex tensor with a last dim of size 2 holding (real, imag)."""
     ...
 def where(condition: _TensorLike, self: _TensorLike, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """self where condition (a bool tensor) is true, else other; all three broadcast."""

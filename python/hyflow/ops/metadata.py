@@ -56,7 +56,8 @@ def backward_formulas(name):
 def metadata(name):
     """Every metadata field of op ``name``, with the structured ones parsed: ``onnx`` and ``autocast``
     as above, ``backward`` as a dict (or None), ``variants`` and ``writes`` as lists, ``view`` as bool,
-    ``scalar`` (elementwise ops) as its expression string or ``{variant: expression}``."""
+    ``scalar`` (elementwise ops) as its expression string or ``{variant: expression}``, ``stencil``
+    (stencil ops) as ``{kind, input, boundary}``."""
     info = dict(_info(name))
     for key in ("onnx_spec", "autocast_spec"):
         info.pop(key, None)
@@ -71,4 +72,6 @@ def metadata(name):
         info["view"] = info["view"] == "true"
     if "scalar" in info:
         info["scalar"] = json.loads(info["scalar"])
+    if "stencil" in info:
+        info["stencil"] = json.loads(info["stencil"])
     return info

@@ -1,6 +1,8 @@
 """Learning-rate schedulers: StepLR, CosineAnnealingLR, LambdaLR, LinearLR (warmup), SequentialLR.
 
-Closed-form schedules (lr as a function of the epoch counter) matching torch's values."""
+Closed-form schedules (lr as a function of the epoch counter) matching torch's values, except where torch's
+own recurrence on the group's current lr gives other values: the first step of a new scheduler (it keeps
+the lr of an optimizer restored from a checkpoint) and LinearLR."""
 import math
 
 __all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "LambdaLR", "LinearLR", "SequentialLR"]
@@ -14,10 +16,24 @@ class LRScheduler:
                 g.setdefault("initial_lr", g["lr"])
         self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self.step()
+        if last_epoch == -1:
+            self._initial_step()
+        else:
+            self.step()
 
     def lr_at(self, base_lr, epoch):
         raise NotImplementedError
+
+    def _initial_step(self):
+        """Epoch 0 as torch computes it: the group's *current* lr times the schedule's factor at epoch 0
+        (1 for StepLR and CosineAnnealingLR, start_factor for LinearLR), not the closed form over
+        initial_lr. They differ for an optimizer restored from a checkpoint (lr already decayed,
+        initial_lr saved with it): the scheduler built over it must keep that lr, and its own
+        load_state_dict then restores the epoch without touching the optimizer."""
+        self.last_epoch += 1
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = g["lr"] * (self.lr_at(base, 0) / base) if base else self.lr_at(base, 0)
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def get_last_lr(self):
         return list(self._last_lr)
@@ -66,6 +82,9 @@ class LambdaLR(LRScheduler):
         self._i = 0
         super().__init__(optimizer, last_epoch)
 
+    def _initial_step(self):
+        self.step()  # torch's LambdaLR recomputes base_lr * lr_lambda(0), even over a restored optimizer
+
     def step(self):
         self.last_epoch += 1
         for g, base, fn in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambda):
@@ -85,6 +104,20 @@ class LinearLR(LRScheduler):
     def lr_at(self, base_lr, epoch):
         t = min(epoch, self.total_iters) / self.total_iters if self.total_iters else 1.0
         return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * t)
+
+    def step(self):
+        # torch's recurrence on the group's current lr, not the closed form: the two agree on a fresh run,
+        # but after a resume (a new LinearLR over a restored optimizer starts from the decayed lr times
+        # start_factor) only the recurrence gives torch's values.
+        # Epoch 0 reached by step() (a restart inside SequentialLR) is torch's closed form, as its step(0).
+        self.last_epoch += 1
+        e, span = self.last_epoch, self.end_factor - self.start_factor
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            if e == 0:
+                g["lr"] = base * self.start_factor
+            elif e <= self.total_iters:
+                g["lr"] = g["lr"] * (1.0 + span / (self.total_iters * self.start_factor + (e - 1) * span))
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
 
 class SequentialLR:

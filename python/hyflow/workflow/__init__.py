@@ -15,10 +15,11 @@ failures, and writes atomic checkpoints a run resumes from. See docs/workflow.md
 """
 from .context import Context, SubTaskFuture
 from .graph import Channel, Task, Workflow
+from .lint import WorkflowWarning
 from .run import RunResult, WorkflowError, WorkflowTimeoutError
 
 __all__ = ["Workflow", "Task", "Channel", "Context", "SubTaskFuture", "RunResult", "WorkflowError",
-           "WorkflowTimeoutError", "load_workflow"]
+           "WorkflowTimeoutError", "WorkflowWarning", "load_workflow"]
 
 
 def load_workflow(path_or_text):

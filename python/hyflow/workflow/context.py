@@ -1,5 +1,6 @@
 """What a task body receives as `ctx`: its step, its state, its random generator, and ways to emit
 items and spawn sub-tasks."""
+import difflib
 import hashlib
 import logging
 
@@ -70,11 +71,19 @@ class Context:
     def emit(self, channel, value):
         """Push `value` to one of this task's output channels (in addition to the return value, which
         goes to all of them)."""
+        outs = [o.name for o in self._task.outputs]
         if isinstance(channel, str):
+            declared = [c.name for c in self.workflow.channels]
+            if channel not in declared:
+                close = difflib.get_close_matches(channel, outs or declared, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else f"; its outputs are {outs}"
+                raise ValueError(f"task '{self.task}': ctx.emit to unknown channel '{channel}'{hint}")
             channel = self.workflow[channel]
         if not isinstance(channel, Channel) or not any(o is channel for o in self._task.outputs):
-            outs = [o.name for o in self._task.outputs]
-            raise ValueError(f"task '{self.task}' can only emit to its outputs {outs}, got {channel!r}")
+            shown = f"channel '{channel.name}'" if isinstance(channel, Channel) else repr(channel)
+            fix = (f"; add '{channel.name}' to the task's outputs=[...] to emit to it" if isinstance(channel, Channel)
+                   else "")
+            raise ValueError(f"task '{self.task}' can only emit to its outputs {outs}, got {shown}{fix}")
         if value is None:
             raise ValueError(f"task '{self.task}': cannot emit None to channel '{channel.name}'")
         self._emitted.append((channel.index, value))
@@ -87,6 +96,24 @@ class Context:
         fut = SubTaskFuture(fn, args, kwargs)
         self._subtasks.append(fut)
         return fut
+
+    def compile(self, fn):
+        """``fn`` compiled with hy.compile when the task was declared with ``compile=True`` (or options),
+        else ``fn`` itself: the body marks its pure tensor code, the flag decides. One compiled function
+        per ``fn`` and task, kept across steps (its guards and cache live as long as the workflow).
+
+        Why not trace the whole body: a compiled replay runs only the recorded tensor ops, so the body's
+        Python effects — ``ctx.state`` updates, ``ctx.emit``, reading ``ctx.step`` — would be skipped."""
+        if not callable(fn):
+            raise TypeError(f"ctx.compile needs a callable, got {type(fn).__name__}")
+        options = self._task.compile
+        if options is False:
+            return fn
+        hit = self._task._compiled.get(id(fn))
+        if hit is None or hit[0] is not fn:
+            from ..compiler import compile as hy_compile
+            hit = self._task._compiled[id(fn)] = (fn, hy_compile(fn, **({} if options is True else options)))
+        return hit[1]
 
     def _begin(self, step, attempt):
         self.step = step

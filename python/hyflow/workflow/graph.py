@@ -107,7 +107,8 @@ class Channel:
 class Task:
     """A declared task. Calling it calls the wrapped function (handy in unit tests)."""
 
-    def __init__(self, workflow, fn, name, inputs, outputs, every, offset, when, retries, ranks, index, timeout=None):
+    def __init__(self, workflow, fn, name, inputs, outputs, every, offset, when, retries, ranks, index, timeout=None,
+                 compile=False):  # noqa: A002 (the decorator's keyword)
         self.workflow = workflow
         self.fn = fn
         self.name = name
@@ -120,6 +121,8 @@ class Task:
         self.ranks = ranks
         self.index = index
         self.timeout = timeout  # seconds one attempt may run, or None
+        self.compile = compile  # False, or the hy.compile options of ctx.compile (docs/workflow.md)
+        self._compiled = {}     # id(fn) -> (fn, its compiled version): ctx.compile's cache, kept across runs
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
 
@@ -176,7 +179,7 @@ class Workflow:
         return ch
 
     def task(self, fn=None, *, name=None, inputs=(), outputs=(), every=1, offset=0, when=None, retries=0,
-             ranks=None, timeout=None):
+             ranks=None, timeout=None, onnx=None, compile=False):  # noqa: A002 (like hy.compile)
         """Declare a task: as a decorator (``@wf.task(every=10)``) or a call (``wf.task(fn, ...)``).
 
         fn(ctx, *inputs) runs at the steps its trigger selects: every `every` steps from `offset`, only
@@ -184,10 +187,15 @@ class Workflow:
         items, and only when `when(ctx)` is true. Its return value goes to every output channel and to
         tasks that take this task as an input; None means "no output this step". `timeout`: seconds
         one attempt may run before the task fails with WorkflowTimeoutError (never retried).
+        `onnx`: a model path, model bytes or a hy.onnx.InferenceSession; fn then takes the session as one
+        more, last argument, fn(ctx, *inputs, session), shared by all instances (docs/onnx.md).
+        `compile`: True (or a dict of hy.compile options) compiles the tensor functions the body runs
+        through ``ctx.compile(fn)``; False runs them eagerly (docs/workflow.md, "Compiled task code").
         """
         if fn is None:
             return lambda f: self.task(f, name=name, inputs=inputs, outputs=outputs, every=every, offset=offset,
-                                       when=when, retries=retries, ranks=ranks, timeout=timeout)
+                                       when=when, retries=retries, ranks=ranks, timeout=timeout, onnx=onnx,
+                                       compile=compile)
         if isinstance(fn, Task):
             fn = fn.fn
         if not callable(fn):
@@ -205,8 +213,12 @@ class Workflow:
         if when is not None and not callable(when):
             raise TypeError(f"task '{name}': when must be a callable taking ctx, got {type(when).__name__}")
         placement.check_ranks(ranks, f"task '{name}' ranks")
-        _check_arity(fn, name, len(ins))
-        t = Task(self, fn, name, ins, outs, every, offset, when, retries, ranks, len(self._tasks), timeout)
+        _check_arity(fn, name, len(ins) + (onnx is not None))
+        if onnx is not None:
+            from ..onnx import _workflow  # imports onnxruntime: only for tasks that use it
+            fn = _workflow.with_session(fn, _workflow.check_spec(onnx, name), name)
+        compile = _check_compile(compile, name)
+        t = Task(self, fn, name, ins, outs, every, offset, when, retries, ranks, len(self._tasks), timeout, compile)
         self._tasks.append(t)
         self._by_name[name] = t
         return t
@@ -288,16 +300,17 @@ class Workflow:
                 f.write(text)
         return text
 
-    def _repr_svg_(self):
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """Jupyter's display: the graph as SVG (Graphviz), else its DOT text. One bundle with one copy of
+        the SVG: Jupyter calls every `_repr_*_` method an object has, so a `_repr_svg_` beside a
+        `_repr_html_` that returned the same SVG rendered it twice and stored it twice in the notebook."""
         from .observe import render_svg
-        return render_svg(self.to_dot())
-
-    def _repr_html_(self):
-        svg = self._repr_svg_()
+        dot = self.to_dot()
+        svg = render_svg(dot)
         if svg is not None:
-            return svg
+            return {"image/svg+xml": svg, "text/plain": repr(self)}
         import html
-        return f"<pre>{html.escape(self.to_dot())}</pre>"
+        return {"text/html": f"<pre>{html.escape(dot)}</pre>", "text/plain": repr(self)}
 
     def __repr__(self):
         return (f"Workflow({self.name!r}, tasks={[t.name for t in self._tasks]}, "
@@ -310,7 +323,8 @@ class Workflow:
 
         Keyword arguments: checkpoint_every, checkpoint_dir, resume, keep_checkpoints, progress,
         threads, lookahead, timeout, comm. Returns a RunResult; raises WorkflowError naming the failed
-        task, its step and its traceback when a task fails after its retries (WorkflowTimeoutError
+        task and its step, chained to the task's exception (its __cause__), when a task fails after its
+        retries (WorkflowTimeoutError
         when a task or the run ran past its timeout). See docs/workflow.md.
         """
         from .run import run_workflow
@@ -349,3 +363,19 @@ def _check_arity(fn, name, n_inputs):
     except TypeError:
         raise TypeError(f"task '{name}': {fn.__qualname__ if hasattr(fn, '__qualname__') else fn}{sig} cannot be "
                         f"called as fn(ctx{', input' * n_inputs}) — it has {n_inputs} input(s)") from None
+
+
+_COMPILE_OPTIONS = ("dynamic", "mode")
+
+
+def _check_compile(compile, name):  # noqa: A002
+    """False, True or a dict of hy.compile options (validated by hy.compile itself on first use)."""
+    if isinstance(compile, bool):
+        return compile
+    if isinstance(compile, dict):
+        unknown = sorted(set(compile) - set(_COMPILE_OPTIONS))
+        if unknown:
+            raise ValueError(f"task '{name}': compile options must be among {list(_COMPILE_OPTIONS)}, got {unknown}")
+        return dict(compile)
+    raise TypeError(f"task '{name}': compile must be True, False or a dict of hy.compile options, "
+                    f"got {type(compile).__name__}")

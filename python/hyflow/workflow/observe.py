@@ -265,25 +265,24 @@ def _cell(value, fmt):
 # ------------------------------------------------------------------------------------ progress
 
 class Progress:
-    """A progress bar over ``total`` steps: tqdm when installed, else a plain stderr bar.
+    """A progress bar over ``total`` steps: tqdm.auto when installed (a widget in Jupyter, a terminal bar
+    elsewhere), else a plain stderr bar.
 
-    ``enabled=None`` shows it only when stderr is a terminal. Never touches logging configuration.
+    ``enabled=None`` shows it when stderr is a terminal or the code runs in a Jupyter kernel, whose stderr
+    is not a terminal but is shown under the cell. Never touches logging configuration.
     """
 
     def __init__(self, total, enabled=None, desc=None):
         if enabled is None:
-            enabled = _stderr_is_tty()
+            enabled = _stderr_is_tty() or _in_jupyter_kernel()
         self.total, self.desc, self.n = total, desc, 0
         self._bar = None
         self._text = None
         if not enabled:
             return
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
+        self._bar = _tqdm_bar(total, desc)
+        if self._bar is None:
             self._text = _TextBar(total, desc)
-        else:
-            self._bar = tqdm(total=total, desc=desc, unit="step", file=sys.stderr)
 
     def update_to(self, n):
         """Move the bar to absolute position ``n``."""
@@ -307,6 +306,34 @@ class Progress:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def _tqdm_bar(total, desc):
+    """tqdm.auto's bar, or None without tqdm. tqdm.auto picks the notebook widget in a Jupyter kernel, which
+    raises ImportError when it is built if ipywidgets is missing: then tqdm's text bar, which Jupyter
+    shows as well."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    try:
+        return tqdm(total=total, desc=desc, unit="step", file=sys.stderr)
+    except ImportError:
+        from tqdm.std import tqdm as text_tqdm
+        return text_tqdm(total=total, desc=desc, unit="step", file=sys.stderr)
+
+
+def _in_jupyter_kernel():
+    """Whether this process is a Jupyter (IPython) kernel, asked as tqdm.autonotebook asks: only when
+    IPython is already imported, so a plain script never imports it."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # noqa: BLE001 — a broken or partial IPython means "not a notebook"
+        return False
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 def _stderr_is_tty():

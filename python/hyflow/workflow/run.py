@@ -13,6 +13,7 @@ from .. import _C
 from . import local_graph
 from .context import Context, new_generator
 from .graph import MAX_COUNT, check_timeout, show_int
+from .lint import warn_graph_problems
 from .task_state import TaskState
 
 __all__ = ["run_workflow", "RunResult", "WorkflowError", "WorkflowTimeoutError"]
@@ -26,7 +27,7 @@ log = logging.getLogger("hyflow.workflow")
 
 class WorkflowError(RuntimeError):
     """A task failed after its retries (or the run could not go on). `task`, `step`, `attempts` and
-    `traceback` describe the first failure; `failures` lists all of them; `result` holds what the run
+    `traceback` (text) describe the first failure, whose exception is the error's __cause__; `failures` lists all of them; `result` holds what the run
     produced (final states of every task, statistics)."""
 
     def __init__(self, message, *, task=None, step=None, attempts=None, traceback_text=None, failures=(),
@@ -100,6 +101,10 @@ class _Driver:
         self.timed_out_at = {}  # task index -> the step at which it ran past its timeout
         self.any_rank_failed = False
         self.last_checkpoint = None
+        # (task name, step) -> (what raised it, the exception that failed it for good), which the WorkflowError chains
+        # (`raise ... from`), so the user's traceback reaches them as a traceback, not as text
+        self.errors = {}
+        self.checkpoint_error = None
 
     def predicate(self, task, step):
         ctx = self.contexts[task]
@@ -115,6 +120,7 @@ class _Driver:
             return answer
         except Exception as e:
             # the engine fails the task (no retries for predicates), naming the predicate
+            self.errors[(self.graph.tasks[task].name, step)] = ("its `when` predicate raised ", e)
             self._failed(task, step, f"its `when` predicate raised {type(e).__name__}: {e}")
             raise
         except BaseException as e:
@@ -161,6 +167,8 @@ class _Driver:
                 if attempt < t.retries and not timed_out:
                     log.warning("task '%s' step %d attempt %d failed (%s: %s); retrying", t.name, step, attempt + 1,
                                 type(e).__name__, e)
+            if attempt >= t.retries or timed_out:
+                self.errors[(t.name, step)] = ("", e)
             if attempt >= t.retries and not timed_out:
                 self._failed(task, step, f"{type(e).__name__}: {e}")
             return (False, text, None)
@@ -192,6 +200,8 @@ class _Driver:
         except BaseException as e:
             if not isinstance(e, Exception):  # Ctrl-C while saving: run() re-raises it as it is
                 self.interrupt = self.interrupt or e
+            else:  # stops the run; the WorkflowError chains it
+                self.checkpoint_error = self.checkpoint_error or e
             raise
 
     def _checkpoint(self, next_step, failed):
@@ -291,6 +301,8 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
     graph.start_step = start
     if start > steps:
         raise ValueError(f"run: the checkpoint in {checkpoint_dir!r} is at step {start}, past steps={steps}")
+    if graph.rank == 0:
+        warn_graph_problems(wf, start, steps)  # one copy of each warning, not one per rank
 
     from .observe import Progress
     checkpointing = None
@@ -332,9 +344,12 @@ def run_workflow(wf, steps, *, checkpoint_every=None, checkpoint_dir=None, resum
     if report["timed_out"]:
         raise _run_timeout_error(wf, report, result, timeout)
     if report["aborted"]:
-        raise WorkflowError(f"workflow '{wf.name}' stopped: {report['aborted']}", result=result)
+        reason, cause = report["aborted"], driver.checkpoint_error
+        if cause is not None:  # the text pybind11 made of it ends with a copy of the traceback ("At: ...")
+            reason = reason.split("\n\nAt:\n")[0]
+        raise WorkflowError(f"workflow '{wf.name}' stopped: {reason}", result=result) from cause
     if report["failures"]:
-        raise _failure_error(wf, report, result)
+        raise _failure_error(wf, report, result, driver.errors)
     return result
 
 
@@ -355,15 +370,23 @@ def _run_timeout_error(wf, report, result, timeout):
                                 cancelled=report["cancelled"], result=result)
 
 
-def _failure_error(wf, report, result):
+def _failure_error(wf, report, result, errors):
+    """The WorkflowError for the run's first failure. Its exception, when it was raised in this process,
+    becomes the error's __cause__ (its traceback printed above the WorkflowError's, as Python does for
+    `raise ... from`); a failure on another rank arrives as text and is quoted in the message."""
     first = report["failures"][0]
+    where, cause = errors.get((first["task"], first["step"]), ("", None))
     if first["timeout"]:
         timeout = wf[first["task"]].timeout
         head = f"workflow '{wf.name}': task '{first['task']}' timed out at step {first['step']} (timeout={timeout:g} s):"
+        lines = [head, first["error"].rstrip()]  # the engine's account of the timeout
     else:
         head = f"workflow '{wf.name}': task '{first['task']}' failed at step {first['step']} " \
                f"after {first['attempts']} attempt(s):"
-    lines = [head, first["error"].rstrip()]
+        if cause is not None:
+            lines = [f"{head} {where}{type(cause).__name__}: {cause}"]
+        else:
+            lines = [head, first["error"].rstrip()]
     for other in report["failures"][1:]:
         lines.append(f"also failed: task '{other['task']}' at step {other['step']}: "
                      f"{other['error'].strip().splitlines()[-1]}")
@@ -372,6 +395,9 @@ def _failure_error(wf, report, result):
     kwargs = dict(task=first["task"], step=first["step"], attempts=first["attempts"], traceback_text=first["error"],
                   failures=report["failures"], cancelled=report["cancelled"], result=result)
     if first["timeout"]:
-        return WorkflowTimeoutError("\n".join(lines), timeout=wf[first["task"]].timeout,
-                                    abandoned=report["abandoned"], **kwargs)
-    return WorkflowError("\n".join(lines), **kwargs)
+        error = WorkflowTimeoutError("\n".join(lines), timeout=wf[first["task"]].timeout,
+                                     abandoned=report["abandoned"], **kwargs)
+    else:
+        error = WorkflowError("\n".join(lines), **kwargs)
+    error.__cause__ = cause  # as `raise error from cause`
+    return error

@@ -13,7 +13,7 @@ import hyflow as hy
 from fuzz_support import (ALLOWED_ERRORS, DTYPES, FUZZ_SETTINGS, LAYOUTS, Expect, check, describe, hy_dtype,
                           is_float, log_case, make_tensor, np_storage_dtype, pending, to_dtype_values, to_numpy)
 
-HY_NUMPY_DTYPES = {"bool", "int32", "int64", "float16", "float32", "float64"}
+HY_NUMPY_DTYPES = {"bool", "int32", "int64", "float16", "float32", "float64", "complex64", "complex128"}
 INT64 = np.iinfo(np.int64)
 
 # --- creation ------------------------------------------------------------------------------------
@@ -117,6 +117,10 @@ def _list_expect(data, dtype):
 
 
 def _array_expect(a, dtype):
+    if a.dtype.kind == "c":  # complex arrays keep their dtype; a real dtype= would drop the imaginary parts
+        if dtype is not None or not a.dtype.isnative:
+            return Expect.error(TypeError), None
+        return Expect(a.copy(), a.dtype.name), None
     if a.dtype.kind not in "biuf":
         return Expect.error(TypeError), None
     native = a.dtype.name in HY_NUMPY_DTYPES and a.dtype.isnative
@@ -261,7 +265,7 @@ def prop_from_numpy(case):
         assert bool(t.all()) == bool(truth.all()) and bool(t.any()) == bool(truth.any()), what
         assert np.array_equal(to_numpy(t.logical_not()), ~truth), what
         return
-    assert np.array_equal(to_numpy(t), a, equal_nan=a.dtype.kind == "f"), what
+    assert np.array_equal(to_numpy(t), a, equal_nan=a.dtype.kind in "fc"), what
     t.fill_(1)  # shared memory: a write through the tensor shows in the array
     assert np.all(a == 1), f"{what}: the tensor does not share the array's memory"
 

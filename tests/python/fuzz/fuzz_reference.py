@@ -63,7 +63,8 @@ def result_type(*operands):
 
 def declared_dtypes(op):
     groups = {"all": DTYPES, "numeric": ["int32", "int64", "float32", "float64"],
-              "float": ["float16", "bfloat16", "float32", "float64"], "int": ["int32", "int64"], "bool": ["bool"]}
+              "float": ["float16", "bfloat16", "float32", "float64"], "int": ["int32", "int64"], "bool": ["bool"],
+              "complex": ["complex64", "complex128"], "all_and_complex": DTYPES + ["complex64", "complex128"]}
     out = set()
     for part in hy.ops.schema(op)["dtypes"].split(","):
         out.update(groups.get(part.strip(), [part.strip()]))

@@ -185,6 +185,40 @@ def test_schedulers_match_torch(name):
     _sched_values(*makers[name], n=14 if name == "cosine" else 25)
 
 
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("name", ["step", "cosine", "lambda", "linear"])
+def test_scheduler_built_over_a_restored_optimizer_keeps_its_lr_as_torch(name):
+    # Issue 14 (the faithful port): resuming = optimizer.load_state_dict, then a new scheduler, then its
+    # load_state_dict. hyflow's new scheduler reset the lr to initial_lr (closed form at epoch 0), so
+    # training after a resume ran at the undecayed lr while get_last_lr() showed the decayed one.
+    H, T = optim.lr_scheduler, torch.optim.lr_scheduler
+    makers = {"step": (lambda o: H.StepLR(o, 1, gamma=0.7), lambda o: T.StepLR(o, 1, gamma=0.7)),
+              "cosine": (lambda o: H.CosineAnnealingLR(o, 10), lambda o: T.CosineAnnealingLR(o, 10)),
+              "lambda": (lambda o: H.LambdaLR(o, lambda e: 0.5 ** e), lambda o: T.LambdaLR(o, lambda e: 0.5 ** e)),
+              "linear": (lambda o: H.LinearLR(o, 0.5, 1.0, 4), lambda o: T.LinearLR(o, 0.5, 1.0, 4))}
+    results = []
+    for lib, make, param in ((optim, makers[name][0], nn.Parameter(hy.zeros(2))),
+                             (torch.optim, makers[name][1], torch.nn.Parameter(torch.zeros(2)))):
+        opt = lib.SGD([param], lr=0.1)
+        sched = make(opt)
+        for _ in range(2):
+            opt.step()
+            sched.step()
+        saved_opt, saved_sched = opt.state_dict(), sched.state_dict()
+        opt2 = lib.SGD([param], lr=0.1)
+        opt2.load_state_dict(saved_opt)
+        sched2 = make(opt2)
+        after_new = opt2.param_groups[0]["lr"]
+        sched2.load_state_dict(saved_sched)
+        lrs = [after_new, opt2.param_groups[0]["lr"]]
+        for _ in range(3):
+            opt2.step()
+            sched2.step()
+            lrs.append(opt2.param_groups[0]["lr"])
+        results.append(lrs)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
+
+
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf])
 def test_clip_grad_norm_matches_torch(norm_type):
     rng = np.random.default_rng(0)

@@ -112,6 +112,27 @@ def test_emit_to_a_channel_that_is_not_an_output_fails_the_task():
     assert info.value.task == "make" and info.value.step == 0
 
 
+def test_emit_to_an_unknown_channel_suggests_the_close_name_and_a_declared_one_says_what_to_add():
+    wf = Workflow("emit-names")
+    losses = wf.channel("losses", capacity=8)
+    wf.channel("metrics")
+    seen = []
+
+    @wf.task(outputs=[losses])
+    def train(ctx):
+        for bad in ("lossses", "nothing_like_it", "metrics"):
+            with pytest.raises(ValueError) as info:
+                ctx.emit(bad, 1.0)
+            seen.append(str(info.value))
+
+    wf.task(lambda ctx, items: None, name="plot", inputs=[losses])
+    wf.run(steps=1)
+    assert seen == ["task 'train': ctx.emit to unknown channel 'lossses' (did you mean 'losses'?)",
+                    "task 'train': ctx.emit to unknown channel 'nothing_like_it'; its outputs are ['losses']",
+                    "task 'train' can only emit to its outputs ['losses'], got channel 'metrics'; add 'metrics' to "
+                    "the task's outputs=[...] to emit to it"]
+
+
 def backpressure_model(steps, capacity, every):
     """The steps a block channel's consumer fires at when its producer pushes one item every step: on
     schedule when something is unread, and off schedule as soon as `capacity` items are unread."""

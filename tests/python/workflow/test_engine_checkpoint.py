@@ -169,9 +169,12 @@ def test_an_unsupported_state_value_stops_the_run_naming_task_and_key(tmp_path):
     def keeps_a_function(ctx):
         ctx.state["callback"] = print
 
-    with pytest.raises(WorkflowError, match=r"checkpoint at step 2 failed.*'keeps_a_function'.*callback"):
+    with pytest.raises(WorkflowError, match=r"checkpoint at step 2 failed.*'keeps_a_function'.*callback") as info:
         wf.run(steps=5, checkpoint_every=2, checkpoint_dir=tmp_path)
     assert list_checkpoints(tmp_path) == []
+    # the TypeError docs/workflow.md promises is the error's cause; the message holds no pasted traceback
+    assert isinstance(info.value.__cause__, TypeError) and "state['callback']" in str(info.value.__cause__)
+    assert "At:" not in str(info.value) and "\n" not in str(info.value)
 
 
 def test_resuming_a_finished_run_hands_back_its_full_state(tmp_path):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import traceback
 
 import pytest
 
@@ -72,12 +73,50 @@ def test_spent_retries_raise_a_workflow_error_naming_task_step_and_cause():
     err = info.value
     msg = str(err)
     assert "task 'train'" in msg and "step 4" in msg and "2 attempt(s)" in msg
-    assert "FileNotFoundError: batch-4.npy is missing" in msg
-    assert "Traceback (most recent call last)" in msg and "load_batch" in msg  # the original traceback
+    assert msg == "workflow 'spent': task 'train' failed at step 4 after 2 attempt(s): " \
+                  "FileNotFoundError: batch-4.npy is missing"
     assert (err.task, err.step, err.attempts) == ("train", 4, 2)
     assert "load_batch" in err.traceback and "batch-4.npy" in err.traceback
     assert [f["task"] for f in err.failures] == ["train"] and err.cancelled == []
     assert err.result.state["train"] == {} and err.result.stats["tasks"]["train"]["failed"] == 2
+
+
+def test_workflow_error_chains_the_task_exception_with_its_traceback():
+    # Nothing is lost: the user's exception is the WorkflowError's __cause__, traceback intact (a notebook
+    # and an uncaught error print it above the WorkflowError), not text pasted into the message.
+    wf = Workflow("chained")
+
+    def load_batch(step):
+        raise FileNotFoundError(f"batch-{step}.npy is missing")
+
+    @wf.task
+    def train(ctx):
+        if ctx.step == 1:
+            load_batch(ctx.step)
+
+    with pytest.raises(WorkflowError) as info:
+        wf.run(steps=3)
+    err = info.value
+    cause = err.__cause__
+    assert isinstance(cause, FileNotFoundError) and str(cause) == "batch-1.npy is missing"
+    assert err.__suppress_context__
+    frames = [f.name for f in traceback.extract_tb(cause.__traceback__)]
+    assert frames[-2:] == ["train", "load_batch"]
+    assert "Traceback" not in str(err) and "task 'train'" in str(err) and "step 1" in str(err)
+    printed = "".join(traceback.format_exception(err))
+    assert "The above exception was the direct cause" in printed and "load_batch" in printed
+
+
+def test_a_failing_predicate_is_chained_too():
+    wf = Workflow("chained-when")
+
+    @wf.task(when=lambda ctx: 1 / 0)
+    def never(ctx):
+        pass
+
+    with pytest.raises(WorkflowError) as info:
+        wf.run(steps=2)
+    assert isinstance(info.value.__cause__, ZeroDivisionError) and info.value.task == "never"
 
 
 def failing_graph():

@@ -42,6 +42,11 @@ class FakeWorkflow:
         self.run_kwargs = kwargs
         if kwargs.get("steps") == 666:
             raise FakeError("task 'train' failed at step 3: boom")
+        if kwargs.get("steps") == 667:
+            try:
+                _load_batch()
+            except OSError as e:
+                raise FakeError("task 'train' failed at step 3: OSError: disk gone") from e
         return types.SimpleNamespace(stats={"steps": kwargs.get("steps"), "wall_s": 0.5,
                                             "tasks": {"sim": {"calls": 4}}, "channels": {}})
 
@@ -86,6 +91,17 @@ def test_failed_workflow_exits_1_with_the_error_and_still_writes_the_trace(workf
     err = capsys.readouterr().err
     assert "hyflow: task 'train' failed at step 3: boom" in err
     assert (tmp_path / "t.json").exists()
+
+
+def test_failed_workflow_prints_the_task_traceback_it_chains(workflow_file, capsys):
+    assert cli.main(["run", str(workflow_file), "--steps", "667"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last)") and "_load_batch" in err, err
+    assert err.rstrip().endswith("hyflow: task 'train' failed at step 3: OSError: disk gone")
+
+
+def _load_batch():
+    raise OSError("disk gone")
 
 
 def test_steps_must_come_from_somewhere(workflow_file, capsys):

@@ -180,3 +180,67 @@ def test_progress_uses_tqdm_when_installed(monkeypatch):
         bar.update_to(3)
         bar.update_to(10)
     assert calls == [("init", 10, "x"), ("update", 3), ("update", 7), ("close",)]
+
+
+def _fake_jupyter_kernel(monkeypatch):
+    """An IPython module whose shell says it is a Jupyter kernel, as tqdm.autonotebook checks."""
+    ipython = types.ModuleType("IPython")
+    shell = types.SimpleNamespace(config={"IPKernelApp": {}})
+    ipython.get_ipython = lambda: shell
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+
+
+def test_progress_shows_by_default_in_a_jupyter_kernel(monkeypatch):
+    # A kernel's stderr is no terminal, yet the notebook shows it under the cell: the bar is on by default.
+    _without_tqdm(monkeypatch)
+    _fake_jupyter_kernel(monkeypatch)
+    monkeypatch.setattr(sys, "stderr", FakeStream(tty=False))
+    with Progress(2, desc="nb") as bar:
+        bar.update_to(2)
+    assert sys.stderr.getvalue().endswith("] 2/2 100%\n")
+
+
+def test_progress_falls_back_to_tqdm_text_bar_when_the_notebook_widget_cannot_start(monkeypatch):
+    # tqdm.auto in a kernel without ipywidgets raises ImportError when the bar is built
+    made = []
+
+    class WidgetTqdm:
+        def __init__(self, **kw):
+            raise ImportError("IProgress not found. Please update jupyter and ipywidgets.")
+
+    class TextTqdm:
+        def __init__(self, **kw):
+            made.append(kw["total"])
+
+        def close(self):
+            made.append("closed")
+
+    auto, std = types.ModuleType("tqdm.auto"), types.ModuleType("tqdm.std")
+    auto.tqdm, std.tqdm = WidgetTqdm, TextTqdm
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+    monkeypatch.setitem(sys.modules, "tqdm.std", std)
+    with Progress(5, enabled=True):
+        pass
+    assert made == [5, "closed"]
+
+
+def test_workflow_display_renders_the_svg_once(monkeypatch):
+    # Jupyter calls every _repr_*_ method: the SVG must come from one call, in one mime type.
+    from hyflow.workflow import Workflow
+    rendered = []
+
+    def fake_render(dot):
+        rendered.append(dot)
+        return "<svg>graph</svg>"
+
+    monkeypatch.setattr(observe, "render_svg", fake_render)
+    wf = Workflow("shown")
+    wf.task(lambda ctx: None, name="only")
+    reprs = sorted(name for name in dir(wf) if name.startswith("_repr_") and name.endswith("_"))
+    assert reprs == ["_repr_mimebundle_"]
+    bundle = wf._repr_mimebundle_()
+    assert bundle == {"image/svg+xml": "<svg>graph</svg>", "text/plain": repr(wf)} and len(rendered) == 1
+    monkeypatch.setattr(observe, "render_svg", lambda dot: None)  # no Graphviz: the DOT text, escaped
+    bundle = wf._repr_mimebundle_()
+    assert bundle["text/html"].startswith("<pre>digraph &quot;shown&quot;") and "image/svg+xml" not in bundle

@@ -1,7 +1,9 @@
 """Native code for fusion groups (docs/compiler.md, "Codegen"), one job per file:
 
 * ``lowering``     — one elementwise node: its scalar expression variant, compute type, parameters;
-* ``kernel_source``— one group's C++ function (the ABI of csrc/compiler/kernel_launch.h);
+* ``kernel_source``— one elementwise group's C++ function (the ABI of csrc/compiler/kernel_launch.h);
+* ``row_kernel``   — reductions over trailing dims and the elementwise ops around them, one loop nest per row;
+* ``stencil_kernel``— elementwise groups reading rolls / periodic Laplacians as index arithmetic;
 * ``plan``         — which groups of a graph compile, where each runs, why others do not;
 * ``toolchain``    — the system C++ compiler, the disk cache, dlopen;
 * ``build``        — a graph's groups into one loaded module and their launchers.

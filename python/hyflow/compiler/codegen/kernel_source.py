@@ -15,16 +15,23 @@ and the outer coordinates advance once per row.
 """
 from .lowering import C_TYPES, dtype_name, literal_of_number
 
-__all__ = ["KernelSpec", "emit_kernel"]
+__all__ = ["KernelSpec", "emit_kernel", "generated_cpp", "node_statement"]
+
+
+def generated_cpp(text):
+    """An expression's C++ as generated code calls it: the hy::gen:: names of csrc/kernels/fast_math.h
+    (vectorizable exp/log/tanh/... for float and double, scalar_math.h's primitives for the rest)."""
+    return text.replace("hy::scalar::", "hy::gen::")
 
 
 class KernelSpec:
     """A generated kernel: ``name``, ``source`` (the function), ``inputs`` / ``outputs`` (Values, operand
     order), ``shape`` (iteration space), ``numel`` and the operand layout the launcher checks."""
 
-    def __init__(self, name, source, inputs, outputs, shape, numel, operand_meta):
+    def __init__(self, name, source, inputs, outputs, shape, numel, operand_meta, grain=None):
         self.name, self.source, self.inputs, self.outputs = name, source, inputs, outputs
         self.shape, self.numel, self.operand_meta = shape, numel, operand_meta
+        self.grain = grain  # work items below which the launch runs inline (None: the elementwise grain)
 
 
 def _broadcast_strides(meta, shape):
@@ -52,6 +59,28 @@ def _collapse(shape, operand_strides):
                 del st[i]
         i -= 1
     return sizes, strides
+
+
+def node_statement(low, names, produced, literals, ctype, var=None):
+    """One C++ statement computing ``low``'s node into a local ``v<id>`` (recorded in ``names``): its
+    scalar expression over the locals of its inputs (``names``), literals, each converted to the node's
+    compute type as eager's casts do. ``produced`` maps value ids made in the kernel to their lowering
+    (or an object with ``result``, the C++ type of the local), ``ctype`` the C++ type of external operands;
+    ``var`` names the local (default ``v<id>``)."""
+    out = low.node.output_values()[0]
+    arg_names = {}
+    for argname, v in low.tensor_args:
+        src = names.get(v.id) or literals[v.id]
+        src_type = produced[v.id].result if v.id in produced else (
+            ctype.get(v.id) or C_TYPES[dtype_name(v.meta.dtype)])
+        kind = low.expr.arg_kinds[argname]
+        want = "bool" if kind == "bool" else low.compute
+        arg_names[argname] = src if src_type == want else f"static_cast<{want}>({src})"
+    arg_names.update(low.params)
+    expr = generated_cpp(low.expr.cpp(arg_names, type_name=low.compute))
+    var = var or f"v{out.id}"
+    names[out.id] = var
+    return f"const {low.result} {var} = static_cast<{low.result}>({expr});  // {low.node.op}"
 
 
 def _index(base, stride):
@@ -100,20 +129,7 @@ def emit_kernel(name, lowerings, outputs, shape):
         names[v.id] = f"a{k}"
         body.append(f"const {ctype[v.id]} a{k} = p{k}[{_index(f'o{k}', strides[k][-1] if ndim else 0)}];")
     for low in lowerings:
-        out = low.node.output_values()[0]
-        arg_names = {}
-        for argname, v in low.tensor_args:
-            src = names.get(v.id) or literals[v.id]
-            src_type = produced[v.id].result if v.id in produced else (
-                ctype.get(v.id) or C_TYPES[dtype_name(v.meta.dtype)])
-            kind = low.expr.arg_kinds[argname]
-            want = "bool" if kind == "bool" else low.compute
-            arg_names[argname] = src if src_type == want else f"static_cast<{want}>({src})"
-        arg_names.update(low.params)
-        expr = low.expr.cpp(arg_names, type_name=low.compute)
-        var = f"v{out.id}"
-        names[out.id] = var
-        body.append(f"const {low.result} {var} = static_cast<{low.result}>({expr});  // {low.node.op}")
+        body.append(node_statement(low, names, produced, literals, ctype))
     for k, v in enumerate(outputs):
         idx = len(inputs) + k
         src = names[v.id]

@@ -10,26 +10,33 @@ elementwise groups (passes/fusion.py, single nodes included), and keeps a group 
   their data dependencies; otherwise it runs at its last member's position, so no outside node between
   its members may read one of its values or write the memory of one of its inputs;
 * it pays off: a group of one op whose eager kernel is already vectorized with Eigen's packet math (exp,
-  tanh, erf ...: generated code calls libm) stays eager unless ``HYFLOW_CODEGEN=all``.
+  tanh, erf ...) stays eager unless ``HYFLOW_CODEGEN=all``, and so does a group of shifted reads alone.
+
+Reductions over trailing dims first form *row-reduction* groups with the elementwise nodes around them
+(row_kernel.py); ``roll`` and the stencil ops join elementwise groups as shifted reads (*stencil* groups,
+stencil_kernel.py).
 
 Every group left out is reported with its reason (explain shows them).
 """
 import os
 
-from ..passes import partition_fusion_groups
+from ..passes import partition_fusion_groups, partition_row_groups
 from ...ops import scalar_expr
 from .kernel_source import emit_kernel
 from .lowering import NotLowerable, lower_node
+from .row_kernel import emit_row_kernel, lower_reduction
+from .stencil_kernel import emit_stencil_kernel, lower_stencil
 from .schedule import fits_in_place, in_place_order, topological_order
 
 __all__ = ["GroupPlan", "plan_graph", "codegen_mode"]
 
 
 class GroupPlan:
-    """A fusion group: ``nodes``, and either ``spec`` (its KernelSpec) or ``reason`` (why it runs eagerly)."""
+    """A fusion group: ``nodes``, ``kind`` ("elementwise" or "row-reduction"), and either ``spec`` (its
+    KernelSpec) or ``reason`` (why it runs eagerly)."""
 
-    def __init__(self, nodes, spec=None, reason=None):
-        self.nodes, self.spec, self.reason = nodes, spec, reason
+    def __init__(self, nodes, spec=None, reason=None, kind="elementwise"):
+        self.nodes, self.spec, self.reason, self.kind = nodes, spec, reason, kind
 
     @property
     def ops(self):
@@ -65,20 +72,57 @@ def plan_graph(graph, mode=None):
     """(plans, not_lowered, order): every GroupPlan, {id(node): reason} for elementwise nodes that cannot be
     lowered, and the execution order (schedule.py) as ("node", Node) / ("group", GroupPlan) steps."""
     mode = mode or codegen_mode()
-    lowerings, not_lowered = {}, {}
+    lowerings, reductions, stencils, not_lowered = {}, {}, {}, {}
     for n in graph.nodes:
-        if n.lowering != "elementwise":
-            continue
         try:
-            lowerings[id(n)] = lower_node(n)
+            if n.lowering == "elementwise":
+                lowerings[id(n)] = lower_node(n)
+            elif n.lowering == "reduction":
+                reductions[id(n)] = lower_reduction(n)
+            elif n.lowering == "stencil":
+                stencils[id(n)] = lower_stencil(n)
         except NotLowerable as e:
             not_lowered[id(n)] = str(e)
-    if mode == "off" or not lowerings:
+    if mode == "off" or not (lowerings or reductions):
         return [], not_lowered, [("node", n) for n in graph.nodes]
-    groups = partition_fusion_groups(graph, min_size=1, fusible=lambda n: id(n) in lowerings)
     users = graph.users()
     returned = {v.id for v in graph.output_values()}
     plans, accepted = [], []
+
+    def materialized(members):
+        ids = {id(n) for n in members}
+        produced = {v.id: v for n in members for v in n.output_values()}
+        return produced, [v for vid, v in produced.items()
+                          if vid in returned or any(id(u) not in ids for u in users.get(vid, []))]
+
+    # Row-reduction groups first (they take the elementwise nodes around their reductions), then
+    # elementwise groups from the lowerable nodes left.
+    def row_space(n):
+        r = reductions.get(id(n))
+        return None if r is None else (r.full, r.k, r.keepdim)
+
+    taken = set()
+    for g in partition_row_groups(graph, row_space, lambda n: id(n) in lowerings):
+        plan = GroupPlan(g.nodes, kind="row-reduction")
+        red = next(reductions[id(n)] for n in g.nodes if id(n) in reductions)
+        _, outputs = materialized(g.nodes)
+        if not outputs:
+            plan.reason = "nothing outside the group reads its values"
+        elif len(g.nodes) == 1 and mode != "all":
+            plan.reason = "a single reduction (its eager kernel is already vectorized and parallel)"
+        else:
+            try:
+                plan.spec = emit_row_kernel(f"hyk_r{len(plans)}", g.nodes, lowerings, reductions, outputs,
+                                            red.full, red.k)
+                accepted.append((plan, outputs, red.full))
+                taken |= {id(n) for n in g.nodes}
+            except NotLowerable as e:
+                plan.reason = str(e)
+        plans.append(plan)
+
+    groups = partition_fusion_groups(
+        graph, min_size=1, stencils=True,
+        fusible=lambda n: (id(n) in lowerings or id(n) in stencils) and id(n) not in taken)
     for g in groups:
         members = g.nodes
         ids = {id(n) for n in members}
@@ -86,13 +130,18 @@ def plan_graph(graph, mode=None):
         outputs = [v for vid, v in produced.items()
                    if vid in returned or any(id(u) not in ids for u in users.get(vid, []))]
         shape = _broadcast([v.meta.shape for v in produced.values()])
-        plan = GroupPlan(members)
+        plan = GroupPlan(members, kind=g.kind)
+        shifted = [n for n in members if id(n) in stencils]
         if not outputs:
             plan.reason = "nothing outside the group reads its values"
         elif shape is None:
             plan.reason = "member shapes do not broadcast together"
         elif any(v.meta.shape != shape for v in outputs):
             plan.reason = "an output read outside the group is smaller than the iteration space"
+        elif shifted and any(tuple(n.output_values()[0].meta.shape) != shape for n in shifted):
+            plan.reason = "a shifted read of a value smaller than the iteration space"
+        elif len(shifted) == len(members) and mode != "all":
+            plan.reason = "only shifted reads (eager's copy is as fast)"
         elif len(members) == 1 and mode != "all" and _vectorized_in_eager(lowerings[id(members[0])]):
             plan.reason = "a single op whose eager kernel is already vectorized (Eigen packet math)"
         else:
@@ -120,5 +169,11 @@ def plan_graph(graph, mode=None):
         accepted = kept
         order = in_place_order(graph, [p for p, _, _ in accepted])
     for k, (plan, outputs, shape) in enumerate(accepted):
-        plan.spec = emit_kernel(f"hyk_{k}", [lowerings[id(n)] for n in plan.nodes], outputs, shape)
+        if plan.kind == "stencil":
+            plan.spec = emit_stencil_kernel(f"hyk_{k}", plan.nodes, lowerings, stencils, outputs, shape)
+        elif plan.kind != "row-reduction":
+            plan.spec = emit_kernel(f"hyk_{k}", [lowerings[id(n)] for n in plan.nodes], outputs, shape)
+    for plan in plans:
+        if plan.reason is not None:
+            plan.spec = None
     return plans, not_lowered, order

@@ -44,6 +44,9 @@ HEADER_DIR = next((d for d in _HEADER_CANDIDATES if os.path.exists(os.path.join(
 
 _COMPILE_TIMEOUT_S = 120
 
+#: The headers generated code includes (their text is part of every cache key).
+_HEADERS = ("scalar_math.h", "fast_math.h")
+
 
 class ToolchainError(RuntimeError):
     """Compiling or loading generated code failed; the message names the reason."""
@@ -106,10 +109,12 @@ def compile_flags(capability=None):
     (``HYFLOW_CPU_CAPABILITY`` caps it), so generated code never uses an instruction set the user
     disabled: ``avx512`` -> ``-march=native`` (the running CPU), ``avx2`` -> ``-march=x86-64-v3``,
     ``default`` -> ``-march=x86-64-v2``. No ``-ffast-math``: NaN, inf and signed zeros must be eager's,
-    and ``-ffp-contract=off``: ``x * y + 1`` must round twice, as two eager ops do, not once in an FMA."""
+    and ``-ffp-contract=off``: ``x * y + 1`` must round twice, as two eager ops do, not once in an FMA.
+    ``-fopenmp-simd`` honours the ``#pragma omp simd reduction`` of row kernels (vector-lane partial sums
+    without -ffast-math); it needs no OpenMP runtime."""
     capability = capability or _capability()
     flags = ["-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off",
-             "-fvisibility=hidden", "-w"]
+             "-fopenmp-simd", "-fvisibility=hidden", "-w"]
     if platform.machine() in ("x86_64", "AMD64"):
         flags += {"avx512": ["-march=native"], "avx2": ["-march=x86-64-v3", "-mtune=native"]}.get(
             capability, ["-march=x86-64-v2", "-mtune=native"])
@@ -120,8 +125,11 @@ def compile_flags(capability=None):
 def _header_digest():
     if HEADER_DIR is None:
         raise ToolchainError("scalar_math.h was not found beside the hyflow package")
-    with open(os.path.join(HEADER_DIR, "scalar_math.h"), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    h = hashlib.sha256()
+    for name in _HEADERS:
+        with open(os.path.join(HEADER_DIR, name), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
 
 
 def _sha256_file(path):

@@ -9,7 +9,7 @@ from .dce import eliminate_dead_code
 from .cse import eliminate_common_subexpressions
 from .constant_fold import fold_constants
 from .simplify import simplify_algebra
-from .fusion import FusionGroup, partition_fusion_groups
+from .fusion import FusionGroup, partition_fusion_groups, partition_row_groups
 
 __all__ = ["eliminate_dead_code", "eliminate_common_subexpressions", "fold_constants", "simplify_algebra",
-           "FusionGroup", "partition_fusion_groups"]
+           "FusionGroup", "partition_fusion_groups", "partition_row_groups"]

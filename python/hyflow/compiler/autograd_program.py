@@ -1,0 +1,170 @@
+"""A compiled region that autograd records as ONE node: compiled forward, compiled backward.
+
+:func:`compile_autograd` builds it from an optimized forward graph (docs/compiler.md, "Compiled backward"):
+
+1. parameters and other captured tensors that require grad become graph inputs (read by reference at each
+   call, so optimizer steps are seen; gradients flow to them through the node's edges);
+2. the backward graph is traced from eager autograd over a replay of the forward (backward_trace.py);
+3. saved values are chosen, elementwise values recomputed in backward (saved_values.py);
+4. both graphs go through the same passes and code generator; the forward runs with grad mode off and
+   also returns the saved values.
+
+At run time :class:`AutogradProgram` runs the forward and records one node with
+``_C._autograd.record_function`` (the mechanism of ``hy.autograd.Function``): its edges lead to the
+inputs that require grad, its backward runs the compiled backward program. Semantics are eager's: without
+``retain_graph`` the node drops its saved values after one backward (a second raises the usual error); a
+saved input modified in place before backward raises the usual error. ``create_graph=True`` (higher order)
+replays the forward op by op with autograd and differentiates that eagerly, so higher derivatives are
+exact — not compiled.
+"""
+from .. import _C
+from ._log import log
+from . import _pytree
+from .backward_trace import NotTraceable, differentiable_outputs, trace_backward
+from .codegen import build_graph_kernels
+from .ir import contiguous_strides
+from .pipeline import optimize
+from .replay import Program
+from .saved_values import split_joint
+
+__all__ = ["AutogradProgram", "compile_autograd", "NotTraceable"]
+
+_set_grad = _C._autograd.set_grad_enabled
+_grad_enabled = _C._autograd.is_grad_enabled
+_record = _C._autograd.record_function
+_VERSION_ERROR = ("one of the variables needed for gradient computation has been modified by an inplace "
+                  "operation: [{} tensor of shape {}] is at version {}; expected version {} instead.")
+
+
+def needs_autograd(graph):
+    """Whether autograd must record this graph's call: some returned value requires grad."""
+    return _grad_enabled() and bool(differentiable_outputs(graph))
+
+
+def compile_autograd(graph, tensors, name, timings=None):
+    """An AutogradProgram for the optimized forward ``graph`` traced with input ``tensors``; raises
+    NotTraceable (the caller replays op by op) when the region cannot be compiled as one node."""
+    writers = [n.op for n in graph.nodes if n.written_values() or not n.entry.get("builtin")]
+    if writers:
+        raise NotTraceable(f"the region writes memory or calls a user op ({writers[0]})")
+    lifted = [v for v in graph.captured if v.kind == "captured" and v.meta.requires_grad]
+    for v in lifted:                     # parameters become inputs (not baked constants)
+        graph.captured.remove(v)
+        v.kind = "input"
+        graph.inputs.append(v)
+    lifted_tensors = [v.tensor for v in lifted]
+    eager_forward = Program(graph)       # the original grad modes: for the trace and for create_graph
+    trace = trace_backward(eager_forward, graph, list(tensors) + lifted_tensors)
+    bgraph, saved = split_joint(graph, trace)
+    bgraph = optimize(bgraph, None)
+    bkernels = build_graph_kernels(bgraph)
+
+    # The forward: grad mode off for every node (the region's one node stands for them), and it also
+    # returns the saved intermediates.
+    saved_nodes = [v for v in saved if v.kind == "node"]
+    graph.outputs = (graph.outputs, tuple(saved_nodes))
+    for n in graph.nodes:
+        n.grad_enabled = False
+    try:
+        fkernels = build_graph_kernels(graph)
+        forward = Program(graph, fkernels)
+    finally:
+        graph.outputs = graph.outputs[0]  # explain and guards see the user's outputs
+    if timings is not None:
+        timings["backward_codegen"] = bkernels.seconds
+    log(f"{name}: compiled backward, {len(bgraph.nodes)} nodes, saves {len(saved)} value(s) "
+        f"({len(saved_nodes)} intermediates)")
+    return AutogradProgram(name, graph, forward, Program(bgraph, bkernels), eager_forward, trace.diff_outputs,
+                           saved, lifted_tensors, fkernels, bkernels, bgraph)
+
+
+class AutogradProgram:
+    """Runs a forward Program under no_grad and records one autograd node whose backward runs the
+    backward Program. Same ``run(inputs)`` as a Program (the graph's own inputs; parameters are added)."""
+
+    def __init__(self, name, graph, forward, backward, eager_forward, diff_outputs, saved, lifted, fkernels,
+                 bkernels, bgraph):
+        self.name = name
+        self.graph, self.forward, self.backward, self.eager_forward = graph, forward, backward, eager_forward
+        self.kernels, self.backward_kernels, self.backward_graph = fkernels, bkernels, bgraph
+        self.lifted = lifted
+        self.diff_inputs = [i for i, v in enumerate(graph.inputs) if v.meta.requires_grad]
+        leaves, self.structure = _pytree.flatten(graph.outputs)
+        self.out_positions = [[p for p, x in enumerate(leaves) if x is v] for v in diff_outputs]
+        # The backward was traced with contiguous gradients (backward_trace.py), whatever the outputs' layout.
+        self.grad_meta = [(list(v.meta.shape), contiguous_strides(v.meta.shape), v.meta.dtype) for v in diff_outputs]
+        returned = {v.id for v in graph.output_values()}
+        index = {v.id: i for i, v in enumerate(graph.inputs)}
+        node_k = 0
+        self.saved_plan = []             # ("in", input index) or ("out", k, is_returned)
+        for v in saved:
+            if v.kind == "node":
+                self.saved_plan.append(("out", node_k, v.id in returned))
+                node_k += 1
+            else:
+                self.saved_plan.append(("in", index[v.id], False))
+
+    def run(self, inputs):
+        inputs = list(inputs) + self.lifted
+        ambient = _grad_enabled()
+        _set_grad(False)
+        try:
+            tree, extra = self.forward.run(inputs)
+        finally:
+            _set_grad(ambient)
+        leaves, structure = _pytree.flatten(tree)
+        saved = []
+        for kind, k, returned in self.saved_plan:
+            t = inputs[k] if kind == "in" else extra[k]
+            # A returned value gets this node as grad_fn; keeping it with that history would make
+            # node -> backward -> value -> node a cycle Python's GC cannot see.
+            saved.append(t.detach() if returned else t)
+        versions = [t._version for t in saved]
+        diff_inputs = [inputs[i] for i in self.diff_inputs]
+        region = self
+
+        def backward(*grads):
+            if _grad_enabled():          # create_graph=True: differentiate an eager replay instead
+                return region._eager_backward(inputs, diff_inputs, grads)
+            for t, v in zip(saved, versions):
+                if t._version != v:
+                    raise RuntimeError(_VERSION_ERROR.format(t.dtype, tuple(t.shape), t._version, v))
+            gs = [region._grad_like(g, meta) for g, meta in zip(grads, region.grad_meta)]
+            return tuple(region.backward.run(gs + saved))
+
+        outs = [leaves[p[0]] for p in self.out_positions]
+        recorded = _record(self.name + "Backward", backward, diff_inputs, outs)
+        for positions, r in zip(self.out_positions, recorded):
+            for p in positions:
+                leaves[p] = r
+        return _pytree.unflatten(structure, leaves)
+
+    @staticmethod
+    def _grad_like(g, meta):
+        """The gradient in the layout the backward was compiled for (the engine may hand an expanded or
+        otherwise strided one; a missing one is zeros)."""
+        shape, strides, dtype = meta
+        if g is None:
+            return _C.ops.zeros(shape, dtype=dtype)
+        if g.dtype != dtype:
+            g = g.to(dtype)
+        if tuple(g.stride()) != strides:
+            g = g.contiguous()
+            if tuple(g.stride()) != strides:   # size-1 dims may carry any stride: copy into the exact layout
+                g = _C.ops.empty(shape, dtype=dtype).copy_(g)
+        return g
+
+    def _eager_backward(self, inputs, diff_inputs, grads):
+        log(f"{self.name}: create_graph=True: backward runs eagerly over a replay of the forward")
+        from .. import autograd
+        tree = self.eager_forward.run(inputs)
+        leaves, _ = _pytree.flatten(tree)
+        outs, gs = [], []
+        for positions, g in zip(self.out_positions, grads):
+            o = leaves[positions[0]]
+            if g is not None and o.requires_grad:
+                outs.append(o)
+                gs.append(g)
+        if not outs:
+            return tuple(None for _ in diff_inputs)
+        return tuple(autograd.grad(outs, diff_inputs, gs, create_graph=True, allow_unused=True))
