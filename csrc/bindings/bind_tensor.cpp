@@ -8,6 +8,7 @@
 #include "hyflow/ops/linalg.h"
 #include "hyflow/ops/tensor.h"
 #include "hyflow/ops/unary.h"
+#include "kernels/device_copy.h"
 
 namespace py = pybind11;
 
@@ -112,7 +113,9 @@ py::object item(const Tensor& t) {
   capture::note_graph_break("a tensor's value read in Python (item(), bool(), float(), int())");
   HY_CHECK(t.numel() == 1, ValueError, "item(): only a tensor with exactly one element can be converted to a "
            "Python number, got shape ", t.shape());
-  return element_to_python(static_cast<const char*>(t.raw_data()), t.dtype());
+  // A device value is copied to the host first (a synchronizing copy, as in torch).
+  const Tensor host = t.device().is_cpu() ? t : tensor_to_device(t, kCPU, false);
+  return element_to_python(static_cast<const char*>(host.raw_data()), host.dtype());
 }
 
 }  // namespace
@@ -165,7 +168,8 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       .def("item", &item, "The single element as a Python number.")
       .def("tolist", [](const Tensor& t) {
              capture::note_graph_break("a tensor's value read in Python (tolist())");
-             return tolist_rec(static_cast<const char*>(t.raw_data()), t, 0); },
+             const Tensor host = t.device().is_cpu() ? t : tensor_to_device(t, kCPU, false);
+             return tolist_rec(static_cast<const char*>(host.raw_data()), host, 0); },
            "Nested Python lists (a Python number for a 0-d tensor).")
       .def("__len__", [](const Tensor& t) {
         HY_CHECK(t.dim() > 0, TypeError, "len() of a 0-d tensor");
