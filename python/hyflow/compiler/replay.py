@@ -6,9 +6,14 @@ and random ops draw from the generator as eager would. A compiled group (codegen
 codegen/plan.py: only when autograd need not record it) runs as one call at the position of its last
 node: its materialized outputs are allocated here with the traced sizes, strides and dtypes, and the
 launcher checks them and runs the loop with the GIL released over the thread pool.
+
+A graph traced with symbolic sizes (symbolic.py) runs with the call's symbol values (``run(inputs, env)``):
+outputs are allocated with the sizes they evaluate to, and each kernel gets its run-time sizes in ``meta``
+(codegen/sizes.py). Nodes outside groups need nothing: eager ops compute their own shapes.
 """
 from .. import _C
 from .ir import Value, contiguous_strides
+from .symbolic import Dim, SymMeta, evaluate
 
 __all__ = ["Program"]
 
@@ -47,7 +52,8 @@ class Program:
                 plan, kernel = compiled[id(n)]
                 ins = [slot[v.id] for v in plan.spec.inputs]
                 outs = [(_assign(slot, v), _allocator(v.meta)) for v in plan.spec.outputs]
-                self.steps.append((None, kernel, ins, outs, None))
+                sizes = plan.spec.sizes if plan.spec.sizes.dynamic else None
+                self.steps.append((None, kernel, ins, outs, sizes))
                 continue
             self._add_node_step(n, slot)
         self.n_slots = len(slot)
@@ -68,27 +74,32 @@ class Program:
                 outs.append(_assign(slot, r))
         self.steps.append((fn, pos, kw, outs, n.grad_enabled))
 
-    def run(self, inputs):
-        """Run the graph on ``inputs`` (one tensor per graph input, in order); returns the output tree."""
-        return _tree_build(self.output_slots, self.execute(inputs))
+    def run(self, inputs, env=None):
+        """Run the graph on ``inputs`` (one tensor per graph input, in order); returns the output tree.
+        ``env``: the symbol values of this call (a graph with symbolic sizes)."""
+        return _tree_build(self.output_slots, self.execute(inputs, env))
 
-    def execute(self, inputs):
+    def execute(self, inputs, env=None):
         """Run the graph on ``inputs``; returns every slot's tensor (index them with ``slot_of``)."""
+        syms = env
         env = [None] * self.n_slots
         env[:self.n_inputs] = inputs
         for i, t in self.fixed:
             env[i] = t
         ambient = _grad_enabled()
         for fn, pos, kw, outs, grad_enabled in self.steps:
-            if fn is None:  # a compiled group: pos is its FusedKernel, kw the input slots
-                tensors = [env[i] for i in kw]
+            if fn is None:  # a compiled group: pos is its FusedKernel, kw the input slots, grad_enabled
+                tensors = [env[i] for i in kw]   # its KernelSizes when it takes run-time sizes
                 for i, alloc in outs:
-                    env[i] = t = alloc()
+                    env[i] = t = alloc(syms)
                     tensors.append(t)
-                pos.run(tensors)
+                if grad_enabled is None:
+                    pos.run(tensors)
+                else:
+                    pos.run_with_meta(tensors, grad_enabled.meta(syms))
                 continue
-            args = [_resolve(r, env) for _, r in pos]
-            kwargs = {name: _resolve(r, env) for name, r in kw}
+            args = [_resolve(r, env, syms) for _, r in pos]
+            kwargs = {name: _resolve(r, env, syms) for name, r in kw}
             if grad_enabled != ambient:
                 _set_grad(grad_enabled)
                 try:
@@ -109,13 +120,16 @@ class Program:
 
 
 def _allocator(meta):
-    """A function making an uninitialized tensor with ``meta``'s sizes, strides and dtype."""
+    """A function of the call's symbol values making an uninitialized tensor with ``meta``'s sizes, strides
+    and dtype."""
+    if isinstance(meta, SymMeta) and meta.is_symbolic():
+        return lambda syms: _allocator(meta.at(syms))(None)
     shape, strides, dtype = list(meta.shape), list(meta.strides), meta.dtype
     if tuple(strides) == contiguous_strides(meta.shape):
-        return lambda: _empty(shape, dtype=dtype)
+        return lambda syms: _empty(shape, dtype=dtype)
     # Eager kept an input's layout (e.g. a transposed operand): same strides, over a dense block.
     span = 1 + sum((n - 1) * s for n, s in zip(shape, strides) if n > 0)
-    return lambda: _empty([span], dtype=dtype).as_strided(shape, strides)
+    return lambda syms: _empty([span], dtype=dtype).as_strided(shape, strides)
 
 
 _empty = _C.ops.empty
@@ -137,15 +151,19 @@ def _arg_ref(a, slot):
         return ("slot", slot[a.id])
     if isinstance(a, list) and any(isinstance(x, Value) for x in a):
         return ("list", [slot[x.id] for x in a])
+    if isinstance(a, list) and any(isinstance(x, Dim) for x in a):
+        return ("dims", a)     # a symbolic shape argument (a backward graph's expand/view)
     return ("const", a)
 
 
-def _resolve(ref, env):
+def _resolve(ref, env, syms=None):
     kind, x = ref
     if kind == "slot":
         return env[x]
     if kind == "list":
         return [env[i] for i in x]
+    if kind == "dims":
+        return [evaluate(n, syms) for n in x]
     return x
 
 
