@@ -52,7 +52,8 @@ def compile(fn=None, *, dynamic=None, mode="default"):  # noqa: A001 (hy.compile
     ``dynamic``: True compiles with symbolic sizes from the first call (a changing batch or grid size
     does not recompile); None (default) specializes to exact sizes until a call differs from an earlier
     one only in sizes, then compiles the dims that changed symbolically; False always specializes.
-    ``mode``: "default" or "max-autotune" (behaves as "default" for now).
+    ``mode``: "default" (heuristic launch parameters) or "max-autotune" (each kernel's launch grain is
+    measured once per kernel, size class and machine, and cached on disk: codegen/autotune.py).
     """
     if dynamic is not None and not isinstance(dynamic, bool):
         raise TypeError(f"compile(): dynamic must be None, True or False, got {dynamic!r}")
@@ -220,7 +221,7 @@ class CompiledFunction:
                 self._symbolize(entry, tr.graph, dyn)
             if entry.program is None:
                 entry.kernels = build_graph_kernels(entry.graph)
-                entry.program = Program(entry.graph, entry.kernels)
+                entry.program = Program(entry.graph, entry.kernels, autotune=self.mode == "max-autotune")
             entry.timings["codegen"] = entry.kernels.seconds
             if entry.kernels.error is not None:
                 _warn_codegen_once(f"{self._name()}: fused groups run op by op (no native code): "

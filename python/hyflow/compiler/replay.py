@@ -25,10 +25,13 @@ class Program:
     """A Graph prepared for replay: values become slots of one list, each node a call with its arguments
     resolved into positional and keyword parts once."""
 
-    def __init__(self, graph, kernels=None):
-        """``kernels``: a codegen.GraphKernels whose compiled groups replace their nodes (None: replay all)."""
+    def __init__(self, graph, kernels=None, autotune=False):
+        """``kernels``: a codegen.GraphKernels whose compiled groups replace their nodes (None: replay all).
+        ``autotune`` (mode="max-autotune"): the first run of each kernel chooses its launch grain by
+        measurement or from the disk cache (codegen/autotune.py)."""
         self.graph = graph
         self.kernels = kernels
+        self.tuning = {}   # step index -> GroupPlan whose grain is still to choose
         slot = {}
         for v in graph.inputs:
             slot[v.id] = len(slot)
@@ -53,6 +56,8 @@ class Program:
                 ins = [slot[v.id] for v in plan.spec.inputs]
                 outs = [(_assign(slot, v), _allocator(v.meta)) for v in plan.spec.outputs]
                 sizes = plan.spec.sizes if plan.spec.sizes.dynamic else None
+                if autotune:
+                    self.tuning[len(self.steps)] = plan
                 self.steps.append((None, kernel, ins, outs, sizes))
                 continue
             self._add_node_step(n, slot)
@@ -87,12 +92,14 @@ class Program:
         for i, t in self.fixed:
             env[i] = t
         ambient = _grad_enabled()
-        for fn, pos, kw, outs, grad_enabled in self.steps:
+        for k, (fn, pos, kw, outs, grad_enabled) in enumerate(self.steps):
             if fn is None:  # a compiled group: pos is its FusedKernel, kw the input slots, grad_enabled
                 tensors = [env[i] for i in kw]   # its KernelSizes when it takes run-time sizes
                 for i, alloc in outs:
                     env[i] = t = alloc(syms)
                     tensors.append(t)
+                if self.tuning:
+                    pos = self._tune(k, tensors, syms)
                 if grad_enabled is None:
                     pos.run(tensors)
                 else:
@@ -117,6 +124,25 @@ class Program:
                 else:
                     env[o] = r
         return env
+
+
+    def _tune(self, k, tensors, syms):
+        """Choose step ``k``'s launch grain (max-autotune) and put the tuned launcher in its place."""
+        plan = self.tuning.pop(k, None)
+        fn, kernel, ins, outs, sizes = self.steps[k]
+        if plan is None:
+            return kernel
+        from .codegen import autotune, build
+        meta = None if sizes is None else sizes.meta(syms)
+        work = evaluate(plan.spec.numel, syms) if syms is not None else plan.spec.numel
+        grain = plan.spec.grain or build.GRAIN
+        default = grain.value(syms) if hasattr(grain, "value") else grain
+        address = self.kernels.module.address(plan.spec.name)
+        chosen = autotune.choose_grain(self.kernels.module.path, plan.spec.name, work, default,
+                                       lambda g: build.make_launcher(address, plan.spec, g), tensors, meta)
+        kernel = build.make_launcher(address, plan.spec, chosen)
+        self.steps[k] = (fn, kernel, ins, outs, sizes)
+        return kernel
 
 
 def _allocator(meta):
