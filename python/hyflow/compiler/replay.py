@@ -13,7 +13,7 @@ outputs are allocated with the sizes they evaluate to, and each kernel gets its 
 """
 from .. import _C
 from .ir import Value, contiguous_strides
-from .symbolic import Dim, SymMeta, evaluate
+from .symbolic import Dim, SymMeta, evaluate, sym_contiguous_strides
 
 __all__ = ["Program"]
 
@@ -149,6 +149,9 @@ def _allocator(meta):
     """A function of the call's symbol values making an uninitialized tensor with ``meta``'s sizes, strides
     and dtype."""
     if isinstance(meta, SymMeta) and meta.is_symbolic():
+        dims, dtype = list(meta.shape), meta.dtype
+        if tuple(meta.strides) == sym_contiguous_strides(meta.shape):
+            return lambda syms: _empty([evaluate(n, syms) for n in dims], dtype=dtype)
         return lambda syms: _allocator(meta.at(syms))(None)
     shape, strides, dtype = list(meta.shape), list(meta.strides), meta.dtype
     if tuple(strides) == contiguous_strides(meta.shape):
