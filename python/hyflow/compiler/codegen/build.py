@@ -9,9 +9,10 @@ import time
 from ... import _C
 from .._log import log
 from .plan import plan_graph
+from .sizes import is_static
 from .toolchain import ToolchainError, load_module
 
-__all__ = ["GraphKernels", "build_graph_kernels", "GRAIN"]
+__all__ = ["GraphKernels", "build_graph_kernels", "make_launcher", "GRAIN"]
 
 #: Elements below which a kernel runs on the calling thread (kGrainElementwise in core/parallel.h).
 GRAIN = 32768
@@ -40,6 +41,25 @@ class GraphKernels:
         return lines
 
 
+def make_launcher(address, spec, grain=None):
+    """The FusedKernel of ``spec``. Fixed sizes go in as numbers; symbolic ones (a trace with symbolic
+    sizes) as meta slots (sizes.py), which the replay fills per call (``spec.sizes.meta(env)``).
+    ``grain``: a tuned launch grain (autotune.py) instead of the heuristic one."""
+    rs = spec.sizes
+    dtypes = [m[0] for m in spec.operand_meta]
+    const = lambda x: x if is_static(x) else 0  # noqa: E731 - placeholder of a run-time value
+    sizes = [[const(n) for n in m[1]] for m in spec.operand_meta]
+    strides = [[const(n) for n in m[2]] for m in spec.operand_meta]
+    grain = grain or spec.grain or GRAIN
+    k = _C._compiler.FusedKernel(address, const(spec.numel), dtypes, sizes, strides, [],
+                                 grain if isinstance(grain, int) else 1)
+    if rs.dynamic or not is_static(spec.numel):
+        k.set_runtime_sizes([[rs.slot(n) for n in m[1]] for m in spec.operand_meta],
+                            [[rs.slot(n) for n in m[2]] for m in spec.operand_meta],
+                            rs.slot(spec.numel), -1 if isinstance(grain, int) else rs.slot(grain))
+    return k
+
+
 def build_graph_kernels(graph, mode=None):
     """Plan and compile ``graph``'s groups; never raises for a toolchain problem (``error`` says it)."""
     t0 = time.perf_counter()
@@ -52,13 +72,7 @@ def build_graph_kernels(graph, mode=None):
             gk.module = load_module(gk.source, [p.spec.name for p in compiled])
             gk.cache = gk.module.cache
             for p in compiled:
-                s = p.spec
-                dtypes = [m[0] for m in s.operand_meta]
-                sizes = [list(m[1]) for m in s.operand_meta]
-                strides = [list(m[2]) for m in s.operand_meta]
-                k = _C._compiler.FusedKernel(gk.module.address(s.name), s.numel, dtypes, sizes, strides, [],
-                                              s.grain or GRAIN)
-                gk.kernels[id(p)] = (p, k)
+                gk.kernels[id(p)] = (p, make_launcher(gk.module.address(p.spec.name), p.spec))
         except ToolchainError as e:
             gk.error = str(e)
             gk.kernels = {}
