@@ -350,3 +350,26 @@ def test_prod_with_zeros_passes_gradcheck_and_gradgradcheck():
         assert gradcheck(fn, (x,))
         assert gradgradcheck(fn, (x,))
 
+
+# ---- softmax/log_softmax give the same bits whatever the position and the thread count ----
+
+def test_log_softmax_is_deterministic():
+    # Along an outer dim the column sums lived in a malloc'd scratch buffer, and Eigen ran exp/log's
+    # scalar form (libm, 1 ulp off the packet form) on the elements before its first aligned address, so
+    # a column's result depended on where that buffer landed: run to run, per thread, and per position.
+    x = (np.random.default_rng(6).standard_normal((6, 37)) * 5).astype(np.float32)
+    for op in (hy.log_softmax, hy.softmax):
+        whole = op(hy.from_numpy(x), 0).numpy()
+        for k in range(1, 17):  # the same columns, shifted against the scratch buffer's alignment
+            part = op(hy.from_numpy(np.ascontiguousarray(x[:, k:])), 0).numpy()
+            assert part.tobytes() == np.ascontiguousarray(whole[:, k:]).tobytes()
+    big = hy.from_numpy((np.random.default_rng(7).standard_normal((300, 2000)) * 5).astype(np.float32))
+    before = hy.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            hy.set_num_threads(n)
+            results.append([hy.log_softmax(big, d).numpy().tobytes() for d in (0, 1)])
+    finally:
+        hy.set_num_threads(before)
+    assert results[0] == results[1] == results[2]
