@@ -226,11 +226,53 @@ Tensor value_selecting_reduction_backward(const Tensor& grad, int64_t dim, const
   return ops::scatter_add(ops::zeros(shape, grad.dtype(), grad.device()), d, idx, g);
 }
 
+namespace {
+
+// For every element, the product of the other elements of its reduced slice: the reduced dims are moved
+// last and flattened into one, and the product of the others is (exclusive cumprod from the left) *
+// (exclusive cumprod from the right). No division, so it is exact with zeros (one zero in a slice: only
+// that element's product is nonzero; two or more: all are zero), and made of differentiable ops whose
+// own gradients handle zeros (cumprod's), so a double backward is exact too.
+Tensor prod_of_others(const Tensor& self, const std::optional<DimVector>& dim) {
+  const int64_t ndim = self.dim();
+  const DimVector reduced = reduced_dims(ndim, dim);
+  DimVector perm, permuted_shape, flat_shape;
+  for (int64_t d = 0; d < ndim; ++d)
+    if (std::find(reduced.begin(), reduced.end(), d) == reduced.end()) {
+      perm.push_back(d);
+      flat_shape.push_back(self.shape()[d]);
+    }
+  const int64_t last = static_cast<int64_t>(flat_shape.size());
+  int64_t n = 1;
+  for (int64_t d : reduced) {
+    perm.push_back(d);
+    n *= self.shape()[d];
+  }
+  for (int64_t d : perm) permuted_shape.push_back(self.shape()[d]);
+  flat_shape.push_back(n);
+  const Tensor x = ops::reshape(ops::permute(self, perm), flat_shape);
+  DimVector one_shape = flat_shape;
+  one_shape.back() = 1;
+  const Tensor one = ops::ones(one_shape, self.dtype(), self.device());
+  auto exclusive_cumprod = [&](const Tensor& t) {
+    return ops::cumprod(ops::cat({one, ops::slice(t, last, int64_t{0}, n - 1)}, last), last);
+  };
+  const DimVector along{last};
+  const Tensor others = exclusive_cumprod(x) * ops::flip(exclusive_cumprod(ops::flip(x, along)), along);
+  DimVector inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inverse[static_cast<size_t>(perm[i])] = static_cast<int64_t>(i);
+  return ops::permute(ops::reshape(others, permuted_shape), inverse);
+}
+
+}  // namespace
+
+// Without zeros, d prod / d x_k = prod / x_k; with zeros that quotient is 0/0, so the product of the other
+// elements is formed directly (as torch does).
 Tensor prod_backward(const Tensor& grad, const Tensor& self, const Tensor& result, const std::optional<DimVector>& dim,
                      bool keepdim) {
-  HY_CHECK(!has_zero(self), RuntimeError,
-           "op prod is not differentiable yet for inputs that contain zeros");
   Tensor g = unsqueeze_reduced(grad, self.dim(), dim, keepdim);
+  if (self.dim() == 0) return g * ops::ones(DimVector{}, self.dtype(), self.device());  // prod(x) = x
+  if (has_zero(self)) return g * prod_of_others(self, dim);
   Tensor r = unsqueeze_reduced(result, self.dim(), dim, keepdim);
   return g * r / self;
 }

@@ -282,8 +282,13 @@ template <typename T> HY_HOST_DEVICE inline T cos(T x) { return static_cast<T>(s
 template <typename T> HY_HOST_DEVICE inline T tan(T x) { return static_cast<T>(std::tan(x)); }
 template <typename T> HY_HOST_DEVICE inline T tanh(T x) { return static_cast<T>(std::tanh(x)); }
 template <typename T> HY_HOST_DEVICE inline T erf(T x) { return static_cast<T>(std::erf(x)); }
-/// 1 / (1 + e^-x).
-template <typename T> HY_HOST_DEVICE inline T sigmoid(T x) { return static_cast<T>(T(1) / (T(1) + std::exp(-x))); }
+/// 1 / (1 + e^-x), from e = e^-|x| so it never overflows: e / (1 + e) for x < 0 keeps small results
+/// (denormals included) relatively accurate, as the eager kernel's (kernels/cpu/packet_math.h).
+template <typename T> HY_HOST_DEVICE inline T sigmoid(T x) {
+  const T e = static_cast<T>(std::exp(-std::abs(x)));
+  const T q = T(1) / (T(1) + e);
+  return x < T(0) ? e * q : q;
+}
 /// atan2 for floats; integers (promoted to float before they get here) give 0.
 template <typename T> HY_HOST_DEVICE inline T atan2(T y, T x) {
   if constexpr (std::is_floating_point_v<T>) return std::atan2(y, x); else return T(0);

@@ -98,13 +98,20 @@ def packet_functor(name, expr, params):
     lines += _ctor(struct, expr, params, lambda a: "T", hoisted)
     sig = ", ".join(f"const T& {a}" for a in args)
     psig = ", ".join(f"const Packet& {a}" for a in args)
+    traits = " &&\n                     ".join(expr.packet_traits()) or "1"
+    # Where the packet path exists, one element goes through it too (broadcast, first lane): Eigen runs
+    # the scalar form at array ends and alignment peels, and an element's bits must not depend on that.
+    broadcast = ", ".join(f"pset1<P>({a})" for a in args)
     lines += [f"  T operator()({sig}) const {{",
               "    using namespace Eigen::internal;  // NOLINT: Eigen's scalar functors",
-              f"    return {expr.eigen_cpp(False, hoisted)};", "  }",
+              f"    if constexpr (hy::eigen_packet::kVectorized<T> && {' && '.join(expr.packet_traits()) or '1'}) {{",
+              "      using P = typename packet_traits<T>::type;",
+              f"      return pfirst(packetOp({broadcast}));",
+              "    } else {",
+              f"      return {expr.eigen_cpp(False, hoisted)};", "    }", "  }",
               f"  template <typename Packet> Packet packetOp({psig}) const {{",
               "    using namespace Eigen::internal;  // NOLINT: Eigen's packet primitives",
               f"    return {expr.eigen_cpp(True, hoisted)};", "  }", "};"]
-    traits = " &&\n                     ".join(expr.packet_traits()) or "1"
     trait_lines = [f"template <typename T> struct functor_traits<hy::scalar_ops::{struct}<T>> {{",
                    f"  enum {{ Cost = {5 + 10 * len(expr.functions)},",
                    f"         PacketAccess = {traits} }};", "};"]

@@ -1,6 +1,7 @@
 // The two implementations of the scalar expression language's vectorized functions agree: the eager
-// kernels' Eigen functors (hyflow/ops/scalar_ops_eigen_generated.h: Eigen's packet math, run here through
-// unaryExpr so both its packet path and its scalar tail run) and the plain functors over
+// kernels' Eigen functors (hyflow/ops/scalar_ops_eigen_generated.h: Eigen's packet math and ours,
+// kernels/cpu/packet_math.h, run here through unaryExpr so both its packet path and its scalar tail run)
+// and the plain functors over
 // kernels/scalar_math.h that generated code calls (libm). Also the primitives' dtype rules.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"

@@ -304,3 +304,72 @@ def test_cumprod_with_zeros_passes_gradcheck_and_gradgradcheck():
     for dim in (0, 1):
         assert gradcheck(lambda t: t.cumprod(dim), (x,))
         assert gradgradcheck(lambda t: t.cumprod(dim), (x,))
+
+
+# ---- prod's gradient with zeros in the input (the product of the others, as torch; it used to raise) ----
+
+PROD_ZERO_CASES = [  # (values, dim, keepdim)
+    ([[2.0, 0.0, 3.0], [1.5, 2.0, 4.0]], None, False),         # one zero in the whole tensor
+    ([[2.0, 0.0, 3.0], [0.0, 2.0, 4.0]], None, False),         # two zeros: every gradient is 0
+    ([[2.0, 0.0, 3.0], [0.0, 2.0, 4.0]], [1], False),          # one zero per row
+    ([[2.0, 0.0, 0.0], [1.5, 2.0, 4.0]], [1], True),           # two zeros in a row, none in the other
+    ([[[0.0, 2.0], [3.0, 0.5]], [[1.0, 2.0], [0.0, 0.0]]], [0, 2], False),  # several dims, moved last
+]
+
+
+@pytest.mark.parametrize("values,dim,keepdim", PROD_ZERO_CASES)
+def test_prod_backward_with_zeros_matches_torch(values, dim, keepdim):
+    torch = pytest.importorskip("torch")
+    x = hy.tensor(values, dtype=hy.float64, requires_grad=True)
+    tx = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    y = x.prod() if dim is None else hy.ops.prod(x, dim, keepdim)
+    ty = tx.prod() if dim is None else tx
+    if dim is not None:
+        for d in sorted(dim, reverse=True):
+            ty = ty.prod(d, keepdim=keepdim)
+    w = np.arange(1.0, 1.0 + y.numel()).reshape(tuple(y.shape))
+    (y * hy.tensor(w, dtype=hy.float64)).sum().backward()
+    (ty * torch.tensor(w, dtype=torch.float64)).sum().backward()
+    assert_close(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_prod_backward_one_zero_only_that_element_and_two_zeros_all_zero():
+    x = hy.tensor([2.0, 0.0, 3.0, 4.0], dtype=hy.float64, requires_grad=True)
+    x.prod().backward()
+    assert x.grad.tolist() == [0.0, 24.0, 0.0, 0.0]
+    z = hy.tensor([2.0, 0.0, 3.0, 0.0], dtype=hy.float64, requires_grad=True)
+    z.prod().backward()
+    assert z.grad.tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_prod_with_zeros_passes_gradcheck_and_gradgradcheck():
+    from hyflow.testing import gradcheck, gradgradcheck
+    x = hy.tensor([[2.0, 0.0, 3.0, 0.0], [0.5, 1.5, 0.0, 2.0], [1.0, 2.0, 3.0, 0.5]], dtype=hy.float64,
+                  requires_grad=True)
+    for fn in (lambda t: t.prod(), lambda t: hy.ops.prod(t, [0]), lambda t: hy.ops.prod(t, [1], True)):
+        assert gradcheck(fn, (x,))
+        assert gradgradcheck(fn, (x,))
+
+
+# ---- softmax/log_softmax give the same bits whatever the position and the thread count ----
+
+def test_log_softmax_is_deterministic():
+    # Along an outer dim the column sums lived in a malloc'd scratch buffer, and Eigen ran exp/log's
+    # scalar form (libm, 1 ulp off the packet form) on the elements before its first aligned address, so
+    # a column's result depended on where that buffer landed: run to run, per thread, and per position.
+    x = (np.random.default_rng(6).standard_normal((6, 37)) * 5).astype(np.float32)
+    for op in (hy.log_softmax, hy.softmax):
+        whole = op(hy.from_numpy(x), 0).numpy()
+        for k in range(1, 17):  # the same columns, shifted against the scratch buffer's alignment
+            part = op(hy.from_numpy(np.ascontiguousarray(x[:, k:])), 0).numpy()
+            assert part.tobytes() == np.ascontiguousarray(whole[:, k:]).tobytes()
+    big = hy.from_numpy((np.random.default_rng(7).standard_normal((300, 2000)) * 5).astype(np.float32))
+    before = hy.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            hy.set_num_threads(n)
+            results.append([hy.log_softmax(big, d).numpy().tobytes() for d in (0, 1)])
+    finally:
+        hy.set_num_threads(before)
+    assert results[0] == results[1] == results[2]

@@ -63,7 +63,8 @@ def test_packet_form_uses_eigen_functors_and_select():
     assert e.packet_ok()
     packet = e.eigen_cpp(True, [])
     assert packet.startswith("pselect(pcmp_lt(pset1<Packet>(threshold), pmul(self, pset1<Packet>(beta))), self")
-    assert "scalar_log1p_op<T>().packetOp(scalar_exp_op<T>().packetOp(" in packet
+    assert "scalar_log1p_op<T>().packetOp(hy::eigen_packet::exp_op<T>().packetOp(" in packet
+    assert "Eigen::internal::functor_traits<hy::eigen_packet::exp_op<T>>::PacketAccess" in e.packet_traits()
     assert "Eigen::internal::packet_traits<T>::HasCmp" in e.packet_traits()
     # Integer-only primitives have no packet form: such ops get only the scalar functor.
     assert not parse("self // other").packet_ok()
@@ -153,3 +154,5 @@ def test_generator_writes_functors_from_the_table(tmp_path):
     assert "hy::scalar::neg(hy::scalar::mul(self, static_cast<T>(k)))" in light
     eigen = (tmp_path / "out" / "hyflow" / "ops" / "scalar_ops_eigen_generated.h").read_text()
     assert "struct myneg_packet {" in eigen and "pnegate(pmul(self, pset1<Packet>(k)))" in eigen
+    # One element runs the packet code too (broadcast, first lane), so both forms give the same bits.
+    assert "return pfirst(packetOp(pset1<P>(self)));" in eigen

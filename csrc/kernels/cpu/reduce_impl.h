@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/cpu/packet_math.h"
 #include "kernels/cpu/binary_impl.h"
 #include "kernels/cpu/kernel_util.h"
 
@@ -129,8 +130,8 @@ template <typename T> struct MapCenteredSquare {
 template <typename T> struct MapShiftedExp {
   static constexpr bool kPositional = true;
   const T* shift;
-  T operator()(T x, int64_t o) const { return std::exp(x - shift[o]); }
-  template <typename A> auto eigen(const A& a, int64_t o) const { return (a - shift[o]).exp(); }
+  T operator()(T x, int64_t o) const { return hy::eigen_packet::exp_op<T>()(x - shift[o]); }
+  template <typename A> auto eigen(const A& a, int64_t o) const { return hy::eigen_packet::exp_of(a - shift[o]); }
 };
 
 // ---- reducers ----

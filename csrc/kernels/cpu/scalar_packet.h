@@ -3,6 +3,8 @@
 #pragma once
 #include <Eigen/Core>
 
+#include "kernels/cpu/packet_math.h"
+
 namespace hy::eigen_packet {
 
 // Correctly rounded sqrt that still vectorizes. Eigen 3.4's packet sqrt under EIGEN_FAST_MATH (its

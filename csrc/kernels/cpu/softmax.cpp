@@ -1,16 +1,24 @@
 // Ops that reduce along one dim but keep the shape (the op table's reduce family, part 3): softmax,
 // log_softmax, cumsum and cumprod. All see their input as the [P, R, Q] layout of reduce_impl.h with R the
 // dim being normalized or scanned.
+//
+// GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsics once the packet
+// exp/log are inlined here; the pragmas must precede the includes.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "hyflow/ops/ops_common.h"
+#include "kernels/cpu/packet_math.h"
 #include "kernels/cpu/reduce_impl.h"
 
 namespace hy::kernels::cpu {
 using namespace hy::cpu;  // NOLINT: the reduction engine's vocabulary
+using hy::eigen_packet::exp_of;
+using hy::eigen_packet::log_of;
 using std::optional;
 
 namespace {
@@ -28,9 +36,9 @@ void softmax_row(const T* x, T* y, int64_t n) {
   const T m = a.template maxCoeff<Eigen::PropagateNaN>();  // a row of -inf gives NaN, as in torch
   if constexpr (Log) {
     b = a - m;
-    b -= std::log(b.exp().sum());
+    b -= std::log(exp_of(b).sum());
   } else {
-    b = (a - m).exp();
+    b = exp_of(a - m);
     b *= T(1) / b.sum();
   }
 }
@@ -49,15 +57,15 @@ void softmax_columns(const T* x, T* y, int64_t R, int64_t n, int64_t stride, T* 
   for (int64_t r = 0; r < R; ++r) {
     EigenSpan<T> a(x + r * stride, n);
     if constexpr (Log) {
-      sum += (a - mx).exp();
+      sum += exp_of(a - mx);
     } else {
       EigenArrayMap<T> b(y + r * stride, n);
-      b = (a - mx).exp();
+      b = exp_of(a - mx);
       sum += b;
     }
   }
   if constexpr (Log) {
-    sum = mx + sum.log();  // y = x - (max + log(sum))
+    sum = mx + log_of(sum);  // y = x - (max + log(sum))
     for (int64_t r = 0; r < R; ++r) EigenArrayMap<T>(y + r * stride, n) = EigenSpan<T>(x + r * stride, n) - sum;
   } else {
     sum = sum.inverse();
@@ -107,10 +115,10 @@ void softmax_kernel(const ReduceInput& in, T* y) {
     if (per_element) {
       EigenSpan<T> mm(ms, n), sc(ss, n);
       if constexpr (Log) b = a - mm - sc;
-      else b = (a - mm).exp() * sc;
+      else b = exp_of(a - mm) * sc;
     } else {
       if constexpr (Log) b = a - (*ms + *ss);
-      else b = (a - *ms).exp() * *ss;
+      else b = exp_of(a - *ms) * *ss;
     }
   };
   if (Q == 1) {  // few long rows: chunks of each row in parallel, one scalar shift per row

@@ -38,7 +38,8 @@ class Fn:
     """
     args: tuple
     result: str = VALUE
-    eigen: str = None     # Eigen scalar functor: scalar form `F<T>()(x)`, packet form `F<T>().packetOp(x)`
+    eigen: str = None     # Eigen-style functor (Eigen::internal:: unless qualified): scalar form
+                          # `F<T>()(x)`, packet form `F<T>().packetOp(x)`
     packet: str = None    # packet expression template, when not an Eigen functor
     scalar: str = None    # scalar form in the Eigen functor, when not the scalar_math.h one
     traits: tuple = ()    # Eigen packet_traits<T> flags the packet form needs
@@ -46,17 +47,18 @@ class Fn:
 
 V, B = VALUE, BOOL
 VOCABULARY = {
-    # Transcendentals: eager uses Eigen's functors (vectorized), generated code scalar_math.h (libm).
-    "exp": Fn((V,), eigen="scalar_exp_op"),
-    "expm1": Fn((V,), eigen="scalar_expm1_op"),
-    "log": Fn((V,), eigen="scalar_log_op"),
+    # Transcendentals: eager uses vectorized functors, generated code scalar_math.h (libm). exp, expm1,
+    # log and sigmoid are ours (kernels/cpu/packet_math.h: Eigen's are wrong at the range ends).
+    "exp": Fn((V,), eigen="hy::eigen_packet::exp_op"),
+    "expm1": Fn((V,), eigen="hy::eigen_packet::expm1_op"),
+    "log": Fn((V,), eigen="hy::eigen_packet::log_op"),
     "log1p": Fn((V,), eigen="scalar_log1p_op"),
     "sin": Fn((V,), eigen="scalar_sin_op"),
     "cos": Fn((V,), eigen="scalar_cos_op"),
     "tan": Fn((V,), eigen="scalar_tan_op"),
     "tanh": Fn((V,), eigen="scalar_tanh_op"),
     "erf": Fn((V,), eigen="scalar_erf_op"),
-    "sigmoid": Fn((V,), eigen="scalar_logistic_op"),
+    "sigmoid": Fn((V,), eigen="hy::eigen_packet::sigmoid_op"),
     # Exact in every form (correctly rounded or exact operations).
     "sqrt": Fn((V,), packet="hy::eigen_packet::sqrt_exact({0})", scalar="std::sqrt({0})",
                traits=("hy::eigen_packet::kHasSqrtExact",)),
@@ -210,7 +212,8 @@ class Expr:
         for f in self.functions:
             fn = VOCABULARY[f]
             if fn.eigen:
-                traits.add(f"Eigen::internal::functor_traits<Eigen::internal::{fn.eigen}<T>>::PacketAccess")
+                functor = fn.eigen if "::" in fn.eigen else f"Eigen::internal::{fn.eigen}"
+                traits.add(f"Eigen::internal::functor_traits<{functor}<T>>::PacketAccess")
             elif f in PACKET_COMPARES:
                 traits.add("Eigen::internal::packet_traits<T>::HasCmp")
             elif f in PACKET_BINOPS or f == "neg":
