@@ -57,6 +57,11 @@ class RowReduction:
         self.node, self.kind, self.mean, self.input = node, kind, mean, x
         self.full, self.k, self.keepdim, self.result = full, k, keepdim, result
 
+    @property
+    def whole(self):
+        """A reduction over every dim (one row): run by full_reduction_kernel.py, not as rows."""
+        return self.k == len(self.full)
+
 
 def _numel(shape):
     n = 1
@@ -95,9 +100,10 @@ def lower_reduction(node):
     k = len(dims)
     if dims != list(range(nd - k, nd)):
         raise NotLowerable(f"{node.op} over dims {dims} of a {nd}-d tensor: row kernels reduce trailing dims")
-    if k == nd:
-        raise NotLowerable(f"{node.op} over every dim is one row: it runs eagerly (eager splits it over threads)")
-    if _numel(shape[nd - k:]) < 2 or _numel(shape[:nd - k]) < 1:
+    if k == nd:  # a full reduction (full_reduction_kernel.py): blocks across threads, not rows
+        if _numel(shape) < 1:
+            raise NotLowerable(f"{node.op} of an empty tensor")
+    elif _numel(shape[nd - k:]) < 2 or _numel(shape[:nd - k]) < 1:
         raise NotLowerable(f"{node.op}: rows of fewer than 2 elements, or no rows")
     return RowReduction(node, ROW_REDUCTIONS[node.op], node.op == "mean", x, shape, k,
                         bool(node.arg("keepdim")), C_TYPES[dt])
