@@ -80,8 +80,8 @@ def plan_graph(graph, mode=None):
     lowered, and the execution order (schedule.py) as ("node", Node) / ("group", GroupPlan) steps.
 
     Ops with a ``row:`` spec (softmax, log_softmax) are planned expanded into their composition
-    (row_ops.py); an expansion that does not end up whole inside one compiled row-reduction group is
-    undone and the graph planned again without it (each round drops at least one: it terminates)."""
+    (row_ops.py); an expansion that does not end up whole inside one compiled row-reduction group, or
+    alone in it, is undone and the graph planned again without it (each round drops at least one: it terminates)."""
     mode = mode or codegen_mode()
     expansions = expand_row_ops(graph) if mode != "off" else {}
     while True:
@@ -99,10 +99,15 @@ def plan_graph(graph, mode=None):
         finally:
             for v, original in results:
                 v.producer = original
-        compiled_rows = {id(n): id(p) for p in plans if p.spec is not None and p.kind == "row-reduction"
+        compiled_rows = {id(n): p for p in plans if p.spec is not None and p.kind == "row-reduction"
                          for n in p.nodes}
-        failed = [k for k, x in expansions.items()
-                  if len({compiled_rows.get(id(n)) for n in x.nodes}) != 1 or id(x.nodes[0]) not in compiled_rows]
+
+        def kept(x):
+            group = compiled_rows.get(id(x.nodes[0]))
+            return group is not None and all(compiled_rows.get(id(n)) is group for n in x.nodes) and (
+                len(group.nodes) > len(x.nodes) or mode == "all")
+
+        failed = [k for k, x in expansions.items() if not kept(x)]
         if not failed:
             return plans, not_lowered, order
         for k in failed:

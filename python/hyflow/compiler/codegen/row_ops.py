@@ -5,13 +5,16 @@ Such an op declares ``row: {kind, input, dim}`` in the op table (validated by cs
 ops the row kernels already compute, so it fuses with its neighbours (``scale -> softmax``, ``softmax ->
 mul``) in one loop nest per row (row_kernel.py):
 
-* ``softmax``:     m = amax(x, -1, keepdim); e = exp(x - m); out = e / sum(e, -1, keepdim)
+* ``softmax``:     m = amax(x, -1, keepdim); e = exp(x - m); out = e * (1 / sum(e, -1, keepdim))
 * ``log_softmax``: m = amax(x, -1, keepdim); c = x - m;      out = c - log(sum(exp(c), -1, keepdim))
 
-(eager's stable formulas: the max is subtracted first, so exp never overflows). The expansion's last node
+(eager's formulas, csrc/kernels/cpu/softmax.cpp: the max is subtracted first, so exp never overflows; the
+row is scaled by one reciprocal per row). The expansion's last node
 produces the op's own result Value, so readers of the result are unchanged. The expanded nodes are
 synthetic (they exist only in the plan): an expansion that does not end up entirely inside one compiled
-row-reduction group is undone and the op runs as its own eager kernel (plan.py plans again without it).
+row-reduction group, or whose group holds nothing else (a lone softmax: eager's kernel is as fast, and
+nothing is fused), is undone and the op runs as its own eager kernel (plan.py plans again without it;
+``HYFLOW_CODEGEN=all`` keeps lone ones).
 
 An op is expanded when the row kernels can compute it: float32/float64 without ``dtype=`` (or with its
 own dtype), over the last dim of a tensor of at least 2 dims with rows of at least 2 elements, on the CPU,
@@ -88,7 +91,7 @@ def expand_row_ops(graph):
         if spec["kind"] == "softmax":
             e = add("exp", [add("sub", [x, m, 1, None], full), None], full)
             s = add("sum", [e, [d], True, None], row)
-            add("div", [e, s, None, None], value=result)
+            add("mul", [e, add("reciprocal", [s, None], row), None], value=result)
         elif spec["kind"] == "log_softmax":
             c = add("sub", [x, m, 1, None], full)
             s = add("sum", [add("exp", [c, None], full), [d], True, None], row)
