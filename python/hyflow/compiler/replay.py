@@ -41,13 +41,21 @@ class Program:
         for kind, n in order:
             if kind == "group":
                 if id(n) not in compiled:   # planned, but the module failed to build: replay its nodes
-                    for m in n.nodes:
+                    for m in ([n.gemm] if n.gemm is not None else []) + n.nodes:
                         self._add_node_step(m, slot)
                     continue
                 plan, kernel = compiled[id(n)]
-                ins = [slot[v.id] for v in plan.spec.inputs]
+                gemm = None
+                if plan.gemm is not None:   # the GEMM runs in the same launch; its product gets a slot
+                    g = plan.gemm
+                    args = [slot[v.id] for v in g.input_values()]
+                    product = g.output_values()[0]
+                    ins = [slot[v.id] for v in plan.spec.inputs if v is not product]
+                    gemm = (args, _assign(slot, product))
+                else:
+                    ins = [slot[v.id] for v in plan.spec.inputs]
                 outs = [(_assign(slot, v), _allocator(v.meta)) for v in plan.spec.outputs]
-                self.steps.append((None, kernel, ins, outs, None))
+                self.steps.append((None, kernel, ins, outs, gemm))
                 continue
             self._add_node_step(n, slot)
         self.n_slots = len(slot)
@@ -85,7 +93,11 @@ class Program:
                 for i, alloc in outs:
                     env[i] = t = alloc()
                     tensors.append(t)
-                pos.run(tensors)
+                if grad_enabled is None:
+                    pos.run(tensors)
+                else:   # a GEMM epilogue: (GEMM argument slots, product slot)
+                    args, product = grad_enabled
+                    env[product] = pos.run([env[i] for i in args], tensors)
                 continue
             args = [_resolve(r, env) for _, r in pos]
             kwargs = {name: _resolve(r, env) for name, r in kw}

@@ -83,6 +83,12 @@ def build_graph_kernels(graph, mode=None):
                     final = _C._compiler.FusedKernel(gk.module.address(s.final_name), 1, dtypes, sizes, strides,
                                                      [], 1)
                     k = BlockReduction(k, final, s.blocks, s.partial_dtype)
+                if p.gemm is not None:
+                    g = p.gemm
+                    product = g.output_values()[0]
+                    slot = next(i for i, v in enumerate(s.inputs) if v is product)
+                    beta, alpha = (g.arg("beta"), g.arg("alpha")) if g.op == "addmm" else (1, 1)
+                    k = _C._compiler.GemmEpilogue(g.op, beta, alpha, k, slot)
                 gk.kernels[id(p)] = (p, k)
         except ToolchainError as e:
             gk.error = str(e)

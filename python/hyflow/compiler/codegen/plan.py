@@ -26,6 +26,7 @@ from ...ops import scalar_expr
 from .kernel_source import emit_kernel
 from .lowering import NotLowerable, lower_node
 from .full_reduction_kernel import emit_full_reduction_kernel
+from .gemm_epilogue import attach_gemm_epilogues
 from .row_kernel import emit_row_kernel, lower_reduction
 from .row_ops import expand_row_ops
 from .stencil_kernel import emit_stencil_kernel, lower_stencil
@@ -40,10 +41,11 @@ class GroupPlan:
 
     def __init__(self, nodes, spec=None, reason=None, kind="elementwise"):
         self.nodes, self.spec, self.reason, self.kind = nodes, spec, reason, kind
+        self.gemm = None   # the GEMM node run ahead of this group in one launch (gemm_epilogue.py)
 
     @property
     def ops(self):
-        return [n.op for n in self.nodes]
+        return ([self.gemm.op] if self.gemm is not None else []) + [n.op for n in self.nodes]
 
 
 def codegen_mode():
@@ -241,4 +243,4 @@ def _plan_graph(graph, mode):
     for plan in plans:
         if plan.reason is not None:
             plan.spec = None
-    return plans, not_lowered, order
+    return plans, not_lowered, attach_gemm_epilogues(order)
