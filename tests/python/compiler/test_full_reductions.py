@@ -185,3 +185,17 @@ def test_explain_shows_full_reduction_groups():
     text = str(hy.compiler.explain(mse, hy.randn(100, 100), hy.randn(100, 100)))
     assert "full-reduction: sub -> pow -> mean: kernel hyk_f0" in text
     assert "hyk_f0_final" in text and "#pragma omp simd reduction(+:c)" in text
+
+
+def test_group_with_a_smaller_value_read_outside_stays_eager():
+    # A per-row value of the chain that is also returned cannot be stored from the element loop.
+    def fn(x, r):
+        s = r * 2                  # (n, 1): broadcast into the chain, and returned
+        return (x * s).sum(), s
+
+    x, r = hy.randn(50, 60), hy.randn(50, 1)
+    got, expected, compiled = _run(fn, x, r)
+    plans = _full_plans(compiled)
+    assert all(p.spec is None for p in plans if "mul" in p.ops and len(p.ops) == 3)
+    assert_close(got[0], expected[0])
+    assert_close(got[1], expected[1])

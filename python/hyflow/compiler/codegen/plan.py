@@ -191,6 +191,8 @@ def _plan_graph(graph, mode):
             elif _broadcast([v.meta.shape for v in produced.values() if v.id != reds[0].node.output_values()[0].id]
                             + [shape]) != shape:
                 plan.reason = "a member's shape is larger than the reduction's input"
+            elif any(v.meta.shape != shape for v in outputs if v.producer is not reds[0].node):
+                plan.reason = "an output read outside the group is smaller than the iteration space"
             else:
                 accepted.append((plan, outputs, shape))
         elif not outputs:
