@@ -199,3 +199,80 @@ def test_group_with_a_smaller_value_read_outside_stays_eager():
     assert all(p.spec is None for p in plans if "mul" in p.ops and len(p.ops) == 3)
     assert_close(got[0], expected[0])
     assert_close(got[1], expected[1])
+
+
+# ---- reductions over leading dims (codegen/column_reduction_kernel.py) ----------------------------------
+def _column_plans(compiled):
+    gk = compiled.entries()[-1].kernels
+    assert gk is not None and gk.error is None, gk and gk.error
+    return [p for p in gk.plans if p.kind in ("column-reduction", "gemm-epilogue")]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_chain_into_leading_dim_reduction_matches_eager(dtype, op, keepdim):
+    rng = np.random.default_rng(8)
+    for shape, dims, layout in [((300, 7), 0, "contiguous"), ((40, 600), 0, "transposed"),
+                                ((3, 20, 9), (0, 1), "sliced"), ((2, 3, 4, 300), (0, 1), "contiguous")]:
+        a = _tensor(rng, shape, dtype, layout)
+        b = _tensor(rng, shape[1 if dims == 0 else len(dims):], dtype)   # broadcast over the reduced dims
+
+        def fn(a, b):
+            return getattr((a * b - 0.5).abs() + 1, op)(dims, keepdim=keepdim)
+
+        got, expected, compiled = _run(fn, a, b)
+        plans = _column_plans(compiled)
+        assert len(plans) == 1 and plans[0].spec is not None, [(p.ops, p.reason) for p in plans]
+        assert got.dtype == expected.dtype and tuple(got.shape) == tuple(expected.shape)
+        assert_close(got, expected)
+
+
+def test_leading_dim_reduction_with_kept_dims_of_two_strides_stays_eager():
+    # (2, 3, 4, 300) reduced over (0, 1) with a (300,) operand: the kept dims (4, 300) are not one
+    # regular stride in that operand, so the group runs eagerly (its reason says so).
+    a, b = hy.randn(2, 3, 4, 300), hy.randn(300)
+    got, expected, compiled = _run(lambda a, b: (a * b).sum((0, 1)), a, b)
+    plans = _column_plans(compiled)
+    assert plans and all(p.spec is None and "regular stride" in p.reason for p in plans)
+    assert_close(got, expected)
+
+
+def test_leading_dim_reduction_same_bits_at_any_thread_count_and_nan():
+    x = hy.randn(2000, 1000)
+    compiled = hy.compile(lambda x: (x * 3).sum(0))
+    compiled(x)
+    before = hy.get_num_threads()
+    try:
+        hy.set_num_threads(1)
+        one = compiled(x).numpy().copy()
+        hy.set_num_threads(2)
+        two = compiled(x).numpy()
+    finally:
+        hy.set_num_threads(before)
+    assert _column_plans(compiled)[0].spec is not None
+    np.testing.assert_array_equal(one, two)
+    y = hy.tensor(np.array([[1.0, 2.0], [np.nan, 0.0], [3.0, -np.inf]], dtype=np.float32))
+    for fn in (lambda t: (t * 2).amax(0), lambda t: (t * 2).amin(0), lambda t: (t * 2).sum(0)):
+        got, expected, compiled = _run(fn, y)
+        assert _column_plans(compiled)[0].spec is not None
+        assert_close(got, expected, equal_nan=True)
+
+
+def test_bias_gradient_fuses_into_the_backward_epilogue():
+    # Linear layers' backward: mm -> relu-gradient -> sum(0) (the bias gradient) as one launch; the
+    # gradients equal eager autograd's.
+    import hyflow.nn as nn
+    import hyflow.nn.functional as F
+    hy.manual_seed(1)
+    model = nn.Sequential(nn.Linear(12, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 3))
+    x, y = hy.randn(32, 12), hy.tensor(np.arange(32) % 3)
+    compiled = hy.compile(model)
+    F.cross_entropy(compiled(x), y).backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    for g, p in zip(grads, model.parameters()):
+        assert_close(g, p.grad)
+    text = str(hy.compiler.explain(compiled, x))
+    assert "gemm-epilogue: mm -> relu -> gt -> mul -> sum: kernel hyk_c" in text

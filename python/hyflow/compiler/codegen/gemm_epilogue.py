@@ -63,7 +63,7 @@ def attach_gemm_epilogues(order):
     position = {id(x): i for i, (kind, x) in enumerate(order) if kind == "node"}
     removed = set()
     for j, (kind, plan) in enumerate(order):
-        if kind != "group" or plan.spec is None or plan.kind != "elementwise":
+        if kind != "group" or plan.spec is None or plan.kind not in ("elementwise", "column-reduction"):
             continue
         for v in plan.spec.inputs:
             g = v.producer

@@ -25,6 +25,7 @@ from ..passes import partition_fusion_groups, partition_row_groups
 from ...ops import scalar_expr
 from .kernel_source import emit_kernel
 from .lowering import NotLowerable, lower_node
+from .column_reduction_kernel import emit_column_reduction_kernel
 from .full_reduction_kernel import emit_full_reduction_kernel
 from .gemm_epilogue import attach_gemm_epilogues
 from .row_kernel import emit_row_kernel, lower_reduction
@@ -74,7 +75,8 @@ def _vectorized_in_eager(lowering):
 
 
 def _whole(reduction):
-    return reduction is not None and reduction.whole
+    """A reduction over every dim or over leading dims: it ends an elementwise group (its own kernel kinds)."""
+    return reduction is not None and (reduction.whole or reduction.leading)
 
 
 def plan_graph(graph, mode=None):
@@ -144,7 +146,7 @@ def _plan_graph(graph, mode):
     # elementwise groups from the lowerable nodes left.
     def row_space(n):
         r = reductions.get(id(n))
-        return None if r is None or r.whole else (r.full, r.k, r.keepdim)
+        return None if r is None or r.whole or r.leading else (r.full, r.k, r.keepdim)
 
     taken = set()
     for g in partition_row_groups(graph, row_space, lambda n: id(n) in lowerings):
@@ -179,8 +181,8 @@ def _plan_graph(graph, mode):
         plan = GroupPlan(members, kind=g.kind)
         shifted = [n for n in members if id(n) in stencils]
         reds = [reductions[id(n)] for n in members if id(n) in reductions]
-        if reds:  # a chain ending in a reduction over every dim (passes/fusion.py seals it there)
-            plan.kind = "full-reduction"
+        if reds:  # a chain ending in a reduction over every / leading dims (passes/fusion.py seals it there)
+            plan.kind = "column-reduction" if reds[0].leading else "full-reduction"
             shape = tuple(reds[0].full)
             if not outputs:
                 plan.reason = "nothing outside the group reads its values"
@@ -232,10 +234,15 @@ def _plan_graph(graph, mode):
         accepted = kept
         order = in_place_order(graph, [p for p, _, _ in accepted])
     for k, (plan, outputs, shape) in enumerate(accepted):
-        if plan.kind == "full-reduction":
+        if plan.kind in ("full-reduction", "column-reduction"):
             red = next(reductions[id(n)] for n in plan.nodes if id(n) in reductions)
             try:
-                plan.spec = emit_full_reduction_kernel(f"hyk_f{k}", plan.nodes, lowerings, red, outputs, shape)
+                if red.leading:
+                    plan.spec = emit_column_reduction_kernel(f"hyk_c{k}", plan.nodes, lowerings, red, outputs,
+                                                             shape)
+                else:
+                    plan.spec = emit_full_reduction_kernel(f"hyk_f{k}", plan.nodes, lowerings, red, outputs,
+                                                           shape)
             except NotLowerable as e:
                 plan.reason = str(e)
         elif plan.kind == "stencil":
