@@ -13,8 +13,11 @@ elementwise groups (passes/fusion.py, single nodes included), and keeps a group 
   tanh, erf ...) stays eager unless ``HYFLOW_CODEGEN=all``, and so does a group of shifted reads alone.
 
 Reductions over trailing dims first form *row-reduction* groups with the elementwise nodes around them
-(row_kernel.py); ``roll`` and the stencil ops join elementwise groups as shifted reads (*stencil* groups,
-stencil_kernel.py).
+(row_kernel.py; softmax and log_softmax join expanded, row_ops.py); ``roll`` and the stencil ops join
+elementwise groups as shifted reads (*stencil* groups, stencil_kernel.py); a reduction over every dim or
+over leading dims ends an elementwise group (*full-reduction*, full_reduction_kernel.py; *column-reduction*,
+column_reduction_kernel.py). Last, a GEMM whose product a compiled group reads is attached to it
+(*gemm-epilogue*, gemm_epilogue.py).
 
 Every group left out is reported with its reason (explain shows them).
 """
