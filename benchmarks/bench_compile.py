@@ -11,7 +11,10 @@ Cases (ratios > 1 mean the compiled code is faster):
   * a full reduction fused with its producers (an MSE loss over 16M float32), the softmax op fused with a
     scale (4096 x 1024), and the MLP 784-512-512-10 forward at batch 128 with GEMM epilogues (no grad),
     compiled vs eager vs torch eager;
-  * the climate example's shallow-water step (examples/climate) at 256x256, compiled vs eager.
+  * the climate example's shallow-water step (examples/climate) at 256x256, compiled vs eager;
+  * a varying-batch workload (a normalize-and-activate row function over 8 batch sizes): compiles counted
+    with symbolic sizes (dynamic=None: the second size compiles symbolically) and with dynamic=False, the
+    first pass over the sizes (compiles included) and a later pass, vs eager.
     python benchmarks/bench_compile.py [--threads 2] [--quick]
 """
 import os
@@ -213,6 +216,37 @@ def main():
                  "eager": t_eager * 1e3, "eager/compiled": t_eager / t_comp,
                  "detail": f"{len(gk.kernels)} kernels / {compiled_nodes} of {len(cstep.entries()[0].graph.nodes)} "
                            f"nodes; first call {t_first * 1e3:.0f} ms"})
+    # ---- varying batch: symbolic sizes ----------------------------------------------------------------
+    cols = 512
+    batches = [37, 64, 100, 128, 250, 333, 512, 1000] if not args.quick else [7, 16, 33, 64]
+    xs = [hy.randn(bn, cols) for bn in batches]
+    wv = hy.randn(cols)
+
+    def varying(x, w):
+        m = x.mean(-1, keepdim=True)
+        d = x - m
+        v = (d * d).mean(-1, keepdim=True)
+        y = d / (v + 1e-5).sqrt() * w
+        return hy.relu(y) * 0.5 + y.clamp(-1.0, 1.0)
+
+    def one_pass(f):
+        for xb in xs:
+            f(xb, wv)
+    dyn, static = hy.compile(varying), hy.compile(varying, dynamic=False)
+    firsts = {}
+    for name, cf in (("dynamic", dyn), ("static", static)):
+        t0 = time.perf_counter()
+        one_pass(cf)
+        firsts[name] = time.perf_counter() - t0
+    for xb in xs:
+        assert bool(((dyn(xb, wv) - varying(xb, wv)).abs().max() < 1e-4).item())
+    t_eager = timeit(lambda: one_pass(varying), args.repeats)
+    t_comp = timeit(lambda: one_pass(dyn), args.repeats)
+    rows.append({"case": f"varying batch ({len(batches)} sizes) x {cols} f32, one pass", "unit": "ms",
+                 "compiled": t_comp * 1e3, "eager": t_eager * 1e3, "eager/compiled": t_eager / t_comp,
+                 "detail": f"compiles: {dyn.compiles} symbolic (dynamic=None) vs {static.compiles} with "
+                           f"dynamic=False; first pass {firsts['dynamic'] * 1e3:.0f} ms vs "
+                           f"{firsts['static'] * 1e3:.0f} ms"})
     notes.append("shared, noisy 2-core machine: compare only figures of one run")
     notes.append(f"threads={args.threads}; STREAM triad {stream} GB/s (machine.md) for the of-STREAM column")
     report("bench_compile", rows,

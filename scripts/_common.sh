@@ -16,6 +16,11 @@ HY_PIP_PACKAGES=(numpy pytest hypothesis pyyaml tqdm matplotlib scikit-build-cor
 # hyflow.ensemble's Dask executor; onnx/onnxruntime(-extensions) for hyflow.onnx): tests that need them skip when they
 # are missing, so a failed install warns.
 HY_PIP_OPTIONAL=(torch==2.13.0 safetensors mpi4py mypy dask distributed onnx onnxruntime onnxruntime-extensions)
+# cuBLAS and NCCL for the CUDA backend (docs/cuda.md): 444 MB + 207 MB of downloads (~790 MB installed), so
+# only on request, e.g. on a GPU machine: HYFLOW_CUDA_WHEELS=1 bash scripts/test.sh
+if [[ "${HYFLOW_CUDA_WHEELS:-0}" == 1 ]]; then
+  HY_PIP_OPTIONAL+=(nvidia-cublas nvidia-nccl-cu13)
+fi
 
 if [[ -t 2 ]]; then _hy_b=$'\033[1m' _hy_r=$'\033[1;31m' _hy_0=$'\033[0m'; else _hy_b='' _hy_r='' _hy_0=''; fi
 hy_log() { printf '%s[hyflow]%s %s\n' "$_hy_b" "$_hy_0" "$*" >&2; }

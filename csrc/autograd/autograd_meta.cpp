@@ -65,7 +65,7 @@ Tensor detach(const Tensor& t) {
   return Tensor(std::move(impl));
 }
 
-Tensor zeros_for(const OutputInfo& info) { return ops::zeros(info.shape, info.dtype, std::nullopt); }
+Tensor zeros_for(const OutputInfo& info) { return ops::zeros(info.shape, info.dtype, info.device); }
 
 SavedVariable::SavedVariable(const Tensor& t, bool is_output) : is_output_(is_output), was_defined_(t.defined()) {
   if (!t.defined()) return;

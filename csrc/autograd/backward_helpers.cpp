@@ -134,7 +134,7 @@ Tensor reverse_cumsum(const Tensor& g, int64_t dim) {
 
 }  // namespace
 
-Tensor zeros_like(const Tensor& t) { return ops::zeros(t.shape(), t.dtype()); }
+Tensor zeros_like(const Tensor& t) { return ops::zeros(t.shape(), t.dtype(), t.device()); }
 
 Tensor conj(const Tensor& t) {
   if (!dtype_is_complex(t.dtype())) return t;
@@ -223,7 +223,7 @@ Tensor value_selecting_reduction_backward(const Tensor& grad, int64_t dim, const
   int64_t d = wrap_dim(dim, ndim);
   Tensor g = keepdim ? grad : ops::unsqueeze(grad, d);
   Tensor idx = keepdim ? indices : ops::unsqueeze(indices, d);
-  return ops::scatter_add(ops::zeros(shape, grad.dtype()), d, idx, g);
+  return ops::scatter_add(ops::zeros(shape, grad.dtype(), grad.device()), d, idx, g);
 }
 
 Tensor prod_backward(const Tensor& grad, const Tensor& self, const Tensor& result, const std::optional<DimVector>& dim,
@@ -304,7 +304,7 @@ Tensor index_select_backward(const Tensor& grad, const Shape& shape, int64_t dim
   DimVector view(static_cast<size_t>(ndim), 1);
   view[d] = index.numel();
   Tensor idx = ops::contiguous(ops::expand(ops::reshape(ops::to_dtype(index, DType::Int64), view), grad.shape()));
-  return ops::scatter_add(ops::zeros(shape, grad.dtype()), d, idx, grad);
+  return ops::scatter_add(ops::zeros(shape, grad.dtype(), grad.device()), d, idx, grad);
 }
 
 Tensor slice_backward(const Tensor& grad, const Shape& shape, int64_t dim, std::optional<int64_t> start,
@@ -425,7 +425,7 @@ Tensor masked_select_backward(const Tensor& grad, const Tensor& self, const Tens
   Tensor nz = ops::nonzero(full_mask);
   TensorList idx;
   for (int64_t j = 0; j < nz.shape()[1]; ++j) idx.push_back(ops::select(nz, 1, j));
-  Tensor g = ops::index_put_(ops::zeros(shaped.shape(), grad.dtype()), idx, grad, true);
+  Tensor g = ops::index_put_(ops::zeros(shaped.shape(), grad.dtype(), grad.device()), idx, grad, true);
   return sum_to(g, self.shape());
 }
 

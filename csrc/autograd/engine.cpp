@@ -30,7 +30,7 @@ struct InputBuffer {
 Tensor default_grad_output(const Tensor& out) {
   HY_CHECK(out.numel() == 1, RuntimeError, "grad can be implicitly created only for scalar outputs, got ",
            out.describe());
-  return ops::ones(out.shape(), out.dtype(), std::nullopt);
+  return ops::ones(out.shape(), out.dtype(), out.device());  // beside the output (a CUDA loss: on the GPU)
 }
 
 // Topological order of every node reachable from `roots` (Kahn's algorithm, iterative so deep graphs

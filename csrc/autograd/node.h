@@ -35,6 +35,7 @@ using PostAccumulateHook = std::function<void(const Tensor&)>;
 struct OutputInfo {
   Shape shape;
   DType dtype = DType::Float32;
+  Device device = kCPU;  // where a missing gradient of this output is made (zeros on the same device)
 };
 
 /// One recorded operation: turns gradients of its outputs into gradients of its inputs.

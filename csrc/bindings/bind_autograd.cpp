@@ -188,7 +188,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
       Tensor out = h.cast<Tensor>();
       for (auto& in : ins)
         if (in.defined() && in.impl() == out.impl()) out = autograd::detach(out);
-      node->outputs.push_back(autograd::OutputInfo{out.shape(), out.dtype()});
+      node->outputs.push_back(autograd::OutputInfo{out.shape(), out.dtype(), out.device()});
       if (autograd::dtype_differentiable(out.dtype())) autograd::set_history(out, node, nr);
       ++nr;
       result.append(py::cast(out));

@@ -90,6 +90,8 @@ void bind_compiler(py::module_& m) {
         for (const compiler::CapturedBreak& b : s.breaks()) out.append(py::make_tuple(b.what, b.site));
         return out;
       }, "The graph breaks seen with keep-going on: a list of (what, site).")
+      .def("size_reads", [](const compiler::CaptureSession& s) { return s.size_reads(); },
+           "Addresses (tensor_address) of the tensors whose sizes or strides Python read, in order.")
       .def_property_readonly("break_reason", [](const compiler::CaptureSession& s) -> py::object {
         if (s.break_reason().empty()) return py::none();
         return py::str(s.break_reason());
@@ -104,6 +106,8 @@ void bind_compiler(py::module_& m) {
         return out;
       }, "The recorded calls: a list of (op name, args, results, grad_enabled).");
   bind_compiler_guards(c);
+  c.def("tensor_address", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.impl()); }, py::arg("tensor"),
+        "The tensor's identity as CaptureSession.size_reads() reports it.");
   c.def("is_wrapped_number", [](const Tensor& t) { return t.impl()->is_wrapped_number(); }, py::arg("tensor"),
         "Whether the tensor is a Python number wrapped for an op call (weak in type promotion).");
   c.def("_break_graph", [](const std::string& what) { capture::note_graph_break(what.c_str()); }, py::arg("what"),
@@ -149,10 +153,21 @@ void bind_compiler(py::module_& m) {
            py::arg("address"), py::arg("numel"), py::arg("dtypes"), py::arg("sizes"), py::arg("strides"),
            py::arg("meta"), py::arg("grain"))
       .def("run", [](const compiler::FusedKernel& k, const std::vector<Tensor>& operands) {
-        k.check(operands);  // with the GIL: errors are raised before any thread starts
+        k.check(operands, {});  // with the GIL: errors are raised before any thread starts
         py::gil_scoped_release release;
-        k.run(operands);
+        k.run(operands, {});
       }, py::arg("operands"), "Check the operands (inputs, then outputs) and run the kernel with the GIL released.")
+      .def("set_runtime_sizes", &compiler::FusedKernel::set_runtime_sizes, py::arg("size_slots"),
+           py::arg("stride_slots"), py::arg("numel_slot"), py::arg("grain_slot"),
+           "Symbolic sizes: per operand dim the meta slot holding its size / stride (-1: the constant given "
+           "at construction), and the slots of the work-item count and the grain (-1: constant).")
+      .def("run_with_meta", [](const compiler::FusedKernel& k, const std::vector<Tensor>& operands,
+                               const std::vector<int64_t>& meta) {
+        k.check(operands, meta);
+        py::gil_scoped_release release;
+        k.run(operands, meta);
+      }, py::arg("operands"), py::arg("meta"),
+         "run() for a kernel with symbolic sizes: meta holds this call's sizes, strides, work items and grain.")
       .def_property_readonly("numel", &compiler::FusedKernel::numel)
       .def_property_readonly("grain", &compiler::FusedKernel::grain)
       .def_property_readonly("num_operands", &compiler::FusedKernel::num_operands);
@@ -166,13 +181,13 @@ void bind_compiler(py::module_& m) {
            }),
            py::arg("op"), py::arg("beta"), py::arg("alpha"), py::arg("epilogue"), py::arg("slot"))
       .def("run", [](const compiler::GemmEpilogue& g, const std::vector<Tensor>& gemm_args,
-                     const std::vector<Tensor>& operands) {
+                     const std::vector<Tensor>& operands, const std::vector<int64_t>& meta) {
         g.check_counts(gemm_args, operands);
         py::gil_scoped_release release;
-        return g.run(gemm_args, operands);
-      }, py::arg("gemm_args"), py::arg("operands"),
+        return g.run(gemm_args, operands, meta);
+      }, py::arg("gemm_args"), py::arg("operands"), py::arg("meta") = std::vector<int64_t>{},
          "Run the GEMM on gemm_args, its epilogue over the product inserted at slot among operands (inputs, then "
-         "outputs); returns the product.");
+         "outputs); returns the product. meta: this call's run-time sizes for an epilogue with symbolic sizes.");
 }
 
 }  // namespace hy

@@ -2,6 +2,7 @@
 // communicating call releases the GIL, so other Python threads run while a rank waits for its peers.
 #include "bindings/pyconvert.h"
 #include "distributed/communicator.h"
+#include "distributed/nccl_loader.h"
 #ifdef HYFLOW_WITH_MPI
 #include "distributed/mpi/mpi_communicator.h"
 #endif
@@ -109,6 +110,9 @@ void bind_distributed(py::module_& m) {
   });
 
   d.def("local_world", &local_world, "The world of this process alone (no MPI).");
+  d.def("nccl_world", &nccl_world, py::arg("bootstrap"), release(),
+        "A communicator over NCCL with the ranks of `bootstrap`, which carries NCCL's unique id.");
+  d.attr("has_nccl") = nccl_built();
 #ifdef HYFLOW_WITH_MPI
   d.attr("has_mpi") = true;
   d.def("mpi_init", &mpi_init, release());

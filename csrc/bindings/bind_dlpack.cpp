@@ -8,6 +8,7 @@
 #include <pybind11/numpy.h>
 
 #include "bindings/pyconvert.h"
+#include "core/device_backend.h"
 #include "core/error.h"
 #include "dispatch/capture_hook.h"
 #include "hyflow/ops/tensor.h"
@@ -51,16 +52,44 @@ void destroy_versioned_capsule(PyObject* capsule) {
   PyErr_Restore(type, value, tb);
 }
 
+// (DLPack device type, id) of a tensor: (1, 0) for the CPU, (2, index) for a GPU.
+py::tuple dlpack_device_of(const Tensor& t) {
+  return t.device().is_cpu() ? py::make_tuple(static_cast<int>(kDLCPU), 0)
+                             : py::make_tuple(static_cast<int>(kDLCUDA), t.device().index);
+}
+
+// The array API's stream handshake for a CUDA export: the consumer names the stream it will read on
+// (None or 1: the legacy default stream, 2: the per-thread default, else a cudaStream_t; -1: no
+// synchronization), and the producer makes that stream wait for the work queued on its current stream.
+void sync_consumer_stream(Device device, py::handle stream) {
+  const intptr_t consumer = stream.is_none() ? 1 : stream.cast<intptr_t>();
+  HY_CHECK(consumer != 0, ValueError, "__dlpack__: stream=0 is ambiguous for CUDA tensors; pass 1 for the legacy "
+           "default stream or 2 for the per-thread default stream");
+  if (consumer == -1) return;
+  DeviceBackend& b = device_backend(device.type);
+  const StreamHandle ours = b.current_stream(device.index);
+  if (ours == consumer || (ours == 0 && consumer == 1)) return;  // the same stream: already ordered
+  const EventHandle e = b.event_create(false);
+  b.event_record(e, ours);
+  b.stream_wait_event(consumer, e);
+  b.event_destroy(e);  // destroyed once the recorded work is done
+}
+
 py::object dlpack_capsule(const Tensor& t, py::handle stream, py::handle max_version, py::handle dl_device,
                           py::handle copy) {
   check_exportable(*t.impl(), "__dlpack__()", "tensor.detach().__dlpack__() (from_dlpack(t.detach()))");
-  HY_CHECK(stream.is_none(), ValueError, "__dlpack__: stream must be None for CPU tensors, got ",
-           std::string(py::repr(stream)));
+  if (t.device().is_cpu()) {
+    HY_CHECK(stream.is_none(), ValueError, "__dlpack__: stream must be None for CPU tensors, got ",
+             std::string(py::repr(stream)));
+  } else {
+    sync_consumer_stream(t.device(), stream);
+  }
   if (!dl_device.is_none()) {
     auto dev = py::reinterpret_borrow<py::tuple>(dl_device);
-    if (dev.size() != 2 || dev[0].cast<int>() != kDLCPU)
-      raise_buffer_error(str("__dlpack__: hyflow tensors can only be exported to the CPU (1, 0), not ",
-                             std::string(py::repr(dl_device))));
+    const py::tuple own = dlpack_device_of(t);
+    if (dev.size() != 2 || dev[0].cast<int>() != own[0].cast<int>() || dev[1].cast<int>() != own[1].cast<int>())
+      raise_buffer_error(str("__dlpack__: this tensor can only be exported to its own device ", std::string(py::repr(own)),
+                             ", not ", std::string(py::repr(dl_device))));
   }
   const bool copied = copy.ptr() == Py_True;
   const bool versioned = !max_version.is_none() && py::reinterpret_borrow<py::tuple>(max_version)[0].cast<int>() >= 1;
@@ -148,11 +177,19 @@ Tensor import_dlpack(py::handle obj, py::handle device, py::handle copy) {
   }
   HY_CHECK(py::hasattr(obj, "__dlpack__"), TypeError, "from_dlpack expects an object with __dlpack__ (a NumPy array, "
            "a torch tensor, ...) or a DLPack capsule, got ", std::string(py::str(py::type::of(obj).attr("__name__"))));
+  py::object consumer_stream = py::none();
   if (py::hasattr(obj, "__dlpack_device__")) {
     py::tuple dev = obj.attr("__dlpack_device__")();
     int type = dev[0].cast<int>();
-    HY_CHECK(type == kDLCPU, NotImplementedError, "from_dlpack: hyflow can only import CPU memory in this build; the "
-             "object is on DLPack device type ", type);
+    HY_CHECK(type == kDLCPU || type == kDLCUDA, NotImplementedError, "from_dlpack: hyflow imports CPU and CUDA "
+             "memory; the object is on DLPack device type ", type);
+    if (type == kDLCUDA) {
+      // Ask the producer to order its work before our current stream (the handshake above, seen from here).
+      HY_CHECK(find_device_backend(DeviceType::DeviceType_CUDA) != nullptr, RuntimeError, "from_dlpack: the object "
+               "is CUDA memory, but CUDA is not available (", device_unavailable_reason(DeviceType::DeviceType_CUDA), ")");
+      const StreamHandle ours = device_backend(DeviceType::DeviceType_CUDA).current_stream(dev[1].cast<int>());
+      consumer_stream = py::int_(ours == 0 ? 1 : ours);
+    }
   }
   py::object capsule;
   bool producer_copied = false;
@@ -160,11 +197,12 @@ Tensor import_dlpack(py::handle obj, py::handle device, py::handle copy) {
     py::dict kwargs;
     kwargs["max_version"] = py::make_tuple(DLPACK_MAJOR_VERSION, DLPACK_MINOR_VERSION);
     if (!copy.is_none()) kwargs["copy"] = copy;
+    if (!consumer_stream.is_none()) kwargs["stream"] = consumer_stream;
     capsule = obj.attr("__dlpack__")(**kwargs);
     producer_copied = want_copy;
   } catch (py::error_already_set& e) {
     if (!e.matches(PyExc_TypeError)) throw;
-    capsule = obj.attr("__dlpack__")();
+    capsule = consumer_stream.is_none() ? obj.attr("__dlpack__")() : obj.attr("__dlpack__")(py::arg("stream") = consumer_stream);
   }
   Tensor t = tensor_from_capsule(capsule);
   return want_copy && !producer_copied ? ops::clone(t) : t;
@@ -204,6 +242,8 @@ py::buffer_info tensor_buffer(TensorImpl& impl) {
 py::object tensor_array(py::handle self, py::handle dtype, py::handle copy) {
   capture::note_graph_break("a tensor's value read in Python (__array__)");
   Tensor t = self.cast<Tensor>();
+  HY_CHECK(t.device().is_cpu(), TypeError, "can't convert a ", device_str(t.device()), " tensor to NumPy; copy it to "
+           "the host first with .cpu()");
   check_exportable(*t.impl(), "numpy()", "tensor.detach().numpy() (np.asarray(tensor.detach()))");
   const bool never_copy = copy.ptr() == Py_False, always_copy = copy.ptr() == Py_True;
   py::module_ np = py::module_::import("numpy");
@@ -237,8 +277,8 @@ void bind_dlpack(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorIm
           py::kw_only(), py::arg("stream") = py::none(), py::arg("max_version") = py::none(),
           py::arg("dl_device") = py::none(), py::arg("copy") = py::none(),
           "A DLPack capsule sharing this tensor's memory ('dltensor_versioned' when max_version >= (1, 0)).");
-  cls.def("__dlpack_device__", [](const Tensor& t) { return py::make_tuple(static_cast<int>(kDLCPU), 0); },
-          "(device type, device id) for DLPack: (1, 0) for the CPU.");
+  cls.def("__dlpack_device__", &dlpack_device_of,
+          "(device type, device id) for DLPack: (1, 0) for the CPU, (2, index) for a CUDA GPU.");
   cls.def_buffer(&tensor_buffer);
   cls.def("__array__", &tensor_array, py::arg("dtype") = py::none(), py::arg("copy") = py::none(),
           "A NumPy array sharing this tensor's memory (NumPy 2 copy= semantics).");

@@ -113,6 +113,8 @@ void bind_interop(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorI
   cls.def("numpy", [](py::handle self, bool force) {
     capture::note_graph_break("a tensor's value read in Python (numpy())");
     Tensor t = self.cast<Tensor>();
+    HY_CHECK(t.device().is_cpu(), TypeError, "numpy(): can't convert a ", device_str(t.device()),
+             " tensor to NumPy; copy it to the host first with .cpu()");
     if (force && autograd::requires_grad(t)) {  // numpy(force=True) == detach().numpy(), as in PyTorch
       Tensor detached = autograd::detach(t);
       return to_numpy(detached, py::cast(detached));

@@ -2,12 +2,14 @@
 // Op methods (t.add, t.sum, ...) are generated from the op table in bind_ops_generated.cpp.
 
 #include "bindings/pyconvert.h"
+#include "compiler/capture_session.h"
 #include "core/error.h"
 #include "dispatch/capture_hook.h"
 #include "hyflow/ops/binary.h"
 #include "hyflow/ops/linalg.h"
 #include "hyflow/ops/tensor.h"
 #include "hyflow/ops/unary.h"
+#include "kernels/device_copy.h"
 
 namespace py = pybind11;
 
@@ -108,11 +110,21 @@ py::object tolist_rec(const char* p, const Tensor& t, size_t d) {
   return std::move(out);
 }
 
+// A size read in Python: a trace with symbolic sizes keeps this tensor's sizes fixed (Python may compute
+// with them; docs/compiler.md, "Symbolic sizes"). One thread-local test when no capture is active.
+const Tensor& sizes_read(const Tensor& t) {
+  if (capture::CaptureHook* hook = capture::active_hook())
+    if (auto* session = dynamic_cast<compiler::CaptureSession*>(hook)) session->note_size_read(t.impl());
+  return t;
+}
+
 py::object item(const Tensor& t) {
   capture::note_graph_break("a tensor's value read in Python (item(), bool(), float(), int())");
   HY_CHECK(t.numel() == 1, ValueError, "item(): only a tensor with exactly one element can be converted to a "
            "Python number, got shape ", t.shape());
-  return element_to_python(static_cast<const char*>(t.raw_data()), t.dtype());
+  // A device value is copied to the host first (a synchronizing copy, as in torch).
+  const Tensor host = t.device().is_cpu() ? t : tensor_to_device(t, kCPU, false);
+  return element_to_python(static_cast<const char*>(host.raw_data()), host.dtype());
 }
 
 }  // namespace
@@ -127,12 +139,12 @@ TensorClass bind_tensor_class(py::module_& m) {
 }
 
 void bind_tensor_methods(py::module_& m, TensorClass& cls) {
-  cls.def_property_readonly("shape", [](const Tensor& t) { return t.shape(); })
+  cls.def_property_readonly("shape", [](const Tensor& t) { return sizes_read(t).shape(); })
       .def_property_readonly("dtype", [](const Tensor& t) { return t.dtype(); })
       .def_property_readonly("device", [](const Tensor& t) { return device_str(t.device()); })
       .def_property_readonly("ndim", [](const Tensor& t) { return t.dim(); })
       .def_property_readonly("itemsize", [](const Tensor& t) { return t.itemsize(); })
-      .def_property_readonly("nbytes", [](const Tensor& t) { return t.nbytes(); })
+      .def_property_readonly("nbytes", [](const Tensor& t) { return sizes_read(t).nbytes(); })
       .def_property_readonly("_version", [](const Tensor& t) { return t.storage()->version(); })
       .def_property_readonly("is_cpu", [](const Tensor& t) { return t.device().is_cpu(); })
       .def_property_readonly("T", [](const Tensor& t) {
@@ -145,13 +157,15 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
         return ops::transpose(t, -2, -1);
       }, "The last two dims swapped (a view): batched matrix transpose.")
       .def("dim", [](const Tensor& t) { return t.dim(); })
-      .def("numel", [](const Tensor& t) { return t.numel(); })
+      .def("numel", [](const Tensor& t) { return sizes_read(t).numel(); })
       .def("element_size", [](const Tensor& t) { return t.itemsize(); })
       .def("size", [](const Tensor& t, std::optional<int64_t> d) -> py::object {
+        sizes_read(t);
         if (d) return py::int_(t.size(*d));
         return py::cast(t.shape());
       }, py::arg("dim") = py::none())
       .def("stride", [](const Tensor& t, std::optional<int64_t> d) -> py::object {
+        sizes_read(t);
         if (d) return py::int_(t.stride(*d));
         return py::cast(t.strides());
       }, py::arg("dim") = py::none())
@@ -165,11 +179,12 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       .def("item", &item, "The single element as a Python number.")
       .def("tolist", [](const Tensor& t) {
              capture::note_graph_break("a tensor's value read in Python (tolist())");
-             return tolist_rec(static_cast<const char*>(t.raw_data()), t, 0); },
+             const Tensor host = t.device().is_cpu() ? t : tensor_to_device(t, kCPU, false);
+             return tolist_rec(static_cast<const char*>(host.raw_data()), host, 0); },
            "Nested Python lists (a Python number for a 0-d tensor).")
       .def("__len__", [](const Tensor& t) {
         HY_CHECK(t.dim() > 0, TypeError, "len() of a 0-d tensor");
-        return t.shape()[0];
+        return sizes_read(t).shape()[0];
       })
       .def("__bool__", [](const Tensor& t) {
         HY_CHECK(t.numel() == 1, ValueError, "the truth value of a tensor with ", t.numel(),

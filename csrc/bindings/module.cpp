@@ -21,6 +21,7 @@ void bind_distributed(py::module_& m);
 void bind_workflow(py::module_& m);
 void bind_compiler(py::module_& m);
 void bind_amp(py::module_& m);
+void bind_cuda(py::module_& m);
 }  // namespace hy
 
 PYBIND11_MODULE(_C, m) {
@@ -42,4 +43,5 @@ PYBIND11_MODULE(_C, m) {
   hy::bind_workflow(m);
   hy::bind_compiler(m);
   hy::bind_amp(m);
+  hy::bind_cuda(m);
 }

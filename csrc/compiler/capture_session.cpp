@@ -15,6 +15,7 @@ void CaptureSession::begin() {
   calls_.clear();
   break_reason_.clear();
   breaks_.clear();
+  size_reads_.clear();
   prev_ = capture::set_active_hook(this);
   active_ = true;
 }

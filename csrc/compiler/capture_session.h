@@ -65,11 +65,18 @@ class CaptureSession final : public capture::CaptureHook {
 
   void on_op(const OpEntry& op, ValueList&& args, ValueList&& results) override;
   void on_graph_break(const char* what) override;
+  /// The program read a tensor's sizes or strides in Python (`shape`, `size()`, `len()` ...; the bindings
+  /// report it): a trace with symbolic sizes keeps that tensor's sizes fixed, since Python may compute
+  /// with them. `tensor` is the TensorImpl's address.
+  void note_size_read(const void* tensor) { size_reads_.push_back(reinterpret_cast<uintptr_t>(tensor)); }
+  /// Addresses (TensorImpl) of the tensors whose sizes or strides Python read during the capture, in order.
+  const std::vector<uintptr_t>& size_reads() const { return size_reads_; }
 
  private:
   std::vector<CapturedCall> calls_;
   std::string break_reason_;
   std::vector<CapturedBreak> breaks_;
+  std::vector<uintptr_t> size_reads_;
   std::function<std::string()> site_recorder_;
   bool keep_going_ = false;
   capture::CaptureHook* prev_ = nullptr;

@@ -32,7 +32,8 @@ void GemmEpilogue::check_counts(const std::vector<Tensor>& gemm_args, const std:
            operands.size());
 }
 
-Tensor GemmEpilogue::run(const std::vector<Tensor>& gemm_args, std::vector<Tensor> operands) const {
+Tensor GemmEpilogue::run(const std::vector<Tensor>& gemm_args, std::vector<Tensor> operands,
+                         const std::vector<int64_t>& meta) const {
   check_counts(gemm_args, operands);
   Tensor product;
   switch (op_) {
@@ -41,7 +42,9 @@ Tensor GemmEpilogue::run(const std::vector<Tensor>& gemm_args, std::vector<Tenso
     case Op::addmm: product = ops::addmm(gemm_args[0], gemm_args[1], gemm_args[2], beta_, alpha_); break;
   }
   operands.insert(operands.begin() + slot_, product);
-  epilogue_.run(operands);  // checks every operand (the product's dtype, sizes, strides included) first
+  // Checks every operand (the product's dtype, sizes, strides included, against this call's sizes in `meta`
+  // for an epilogue with symbolic sizes) first.
+  epilogue_.run(operands, meta);
   return product;
 }
 

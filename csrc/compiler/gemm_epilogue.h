@@ -8,8 +8,9 @@
 // is 256 KiB). The product is returned: the graph may read it elsewhere (the compiled backward saves it).
 //
 //   compiler::GemmEpilogue g(GemmEpilogue::Op::addmm, beta, alpha, epilogue_kernel, /*slot=*/0);
-//   Tensor product = g.run({bias, x, w_t}, {/* epilogue operands without the product */});
+//   Tensor product = g.run({bias, x, w_t}, {/* epilogue operands without the product */}, /*meta=*/{});
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,10 @@ class GemmEpilogue {
 
   /// Run the GEMM on `gemm_args` (mm/matmul: 2 tensors; addmm: self, mat1, mat2), insert the product at
   /// `slot` in `operands` (the epilogue's other operands: inputs, then outputs), run the epilogue (its
-  /// launcher checks every operand's layout first). Returns the product.
-  Tensor run(const std::vector<Tensor>& gemm_args, std::vector<Tensor> operands) const;
+  /// launcher checks every operand's layout first). Returns the product. `meta`: this call's run-time
+  /// sizes when the epilogue was generated with symbolic sizes (FusedKernel::set_runtime_sizes), else empty.
+  Tensor run(const std::vector<Tensor>& gemm_args, std::vector<Tensor> operands,
+             const std::vector<int64_t>& meta = {}) const;
 
   /// Arguments checks of run() that do not need the product (count of GEMM args and operands).
   void check_counts(const std::vector<Tensor>& gemm_args, const std::vector<Tensor>& operands) const;

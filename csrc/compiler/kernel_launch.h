@@ -11,7 +11,12 @@
 // stride raises (never a crash), then the range runs with the GIL released.
 //
 //   compiler::FusedKernel k(address, numel, {Float32, Float32}, {{1024}, {1024}}, {{1}, {1}}, {}, grain);
-//   k.run({x, out});
+//   k.run({x, out}, {});
+//
+// A kernel generated with symbolic sizes (docs/compiler.md, "Symbolic sizes") reads them from `meta`, given
+// per call: set_runtime_sizes() names, per operand dim, the meta slot holding its size and stride (-1: the
+// constant given at construction), and the slots of the work-item count and the grain. The checks then
+// compare each operand with this call's values, so a kernel never runs over memory it was not given.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -36,9 +41,15 @@ class FusedKernel {
   /// Check `operands` against the layout, then run the kernel over [0, numel) on the pool (chunks of at
   /// least `grain` elements; inline when smaller or when called from inside a parallel region).
   /// The caller releases the GIL around it (the bindings do).
-  void run(const std::vector<Tensor>& operands) const;
+  /// `meta`: this call's run-time integers when set_runtime_sizes() was called (else ignored: the meta
+  /// given at construction is used).
+  void run(const std::vector<Tensor>& operands, const std::vector<int64_t>& meta) const;
   /// The checks of run() alone.
-  void check(const std::vector<Tensor>& operands) const;
+  void check(const std::vector<Tensor>& operands, const std::vector<int64_t>& meta) const;
+  /// Make sizes, strides, work items and grain run-time values (see the header comment). Throws ValueError
+  /// when the slot lists do not match the operands' ranks.
+  void set_runtime_sizes(std::vector<std::vector<int64_t>> size_slots, std::vector<std::vector<int64_t>> stride_slots,
+                         int64_t numel_slot, int64_t grain_slot);
 
   int64_t numel() const { return numel_; }
   int64_t grain() const { return grain_; }
@@ -50,6 +61,9 @@ class FusedKernel {
   std::vector<DType> dtypes_;
   std::vector<std::vector<int64_t>> sizes_, strides_;
   std::vector<int64_t> meta_;
+  bool runtime_ = false;
+  std::vector<std::vector<int64_t>> size_slots_, stride_slots_;
+  int64_t numel_slot_ = -1, grain_slot_ = -1;
 };
 
 }  // namespace hy::compiler

@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include "core/device_backend.h"
 #include "core/shape_util.h"
 
 namespace hy {
@@ -15,11 +16,11 @@ TensorImpl::TensorImpl(std::shared_ptr<StorageImpl> storage, Shape shape, Stride
       contiguous_(strides_are_contiguous(shape_, strides_)) {}
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  HY_CHECK(device.is_cpu(), NotImplementedError, "no allocator for device ", device_str(device),
-           " in this build");
   int64_t n = shape_numel(shape);
   int64_t nbytes = checked_mul(n, dtype_itemsize(dtype), "tensor size in bytes");
-  auto storage = StorageImpl::allocate_cpu(nbytes);
+  // Device memory comes from the device's backend (its caching allocator); without one this names why.
+  auto storage = device.is_cpu() ? StorageImpl::allocate_cpu(nbytes)
+                                 : device_backend(device.type).allocate(nbytes, device);
   return Tensor(std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape), 0, dtype));
 }
 

@@ -1,6 +1,7 @@
 // The one place where every op and kernel is registered, in order: first the op table (definitions),
 // then the kernels of each device this build has. Nothing registers itself through static constructors.
 #include "dispatch/cpu_variant.h"
+#include "dispatch/cuda_backend_loader.h"
 #include "dispatch/registry.h"
 #include "hyflow/ops/ops_common.h"
 
@@ -13,10 +14,9 @@ void register_all(Registry& r) {
   register_op_table(r);      // definitions + device-independent (view) kernels
   register_kernels_cpu(r);   // csrc/kernels/cpu/*, compiled for the build's baseline CPU
   register_cpu_variant(r, cpu_variant);  // the hot ones again, for the best ISA this CPU has
-#ifdef HYFLOW_WITH_CUDA
-  // Defined in kernels_cuda_generated.cpp, which the CUDA backend's library compiles (issue 12).
-  register_kernels_cuda(r);
-#endif
+  // libhyflow_cuda.so, when built and a driver is present: its register_kernels_cuda (generated,
+  // kernels_cuda_generated.cpp) fills the CUDA slots. A failure only leaves CUDA unavailable.
+  load_cuda_backend(r);
 }
 
 }  // namespace hy

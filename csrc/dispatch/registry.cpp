@@ -1,11 +1,20 @@
 #include "dispatch/registry.h"
 
+#include "core/device_backend.h"
 #include "core/error.h"
 #include "dispatch/capture_hook.h"
 
 namespace hy {
 
 void OpEntry::throw_missing(Device device) const {
+  // The CUDA backend covers the table op by op (docs/cuda.md has the coverage table): a missing kernel
+  // is an error, never a silent round trip through the CPU.
+  if (device.type == DeviceType::DeviceType_CUDA && !find_device_backend(DeviceType::DeviceType_CUDA))
+    throw RuntimeError(str("op '", name, "' cannot run on ", device_str(device), ": CUDA is not available (",
+                           device_unavailable_reason(DeviceType::DeviceType_CUDA), ")"));
+  if (device.type == DeviceType::DeviceType_CUDA)
+    throw NotImplementedError(str("op '", name, "' has no CUDA kernel yet (", device_str(device),
+                                  "); move the inputs to the CPU with .cpu() to run it there"));
   throw NotImplementedError(str("op '", name, "' has no kernel for device '", device_str(device),
                                 "' in this build"));
 }

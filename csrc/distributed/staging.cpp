@@ -75,12 +75,21 @@ DType reduce_wire_dtype(DType d) {
   return (d == DType::Float16 || d == DType::BFloat16) ? DType::Float32 : d;
 }
 
+// The staged buffers go to MPI as host pointers: a device tensor would be read by the CPU (a crash, or
+// garbage with a CUDA-aware MPI's different rules). CUDA tensors travel over NCCL (docs/cuda.md).
+static void check_host(const Tensor& t) {
+  HY_CHECK(t.device().is_cpu(), ValueError, "this communicator exchanges CPU tensors, got ", t.describe(), " on ",
+           device_str(t.device()), "; use init(backend='nccl') for CUDA tensors, or move it with .cpu()");
+}
+
 Tensor stage_in(const Tensor& t, DType wire) {
+  check_host(t);
   if (t.dtype() == wire) return cpu::contiguous(t);
   return cpu::cast_to(t, wire);
 }
 
 Tensor stage_out(const Tensor& out, DType wire) {
+  check_host(out);
   if (out.is_contiguous() && out.dtype() == wire) return out;
   return Tensor::empty(out.shape(), wire);
 }
@@ -97,7 +106,10 @@ Tensor flat_chunk(const Tensor& flat, int64_t i, int64_t n, const Shape& shape) 
 
 Tensor pack(const std::vector<Tensor>& ts, DType wire) {
   int64_t total = 0;
-  for (const Tensor& t : ts) total += t.numel();
+  for (const Tensor& t : ts) {
+    check_host(t);
+    total += t.numel();
+  }
   Tensor flat = Tensor::empty(Shape{total}, wire);
   int64_t at = 0;
   for (const Tensor& t : ts) {
@@ -109,6 +121,7 @@ Tensor pack(const std::vector<Tensor>& ts, DType wire) {
 
 void unpack(const std::vector<Tensor>& outs, const Tensor& flat) {
   int64_t at = flat.offset();
+  for (const Tensor& o : outs) check_host(o);
   for (const Tensor& o : outs) {
     if (o.numel() > 0) cpu::copy_into(o, Tensor::make_view(flat, o.shape(), contiguous_strides(o.shape()), at));
     at += o.numel();

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "core/device_backend.h"
 #include "core/shape_util.h"
 #include "interop/bool_bytes.h"
 
@@ -44,11 +45,10 @@ const char* device_type_name(int type) {
 
 ExportContext* make_context(const Tensor& t, DLTensor& dl) {
   HY_CHECK(t.defined(), ValueError, "to_dlpack: the tensor is undefined");
-  HY_CHECK(t.device().is_cpu(), NotImplementedError, "to_dlpack: only CPU tensors can be exported in this build, got ",
-           device_str(t.device()));
   auto* ctx = new ExportContext{t, t.shape().vec(), t.strides().vec()};
   dl.data = t.raw_data();
-  dl.device = DLDevice{kDLCPU, 0};
+  // CUDA tensors travel as kDLCUDA memory of their GPU (the consumer's stream handshake is the bindings').
+  dl.device = t.device().is_cpu() ? DLDevice{kDLCPU, 0} : DLDevice{kDLCUDA, t.device().index};
   dl.ndim = static_cast<int32_t>(t.dim());
   dl.dtype = dlpack_dtype(t.dtype());
   dl.shape = ctx->shape.data();
@@ -120,9 +120,14 @@ DLManagedTensorVersioned* to_dlpack_versioned(const Tensor& t, bool copied) {
 }
 
 Tensor tensor_from_dltensor(const DLTensor& dl, bool writable, const std::function<std::shared_ptr<void>()>& make_owner) {
-  HY_CHECK(dl.device.device_type == kDLCPU, NotImplementedError, "from_dlpack: only CPU memory (kDLCPU) can be "
-           "imported in this build; the producer's tensor is on ", device_type_name(dl.device.device_type),
+  const bool on_cuda = dl.device.device_type == kDLCUDA;
+  HY_CHECK(dl.device.device_type == kDLCPU || on_cuda, NotImplementedError, "from_dlpack: hyflow imports CPU "
+           "(kDLCPU) and CUDA (kDLCUDA) memory; the producer's tensor is on ", device_type_name(dl.device.device_type),
            " (device type ", static_cast<int>(dl.device.device_type), ")");
+  if (on_cuda && !find_device_backend(DeviceType::DeviceType_CUDA))
+    throw RuntimeError(str("from_dlpack: the producer's tensor is CUDA memory, but CUDA is not available (",
+                           device_unavailable_reason(DeviceType::DeviceType_CUDA), ")"));
+  const Device device = on_cuda ? Device{DeviceType::DeviceType_CUDA, dl.device.device_id} : kCPU;
   DType dtype = dtype_from_dlpack(dl.dtype);
   HY_CHECK(dl.ndim >= 0, ValueError, "from_dlpack: negative ndim ", dl.ndim);
   HY_CHECK(dl.ndim == 0 || dl.shape != nullptr, ValueError, "from_dlpack: shape is NULL for a ", dl.ndim, "-d tensor");
@@ -142,8 +147,9 @@ Tensor tensor_from_dltensor(const DLTensor& dl, bool writable, const std::functi
   }
   void* data = dl.data ? static_cast<char*>(dl.data) + dl.byte_offset : nullptr;
   // Checked before the owner exists: a rejected capsule stays the producer's.
-  if (dtype == DType::Bool && numel > 0) check_bool_bytes(static_cast<const uint8_t*>(data), shape, strides, "from_dlpack");
-  auto storage = std::make_shared<StorageImpl>(data, nbytes, kCPU, make_owner(), writable);
+  // (Device memory cannot be read here: a CUDA producer's bools are trusted.)
+  if (dtype == DType::Bool && numel > 0 && !on_cuda) check_bool_bytes(static_cast<const uint8_t*>(data), shape, strides, "from_dlpack");
+  auto storage = std::make_shared<StorageImpl>(data, nbytes, device, make_owner(), writable);
   return Tensor(std::make_shared<TensorImpl>(std::move(storage), std::move(shape), std::move(strides), 0, dtype));
 }
 

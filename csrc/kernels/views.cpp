@@ -6,6 +6,7 @@
 #include "core/scalar_check.h"
 #include "core/shape_util.h"
 #include "hyflow/ops/ops_common.h"
+#include "hyflow/ops/tensor.h"
 #include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::any {
@@ -64,6 +65,13 @@ std::optional<Strides> view_strides(const Shape& oldshape, const Strides& oldstr
   return newstrides;
 }
 
+// `t` itself when contiguous, else a dense copy made on t's own device: these view kernels serve every
+// device, and only the CPU copy may run here (a device tensor's copy is its backend's clone kernel).
+Tensor dense(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  return t.device().is_cpu() ? hy::cpu::contiguous(t) : ::hy::ops::clone(t);
+}
+
 }  // namespace
 
 Tensor view(const Tensor& self, const DimVector& shape) {
@@ -77,7 +85,7 @@ Tensor view(const Tensor& self, const DimVector& shape) {
 Tensor reshape(const Tensor& self, const DimVector& shape) {
   Shape s = infer_shape(shape, self.numel(), "reshape");
   if (auto st = view_strides(self.shape(), self.strides(), s)) return Tensor::make_view(self, s, *st, self.offset());
-  return view(hy::cpu::contiguous(self), s);
+  return view(dense(self), s);
 }
 
 Tensor transpose(const Tensor& self, int64_t dim0, int64_t dim1) {
@@ -224,7 +232,7 @@ Tensor as_strided(const Tensor& self, const DimVector& size, const DimVector& st
   return Tensor::make_view(self, size, stride, storage_offset.value_or(self.offset()));
 }
 
-Tensor contiguous(const Tensor& self) { return hy::cpu::contiguous(self); }
+Tensor contiguous(const Tensor& self) { return dense(self); }
 
 }  // namespace hy::kernels::any
 

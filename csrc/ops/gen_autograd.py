@@ -340,20 +340,20 @@ def gen_op(op, formulas, op_types):
     if list_return:
         L.append("  for (size_t i = 0; i < result.size(); ++i) {")
         L.append(f"    result[i] = bw::distinct_output(result[i], target, {{{', '.join(tensor_inputs)}}});")
-        L.append("    node->outputs.push_back(OutputInfo{result[i].shape(), result[i].dtype()});")
+        L.append("    node->outputs.push_back(OutputInfo{result[i].shape(), result[i].dtype(), result[i].device()});")
         L.append("    if (dtype_differentiable(result[i].dtype())) set_history(result[i], node, static_cast<uint32_t>(i));")
         L.append("  }")
         if "result" in res_names:
             L.append("  for (auto& t : result) node->result_.emplace_back(t, true);")
     elif len(op.returns) == 1:
         L.append(f"  result = bw::distinct_output(result, target, {{{', '.join(tensor_inputs)}}});")
-        L.append("  node->outputs.push_back(OutputInfo{result.shape(), result.dtype()});")
+        L.append("  node->outputs.push_back(OutputInfo{result.shape(), result.dtype(), result.device()});")
         L.append("  if (dtype_differentiable(result.dtype())) set_history(result, node, 0);")
         if "result" in res_names:
             L.append("  node->result_ = SavedVariable(result, true);")
     else:
         for i in range(len(op.returns)):
-            L.append(f"  node->outputs.push_back(OutputInfo{{std::get<{i}>(result).shape(), std::get<{i}>(result).dtype()}});")
+            L.append(f"  node->outputs.push_back(OutputInfo{{std::get<{i}>(result).shape(), std::get<{i}>(result).dtype(), std::get<{i}>(result).device()}});")
             L.append(f"  if (dtype_differentiable(std::get<{i}>(result).dtype())) set_history(std::get<{i}>(result), node, {i});")
             if f"result{i}" in res_names:
                 L.append(f"  node->result{i}_ = SavedVariable(std::get<{i}>(result), true);")

@@ -84,7 +84,7 @@ def scalar_functor(name, expr, params, tensors):
     sig = ", ".join(f"{unused}{'T' if k == 'value' else 'bool'} {a}" for a, k in args)
     ret = "bool" if expr.root.result == "bool" else ("T" if expr.typed else "bool")
     tmpl = "template <typename T> " if expr.typed else ""
-    lines.append(f"  {tmpl}{ret} operator()({sig}) const {{ return {expr.cpp(hoisted_names=hoisted)}; }}")
+    lines.append(f"  {tmpl}HY_HOST_DEVICE {ret} operator()({sig}) const {{ return {expr.cpp(hoisted_names=hoisted)}; }}")
     lines.append("};")
     return lines
 

@@ -8,7 +8,11 @@ def build_info():
     """A dict describing this build: version, compiler, BLAS, and which optional backends are compiled in.
 
     ``mpi``/``cuda``/``nccl`` say whether the backend is compiled in; ``*_toolkit`` whether CMake found
-    the toolkit at build time (the CUDA and NCCL backends arrive in later releases; see docs/design.md).
+    the toolkit at build time. ``cuda`` is True when libhyflow_cuda.so was built (``cuda_version``,
+    ``cuda_archs``: the toolkit and ``HYFLOW_CUDA_ARCHS`` it was built with); ``cuda_available`` whether it
+    is loaded with a GPU in this process, else ``cuda_unavailable_reason`` says why (no driver, no GPU,
+    ``HYFLOW_DISABLE_CUDA``). ``nccl`` is True when the NCCL communicator library was built,
+    ``cublas`` when the CUDA matmul kernels were (docs/cuda.md).
 
     ``cpu_baseline`` is the CPU the whole build targets (``x86-64-v2``, or ``native`` for a
     ``HYFLOW_NATIVE=ON`` build), ``cpu_variants`` the ISA variants of the hot kernels compiled
@@ -22,6 +26,8 @@ def build_info():
     See docs/amp.md, "Kernels".
     """
     c = _C._build_config()
+    cuda = _C._cuda_status()
+    cuda_ok = bool(cuda["loaded"]) and _C._cuda_device_count() > 0
     on = lambda v: str(v).upper() in ("ON", "TRUE", "1", "YES")  # noqa: E731
     return {
         "version": c["version"],
@@ -39,9 +45,14 @@ def build_info():
         "cpu_lowp_features": list(c["cpu_lowp_features"]),
         "mpi": on(c.get("mpi", False)),
         "mpi_toolkit": on(c["mpi_toolkit"]),
-        "cuda": False,
+        "cuda": bool(cuda["built"]),
         "cuda_toolkit": on(c["cuda_toolkit"]),
-        "nccl": False,
+        "cuda_version": cuda["cuda_version"] or None,
+        "cuda_archs": cuda["archs"].split(";") if cuda["built"] else [],
+        "cuda_available": cuda_ok,
+        "cuda_unavailable_reason": None if cuda_ok else (cuda["reason"] or "no CUDA GPU is present"),
+        "cublas": bool(cuda["cublas"]),
+        "nccl": bool(_C._dist.has_nccl),
         "nccl_toolkit": on(c["nccl_toolkit"]),
-        "devices": ["cpu"],
+        "devices": ["cpu", "cuda"] if cuda_ok else ["cpu"],
     }

@@ -75,7 +75,7 @@ def _check_fits(arr, name):
 def tensor(data, *, dtype=None, device=None) -> Tensor:
     """A new tensor with its own copy of ``data`` (nested lists, numbers, NumPy arrays or tensors)."""
     if device is not None and str(device) != "cpu":
-        raise NotImplementedError(f"tensor(): device {device!r} needs the CUDA backend, not in this build")
+        return tensor(data, dtype=dtype).to(device)  # built on the CPU, then copied (docs/cuda.md)
     if isinstance(data, Tensor):
         out = data.detach().clone()
         return out if dtype is None else out.to(dtype)

@@ -32,6 +32,26 @@ def _expand(self, *shape) -> Tensor:
     return _C.ops.expand(self, _dims(shape, "shape"))
 
 
+def _move_to_device(t, device, non_blocking):
+    """The bytes of ``t`` on ``device`` (the CUDA backend copies; without CUDA this raises naming why).
+    Differentiable: the gradient moves back to ``t``'s device."""
+    if t.requires_grad and _C._autograd.is_grad_enabled():
+        from .autograd.function import Function
+
+        class DeviceMove(Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.source = str(x.device)
+                return _C._to_device(x, str(device), bool(non_blocking))
+
+            @staticmethod
+            def backward(ctx, grad):
+                return _C._to_device(grad, ctx.source, False)
+
+        return DeviceMove.apply(t)
+    return _C._to_device(t, str(device), bool(non_blocking))
+
+
 def _warn_if_dropping_imag(self, dtype):
     """torch's warning for a complex tensor cast to a real dtype (the imaginary parts are dropped)."""
     if self.dtype.is_complex:
@@ -43,7 +63,7 @@ def _warn_if_dropping_imag(self, dtype):
 def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None) -> Tensor:
     """to(dtype), to(device), to(other_tensor), to(device, dtype) — like torch.Tensor.to.
 
-    non_blocking is accepted and has nothing to overlap on the CPU; memory_format is a layout hint
+    non_blocking overlaps a host<->device copy with the host only for pinned memory (pin_memory()); memory_format is a layout hint
     (see hyflow.contiguous_format)."""
     if memory_format is not None:
         from ._tensor_compat import check_memory_format
@@ -61,7 +81,7 @@ def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, me
         else:
             dtype = a
     if device is not None and str(device) != self.device:
-        raise NotImplementedError(f"to(): moving tensors to {device!r} needs the CUDA backend, not in this build")
+        self = _move_to_device(self, device, non_blocking)
     if dtype is None:
         return self.clone() if copy else self
     _warn_if_dropping_imag(self, dtype)

@@ -87,16 +87,22 @@ def _cpu(self, memory_format=preserve_format) -> Tensor:
 
 
 def _cuda(self, device=None, non_blocking=False, memory_format=preserve_format) -> Tensor:
-    raise RuntimeError("cuda(): this hyflow build has no CUDA backend (hy.build_info()['cuda'] is False); keep the "
-                       "tensor on the CPU (x.cpu(), or pick the device with \"cuda\" if available else \"cpu\")")
+    check_memory_format("cuda", memory_format)
+    target = "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else str(device))
+    return self.to(target, non_blocking=non_blocking)
 
 
 def _pin_memory(self, device=None) -> Tensor:
-    return self  # no accelerator to copy to: page-locking would buy nothing
+    """A copy in page-locked host memory (so .to("cuda", non_blocking=True) overlaps). Without CUDA there is
+    nothing to overlap with, so the tensor itself (device-agnostic code keeps working on the CPU)."""
+    from . import cuda
+    if not cuda.is_available() or _C._is_pinned(self):
+        return self
+    return _C._pin_memory(self)
 
 
 def _is_pinned(self, device=None) -> bool:
-    return False
+    return _C._is_pinned(self)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:

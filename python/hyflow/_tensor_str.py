@@ -170,6 +170,8 @@ def _array_str(arr, indent, summarize, fmt):
 
 def _as_numpy(t):
     t = t.detach()  # printing reads values only; numpy() refuses tensors that require grad
+    if t.device != "cpu":
+        t = t.to("cpu")  # device values are printed from a host copy (the suffix still names the device)
     if t.dtype in (_C.float16, _C.bfloat16):
         t = t.to(_C.float32)
     return np.asarray(t.numpy())

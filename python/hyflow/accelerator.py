@@ -1,5 +1,5 @@
-"""``hy.accelerator``: torch's device-agnostic accelerator queries. No accelerator backend is built in
-yet (CUDA is issue 12), so code falls back to the CPU: ``hy.accelerator.current_accelerator()`` is None."""
+"""``hy.accelerator``: torch's device-agnostic accelerator queries, answered by ``hy.cuda`` (docs/cuda.md):
+without a usable GPU, ``hy.accelerator.current_accelerator()`` is None and code falls back to the CPU."""
 from . import cuda as _cuda
 from ._device import device as _device
 

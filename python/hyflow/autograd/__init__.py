@@ -33,7 +33,7 @@ def _grads(outputs, grad_outputs):
 
 
 def hy_tensor_like(value, like):
-    return _C.ops.full(tuple(like.shape), value, dtype=like.dtype)
+    return _C.ops.full(tuple(like.shape), value, dtype=like.dtype, device=str(like.device))
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
@@ -55,7 +55,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     res = _C._autograd.grad(outs, ins, _grads(outs, grad_outputs), bool(retain_graph), bool(create_graph),
                             bool(allow_unused or materialize_grads))
     if materialize_grads:
-        res = tuple(_C.ops.zeros(tuple(i.shape), dtype=i.dtype) if r is None else r for r, i in zip(res, ins))
+        res = tuple(_C.ops.zeros(tuple(i.shape), dtype=i.dtype, device=str(i.device)) if r is None else r for r, i in zip(res, ins))
     return res
 
 

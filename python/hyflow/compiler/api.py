@@ -7,7 +7,12 @@
 
 Each compiled function keeps a cache of entries keyed by the call's signature (guards.py). A call whose
 signature has an entry replays it; a new signature traces again (a recompile, logged with its reason) until
-``cache_size_limit`` entries exist, after which new signatures run eagerly with one warning. A trace that
+``cache_size_limit`` entries exist, after which new signatures run eagerly with one warning.
+
+Symbolic sizes (``dynamic=True``, or ``dynamic=None`` once a call differs from an earlier one only in
+sizes): the entry is keyed by the signature's shape class (dynamic_guards.py), its graph's sizes are
+symbolic (symbolic.py) and its kernels read them at run time, so calls with other sizes of that class
+replay it without a trace. ``dynamic=False`` specializes every trace to exact sizes. A trace that
 hits a graph break caches "run eagerly" for its signature. ``HYFLOW_COMPILE=0`` makes every compiled
 function call its original. Anything the compiler itself fails at falls back to eager with one warning
 naming the reason; exceptions of the user's code propagate unchanged.
@@ -21,6 +26,8 @@ from .. import _C
 from ..nn.module import Module
 from . import capture
 from .guards import CapturedGuard, call_key, describe_mismatch
+from . import symbolic
+from .dynamic_guards import changed_dims, constraints_hold, shape_class
 from ._log import log
 from .codegen import build_graph_kernels
 from .autograd_program import NotTraceable, compile_autograd, needs_autograd
@@ -42,8 +49,11 @@ class CompileWarning(UserWarning):
 def compile(fn=None, *, dynamic=None, mode="default"):  # noqa: A001 (hy.compile, like torch.compile)
     """Compile a function or an nn.Module; usable as ``@hy.compile`` and ``@hy.compile(mode=...)``.
 
-    ``dynamic`` (None, True or False) and ``mode`` ("default" or "max-autotune") are validated and kept;
-    every trace is specialized to exact sizes, and "max-autotune" behaves as "default" for now.
+    ``dynamic``: True compiles with symbolic sizes from the first call (a changing batch or grid size
+    does not recompile); None (default) specializes to exact sizes until a call differs from an earlier
+    one only in sizes, then compiles the dims that changed symbolically; False always specializes.
+    ``mode``: "default" (heuristic launch parameters) or "max-autotune" (each kernel's launch grain is
+    measured once per kernel, size class and machine, and cached on disk: codegen/autotune.py).
     """
     if dynamic is not None and not isinstance(dynamic, bool):
         raise TypeError(f"compile(): dynamic must be None, True or False, got {dynamic!r}")
@@ -62,10 +72,13 @@ class _Entry:
     """One cached compilation: the optimized graph and its program, or the reason to run eagerly."""
 
     __slots__ = ("program", "graph", "captured", "held", "eager_reason", "timings", "raw_graph_text", "kernels",
-                 "backward_note", "autograd")
+                 "backward_note", "autograd", "symbolic", "constraints", "bounds")
 
     def __init__(self, held):
         self.program = self.graph = self.kernels = self.backward_note = self.autograd = None
+        self.symbolic = None      # a symbolic.Symbolization for an entry with symbolic sizes
+        self.constraints = {}     # {symbol: value} that entry was specialized to
+        self.bounds = {}          # {symbol: least size} it serves (stencil offsets)
         self.captured = None      # a CapturedGuard once traced
         self.held = held          # non-tensor argument objects guarded by identity: kept alive
         self.eager_reason = None
@@ -82,6 +95,10 @@ class CompiledFunction:
         self._fn, self.dynamic, self.mode = fn, dynamic, mode
         self._guard_extra = guard_extra   # () -> hashable, part of every signature (module state)
         self._cache = {}
+        self._dyn = {}                    # shape class -> [entries with symbolic sizes]
+        self._memo = {}                   # exact signature -> (entry, symbol values): repeated sizes
+        self._mask = None                 # dynamic=None: the (tensor, dim)s that became symbolic
+        self.compiles = 0                 # traces made (static and symbolic), for tests and benchmarks
         self._last_key = None
         self._warned = set()
         self.recompiles = []              # reasons, in order (also in explain)
@@ -102,21 +119,78 @@ class CompiledFunction:
                                  "or requires_grad")
             entry = None
         if entry is None:
+            if self.dynamic is True or self._mask is not None:
+                hit = self._memo.get(key) or self._dynamic_lookup(key)
+                if hit is not None:
+                    entry, values = hit
+                    if entry.program is None:
+                        return self._fn(*args, **kwargs)
+                    if entry.captured.ok():
+                        return entry.program.run(tensors, values)
+                    self._drop_dynamic(entry)
+                    self._note_recompile("a captured tensor (parameter or global) changed dtype, sizes, "
+                                         "strides or requires_grad")
             return self._trace_call(key, leaves, args, kwargs)
         if entry.program is None:
             return self._fn(*args, **kwargs)
         return entry.program.run(tensors)
 
+    def _dynamic_lookup(self, key):
+        """(entry, symbol values) of an entry with symbolic sizes that stands for this call, or None."""
+        ckey, values, _ = shape_class(key[:3], self._mask)
+        for entry in self._dyn.get(ckey + key[3:], ()):
+            if constraints_hold(entry.constraints, values, entry.bounds):
+                if len(self._memo) >= 64:     # repeated sizes skip the class computation; bounded
+                    self._memo.clear()
+                self._memo[key] = (entry, values)
+                return entry, values
+        return None
+
+    def _drop_dynamic(self, entry):
+        for entries in self._dyn.values():
+            if entry in entries:
+                entries.remove(entry)
+        self._memo.clear()
+
+    def _n_entries(self):
+        return len(self._cache) + sum(len(e) for e in self._dyn.values())
+
+    def _dynamic_plan(self, key):
+        """(class key, symbol values, dims per tensor) when this call compiles with symbolic sizes, else
+        None. dynamic=None turns symbolic for the dims that changed once a call differs from an earlier
+        one only in sizes (torch's automatic dynamic)."""
+        if self.dynamic is False:
+            return None
+        if self.dynamic is None:
+            changed = set()
+            for old in self._cache:
+                if old[3:] == key[3:]:
+                    changed |= changed_dims(old[:3], key[:3]) or set()
+            if changed - (self._mask or set()):
+                self._mask = (self._mask or set()) | changed
+                self._memo.clear()
+                log(f"{self._name()}: sizes changed ({_dims_text(changed)}): compiling them symbolically")
+            if self._mask is None:
+                return None
+        ckey, values, dims_of = shape_class(key[:3], self._mask)
+        if not values:
+            return None
+        return ckey + key[3:], values, dims_of
+
     def _trace_call(self, key, leaves, args, kwargs):
-        if self._cache:
+        dyn = self._dynamic_plan(key)
+        if self._n_entries():
             reason = _recompile_reason(self._last_key, key)
-            if len(self._cache) >= cache_size_limit:
-                self._warn_once("limit", f"{self._name()} was recompiled {len(self._cache)} times "
+            if self._n_entries() >= cache_size_limit:
+                self._warn_once("limit", f"{self._name()} was recompiled {self._n_entries()} times "
                                 f"(hy.compiler.cache_size_limit = {cache_size_limit}); new signatures run "
                                 f"eagerly. Last reason: {reason}")
                 return self._fn(*args, **kwargs)
+            if dyn is not None:
+                reason += " (compiling with symbolic sizes)"
             self._note_recompile(reason)
         self._last_key = key
+        self.compiles += 1
         entry = _Entry([x for x in leaves if not _is_plain(x)])
         t0 = time.perf_counter()
         tr = capture.trace(self._fn, args, kwargs, input_leaves=leaves)
@@ -126,6 +200,11 @@ class CompiledFunction:
             log(f"{self._name()}: {entry.eager_reason}; this signature runs eagerly")
             self._cache[key] = entry
             return tr.result
+        if dyn is not None:
+            self._dyn.setdefault(dyn[0], []).append(entry)
+            self._memo.clear()
+        else:
+            self._cache[key] = entry
         try:
             entry.raw_graph_text = tr.graph.format()
             t0 = time.perf_counter()
@@ -134,10 +213,15 @@ class CompiledFunction:
             entry.captured = CapturedGuard(v.tensor for v in entry.graph.captured
                                            if v.kind == "captured" and not v.is_literal_number())
             if needs_autograd(entry.graph):
-                entry.program = self._compile_autograd(entry, list(_unique_tensors(leaves)))
+                entry.program = self._compile_autograd(entry, list(_unique_tensors(leaves)), tr.graph, dyn)
+                if entry.program is None and dyn is not None:
+                    # Replayed under eager autograd: nothing in it depends on sizes but its kernels.
+                    self._symbolize(entry, tr.graph, dyn)
+            elif dyn is not None:
+                self._symbolize(entry, tr.graph, dyn)
             if entry.program is None:
                 entry.kernels = build_graph_kernels(entry.graph)
-                entry.program = Program(entry.graph, entry.kernels)
+                entry.program = Program(entry.graph, entry.kernels, autotune=self.mode == "max-autotune")
             entry.timings["codegen"] = entry.kernels.seconds
             if entry.kernels.error is not None:
                 _warn_codegen_once(f"{self._name()}: fused groups run op by op (no native code): "
@@ -146,16 +230,41 @@ class CompiledFunction:
         except Exception as e:  # noqa: BLE001 - the compiler's own failure must never break the user's call
             entry.program = entry.graph = None
             entry.eager_reason = f"compiler error: {type(e).__name__}: {e}"
+            if dyn is not None:   # a failure with symbolic sizes stands for this call's sizes only
+                entry.constraints = dict(enumerate(dyn[1]))
             self._warn_once("error", f"{self._name()} runs eagerly: {entry.eager_reason}")
-        self._cache[key] = entry
         return tr.result
 
-    def _compile_autograd(self, entry, tensors):
+    def _symbolization(self, graph, traced, dyn):
+        _, values, dims_of = dyn
+        return symbolic.symbolize(graph, values, [dims_of.get(i) for i in range(len(graph.inputs))],
+                                  getattr(traced, "size_reads", ()))
+
+    def _symbolize(self, entry, traced, dyn):
+        """Give the entry's graph symbolic sizes; the symbols it must fix become its constraints."""
+        sym = self._symbolization(entry.graph, traced, dyn)
+        symbolic.apply(entry.graph, sym)
+        self._note_symbolic(entry, sym)
+
+    def _note_symbolic(self, entry, sym):
+        values = sym.values
+        entry.symbolic = sym
+        entry.constraints = sym.constraints()
+        entry.bounds = sym.lower_bounds()
+        dynamic = ", ".join(f"s{s}={values[s]}" for s in sym.dynamic_symbols()) or "none"
+        fixed = "; ".join(f"s{s}={v} ({why})" for s, (v, why) in sorted(sym.specialized.items()))
+        log(f"{self._name()}: symbolic sizes: dynamic {dynamic}" + (f"; specialized {fixed}" if fixed else ""))
+
+    def _compile_autograd(self, entry, tensors, traced, dyn):
         """The region as one autograd node with a compiled backward, or None (then autograd records the
         replayed ops one by one, as eager would; ``entry.backward_note`` says why)."""
         t0 = time.perf_counter()
+        symbolize = None
+        if dyn is not None:
+            def symbolize(graph):
+                return self._symbolization(graph, traced, dyn)
         try:
-            program = compile_autograd(entry.graph, tensors, self._name(), entry.timings)
+            program = compile_autograd(entry.graph, tensors, self._name(), entry.timings, symbolize)
         except NotTraceable as e:
             entry.backward_note = f"backward replays op by op: {e}"
             log(f"{self._name()}: {entry.backward_note}")
@@ -164,18 +273,24 @@ class CompiledFunction:
         entry.kernels = program.kernels
         entry.backward_note = "compiled backward (one autograd node)"
         entry.autograd = program
+        if program.symbolic is not None:
+            self._note_symbolic(entry, program.symbolic)
         return program
 
     # ---- introspection --------------------------------------------------------------------------------
     def entries(self):
-        """The cached compilations, oldest first (used by explain)."""
-        return list(self._cache.values())
+        """The cached compilations, static ones first, then those with symbolic sizes (used by explain)."""
+        return list(self._cache.values()) + [e for es in self._dyn.values() for e in es]
 
     def reset(self):
         """Forget every compilation (the next call traces again)."""
         self._cache.clear()
+        self._dyn.clear()
+        self._memo.clear()
+        self._mask = None
         self._last_key = None
         self.recompiles.clear()
+        self.compiles = 0
 
     def _name(self):
         return self._display_name or getattr(self._fn, "__qualname__", None) or repr(self._fn)
@@ -212,6 +327,10 @@ def _recompile_reason(old, new):
     if old[:3] == new[:3]:
         return "a module parameter or buffer was replaced, or a training flag changed"
     return describe_mismatch(old[:3], new[:3])
+
+
+def _dims_text(dims):
+    return ", ".join(f"tensor {i} dim {d}" for i, d in sorted(dims))
 
 
 def _is_plain(x):

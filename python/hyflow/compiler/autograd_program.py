@@ -7,7 +7,9 @@
 2. the backward graph is traced from eager autograd over a replay of the forward (backward_trace.py);
 3. saved values are chosen, elementwise values recomputed in backward (saved_values.py);
 4. both graphs go through the same passes and code generator; the forward runs with grad mode off and
-   also returns the saved values.
+   also returns the saved values;
+5. with symbolic sizes (``symbolize``), the forward's symbols flow into the backward graph through the
+   gradients and saved values; a symbol either graph must fix is fixed in both.
 
 At run time :class:`AutogradProgram` runs the forward and records one node with
 ``_C._autograd.record_function`` (the mechanism of ``hy.autograd.Function``): its edges lead to the
@@ -26,6 +28,7 @@ from .ir import contiguous_strides
 from .pipeline import optimize
 from .replay import Program
 from .saved_values import split_joint
+from . import symbolic
 
 __all__ = ["AutogradProgram", "compile_autograd", "NotTraceable"]
 
@@ -41,9 +44,12 @@ def needs_autograd(graph):
     return _grad_enabled() and bool(differentiable_outputs(graph))
 
 
-def compile_autograd(graph, tensors, name, timings=None):
+def compile_autograd(graph, tensors, name, timings=None, symbolize=None):
     """An AutogradProgram for the optimized forward ``graph`` traced with input ``tensors``; raises
-    NotTraceable (the caller replays op by op) when the region cannot be compiled as one node."""
+    NotTraceable (the caller replays op by op) when the region cannot be compiled as one node.
+    ``symbolize(graph) -> Symbolization`` (a trace with symbolic sizes) gives the forward graph symbolic
+    sizes after the backward was traced; the program then runs with the call's symbol values and its
+    ``symbolic`` says which symbols both graphs fixed."""
     writers = [n.op for n in graph.nodes if n.written_values() or not n.entry.get("builtin")]
     if writers:
         raise NotTraceable(f"the region writes memory or calls a user op ({writers[0]})")
@@ -57,6 +63,9 @@ def compile_autograd(graph, tensors, name, timings=None):
     trace = trace_backward(eager_forward, graph, list(tensors) + lifted_tensors)
     bgraph, saved = split_joint(graph, trace)
     bgraph = optimize(bgraph, None)
+    sym = None
+    if symbolize is not None:
+        sym = _symbolize_joint(graph, bgraph, trace.diff_outputs, saved, symbolize)
     bkernels = build_graph_kernels(bgraph)
 
     # The forward: grad mode off for every node (the region's one node stands for them), and it also
@@ -74,8 +83,29 @@ def compile_autograd(graph, tensors, name, timings=None):
         timings["backward_codegen"] = bkernels.seconds
     log(f"{name}: compiled backward, {len(bgraph.nodes)} nodes, saves {len(saved)} value(s) "
         f"({len(saved_nodes)} intermediates)")
-    return AutogradProgram(name, graph, forward, Program(bgraph, bkernels), eager_forward, trace.diff_outputs,
-                           saved, lifted_tensors, fkernels, bkernels, bgraph)
+    program = AutogradProgram(name, graph, forward, Program(bgraph, bkernels), eager_forward, trace.diff_outputs,
+                              saved, lifted_tensors, fkernels, bkernels, bgraph)
+    program.symbolic = sym
+    return program
+
+
+def _symbolize_joint(graph, bgraph, diff_outputs, saved, symbolize):
+    """Symbolic sizes for the forward graph and the backward graph it feeds (gradients have the shapes of
+    the differentiable outputs, contiguous; saved values their forward metas). A symbol the backward must
+    fix is fixed in the forward too."""
+    fsym = symbolize(graph)
+    grads = []
+    for v in diff_outputs:
+        m = fsym.metas[v.id]
+        grads.append(symbolic.SymMeta(m.shape, symbolic.sym_contiguous_strides(m.shape), m.dtype, m.device, False))
+    metas = grads + [fsym.metas[v.id] for v in saved]
+    bsym = symbolic.symbolize(bgraph, fsym.values, [None] * len(bgraph.inputs), (), input_metas=metas,
+                              fixed=fsym.specialized, shape_pool=symbolic.shape_pool(fsym))
+    symbolic.restrict(fsym, bsym.specialized)
+    fsym.bounds.update({s: max(b, fsym.bounds.get(s, 0)) for s, b in bsym.bounds.items()})
+    symbolic.apply(graph, fsym)
+    symbolic.apply(bgraph, bsym)
+    return fsym
 
 
 class AutogradProgram:
@@ -92,7 +122,8 @@ class AutogradProgram:
         leaves, self.structure = _pytree.flatten(graph.outputs)
         self.out_positions = [[p for p, x in enumerate(leaves) if x is v] for v in diff_outputs]
         # The backward was traced with contiguous gradients (backward_trace.py), whatever the outputs' layout.
-        self.grad_meta = [(list(v.meta.shape), contiguous_strides(v.meta.shape), v.meta.dtype) for v in diff_outputs]
+        self.grad_meta = [v.meta for v in diff_outputs]   # sizes may be symbolic (evaluated per call)
+        self.symbolic = None
         returned = {v.id for v in graph.output_values()}
         index = {v.id: i for i, v in enumerate(graph.inputs)}
         node_k = 0
@@ -104,12 +135,12 @@ class AutogradProgram:
             else:
                 self.saved_plan.append(("in", index[v.id], False))
 
-    def run(self, inputs):
+    def run(self, inputs, env=None):
         inputs = list(inputs) + self.lifted
         ambient = _grad_enabled()
         _set_grad(False)
         try:
-            tree, extra = self.forward.run(inputs)
+            tree, extra = self.forward.run(inputs, env)
         finally:
             _set_grad(ambient)
         leaves, structure = _pytree.flatten(tree)
@@ -129,8 +160,8 @@ class AutogradProgram:
             for t, v in zip(saved, versions):
                 if t._version != v:
                     raise RuntimeError(_VERSION_ERROR.format(t.dtype, tuple(t.shape), t._version, v))
-            gs = [region._grad_like(g, meta) for g, meta in zip(grads, region.grad_meta)]
-            return tuple(region.backward.run(gs + saved))
+            gs = [region._grad_like(g, meta, env) for g, meta in zip(grads, region.grad_meta)]
+            return tuple(region.backward.run(gs + saved, env))
 
         outs = [leaves[p[0]] for p in self.out_positions]
         recorded = _record(self.name + "Backward", backward, diff_inputs, outs)
@@ -140,10 +171,13 @@ class AutogradProgram:
         return _pytree.unflatten(structure, leaves)
 
     @staticmethod
-    def _grad_like(g, meta):
+    def _grad_like(g, meta, env=None):
         """The gradient in the layout the backward was compiled for (the engine may hand an expanded or
         otherwise strided one; a missing one is zeros)."""
-        shape, strides, dtype = meta
+        if env is not None and isinstance(meta, symbolic.SymMeta):
+            meta = meta.at(env)
+        shape, dtype = list(meta.shape), meta.dtype
+        strides = contiguous_strides(shape)
         if g is None:
             return _C.ops.zeros(shape, dtype=dtype)
         if g.dtype != dtype:

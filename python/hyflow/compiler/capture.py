@@ -61,23 +61,32 @@ def trace(fn, args, kwargs, input_leaves=None, keep_going=False, site_skip_prefi
         _state.depth -= 1
     if session.break_reason is not None and not keep_going:
         return Trace(result, break_reason=session.break_reason)
-    graph = build_graph(before, session.calls(), result)
+    graph = build_graph(before, session.calls(), result, size_reads=set(session.size_reads()))
     if site_skip_prefix is not None:
         graph.call_sites = session.sites()
     return Trace(result, graph=graph, break_reason=session.break_reason, breaks=session.breaks())
 
 
-def build_graph(inputs, calls, result, resolve=None):
+def build_graph(inputs, calls, result, resolve=None, size_reads=()):
     """A Graph from the recorded ``calls`` of a function called with ``inputs`` [(tensor, meta)] that
     returned ``result``. ``resolve(t)``, when given, may name an input tensor that an unknown tensor ``t``
-    stands for (the compiled backward: autograd saves a forward output as a new tensor over its memory)."""
+    stands for (the compiled backward: autograd saves a forward output as a new tensor over its memory).
+    ``size_reads``: tensor_address of the tensors whose sizes Python read; the ids of their Values are
+    kept in ``graph.size_reads`` (a trace with symbolic sizes keeps those sizes fixed)."""
     g = Graph()
+    g.size_reads = set()
+    address = _C._compiler.tensor_address
+
+    def note(t, v):
+        if size_reads and address(t) in size_reads:
+            g.size_reads.add(v.id)
     env = {}     # id(tensor object) -> its current Value
     keep = []    # the objects whose ids are in env, alive until the graph is built (ids stay unique)
     for t, meta in inputs:
         if id(t) not in env:
             env[id(t)] = g.add_input(meta, storage=t.untyped_storage_ptr())
             keep.append(t)
+            note(t, env[id(t)])
 
     def value_of(t):
         v = env.get(id(t))
@@ -89,6 +98,11 @@ def build_graph(inputs, calls, result, resolve=None):
         if v is None:
             v = env[id(t)] = g.add_captured(t)
             keep.append(t)
+        return v
+
+    def result_value(node, t):
+        v = _new_result(g, env, keep, node, t)
+        note(t, v)
         return v
 
     from .ir import Node
@@ -105,9 +119,9 @@ def build_graph(inputs, calls, result, resolve=None):
         node = Node(name, node_args, [], grad_enabled)
         for r in results:
             if isinstance(r, list):
-                node.results.append([_new_result(g, env, keep, node, x) for x in r])
+                node.results.append([result_value(node, x) for x in r])
             elif _pytree.is_tensor(r):
-                node.results.append(_new_result(g, env, keep, node, r))
+                node.results.append(result_value(node, r))
             else:
                 raise RuntimeError(f"capture: op '{name}' returned a {type(r).__name__}, not a tensor")
         g.nodes.append(node)

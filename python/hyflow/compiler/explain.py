@@ -4,7 +4,10 @@ It traces ``fn(*args, **kwargs)`` once (the call really runs) and reports the ca
 after the passes, the guards the entry would check, the fusion groups the code generator will compile,
 graph breaks, the native kernels (which groups compile, why others replay, the generated C++, compile
 time and disk-cache hit or miss), and timings. For a function already compiled with ``hy.compile`` it
-also lists the recompiles of that function so far and their reasons.
+also lists the recompiles of that function so far and their reasons. For a function compiled with
+symbolic sizes (``dynamic=True``, or automatically after sizes changed) the graph is shown with its
+symbols (``float32[s0, 10]``), and ``symbolic sizes:`` says which dims are dynamic and which symbols were
+specialized, and why.
 """
 import time
 
@@ -14,6 +17,8 @@ from .autograd_program import NotTraceable, compile_autograd, needs_autograd
 from .api import CompiledFunction, CompiledModule
 from .codegen import build_graph_kernels
 from .guards import signature
+from .dynamic_guards import shape_class
+from . import symbolic
 from .passes import partition_fusion_groups
 from .pipeline import optimize
 
@@ -35,6 +40,7 @@ class Explanation:
         self.kernels = None
         self.backward = None         # an AutogradProgram when the region has a compiled backward
         self.backward_note = None    # what happens to its backward, in words (None: grad not needed)
+        self.symbolic = []           # lines: each symbol, dynamic or specialized (and why)
 
     def format(self):
         out = []
@@ -48,6 +54,9 @@ class Explanation:
             out.append(_indent(self.graph.format()))
             out.append("guards:")
             out += [f"  - {g}" for g in self.guards]
+            if self.symbolic:
+                out.append("symbolic sizes:")
+                out += [f"  - {line}" for line in self.symbolic]
             out.append(f"fusion groups ({len(self.fusion_groups)}):")
             for i, grp in enumerate(self.fusion_groups):
                 vals = ", ".join(repr(v) for n in grp.nodes for v in n.output_values())
@@ -109,13 +118,15 @@ def _indent(text):
 def explain(fn, *args, print_=False, **kwargs):
     """Trace ``fn(*args, **kwargs)`` and return an :class:`Explanation` (printed too when ``print_``)."""
     ex = Explanation()
-    target = fn
+    target, compiled = fn, None
     if isinstance(fn, CompiledModule):
-        ex.recompiles = list(fn._compiled.recompiles)
+        compiled = fn._compiled
         target = fn._orig_mod
     elif isinstance(fn, CompiledFunction):
-        ex.recompiles = list(fn.recompiles)
+        compiled = fn
         target = fn._fn
+    if compiled is not None:
+        ex.recompiles = list(compiled.recompiles)
     key, leaves = signature(args, kwargs)
     t0 = time.perf_counter()
     tr = capture.trace(target, args, kwargs, input_leaves=leaves)
@@ -134,6 +145,17 @@ def explain(fn, *args, print_=False, **kwargs):
     signature(args, kwargs)
     ex.timings["guard_check"] = time.perf_counter() - t0
     ex.guards = _guard_lines(ex.graph, key)
+    dynamic = compiled is not None and (compiled.dynamic is True or compiled._mask is not None)
+    if dynamic and not needs_autograd(ex.graph):
+        _, values, dims_of = shape_class(key, compiled._mask)
+        if values:
+            sym = symbolic.symbolize(ex.graph, values, [dims_of.get(i) for i in range(len(ex.graph.inputs))],
+                                     getattr(tr.graph, "size_reads", ()))
+            symbolic.apply(ex.graph, sym)
+            ex.symbolic = _symbol_lines(ex.graph, sym, dims_of)
+            ex.guards = _guard_lines(ex.graph, key, dims_of)
+    elif dynamic:
+        ex.symbolic = ["the call requires grad: sizes are specialized (the compiled backward is static)"]
     if needs_autograd(ex.graph):
         t0 = time.perf_counter()
         try:
@@ -164,12 +186,37 @@ def _done(ex, print_):
     return ex
 
 
-def _guard_lines(graph, key):
+def _symbol_lines(graph, sym, dims_of):
+    where = {}
+    for i, v in enumerate(graph.inputs):
+        for d, x in enumerate(dims_of.get(i) or ()):
+            if isinstance(x, tuple):
+                where.setdefault(x[1], []).append(f"{v!r} dim {d}")
+    lines = []
+    for s, value in enumerate(sym.values):
+        at = ", ".join(where.get(s, []))
+        if s in sym.specialized:
+            lines.append(f"s{s} = {value} specialized ({sym.specialized[s][1]}): {at}")
+        else:
+            least = sym.lower_bounds().get(s)
+            bound = f", serves sizes >= {least}" if least else ""
+            lines.append(f"s{s} dynamic (traced at {value}{bound}): {at}")
+    return lines
+
+
+def _guard_lines(graph, key, dims_of=None):
+    """The guards as sentences; ``dims_of`` (a shape class's dims per input) for symbolic sizes."""
     _, leaves, grad = key
     lines = [f"grad mode is {'on' if grad else 'off'}"]
     tensors = [k for k in leaves if k[0] == "T"]
     for v, k in zip(graph.inputs, [k for i, k in enumerate(tensors) if k[-1] not in [t[-1] for t in tensors[:i]]]):
         _, dtype, device, shape, strides, rg, _ = k
+        dims = (dims_of or {}).get(graph.inputs.index(v))
+        if dims is not None:
+            text = ", ".join(f"s{d[1]}" if isinstance(d, tuple) else str(d) for d in dims)
+            lines.append(f"{v!r}: {dtype.replace('hyflow.', '')} on {device}, rank {len(dims)}, sizes ({text}) "
+                         f"(symbols: any size >= 2, equal symbols equal), contiguous, requires_grad={rg}")
+            continue
         lines.append(f"{v!r}: {dtype.replace('hyflow.', '')} on {device}, sizes {tuple(shape)}, "
                      f"strides {tuple(strides)}, requires_grad={rg}")
     others = [k for k in leaves if k[0] != "T"]

@@ -6,9 +6,14 @@ and random ops draw from the generator as eager would. A compiled group (codegen
 codegen/plan.py: only when autograd need not record it) runs as one call at the position of its last
 node: its materialized outputs are allocated here with the traced sizes, strides and dtypes, and the
 launcher checks them and runs the loop with the GIL released over the thread pool.
+
+A graph traced with symbolic sizes (symbolic.py) runs with the call's symbol values (``run(inputs, env)``):
+outputs are allocated with the sizes they evaluate to, and each kernel gets its run-time sizes in ``meta``
+(codegen/sizes.py). Nodes outside groups need nothing: eager ops compute their own shapes.
 """
 from .. import _C
 from .ir import Value, contiguous_strides
+from .symbolic import Dim, SymMeta, evaluate, sym_contiguous_strides
 
 __all__ = ["Program"]
 
@@ -20,10 +25,13 @@ class Program:
     """A Graph prepared for replay: values become slots of one list, each node a call with its arguments
     resolved into positional and keyword parts once."""
 
-    def __init__(self, graph, kernels=None):
-        """``kernels``: a codegen.GraphKernels whose compiled groups replace their nodes (None: replay all)."""
+    def __init__(self, graph, kernels=None, autotune=False):
+        """``kernels``: a codegen.GraphKernels whose compiled groups replace their nodes (None: replay all).
+        ``autotune`` (mode="max-autotune"): the first run of each kernel chooses its launch grain by
+        measurement or from the disk cache (codegen/autotune.py)."""
         self.graph = graph
         self.kernels = kernels
+        self.tuning = {}   # step index -> GroupPlan whose grain is still to choose
         slot = {}
         for v in graph.inputs:
             slot[v.id] = len(slot)
@@ -55,7 +63,10 @@ class Program:
                 else:
                     ins = [slot[v.id] for v in plan.spec.inputs]
                 outs = [(_assign(slot, v), _allocator(v.meta)) for v in plan.spec.outputs]
-                self.steps.append((None, kernel, ins, outs, gemm))
+                sizes = plan.spec.sizes if plan.spec.sizes.dynamic else None
+                if autotune and gemm is None:   # a GEMM epilogue keeps the heuristic grain
+                    self.tuning[len(self.steps)] = plan
+                self.steps.append((None, kernel, ins, outs, (sizes, gemm)))
                 continue
             self._add_node_step(n, slot)
         self.n_slots = len(slot)
@@ -76,31 +87,38 @@ class Program:
                 outs.append(_assign(slot, r))
         self.steps.append((fn, pos, kw, outs, n.grad_enabled))
 
-    def run(self, inputs):
-        """Run the graph on ``inputs`` (one tensor per graph input, in order); returns the output tree."""
-        return _tree_build(self.output_slots, self.execute(inputs))
+    def run(self, inputs, env=None):
+        """Run the graph on ``inputs`` (one tensor per graph input, in order); returns the output tree.
+        ``env``: the symbol values of this call (a graph with symbolic sizes)."""
+        return _tree_build(self.output_slots, self.execute(inputs, env))
 
-    def execute(self, inputs):
+    def execute(self, inputs, env=None):
         """Run the graph on ``inputs``; returns every slot's tensor (index them with ``slot_of``)."""
+        syms = env
         env = [None] * self.n_slots
         env[:self.n_inputs] = inputs
         for i, t in self.fixed:
             env[i] = t
         ambient = _grad_enabled()
-        for fn, pos, kw, outs, grad_enabled in self.steps:
-            if fn is None:  # a compiled group: pos is its FusedKernel, kw the input slots
-                tensors = [env[i] for i in kw]
+        for k, (fn, pos, kw, outs, grad_enabled) in enumerate(self.steps):
+            if fn is None:  # a compiled group: pos is its launcher, kw the input slots, grad_enabled
+                tensors = [env[i] for i in kw]   # (its KernelSizes when it takes run-time sizes, its GEMM)
                 for i, alloc in outs:
-                    env[i] = t = alloc()
+                    env[i] = t = alloc(syms)
                     tensors.append(t)
-                if grad_enabled is None:
+                if self.tuning:
+                    pos = self._tune(k, tensors, syms)
+                sizes, gemm = grad_enabled
+                if gemm is not None:   # a GEMM epilogue: (GEMM argument slots, product slot)
+                    args, product = gemm
+                    env[product] = pos.run([env[i] for i in args], tensors, [] if sizes is None else sizes.meta(syms))
+                elif sizes is None:
                     pos.run(tensors)
-                else:   # a GEMM epilogue: (GEMM argument slots, product slot)
-                    args, product = grad_enabled
-                    env[product] = pos.run([env[i] for i in args], tensors)
+                else:
+                    pos.run_with_meta(tensors, sizes.meta(syms))
                 continue
-            args = [_resolve(r, env) for _, r in pos]
-            kwargs = {name: _resolve(r, env) for name, r in kw}
+            args = [_resolve(r, env, syms) for _, r in pos]
+            kwargs = {name: _resolve(r, env, syms) for name, r in kw}
             if grad_enabled != ambient:
                 _set_grad(grad_enabled)
                 try:
@@ -120,14 +138,40 @@ class Program:
         return env
 
 
+    def _tune(self, k, tensors, syms):
+        """Choose step ``k``'s launch grain (max-autotune) and put the tuned launcher in its place."""
+        plan = self.tuning.pop(k, None)
+        fn, kernel, ins, outs, extra = self.steps[k]
+        if plan is None:
+            return kernel
+        from .codegen import autotune, build
+        sizes = extra[0]
+        meta = None if sizes is None else sizes.meta(syms)
+        work = evaluate(plan.spec.numel, syms) if syms is not None else plan.spec.numel
+        grain = plan.spec.grain or build.GRAIN
+        default = grain.value(syms) if hasattr(grain, "value") else grain
+        module = self.kernels.module
+        chosen = autotune.choose_grain(module.path, plan.spec.name, work, default,
+                                       lambda g: build.make_group_launcher(module, plan, g), tensors, meta)
+        kernel = build.make_group_launcher(module, plan, chosen)
+        self.steps[k] = (fn, kernel, ins, outs, extra)
+        return kernel
+
+
 def _allocator(meta):
-    """A function making an uninitialized tensor with ``meta``'s sizes, strides and dtype."""
+    """A function of the call's symbol values making an uninitialized tensor with ``meta``'s sizes, strides
+    and dtype."""
+    if isinstance(meta, SymMeta) and meta.is_symbolic():
+        dims, dtype = list(meta.shape), meta.dtype
+        if tuple(meta.strides) == sym_contiguous_strides(meta.shape):
+            return lambda syms: _empty([evaluate(n, syms) for n in dims], dtype=dtype)
+        return lambda syms: _allocator(meta.at(syms))(None)
     shape, strides, dtype = list(meta.shape), list(meta.strides), meta.dtype
     if tuple(strides) == contiguous_strides(meta.shape):
-        return lambda: _empty(shape, dtype=dtype)
+        return lambda syms: _empty(shape, dtype=dtype)
     # Eager kept an input's layout (e.g. a transposed operand): same strides, over a dense block.
     span = 1 + sum((n - 1) * s for n, s in zip(shape, strides) if n > 0)
-    return lambda: _empty([span], dtype=dtype).as_strided(shape, strides)
+    return lambda syms: _empty([span], dtype=dtype).as_strided(shape, strides)
 
 
 _empty = _C.ops.empty
@@ -149,15 +193,19 @@ def _arg_ref(a, slot):
         return ("slot", slot[a.id])
     if isinstance(a, list) and any(isinstance(x, Value) for x in a):
         return ("list", [slot[x.id] for x in a])
+    if isinstance(a, list) and any(isinstance(x, Dim) for x in a):
+        return ("dims", a)     # a symbolic shape argument (a backward graph's expand/view)
     return ("const", a)
 
 
-def _resolve(ref, env):
+def _resolve(ref, env, syms=None):
     kind, x = ref
     if kind == "slot":
         return env[x]
     if kind == "list":
         return [env[i] for i in x]
+    if kind == "dims":
+        return [evaluate(n, syms) for n in x]
     return x
 
 

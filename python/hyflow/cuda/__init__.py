@@ -1,59 +1,201 @@
-"""``hy.cuda``: queries that device-agnostic PyTorch code makes (``if hy.cuda.is_available(): ...``).
+"""``hy.cuda``: the CUDA backend's Python surface (docs/cuda.md), shaped like ``torch.cuda``.
 
-hyflow's CUDA backend is issue 12; until it is built in, CUDA is never available: the queries answer so,
-and calls that need a GPU raise ``RuntimeError`` saying why (as torch does when built without CUDA).
+libhyflow_cuda is loaded at import only when hyflow was built with it and a CUDA driver is present;
+otherwise every query answers "not available" and calls that need a GPU raise ``RuntimeError`` naming
+the reason (``hy.build_info()["cuda_unavailable_reason"]``).
 """
-from .._build_info import build_info as _build_info
+import contextlib as _contextlib
+
+from .. import _C
 
 __all__ = ["is_available", "device_count", "current_device", "synchronize", "manual_seed", "manual_seed_all",
-           "is_bf16_supported", "get_device_name", "set_device", "empty_cache"]
+           "is_bf16_supported", "get_device_name", "set_device", "empty_cache", "memory_allocated",
+           "memory_reserved", "max_memory_allocated", "reset_peak_memory_stats", "Stream", "Event",
+           "current_stream", "default_stream", "stream", "unavailable_reason"]
+
+_current_device = 0
 
 
-def _built():
-    return bool(_build_info().get("cuda"))
+def unavailable_reason():
+    """Why CUDA is not available in this process (None when it is)."""
+    s = _C._cuda_status()
+    if s["loaded"] and _C._cuda_device_count() > 0:
+        return None
+    return s["reason"] or "no CUDA GPU is present"
 
 
 def is_available():
-    """True when hyflow was built with its CUDA backend and a GPU is present (never, for now)."""
-    return False
+    """True when libhyflow_cuda is loaded (built, driver present) and at least one GPU is visible."""
+    return unavailable_reason() is None
 
 
 def device_count():
-    return 0
+    return _C._cuda_device_count()
 
 
 def _no_cuda(what):
-    why = "hyflow was built without its CUDA backend" if not _built() else "no CUDA GPU is present"
-    return RuntimeError(f"hy.cuda.{what}(): CUDA is not available ({why}); use device='cpu'")
+    return RuntimeError(f"hy.cuda.{what}(): CUDA is not available ({unavailable_reason()}); use device='cpu'")
+
+
+def _index(device, what):
+    if not is_available():
+        raise _no_cuda(what)
+    if device is None:
+        return _current_device
+    if isinstance(device, int):
+        index = device
+    else:
+        text = str(device)
+        if not text.startswith("cuda"):
+            raise ValueError(f"hy.cuda.{what}(): expected a CUDA device, got {device!r}")
+        index = int(text.split(":")[1]) if ":" in text else _current_device
+    if not 0 <= index < device_count():
+        raise ValueError(f"hy.cuda.{what}(): device {index} does not exist ({device_count()} CUDA device(s))")
+    return index
 
 
 def current_device():
-    raise _no_cuda("current_device")
+    return _index(None, "current_device")
 
 
 def set_device(device):
-    raise _no_cuda("set_device")
+    global _current_device
+    _current_device = _index(device, "set_device")
 
 
 def synchronize(device=None):
-    raise _no_cuda("synchronize")
+    _C._cuda_synchronize(_index(device, "synchronize"))
 
 
 def get_device_name(device=None):
-    raise _no_cuda("get_device_name")
+    return _C._cuda_device_name(_index(device, "get_device_name"))
 
 
 def is_bf16_supported(including_emulation=True):
-    return False
+    return is_available()  # sm_80 and newer, the oldest architecture the backend is built for
 
 
 def manual_seed(seed):
-    """No CUDA generator exists: nothing to seed (torch silently does the same without CUDA)."""
+    """CUDA draws come from hyflow's one Philox generator, the CPU's (docs/cuda.md): ``hy.manual_seed`` seeds
+    both devices, so this CUDA-only seed has nothing of its own to set."""
 
 
 def manual_seed_all(seed):
-    """No CUDA generator exists: nothing to seed."""
+    """See manual_seed."""
 
 
 def empty_cache():
-    """No device allocator exists: nothing to free."""
+    """Give the caching allocator's unused blocks back to the driver (no-op without CUDA)."""
+    _C._cuda_empty_cache()
+
+
+def memory_allocated(device=None):
+    """Bytes held by live CUDA tensors on ``device`` (size classes included)."""
+    return _C._cuda_memory_stats(_index(device, "memory_allocated"))["allocated"]
+
+
+def memory_reserved(device=None):
+    """Bytes the caching allocator holds from the driver on ``device`` (live + cached)."""
+    return _C._cuda_memory_stats(_index(device, "memory_reserved"))["reserved"]
+
+
+def max_memory_allocated(device=None):
+    return _C._cuda_memory_stats(_index(device, "max_memory_allocated"))["max_allocated"]
+
+
+def reset_peak_memory_stats(device=None):
+    _C._cuda_reset_peak_memory_stats(_index(device, "reset_peak_memory_stats"))
+
+
+class Stream:
+    """A CUDA stream. Kernels, copies and allocations of this thread go to the current stream."""
+
+    def __init__(self, device=None, priority=0, *, _handle=None):
+        self.device_index = _index(device, "Stream")
+        self._owned = _handle is None
+        self.cuda_stream = _C._cuda_stream_create(self.device_index) if _handle is None else _handle
+
+    def synchronize(self):
+        _C._cuda_stream_synchronize(self.cuda_stream)
+
+    def wait_event(self, event):
+        _C._cuda_stream_wait_event(self.cuda_stream, event._handle)
+
+    def wait_stream(self, other):
+        self.wait_event(other.record_event())
+
+    def record_event(self, event=None):
+        event = event or Event()
+        event.record(self)
+        return event
+
+    def query(self):
+        return self.record_event().query()
+
+    def __eq__(self, other):
+        return isinstance(other, Stream) and other.cuda_stream == self.cuda_stream
+
+    def __hash__(self):
+        return hash(self.cuda_stream)
+
+    def __del__(self):
+        if getattr(self, "_owned", False) and self.cuda_stream:
+            try:
+                _C._cuda_stream_destroy(self.cuda_stream)
+            except Exception:  # noqa: BLE001 (interpreter shutdown)
+                pass
+
+
+class Event:
+    """A CUDA event: record on a stream, wait for it, time between two."""
+
+    def __init__(self, enable_timing=False, blocking=False, interprocess=False):
+        if not is_available():
+            raise _no_cuda("Event")
+        self._handle = _C._cuda_event_create(bool(enable_timing))
+
+    def record(self, stream=None):
+        _C._cuda_event_record(self._handle, (stream or current_stream()).cuda_stream)
+
+    def synchronize(self):
+        _C._cuda_event_synchronize(self._handle)
+
+    def query(self):
+        return _C._cuda_event_query(self._handle)
+
+    def wait(self, stream=None):
+        (stream or current_stream()).wait_event(self)
+
+    def elapsed_time(self, end_event):
+        """Milliseconds from this event to ``end_event`` (both made with enable_timing=True)."""
+        return _C._cuda_event_elapsed_ms(self._handle, end_event._handle)
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            try:
+                _C._cuda_event_destroy(self._handle)
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def current_stream(device=None):
+    index = _index(device, "current_stream")
+    return Stream(index, _handle=_C._cuda_current_stream(index))
+
+
+def default_stream(device=None):
+    return Stream(_index(device, "default_stream"), _handle=0)
+
+
+@_contextlib.contextmanager
+def stream(s):
+    """``with hy.cuda.stream(s):`` — work of this thread inside goes to ``s`` (None: no change)."""
+    if s is None:
+        yield
+        return
+    previous = _C._cuda_current_stream(s.device_index)
+    _C._cuda_set_current_stream(s.device_index, s.cuda_stream)
+    try:
+        yield
+    finally:
+        _C._cuda_set_current_stream(s.device_index, previous)

@@ -131,11 +131,23 @@ def _mpi_handle(comm):
     return int(handle)
 
 
+def _check_nccl():
+    """backend="nccl" needs a loaded CUDA backend and the NCCL communicator library: say which is missing."""
+    from .. import cuda as _cuda
+    if not _cuda.is_available():
+        raise RuntimeError(f"hyflow.distributed.init(backend='nccl'): CUDA is not available "
+                           f"({_cuda.unavailable_reason()}); use backend='mpi' or 'local'")
+    if not _d.has_nccl:
+        raise RuntimeError("hyflow.distributed.init(backend='nccl'): this build of hyflow has no NCCL communicator "
+                           "(NCCL was not found at build time: install nvidia-nccl-cu13 or a system NCCL and rebuild)")
+
+
 def init(backend=None, comm=None, timeout=None, check_args=True):
     """Join the world of processes this program was launched into.
 
     backend: None (detect: MPI when an MPI launcher — mpirun, mpiexec, srun — started this process, else a
-    world of one process), "mpi" (force MPI; a lone process becomes an MPI singleton) or "local".
+    world of one process), "mpi" (force MPI; a lone process becomes an MPI singleton), "local", or "nccl"
+    (CUDA tensors, one GPU per rank; NCCL's unique id travels over MPI under an MPI launcher: docs/cuda.md).
     comm: an mpi4py communicator to adopt as the world (hyflow works on a private duplicate of it).
     timeout: seconds an operation may wait for its peers before DistTimeoutError (default:
     HYFLOW_DIST_TIMEOUT, else 1800; <= 0 waits forever). check_args: the cross-rank shape/dtype check.
@@ -143,8 +155,10 @@ def init(backend=None, comm=None, timeout=None, check_args=True):
     global _world, _check_args, _finalizer_registered, _finalize_timeout
     if _world is not None:
         raise RuntimeError("hyflow.distributed.init: already initialized; call destroy_process_group() first")
-    if backend not in (None, "mpi", "local"):
-        raise ValueError(f"hyflow.distributed.init: backend must be None, 'mpi' or 'local', got {backend!r}")
+    if backend not in (None, "mpi", "local", "nccl"):
+        raise ValueError(f"hyflow.distributed.init: backend must be None, 'mpi', 'nccl' or 'local', got {backend!r}")
+    if backend == "nccl":
+        _check_nccl()
     timeout = _launch.timeout_from_env() if timeout is None else float(timeout)
     launch = _launch.detect()
     if comm is not None:
@@ -152,6 +166,18 @@ def init(backend=None, comm=None, timeout=None, check_args=True):
             raise RuntimeError("hyflow.distributed.init(comm=...): this build of hyflow has no MPI backend "
                                "(rebuild with MPI installed, or -DHYFLOW_MPI=ON)")
         c = _d.mpi_adopt(_mpi_handle(comm))
+    elif backend == "nccl":
+        # NCCL's unique id travels over MPI when an MPI launcher started the ranks, else over the local world.
+        if launch is not None and launch.is_mpi and _d.has_mpi:
+            _d.mpi_init()
+            bootstrap = _d.mpi_world()
+        elif launch is not None and launch.size > 1:
+            raise RuntimeError(f"hyflow.distributed.init(backend='nccl'): {launch!r} asks for {launch.size} processes; "
+                               "start them with mpirun/mpiexec/srun (MPI carries NCCL's unique id)")
+        else:
+            bootstrap = _d.local_world()
+        bootstrap.timeout = timeout
+        c = _d.nccl_world(bootstrap)
     elif backend == "mpi" or (backend is None and launch is not None and launch.is_mpi):
         if not _d.has_mpi:
             raise RuntimeError(f"hyflow.distributed.init: launched by {launch.launcher if launch else 'nobody'} "
@@ -173,7 +199,8 @@ def init(backend=None, comm=None, timeout=None, check_args=True):
     _check_args = bool(check_args)
     _world = ProcessGroup(c, range(c.size))
     _finalize_timeout = timeout
-    if c.backend == "mpi" and not _finalizer_registered:
+    if (c.backend == "mpi" or (c.backend == "nccl" and _d.has_mpi and _d.mpi_is_active())) \
+            and not _finalizer_registered:
         _atexit.register(_finalize_at_exit)
         _install_excepthook()
         _finalizer_registered = True

@@ -77,7 +77,7 @@ class _Bucket:
             self.offsets.append(n)
             n += p.numel()
         self.numel = n
-        self.flat = zeros(n, dtype=params[0].dtype)
+        self.flat = zeros(n, dtype=params[0].dtype, device=str(params[0].device))  # beside the gradients
         self.pending = 0
         self.work = None
 
@@ -159,17 +159,21 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_buckets", [_Bucket(i, g) for i, g in enumerate(groups)])
         object.__setattr__(self, "_where", {id(p): (b, i) for b in self._buckets for i, p in enumerate(b.params)})
 
+    def _wire_device(self):
+        """Where the small bookkeeping tensors travel: the GPU for NCCL (it moves device memory only), else
+        the CPU."""
+        return str(self._params[0].device) if self.process_group.backend == "nccl" and self._params else "cpu"
+
     def _rebuild_buckets(self):
         """After the first synced backward: refill the buckets in the order its gradients arrived (rank 0's,
         broadcast, so that every rank has the same buckets), so that the first bucket is complete early and
         its all-reduce overlaps the rest of backward. hyflow's engine, for instance, reaches the bias
         gradients of an MLP only after all the weight gradients."""
         object.__setattr__(self, "_rebuilt", True)
-        order = zeros(len(self._params), dtype=int64)
         if len(self._arrival) == len(self._params):
-            order.copy_(tensor(self._arrival, dtype=int64))
+            order = tensor(self._arrival, dtype=int64, device=self._wire_device())
         else:
-            order.copy_(tensor(list(reversed(range(len(self._params)))), dtype=int64))
+            order = tensor(list(reversed(range(len(self._params)))), dtype=int64, device=self._wire_device())
         broadcast(order, src=self.process_group.ranks[0], group=self.process_group)
         self._set_buckets([self._params[k] for k in order.tolist()])
 
@@ -208,7 +212,7 @@ class DistributedDataParallel(Module):
         the all-reduce (MAX) of the 'used here' bitmap; every rank posts it before any bucket."""
         reached = _leaves_reached(out)
         used = [id(p) in reached for p in self._params]
-        bitmap = tensor([1 if u else 0 for u in used], dtype=int64)
+        bitmap = tensor([1 if u else 0 for u in used], dtype=int64, device=self._wire_device())
         object.__setattr__(self, "_used_bitmap", bitmap)
         object.__setattr__(self, "_used_work", all_reduce(bitmap, op=ReduceOp.MAX, group=self.process_group,
                                                           async_op=True))

@@ -332,7 +332,7 @@ class Module:
                     if p is None:
                         continue
                     new = fn(p.detach())
-                    if new.dtype == p.dtype:
+                    if new.dtype == p.dtype and new.device == p.device:
                         continue
                     np_ = Parameter(new, requires_grad=p.requires_grad)
                     if p.grad is not None:
@@ -344,21 +344,25 @@ class Module:
         return self
 
     def to(self, *args, dtype=None, device=None):
-        """to(dtype) converts floating-point parameters and buffers (integer buffers are kept)."""
+        """to(dtype) converts floating-point parameters and buffers (integer buffers are kept); to(device) moves
+        every parameter, gradient and buffer (a moved parameter is a new Parameter: build optimizers after)."""
         for a in args:
             if isinstance(a, _C.dtype):
                 dtype = a
-            elif isinstance(a, str):
-                device = a
+            elif isinstance(a, str) or type(a).__name__ == "device":
+                device = str(a)
             elif isinstance(a, Tensor):
-                dtype = a.dtype
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise NotImplementedError(f"Module.to(): device {device!r} needs the CUDA backend, not in this build")
-        if dtype is None:
-            return self
-        if dtype not in (_C.float16, _C.bfloat16, _C.float32, _C.float64):
+                dtype, device = a.dtype, str(a.device)
+        if dtype is not None and dtype not in (_C.float16, _C.bfloat16, _C.float32, _C.float64):
             raise TypeError(f"Module.to() only accepts floating point dtypes, got {dtype}")
-        return self._apply_tensors(lambda t: t.to(dtype) if t.is_floating_point() else t)
+        if device is None and dtype is None:
+            return self
+
+        def convert(t):
+            if device is not None:
+                t = t.to(device)  # a device the build cannot reach raises naming why (docs/cuda.md)
+            return t.to(dtype) if dtype is not None and t.is_floating_point() else t
+        return self._apply_tensors(convert)
 
     def float(self):
         return self.to(_C.float32)
@@ -373,7 +377,10 @@ class Module:
         return self.to(_C.bfloat16)
 
     def cpu(self):
-        return self
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else str(device)))
 
     # ---- state dict ----------------------------------------------------------------------------
     def state_dict(self, destination=None, prefix="", keep_vars=False):

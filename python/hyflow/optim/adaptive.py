@@ -39,7 +39,7 @@ class _ForeachOptimizer(Optimizer):
     def _init_state(self, p, group, st):
         st["step"] = 0
         for name in self._state_names(group):
-            st[name] = _C.ops.zeros(list(p.shape), dtype=p.dtype)
+            st[name] = _C.ops.zeros(list(p.shape), dtype=p.dtype, device=str(p.device))
 
     def _delta(self, group, grad, state, step):
         """Update the state tensors in place; return what p moves by, times -lr (a new tensor or a state one)."""
@@ -140,7 +140,8 @@ class Adagrad(_ForeachOptimizer):
 
     def _init_state(self, p, group, st):
         st["step"] = 0
-        st["sum"] = _C.ops.full(list(p.shape), float(group["initial_accumulator_value"]), dtype=p.dtype)
+        st["sum"] = _C.ops.full(list(p.shape), float(group["initial_accumulator_value"]), dtype=p.dtype,
+                                   device=str(p.device))
 
     def _lr(self, group, step):
         return group["lr"] / (1 + (step - 1) * group["lr_decay"])

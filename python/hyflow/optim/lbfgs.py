@@ -142,7 +142,7 @@ class LBFGS(Optimizer):
 
     # --- the parameters as one flat vector
     def _flat_grad(self):
-        return cat([p.grad.reshape(-1) if p.grad is not None else _C.ops.zeros([p.numel()], dtype=p.dtype)
+        return cat([p.grad.reshape(-1) if p.grad is not None else _C.ops.zeros([p.numel()], dtype=p.dtype, device=str(p.device))
                     for p in self._params], 0)
 
     def _move(self, t, d):

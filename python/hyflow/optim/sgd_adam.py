@@ -1,7 +1,7 @@
 """SGD, Adam and AdamW with torch's update formulas.
 
 step() updates all contiguous float32/float64 parameters of a group with one fused, multi-threaded C++ kernel
-(ops _fused_sgd_ / _fused_adam_ of csrc/ops/table/optim.yaml); other parameters (float16, bfloat16,
+(ops _fused_sgd_ / _fused_adam_ of csrc/ops/table/optim.yaml); other parameters (float16, bfloat16, CUDA,
 non-contiguous) take a reference path of in-place tensor ops with the same formula."""
 import math
 
@@ -16,8 +16,10 @@ _FUSED_DTYPES = (_C.float32, _C.float64)
 
 
 def _fusable(t, dtype=None):
-    """Tensors the fused C++ step handles: contiguous float32/float64 (all of one dtype per call)."""
-    return t.dtype in _FUSED_DTYPES and t.is_contiguous() and (dtype is None or t.dtype == dtype)
+    """Tensors the fused C++ step handles: contiguous float32/float64 CPU tensors (all of one dtype per call);
+    CUDA parameters take the reference path of in-place tensor ops, which run on the GPU."""
+    return (t.dtype in _FUSED_DTYPES and t.is_contiguous() and t.device == "cpu"
+            and (dtype is None or t.dtype == dtype))
 
 
 def _grad(p):
@@ -60,7 +62,7 @@ class SGD(Optimizer):
                     if _fusable(p):
                         first = mom != 0 and st.get("momentum_buffer") is None
                         if first:
-                            st["momentum_buffer"] = _C.ops.zeros(list(p.shape), dtype=p.dtype)
+                            st["momentum_buffer"] = _C.ops.zeros(list(p.shape), dtype=p.dtype, device=str(p.device))
                         batches.setdefault((p.dtype, first), []).append(p)
                         continue
                     self._step_one(p, g, st)
@@ -117,10 +119,10 @@ class Adam(Optimizer):
                     st = self._state_for(p)
                     if not st:
                         st["step"] = 0
-                        st["exp_avg"] = _C.ops.zeros(list(p.shape), dtype=p.dtype)
-                        st["exp_avg_sq"] = _C.ops.zeros(list(p.shape), dtype=p.dtype)
+                        st["exp_avg"] = _C.ops.zeros(list(p.shape), dtype=p.dtype, device=str(p.device))
+                        st["exp_avg_sq"] = _C.ops.zeros(list(p.shape), dtype=p.dtype, device=str(p.device))
                         if g["amsgrad"]:
-                            st["max_exp_avg_sq"] = _C.ops.zeros(list(p.shape), dtype=p.dtype)
+                            st["max_exp_avg_sq"] = _C.ops.zeros(list(p.shape), dtype=p.dtype, device=str(p.device))
                     st["step"] += 1
                     if _fusable(p) and all(_fusable(st[k], p.dtype) for k in st if k != "step"):
                         batches.setdefault((p.dtype, st["step"]), []).append(p)

@@ -86,7 +86,7 @@ def test_aliased_arguments_are_part_of_the_guard():
 def test_recompile_limit_warns_once_and_runs_eagerly(monkeypatch):
     monkeypatch.setattr(hy.compiler.api, "cache_size_limit", 2)
     body, calls = counted(lambda x: x + 1)
-    f = hy.compile(body)
+    f = hy.compile(body, dynamic=False)   # every size is a new signature (no symbolic sizes)
     for n in (1, 2):
         f(t(n))
     with pytest.warns(CompileWarning, match="recompiled 2 times"):
@@ -244,7 +244,7 @@ def test_compiled_module_retraces_on_train_eval_and_replaced_parameter():
 
 
 def test_explain_reports_graph_guards_groups_and_timings():
-    f = hy.compile(lambda x, y: ((x * y).exp() + 1).sum())
+    f = hy.compile(lambda x, y: ((x * y).exp() + 1).sum(), dynamic=False)
     x, y = t(4), t(4, seed=1)
     f(x, y)
     f(t(5), t(5))

@@ -17,6 +17,7 @@ agree within the op tolerance, not bit for bit. max/min propagate NaN.
 from ..ir import contiguous_strides
 from .kernel_source import KernelSpec, _broadcast_strides, _collapse, _index, node_statement
 from .lowering import C_TYPES, NotLowerable, dtype_name, literal_of_number
+from .sizes import KernelSizes
 
 __all__ = ["emit_column_reduction_kernel", "COLUMNS"]
 
@@ -75,6 +76,8 @@ def emit_column_reduction_kernel(name, members, lowerings, red, outputs, shape):
         rows *= n
     blocks = (columns + COLUMNS - 1) // COLUMNS
     acc_t = red.result
+    # Fixed sizes only (lower_reduction keeps symbolic ones eager): every size prints as a literal.
+    rs = KernelSizes()
     operands = layout + [result]
     ctype = {v.id: C_TYPES[dtype_name(v.meta.dtype)] for v in operands}
 
@@ -88,12 +91,12 @@ def emit_column_reduction_kernel(name, members, lowerings, red, outputs, shape):
     names, body = {}, []
     for i, v in enumerate(inputs):
         names[v.id] = f"a{i}"
-        body.append(f"const {ctype[v.id]} a{i} = p{i}[{_index(f'o{i}', inner[i])}];")
+        body.append(f"const {ctype[v.id]} a{i} = p{i}[{_index(f'o{i}', inner[i], rs)}];")
     for low in elementwise:
         body.append(node_statement(low, names, produced, literals, ctype))
     for j, v in enumerate(full_outputs):
         i = len(inputs) + j
-        body.append(f"p{i}[{_index(f'o{i}', inner[i])}] = static_cast<{ctype[v.id]}>({names[v.id]});")
+        body.append(f"p{i}[{_index(f'o{i}', inner[i], rs)}] = static_cast<{ctype[v.id]}>({names[v.id]});")
     src_type = produced[x.id].result if x.id in produced else ctype[x.id]
     value = names[x.id] if src_type == acc_t else f"static_cast<{acc_t}>({names[x.id]})"
     body.append(f"const {acc_t} r = {value};")
@@ -134,4 +137,4 @@ def emit_column_reduction_kernel(name, members, lowerings, red, outputs, shape):
     operand_meta = [(v.meta.dtype, v.meta.shape, v.meta.strides) for v in operands]
     grain = max(1, _GRAIN_ELEMENTS // max(1, rows * COLUMNS))
     return KernelSpec(name, "\n".join(lines), inputs, full_outputs + [result], shape, blocks, operand_meta,
-                      grain=grain)
+                      grain=grain, sizes=rs)

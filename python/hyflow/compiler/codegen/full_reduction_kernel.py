@@ -23,6 +23,7 @@ per block; broadcast, transposed and sliced operands run the innermost dim as th
 """
 from .kernel_source import KernelSpec, _broadcast_strides, _collapse, _index, node_statement
 from .lowering import C_TYPES, NotLowerable, dtype_name, literal_of_number
+from .sizes import KernelSizes
 
 __all__ = ["emit_full_reduction_kernel", "BLOCK"]
 
@@ -87,6 +88,8 @@ def emit_full_reduction_kernel(name, members, lowerings, red, outputs, shape):
     sizes, strides = _collapse(shape, [_broadcast_strides(v.meta, shape) for v in layout])
     ndim = len(sizes)
     acc_t = red.result
+    # Fixed sizes only (lower_reduction keeps symbolic ones eager): every size prints as a literal.
+    rs = KernelSizes()
 
     lines = [f'extern "C" __attribute__((visibility("default"))) void {name}(int64_t begin, int64_t end, '
              'char** ptrs, const int64_t* meta) {', "  (void)meta;"]
@@ -103,12 +106,12 @@ def emit_full_reduction_kernel(name, members, lowerings, red, outputs, shape):
     names, body = {}, []
     for k, v in enumerate(inputs):
         names[v.id] = f"a{k}"
-        body.append(f"const {ctype[v.id]} a{k} = p{k}[{_index(f'o{k}', strides[k][-1] if ndim else 0)}];")
+        body.append(f"const {ctype[v.id]} a{k} = p{k}[{_index(f'o{k}', strides[k][-1] if ndim else 0, rs)}];")
     for low in elementwise:
         body.append(node_statement(low, names, produced, literals, ctype))
     for k, v in enumerate(full_outputs):
         idx = len(inputs) + k
-        body.append(f"p{idx}[{_index(f'o{idx}', strides[idx][-1] if ndim else 0)}] = "
+        body.append(f"p{idx}[{_index(f'o{idx}', strides[idx][-1] if ndim else 0, rs)}] = "
                     f"static_cast<{ctype[v.id]}>({names[v.id]});")
     src_type = produced[x.id].result if x.id in produced else ctype[x.id]
     value = names[x.id] if src_type == acc_t else f"static_cast<{acc_t}>({names[x.id]})"
@@ -186,7 +189,7 @@ def emit_full_reduction_kernel(name, members, lowerings, red, outputs, shape):
 
     operand_meta = [(v.meta.dtype, v.meta.shape, v.meta.strides) for v in operands]
     spec = KernelSpec(name, "\n".join(lines), inputs, full_outputs + [result], shape, blocks, operand_meta,
-                      grain=max(1, _GRAIN_ELEMENTS // BLOCK))
+                      grain=max(1, _GRAIN_ELEMENTS // BLOCK), sizes=rs)
     spec.final_name = final
     spec.blocks = blocks
     spec.partial_dtype = result.meta.dtype  # the accumulator's: lower_reduction checked it is the input's

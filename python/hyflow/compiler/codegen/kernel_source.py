@@ -3,8 +3,9 @@
     extern "C" void hyk_0(int64_t begin, int64_t end, char** ptrs, const int64_t* meta)
 
 computes flat elements [begin, end) of the iteration space (the broadcast shape of the group). ``ptrs``
-holds the data pointers of the operands, external inputs first, then the materialized outputs; ``meta`` is
-unused by elementwise kernels (sizes and strides are baked in: the guards fix them). Each node's
+holds the data pointers of the operands, external inputs first, then the materialized outputs; ``meta``
+holds the symbolic sizes and strides of a trace with symbolic sizes (sizes.py decides which; fixed ones are
+baked in as literals). Each node's
 ``scalar:`` expression becomes one C++ statement over locals (intermediates live in registers); inputs are
 read once per element and converted to the compute type of the node reading them, as eager's casts do.
 
@@ -14,6 +15,7 @@ are dropped and dims contiguous in every operand merged, so the common contiguou
 and the outer coordinates advance once per row.
 """
 from .lowering import C_TYPES, dtype_name, literal_of_number
+from .sizes import KernelSizes, is_static
 
 __all__ = ["KernelSpec", "emit_kernel", "generated_cpp", "node_statement"]
 
@@ -28,10 +30,11 @@ class KernelSpec:
     """A generated kernel: ``name``, ``source`` (the function), ``inputs`` / ``outputs`` (Values, operand
     order), ``shape`` (iteration space), ``numel`` and the operand layout the launcher checks."""
 
-    def __init__(self, name, source, inputs, outputs, shape, numel, operand_meta, grain=None):
+    def __init__(self, name, source, inputs, outputs, shape, numel, operand_meta, grain=None, sizes=None):
         self.name, self.source, self.inputs, self.outputs = name, source, inputs, outputs
         self.shape, self.numel, self.operand_meta = shape, numel, operand_meta
         self.grain = grain  # work items below which the launch runs inline (None: the elementwise grain)
+        self.sizes = sizes or KernelSizes()  # the run-time sizes (meta slots) of a symbolic kernel
 
 
 def _broadcast_strides(meta, shape):
@@ -83,12 +86,12 @@ def node_statement(low, names, produced, literals, ctype, var=None):
     return f"const {low.result} {var} = static_cast<{low.result}>({expr});  // {low.node.op}"
 
 
-def _index(base, stride):
+def _index(base, stride, sizes):
     if stride == 0:
         return f"{base}"
     if stride == 1:
         return f"{base} + j"
-    return f"{base} + j * {stride}"
+    return f"{base} + j * {sizes.cpp(stride)}"
 
 
 def emit_kernel(name, lowerings, outputs, shape):
@@ -112,6 +115,7 @@ def emit_kernel(name, lowerings, outputs, shape):
         numel *= n
     sizes, strides = _collapse(shape, [_broadcast_strides(v.meta, shape) for v in operands])
     ndim = len(sizes)
+    rs = KernelSizes()
 
     lines = [f'extern "C" __attribute__((visibility("default"))) void {name}(int64_t begin, int64_t end, char** ptrs, const int64_t* meta) {{',
              "  (void)meta;"]
@@ -127,13 +131,13 @@ def emit_kernel(name, lowerings, outputs, shape):
     names = {}
     for k, v in enumerate(inputs):
         names[v.id] = f"a{k}"
-        body.append(f"const {ctype[v.id]} a{k} = p{k}[{_index(f'o{k}', strides[k][-1] if ndim else 0)}];")
+        body.append(f"const {ctype[v.id]} a{k} = p{k}[{_index(f'o{k}', strides[k][-1] if ndim else 0, rs)}];")
     for low in lowerings:
         body.append(node_statement(low, names, produced, literals, ctype))
     for k, v in enumerate(outputs):
         idx = len(inputs) + k
         src = names[v.id]
-        body.append(f"p{idx}[{_index(f'o{idx}', strides[idx][-1] if ndim else 0)}] = "
+        body.append(f"p{idx}[{_index(f'o{idx}', strides[idx][-1] if ndim else 0, rs)}] = "
                     f"static_cast<{ctype[v.id]}>({src});")
 
     if ndim <= 1:
@@ -146,10 +150,13 @@ def emit_kernel(name, lowerings, outputs, shape):
         lines += ["    " + b for b in body]
         lines.append("  }")
     else:
-        size_list = ", ".join(str(s) for s in sizes)
-        lines.append(f"  constexpr int64_t kSizes[{ndim}] = {{{size_list}}};")
+        # Fixed sizes are constexpr (GCC folds them); a symbolic size is read from meta once per call.
+        size_list = ", ".join(rs.cpp(s) for s in sizes)
+        const = "constexpr" if all(is_static(s) for s in sizes) else "const"
+        lines.append(f"  {const} int64_t kSizes[{ndim}] = {{{size_list}}};")
         for k in range(len(operands)):
-            lines.append(f"  constexpr int64_t kStrides{k}[{ndim}] = {{{', '.join(str(s) for s in strides[k])}}};")
+            const = "constexpr" if all(is_static(s) for s in strides[k]) else "const"
+            lines.append(f"  {const} int64_t kStrides{k}[{ndim}] = {{{', '.join(rs.cpp(s) for s in strides[k])}}};")
         lines.append(f"  int64_t idx[{ndim}];")
         lines.append("  int64_t rest = begin;")
         lines.append(f"  for (int d = {ndim - 1}; d >= 0; --d) {{ idx[d] = rest % kSizes[d]; rest /= kSizes[d]; }}")
@@ -175,4 +182,4 @@ def emit_kernel(name, lowerings, outputs, shape):
         lines.append("  }")
     lines.append("}")
     operand_meta = [(v.meta.dtype, v.meta.shape, v.meta.strides) for v in operands]
-    return KernelSpec(name, "\n".join(lines), inputs, list(outputs), tuple(shape), numel, operand_meta)
+    return KernelSpec(name, "\n".join(lines), inputs, list(outputs), tuple(shape), numel, operand_meta, sizes=rs)

@@ -29,6 +29,7 @@ from ...ops import scalar_expr
 from ..ir import Value
 from .kernel_source import KernelSpec, _broadcast_strides, _collapse, node_statement
 from .lowering import C_TYPES, NotLowerable, dtype_name, literal_of_number
+from .sizes import KernelSizes, has_symbolic, is_static
 
 __all__ = ["RowReduction", "lower_reduction", "emit_row_kernel", "ROW_REDUCTIONS", "BLOCK"]
 
@@ -103,6 +104,12 @@ def lower_reduction(node):
     if dims != list(range(nd - k, nd)) and not leading:
         raise NotLowerable(f"{node.op} over dims {dims} of a {nd}-d tensor: generated kernels reduce trailing "
                            "dims, leading dims or every dim")
+    if (leading or k == nd) and has_symbolic(x.meta, out.meta):
+        # full_reduction_kernel.py / column_reduction_kernel.py bake their sizes in (block and column
+        # counts, the mean's divisor): with symbolic sizes the op runs eagerly, its producers still fuse.
+        what = "leading dims" if leading else "every dim"
+        raise NotLowerable(f"{node.op} over {what} with symbolic sizes: these kernels are generated for fixed "
+                           "sizes only (it runs eagerly)")
     if leading:  # a column reduction: rows in order per block of columns
         if _numel(shape) < 1:
             raise NotLowerable(f"{node.op} of an empty tensor")
@@ -166,6 +173,8 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
         raise NotLowerable("the reduced dims are not one regular stride in every operand")
     length = inner_sizes[0]
     rows = _numel(full[:no])
+    rs = KernelSizes()     # sizes.py: symbolic sizes become meta slots, fixed ones literals
+    L = rs.cpp(length)
     inner = [s[0] for s in inner_strides]
 
     # Phases: a reduction runs in the loop after the reductions its input depends on.
@@ -198,9 +207,10 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
     for i in range(len(operands)):
         lines.append(f"    int64_t o{i} = 0;")
     for d in reversed(range(len(outer_sizes))):
-        upd = " ".join(f"o{i} += c * {outer_strides[i][d]};" for i in range(len(operands))
+        upd = " ".join(f"o{i} += c * {rs.cpp(outer_strides[i][d])};" for i in range(len(operands))
                        if outer_strides[i][d] != 0)
-        lines.append(f"    {{ const int64_t c = rest % {outer_sizes[d]}; rest /= {outer_sizes[d]}; {upd} }}")
+        n = rs.cpp(outer_sizes[d])
+        lines.append(f"    {{ const int64_t c = rest % {n}; rest /= {n}; {upd} }}")
     lines.append("    (void)rest;")
 
     row_names = {}
@@ -209,7 +219,7 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
     def read(i, j):
         s = inner[i]
         return f"p{i}[o{i}]" if s == 0 or j is None else (
-            f"p{i}[o{i} + {j}]" if s == 1 else f"p{i}[o{i} + {j} * {s}]")
+            f"p{i}[o{i} + {j}]" if s == 1 else f"p{i}[o{i} + {j} * {rs.cpp(s)}]")
 
     stashed = {}  # value id -> C++ type of its scratch row (see below)
 
@@ -277,7 +287,7 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
     last = [reductions[id(n)].input for n in members
             if id(n) in reductions and phase_of[n.output_values()[0].id] == n_phases]
     budget = _STASH_BYTES
-    if full_outs and last:
+    if full_outs and last and is_static(length):   # a scratch row needs a fixed length (on the stack)
         in_last = {n.output_values()[0].id for n in needed(last)}
         final_nodes = needed([v for _, v in full_outs])
         final_ids = {n.output_values()[0].id for n in final_nodes}
@@ -306,8 +316,8 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
             lines.append(f"    {r.result} t{vid} = {_init(r.kind, r.result)};")
             if r.kind != "sum":
                 lines.append(f"    int n{vid} = 0;  // a NaN was seen")
-        lines.append(f"    for (int64_t jb = 0; jb < {length}; jb += {BLOCK}) {{")
-        lines.append(f"      const int64_t jend = jb + {BLOCK} < {length} ? jb + {BLOCK} : {length};")
+        lines.append(f"    for (int64_t jb = 0; jb < {L}; jb += {BLOCK}) {{")
+        lines.append(f"      const int64_t jend = jb + {BLOCK} < {L} ? jb + {BLOCK} : {L};")
         clauses = []
         for r in reds:
             vid = r.node.output_values()[0].id
@@ -339,7 +349,7 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
         lines.append("    }")
         for r in reds:
             vid = r.node.output_values()[0].id
-            value = f"t{vid} / {r.result}({length})" if r.mean else f"t{vid}"
+            value = f"t{vid} / {r.result}({L})" if r.mean else f"t{vid}"
             if r.kind != "sum":
                 value = f"n{vid} ? std::numeric_limits<{r.result}>::quiet_NaN() : {value}"
             lines.append(f"    const {r.result} v{vid} = {value};  // {r.node.op}")
@@ -348,12 +358,12 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
 
     if full_outs:
         lines.append("    #pragma GCC ivdep")
-        lines.append(f"    for (int64_t j = 0; j < {length}; ++j) {{")
+        lines.append(f"    for (int64_t j = 0; j < {L}; ++j) {{")
         stmts, names = body([v for _, v in full_outs], "j", "      ", "load")
         lines += stmts
         for i, v in full_outs:
             s = inner[i]
-            idx = f"o{i} + j" if s == 1 else f"o{i} + j * {s}"
+            idx = f"o{i} + j" if s == 1 else f"o{i} + j * {rs.cpp(s)}"
             lines.append(f"      p{i}[{idx}] = static_cast<{ctype[v.id]}>({names[v.id]});")
         lines.append("    }")
     for i, v in enumerate(operands):
@@ -362,5 +372,6 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
     lines.append("  }")
     lines.append("}")
     operand_meta = [(v.meta.dtype, v.meta.shape, v.meta.strides) for v in operands]
-    grain = max(1, _GRAIN_ELEMENTS // max(1, length))
-    return KernelSpec(name, "\n".join(lines), inputs, list(outputs), full, rows, operand_meta, grain=grain)
+    grain = rs.grain(_GRAIN_ELEMENTS, length)
+    return KernelSpec(name, "\n".join(lines), inputs, list(outputs), full, rows, operand_meta, grain=grain,
+                      sizes=rs)

@@ -21,6 +21,7 @@ own dtype), over the last dim of a tensor of at least 2 dims with rows of at lea
 not recorded by autograd. Otherwise it runs eagerly.
 """
 from ..ir import Node, TensorMeta, contiguous_strides
+from ..symbolic import Dim, SymMeta, sym_contiguous_strides
 from ...ops.metadata import metadata
 from .lowering import dtype_name
 
@@ -33,6 +34,14 @@ class Expansion:
 
     def __init__(self, original, nodes):
         self.original, self.nodes = original, nodes
+
+
+def _meta(shape, like):
+    """Contiguous metadata of ``shape`` with ``like``'s dtype and device; symbolic (SymMeta) when the
+    shape is, so the row kernel reads those sizes at run time (sizes.py)."""
+    if any(isinstance(n, Dim) for n in shape):
+        return SymMeta(shape, sym_contiguous_strides(shape), like.dtype, like.device, False)
+    return TensorMeta(shape, contiguous_strides(shape), like.dtype, like.device, False)
 
 
 def _row_spec(node):
@@ -75,9 +84,8 @@ def expand_row_ops(graph):
         result = n.output_values()[0]
         shape = tuple(x.meta.shape)
         d = len(shape) - 1
-        full = TensorMeta(shape, contiguous_strides(shape), x.meta.dtype, x.meta.device, False)
-        row_shape = shape[:-1] + (1,)
-        row = TensorMeta(row_shape, contiguous_strides(row_shape), x.meta.dtype, x.meta.device, False)
+        full = _meta(shape, x.meta)
+        row = _meta(shape[:-1] + (1,), x.meta)
         nodes = []
 
         def add(op, args, meta=None, value=None):

@@ -24,6 +24,7 @@ loops that wrap their indices.
 from ..ir import Value
 from .kernel_source import KernelSpec, _broadcast_strides, node_statement
 from .lowering import C_TYPES, NotLowerable, _double_literal, dtype_name, literal_of_number
+from .sizes import KernelSizes, is_static
 
 __all__ = ["StencilLowering", "lower_stencil", "emit_stencil_kernel"]
 
@@ -43,7 +44,10 @@ class StencilLowering:
 
 
 def _norm(x, n):
-    """x mod n as the offset of smallest magnitude (in (-n/2, n/2])."""
+    """x mod n as the offset of smallest magnitude (in (-n/2, n/2]). A symbolic size keeps x: the guards
+    of a trace with symbolic sizes require n > 2|x| (symbolic.py), where x is already that offset."""
+    if not is_static(n):
+        return x
     x %= n
     return x - n if x > n // 2 else x
 
@@ -131,6 +135,8 @@ def emit_stencil_kernel(name, members, lowerings, stencils, outputs, shape):
     strides = [_broadcast_strides(v.meta, shape) for v in operands]
     ctype = {v.id: C_TYPES[dtype_name(v.meta.dtype)] for v in operands}
     inner = shape[-1]
+    rs = KernelSizes()     # sizes.py: symbolic sizes become meta slots, fixed ones literals
+    N = rs.cpp(inner)
 
     coords, bases, inner_offsets = set(), set(), set()   # filled while generating bodies
 
@@ -160,9 +166,9 @@ def emit_stencil_kernel(name, members, lowerings, stencils, outputs, shape):
         def load(k, offset):
             s = strides[k][-1]
             idx = base_name(k, offset)
-            if s:
+            if s != 0:
                 j = jexpr(offset[-1])
-                idx += f" + {j}" if s == 1 else f" + {j} * {s}"
+                idx += f" + {j}" if s == 1 else f" + {j} * {rs.cpp(s)}"
             return f"p{k}[{idx}]"
 
         def val(v, offset):
@@ -217,7 +223,11 @@ def emit_stencil_kernel(name, members, lowerings, stencils, outputs, shape):
     plain = gen_body(False)
     edge = gen_body(True)
     lo = max([0] + [-o for o in inner_offsets])
-    hi = inner - max([0] + list(inner_offsets))
+    top = max([0] + list(inner_offsets))
+    # The interior loop [lo, hi): with a symbolic row length the guards keep it > 2 * |offset|, so the
+    # interior is never empty and the structure below holds for every size the entry serves.
+    interior = (lo < inner - top) if is_static(inner) else True
+    hi = (inner - top) if is_static(inner) else (f"{N} - {top}" if top else N)
 
     out = [f'extern "C" __attribute__((visibility("default"))) void {name}(int64_t begin, int64_t end, '
            'char** ptrs, const int64_t* meta) {', "  (void)meta;"]
@@ -227,14 +237,15 @@ def emit_stencil_kernel(name, members, lowerings, stencils, outputs, shape):
     out.append("  for (int64_t row = begin; row < end; ++row) {")
     out.append("    int64_t rest = row;")
     for d in reversed(range(nd - 1)):
-        out.append(f"    const int64_t c{d} = rest % {shape[d]}; rest /= {shape[d]};")
+        out.append(f"    const int64_t c{d} = rest % {rs.cpp(shape[d])}; rest /= {rs.cpp(shape[d])};")
     out.append("    (void)rest;")
     for d, o in sorted(coords):
+        n = rs.cpp(shape[d])
         out.append(f"    int64_t c{d}{_tag((o,))} = c{d} + {o};")
-        out.append(f"    c{d}{_tag((o,))} += c{d}{_tag((o,))} < 0 ? {shape[d]} : 0;")
-        out.append(f"    c{d}{_tag((o,))} -= c{d}{_tag((o,))} >= {shape[d]} ? {shape[d]} : 0;")
+        out.append(f"    c{d}{_tag((o,))} += c{d}{_tag((o,))} < 0 ? {n} : 0;")
+        out.append(f"    c{d}{_tag((o,))} -= c{d}{_tag((o,))} >= {n} ? {n} : 0;")
     for k, outer in sorted(bases):
-        terms = [f"c{d}{_tag((o,))} * {strides[k][d]}" for d, o in enumerate(outer) if strides[k][d]]
+        terms = [f"c{d}{_tag((o,))} * {rs.cpp(strides[k][d])}" for d, o in enumerate(outer) if strides[k][d] != 0]
         out.append(f"    const int64_t b{k}{_tag(outer)} = {' + '.join(terms) if terms else '0'};")
 
     def edge_loop(a, b):
@@ -242,23 +253,23 @@ def emit_stencil_kernel(name, members, lowerings, stencils, outputs, shape):
         for o in sorted(inner_offsets):
             t = _tag((o,))
             res.append(f"      int64_t jw{t} = j + {o};")
-            res.append(f"      jw{t} += jw{t} < 0 ? {inner} : 0;")
-            res.append(f"      jw{t} -= jw{t} >= {inner} ? {inner} : 0;")
+            res.append(f"      jw{t} += jw{t} < 0 ? {N} : 0;")
+            res.append(f"      jw{t} -= jw{t} >= {N} ? {N} : 0;")
         res += ["      " + x for x in edge]
         res.append("    }")
         return res
 
-    if lo < hi:
+    if interior:
         if lo > 0:
             out += edge_loop(0, lo)
         out.append("    #pragma GCC ivdep")
         out.append(f"    for (int64_t j = {lo}; j < {hi}; ++j) {{")
         out += ["      " + x for x in plain]
         out.append("    }")
-        if hi < inner:
-            out += edge_loop(hi, inner)
+        if top > 0:
+            out += edge_loop(hi, N)
     else:
-        out += edge_loop(0, inner)
+        out += edge_loop(0, N)
     out.append("  }")
     out.append("}")
     rows = 1
@@ -266,4 +277,4 @@ def emit_stencil_kernel(name, members, lowerings, stencils, outputs, shape):
         rows *= n
     operand_meta = [(v.meta.dtype, v.meta.shape, v.meta.strides) for v in operands]
     return KernelSpec(name, "\n".join(out), inputs, list(outputs), shape, rows, operand_meta,
-                      grain=max(1, _GRAIN_ELEMENTS // max(1, inner)))
+                      grain=rs.grain(_GRAIN_ELEMENTS, inner), sizes=rs)

@@ -1,0 +1,62 @@
+"""GPU benchmarks of the CUDA backend (scripts/gpu_check.sh runs them): elementwise bandwidth of the
+generic launcher, a row reduction and SGEMM/bf16 GEMM 8192 (cuBLAS), each against torch CUDA in the same run when torch has CUDA.
+Prints one line per case: hyflow time, torch time, ratio, and the achieved bandwidth."""
+import time
+
+import hyflow as hy
+
+
+def timed(fn, sync, repeat=20):
+    fn()
+    sync()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main():
+    if not hy.cuda.is_available():
+        print(f"bench_cuda: skipped, CUDA is not available ({hy.cuda.unavailable_reason()})")
+        return
+    try:
+        import torch
+        has_torch = torch.cuda.is_available()
+    except ImportError:
+        has_torch = False
+    n = 64 * 1024 * 1024
+    x, y = hy.ones(n, device="cuda"), hy.ones(n, device="cuda")
+    cases = [("add 64M float32", lambda: x + y, 3 * 4 * n),
+             ("mul 64M float32 (broadcast scalar)", lambda: x * 2.0, 2 * 4 * n),
+             ("sum 64M float32", lambda: x.sum(), 4 * n)]
+    if has_torch:
+        tx, ty = torch.ones(n, device="cuda"), torch.ones(n, device="cuda")
+        peers = [lambda: tx + ty, lambda: tx * 2.0, lambda: tx.sum()]
+    if hy.build_info()["cublas"]:
+        g = 8192
+        a32, b32 = hy.ones(g, g, device="cuda"), hy.ones(g, g, device="cuda")
+        a16, b16 = a32.to(hy.bfloat16), b32.to(hy.bfloat16)
+        cases += [("SGEMM 8192 float32", lambda: a32 @ b32, 2 * g ** 3),
+                  ("GEMM 8192 bfloat16", lambda: a16 @ b16, 2 * g ** 3)]
+        if has_torch:
+            ta32, tb32 = torch.ones(g, g, device="cuda"), torch.ones(g, g, device="cuda")
+            ta16, tb16 = ta32.bfloat16(), tb32.bfloat16()
+            peers += [lambda: ta32 @ tb32, lambda: ta16 @ tb16]
+    print(f"device: {hy.cuda.get_device_name()}")
+    print("| case | hyflow ms | torch ms | torch/hyflow | hyflow GB/s or TFLOP/s |")
+    print("|---|---|---|---|---|")
+    for i, (name, fn, work) in enumerate(cases):
+        t = timed(fn, hy.cuda.synchronize)
+        rate = f"{work / t / 1e12:.1f} TFLOP/s" if "GEMM" in name else f"{work / t / 1e9:.0f} GB/s"
+        if has_torch:
+            tt = timed(peers[i], torch.cuda.synchronize)
+            print(f"| {name} | {t * 1e3:.3f} | {tt * 1e3:.3f} | {tt / t:.2f} | {rate} |")
+        else:
+            print(f"| {name} | {t * 1e3:.3f} | - | - | {rate} |")
+
+
+if __name__ == "__main__":
+    main()

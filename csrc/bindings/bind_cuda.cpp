@@ -1,0 +1,81 @@
+// hyflow._C's CUDA entry points (python/hyflow/cuda/ wraps them): the loader's status, device queries,
+// the caching allocator's statistics, streams/events as integer handles, and host<->device copies.
+// Everything goes through the core's DeviceBackend, so this file compiles the same with or without CUDA.
+#include "bindings/pyconvert.h"
+#include "core/device_backend.h"
+#include "dispatch/cuda_backend_loader.h"
+#include "hyflow/build_config.h"
+#include "kernels/device_copy.h"
+
+namespace py = pybind11;
+
+namespace hy {
+namespace {
+
+DeviceBackend& cuda() { return device_backend(DeviceType::DeviceType_CUDA); }
+
+}  // namespace
+
+void bind_cuda(py::module_& m) {
+  m.def("_cuda_status", [] {
+    const CudaBackendStatus s = cuda_backend_status();
+    py::dict d;
+    d["built"] = s.built;
+    d["loaded"] = s.loaded;
+    d["reason"] = s.reason;
+    d["library"] = s.library;
+    d["archs"] = std::string(HYFLOW_CUDA_ARCHS);
+    d["cuda_version"] = std::string(HYFLOW_CUDA_VERSION);
+    d["cublas"] = std::string(HYFLOW_CUDA_CUBLAS) == "ON";
+    return d;
+  });
+  m.def("_cuda_device_count", [] {
+    DeviceBackend* b = find_device_backend(DeviceType::DeviceType_CUDA);
+    return b ? b->device_count() : 0;
+  });
+  m.def("_cuda_device_name", [](int i) { return cuda().device_name(i); });
+  m.def("_cuda_synchronize", [](int i) {
+    py::gil_scoped_release nogil;
+    cuda().synchronize(i);
+  });
+  m.def("_cuda_memory_stats", [](int i) {
+    const DeviceMemoryStats s = cuda().memory_stats(i);
+    py::dict d;
+    d["allocated"] = s.allocated;
+    d["reserved"] = s.reserved;
+    d["max_allocated"] = s.max_allocated;
+    return d;
+  });
+  m.def("_cuda_reset_peak_memory_stats", [](int i) { cuda().reset_peak_memory_stats(i); });
+  m.def("_cuda_empty_cache", [] {
+    if (DeviceBackend* b = find_device_backend(DeviceType::DeviceType_CUDA)) b->empty_cache();
+  });
+  m.def("_cuda_stream_create", [](int i) { return cuda().stream_create(i); });
+  m.def("_cuda_stream_destroy", [](StreamHandle s) { cuda().stream_destroy(s); });
+  m.def("_cuda_stream_synchronize", [](StreamHandle s) {
+    py::gil_scoped_release nogil;
+    cuda().stream_synchronize(s);
+  });
+  m.def("_cuda_current_stream", [](int i) { return cuda().current_stream(i); });
+  m.def("_cuda_set_current_stream", [](int i, StreamHandle s) { cuda().set_current_stream(i, s); });
+  m.def("_cuda_event_create", [](bool timing) { return cuda().event_create(timing); });
+  m.def("_cuda_event_destroy", [](EventHandle e) { cuda().event_destroy(e); });
+  m.def("_cuda_event_record", [](EventHandle e, StreamHandle s) { cuda().event_record(e, s); });
+  m.def("_cuda_event_synchronize", [](EventHandle e) {
+    py::gil_scoped_release nogil;
+    cuda().event_synchronize(e);
+  });
+  m.def("_cuda_event_query", [](EventHandle e) { return cuda().event_query(e); });
+  m.def("_cuda_event_elapsed_ms", [](EventHandle a, EventHandle b) { return cuda().event_elapsed_ms(a, b); });
+  m.def("_cuda_stream_wait_event", [](StreamHandle s, EventHandle e) { cuda().stream_wait_event(s, e); });
+  m.def("_to_device", [](const Tensor& t, const std::string& device, bool non_blocking) {
+    return tensor_to_device(t, device_from_string(device), non_blocking);
+  });
+  m.def("_pin_memory", [](const Tensor& t) { return tensor_pin_memory(t); });
+  m.def("_is_pinned", [](const Tensor& t) {
+    DeviceBackend* b = find_device_backend(DeviceType::DeviceType_CUDA);
+    return b != nullptr && t.device().is_cpu() && b->is_pinned(t.raw_data());
+  });
+}
+
+}  // namespace hy

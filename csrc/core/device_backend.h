@@ -1,0 +1,76 @@
+// The interface a non-CPU backend implements so the core can allocate, copy and synchronize on its
+// devices without linking the backend. libhyflow_cuda installs its implementation when it is loaded at
+// import (dispatch/cuda_backend_loader.cpp); until then every call names why the device is unavailable.
+//
+//   DeviceBackend& b = device_backend(DeviceType::DeviceType_CUDA);   // throws if CUDA is unavailable
+//   auto storage = b.allocate(nbytes, Device{DeviceType::DeviceType_CUDA, 0});
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/device.h"
+#include "core/storage.h"
+
+namespace hy {
+
+/// Bytes held by a device's caching allocator (what hy.cuda.memory_* report).
+struct DeviceMemoryStats {
+  int64_t allocated = 0;      ///< bytes in live tensors
+  int64_t reserved = 0;       ///< bytes obtained from the driver (live + cached)
+  int64_t max_allocated = 0;  ///< high-water mark of `allocated` since the last reset
+};
+
+/// Opaque stream/event handles: the backend's native pointer as an integer (0 = the default stream).
+using StreamHandle = intptr_t;
+using EventHandle = intptr_t;
+
+/// What the core needs from a device backend. All methods may throw RuntimeError naming the failure.
+class DeviceBackend {
+ public:
+  virtual ~DeviceBackend() = default;
+  virtual int device_count() = 0;
+  virtual std::string device_name(int index) = 0;
+  /// Uninitialized device memory of `nbytes` on `device`, from the caching allocator (current stream).
+  virtual std::shared_ptr<StorageImpl> allocate(int64_t nbytes, Device device) = 0;
+  /// Page-locked host memory (a CPU storage) that host<->device copies can run asynchronously from.
+  virtual std::shared_ptr<StorageImpl> allocate_pinned(int64_t nbytes) = 0;
+  /// True when `ptr` is page-locked host memory this backend handed out.
+  virtual bool is_pinned(const void* ptr) = 0;
+  /// Copy `nbytes` of contiguous bytes on the current stream of the device side; synchronous unless
+  /// `non_blocking` and the host side is pinned.
+  virtual void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, int64_t nbytes,
+                          bool non_blocking) = 0;
+  virtual void synchronize(int index) = 0;
+  virtual DeviceMemoryStats memory_stats(int index) = 0;
+  virtual void reset_peak_memory_stats(int index) = 0;
+  /// Give cached, unused blocks back to the driver.
+  virtual void empty_cache() = 0;
+
+  virtual StreamHandle stream_create(int index) = 0;
+  virtual void stream_destroy(StreamHandle s) = 0;
+  virtual void stream_synchronize(StreamHandle s) = 0;
+  virtual StreamHandle current_stream(int index) = 0;
+  /// Make `s` the current stream of this thread for device `index` (kernels and allocations use it).
+  virtual void set_current_stream(int index, StreamHandle s) = 0;
+  virtual EventHandle event_create(bool enable_timing) = 0;
+  virtual void event_destroy(EventHandle e) = 0;
+  virtual void event_record(EventHandle e, StreamHandle s) = 0;
+  virtual void event_synchronize(EventHandle e) = 0;
+  virtual bool event_query(EventHandle e) = 0;
+  /// Milliseconds between two recorded timing events.
+  virtual float event_elapsed_ms(EventHandle start, EventHandle end) = 0;
+  virtual void stream_wait_event(StreamHandle s, EventHandle e) = 0;
+};
+
+/// Install (or, with nullptr, remove) the backend serving `type`. Called by the backend's library.
+void set_device_backend(DeviceType type, DeviceBackend* backend);
+/// The backend serving `type`; throws RuntimeError "CUDA is not available (<reason>)" when none is.
+DeviceBackend& device_backend(DeviceType type);
+/// The backend serving `type`, or nullptr.
+DeviceBackend* find_device_backend(DeviceType type);
+/// Why `type` has no backend (the loader records it), for the error above and hy.build_info().
+void set_device_unavailable_reason(DeviceType type, const std::string& reason);
+std::string device_unavailable_reason(DeviceType type);
+
+}  // namespace hy

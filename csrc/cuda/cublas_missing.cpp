@@ -1,0 +1,20 @@
+// matmul, mm and bmm when libhyflow_cuda was built without cuBLAS (cmake/cuda_backend.cmake compiles
+// this file instead of cublas/kernels_gemm.cpp): the table promises the kernels, so they exist and say why
+// they cannot run.
+#include "core/scalar.h"
+#include "core/tensor.h"
+
+namespace hy::kernels::cuda {
+namespace {
+[[noreturn]] void no_cublas(const char* op) {
+  throw NotImplementedError(str("op '", op, "' has no CUDA kernel in this build: libhyflow_cuda was built without "
+                                "cuBLAS (install the nvidia-cublas wheel or the toolkit's cuBLAS and rebuild)"));
+}
+}  // namespace
+
+Tensor mm(const Tensor&, const Tensor&) { no_cublas("mm"); }
+Tensor bmm(const Tensor&, const Tensor&) { no_cublas("bmm"); }
+Tensor matmul(const Tensor&, const Tensor&) { no_cublas("matmul"); }
+Tensor addmm(const Tensor&, const Tensor&, const Tensor&, const Scalar&, const Scalar&) { no_cublas("addmm"); }
+
+}  // namespace hy::kernels::cuda

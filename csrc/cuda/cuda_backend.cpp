@@ -1,0 +1,151 @@
+#include "cuda/cuda_backend.h"
+
+#include <cuda_runtime_api.h>
+
+#include <vector>
+
+#include "cuda/caching_allocator.h"
+#include "cuda/cuda_check_internal.h"
+
+namespace hy::cuda {
+namespace {
+
+constexpr int kMaxDevices = 64;
+// Per thread, as in torch: a stream set by `with hy.cuda.stream(s)` on one thread does not redirect work
+// other threads launch.
+thread_local cudaStream_t t_current_stream[kMaxDevices] = {};
+
+int checked_index(int index) {
+  HY_CHECK(index >= 0 && index < kMaxDevices, ValueError, "CUDA device index ", index, " is out of range");
+  return index;
+}
+
+class CudaBackend final : public DeviceBackend {
+ public:
+  int device_count() override {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return 0;
+    }
+    return n;
+  }
+
+  std::string device_name(int index) override {
+    cudaDeviceProp prop{};
+    HY_CUDA_CHECK(cudaGetDeviceProperties(&prop, checked_index(index)));
+    return prop.name;
+  }
+
+  std::shared_ptr<StorageImpl> allocate(int64_t nbytes, Device device) override {
+    const int index = checked_index(device.index);
+    void* p = caching_allocator().allocate(nbytes, index, t_current_stream[index]);
+    std::shared_ptr<void> owner(p, [](void* q) { caching_allocator().free(q); });
+    return std::make_shared<StorageImpl>(p, nbytes, device, std::move(owner));
+  }
+
+  std::shared_ptr<StorageImpl> allocate_pinned(int64_t nbytes) override {
+    void* p = nullptr;
+    HY_CUDA_CHECK(cudaHostAlloc(&p, static_cast<size_t>(std::max<int64_t>(nbytes, 1)), cudaHostAllocDefault));
+    std::shared_ptr<void> owner(p, [](void* q) { cudaFreeHost(q); });
+    return std::make_shared<StorageImpl>(p, nbytes, kCPU, std::move(owner));
+  }
+
+  bool is_pinned(const void* ptr) override {
+    cudaPointerAttributes attr{};
+    if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    return attr.type == cudaMemoryTypeHost;
+  }
+
+  void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, int64_t nbytes,
+                  bool non_blocking) override {
+    // The copy runs on the current stream of the device side, after the kernels queued there.
+    const int index = dst_device.is_cpu() ? src_device.index : dst_device.index;
+    set_current_device(index);
+    cudaStream_t s = t_current_stream[checked_index(index)];
+    HY_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(nbytes), cudaMemcpyDefault, s));
+    const bool host_pinned = dst_device.is_cpu() ? is_pinned(dst) : (src_device.is_cpu() ? is_pinned(src) : true);
+    // Pageable host memory can change as soon as we return: only pinned copies may stay in flight.
+    if (!non_blocking || !host_pinned) HY_CUDA_CHECK(cudaStreamSynchronize(s));
+  }
+
+  void synchronize(int index) override {
+    set_current_device(index);
+    HY_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+
+  DeviceMemoryStats memory_stats(int index) override { return caching_allocator().stats(checked_index(index)); }
+  void reset_peak_memory_stats(int index) override { caching_allocator().reset_peak(checked_index(index)); }
+  void empty_cache() override { caching_allocator().empty_cache(); }
+
+  StreamHandle stream_create(int index) override {
+    set_current_device(index);
+    cudaStream_t s = nullptr;
+    HY_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    return reinterpret_cast<StreamHandle>(s);
+  }
+  void stream_destroy(StreamHandle s) override {
+    if (s) cudaStreamDestroy(reinterpret_cast<cudaStream_t>(s));
+  }
+  void stream_synchronize(StreamHandle s) override {
+    HY_CUDA_CHECK(cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(s)));
+  }
+  StreamHandle current_stream(int index) override {
+    return reinterpret_cast<StreamHandle>(t_current_stream[checked_index(index)]);
+  }
+  void set_current_stream(int index, StreamHandle s) override {
+    t_current_stream[checked_index(index)] = reinterpret_cast<cudaStream_t>(s);
+  }
+
+  EventHandle event_create(bool enable_timing) override {
+    cudaEvent_t e = nullptr;
+    HY_CUDA_CHECK(cudaEventCreateWithFlags(&e, enable_timing ? cudaEventDefault : cudaEventDisableTiming));
+    return reinterpret_cast<EventHandle>(e);
+  }
+  void event_destroy(EventHandle e) override {
+    if (e) cudaEventDestroy(reinterpret_cast<cudaEvent_t>(e));
+  }
+  void event_record(EventHandle e, StreamHandle s) override {
+    HY_CUDA_CHECK(cudaEventRecord(reinterpret_cast<cudaEvent_t>(e), reinterpret_cast<cudaStream_t>(s)));
+  }
+  void event_synchronize(EventHandle e) override {
+    HY_CUDA_CHECK(cudaEventSynchronize(reinterpret_cast<cudaEvent_t>(e)));
+  }
+  bool event_query(EventHandle e) override {
+    cudaError_t err = cudaEventQuery(reinterpret_cast<cudaEvent_t>(e));
+    if (err == cudaErrorNotReady) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    HY_CUDA_CHECK(err);
+    return true;
+  }
+  float event_elapsed_ms(EventHandle start, EventHandle end) override {
+    float ms = 0;
+    HY_CUDA_CHECK(cudaEventElapsedTime(&ms, reinterpret_cast<cudaEvent_t>(start), reinterpret_cast<cudaEvent_t>(end)));
+    return ms;
+  }
+  void stream_wait_event(StreamHandle s, EventHandle e) override {
+    HY_CUDA_CHECK(cudaStreamWaitEvent(reinterpret_cast<cudaStream_t>(s), reinterpret_cast<cudaEvent_t>(e), 0));
+  }
+};
+
+}  // namespace
+
+DeviceBackend& cuda_backend() {
+  static CudaBackend* b = new CudaBackend();  // never destroyed: storages may be freed at exit
+  return *b;
+}
+
+void* current_stream(int device) { return t_current_stream[checked_index(device)]; }
+
+void set_current_device(int device) {
+  int now = -1;
+  HY_CUDA_CHECK(cudaGetDevice(&now));
+  if (now != device) HY_CUDA_CHECK(cudaSetDevice(checked_index(device)));
+}
+
+}  // namespace hy::cuda

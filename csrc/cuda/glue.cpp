@@ -1,0 +1,67 @@
+#include "cuda/glue_internal.h"
+
+#include "core/shape_util.h"
+#include "cuda/cuda_backend.h"
+#include "kernels/device_copy.h"
+
+namespace hy::cuda {
+
+template <int N>
+Geometry<N> make_geometry(const char* op, const Shape& shape, std::initializer_list<const Tensor*> tensors) {
+  Geometry<N> g;
+  const int ndim = static_cast<int>(shape.size());
+  HY_CHECK(ndim <= kMaxDims, ValueError, op, ": the CUDA kernels handle at most ", kMaxDims, " dims, got ", ndim);
+  g.ndim = ndim;
+  g.numel = shape_numel(shape);
+  const Strides dense = contiguous_strides(shape);
+  int k = 0;
+  for (const Tensor* t : tensors) {
+    const int lead = ndim - static_cast<int>(t->dim());
+    for (int d = 0; d < ndim; ++d) {
+      g.sizes[d] = shape[d];
+      const int td = d - lead;
+      const bool broadcast = td < 0 || (t->shape()[td] == 1 && shape[d] != 1);
+      g.strides[k][d] = broadcast ? 0 : t->strides()[td];
+      if (g.strides[k][d] != dense[d] && shape[d] != 1) g.contiguous = false;
+    }
+    ++k;
+  }
+  return g;
+}
+template Geometry<2> make_geometry<2>(const char*, const Shape&, std::initializer_list<const Tensor*>);
+template Geometry<3> make_geometry<3>(const char*, const Shape&, std::initializer_list<const Tensor*>);
+
+Tensor on_device(const Tensor& t, Device device) {
+  if (t.device() == device) return t;
+  return tensor_to_device(t, device, false);  // a 0-d CPU operand (core/device_check.h allows only those)
+}
+
+void* launch_stream(Device device) {
+  set_current_device(device.index);
+  return current_stream(device.index);
+}
+
+void copy_into(const Tensor& dst, const Tensor& src) {
+  Tensor s = on_device(src, dst.device());
+  Geometry<2> g = make_geometry<2>("copy_", dst.shape(), {&dst, &s});
+  launch_copy(dst.dtype(), s.dtype(), dst.raw_data(), s.raw_data(), g, launch_stream(dst.device()));
+}
+
+Tensor cast(const Tensor& t, DType dtype) {
+  if (t.dtype() == dtype) return t;
+  Tensor r = Tensor::empty(t.shape(), dtype, t.device());
+  copy_into(r, t);
+  return r;
+}
+
+Tensor result_tensor(const char* op, const std::optional<Tensor>& out, const Shape& shape, DType dtype,
+                     Device device) {
+  if (!out || !out->defined()) return Tensor::empty(shape, dtype, device);
+  HY_CHECK(out->device() == device, RuntimeError, op, ": out is on ", device_str(out->device()),
+           " but the inputs are on ", device_str(device));
+  HY_CHECK(out->shape() == shape, ValueError, op, ": out has shape ", out->shape(), " but the result has shape ",
+           shape);
+  return *out;
+}
+
+}  // namespace hy::cuda

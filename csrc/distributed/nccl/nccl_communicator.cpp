@@ -1,0 +1,405 @@
+// The NCCL backend of Communicator (docs/cuda.md, "NCCL"): collectives on CUDA tensors of one GPU per
+// rank. Each communicator owns a stream; a call orders it after the work queued on the caller's current
+// stream (an event), posts the NCCL call, and returns a Work that waits for a second event. wait()
+// polls that event so the communicator's timeout and NCCL's asynchronous errors are seen; after a
+// timeout the NCCL communicator is aborted, as a dead peer would otherwise hang every later call.
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/device_backend.h"
+#include "distributed/communicator.h"
+#include "hyflow/build_config.h"
+#include "hyflow/ops/ops_generated.h"
+
+namespace hy::dist {
+namespace {
+
+#define HY_NCCL_CHECK(expr)                                                                           \
+  do {                                                                                                \
+    ncclResult_t hy_nccl_res_ = (expr);                                                               \
+    if (hy_nccl_res_ != ncclSuccess)                                                                  \
+      throw DistError(str("NCCL error in ", #expr, ": ", ncclGetErrorString(hy_nccl_res_)));         \
+  } while (0)
+#define HY_CUDART_CHECK(expr)                                                                         \
+  do {                                                                                                \
+    cudaError_t hy_cuda_res_ = (expr);                                                                \
+    if (hy_cuda_res_ != cudaSuccess)                                                                  \
+      throw DistError(str("CUDA error in ", #expr, ": ", cudaGetErrorString(hy_cuda_res_)));         \
+  } while (0)
+
+ncclDataType_t nccl_dtype(DType d, const char* op) {
+  switch (d) {
+    case DType::Float32: return ncclFloat32;
+    case DType::Float64: return ncclFloat64;
+    case DType::Float16: return ncclFloat16;
+    case DType::BFloat16: return ncclBfloat16;
+    case DType::Int32: return ncclInt32;
+    case DType::Int64: return ncclInt64;
+    case DType::Bool: return ncclUint8;  // moved as bytes; reductions on bool are refused below
+    default: break;
+  }
+  throw TypeError(str(op, ": NCCL has no type for dtype ", dtype_name(d)));
+}
+
+ncclRedOp_t nccl_op(ReduceOp op, DType d, const char* what) {
+  HY_CHECK(d != DType::Bool || op == ReduceOp::ReduceOp_Max || op == ReduceOp::ReduceOp_Min, TypeError, what,
+           ": ", reduce_op_name(op), " of bool tensors is not supported by the NCCL backend");
+  switch (op) {
+    case ReduceOp::ReduceOp_Sum: return ncclSum;
+    case ReduceOp::ReduceOp_Prod: return ncclProd;
+    case ReduceOp::ReduceOp_Min: return ncclMin;
+    case ReduceOp::ReduceOp_Max: return ncclMax;
+    case ReduceOp::ReduceOp_Avg: return ncclAvg;
+  }
+  throw ValueError(str(what, ": unknown reduce op"));
+}
+
+// A posted NCCL call: done once `done` fired; then the staged outputs are copied back.
+class NcclWork final : public Work {
+ public:
+  NcclWork(cudaEvent_t done, ncclComm_t comm, std::shared_ptr<std::atomic<bool>> aborted, double timeout_s,
+           std::vector<std::function<void()>> finish)
+      : done_(done), comm_(comm), aborted_(std::move(aborted)), timeout_s_(timeout_s), finish_(std::move(finish)) {}
+  ~NcclWork() override { cudaEventDestroy(done_); }
+
+  void wait() override {
+    const auto start = std::chrono::steady_clock::now();
+    while (!poll()) {
+      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (timeout_s_ > 0 && waited > timeout_s_) {
+        // A peer is gone: unblock this rank's stream for good (the communicator then skips its destroy).
+        if (!aborted_->exchange(true)) ncclCommAbort(comm_);
+        throw DistTimeoutError(str("NCCL operation did not complete within ", timeout_s_, " s (a peer is gone or "
+                                   "stuck); the NCCL communicator was aborted"));
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    finish();
+  }
+  bool is_completed() override {
+    if (!poll()) return false;
+    finish();
+    return true;
+  }
+
+ private:
+  bool poll() {
+    if (aborted_->load()) throw DistError("the NCCL communicator was aborted after an earlier timeout");
+    cudaError_t e = cudaEventQuery(done_);
+    if (e == cudaSuccess) return true;
+    if (e != cudaErrorNotReady) HY_CUDART_CHECK(e);
+    (void)cudaGetLastError();
+    ncclResult_t async = ncclSuccess;
+    HY_NCCL_CHECK(ncclCommGetAsyncError(comm_, &async));
+    HY_NCCL_CHECK(async);
+    return false;
+  }
+  void finish() {
+    for (auto& f : finish_) f();
+    finish_.clear();
+  }
+  cudaEvent_t done_;
+  ncclComm_t comm_;
+  std::shared_ptr<std::atomic<bool>> aborted_;
+  double timeout_s_;
+  std::vector<std::function<void()>> finish_;
+};
+
+class NcclCommunicator final : public Communicator {
+ public:
+  NcclCommunicator(ncclComm_t comm, int rank, int size, int device)
+      : comm_(comm), rank_(rank), size_(size), device_(device) {
+    HY_CUDART_CHECK(cudaSetDevice(device_));
+    HY_CUDART_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  }
+  ~NcclCommunicator() override {
+    if (!aborted_->load()) ncclCommDestroy(comm_);
+    cudaStreamDestroy(stream_);
+  }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string backend() const override { return "nccl"; }
+
+  WorkPtr all_reduce(const Tensor& t, ReduceOp op) override {
+    Call c = begin("all_reduce", {&t});
+    Tensor buf = c.stage_inout(t);
+    HY_NCCL_CHECK(ncclAllReduce(buf.raw_data(), buf.raw_data(), buf.numel(), nccl_dtype(t.dtype(), "all_reduce"),
+                                nccl_op(op, t.dtype(), "all_reduce"), comm_, stream_));
+    return c.end();
+  }
+  WorkPtr broadcast(const Tensor& t, int root) override {
+    check_rank(root, "broadcast", "root");
+    Call c = begin("broadcast", {&t});
+    Tensor buf = c.stage_inout(t);
+    HY_NCCL_CHECK(ncclBroadcast(buf.raw_data(), buf.raw_data(), buf.numel(), nccl_dtype(t.dtype(), "broadcast"),
+                                root, comm_, stream_));
+    return c.end();
+  }
+  WorkPtr reduce(const Tensor& t, int root, ReduceOp op) override {
+    check_rank(root, "reduce", "root");
+    Call c = begin("reduce", {&t});
+    Tensor buf = c.stage_inout(t);
+    HY_NCCL_CHECK(ncclReduce(buf.raw_data(), buf.raw_data(), buf.numel(), nccl_dtype(t.dtype(), "reduce"),
+                             nccl_op(op, t.dtype(), "reduce"), root, comm_, stream_));
+    return c.end();
+  }
+  WorkPtr all_gather_into_tensor(const Tensor& out, const Tensor& in) override {
+    HY_CHECK(out.numel() == in.numel() * size_, ValueError, "all_gather_into_tensor: out has ", out.numel(),
+             " elements, expected ", in.numel() * size_, " (world size x input)");
+    Call c = begin("all_gather_into_tensor", {&out, &in});
+    Tensor src = c.stage_in(in), dst = c.stage_out(out);
+    HY_NCCL_CHECK(ncclAllGather(src.raw_data(), dst.raw_data(), in.numel(), nccl_dtype(in.dtype(), "all_gather"),
+                                comm_, stream_));
+    return c.end();
+  }
+  WorkPtr all_gather(const std::vector<Tensor>& outs, const Tensor& in) override {
+    HY_CHECK(static_cast<int>(outs.size()) == size_, ValueError, "all_gather: expected ", size_, " outputs, got ",
+             outs.size());
+    Tensor flat = Tensor::empty({in.numel() * size_}, in.dtype(), in.device());
+    WorkPtr w = all_gather_into_tensor(flat, in);
+    return then(w, [outs, flat, n = in.numel()] {
+      for (size_t r = 0; r < outs.size(); ++r)
+        ops::copy_(outs[r], ops::reshape(ops::slice(flat, 0, r * n, (r + 1) * n, 1), outs[r].shape()));
+    });
+  }
+  WorkPtr reduce_scatter_tensor(const Tensor& out, const Tensor& in, ReduceOp op) override {
+    HY_CHECK(in.numel() == out.numel() * size_, ValueError, "reduce_scatter_tensor: in has ", in.numel(),
+             " elements, expected ", out.numel() * size_, " (world size x output)");
+    Call c = begin("reduce_scatter_tensor", {&out, &in});
+    Tensor src = c.stage_in(in), dst = c.stage_out(out);
+    HY_NCCL_CHECK(ncclReduceScatter(src.raw_data(), dst.raw_data(), out.numel(),
+                                    nccl_dtype(in.dtype(), "reduce_scatter"), nccl_op(op, in.dtype(), "reduce_scatter"),
+                                    comm_, stream_));
+    return c.end();
+  }
+  WorkPtr reduce_scatter(const Tensor& out, const std::vector<Tensor>& ins, ReduceOp op) override {
+    HY_CHECK(static_cast<int>(ins.size()) == size_, ValueError, "reduce_scatter: expected ", size_, " inputs, got ",
+             ins.size());
+    std::vector<Tensor> flat;
+    for (const Tensor& t : ins) flat.push_back(ops::reshape(t, {t.numel()}));
+    return reduce_scatter_tensor(out, ops::cat(flat, 0), op);
+  }
+  WorkPtr gather(const std::vector<Tensor>& outs, const Tensor& in, int root) override {
+    check_rank(root, "gather", "root");
+    Call c = begin("gather", {&in});
+    Tensor src = c.stage_in(in);
+    std::vector<Tensor> dst;
+    HY_NCCL_CHECK(ncclGroupStart());
+    if (rank_ == root) {
+      HY_CHECK(static_cast<int>(outs.size()) == size_, ValueError, "gather: root needs ", size_, " outputs");
+      for (int r = 0; r < size_; ++r) {
+        dst.push_back(c.stage_out(outs[r]));
+        HY_NCCL_CHECK(ncclRecv(dst[r].raw_data(), in.numel(), nccl_dtype(in.dtype(), "gather"), r, comm_, stream_));
+      }
+    }
+    HY_NCCL_CHECK(ncclSend(src.raw_data(), in.numel(), nccl_dtype(in.dtype(), "gather"), root, comm_, stream_));
+    HY_NCCL_CHECK(ncclGroupEnd());
+    return c.end();
+  }
+  WorkPtr scatter(const Tensor& out, const std::vector<Tensor>& ins, int root) override {
+    check_rank(root, "scatter", "root");
+    Call c = begin("scatter", {&out});
+    Tensor dst = c.stage_out(out);
+    std::vector<Tensor> src;
+    HY_NCCL_CHECK(ncclGroupStart());
+    if (rank_ == root) {
+      HY_CHECK(static_cast<int>(ins.size()) == size_, ValueError, "scatter: root needs ", size_, " inputs");
+      for (int r = 0; r < size_; ++r) {
+        src.push_back(c.stage_in(ins[r]));
+        HY_NCCL_CHECK(ncclSend(src[r].raw_data(), out.numel(), nccl_dtype(out.dtype(), "scatter"), r, comm_, stream_));
+      }
+    }
+    HY_NCCL_CHECK(ncclRecv(dst.raw_data(), out.numel(), nccl_dtype(out.dtype(), "scatter"), root, comm_, stream_));
+    HY_NCCL_CHECK(ncclGroupEnd());
+    return c.end();
+  }
+  WorkPtr all_to_all(const std::vector<Tensor>& outs, const std::vector<Tensor>& ins) override {
+    HY_CHECK(static_cast<int>(outs.size()) == size_ && static_cast<int>(ins.size()) == size_, ValueError,
+             "all_to_all: expected ", size_, " inputs and outputs");
+    Call c = begin("all_to_all", {});
+    HY_NCCL_CHECK(ncclGroupStart());
+    for (int r = 0; r < size_; ++r) {
+      Tensor src = c.stage_in(ins[r]), dst = c.stage_out(outs[r]);
+      HY_NCCL_CHECK(ncclSend(src.raw_data(), src.numel(), nccl_dtype(src.dtype(), "all_to_all"), r, comm_, stream_));
+      HY_NCCL_CHECK(ncclRecv(dst.raw_data(), dst.numel(), nccl_dtype(dst.dtype(), "all_to_all"), r, comm_, stream_));
+    }
+    HY_NCCL_CHECK(ncclGroupEnd());
+    return c.end();
+  }
+  WorkPtr all_to_all_single(const Tensor& out, const Tensor& in) override {
+    HY_CHECK(in.numel() % size_ == 0 && out.numel() == in.numel(), ValueError,
+             "all_to_all_single: in and out need the same number of elements, divisible by the world size");
+    const int64_t chunk = in.numel() / size_;
+    Call c = begin("all_to_all_single", {&out, &in});
+    Tensor src = c.stage_in(in), dst = c.stage_out(out);
+    const int64_t bytes = chunk * in.itemsize();
+    HY_NCCL_CHECK(ncclGroupStart());
+    for (int r = 0; r < size_; ++r) {
+      HY_NCCL_CHECK(ncclSend(static_cast<char*>(src.raw_data()) + r * bytes, chunk, nccl_dtype(in.dtype(), "all_to_all"),
+                             r, comm_, stream_));
+      HY_NCCL_CHECK(ncclRecv(static_cast<char*>(dst.raw_data()) + r * bytes, chunk, nccl_dtype(in.dtype(), "all_to_all"),
+                             r, comm_, stream_));
+    }
+    HY_NCCL_CHECK(ncclGroupEnd());
+    return c.end();
+  }
+  WorkPtr send(const Tensor& t, int dst, int tag) override {
+    check_rank(dst, "send", "dst");
+    Call c = begin("send", {&t});
+    Tensor src = c.stage_in(t);
+    HY_NCCL_CHECK(ncclSend(src.raw_data(), t.numel(), nccl_dtype(t.dtype(), "send"), dst, comm_, stream_));
+    return c.end();
+  }
+  WorkPtr recv(const Tensor& t, int src, int tag) override {
+    HY_CHECK(src >= 0, ValueError, "recv: the NCCL backend needs an explicit source rank (no receive from any rank)");
+    check_rank(src, "recv", "src");
+    Call c = begin("recv", {&t});
+    Tensor dst = c.stage_out(t);
+    HY_NCCL_CHECK(ncclRecv(dst.raw_data(), t.numel(), nccl_dtype(t.dtype(), "recv"), src, comm_, stream_));
+    return c.end();
+  }
+  WorkPtr barrier() override {
+    Tensor one = Tensor::empty({1}, DType::Float32, Device{DeviceType::DeviceType_CUDA, device_});
+    ops::fill_(one, Scalar(1.0));
+    return all_reduce(one, ReduceOp::ReduceOp_Sum);
+  }
+  std::shared_ptr<Communicator> split(int color, int key) override {
+    ncclComm_t sub = nullptr;
+    HY_NCCL_CHECK(ncclCommSplit(comm_, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &sub, nullptr));
+    if (color < 0) return nullptr;
+    int r = 0, n = 0;
+    HY_NCCL_CHECK(ncclCommUserRank(sub, &r));
+    HY_NCCL_CHECK(ncclCommCount(sub, &n));
+    auto c = std::make_shared<NcclCommunicator>(sub, r, n, device_);
+    c->set_timeout(timeout());
+    return c;
+  }
+  void reject(const std::string&) override {}  // no cross-rank argument check runs over NCCL
+
+ private:
+  // One call: orders the communicator's stream after the caller's current stream, stages non-contiguous
+  // tensors, and records the completion event.
+  struct Call {
+    NcclCommunicator* self;
+    std::vector<std::function<void()>> finish;
+    Tensor stage_in(const Tensor& t) { return t.is_contiguous() ? t : ops::contiguous(t); }
+    Tensor stage_out(const Tensor& t) {
+      if (t.is_contiguous()) return t;
+      Tensor tmp = Tensor::empty(t.shape(), t.dtype(), t.device());
+      finish.push_back([t, tmp] { ops::copy_(t, tmp); });
+      return tmp;
+    }
+    Tensor stage_inout(const Tensor& t) {
+      if (t.is_contiguous()) return t;
+      Tensor tmp = ops::contiguous(t);
+      finish.push_back([t, tmp] { ops::copy_(t, tmp); });
+      return tmp;
+    }
+    WorkPtr end() {
+      cudaEvent_t done = nullptr;
+      HY_CUDART_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+      HY_CUDART_CHECK(cudaEventRecord(done, self->stream_));
+      return std::make_shared<NcclWork>(done, self->comm_, self->aborted_, self->timeout(), std::move(finish));
+    }
+  };
+
+  Call begin(const char* op, std::initializer_list<const Tensor*> tensors) {
+    const Device here{DeviceType::DeviceType_CUDA, device_};
+    for (const Tensor* t : tensors)
+      HY_CHECK(t->device() == here, ValueError, op, ": the NCCL backend needs tensors on ", device_str(here),
+               " (this rank's GPU), got ", t->describe(), " on ", device_str(t->device()));
+    HY_CUDART_CHECK(cudaSetDevice(device_));
+    // Whatever the caller queued on its current stream (the producer of the inputs) runs first.
+    auto current = reinterpret_cast<cudaStream_t>(device_backend(DeviceType::DeviceType_CUDA).current_stream(device_));
+    cudaEvent_t ready = nullptr;
+    HY_CUDART_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+    HY_CUDART_CHECK(cudaEventRecord(ready, current));
+    HY_CUDART_CHECK(cudaStreamWaitEvent(stream_, ready, 0));
+    cudaEventDestroy(ready);  // released once recorded work completes
+    return Call{this, {}};
+  }
+  void check_rank(int r, const char* op, const char* arg) const {
+    HY_CHECK(r >= 0 && r < size_, ValueError, op, ": ", arg, " ", r, " is not a rank of this communicator (size ",
+             size_, ")");
+  }
+  WorkPtr then(WorkPtr w, std::function<void()> after) {
+    struct Then final : Work {
+      WorkPtr inner;
+      std::function<void()> after;
+      void wait() override {
+        inner->wait();
+        if (after) std::exchange(after, nullptr)();
+      }
+      bool is_completed() override {
+        if (!inner->is_completed()) return false;
+        if (after) std::exchange(after, nullptr)();
+        return true;
+      }
+    };
+    auto t = std::make_shared<Then>();
+    t->inner = std::move(w);
+    t->after = std::move(after);
+    return t;
+  }
+
+  ncclComm_t comm_;
+  int rank_, size_, device_;
+  cudaStream_t stream_ = nullptr;
+  std::shared_ptr<std::atomic<bool>> aborted_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+// The GPU of this rank: its rank among the processes of its node (from the launcher) modulo the GPUs.
+int local_device(int rank) {
+  int count = 0;
+  HY_CUDART_CHECK(cudaGetDeviceCount(&count));
+  if (count <= 0) throw DistError("the NCCL backend found no GPU");
+  for (const char* var : {"LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"})
+    if (const char* v = std::getenv(var)) return std::atoi(v) % count;
+  return rank % count;
+}
+
+}  // namespace
+}  // namespace hy::dist
+
+namespace {
+std::string g_error;
+}
+
+extern "C" __attribute__((visibility("default"))) const char* hyflow_nccl_world(hy::dist::Communicator* bootstrap,
+                                                                                hy::dist::CommunicatorPtr* out,
+                                                                                const char*) {
+  using namespace hy;
+  using namespace hy::dist;
+  if (!bootstrap) return HYFLOW_VERSION;  // the loader's probe
+  try {
+    const int rank = bootstrap->rank(), size = bootstrap->size();
+    const int device = local_device(rank);
+    HY_CUDART_CHECK(cudaSetDevice(device));
+    // Rank 0 makes the unique id; the bootstrap communicator (MPI, or the local world) carries it.
+    Tensor id = Tensor::empty({static_cast<int64_t>(sizeof(ncclUniqueId))}, DType::Bool);
+    ncclUniqueId uid{};
+    if (rank == 0) HY_NCCL_CHECK(ncclGetUniqueId(&uid));
+    std::memcpy(id.raw_data(), &uid, sizeof(uid));
+    bootstrap->broadcast(id, 0)->wait();
+    std::memcpy(&uid, id.raw_data(), sizeof(uid));
+    ncclComm_t comm = nullptr;
+    HY_NCCL_CHECK(ncclCommInitRank(&comm, size, uid, rank));
+    auto c = std::make_shared<NcclCommunicator>(comm, rank, size, device);
+    c->set_timeout(bootstrap->timeout());
+    *out = c;
+    return nullptr;
+  } catch (const std::exception& e) {
+    g_error = e.what();
+    return g_error.c_str();
+  }
+}

@@ -1,0 +1,75 @@
+#include "distributed/nccl_loader.h"
+
+#include <dlfcn.h>
+
+#include <mutex>
+
+#include "core/device_backend.h"
+#include "hyflow/build_config.h"
+
+namespace hy::dist {
+namespace {
+
+std::string library_path() {
+  Dl_info info{};
+  std::string dir = ".";
+  if (dladdr(reinterpret_cast<void*>(&nccl_world), &info) && info.dli_fname) {
+    std::string path = info.dli_fname;
+    size_t slash = path.rfind('/');
+    if (slash != std::string::npos) dir = path.substr(0, slash);
+  }
+  return dir + "/libhyflow_nccl.so";
+}
+
+// Loaded once; a failure is remembered so every later call reports the same reason.
+NcclWorldFn load(std::string* error) {
+  static std::once_flag once;
+  static NcclWorldFn fn = nullptr;
+  static std::string reason;
+  std::call_once(once, [] {
+    const std::string path = library_path();
+    // RTLD_LOCAL and never closed: communicators made by the library live as long as the process may.
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char* why = dlerror();
+      reason = str("cannot load ", path, ": ", why ? why : "unknown error");
+      return;
+    }
+    auto f = reinterpret_cast<NcclWorldFn>(dlsym(handle, kNcclWorldSymbol));
+    const char* version = f ? f(nullptr, nullptr, HYFLOW_VERSION) : nullptr;
+    if (!version || std::string(version) != HYFLOW_VERSION) {
+      reason = str(path, " does not belong to this hyflow build (", HYFLOW_VERSION, ")");
+      return;
+    }
+    fn = f;
+  });
+  *error = reason;
+  return fn;
+}
+
+}  // namespace
+
+bool nccl_built() {
+#ifdef HYFLOW_NCCL_LIBRARY_BUILT
+  return true;
+#else
+  return false;
+#endif
+}
+
+CommunicatorPtr nccl_world(const CommunicatorPtr& bootstrap) {
+  HY_CHECK(bootstrap != nullptr, ValueError, "nccl_world: the bootstrap communicator is null");
+  if (!find_device_backend(DeviceType::DeviceType_CUDA))
+    throw DistError(str("the NCCL backend needs CUDA, which is not available (",
+                        device_unavailable_reason(DeviceType::DeviceType_CUDA), ")"));
+  if (!nccl_built())
+    throw DistError("this hyflow was built without its NCCL communicator (NCCL not found at build time)");
+  std::string error;
+  NcclWorldFn fn = load(&error);
+  if (!fn) throw DistError(error);
+  CommunicatorPtr out;
+  if (const char* e = fn(bootstrap.get(), &out, HYFLOW_VERSION)) throw DistError(e);
+  return out;
+}
+
+}  // namespace hy::dist

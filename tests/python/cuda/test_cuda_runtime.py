@@ -1,0 +1,97 @@
+"""Copies, pinned memory, streams, events and the caching allocator on a real GPU."""
+import hyflow as hy
+from hyflow.testing import assert_close
+
+
+def test_round_trip_keeps_values_and_dtype():
+    for dt in (hy.float32, hy.float64, hy.float16, hy.bfloat16, hy.int32, hy.int64, hy.bool):
+        x = (hy.arange(24) % 5).to(dt).reshape(2, 3, 4)
+        y = x.cuda()
+        assert y.device == "cuda:0" and y.dtype == dt
+        assert_close(y.cpu(), x)
+        assert_close(x.transpose(0, 2).cuda().cpu(), x.transpose(0, 2))  # strided source
+
+
+def test_pinned_non_blocking_copy():
+    x = hy.randn(1 << 20).pin_memory()
+    assert x.is_pinned()
+    y = x.to("cuda", non_blocking=True)
+    z = y.to("cpu", non_blocking=False)
+    assert_close(z, x)
+
+
+def test_streams_and_events():
+    s = hy.cuda.Stream()
+    start, end = hy.cuda.Event(enable_timing=True), hy.cuda.Event(enable_timing=True)
+    with hy.cuda.stream(s):
+        assert hy.cuda.current_stream() == s
+        start.record()
+        x = hy.ones(1 << 22, device="cuda")
+        y = (x * 2).sum()
+        end.record()
+    assert hy.cuda.current_stream() != s
+    end.synchronize()
+    assert end.query()
+    assert start.elapsed_time(end) >= 0
+    s.synchronize()
+    assert y.item() == 2 * (1 << 22)
+
+
+def test_allocator_reuses_blocks_and_reports():
+    hy.cuda.synchronize()
+    hy.cuda.empty_cache()
+    base = hy.cuda.memory_allocated()
+    x = hy.empty(1 << 20, device="cuda")
+    assert hy.cuda.memory_allocated() >= base + (4 << 20)
+    reserved = hy.cuda.memory_reserved()
+    del x
+    assert hy.cuda.memory_allocated() == base
+    for _ in range(100):  # the same size class is served from the cache: nothing new reserved
+        y = hy.empty(1 << 20, device="cuda")
+        del y
+    assert hy.cuda.memory_reserved() == reserved
+    assert hy.cuda.max_memory_allocated() >= base + (4 << 20)
+    hy.cuda.empty_cache()
+    assert hy.cuda.memory_reserved() < reserved
+
+
+def test_allocator_stress_many_sizes():
+    rng = __import__("random").Random(0)
+    live = []
+    for i in range(2000):
+        live.append(hy.empty(rng.randint(1, 1 << 18), device="cuda"))
+        if len(live) > 50:
+            live.pop(rng.randrange(len(live)))
+    del live
+    hy.cuda.synchronize()
+    hy.cuda.empty_cache()
+
+
+def test_oom_is_a_clear_error():
+    import pytest
+    with pytest.raises(RuntimeError, match="CUDA out of memory"):
+        hy.empty(1 << 50, dtype=hy.uint8 if hasattr(hy, "uint8") else hy.bool, device="cuda")
+
+
+def test_values_reach_python_through_a_host_copy():
+    x = hy.arange(4, dtype=hy.float32).cuda()
+    assert x.tolist() == [0.0, 1.0, 2.0, 3.0] and x[2:3].sum().item() == 2.0
+    assert "device='cuda:0'" in repr(x)
+    import pytest
+    with pytest.raises(TypeError, match="cpu"):
+        x.numpy()
+
+
+def test_dlpack_shares_device_memory_with_torch():
+    import pytest
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    x = hy.arange(6, dtype=hy.float32).cuda()
+    assert x.__dlpack_device__() == (2, 0)
+    t = torch.from_dlpack(x)
+    assert t.device.type == "cuda" and t.data_ptr() == x.data_ptr()
+    t.mul_(2)
+    assert x.tolist() == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    back = hy.from_dlpack(torch.arange(3.0, device="cuda"))
+    assert back.device == "cuda:0" and back.tolist() == [0.0, 1.0, 2.0]

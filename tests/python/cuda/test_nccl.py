@@ -1,0 +1,62 @@
+"""The NCCL communicator on this machine's GPUs: one rank bootstrapped from the local world (and, in
+scripts/gpu_check.sh, under `mpirun -n 1`), so every collective runs with real NCCL calls."""
+import pytest
+
+import hyflow as hy
+import hyflow.distributed as dist
+from hyflow.testing import assert_close
+
+pytestmark = pytest.mark.skipif(not hy.build_info()["nccl"], reason="hyflow was built without its NCCL communicator")
+
+
+@pytest.fixture
+def world():
+    g = dist.init(backend="nccl", timeout=60)
+    yield g
+    dist.destroy_process_group()
+
+
+def test_collectives_on_one_rank(world):
+    assert dist.get_backend() == "nccl" and dist.get_world_size() == 1
+    x = hy.arange(8, dtype=hy.float32).cuda()
+    dist.all_reduce(x)
+    assert_close(x.cpu(), hy.arange(8, dtype=hy.float32))
+    dist.broadcast(x, src=0)
+    out = hy.zeros(8, device="cuda")
+    dist.all_gather_into_tensor(out, x)
+    assert_close(out.cpu(), x.cpu())
+    rs = hy.zeros(8, device="cuda")
+    dist.reduce_scatter_tensor(rs, x)
+    assert_close(rs.cpu(), x.cpu())
+    outs = [hy.zeros(8, device="cuda")]
+    dist.all_gather(outs, x)
+    assert_close(outs[0].cpu(), x.cpu())
+    w = dist.all_reduce(x, async_op=True)
+    w.wait()
+    dist.barrier()
+
+
+def test_strided_tensors_are_staged(world):
+    x = hy.arange(12, dtype=hy.float32).reshape(3, 4).cuda().transpose(0, 1)
+    dist.all_reduce(x, op=dist.ReduceOp.MAX)
+    assert_close(x.cpu(), hy.arange(12, dtype=hy.float32).reshape(3, 4).transpose(0, 1))
+
+
+def test_cpu_tensor_is_refused(world):
+    with pytest.raises(ValueError, match="NCCL backend needs tensors on cuda"):
+        dist.all_reduce(hy.ones(2))
+
+
+def test_ddp_over_nccl_averages_gradients(world):
+    hy.manual_seed(0)
+    model = hy.nn.Linear(4, 2).cuda()
+    ddp = dist.DistributedDataParallel(model) if hasattr(dist, "DistributedDataParallel") else \
+        hy.nn.parallel.DistributedDataParallel(model)
+    x = hy.randn(8, 4).cuda()
+    ddp(x).sum().backward()
+    grads = [p.grad.cpu() for p in model.parameters()]
+    ref = hy.nn.Linear(4, 2)
+    ref.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
+    ref(x.cpu()).sum().backward()
+    for g, r in zip(grads, [p.grad for p in ref.parameters()]):
+        assert_close(g, r, rtol=1e-5, atol=1e-5)
