@@ -8,6 +8,9 @@ Cases (ratios > 1 mean the compiled code is faster):
     it must move (read x and y, write the result) vs the machine's STREAM triad (../shared/machine.md);
   * softmax and layer norm over rows written with ordinary ops (4096 x 1024 float32): compiled (one row
     kernel each) vs the same ops eager, vs hy.softmax (one eager kernel), vs torch eager;
+  * a full reduction fused with its producers (an MSE loss over 16M float32), the softmax op fused with a
+    scale (4096 x 1024), and the MLP 784-512-512-10 forward at batch 128 with GEMM epilogues (no grad),
+    compiled vs eager vs torch eager;
   * the climate example's shallow-water step (examples/climate) at 256x256, compiled vs eager;
   * a varying-batch workload (a normalize-and-activate row function over 8 batch sizes): compiles counted
     with symbolic sizes (dynamic=None: the second size compiles symbolically) and with dynamic=False, the
@@ -147,6 +150,45 @@ def main():
             r["detail"] += f"; {extra[0]}: {timeit(extra[1], args.repeats) * 1e3:.3f} ms"
         if torch is not None:
             r["torch"] = timeit(tfn, args.repeats) * 1e3
+            r["torch/compiled"] = r["torch"] / r["compiled"]
+        rows.append(r)
+
+    # ---- issue 9 slice 6: full reduction, softmax op fused with a scale, MLP forward with epilogues ---
+    n = (1 << 20) if args.quick else (16 << 20)
+    a_, b_ = hy.randn(n), hy.randn(n)
+    x = hy.randn(rows_n, cols_n)
+    hy.manual_seed(0)
+    mlp = hy.nn.Sequential(hy.nn.Linear(784, 512), hy.nn.ReLU(), hy.nn.Linear(512, 512), hy.nn.ReLU(),
+                           hy.nn.Linear(512, 10))
+    xm = hy.randn(128, 784)
+    tm = None
+    if torch is not None:
+        ta, tb, txs, txm = (torch.from_numpy(t.numpy()) for t in (a_, b_, x, xm))
+        tm = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
+                                 torch.nn.ReLU(), torch.nn.Linear(512, 10))
+        with torch.no_grad():
+            for pt, ph in zip(tm.parameters(), mlp.parameters()):
+                pt.copy_(torch.from_numpy(ph.detach().numpy()))
+    for name, fn, fargs, kind, tfn in (
+            (f"mse loss ((a-b)**2).mean(), {n >> 20}M f32", lambda p, q: ((p - q) ** 2).mean(), (a_, b_),
+             "full-reduction", lambda: ((ta - tb) ** 2).mean()),
+            (f"softmax(x * 0.125) op {rows_n}x{cols_n} f32", lambda t: hy.softmax(t * 0.125, -1), (x,),
+             "row-reduction", lambda: torch.softmax(txs * 0.125, -1)),
+            ("MLP 784-512-512-10 b128 forward (no grad)", lambda t: mlp(t), (xm,), "gemm-epilogue",
+             lambda: tm(txm))):
+        with hy.no_grad():
+            cfn = hy.compile(fn)
+            cfn(*fargs)
+            gk = cfn.entries()[0].kernels
+            assert any(p.kind == kind and id(p) in gk.kernels for p in gk.plans), gk.report()
+            t_eager = timeit(lambda: fn(*fargs), args.repeats)
+            t_comp = timeit(lambda: cfn(*fargs), args.repeats)
+        r = {"case": name, "unit": "ms", "compiled": t_comp * 1e3, "eager": t_eager * 1e3,
+             "eager/compiled": t_eager / t_comp,
+             "detail": "; ".join(f"{p.kind}: " + " -> ".join(p.ops) for p in gk.plans if id(p) in gk.kernels)}
+        if torch is not None:
+            with torch.no_grad():
+                r["torch"] = timeit(tfn, args.repeats) * 1e3
             r["torch/compiled"] = r["torch"] / r["compiled"]
         rows.append(r)
 

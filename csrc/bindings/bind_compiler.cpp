@@ -6,6 +6,7 @@
 #include "autograd/engine.h"
 #include "bindings/pyconvert.h"
 #include "compiler/capture_session.h"
+#include "compiler/gemm_epilogue.h"
 #include "compiler/kernel_launch.h"
 #include "core/error.h"
 #include "core/type_promotion.h"
@@ -170,6 +171,23 @@ void bind_compiler(py::module_& m) {
       .def_property_readonly("numel", &compiler::FusedKernel::numel)
       .def_property_readonly("grain", &compiler::FusedKernel::grain)
       .def_property_readonly("num_operands", &compiler::FusedKernel::num_operands);
+
+  py::class_<compiler::GemmEpilogue>(c, "GemmEpilogue",
+                                     "A GEMM (eager's mm/matmul/addmm) and its generated elementwise epilogue in "
+                                     "one call.")
+      .def(py::init([](const std::string& op, const Scalar& beta, const Scalar& alpha,
+                       const compiler::FusedKernel& epilogue, int64_t slot) {
+             return compiler::GemmEpilogue(op, beta, alpha, epilogue, slot);
+           }),
+           py::arg("op"), py::arg("beta"), py::arg("alpha"), py::arg("epilogue"), py::arg("slot"))
+      .def("run", [](const compiler::GemmEpilogue& g, const std::vector<Tensor>& gemm_args,
+                     const std::vector<Tensor>& operands, const std::vector<int64_t>& meta) {
+        g.check_counts(gemm_args, operands);
+        py::gil_scoped_release release;
+        return g.run(gemm_args, operands, meta);
+      }, py::arg("gemm_args"), py::arg("operands"), py::arg("meta") = std::vector<int64_t>{},
+         "Run the GEMM on gemm_args, its epilogue over the product inserted at slot among operands (inputs, then "
+         "outputs); returns the product. meta: this call's run-time sizes for an epilogue with symbolic sizes.");
 }
 
 }  // namespace hy

@@ -37,6 +37,8 @@ Entry fields (accepted values: validate_table.py; see docs/design.md, "The op ta
   lowering    how the graph compiler lowers the op (elementwise | reduction | gemm | view | stencil | opaque)
   stencil     (stencil ops, required) {kind: shift | second_difference, input: grid argument, boundary:
               [the boundaries the compiler lowers]}: read as index arithmetic inside fused loops
+  row         (reductions computed per row, optional) {kind: softmax | log_softmax, input: its Tensor
+              argument, dim: its int dim argument}: the compiler expands it into a row-reduction group
   scalar      (elementwise ops, required) one element's math in the scalar expression language, e.g.
               "self + alpha * other", or {variant: expression} when the kernel picks a formula
   writes      the arguments the op writes; default `out` when the schema has one, else `self` for an op
@@ -176,6 +178,8 @@ class Op:
             m["scalar"] = json.dumps(self.entry["scalar"])  # a string, or {variant: string}
         if "stencil" in self.entry:
             m["stencil"] = json.dumps(self.entry["stencil"], sort_keys=True)
+        if "row" in self.entry:
+            m["row"] = json.dumps(self.entry["row"], sort_keys=True)
         for dev, fn in self.kernels.items():
             m["kernel_" + dev] = fn
         return m

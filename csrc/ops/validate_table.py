@@ -32,7 +32,7 @@ import yaml
 from op_schema import parse_schema
 
 REQUIRED = ("schema", "kernels", "dtypes", "dtype_rule", "shape_rule", "backward", "lowering", "doc")
-OPTIONAL = ("variants", "autocast", "onnx", "view", "python_method", "writes", "scalar", "stencil")
+OPTIONAL = ("variants", "autocast", "onnx", "view", "python_method", "writes", "scalar", "stencil", "row")
 VARIANTS = ("function", "method", "inplace")
 # Device keys of `kernels`: each device type the dispatcher has a slot for (core/device.h), plus `any`
 # (one device-independent kernel, e.g. a view).
@@ -59,6 +59,11 @@ LOWERINGS = ("elementwise", "reduction", "gemm", "view", "stencil", "opaque")
 STENCIL_KINDS = ("shift", "second_difference")
 STENCIL_KEYS = ("kind", "input", "boundary")
 BOUNDARIES = ("periodic", "dirichlet", "neumann")
+# `row:` of a `lowering: reduction` op computed per row from reductions over its last dim (softmax): which
+# composition the compiler expands it into (python/hyflow/compiler/codegen/row_ops.py implements each),
+# its input and the int argument naming the reduced dim.
+ROW_KINDS = ("softmax", "log_softmax")
+ROW_KEYS = ("kind", "input", "dim")
 AUTOCAST_POLICIES = ("fp32", "lower", "promote", "none")
 LOWER_DTYPES = ("float16", "bfloat16")
 ONNX_KEYS = ("op", "attrs", "inputs", "since", "domain")
@@ -243,6 +248,17 @@ class EntryChecker:
             self.problem("stencil", f"input {v['input']!r} is not a Tensor argument")
         if not isinstance(v["boundary"], list) or not v["boundary"] or any(b not in BOUNDARIES for b in v["boundary"]):
             self.problem("stencil", f"boundary must be a non-empty list of {', '.join(BOUNDARIES)}, got {v['boundary']!r}")
+
+    def check_row(self, v):
+        if not isinstance(v, dict) or set(v) != set(ROW_KEYS):
+            return self.problem("row", f"expected {{{', '.join(ROW_KEYS)}}}, got {v!r}")
+        if self.entry.get("lowering") != "reduction":
+            self.problem("row", "only a `lowering: reduction` op declares a row composition")
+        self._enum("row", v["kind"], ROW_KINDS)
+        if self.args and (v["input"] not in self.args or self.args[v["input"]].type != "Tensor"):
+            self.problem("row", f"input {v['input']!r} is not a Tensor argument")
+        if self.args and (v["dim"] not in self.args or self.args[v["dim"]].type != "int"):
+            self.problem("row", f"dim {v['dim']!r} is not an int argument")
 
     def check_autocast(self, v):
         try:

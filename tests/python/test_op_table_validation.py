@@ -357,6 +357,27 @@ def test_stencil_description_is_validated(tmp_path):
                        "only a `lowering: stencil` op")
 
 
+ROW = GOOD.replace('  lowering: elementwise\n  scalar: "self * 2"\n',
+                   "  lowering: reduction\n  row: {kind: softmax, input: self, dim: dim}\n")
+
+
+def test_row_description_is_validated(tmp_path):
+    assert problems_of(tmp_path, ROW) == []
+    assert_one_problem(problems_of(tmp_path, ROW.replace("kind: softmax", "kind: cumsum")), "row", "cumsum")
+    assert_one_problem(problems_of(tmp_path, ROW.replace("input: self", "input: dim")), "row", "input", "dim")
+    assert_one_problem(problems_of(tmp_path, ROW.replace("dim: dim}", "dim: keepdim}")), "row", "keepdim",
+                       "not an int")
+    assert_one_problem(problems_of(tmp_path, ROW.replace("dim: dim}", "axis: dim}")), "row", "expected")
+    assert_one_problem(problems_of(tmp_path, ROW.replace("lowering: reduction", "lowering: opaque")), "row",
+                       "only a `lowering: reduction` op")
+
+
+def test_row_ops_export_their_description():
+    assert hy.ops.metadata("softmax")["row"] == {"kind": "softmax", "input": "self", "dim": "dim"}
+    assert hy.ops.metadata("log_softmax")["row"]["kind"] == "log_softmax"
+    assert "row" not in hy.ops.metadata("sum")
+
+
 def test_stencil_ops_export_their_description():
     assert hy.ops.metadata("roll")["stencil"] == {"kind": "shift", "input": "self", "boundary": ["periodic"]}
     assert hy.ops.metadata("laplacian")["stencil"]["kind"] == "second_difference"

@@ -49,16 +49,24 @@ class Program:
         for kind, n in order:
             if kind == "group":
                 if id(n) not in compiled:   # planned, but the module failed to build: replay its nodes
-                    for m in n.nodes:
+                    for m in ([n.gemm] if n.gemm is not None else []) + n.nodes:
                         self._add_node_step(m, slot)
                     continue
                 plan, kernel = compiled[id(n)]
-                ins = [slot[v.id] for v in plan.spec.inputs]
+                gemm = None
+                if plan.gemm is not None:   # the GEMM runs in the same launch; its product gets a slot
+                    g = plan.gemm
+                    args = [slot[v.id] for v in g.input_values()]
+                    product = g.output_values()[0]
+                    ins = [slot[v.id] for v in plan.spec.inputs if v is not product]
+                    gemm = (args, _assign(slot, product))
+                else:
+                    ins = [slot[v.id] for v in plan.spec.inputs]
                 outs = [(_assign(slot, v), _allocator(v.meta)) for v in plan.spec.outputs]
                 sizes = plan.spec.sizes if plan.spec.sizes.dynamic else None
-                if autotune:
+                if autotune and gemm is None:   # a GEMM epilogue keeps the heuristic grain
                     self.tuning[len(self.steps)] = plan
-                self.steps.append((None, kernel, ins, outs, sizes))
+                self.steps.append((None, kernel, ins, outs, (sizes, gemm)))
                 continue
             self._add_node_step(n, slot)
         self.n_slots = len(slot)
@@ -93,17 +101,21 @@ class Program:
             env[i] = t
         ambient = _grad_enabled()
         for k, (fn, pos, kw, outs, grad_enabled) in enumerate(self.steps):
-            if fn is None:  # a compiled group: pos is its FusedKernel, kw the input slots, grad_enabled
-                tensors = [env[i] for i in kw]   # its KernelSizes when it takes run-time sizes
+            if fn is None:  # a compiled group: pos is its launcher, kw the input slots, grad_enabled
+                tensors = [env[i] for i in kw]   # (its KernelSizes when it takes run-time sizes, its GEMM)
                 for i, alloc in outs:
                     env[i] = t = alloc(syms)
                     tensors.append(t)
                 if self.tuning:
                     pos = self._tune(k, tensors, syms)
-                if grad_enabled is None:
+                sizes, gemm = grad_enabled
+                if gemm is not None:   # a GEMM epilogue: (GEMM argument slots, product slot)
+                    args, product = gemm
+                    env[product] = pos.run([env[i] for i in args], tensors, [] if sizes is None else sizes.meta(syms))
+                elif sizes is None:
                     pos.run(tensors)
                 else:
-                    pos.run_with_meta(tensors, grad_enabled.meta(syms))
+                    pos.run_with_meta(tensors, sizes.meta(syms))
                 continue
             args = [_resolve(r, env, syms) for _, r in pos]
             kwargs = {name: _resolve(r, env, syms) for name, r in kw}
@@ -129,19 +141,20 @@ class Program:
     def _tune(self, k, tensors, syms):
         """Choose step ``k``'s launch grain (max-autotune) and put the tuned launcher in its place."""
         plan = self.tuning.pop(k, None)
-        fn, kernel, ins, outs, sizes = self.steps[k]
+        fn, kernel, ins, outs, extra = self.steps[k]
         if plan is None:
             return kernel
         from .codegen import autotune, build
+        sizes = extra[0]
         meta = None if sizes is None else sizes.meta(syms)
         work = evaluate(plan.spec.numel, syms) if syms is not None else plan.spec.numel
         grain = plan.spec.grain or build.GRAIN
         default = grain.value(syms) if hasattr(grain, "value") else grain
-        address = self.kernels.module.address(plan.spec.name)
-        chosen = autotune.choose_grain(self.kernels.module.path, plan.spec.name, work, default,
-                                       lambda g: build.make_launcher(address, plan.spec, g), tensors, meta)
-        kernel = build.make_launcher(address, plan.spec, chosen)
-        self.steps[k] = (fn, kernel, ins, outs, sizes)
+        module = self.kernels.module
+        chosen = autotune.choose_grain(module.path, plan.spec.name, work, default,
+                                       lambda g: build.make_group_launcher(module, plan, g), tensors, meta)
+        kernel = build.make_group_launcher(module, plan, chosen)
+        self.steps[k] = (fn, kernel, ins, outs, extra)
         return kernel
 
 

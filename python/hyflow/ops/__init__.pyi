@@ -34,7 +34,7 @@ def metadata(name: Any) -> Any:
     """Every metadata field of op ``name``, with the structured ones parsed: ``onnx`` and ``autocast``
 as above, ``backward`` as a dict (or None), ``variants`` and ``writes`` as lists, ``view`` as bool,
 ``scalar`` (elementwise ops) as its expression string or ``{variant: expression}``, ``stencil``
-(stencil ops) as ``{kind, input, boundary}``."""
+(stencil ops) as ``{kind, input, boundary}``, ``row`` (softmax, log_softmax) as ``{kind, input, dim}``."""
     ...
 def onnx_spec(name: Any) -> Any:
     """How op ``name`` maps to ONNX, or None when it has no mapping: a dict with ``op`` (the ONNX operator),

@@ -57,7 +57,7 @@ def metadata(name):
     """Every metadata field of op ``name``, with the structured ones parsed: ``onnx`` and ``autocast``
     as above, ``backward`` as a dict (or None), ``variants`` and ``writes`` as lists, ``view`` as bool,
     ``scalar`` (elementwise ops) as its expression string or ``{variant: expression}``, ``stencil``
-    (stencil ops) as ``{kind, input, boundary}``."""
+    (stencil ops) as ``{kind, input, boundary}``, ``row`` (softmax, log_softmax) as ``{kind, input, dim}``."""
     info = dict(_info(name))
     for key in ("onnx_spec", "autocast_spec"):
         info.pop(key, None)
@@ -74,4 +74,6 @@ def metadata(name):
         info["scalar"] = json.loads(info["scalar"])
     if "stencil" in info:
         info["stencil"] = json.loads(info["stencil"])
+    if "row" in info:
+        info["row"] = json.loads(info["row"])
     return info

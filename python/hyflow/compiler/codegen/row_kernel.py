@@ -29,7 +29,7 @@ from ...ops import scalar_expr
 from ..ir import Value
 from .kernel_source import KernelSpec, _broadcast_strides, _collapse, node_statement
 from .lowering import C_TYPES, NotLowerable, dtype_name, literal_of_number
-from .sizes import KernelSizes, is_static
+from .sizes import KernelSizes, has_symbolic, is_static
 
 __all__ = ["RowReduction", "lower_reduction", "emit_row_kernel", "ROW_REDUCTIONS", "BLOCK"]
 
@@ -52,11 +52,17 @@ class RowReduction:
     (the Value reduced), ``full`` (its shape), ``k`` (trailing dims reduced), ``keepdim``, ``result`` (the
     C++ type of the result and accumulator)."""
 
-    __slots__ = ("node", "kind", "mean", "input", "full", "k", "keepdim", "result")
+    __slots__ = ("node", "kind", "mean", "input", "full", "k", "keepdim", "result", "leading")
 
     def __init__(self, node, kind, mean, x, full, k, keepdim, result):
         self.node, self.kind, self.mean, self.input = node, kind, mean, x
         self.full, self.k, self.keepdim, self.result = full, k, keepdim, result
+        self.leading = False   # over leading dims, not trailing ones (column_reduction_kernel.py)
+
+    @property
+    def whole(self):
+        """A reduction over every dim (one row): run by full_reduction_kernel.py, not as rows."""
+        return self.k == len(self.full)
 
 
 def _numel(shape):
@@ -94,14 +100,28 @@ def lower_reduction(node):
     else:
         dims = sorted({d % nd for d in ([dim] if isinstance(dim, int) else dim)})
     k = len(dims)
-    if dims != list(range(nd - k, nd)):
-        raise NotLowerable(f"{node.op} over dims {dims} of a {nd}-d tensor: row kernels reduce trailing dims")
-    if k == nd:
-        raise NotLowerable(f"{node.op} over every dim is one row: it runs eagerly (eager splits it over threads)")
-    if _numel(shape[nd - k:]) < 2 or _numel(shape[:nd - k]) < 1:
+    leading = k < nd and dims == list(range(k))
+    if dims != list(range(nd - k, nd)) and not leading:
+        raise NotLowerable(f"{node.op} over dims {dims} of a {nd}-d tensor: generated kernels reduce trailing "
+                           "dims, leading dims or every dim")
+    if (leading or k == nd) and has_symbolic(x.meta, out.meta):
+        # full_reduction_kernel.py / column_reduction_kernel.py bake their sizes in (block and column
+        # counts, the mean's divisor): with symbolic sizes the op runs eagerly, its producers still fuse.
+        what = "leading dims" if leading else "every dim"
+        raise NotLowerable(f"{node.op} over {what} with symbolic sizes: these kernels are generated for fixed "
+                           "sizes only (it runs eagerly)")
+    if leading:  # a column reduction: rows in order per block of columns
+        if _numel(shape) < 1:
+            raise NotLowerable(f"{node.op} of an empty tensor")
+    elif k == nd:  # a full reduction (full_reduction_kernel.py): blocks across threads, not rows
+        if _numel(shape) < 1:
+            raise NotLowerable(f"{node.op} of an empty tensor")
+    elif _numel(shape[nd - k:]) < 2 or _numel(shape[:nd - k]) < 1:
         raise NotLowerable(f"{node.op}: rows of fewer than 2 elements, or no rows")
-    return RowReduction(node, ROW_REDUCTIONS[node.op], node.op == "mean", x, shape, k,
-                        bool(node.arg("keepdim")), C_TYPES[dt])
+    r = RowReduction(node, ROW_REDUCTIONS[node.op], node.op == "mean", x, shape, k,
+                     bool(node.arg("keepdim")), C_TYPES[dt])
+    r.leading = leading
+    return r
 
 
 def _init(kind, t):

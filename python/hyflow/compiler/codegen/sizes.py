@@ -15,12 +15,18 @@ work items and the grain), and the replay fills ``meta`` from the call's symbol 
 """
 from ..symbolic import Dim, evaluate
 
-__all__ = ["KernelSizes", "is_static", "Grain"]
+__all__ = ["KernelSizes", "is_static", "has_symbolic", "Grain"]
 
 
 def is_static(x):
     """Whether a size is a number known at compile time."""
     return not isinstance(x, Dim)
+
+
+def has_symbolic(*metas):
+    """Whether a size or stride of ``metas`` is symbolic. Kernel kinds that bake every size in (full and
+    leading-dim reductions) are planned only when none is (plan.py, row_kernel.lower_reduction)."""
+    return any(not is_static(n) for m in metas for n in tuple(m.shape) + tuple(m.strides))
 
 
 class Grain:

@@ -1,0 +1,136 @@
+"""The kernel kinds of full/leading-dim reductions, softmax row ops and GEMM epilogues under symbolic sizes
+(hy.compile(dynamic=True)) and mode="max-autotune": one compile serves every size and results match eager.
+GEMM epilogues and softmax take symbolic sizes; full and leading-dim reductions are generated for fixed
+sizes only, so with a symbolic input they run eagerly (with the reason) while their producers still fuse."""
+import numpy as np
+import pytest
+
+import hyflow as hy
+import hyflow.nn.functional as F
+from hyflow import nn
+
+
+def t(*shape, seed=0, dtype=hy.float32):
+    return hy.from_numpy(np.random.default_rng(seed).standard_normal(shape).astype(np.float64)).to(dtype)
+
+
+def close(a, b, rtol=1e-5, atol=1e-5):
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HYFLOW_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("HYFLOW_CODEGEN", raising=False)
+
+
+def _kernels(f):
+    (entry,) = f.entries()
+    gk = entry.kernels
+    assert gk is not None and gk.error is None, gk and gk.error
+    return gk
+
+
+def _compiled_kinds(gk):
+    return sorted(p.kind for p in gk.plans if p.spec is not None)
+
+
+def test_gemm_epilogue_with_symbolic_batch():
+    def fn(x, w, b, r):
+        return F.linear(x, w, b).relu() * 0.5 + r
+    w, b = t(24, 16, seed=1), t(24, seed=2)
+    f = hy.compile(fn, dynamic=True)
+    for n in (8, 13, 40, 3):
+        x, r = t(n, 16, seed=n), t(n, 24, seed=n + 1)
+        close(f(x, w, b, r), fn(x, w, b, r))
+    assert f.compiles == 1
+    gk = _kernels(f)
+    (plan,) = [p for p in gk.plans if p.kind == "gemm-epilogue"]
+    assert plan.gemm.op == "addmm" and plan.spec.sizes.dynamic      # the epilogue takes run-time sizes
+
+
+def test_softmax_op_fuses_with_symbolic_rows_and_row_length():
+    def fn(x):
+        return hy.softmax(x * 0.5, -1) * 2.0
+    f = hy.compile(fn, dynamic=True)
+    for shape in ((6, 33), (11, 7), (4, 100)):
+        x = t(*shape, seed=shape[0])
+        close(f(x), fn(x), rtol=1e-5, atol=1e-6)
+    assert f.compiles == 1
+    gk = _kernels(f)
+    assert _compiled_kinds(gk) == ["row-reduction"]
+    assert all(p.spec.sizes.dynamic for p in gk.plans if p.spec is not None)
+
+
+@pytest.mark.parametrize("reduce", ["full", "leading"])
+def test_symbolic_whole_reductions_run_eagerly_and_producers_still_fuse(reduce):
+    def fn(a, b):
+        d = (a - b) * (a + b)
+        return d.mean() if reduce == "full" else d.sum(0)
+    f = hy.compile(fn, dynamic=True)
+    for n in (9, 30, 5):
+        a, b = t(n, 12, seed=n), t(n, 12, seed=n + 1)
+        close(f(a, b), fn(a, b), rtol=1e-5, atol=1e-5)
+    assert f.compiles == 1
+    gk = _kernels(f)
+    # The chain is a symbolic elementwise kernel; the reduction runs as its eager kernel, with the reason.
+    assert _compiled_kinds(gk) == ["elementwise"]
+    assert all(p.spec.sizes.dynamic for p in gk.plans if p.spec is not None)
+    what = "every dim" if reduce == "full" else "leading dims"
+    assert any(f"over {what} with symbolic sizes" in r for r in gk.not_lowered.values())
+    assert "with symbolic sizes" in hy.compiler.explain(f, t(7, 12), t(7, 12, seed=1)).format()
+
+
+def test_fixed_sizes_in_a_dynamic_function_keep_full_reductions_generated():
+    # dynamic=None: the static first entry has a full-reduction kernel; after the size changes, the
+    # symbolic entry runs the reduction eagerly. Both agree with eager.
+    def fn(a, b):
+        return ((a - b) ** 2).mean()
+    f = hy.compile(fn)
+    a, b = t(64, 8), t(64, 8, seed=1)
+    f(a, b)
+    close(f(a, b), fn(a, b))
+    assert _compiled_kinds(f.entries()[0].kernels) == ["full-reduction"]
+    for n in (65, 17):
+        a, b = t(n, 8, seed=n), t(n, 8, seed=n + 1)
+        close(f(a, b), fn(a, b))
+    assert f.compiles == 2
+    assert _compiled_kinds(f.entries()[-1].kernels) == ["elementwise"]
+
+
+def test_training_with_symbolic_batch_uses_epilogues_in_the_backward():
+    model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 4))
+    compiled = hy.compile(model, dynamic=True)
+    for n in (16, 9, 33):
+        x = t(n, 12, seed=n)
+        compiled(x).square().mean().backward()
+        got = [p.grad.clone() for p in model.parameters()]
+        model.zero_grad()
+        model(x).square().mean().backward()
+        for g, p in zip(got, model.parameters()):
+            close(g, p.grad)
+        model.zero_grad()
+    assert compiled._compiled.compiles == 1
+    (entry,) = compiled._compiled.entries()
+    backward = entry.autograd.backward_kernels
+    assert "gemm-epilogue" in _compiled_kinds(backward)
+    assert "column-reduction" not in _compiled_kinds(backward)     # the bias gradients run eagerly
+
+
+def test_max_autotune_with_new_kernel_kinds():
+    # A full reduction, a leading-dim reduction and a GEMM epilogue in one function: the tuned launchers
+    # (reductions) and the untuned one (the epilogue) give the default mode's results.
+    def fn(x, w, b):
+        y = F.linear(x, w, b).relu() * 2.0
+        d = (x * 3.0 - 1.0).abs()
+        return y, (d * d).mean(), (d + 1.0).sum(0)
+    x, w, b = t(300, 64), t(40, 64, seed=1), t(40, seed=2)
+    tuned, plain = hy.compile(fn, mode="max-autotune"), hy.compile(fn)
+    tuned(x, w, b)
+    plain(x, w, b)
+    kinds = _compiled_kinds(tuned.entries()[0].kernels)
+    assert kinds == ["column-reduction", "full-reduction", "gemm-epilogue"], kinds
+    for _ in range(2):          # the first replay tunes, the second runs the tuned launchers
+        for p, q, r in zip(tuned(x, w, b), plain(x, w, b), fn(x, w, b)):
+            assert bool((p == q).all().item())
+            close(p, r, rtol=1e-4, atol=1e-4)
