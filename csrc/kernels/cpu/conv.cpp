@@ -133,6 +133,31 @@ Tensor col2im(const Tensor& self, const DimVector& input_size, const DimVector& 
       for (int64_t n = b; n < e; ++n) {
         scalar_t* img = dst + n * g.c * g.h * g.w;
         for (int64_t i = 0; i < g.c * g.h * g.w; ++i) img[i] = scalar_t(0);
+        if (patch_major) {
+          // Patch-major: each of the K rows (one kernel tap of one channel) is read front to back and added
+          // into its channel's plane (a few KiB, in L1), a shifted row at a time. Reading the rows in this
+          // order streams the image's columns once; the output-row-major order below jumped between the K
+          // rows every Wo elements (3x slower on the MNIST net's 32->64 conv).
+          for (int64_t k = 0; k < K; ++k) {
+            const int64_t c = k / (g.kh * g.kw), i = (k / g.kw) % g.kh, j = k % g.kw;
+            const scalar_t* row = src + n * L * K + k * L;
+            scalar_t* plane = img + c * g.h * g.w;
+            int64_t lo = 0, hi = 0;
+            ow_range(j * g.dw - g.pw, g.sw, g.w, g.wo, lo, hi);
+            for (int64_t oh = 0; oh < g.ho; ++oh) {
+              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+              if (ih < 0 || ih >= g.h) continue;
+              scalar_t* __restrict out_line = plane + ih * g.w + (j * g.dw - g.pw);
+              const scalar_t* __restrict seg = row + oh * g.wo;
+              if (g.sw == 1) {
+                for (int64_t ow = lo; ow < hi; ++ow) out_line[ow] += seg[ow];
+              } else {
+                for (int64_t ow = lo; ow < hi; ++ow) out_line[ow * g.sw] += seg[ow];
+              }
+            }
+          }
+          continue;
+        }
         for (int64_t oh = 0; oh < g.ho; ++oh) {
           const scalar_t* rows = src + n * L * K + oh * g.wo * s_l;
           for (int64_t c = 0; c < g.c; ++c) {

@@ -227,6 +227,23 @@ def test_im2col_col2im_gradcheck(k, d, p, s):
     assert gradcheck(g, (cols,))
 
 
+@pytest.mark.parametrize("case", range(5))
+def test_col2im_of_patch_major_gradient_matches_reference(case):
+    # conv2d's backward hands col2im the transposed view of a contiguous (N, K, L) block; that layout has
+    # its own loop (rows streamed in K order, added into each channel's plane), checked here against the
+    # NumPy reference for strides, dilations, paddings and a column stride of 2.
+    from opinfo.conv import _CASES, _geom, ref_col2im
+    extra = [((2, 4, 9, 8), [3, 3], [1, 1], [1, 1], [1, 2], "stride 2 across"),
+             ((1, 3, 8, 10), [2, 3], [1, 2], [2, 0], [2, 2], "dilated, padded, strided")]
+    shape, k, d, p, st, _ = (_CASES + extra)[case]
+    ho, wo = _geom(shape, k, d, p, st)
+    block = np.random.default_rng(case).standard_normal((shape[0], shape[1] * k[0] * k[1], ho * wo))
+    cols = hy.tensor(block).transpose(1, 2)  # patch-major: (N, L, K) view of (N, K, L) memory
+    got = hy._C.ops.col2im(cols, list(shape), k, d, p, st)
+    want = ref_col2im(np.ascontiguousarray(block.transpose(0, 2, 1)), shape, k, d, p, st)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
 def test_im2col_errors_and_low_precision():
     with pytest.raises(ValueError, match="im2col: input must be 4-D"):
         hy._C.ops.im2col(hy.zeros(2, 3, 4), [2, 2], [1, 1], [0, 0], [1, 1])
