@@ -269,17 +269,20 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if c != cg * groups or o % groups:
         raise ValueError(f"conv2d(): weight of shape {tuple(weight.shape)} with groups={groups} does not fit input "
                          f"with {c} channels")
-    # im2col (C++ kernel) gives the patches as GEMM rows (N, Ho*Wo, C*kh*kw), stored patch-major: one GEMM
-    # per group; cols.transpose(1, 2) below is its contiguous (N, K, L) block
+    # im2col (C++ kernel) gives the patches as GEMM rows (N, Ho*Wo, C*kh*kw), stored as a contiguous
+    # (K, N, L) block: one GEMM per group
     cols = _ops.im2col(input, [kh, kw], list(d), list(p), list(s))
     ho = (input.shape[2] + 2 * p[0] - d[0] * (kh - 1) - 1) // s[0] + 1
     wo = (input.shape[3] + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
     if groups == 1:
-        # (O, K) @ (N, K, L): the output comes out in NCHW order (no permute copy for the layers after it)
-        out = _ops.matmul(weight.reshape([o, c * kh * kw]), cols.transpose(1, 2))
+        # (O, K) @ (K, N*L), one GEMM for the whole batch (its weight gradient too: N*L-long dot products);
+        # the (O, N, L) result is put in NCHW order by the bias add, or by contiguous() without a bias.
+        k_total = c * kh * kw
+        out = _ops.matmul(weight.reshape([o, k_total]), cols.permute([2, 0, 1]).reshape([k_total, n * ho * wo]))
+        out = out.reshape([o, n, ho, wo]).permute([1, 0, 2, 3])
         if bias is not None:
-            out = out + bias.reshape([o, 1])
-        return out.reshape([n, o, ho, wo])
+            return (out + bias.reshape([o, 1, 1])).contiguous()
+        return out.contiguous()
     rows = cols.reshape([n * ho * wo, c * kh * kw])
     if groups == 1:
         out = _ops.matmul(rows, weight.reshape([o, c * kh * kw]).T)
