@@ -405,3 +405,26 @@ def test_layers_take_device_and_dtype(make):
     make(device=torch.device("cpu"))   # any object with .type == "cpu"
     with pytest.raises(NotImplementedError, match=r"device='cuda'.*CPU only"):
         make(device="cuda")
+
+
+@pytest.mark.parametrize("block_bytes", [1, 9000, 1 << 30])  # 4320 bytes of patches per image
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_in_image_blocks_matches_torch(monkeypatch, block_bytes, bias):
+    # conv2d multiplies the patches of blocks of images that fit in cache (F._CONV_BLOCK_BYTES): one image
+    # per block, uneven blocks (5 images, 2 per block) and the whole batch must give torch's output and
+    # gradients for the input, the weight and the bias.
+    monkeypatch.setattr(F, "_CONV_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((5, 3, 9, 8)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    hx, hw, hb = (hy.tensor(a).requires_grad_() for a in (x, w, b))
+    tx, tw, tb = (torch.tensor(a).requires_grad_() for a in (x, w, b))
+    kw = dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))
+    ho = F.conv2d(hx, hw, hb if bias else None, **kw)
+    to = torch.nn.functional.conv2d(tx, tw, tb if bias else None, **kw)
+    assert ho.is_contiguous()
+    np.testing.assert_allclose(ho.detach().numpy(), to.detach().numpy(), rtol=1e-12, atol=1e-12)
+    (ho * ho).sum().backward()
+    (to * to).sum().backward()
+    pairs = [(hx, tx), (hw, tw)] + ([(hb, tb)] if bias else [])
+    for h, t in pairs:
+        np.testing.assert_allclose(h.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)
