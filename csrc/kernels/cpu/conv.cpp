@@ -95,7 +95,12 @@ Tensor im2col(const Tensor& self, const DimVector& kernel_size, const DimVector&
           const scalar_t* line = plane + ih * g.w + off;
           std::fill(seg, seg + lo, scalar_t(0));
           if (g.sw == 1) {
-            std::copy(line + lo, line + hi, seg + lo);
+            // Fixed 8-element steps: these copies are a few dozen floats (24 per row on the MNIST net), and
+            // std::copy made each one a memmove call (a sixth of a training step went to call overhead).
+            int64_t ow = lo;
+            for (; ow + 8 <= hi; ow += 8)
+              for (int q = 0; q < 8; ++q) seg[ow + q] = line[ow + q];
+            for (; ow < hi; ++ow) seg[ow] = line[ow];
           } else {
             for (int64_t ow = lo; ow < hi; ++ow) seg[ow] = line[ow * g.sw];
           }
