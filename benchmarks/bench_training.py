@@ -71,7 +71,7 @@ def main():
            [("case", "case", None), ("unit", "unit", None), ("hyflow", "hyflow", "{:.1f}"),
             ("torch", "torch", "{:.1f}"), ("torch/hyflow", "hyflow vs torch", "{:.2f}x")],
            args, notes=["'hyflow vs torch' > 1 means hyflow trains faster",
-                        "hyflow conv/pool: C++ im2col/col2im and max_pool2d ops + one GEMM per conv (op-table ops)",
+                        "hyflow conv/pool: C++ im2col/col2im and max_pool2d ops + one GEMM per block of images (op-table ops)",
                         f"hyflow float32 GEMM library: {hy.build_info()['gemm_f32']}",
                         "hyflow optimizers: one fused C++ kernel per parameter group"])
 
