@@ -132,6 +132,14 @@ def _split_top(text):
 def _pybind_def(name, fn, indent="", method=False):
     """A stub def from a pybind11 function's signature line; None when it has none (overloads, no doc)."""
     doc = getattr(fn, "__doc__", None) or ""
+    if "Overloaded function" in doc:
+        # A hand-written method whose only other overload is its bad-call explainer (bind_op_fallback.cpp,
+        # def_method_bad_call, parameter _hyflow_first) stubs as its one real overload.
+        # Each overload is "N. signature" followed by its own docstring, up to the next "N. ".
+        chunks = re.split(r"^\d+\. ", doc, flags=re.M)[1:]
+        real = [c.strip() for c in chunks if c.startswith(f"{name}(") and "_hyflow_first" not in c.split("\n")[0]]
+        if len(real) == 1 and len(chunks) == 2:
+            doc = real[0]
     first = doc.lstrip().split("\n", 1)[0]
     m = re.fullmatch(rf"{re.escape(name)}\((.*)\) -> (.+)", first)
     if not m or "Overloaded function" in doc:

@@ -7,6 +7,7 @@
 #include "core/thread_exit_internal.h"
 #include "dispatch/cpu_variant.h"
 #include "hyflow/build_config.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_lowp.h"
 
 namespace py = pybind11;
@@ -128,6 +129,7 @@ void bind_runtime(py::module_& m) {
     d["nccl_toolkit"] = HYFLOW_NCCL_TOOLKIT;
     d["cpu_baseline"] = HYFLOW_CPU_BASELINE;
     d["cpu_variants"] = cpu_variants_compiled();
+    d["gemm_f32_library"] = hy::cpu::gemm_f32_library();
     d["lowp_gemm_library"] = hy::cpu::gemm_lowp_library();
     d["lowp_gemm_isa"] = hy::cpu::gemm_lowp_isa();
     d["cpu_lowp_features"] = hy::cpu::cpu_lowp_features();

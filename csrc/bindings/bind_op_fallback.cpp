@@ -1,6 +1,8 @@
 // See op_call_fallback.h: the overload pybind11 reaches when no generated overload took the call.
 #include "bindings/op_call_fallback.h"
 
+#include <algorithm>
+
 #include "bindings/op_args_internal.h"
 #include "core/error.h"
 
@@ -54,6 +56,39 @@ py::object call_fallback(const std::string& called, const std::vector<std::strin
   throw TypeError(first_error);
 }
 
+// "size(self: hyflow._C.Tensor, dim: typing.SupportsInt | None = None) -> object" -> "size(dim=None)",
+// and its parameter names (self and pybind11's own *args/**kwargs left out) into `names`.
+std::string readable_signature(const std::string& line, std::vector<std::string>& names) {
+  const size_t open = line.find('('), close = line.rfind(") ->");
+  if (open == std::string::npos || close == std::string::npos || close < open) return line;
+  std::vector<std::string> params;
+  int depth = 0;
+  std::string cur;
+  for (size_t i = open + 1; i <= close; ++i) {  // split at top-level commas (types hold [a, b])
+    const char ch = i == close ? ',' : line[i];
+    if (ch == '[' || ch == '(') ++depth;
+    if (ch == ']' || ch == ')') --depth;
+    if (ch == ',' && depth == 0) {
+      while (!cur.empty() && cur.front() == ' ') cur.erase(cur.begin());
+      if (!cur.empty()) params.push_back(cur);
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  std::string out = line.substr(0, open) + "(";
+  bool first = true;
+  for (const std::string& p : params) {
+    const std::string pname = p.substr(0, p.find(':'));
+    if (pname == "self" || pname.rfind('*', 0) == 0 || pname == "_hyflow_first") continue;
+    names.push_back(pname);
+    const size_t eq = p.find(" = ");
+    out += (first ? "" : ", ") + pname + (eq == std::string::npos ? "" : "=" + p.substr(eq + 3));
+    first = false;
+  }
+  return out + ")";
+}
+
 }  // namespace
 }  // namespace hy
 
@@ -90,6 +125,45 @@ void def_method_call_fallback(py::class_<TensorImpl, std::shared_ptr<TensorImpl>
   cls.def(name, [called, ops, inplace](const py::object& self, FallbackFirstArg first, const py::args& rest,
                                        const py::kwargs& kwargs) {
     return call_fallback(called, ops, self, first.value, rest, kwargs, inplace);
+  }, py::arg("_hyflow_first") = py::reinterpret_borrow<py::object>(no_argument()));
+}
+
+}  // namespace hy
+
+namespace hy {
+
+void def_method_bad_call(py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls, const char* name) {
+  // The signatures of the overloads defined so far: one per docstring line that starts with the name
+  // (pybind11 numbers them "1. size(...)" when there are several).
+  const std::string doc = py::str(cls.attr(name).attr("__doc__"));
+  std::vector<std::string> names, signatures;
+  size_t at = 0;
+  while (at < doc.size()) {
+    size_t end = doc.find('\n', at);
+    if (end == std::string::npos) end = doc.size();
+    std::string line = doc.substr(at, end - at);
+    at = end + 1;
+    const size_t dot = line.find(". ");
+    if (dot != std::string::npos && dot < 4) line = line.substr(dot + 2);
+    if (line.rfind(std::string(name) + "(", 0) == 0) signatures.push_back(readable_signature(line, names));
+  }
+  std::string usage;
+  for (const std::string& sig : signatures) usage += (usage.empty() ? "" : " or ") + sig;
+  std::string called = name;
+  cls.def(name, [called, names, usage](const py::object& self, FallbackFirstArg first, const py::args& rest,
+                                       const py::kwargs& kwargs) -> py::object {
+    for (auto kv : kwargs) {
+      const std::string key = py::str(kv.first);
+      HY_CHECK(std::find(names.begin(), names.end(), key) != names.end(), TypeError, called,
+               "() got an unexpected keyword argument '", key, "' (Tensor.", usage, ")");
+    }
+    std::string given;
+    auto add = [&](const std::string& s) { given += (given.empty() ? "" : ", ") + s; };
+    if (!first.value.is(no_argument())) add(py::str(py::type::of(first.value).attr("__name__")));
+    for (py::handle a : rest) add(py::str(py::type::of(a).attr("__name__")));
+    for (auto kv : kwargs) add(std::string(py::str(kv.first)) + "=" +
+                               std::string(py::str(py::type::of(kv.second).attr("__name__"))));
+    throw TypeError(called + "() got arguments (" + given + ") that match no signature: Tensor." + usage);
   }, py::arg("_hyflow_first") = py::reinterpret_borrow<py::object>(no_argument()));
 }
 

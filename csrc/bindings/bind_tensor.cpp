@@ -1,6 +1,7 @@
 // The Tensor class: geometry properties, Python number protocol, operators, item/tolist.
 // Op methods (t.add, t.sum, ...) are generated from the op table in bind_ops_generated.cpp.
 
+#include "bindings/op_call_fallback.h"
 #include "bindings/pyconvert.h"
 #include "compiler/capture_session.h"
 #include "core/error.h"
@@ -261,6 +262,10 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       })
       .def("__abs__", [](const Tensor& a) { return ops::abs(a); })
       .def("__invert__", [](const Tensor& a) { return ops::bitwise_not(a); });
+  // A wrong keyword or argument type names itself, as for the generated op methods.
+  for (const char* name : {"size", "stride", "dim", "numel", "element_size", "is_contiguous", "is_complex",
+                           "is_floating_point", "storage_offset", "item", "tolist", "data_ptr"})
+    if (py::hasattr(cls, name)) def_method_bad_call(cls, name);
 }
 
 }  // namespace hy

@@ -20,4 +20,10 @@ void def_op_call_fallback(pybind11::module_& scope, const char* name, std::vecto
 void def_method_call_fallback(pybind11::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls, const char* name,
                               std::vector<std::string> ops, bool inplace);
 
+/// The last overload of a hand-written Tensor method (bind_tensor.cpp: Tensor.size, Tensor.stride, ...):
+/// a call no overload took raises TypeError naming the unexpected keyword, or the arguments given and the
+/// signatures the method takes, instead of pybind11's "incompatible function arguments". Call it after
+/// the method's real overloads are defined (their signatures are read from its docstring then).
+void def_method_bad_call(pybind11::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls, const char* name);
+
 }  // namespace hy

@@ -19,6 +19,10 @@ def build_info():
     (``default`` is the baseline's own), and ``cpu_capability`` the one this process runs: the best the
     CPU supports, capped by the ``HYFLOW_CPU_CAPABILITY`` environment variable (docs/development.md).
 
+    ``gemm_f32`` is the library float32 matrix products (matmul, linear, convolution) run on now:
+    ``"onednn"`` (its sgemm, in a build with oneDNN), ``"blas"`` or ``"eigen"``; the environment variable
+    ``HYFLOW_SGEMM=blas`` moves them from oneDNN to the BLAS (docs/design.md, "Library choices").
+
     ``lowp_gemm`` is the library bfloat16 matmul runs on (``"onednn 2.6.3"``; ``None``: computed in
     float32), ``lowp_gemm_isa`` the instruction set that library picked on this CPU, ``lowp_gemm_active``
     False while ``HYFLOW_LOWP_GEMM=fallback`` forces the float32 path, and ``cpu_lowp_features`` the
@@ -39,6 +43,7 @@ def build_info():
         "cpu_capability": _C._cpu_capability(),
         "blas": c["blas"] or "eigen (no external BLAS)",
         "threads": _C.get_num_threads(),
+        "gemm_f32": c["gemm_f32_library"],
         "lowp_gemm": c["lowp_gemm_library"] or None,
         "lowp_gemm_isa": c["lowp_gemm_isa"] or None,
         "lowp_gemm_active": bool(c["lowp_gemm_library"]) and os.environ.get("HYFLOW_LOWP_GEMM") != "fallback",

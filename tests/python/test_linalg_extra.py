@@ -211,3 +211,55 @@ def test_large_matmul_matches_numpy():
     a, b = rnd(300, 257, dtype=np.float32), rnd(257, 311, dtype=np.float32, seed=1)
     np.testing.assert_allclose((hy.from_numpy(a) @ hy.from_numpy(b)).numpy(), a.astype(np.float64) @ b,
                                rtol=1e-4, atol=1e-3)
+
+
+# --- float32 GEMM library: oneDNN's sgemm vs the BLAS fallback -----------------------------------
+
+@pytest.mark.parametrize("case", ["plain", "a_T", "b_T", "batched", "broadcast", "strided", "conv"])
+def test_float32_gemm_onednn_and_blas_paths_agree(monkeypatch, case):
+    # float32 products go to oneDNN's sgemm in a build with it (5x the system OpenBLAS here);
+    # HYFLOW_SGEMM=blas takes the BLAS path. Both must give the float64 answer to float32 rounding, for
+    # every operand layout gemm_batched hands over.
+    import hyflow.nn.functional as F
+    a, b = rnd(4, 70, 33, dtype=np.float32), rnd(4, 33, 50, dtype=np.float32, seed=1)
+    x, w = rnd(3, 5, 12, 12, dtype=np.float32, seed=2), rnd(7, 5, 3, 3, dtype=np.float32, seed=3)
+
+    def run():
+        ha, hb = hy.tensor(a), hy.tensor(b)
+        if case == "plain":
+            return hy.matmul(ha[0], hb[0]), a[0].astype(np.float64) @ b[0]
+        if case == "a_T":
+            return hy.matmul(ha[0].T.contiguous().T, hb[0]), a[0].astype(np.float64) @ b[0]
+        if case == "b_T":
+            return hy.matmul(ha[0], hb[0].T.contiguous().T), a[0].astype(np.float64) @ b[0]
+        if case == "batched":
+            return hy.matmul(ha, hb), a.astype(np.float64) @ b
+        if case == "broadcast":
+            return hy.matmul(ha, hb[0]), a.astype(np.float64) @ b[0]
+        if case == "strided":
+            return hy.matmul(ha[:, ::2, :], hb[:, :, ::3]), a[:, ::2, :].astype(np.float64) @ b[:, :, ::3]
+        hx, hw = hy.tensor(x).requires_grad_(), hy.tensor(w).requires_grad_()
+        out = F.conv2d(hx, hw, padding=1)
+        out.sum().backward()
+        return hy.cat([out.flatten(), hx.grad.flatten(), hw.grad.flatten()]), None
+
+    results = {}
+    for path in ("default", "blas"):
+        if path == "blas":
+            monkeypatch.setenv("HYFLOW_SGEMM", "blas")
+        got, want = run()
+        results[path] = got.detach().numpy()
+        if want is not None:
+            np.testing.assert_allclose(results[path], want, rtol=1e-4, atol=1e-4)
+    assert hy.build_info()["gemm_f32"] in ("blas", "eigen")  # HYFLOW_SGEMM=blas is still set
+    np.testing.assert_allclose(results["default"], results["blas"], rtol=1e-4, atol=1e-4)
+
+
+def test_build_info_names_the_float32_gemm_library(monkeypatch):
+    info = hy.build_info()
+    if info["lowp_gemm"]:  # a build with oneDNN runs float32 products on it by default
+        assert info["gemm_f32"] == "onednn"
+    else:
+        assert info["gemm_f32"] in ("blas", "eigen")
+    monkeypatch.setenv("HYFLOW_SGEMM", "blas")
+    assert hy.build_info()["gemm_f32"] in ("blas", "eigen")

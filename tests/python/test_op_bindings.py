@@ -93,3 +93,19 @@ def test_every_generated_op_has_a_signature():
             except ValueError:
                 bad.append(f"Tensor.{name}")
     assert bad == []
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda t: t.size(foo=2), r"^size\(\) got an unexpected keyword argument 'foo' \(Tensor\.size\(dim=None\)\)$"),
+    (lambda t: t.stride(dimm=0), r"^stride\(\) got an unexpected keyword argument 'dimm' \(Tensor\.stride\(dim"),
+    (lambda t: t.size("a"), r"^size\(\) got arguments \(str\) that match no signature: Tensor\.size\(dim=None\)$"),
+    (lambda t: t.numel(1), r"^numel\(\) got arguments \(int\) that match no signature: Tensor\.numel\(\)$"),
+    (lambda t: t.dim(x=1), r"^dim\(\) got an unexpected keyword argument 'x'"),
+])
+def test_hand_written_methods_name_the_bad_keyword_or_arguments(t, call, message):
+    # Issue 14: the hand-written bindings (bind_tensor.cpp) answered with pybind11's "incompatible function
+    # arguments" list; their last overload now explains the call like the generated ones.
+    with pytest.raises(TypeError, match=message) as info:
+        call(t)
+    assert "incompatible function arguments" not in str(info.value)
+    assert t.size(0) == 3 and t.size() == (3,) and t.stride(dim=0) == 1 and t.numel() == 3  # good calls still work

@@ -8,11 +8,17 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <type_traits>
 
 #include "core/error.h"
 #include "core/parallel.h"
+
+#ifdef HYFLOW_WITH_ONEDNN
+#include "kernels/cpu/onednn/sgemm_onednn_internal.h"
+#endif
 
 #ifdef HYFLOW_WITH_BLAS
 // Declared here rather than through <cblas.h>: distributions ship that header under different paths.
@@ -166,11 +172,39 @@ void block_product(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : T(beta * c[i * ldc + j]);
     return;
   }
+#ifdef HYFLOW_WITH_ONEDNN
+  // float32 products go to oneDNN's sgemm (5x the system OpenBLAS here, see onednn/sgemm_onednn.cpp);
+  // matrix-vector shapes stay on the BLAS gemv, which oneDNN's sgemm does not beat.
+  if constexpr (std::is_same_v<T, float>) {
+    if (m > 1 && n > 1 && gemm_f32_uses_onednn() &&
+        onednn_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+      return;
+  }
+#endif
   if constexpr (std::is_floating_point_v<T>) gemm_block<T>(m, n, k, alpha, a, lda, ta, b, ldb, tb, beta, c, ldc);
   else int_gemm_block<T>(m, n, k, alpha, a, lda, ta, b, ldb, tb, beta, c, ldc);
 }
 
 }  // namespace
+
+// Read on every call (a getenv is nanoseconds next to a GEMM block), so a test can compare both paths.
+bool gemm_f32_uses_onednn() {
+#ifdef HYFLOW_WITH_ONEDNN
+  const char* v = std::getenv("HYFLOW_SGEMM");
+  return !(v && std::strcmp(v, "blas") == 0);
+#else
+  return false;
+#endif
+}
+
+const char* gemm_f32_library() {
+  if (gemm_f32_uses_onednn()) return "onednn";
+#ifdef HYFLOW_WITH_BLAS
+  return "blas";
+#else
+  return "eigen";
+#endif
+}
 
 bool gemm_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride, int64_t* ld, bool* trans) {
   // An empty matrix has no element to address, so any layout describes it; its strides may be anything

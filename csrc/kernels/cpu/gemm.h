@@ -27,6 +27,13 @@ template <typename T>
 void gemm_batched(int64_t batch, int64_t m, int64_t n, int64_t k, T alpha, const GemmMatrix<T>& a,
                   const GemmMatrix<T>& b, T beta, T* c);
 
+/// True when float32 products go to oneDNN's sgemm: a build with oneDNN (HYFLOW_ONEDNN) unless the
+/// environment variable HYFLOW_SGEMM=blas asks for the BLAS (or Eigen) path.
+bool gemm_f32_uses_onednn();
+
+/// The library float32 products use now: "onednn", "blas" or "eigen" (hy.build_info()["gemm_f32_library"]).
+const char* gemm_f32_library();
+
 /// True when a (rows x cols) matrix with element strides (row_stride, col_stride) can be handed to
 /// gemm_batched without a copy; sets ld/trans accordingly. Always true (and always sets them) for a
 /// dense row-major matrix and for an empty one.

@@ -80,11 +80,21 @@ void fused_sgd_(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
   HY_DISPATCH_FLOAT(params[0].dtype(), op, [&] {
     using T = scalar_t;
     run_blocks(blocks, [&](const Block& blk) {
-      T* p = params[blk.tensor].data<T>();
-      const T* g = grads[blk.tensor].data<T>();
-      T* buf = use_mom ? momentum_buffers[blk.tensor].data<T>() : nullptr;
+      // restrict: without it the compiler must assume p, g and buf overlap and keeps the loop scalar
+      // (the SGD step of the MNIST net's 1.2M-parameter linear took 8% of a training step).
+      T* __restrict p = params[blk.tensor].data<T>();
+      const T* __restrict g = grads[blk.tensor].data<T>();
+      T* __restrict buf = use_mom ? momentum_buffers[blk.tensor].data<T>() : nullptr;
       const T wd = static_cast<T>(weight_decay), mom = static_cast<T>(momentum);
       const T damp1 = static_cast<T>(1.0 - dampening), neg_lr = static_cast<T>(-lr);
+      if (use_mom && !maximize && !nesterov && !first_step && weight_decay == 0.0) {  // the usual step
+        for (int64_t i = blk.begin; i < blk.end; ++i) {
+          const T b = buf[i] * mom + damp1 * g[i];
+          buf[i] = b;
+          p[i] = p[i] + neg_lr * b;
+        }
+        return;
+      }
       for (int64_t i = blk.begin; i < blk.end; ++i) {
         T d = maximize ? -g[i] : g[i];
         if (weight_decay != 0.0) d = d + wd * p[i];

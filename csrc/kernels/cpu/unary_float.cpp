@@ -55,6 +55,12 @@ Tensor gelu_backward(const Tensor& grad_output, const Tensor& self) {
   return binary_packet_kernel<so::gelu_backward_packet>("gelu_backward", grad_output, self);
 }
 
+// relu's gradient in one vectorized pass: grad * (result > 0) made a bool tensor and then a mixed-dtype
+// product (6% of the MNIST net's training step).
+Tensor relu_backward(const Tensor& grad_output, const Tensor& relu_result) {
+  return binary_packet_kernel<so::relu_backward_packet>("relu_backward", grad_output, relu_result);
+}
+
 // Above the threshold softplus is x itself, as in PyTorch (lanes where exp overflowed to inf are the
 // ones the threshold replaces).
 Tensor softplus(const Tensor& self, double beta, double threshold, const optional<Tensor>& out) {

@@ -403,6 +403,9 @@ def reciprocal(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
 def relu(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """max(self, 0) elementwise; NaN stays NaN; bool raises TypeError."""
     ...
+def relu_backward(grad_output: _TensorLike, relu_result: _TensorLike) -> Tensor:
+    """Gradient of relu in one pass (it was two: a comparison and a product): grad_output where relu_result (relu's output) > 0, else 0 (also for NaN)."""
+    ...
 def remainder(self: _TensorLike, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """Python's % (the result has the divisor's sign)."""
     ...

@@ -227,6 +227,23 @@ def test_im2col_col2im_gradcheck(k, d, p, s):
     assert gradcheck(g, (cols,))
 
 
+@pytest.mark.parametrize("case", range(5))
+def test_col2im_of_patch_major_gradient_matches_reference(case):
+    # conv2d's backward hands col2im the transposed view of a contiguous (N, K, L) block; that layout has
+    # its own loop (rows streamed in K order, added into each channel's plane), checked here against the
+    # NumPy reference for strides, dilations, paddings and a column stride of 2.
+    from opinfo.conv import _CASES, _geom, ref_col2im
+    extra = [((2, 4, 9, 8), [3, 3], [1, 1], [1, 1], [1, 2], "stride 2 across"),
+             ((1, 3, 8, 10), [2, 3], [1, 2], [2, 0], [2, 2], "dilated, padded, strided")]
+    shape, k, d, p, st, _ = (_CASES + extra)[case]
+    ho, wo = _geom(shape, k, d, p, st)
+    block = np.random.default_rng(case).standard_normal((shape[0], shape[1] * k[0] * k[1], ho * wo))
+    cols = hy.tensor(block).transpose(1, 2)  # patch-major: (N, L, K) view of (N, K, L) memory
+    got = hy._C.ops.col2im(cols, list(shape), k, d, p, st)
+    want = ref_col2im(np.ascontiguousarray(block.transpose(0, 2, 1)), shape, k, d, p, st)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
 def test_im2col_errors_and_low_precision():
     with pytest.raises(ValueError, match="im2col: input must be 4-D"):
         hy._C.ops.im2col(hy.zeros(2, 3, 4), [2, 2], [1, 1], [0, 0], [1, 1])
@@ -388,3 +405,26 @@ def test_layers_take_device_and_dtype(make):
     make(device=torch.device("cpu"))   # any object with .type == "cpu"
     with pytest.raises(NotImplementedError, match=r"device='cuda'.*CPU only"):
         make(device="cuda")
+
+
+@pytest.mark.parametrize("block_bytes", [1, 9000, 1 << 30])  # 4320 bytes of patches per image
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_in_image_blocks_matches_torch(monkeypatch, block_bytes, bias):
+    # conv2d multiplies the patches of blocks of images that fit in cache (F._CONV_BLOCK_BYTES): one image
+    # per block, uneven blocks (5 images, 2 per block) and the whole batch must give torch's output and
+    # gradients for the input, the weight and the bias.
+    monkeypatch.setattr(F, "_CONV_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((5, 3, 9, 8)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    hx, hw, hb = (hy.tensor(a).requires_grad_() for a in (x, w, b))
+    tx, tw, tb = (torch.tensor(a).requires_grad_() for a in (x, w, b))
+    kw = dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))
+    ho = F.conv2d(hx, hw, hb if bias else None, **kw)
+    to = torch.nn.functional.conv2d(tx, tw, tb if bias else None, **kw)
+    assert ho.is_contiguous()
+    np.testing.assert_allclose(ho.detach().numpy(), to.detach().numpy(), rtol=1e-12, atol=1e-12)
+    (ho * ho).sum().backward()
+    (to * to).sum().backward()
+    pairs = [(hx, tx), (hw, tw)] + ([(hb, tb)] if bias else [])
+    for h, t in pairs:
+        np.testing.assert_allclose(h.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)

@@ -26,6 +26,11 @@ def binary_samples(low=-5.0, high=5.0, nonzero_rhs=False, positive_lhs=False, fl
     return gen
 
 
+def ref_relu_backward(g, r):
+    g, r = np.broadcast_arrays(np.asarray(g, dtype=np.float64), np.asarray(r, dtype=np.float64))
+    return np.where(r > 0, g, 0.0)
+
+
 def ref_gelu_backward(g, x):
     from math import erf
     x64 = np.asarray(x, dtype=np.float64)
@@ -75,6 +80,7 @@ OPS = [
     OpInfo("atan2", ref_atan2, binary_samples(), ALL, tol={"bfloat16": (2e-2, 1e-2)}),
     OpInfo("gelu_backward", ref_gelu_backward, binary_samples(floats=False), ALL,
            tol={"bfloat16": (2e-2, 2e-2), "float16": (2e-3, 2e-3)}),
+    OpInfo("relu_backward", ref_relu_backward, binary_samples(floats=False), ALL),
     OpInfo("eq", np.equal, binary_samples(), ALL),
     OpInfo("ne", np.not_equal, binary_samples(), ALL),
     OpInfo("lt", np.less, binary_samples(), ALL),
