@@ -147,10 +147,16 @@ def mlp_rows(args, torch):
 
 
 def main():
-    args = parse_args(__doc__)
+    parts = {"gemm": gemm_rows, "fp16": fp16_gemm_rows, "elementwise": elementwise_rows, "mlp": mlp_rows}
+    args = parse_args(__doc__, extra=lambda ap: ap.add_argument(
+        "--only", default=",".join(parts), help=f"comma-separated parts to run, of {','.join(parts)}"))
     setup_threads(args.threads)
     torch = optional_torch()
-    rows = gemm_rows(args, torch) + fp16_gemm_rows(args, torch) + elementwise_rows(args, torch) + mlp_rows(args, torch)
+    rows = []
+    for part in args.only.split(","):
+        if part not in parts:
+            raise SystemExit(f"--only: unknown part '{part}' (known: {', '.join(parts)})")
+        rows += parts[part](args, torch)
     info = hy.build_info()
     notes = ["GEMM rows: 'hyflow' = bf16 matmul, 'fallback' = the float32 path (HYFLOW_LOWP_GEMM=fallback), "
              "'torch' = torch.matmul bf16",

@@ -22,6 +22,13 @@ namespace hy::cpu {
 /// the driver cast to float32), copied as is.
 template <typename S>
 inline void lowp_load_block(const char* p, int64_t stride, int64_t m, float* buf, bool float32 = false) {
+  if (stride == 0) {  // a broadcast value (x * 1.5): one conversion, then a fill the compiler vectorizes
+    float v;
+    if (float32) v = *reinterpret_cast<const float*>(p);
+    else lowp_widen(reinterpret_cast<const S*>(p), &v, 1);
+    std::fill_n(buf, m, v);
+    return;
+  }
   if (float32) {
     for (int64_t i = 0; i < m; ++i) buf[i] = *reinterpret_cast<const float*>(p + i * stride);
     return;
