@@ -4,7 +4,9 @@ GEMM: bf16 N x N @ N x N at N = 1024, 2048, 4096 on 1 and 2 threads, hyflow (one
 docs/amp.md "Kernels") vs torch.matmul in bf16; the float32 fallback (HYFLOW_LOWP_GEMM=fallback) at
 N = 1024 for scale. MLP 784-512-512-10 (batch 128), one step = forward + cross-entropy + backward + SGD
 step: hyflow float32, hyflow under hy.autocast(dtype=hy.bfloat16), and torch under
-torch.autocast("cpu", dtype=torch.bfloat16). Run with the OpenBLAS core-type overrides removed for this
+torch.autocast("cpu", dtype=torch.bfloat16). Elementwise and reduction ops on a 1024 x 4096 bf16 tensor
+(block-converted in place or through vectorized float32 casts, docs/amp.md "Kernels") in Melem/s against
+hyflow float32 and torch bf16; an fp16 GEMM row (the float32 path) against torch fp16. Run with the OpenBLAS core-type overrides removed for this
 command only (machine.md):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_amp.py --threads 2
 """
@@ -43,6 +45,61 @@ def gemm_rows(args, torch):
                 r["ratio"] = r["hyflow"] / r["peer"]
             rows.append(r)
     setup_threads(args.threads)
+    return rows
+
+
+def fp16_gemm_rows(args, torch):
+    # oneDNN 2.6.3 has no f16 matmul, so hyflow's fp16 products take the float32 path (docs/amp.md).
+    n = 1024
+    a, b = hy.randn(n, n).to(hy.float16), hy.randn(n, n).to(hy.float16)
+    flop = 2.0 * n ** 3 / 1e9
+    r = {"case": f"fp16 GEMM N={n} {args.threads}T", "unit": "GFLOP/s", "hyflow": flop / timeit(lambda: a @ b, 3)}
+    a32, b32 = a.float(), b.float()
+    r["fallback"] = flop / timeit(lambda: a32 @ b32, 3)
+    r["vs_fp32"] = r["hyflow"] / r["fallback"]
+    if torch:
+        ta, tb = torch.randn(n, n).half(), torch.randn(n, n).half()
+        r["peer"] = flop / timeit(lambda: ta @ tb, 3)
+        r["ratio"] = r["hyflow"] / r["peer"]
+    return [r]
+
+
+# name -> (hyflow call on x, y; torch call on the torch module, x, y), x and y of one shape
+ELEMENTWISE_CASES = {
+    "add": (lambda x, y: x + y, lambda t, x, y: x + y),
+    "mul by scalar": (lambda x, y: x * 1.5, lambda t, x, y: x * 1.5),
+    "exp": (lambda x, y: hy.exp(x), lambda t, x, y: x.exp()),
+    "tanh": (lambda x, y: hy.tanh(x), lambda t, x, y: x.tanh()),
+    "clamp": (lambda x, y: hy.clamp(x, -1.0, 1.0), lambda t, x, y: x.clamp(-1.0, 1.0)),
+    "sum (all)": (lambda x, y: x.sum(), lambda t, x, y: x.sum()),
+    "sum (rows)": (lambda x, y: x.sum(-1), lambda t, x, y: x.sum(-1)),
+    "amax (rows)": (lambda x, y: x.amax(-1), lambda t, x, y: x.amax(-1)),
+    "softmax (rows)": (lambda x, y: F.softmax(x, -1), lambda t, x, y: x.softmax(-1)),
+    "log_softmax (rows)": (lambda x, y: F.log_softmax(x, -1), lambda t, x, y: x.log_softmax(-1)),
+    "layer_norm (rows)": (lambda x, y: F.layer_norm(x, (x.shape[-1],)),
+                          lambda t, x, y: t.nn.functional.layer_norm(x, (x.shape[-1],))),
+}
+
+
+def elementwise_rows(args, torch):
+    rows_n, cols = (256, 4096) if args.quick else (1024, 4096)
+    rng = np.random.default_rng(0)
+    xn = rng.standard_normal((rows_n, cols)).astype(np.float32)
+    yn = rng.standard_normal((rows_n, cols)).astype(np.float32)
+    x32, y32 = hy.tensor(xn), hy.tensor(yn)
+    x16, y16 = x32.to(hy.bfloat16), y32.to(hy.bfloat16)
+    melem = rows_n * cols / 1e6
+    rows = []
+    for name, (hy_fn, torch_fn) in ELEMENTWISE_CASES.items():
+        r = {"case": f"bf16 {name} {rows_n}x{cols} {args.threads}T", "unit": "Melem/s",
+             "hyflow": melem / timeit(lambda: hy_fn(x16, y16), args.repeats),
+             "fallback": melem / timeit(lambda: hy_fn(x32, y32), args.repeats)}
+        r["vs_fp32"] = r["hyflow"] / r["fallback"]
+        if torch:
+            tx, ty = torch.from_numpy(xn).bfloat16(), torch.from_numpy(yn).bfloat16()
+            r["peer"] = melem / timeit(lambda: torch_fn(torch, tx, ty), args.repeats)
+            r["ratio"] = r["hyflow"] / r["peer"]
+        rows.append(r)
     return rows
 
 
@@ -90,15 +147,25 @@ def mlp_rows(args, torch):
 
 
 def main():
-    args = parse_args(__doc__)
+    parts = {"gemm": gemm_rows, "fp16": fp16_gemm_rows, "elementwise": elementwise_rows, "mlp": mlp_rows}
+    args = parse_args(__doc__, extra=lambda ap: ap.add_argument(
+        "--only", default=",".join(parts), help=f"comma-separated parts to run, of {','.join(parts)}"))
     setup_threads(args.threads)
     torch = optional_torch()
-    rows = gemm_rows(args, torch) + mlp_rows(args, torch)
+    rows = []
+    for part in args.only.split(","):
+        if part not in parts:
+            raise SystemExit(f"--only: unknown part '{part}' (known: {', '.join(parts)})")
+        rows += parts[part](args, torch)
     info = hy.build_info()
     notes = ["GEMM rows: 'hyflow' = bf16 matmul, 'fallback' = the float32 path (HYFLOW_LOWP_GEMM=fallback), "
              "'torch' = torch.matmul bf16",
              "MLP row: 'hyflow' = hy.autocast(bfloat16) step, 'fallback' = hyflow float32 step, "
              "'torch' = torch.autocast('cpu', bfloat16) step; 'vs fp32' = autocast speed-up over hyflow float32",
+             "fp16 GEMM row: 'hyflow' = fp16 matmul (float32 path), 'fallback' = hyflow float32 matmul, "
+             "'torch' = torch.matmul fp16",
+             "bf16 elementwise/reduction rows: 'hyflow' = bf16 in and out, 'fallback' = the same op on float32 "
+             "tensors, 'torch' = torch bf16; 'vs fp32' > 1 means bf16 is faster than hyflow float32",
              "'hyflow vs torch' > 1 means hyflow is faster",
              f"low-precision GEMM: {info['lowp_gemm']} ({info['lowp_gemm_isa']}); CPU: {info['cpu_lowp_features']}",
              f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')!r} (unset it for this benchmark, see docstring)"]

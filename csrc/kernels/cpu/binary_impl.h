@@ -1,6 +1,6 @@
 // The shared driver of binary elementwise kernels: broadcast, promote, cast, allocate or validate
 // `out=`, then run a per-dtype functor over the ElementwisePlan. Half/BFloat16 compute in float32: read and
-// written in place, widened per element, when both operands already have the result's dtype.
+// written in place, widened a block at a time (lowp_rows.h), when both operands already have the result's dtype.
 //
 //   return binary_kernel("mul", a, b, out, BinaryDTypes::Promote, [](auto x, auto y) { return x * y; });
 #pragma once
@@ -11,6 +11,7 @@
 #include "core/type_promotion.h"
 #include "kernels/cpu/kernel_util.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/cpu/lowp_rows.h"
 
 namespace hy::cpu {
 
@@ -41,23 +42,15 @@ void visit_compute_type(DType compute, const char* op, const Run& run) {
   }
 }
 
-/// binary_row for 16-bit float storage S (Half/BFloat16): each element is widened to float, `f` runs in
-/// float and the result is rounded once to Out (S, or bool for comparisons). One pass over the operands
-/// instead of three float32 temporaries (a cast of each input and of the result).
+/// binary_row for 16-bit float storage S (Half/BFloat16): blocks of the operands are widened to float,
+/// `f` runs in float and the result is rounded once to Out (S, or bool for comparisons). One pass over
+/// the operands instead of three float32 temporaries (a cast of each input and of the result).
+/// An operand of another dtype (a Python number, an integer tensor) arrives as float32 (a_float32, b_float32).
 template <typename Out, typename S, typename F>
-inline void binary_row_widen(char** p, const int64_t* s, int64_t n, const F& f) {
-  if (s[0] == sizeof(Out) && s[1] == sizeof(S) && s[2] == sizeof(S)) {
-    Out* o = reinterpret_cast<Out*>(p[0]);
-    const S* a = reinterpret_cast<const S*>(p[1]);
-    const S* b = reinterpret_cast<const S*>(p[2]);
-    for (int64_t i = 0; i < n; ++i) o[i] = Out(f(static_cast<float>(a[i]), static_cast<float>(b[i])));
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = *reinterpret_cast<const S*>(p[1] + i * s[1]);
-    const float y = *reinterpret_cast<const S*>(p[2] + i * s[2]);
-    *reinterpret_cast<Out*>(p[0] + i * s[0]) = Out(f(x, y));
-  }
+inline void binary_row_widen(char** p, const int64_t* s, int64_t n, const F& f, bool a_float32, bool b_float32) {
+  lowp_binary_row<Out, S>(p, s, n, [&](const float* x, const float* y, float* r, int64_t m) {
+    for (int64_t i = 0; i < m; ++i) r[i] = static_cast<float>(f(x[i], y[i]));
+  }, a_float32, b_float32);
 }
 
 /// Run `f` elementwise over broadcast a, b. `Dispatch` picks which C++ types f is instantiated for.
@@ -82,19 +75,25 @@ Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, const std
   DType result_compute = result == DType::Bool ? DType::Bool : compute;
   const Tensor& like = a.shape() == shape ? a : b;  // an operand that is not broadcast sets the layout
   Tensor res = prepare_out(out, shape, result, op, like);
-  if (compute != common && a.dtype() == common && b.dtype() == common && res.dtype() == result &&
-      rule != BinaryDTypes::BinaryDTypes_Logical) {
-    ElementwisePlan<3> plan(shape, {&res, &a, &b});
-    auto run_widen = [&](auto tag) {
+  // float16/bfloat16 results: the operands are read in place (one of another dtype, such as a Python
+  // number, as float32: the value the float32 path would compute with) and each block rounded once.
+  if (compute != common && res.dtype() == result && rule != BinaryDTypes::BinaryDTypes_Logical) {
+    const bool a_float32 = a.dtype() != common, b_float32 = b.dtype() != common;
+    Tensor ra = a_float32 ? cast_keep_layout(a, DType::Float32) : a;
+    Tensor rb = b_float32 ? cast_keep_layout(b, DType::Float32) : b;
+    ElementwisePlan<3> plan(shape, {&res, &ra, &rb});
+    visit_lowp_type(common, [&](auto tag) {
       using S = decltype(tag);
       if (result == DType::Bool) {
-        plan.run([&](char** p, const int64_t* s, int64_t n) { binary_row_widen<bool, S>(p, s, n, f); });
+        plan.run([&](char** p, const int64_t* s, int64_t n) {
+          binary_row_widen<bool, S>(p, s, n, f, a_float32, b_float32);
+        });
       } else {
-        plan.run([&](char** p, const int64_t* s, int64_t n) { binary_row_widen<S, S>(p, s, n, f); });
+        plan.run([&](char** p, const int64_t* s, int64_t n) {
+          binary_row_widen<S, S>(p, s, n, f, a_float32, b_float32);
+        });
       }
-    };
-    if (common == DType::BFloat16) run_widen(BFloat16{});
-    else run_widen(Half{});
+    });
     return res;
   }
   // Write straight into the result when it has the compute type; else go through a temporary.

@@ -2,11 +2,13 @@
 // clone and every kernel that needs its input in another layout or type.
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/type_promotion.h"
 #include "kernels/cpu/kernel_util.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/cpu/lowp_convert.h"
 
 namespace hy::cpu {
 namespace {
@@ -47,6 +49,43 @@ void copy_same_type(const ElementwisePlan<2>& plan) {
   });
 }
 
+// float16/bfloat16 <-> float32: dense rows go through the vectorized converters (the casts every
+// low-precision kernel that computes through float32 temporaries makes); strided rows per element.
+template <typename To, typename From>
+void copy_lowp_float(const ElementwisePlan<2>& plan) {
+  plan.run([](char** p, const int64_t* s, int64_t n) {
+    if (s[0] == sizeof(To) && s[1] == sizeof(From)) {
+      const From* src = reinterpret_cast<const From*>(p[1]);
+      To* dst = reinterpret_cast<To*>(p[0]);
+      if constexpr (std::is_same_v<To, float>) lowp_widen(src, dst, n);
+      else lowp_narrow(src, dst, n);
+      return;
+    }
+    unary_row<To, From>(p, s, n, [](From v) { return convert<To>(v); });
+  });
+}
+
+// True (and the copy done) when dst/src are a float16/bfloat16 and float32 pair.
+bool try_copy_lowp_float(const ElementwisePlan<2>& plan, DType to, DType from) {
+  if (to == DType::Float32 && from == DType::BFloat16) {
+    copy_lowp_float<float, BFloat16>(plan);
+    return true;
+  }
+  if (to == DType::Float32 && from == DType::Float16) {
+    copy_lowp_float<float, Half>(plan);
+    return true;
+  }
+  if (to == DType::BFloat16 && from == DType::Float32) {
+    copy_lowp_float<BFloat16, float>(plan);
+    return true;
+  }
+  if (to == DType::Float16 && from == DType::Float32) {
+    copy_lowp_float<Half, float>(plan);
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 DimVector broadcast_byte_strides(const Tensor& t, const Shape& shape) {
@@ -73,6 +112,7 @@ void copy_into(const Tensor& dst, const Tensor& src) {
       default: return copy_same_type<std::complex<double>>(plan);  // complex128: 16 bytes
     }
   }
+  if (try_copy_lowp_float(plan, dst.dtype(), src.dtype())) return;
   HY_DISPATCH_ALL_AND_COMPLEX(dst.dtype(), "copy_", [&] {
     using To = scalar_t;
     HY_DISPATCH_ALL_AND_COMPLEX(src.dtype(), "copy_", [&] {

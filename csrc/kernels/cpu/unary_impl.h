@@ -1,6 +1,7 @@
 // The shared drivers of unary elementwise kernels: pick the result dtype, allocate or validate `out=`,
-// cast the input to the compute type (Half/BFloat16 compute in float32), run over the ElementwisePlan,
-// and copy into `out` when its dtype differs from the compute type.
+// cast the input to the compute type, run over the ElementwisePlan, and copy into `out` when its dtype
+// differs from the compute type. Half/BFloat16 tensors written to their own dtype are read and written in
+// place instead, a block at a time widened to float32 and rounded once (lowp_rows.h).
 //
 // Two drivers, so each op is a line or two:
 //   unary_kernel        a scalar functor over every compute type (neg, abs, relu ...), result keeps the
@@ -24,6 +25,7 @@
 #include "kernels/cpu/binary_impl.h"
 #include "kernels/cpu/kernel_util.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/cpu/lowp_rows.h"
 
 namespace hy::cpu {
 
@@ -43,6 +45,18 @@ Tensor unary_scalar_kernel(const char* op, const Tensor& a, const std::optional<
   check_defined(a, op, "self");
   DType compute = compute_dtype(a.dtype());
   Tensor res = prepare_out(out, a.shape(), ToBool ? DType::Bool : a.dtype(), op, a);
+  if (!ToBool && dtype_is_lowp_float(a.dtype()) && res.dtype() == a.dtype()) {
+    ElementwisePlan<2> plan(a.shape(), {&res, &a});
+    visit_lowp_type(a.dtype(), [&](auto tag) {
+      using S = decltype(tag);
+      plan.run([&](char** p, const int64_t* s, int64_t n) {
+        lowp_unary_row<S>(p, s, n, [&](const float* x, float* y, int64_t m) {
+          for (int64_t i = 0; i < m; ++i) y[i] = static_cast<float>(f(x[i]));
+        });
+      }, grain);
+    });
+    return res;
+  }
   Tensor dst = unary_destination(res, ToBool ? DType::Bool : compute);
   Tensor ca = cast_keep_layout(a, compute);
   ElementwisePlan<2> plan(a.shape(), {&dst, &ca});
@@ -132,6 +146,19 @@ Tensor binary_float_kernel(const char* op, const Tensor& a, const Tensor& b, con
   DType result = to_floating(result_type(a, b));
   DType compute = compute_dtype(result);
   Tensor res = prepare_out(std::nullopt, shape, result, op, a.shape() == shape ? a : b);
+  if (dtype_is_lowp_float(result) && a.dtype() == result && b.dtype() == result) {
+    ElementwisePlan<3> plan(shape, {&res, &a, &b});
+    visit_lowp_type(result, [&](auto tag) {
+      using S = decltype(tag);
+      plan.run([&](char** p, const int64_t* s, int64_t n) {
+        lowp_binary_row<S, S>(p, s, n, [&](const float* x, const float* y, float* r, int64_t m) {
+          using Array = Eigen::Array<float, Eigen::Dynamic, 1>;
+          Eigen::Map<Array>(r, m) = g(Eigen::Map<const Array>(x, m), Eigen::Map<const Array>(y, m));
+        });
+      }, grain);
+    });
+    return res;
+  }
   Tensor dst = res.dtype() == compute ? res : empty_like_layout(shape, compute, res);
   Tensor ca = cast_keep_layout(a, compute), cb = cast_keep_layout(b, compute);
   ElementwisePlan<3> plan(shape, {&dst, &ca, &cb});
@@ -152,6 +179,19 @@ Tensor unary_float_kernel(const char* op, const Tensor& a, const std::optional<T
   DType result = to_floating(a.dtype());
   DType compute = compute_dtype(result);
   Tensor res = prepare_out(out, a.shape(), result, op, a);
+  if (dtype_is_lowp_float(a.dtype()) && res.dtype() == a.dtype()) {
+    ElementwisePlan<2> plan(a.shape(), {&res, &a});
+    visit_lowp_type(a.dtype(), [&](auto tag) {
+      using S = decltype(tag);
+      plan.run([&](char** p, const int64_t* s, int64_t n) {
+        lowp_unary_row<S>(p, s, n, [&](const float* x, float* y, int64_t m) {
+          using Array = Eigen::Array<float, Eigen::Dynamic, 1>;
+          Eigen::Map<Array>(y, m) = g(Eigen::Map<const Array>(x, m));
+        });
+      }, grain);
+    });
+    return res;
+  }
   Tensor dst = unary_destination(res, compute);
   Tensor ca = cast_keep_layout(a, compute);
   ElementwisePlan<2> plan(a.shape(), {&dst, &ca});
