@@ -53,12 +53,13 @@ def test_output_is_written_into_hyflow_buffer_and_input_read_in_place():
     # Without out=, the session allocates with hyflow (its shape follows from the input's batch dim) and
     # binds it: ORT's view of the bound output is that hyflow buffer.
     seen = {}
-    real_run = sess._run
+    st = sess._state()  # this thread's binding and its run
+    real_run = st.run
 
-    def spy(b):
-        real_run(b)
-        seen["out"] = b.get_outputs()[0].data_ptr()  # where ORT's output value lives
-    sess._run = spy
+    def spy():
+        real_run()
+        seen["out"] = st.binding.get_outputs()[0].data_ptr()  # where ORT's output value lives
+    st.run = spy
     y2 = sess(x)
     assert seen["out"] == y2.data_ptr()
     y3 = sess(x)  # the fast path (same input) binds a fresh hyflow buffer too
