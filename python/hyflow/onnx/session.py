@@ -212,13 +212,13 @@ class InferenceSession:
                 if t is None:  # ORT allocated it: hand its memory over through NumPy
                     results[i] = hy.from_numpy(produced[i].numpy())
         elif output_names is None and type(inputs) in (list, tuple):
-            st.fast_key = tuple((t.data_ptr(), t.shape, t.dtype, t.is_contiguous()) for t in inputs)
+            st.fast_key = _buffer_key(inputs)
             if any(not k[3] for k in st.fast_key) or any(
                     f[1].data_ptr() != k[0] for f, k in zip(feeds, st.fast_key)):
                 st.fast_key = None  # an input was copied to make it dense: that copy is not reusable
             st.fast_outputs = [(p.name, tuple(t.shape), p.dtype, _dtypes.to_onnx(p.dtype), "\0" + p.name)
                                for p, t in zip(ports, results)]
-            st.fast_out = None if out is None else [t.data_ptr() for t in out]
+            st.fast_out = None if out is None else _buffer_key(out)
         return results
 
     def _run_fast(self, st, inputs, out):
@@ -226,7 +226,7 @@ class InferenceSession:
         nothing to check or rebind but fresh outputs (or the same ``out`` buffers). None: not that case.
         Kept lean on purpose: this is the per-call cost docs/onnx.md quotes."""
         try:
-            key = tuple([(t.data_ptr(), t.shape, t.dtype, t.is_contiguous()) for t in inputs])
+            key = _buffer_key(inputs)
         except AttributeError:
             return None
         if key != st.fast_key:
@@ -239,10 +239,14 @@ class InferenceSession:
                 bind(name, device, element_type, shape, ptr)
                 bound[slot] = (ptr, shape)
                 results.append(t)
-        elif len(out) == len(st.fast_outputs) and [t.data_ptr() for t in out] == st.fast_out:
-            results = list(out)
         else:
-            return None
+            try:
+                same = len(out) == len(st.fast_outputs) and _buffer_key(out) == st.fast_out
+            except (AttributeError, TypeError):
+                same = False  # not tensors: the checked path below says which one
+            if not same:
+                return None
+            results = list(out)
         self._run_bound(st)
         return results
 
@@ -357,6 +361,12 @@ class InferenceSession:
         ins = ", ".join(f"{p.name}: {str(p.dtype).replace('hyflow.', '')}{_shape_text(p.shape)}" for p in self.inputs)
         outs = ", ".join(f"{p.name}: {str(p.dtype).replace('hyflow.', '')}{_shape_text(p.shape)}" for p in self.outputs)
         return f"<hy.onnx.InferenceSession ({ins}) -> ({outs})>"
+
+
+def _buffer_key(tensors):
+    """What a reused binding depends on, per tensor: its buffer, shape, dtype and density. A view of the same
+    buffer with another shape (``y[:1]`` of an earlier ``out``) must not pass as the bound tensor."""
+    return tuple([(t.data_ptr(), t.shape, t.dtype, t.is_contiguous()) for t in tensors])
 
 
 def _shape_text(shape):

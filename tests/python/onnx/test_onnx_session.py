@@ -146,6 +146,20 @@ def test_fast_path_through_public_wrapper(monkeypatch, missing):
             np.testing.assert_allclose(y.numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_fast_path_rejects_view_of_bound_out_buffer():
+    # A view sharing the bound out tensor's pointer but not its shape is checked, not reused: the fast
+    # path once compared pointers only, let ORT write 3 rows through a (1, 3) view and returned that view.
+    sess, _ = _session(threads=1)
+    x = hy.randn(3, 8)
+    y = hy.empty(3, 3)
+    sess.run([x], out=[y])
+    sess.run([x], out=[y])         # fast path armed with y's buffer
+    view = y[:1]
+    assert view.data_ptr() == y.data_ptr()
+    with pytest.raises(ValueError, match="out tensor for 'y' must have shape"):
+        sess.run([x], out=[view])
+
+
 def test_non_contiguous_input_is_made_contiguous():
     sess, model = _session()
     x = hy.randn(8, 5).T  # (5, 8) transposed view
