@@ -13,6 +13,7 @@ Every call goes through ORT's I/O binding:
 One session may be called from several threads at once: ORT's ``Run`` is thread-safe, and each thread
 gets its own IOBinding (bindings are per-call state). ORT releases the GIL while it runs.
 """
+import functools
 import os
 import threading
 
@@ -23,6 +24,19 @@ import hyflow as hy
 from . import _dtypes
 
 __all__ = ["InferenceSession"]
+
+# The output allocation of every call: hyflow's C-level factory, skipping hy.empty's varargs handling.
+_empty = hy._C.ops.empty
+
+
+def _cpu_device():
+    """ORT's native CPU device object, built once (the Python wrapper builds one per bind); None where this
+    ORT version lays it out differently (the session then binds through the public wrapper)."""
+    try:
+        from onnxruntime.capi.onnxruntime_inference_collection import OrtDevice
+        return OrtDevice.make("cpu", 0)._get_c_device()
+    except Exception:  # noqa: BLE001 - any layout difference: use the wrapper
+        return None
 
 
 def _np_element_type(dtype):
@@ -48,11 +62,17 @@ class _Port:
 
 
 class _ThreadState:
-    __slots__ = ("binding", "bound", "selected", "fast_key", "fast_outputs", "fast_out")
+    """One thread's IOBinding, what is bound in it, and the plan of its last validated call (the fast path)."""
+    __slots__ = ("binding", "bound", "selected", "fast_key", "fast_outputs", "fast_out", "run", "bind_output",
+                 "device")
 
-    def __init__(self, binding):
+    def __init__(self, binding, run, bind_output, device):
         self.binding, self.bound, self.selected = binding, {}, None
         self.fast_key, self.fast_outputs, self.fast_out = None, None, None
+        # run(): ORT's run on this binding; bind_output(name, device, element_type, shape, pointer): ORT's
+        # native binder where reachable (the Python wrapper rebuilds an OrtDevice and checks pins each call,
+        # ~1.5 us), both resolved once here rather than per call.
+        self.run, self.bind_output, self.device = run, bind_output, device
 
 
 class InferenceSession:
@@ -113,7 +133,6 @@ class InferenceSession:
         # the same binding. Fall back to the public wrapper where that layout differs.
         native = getattr(self._sess, "_sess", None)
         self._native_run = getattr(native, "run_with_iobinding", None)
-        self._run = self._run_binding
 
     @property
     def ort_session(self):
@@ -122,6 +141,11 @@ class InferenceSession:
 
     # ---- calling ---------------------------------------------------------------------------------------
     def __call__(self, *tensors, **named):
+        st = getattr(self._local, "st", None)
+        if st is not None and st.fast_key is not None and not named:
+            outs = self._run_fast(st, tensors, None)
+            if outs is not None:
+                return outs[0] if len(outs) == 1 else tuple(outs)
         if tensors and named:
             raise TypeError("InferenceSession(): pass inputs positionally or by name, not both")
         outs = self.run(named if named else list(tensors))
@@ -134,27 +158,10 @@ class InferenceSession:
         into and that are returned. A thread that calls again with the same input buffers and the same
         ``out`` tensors reuses its bindings as they are (the fastest path: see docs/onnx.md)."""
         st = self._state()
-        # Fast path: the same inputs (buffer, shape, dtype, dense) as this thread's last validated call, all
-        # outputs: nothing to check or rebind but fresh outputs (or the same `out` buffers).
-        if output_names is None and type(inputs) in (list, tuple) and st.fast_key is not None:
-            try:
-                key = tuple([(t.data_ptr(), t.shape, t.dtype, t.is_contiguous()) for t in inputs])
-            except AttributeError:
-                key = None
-            if key == st.fast_key:
-                if out is None:
-                    results = []
-                    for port, shape in st.fast_outputs:
-                        t = hy.empty(shape, dtype=port.dtype)
-                        ptr = t.data_ptr()
-                        st.binding.bind_output(port.name, "cpu", 0, port.np_type, shape, ptr)
-                        st.bound["\0" + port.name] = (ptr, shape)
-                        results.append(t)
-                    self._run_bound(st)
-                    return results
-                if len(out) == len(st.fast_outputs) and [t.data_ptr() for t in out] == st.fast_out:
-                    self._run_bound(st)
-                    return list(out)
+        if output_names is None and st.fast_key is not None and type(inputs) in (list, tuple):
+            outs = self._run_fast(st, inputs, out)
+            if outs is not None:
+                return outs
         st.fast_key = None
         feeds = self._match_inputs(inputs)
         ports = self.outputs if output_names is None else self._select_outputs(output_names)
@@ -205,24 +212,47 @@ class InferenceSession:
                 if t is None:  # ORT allocated it: hand its memory over through NumPy
                     results[i] = hy.from_numpy(produced[i].numpy())
         elif output_names is None and type(inputs) in (list, tuple):
-            st.fast_key = tuple((t.data_ptr(), t.shape, t.dtype, t.is_contiguous()) for t in inputs)
+            st.fast_key = _buffer_key(inputs)
             if any(not k[3] for k in st.fast_key) or any(
                     f[1].data_ptr() != k[0] for f, k in zip(feeds, st.fast_key)):
                 st.fast_key = None  # an input was copied to make it dense: that copy is not reusable
-            st.fast_outputs = [(p, tuple(t.shape)) for p, t in zip(ports, results)]
-            st.fast_out = None if out is None else [t.data_ptr() for t in out]
+            st.fast_outputs = [(p.name, tuple(t.shape), p.dtype, _dtypes.to_onnx(p.dtype), "\0" + p.name)
+                               for p, t in zip(ports, results)]
+            st.fast_out = None if out is None else _buffer_key(out)
         return results
 
-    def _run_binding(self, binding):
-        native = getattr(binding, "_iobinding", None)
-        if self._native_run is not None and native is not None:
-            self._native_run(native, None)
+    def _run_fast(self, st, inputs, out):
+        """The same inputs (buffer, shape, dtype, dense) as this thread's last validated call, all outputs:
+        nothing to check or rebind but fresh outputs (or the same ``out`` buffers). None: not that case.
+        Kept lean on purpose: this is the per-call cost docs/onnx.md quotes."""
+        try:
+            key = _buffer_key(inputs)
+        except AttributeError:
+            return None
+        if key != st.fast_key:
+            return None
+        if out is None:
+            results, bound, bind, device = [], st.bound, st.bind_output, st.device
+            for name, shape, dtype, element_type, slot in st.fast_outputs:
+                t = _empty(shape, dtype=dtype)
+                ptr = t.data_ptr()
+                bind(name, device, element_type, shape, ptr)
+                bound[slot] = (ptr, shape)
+                results.append(t)
         else:
-            self._sess.run_with_iobinding(binding)
+            try:
+                same = len(out) == len(st.fast_outputs) and _buffer_key(out) == st.fast_out
+            except (AttributeError, TypeError):
+                same = False  # not tensors: the checked path below says which one
+            if not same:
+                return None
+            results = list(out)
+        self._run_bound(st)
+        return results
 
     def _run_bound(self, st):
         try:
-            self._run(st.binding)  # GIL released inside ORT
+            st.run()  # GIL released inside ORT
         except Exception as err:  # noqa: BLE001
             st.bound.clear()
             st.fast_key = None
@@ -236,8 +266,26 @@ class InferenceSession:
         state ORT does not share between threads; rebinding an unchanged buffer is skipped (a few us each)."""
         st = getattr(self._local, "st", None)
         if st is None:
-            st = self._local.st = _ThreadState(self._sess.io_binding())
+            st = self._local.st = self._new_state()
         return st
+
+    def _new_state(self):
+        binding = self._sess.io_binding()
+        native = getattr(binding, "_iobinding", None)
+        # ORT's Python run_with_iobinding and bind_output add a few us of wrapper checks per call; their
+        # native methods take the same arguments less the wrapper's. Fall back to the public wrapper where
+        # that layout differs (another ORT version).
+        if self._native_run is not None and native is not None:
+            run = functools.partial(self._native_run, native, None)
+        else:
+            run = functools.partial(self._sess.run_with_iobinding, binding)
+        device = _cpu_device()
+        if native is not None and device is not None and hasattr(native, "bind_output"):
+            bind_output = native.bind_output
+        else:
+            def bind_output(name, _device, element_type, shape, ptr):
+                binding.bind_output(name, "cpu", 0, element_type, shape, ptr)
+        return _ThreadState(binding, run, bind_output, device)
 
     def _binding(self):
         return self._state().binding
@@ -313,6 +361,12 @@ class InferenceSession:
         ins = ", ".join(f"{p.name}: {str(p.dtype).replace('hyflow.', '')}{_shape_text(p.shape)}" for p in self.inputs)
         outs = ", ".join(f"{p.name}: {str(p.dtype).replace('hyflow.', '')}{_shape_text(p.shape)}" for p in self.outputs)
         return f"<hy.onnx.InferenceSession ({ins}) -> ({outs})>"
+
+
+def _buffer_key(tensors):
+    """What a reused binding depends on, per tensor: its buffer, shape, dtype and density. A view of the same
+    buffer with another shape (``y[:1]`` of an earlier ``out``) must not pass as the bound tensor."""
+    return tuple([(t.data_ptr(), t.shape, t.dtype, t.is_contiguous()) for t in tensors])
 
 
 def _shape_text(shape):

@@ -53,12 +53,13 @@ def test_output_is_written_into_hyflow_buffer_and_input_read_in_place():
     # Without out=, the session allocates with hyflow (its shape follows from the input's batch dim) and
     # binds it: ORT's view of the bound output is that hyflow buffer.
     seen = {}
-    real_run = sess._run
+    st = sess._state()  # this thread's binding and its run
+    real_run = st.run
 
-    def spy(b):
-        real_run(b)
-        seen["out"] = b.get_outputs()[0].data_ptr()  # where ORT's output value lives
-    sess._run = spy
+    def spy():
+        real_run()
+        seen["out"] = st.binding.get_outputs()[0].data_ptr()  # where ORT's output value lives
+    st.run = spy
     y2 = sess(x)
     assert seen["out"] == y2.data_ptr()
     y3 = sess(x)  # the fast path (same input) binds a fresh hyflow buffer too
@@ -108,6 +109,55 @@ def test_fast_path_sees_new_values_and_new_buffers():
         np.testing.assert_allclose(sess(z).numpy(), model(z).numpy(), rtol=1e-5, atol=1e-6)
     y1, y2 = sess(z), sess(z)      # fresh outputs each call: the first result is not overwritten
     assert y1.data_ptr() != y2.data_ptr()
+
+
+def test_fast_path_keeps_earlier_results_intact():
+    # The fast path binds a fresh output per call: a result the caller holds is never written again.
+    sess, model = _session(threads=1)
+    x = hy.randn(2, 8)
+    y1 = sess(x)
+    y2 = sess(x)                   # fast path from here on
+    kept = y2.numpy().copy()
+    x.mul_(3)
+    y3 = sess(x)
+    assert len({y1.data_ptr(), y2.data_ptr(), y3.data_ptr()}) == 3
+    np.testing.assert_array_equal(y2.numpy(), kept)
+    with hy.no_grad():
+        np.testing.assert_allclose(y3.numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("missing", ["device", "native_run"])
+def test_fast_path_through_public_wrapper(monkeypatch, missing):
+    # Where ORT's native binder or run is not reachable (another ORT layout), the session binds and runs
+    # through ORT's public IOBinding wrapper, with the same results and the same zero-copy outputs.
+    from hyflow.onnx import session as session_mod
+    if missing == "device":
+        monkeypatch.setattr(session_mod, "_cpu_device", lambda: None)
+    sess, model = _session(threads=1)
+    if missing == "native_run":
+        sess._native_run = None    # before the thread's state is built
+    x = hy.randn(4, 8)
+    ys = [sess(x) for _ in range(3)]
+    st = sess._state()
+    assert st.binding.get_outputs()[0].data_ptr() == ys[-1].data_ptr()
+    assert len({y.data_ptr() for y in ys}) == 3
+    with hy.no_grad():
+        for y in ys:
+            np.testing.assert_allclose(y.numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_fast_path_rejects_view_of_bound_out_buffer():
+    # A view sharing the bound out tensor's pointer but not its shape is checked, not reused: the fast
+    # path once compared pointers only, let ORT write 3 rows through a (1, 3) view and returned that view.
+    sess, _ = _session(threads=1)
+    x = hy.randn(3, 8)
+    y = hy.empty(3, 3)
+    sess.run([x], out=[y])
+    sess.run([x], out=[y])         # fast path armed with y's buffer
+    view = y[:1]
+    assert view.data_ptr() == y.data_ptr()
+    with pytest.raises(ValueError, match="out tensor for 'y' must have shape"):
+        sess.run([x], out=[view])
 
 
 def test_non_contiguous_input_is_made_contiguous():
