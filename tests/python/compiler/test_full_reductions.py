@@ -275,4 +275,4 @@ def test_bias_gradient_fuses_into_the_backward_epilogue():
     for g, p in zip(grads, model.parameters()):
         assert_close(g, p.grad)
     text = str(hy.compiler.explain(compiled, x))
-    assert "gemm-epilogue: mm -> relu -> gt -> mul -> sum: kernel hyk_c" in text
+    assert "gemm-epilogue: mm -> relu -> relu_backward -> sum: kernel hyk_c" in text
