@@ -2,49 +2,28 @@
 with their neighbours (codegen/row_ops.py): compiled vs eager over dtypes, layouts and shapes; what stays
 eager; an expansion that cannot compile is undone (the op's own kernel runs); the compiled backward;
 explain."""
-import warnings
 
 import numpy as np
 import pytest
 
 import hyflow as hy
 import hyflow.nn.functional as F
-from hyflow.compiler import CompileWarning
 from hyflow.compiler.codegen import plan_graph
 from hyflow.testing import assert_close
 
+from _fusion_testing import plans_of, private_cache_fixture, random_tensor, run_compiled_and_eager
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory, monkeypatch):
-    root = tmp_path_factory.getbasetemp() / "hyflow-row-ops-cache"
-    monkeypatch.setenv("HYFLOW_CACHE_DIR", str(root))
-    monkeypatch.delenv("HYFLOW_CODEGEN", raising=False)
-    monkeypatch.delenv("CXX", raising=False)
+
+_private_cache = private_cache_fixture("hyflow-row-ops-cache")
+_run = run_compiled_and_eager
 
 
 def _row_plans(compiled):
-    gk = compiled.entries()[-1].kernels
-    assert gk is not None and gk.error is None, gk and gk.error
-    return [p for p in gk.plans if p.kind == "row-reduction"]
-
-
-def _run(fn, *args):
-    expected = fn(*args)
-    compiled = hy.compile(fn)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", CompileWarning)
-        compiled(*args)
-        got = compiled(*args)
-    return got, expected, compiled
+    return plans_of(compiled, "row-reduction")
 
 
 def _tensor(rng, shape, dtype, layout="contiguous"):
-    if layout == "transposed":
-        return _tensor(rng, shape[::-1], dtype).permute(*reversed(range(len(shape))))
-    if layout == "sliced":
-        big = _tensor(rng, tuple(n * 2 for n in shape), dtype)
-        return big[tuple(slice(None, None, 2) for _ in shape)]
-    return hy.tensor(np.asarray(rng.standard_normal(shape) * 3, dtype=dtype))
+    return random_tensor(rng, shape, dtype, layout, scale=3)
 
 
 def scaled_softmax(x):
