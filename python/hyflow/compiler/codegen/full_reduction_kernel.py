@@ -21,8 +21,8 @@ max/min propagate NaN (a NaN anywhere gives NaN, as eager's PropagateNaN).
 Layouts are those of the elementwise kernels (kernel_source.py): contiguous operands give one flat loop
 per block; broadcast, transposed and sliced operands run the innermost dim as the vector loop.
 """
-from .kernel_source import KernelSpec, _broadcast_strides, _collapse, _index, node_statement
-from .lowering import C_TYPES, NotLowerable, dtype_name, literal_of_number
+from .kernel_source import KernelSpec, group_operands, _broadcast_strides, _collapse, _index, node_statement
+from .lowering import C_TYPES, NotLowerable, dtype_name
 from .sizes import KernelSizes
 
 __all__ = ["emit_full_reduction_kernel", "BLOCK"]
@@ -64,15 +64,7 @@ def emit_full_reduction_kernel(name, members, lowerings, red, outputs, shape):
     full_outputs = [v for v in outputs if v is not result]
     if any(tuple(v.meta.shape) != shape for v in full_outputs):
         raise NotLowerable("an output read outside the group is smaller than the iteration space")
-    inputs, literals = [], {}
-    for low in elementwise:
-        for _, v in low.tensor_args:
-            if v.id in produced or v.id in literals or any(v is x for x in inputs):
-                continue
-            if v.is_literal_number():
-                literals[v.id] = literal_of_number(v.tensor.item(), v.meta.dtype)
-            else:
-                inputs.append(v)
+    inputs, literals = group_operands((v for low in elementwise for _, v in low.tensor_args), produced)
     x = red.input
     if x.id not in produced and not any(x is v for v in inputs):
         if x.is_literal_number():

@@ -94,21 +94,29 @@ def _index(base, stride, sizes):
     return f"{base} + j * {sizes.cpp(stride)}"
 
 
+
+def group_operands(reads, produced):
+    """The inputs of a fused group and the literal numbers it reads, from the Values its nodes read in
+    order: each Value not produced inside the group (``produced``: ids) once, in first-read order, except
+    literal numbers, which become C++ literals (``{value id: literal}``)."""
+    inputs, literals = [], {}
+    for v in reads:
+        if v.id in produced or v.id in literals or any(v is x for x in inputs):
+            continue
+        if v.is_literal_number():
+            literals[v.id] = literal_of_number(v.tensor.item(), v.meta.dtype)
+        else:
+            inputs.append(v)
+    return inputs, literals
+
+
 def emit_kernel(name, lowerings, outputs, shape):
     """A :class:`KernelSpec` for the nodes of ``lowerings`` (graph order), materializing ``outputs``
     (Values produced by the group) over the iteration space ``shape``."""
     produced = {}
     for low in lowerings:
         produced[low.node.output_values()[0].id] = low
-    inputs, literals = [], {}
-    for low in lowerings:
-        for _, v in low.tensor_args:
-            if v.id in produced or v.id in literals or any(v is x for x in inputs):
-                continue
-            if v.is_literal_number():
-                literals[v.id] = literal_of_number(v.tensor.item(), v.meta.dtype)
-            else:
-                inputs.append(v)
+    inputs, literals = group_operands((v for low in lowerings for _, v in low.tensor_args), produced)
     operands = inputs + list(outputs)
     numel = 1
     for n in shape:

@@ -27,8 +27,8 @@ Accumulation is in the reduction's dtype (float32 sums accumulate in float32, as
 """
 from ...ops import scalar_expr
 from ..ir import Value
-from .kernel_source import KernelSpec, _broadcast_strides, _collapse, node_statement
-from .lowering import C_TYPES, NotLowerable, dtype_name, literal_of_number
+from .kernel_source import KernelSpec, group_operands, _broadcast_strides, _collapse, node_statement
+from .lowering import C_TYPES, NotLowerable, dtype_name
 from .sizes import KernelSizes, has_symbolic, is_static
 
 __all__ = ["RowReduction", "lower_reduction", "emit_row_kernel", "ROW_REDUCTIONS", "BLOCK"]
@@ -150,15 +150,7 @@ def emit_row_kernel(name, members, lowerings, reductions, outputs, full, k):
             return [reductions[id(n)].input]
         return [v for _, v in lowerings[id(n)].tensor_args]
 
-    inputs, literals = [], {}
-    for n in members:
-        for v in reads(n):
-            if v.id in produced or v.id in literals or any(v is x for x in inputs):
-                continue
-            if v.is_literal_number():
-                literals[v.id] = literal_of_number(v.tensor.item(), v.meta.dtype)
-            else:
-                inputs.append(v)
+    inputs, literals = group_operands((v for n in members for v in reads(n)), produced)
     operands = inputs + list(outputs)
     def strides_of(v):
         if level.get(v.id) == "row" and len(v.meta.shape) == no:

@@ -22,8 +22,8 @@ the interior (no wrap: plain ``j + d`` indices, ``#pragma GCC ivdep``, vectorize
 loops that wrap their indices.
 """
 from ..ir import Value
-from .kernel_source import KernelSpec, _broadcast_strides, node_statement
-from .lowering import C_TYPES, NotLowerable, _double_literal, dtype_name, literal_of_number
+from .kernel_source import KernelSpec, group_operands, _broadcast_strides, node_statement
+from .lowering import C_TYPES, NotLowerable, _double_literal, dtype_name
 from .sizes import KernelSizes, is_static
 
 __all__ = ["StencilLowering", "lower_stencil", "emit_stencil_kernel"]
@@ -121,15 +121,7 @@ def emit_stencil_kernel(name, members, lowerings, stencils, outputs, shape):
             return [stencils[id(n)].input]
         return [v for _, v in lowerings[id(n)].tensor_args]
 
-    inputs, literals = [], {}
-    for n in members:
-        for v in reads(n):
-            if v.id in produced or v.id in literals or any(v is x for x in inputs):
-                continue
-            if v.is_literal_number():
-                literals[v.id] = literal_of_number(v.tensor.item(), v.meta.dtype)
-            else:
-                inputs.append(v)
+    inputs, literals = group_operands((v for n in members for v in reads(n)), produced)
     operands = inputs + list(outputs)
     index = {v.id: i for i, v in enumerate(operands)}
     strides = [_broadcast_strides(v.meta, shape) for v in operands]
