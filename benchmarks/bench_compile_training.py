@@ -7,7 +7,9 @@ the optimizer step run eagerly around it in every variant (hyflow's cross_entrop
 values in Python, a graph break). torch.compile is measured when it works on this machine (it needs a C++
 toolchain; its first call's compile time is reported). Also: the gradient of the climate example's
 shallow-water step (a differentiable-physics step: rolls, stencils, long elementwise chains), and the
-per-call guard cost. Ratios > 1 mean the compiled hyflow step is faster.
+per-call guard cost. Ratios > 1 mean the compiled hyflow step is faster. The MLP step is also measured
+in CPU time of one thread (hyflow eager, compiled, torch eager), which a loaded machine disturbs far less
+than wall time.
     python benchmarks/bench_compile_training.py [--threads 2] [--repeats 5] [--quick] [--no-torch-compile]
 """
 import os
@@ -36,6 +38,21 @@ def make_step(model, opt, x, y, ce):
         loss.backward()
         opt.step()
     return step
+
+
+def cpu_time_per_call(fn, repeats, calls=20):
+    """Median CPU seconds of the calling thread per call of fn(). With one thread every library runs its
+    kernels on the caller, so this counts the whole step's work, and other users' processes on a loaded
+    machine (which stretch wall time by the scheduler's share) mostly drop out of it."""
+    for _ in range(3):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        t0 = time.thread_time()
+        for _ in range(calls):
+            fn()
+        samples.append((time.thread_time() - t0) / calls)
+    return sorted(samples)[len(samples) // 2]
 
 
 def first_call(step):
@@ -107,6 +124,17 @@ def main():
             except Exception as e:  # noqa: BLE001 - report why torch.compile does not work here
                 notes.append(f"torch.compile failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
     rows.append(r)
+    # The same steps in CPU time of one thread (see cpu_time_per_call): robust to the machine's load.
+    setup_threads(1)
+    c = {"case": f"MLP 784-512-512-10 b{batch} train step, CPU time, 1 thread", "unit": "ms",
+         "compiled": cpu_time_per_call(comp_step, args.repeats) * 1e3,
+         "eager": cpu_time_per_call(eager_step, args.repeats) * 1e3, "detail": "time.thread_time per step"}
+    c["eager/compiled"] = c["eager"] / c["compiled"]
+    if torch:
+        c["torch"] = cpu_time_per_call(t_step, args.repeats) * 1e3
+        c["torch/compiled"] = c["torch"] / c["compiled"]
+    rows.append(c)
+    setup_threads(args.threads)
 
     # ---- a differentiable-physics step: the climate example's shallow-water step, forward + backward --
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples", "climate"))

@@ -102,13 +102,21 @@ def _kernel_lines(gk):
     out += [f"  - {line}" for line in gk.report()]
     if gk.error is not None:
         out.append(f"  fallback: {gk.error}")
-    if gk.not_lowered:
-        out.append("  elementwise nodes left to eager:")
-        out += sorted({f"    - {r}" for r in gk.not_lowered.values()})
+    # Refusals under the heading of what was refused: a reduction or a shifted read that stays eager is
+    # not an elementwise node.
+    for kind, heading in _REFUSAL_HEADINGS:
+        reasons = {r for i, r in gk.not_lowered.items() if gk.not_lowered_kind.get(i, "elementwise") == kind}
+        if reasons:
+            out.append(f"  {heading} left to eager:")
+            out += sorted(f"    - {r}" for r in reasons)
     if gk.source is not None:
         out.append("generated source:")
         out.append(_indent(gk.source))
     return out
+
+
+_REFUSAL_HEADINGS = (("elementwise", "elementwise nodes"), ("reduction", "reductions"),
+                     ("stencil", "shifted reads (stencils)"))
 
 
 def _indent(text):
@@ -206,8 +214,10 @@ def _symbol_lines(graph, sym, dims_of):
 
 def _guard_lines(graph, key, dims_of=None):
     """The guards as sentences; ``dims_of`` (a shape class's dims per input) for symbolic sizes."""
-    _, leaves, grad = key
-    lines = [f"grad mode is {'on' if grad else 'off'}"]
+    _, leaves, (grad_on, autocast) = key   # the key's thread state: (grad mode, autocast dtype or None)
+    lines = [f"grad mode is {'on' if grad_on else 'off'}"]
+    if autocast is not None:
+        lines.append(f"inside an autocast region computing in {autocast.replace('hyflow.', '')}")
     tensors = [k for k in leaves if k[0] == "T"]
     for v, k in zip(graph.inputs, [k for i, k in enumerate(tensors) if k[-1] not in [t[-1] for t in tensors[:i]]]):
         _, dtype, device, shape, strides, rg, _ = k

@@ -21,6 +21,8 @@ __all__ = ["load_workflow", "SpecError"]
 POLICIES = ("block", "latest", "drop_oldest")
 MAX_COUNT = 2**62  # hyflow.workflow.graph.MAX_COUNT: the largest count the engine takes
 MAX_THREADS = 1024  # the C++ engine's kMaxThreads (csrc/workflow/graph_spec.h)
+COMPILE_OPTIONS = ("dynamic", "mode")  # hyflow.workflow.graph._COMPILE_OPTIONS: a task's compile dict keys
+COMPILE_MODES = ("default", "max-autotune")  # hyflow.compiler.api._MODES
 MAX_BYTES = 16 * 1024 * 1024  # a workflow file is a few KB: refuse to parse a huge one
 
 
@@ -211,7 +213,7 @@ class _Checker:
                 self.fail(("tasks", name), f"{name!r} is also a channel name; inputs could not tell them apart",
                           tasks)
         out = {}
-        keys = ("fn", "inputs", "outputs", "every", "offset", "when", "retries", "ranks", "timeout")
+        keys = ("fn", "inputs", "outputs", "every", "offset", "when", "retries", "ranks", "timeout", "compile")
         for name, settings in tasks.items():
             path = ("tasks", name)
             settings = self.mapping(settings, path, keys, tasks, required=("fn",))
@@ -229,6 +231,8 @@ class _Checker:
                 spec["ranks"] = self.ranks(settings, path)
             if "timeout" in settings:
                 spec["timeout"] = self.seconds(settings, "timeout", path)
+            if "compile" in settings:
+                spec["compile"] = self.compile_options(settings, path)
             out[name] = spec
         return out
 
@@ -306,6 +310,23 @@ class _Checker:
                 hint = _did_you_mean(name, known) if isinstance(name, str) else f" {_show(name)}"
                 self.fail(path + (key,), f"item {i}: unknown {kind}{hint}", parent)
         return list(value)
+
+    def compile_options(self, parent, path):
+        """``compile:`` is what ``@wf.task(compile=...)`` takes: true, false, or a mapping of hy.compile
+        options. Checked here (not only by wf.task) so a mistake names its key and line."""
+        value = parent["compile"]
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, dict):
+            self.fail(path + ("compile",), f"expected true, false or a mapping of hy.compile options "
+                                           f"(dynamic, mode), got {_show(value)}", parent)
+        where = path + ("compile",)
+        self.mapping(value, where, COMPILE_OPTIONS, parent)
+        if "dynamic" in value and not isinstance(value["dynamic"], bool) and value["dynamic"] is not None:
+            self.fail(where + ("dynamic",), f"expected true, false or null, got {_show(value['dynamic'])}", value)
+        if "mode" in value:
+            self.choice(value, "mode", where, COMPILE_MODES)
+        return dict(value)
 
     def ranks(self, parent, path):
         value = parent["ranks"]

@@ -243,6 +243,20 @@ def test_compiled_module_retraces_on_train_eval_and_replaced_parameter():
     assert compiled(x).abs().sum().item() == 0.0
 
 
+def test_explain_grad_mode_line_reports_the_captured_calls_mode():
+    # The key's thread state is a (grad mode, autocast dtype) pair: a non-empty tuple, so the line read
+    # "on" under no_grad too before it looked at the pair's first item.
+    x = t(4)
+    with hy.no_grad():
+        off = hy.compiler.explain(lambda a: a * 2 + 1, x).guards
+    on = hy.compiler.explain(lambda a: a * 2 + 1, x).guards
+    assert off[0] == "grad mode is off" and on[0] == "grad mode is on"
+    assert not any("autocast" in g for g in on)
+    with hy.autocast("cpu", dtype=hy.bfloat16):
+        inside = hy.compiler.explain(lambda a: a * 2 + 1, x).guards
+    assert "inside an autocast region computing in bfloat16" in inside
+
+
 def test_explain_reports_graph_guards_groups_and_timings():
     f = hy.compile(lambda x, y: ((x * y).exp() + 1).sum(), dynamic=False)
     x, y = t(4), t(4, seed=1)

@@ -157,6 +157,55 @@ def test_simplify_leaves_written_values_alone():
     assert x2.tolist() == x.tolist()
 
 
+def test_simplify_folds_view_chains_that_compose_to_the_identity():
+    # A compiled backward hands a weight gradient back as permute(transpose(mm(...))): two replay steps
+    # that give back the product's own layout.
+    a, b = t(3, 4), t(4, 5, seed=1)
+    for chain in (lambda p: p.t().permute(1, 0), lambda p: p.transpose(0, 1).transpose(-1, -2),
+                  lambda p: p.permute(1, 0).permute(1, 0)):
+        g = eliminate_dead_code(simplify_algebra(graph_of(lambda a, b: chain(hy.mm(a, b)).exp(), a, b)))
+        assert ops_of(g) == ["mm", "exp"]
+        np.testing.assert_allclose(replay(g, a, b).numpy(), chain(hy.mm(a, b)).exp().numpy(), rtol=1e-6)
+    # Returned: the product itself comes back (a new tensor all the same), in the chain's layout.
+    g = eliminate_dead_code(simplify_algebra(graph_of(lambda a, b: hy.mm(a, b).t().permute(1, 0), a, b)))
+    assert ops_of(g) == ["mm"]
+    got = replay(g, a, b)
+    assert got.shape == (3, 5) and got.stride() == (5, 1)
+    x = t(2, 3, 4)
+    kept = [
+        (lambda x: x.permute(2, 0, 1).permute(2, 0, 1).exp(), ["permute", "permute", "exp"]),  # not the identity
+        (lambda x: x.permute(1, 2, 0).permute(2, 0, 1).exp(), ["exp"]),                      # inverse: folded
+        (lambda x: x.transpose(0, 1).transpose(1, 2).exp(), ["transpose", "transpose", "exp"]),
+        (lambda x: x.t() if x.dim() == 2 else x.transpose(0, 2).transpose(2, 0), ["transpose", "transpose"]),
+    ]
+    for fn, left in kept:   # the last: an input's chain returned stays a view, not the argument itself
+        g = eliminate_dead_code(simplify_algebra(graph_of(fn, x)))
+        assert ops_of(g) == left
+        np.testing.assert_allclose(replay(g, x).numpy(), fn(x).numpy())
+
+
+def test_simplify_keeps_view_chains_that_autograd_or_writes_see():
+    def detached_chain(w):
+        with hy.no_grad():
+            v = w.t().t()     # does not require grad; w does
+        return v * 2          # runs with grad mode on: reading w instead would record a gradient
+    w = t(3, 4).requires_grad_()
+    g = eliminate_dead_code(simplify_algebra(graph_of(detached_chain, w)))
+    assert ops_of(g) == ["transpose", "transpose", "mul"]
+    assert not replay(g, w).requires_grad
+    x = t(3, 4)
+
+    def written(x):
+        y = x.t().t()
+        y.add_(1)
+        return y * 2
+    g = eliminate_dead_code(simplify_algebra(graph_of(written, x.clone())))
+    assert ops_of(g).count("transpose") == 2     # y is written: the chain stays
+    x1, x2 = x.clone(), x.clone()
+    np.testing.assert_allclose(replay(g, x1).numpy(), written(x2).numpy())
+    np.testing.assert_allclose(x1.numpy(), x2.numpy())
+
+
 # ---- fusion partitioner
 
 def test_fusion_groups_elementwise_chain_and_reduction():

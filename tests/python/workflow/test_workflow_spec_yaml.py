@@ -58,8 +58,8 @@ channels:
   late: {delay: 1}
 tasks:
   simulate: {fn: "wfmod_NAME:simulate", every: 1, outputs: [states, late]}
-  train:    {fn: "wfmod_NAME:train", inputs: [states], every: 10, offset: 5, retries: 2}
-  infer:    {fn: "wfmod_NAME:infer", inputs: [simulate], when: "wfmod_NAME:Tools.check", ranks: last}
+  train:    {fn: "wfmod_NAME:train", inputs: [states], every: 10, offset: 5, retries: 2, compile: true}
+  infer:    {fn: "wfmod_NAME:infer", inputs: [simulate], when: "wfmod_NAME:Tools.check", ranks: last, compile: {mode: max-autotune}}
 run: {steps: 2000, checkpoint_every: 100, checkpoint_dir: ckpt, resume: false}
 """
 
@@ -96,8 +96,10 @@ def test_builds_the_graph_through_the_workflow_api(project, tmp_path):
         ("channel", "states", {"capacity": 8, "policy": "block"}),
         ("channel", "late", {"delay": 1}),
         ("task", mod.simulate, {"name": "simulate", "every": 1, "outputs": ["states", "late"]}),
-        ("task", mod.train, {"name": "train", "inputs": ["states"], "every": 10, "offset": 5, "retries": 2}),
-        ("task", mod.infer, {"name": "infer", "inputs": ["simulate"], "when": mod.Tools.check, "ranks": "last"}),
+        ("task", mod.train, {"name": "train", "inputs": ["states"], "every": 10, "offset": 5, "retries": 2,
+                             "compile": True}),
+        ("task", mod.infer, {"name": "infer", "inputs": ["simulate"], "when": mod.Tools.check, "ranks": "last",
+                             "compile": {"mode": "max-autotune"}}),
     ]
     assert run_kwargs == {"steps": 2000, "checkpoint_every": 100, "checkpoint_dir": str(tmp_path / "ckpt"),
                           "resume": False}
@@ -141,6 +143,10 @@ BAD = [
     (("seed: 7", "seed: -1"), r"seed \(line 2\): expected an int >= 0"),
     (("resume: false", "resume: maybe"), r"run\.resume.*expected true or false, got 'maybe'"),
     (("ranks: last", "ranks: [0, x]"), r"tasks\.infer\.ranks.*expected a rank selector"),
+    (("compile: true", "compile: yes please"), r"tasks\.train\.compile \(line 9\): expected true, false or a mapping of hy\.compile options"),
+    (("compile: true", "compile: {fullgraph: true}"), r"tasks\.train\.compile\.fullgraph.*unknown key 'fullgraph'; allowed: dynamic, mode"),
+    (("mode: max-autotune", "mode: fast"), r"tasks\.infer\.compile\.mode.*expected one of default, max-autotune, got 'fast'"),
+    (("mode: max-autotune", "dynamic: 3"), r"tasks\.infer\.compile\.dynamic.*expected true, false or null, got 3"),
     (("name: shallow-water-surrogate\n", ""), r"wf\.yaml: the document: missing required key 'name'"),
     (("  late: {delay: 1}", "  simulate: {}"), r"tasks\.simulate.*'simulate' is also a channel name"),
     (("  late: {delay: 1}", "  states: {}"), r"line 6: key 'states' appears twice"),
@@ -157,6 +163,14 @@ def test_mistakes_raise_spec_error_naming_file_key_and_line(project, edit, messa
     path = write(EXAMPLE.replace(old, new, 1))
     with pytest.raises(SpecError, match=message):
         load(path)
+
+
+def test_compile_key_lists_the_options_hy_compile_and_wf_task_take():
+    # spec_yaml keeps its own copies (it imports neither the engine nor the compiler); they must agree.
+    from hyflow.compiler import api
+    from hyflow.workflow import graph
+    assert spec_yaml.COMPILE_OPTIONS == graph._COMPILE_OPTIONS
+    assert spec_yaml.COMPILE_MODES == api._MODES
 
 
 def test_top_level_shapes(project):

@@ -41,10 +41,12 @@ class GraphKernels:
     """The compiled groups of one graph: ``plans`` (every GroupPlan), ``kernels`` ({id(GroupPlan):
     (GroupPlan, FusedKernel)}), ``order`` (the execution order: ("node", Node) / ("group", GroupPlan)),
     ``source``, ``cache`` ("hit"/"miss"/"rebuilt"/None), ``seconds`` (plan + compile + load), ``error``
-    (why nothing was compiled, or None), ``not_lowered`` ({id(node): reason})."""
+    (why nothing was compiled, or None), ``not_lowered`` ({id(node): reason}) and ``not_lowered_kind``
+    ({id(node): its lowering kind, "elementwise" / "reduction" / "stencil"}: what explain lists it as)."""
 
     def __init__(self):
         self.plans, self.kernels, self.not_lowered, self.order = [], {}, {}, None
+        self.not_lowered_kind = {}
         self.source, self.cache, self.seconds, self.error, self.module = None, None, 0.0, None, None
 
     def report(self):
@@ -106,6 +108,7 @@ def build_graph_kernels(graph, mode=None):
     t0 = time.perf_counter()
     gk = GraphKernels()
     gk.plans, gk.not_lowered, gk.order = plan_graph(graph, mode)
+    gk.not_lowered_kind = {id(n): n.lowering for n in graph.nodes if id(n) in gk.not_lowered}
     compiled = [p for p in gk.plans if p.spec is not None]
     if compiled:
         gk.source = _PRELUDE + "\n\n".join(p.spec.source for p in compiled) + "\n"
