@@ -3,6 +3,7 @@
 
 #include "bindings/op_call_fallback.h"
 #include "bindings/pyconvert.h"
+#include "bindings/tensor_number_slots_internal.h"
 #include "compiler/capture_session.h"
 #include "core/error.h"
 #include "dispatch/capture_hook.h"
@@ -35,40 +36,11 @@ extern "C" int tensor_traverse(PyObject* self, visitproc visit, void* arg) {
 
 Tensor self_of(const std::shared_ptr<TensorImpl>& p) { return Tensor(p); }
 
-bool is_numpy_array(py::handle h) {
-  static py::object ndarray = py::module_::import("numpy").attr("ndarray");
-  return PyObject_IsInstance(h.ptr(), ndarray.ptr()) == 1;
-}
-
-// The right-hand operand of an operator: a Tensor, a Python number wrapped as a weak 0-d tensor, or a
-// NumPy array (NumPy defers `ndarray + tensor` to us through __array_priority__; the array is shared
-// when possible, as hy.as_tensor does). Anything else returns false so Python can try the reflected
-// operator (NotImplemented).
-bool operand(py::handle h, Tensor& out) {
-  if (py::isinstance<TensorImpl>(h)) {
-    out = Tensor(h.cast<std::shared_ptr<TensorImpl>>());
-    return true;
-  }
-  if (is_python_number(h)) {
-    out = wrap_python_number(h);
-    return true;
-  }
-  if (is_python_complex(h)) {
-    out = wrap_python_complex(h);
-    return true;
-  }
-  if (is_numpy_array(h)) {
-    out = py::module_::import("hyflow").attr("as_tensor")(h).cast<Tensor>();
-    return true;
-  }
-  return false;
-}
-
 template <typename F>
 auto binop(F f) {
   return [f](const Tensor& self, py::handle other) -> py::object {
     Tensor o;
-    if (!operand(other, o)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    if (!tensor_operand(other, o)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
     return py::cast(f(self, o));
   };
 }
@@ -76,7 +48,7 @@ template <typename F>
 auto rbinop(F f) {
   return [f](const Tensor& self, py::handle other) -> py::object {
     Tensor o;
-    if (!operand(other, o)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    if (!tensor_operand(other, o)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
     return py::cast(f(o, self));
   };
 }
@@ -135,6 +107,7 @@ TensorClass bind_tensor_class(py::module_& m) {
   return TensorClass(m, "Tensor", py::dynamic_attr(), py::buffer_protocol(),
                      py::custom_type_setup([](PyHeapTypeObject* heap_type) {
                        heap_type->ht_type.tp_traverse = tensor_traverse;  // dynamic_attr made it a GC type
+                       install_tensor_number_slots(heap_type);  // +, -, *, / (not bound with .def below)
                      }),
                      "An n-dimensional array on a device (hyflow.Tensor).");
 }
@@ -206,21 +179,14 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       })
       .def("__hash__", [](py::handle self) { return reinterpret_cast<intptr_t>(self.ptr()) >> 4; });
 
-  auto add = [](const Tensor& a, const Tensor& b) { return ops::add(a, b); };
-  auto sub = [](const Tensor& a, const Tensor& b) { return ops::sub(a, b); };
-  auto mul = [](const Tensor& a, const Tensor& b) { return ops::mul(a, b); };
-  auto div = [](const Tensor& a, const Tensor& b) { return ops::div(a, b); };
   auto fdiv = [](const Tensor& a, const Tensor& b) { return ops::floor_divide(a, b); };
   auto mod = [](const Tensor& a, const Tensor& b) { return ops::remainder(a, b); };
   auto pw = [](const Tensor& a, const Tensor& b) { return ops::pow(a, b); };
   auto band = [](const Tensor& a, const Tensor& b) { return ops::bitwise_and(a, b); };
   auto bor = [](const Tensor& a, const Tensor& b) { return ops::bitwise_or(a, b); };
   auto bxor = [](const Tensor& a, const Tensor& b) { return ops::bitwise_xor(a, b); };
-  cls.def("__add__", binop(add)).def("__radd__", rbinop(add))
-      .def("__sub__", binop(sub)).def("__rsub__", rbinop(sub))
-      .def("__mul__", binop(mul)).def("__rmul__", rbinop(mul))
-      .def("__truediv__", binop(div)).def("__rtruediv__", rbinop(div))
-      .def("__floordiv__", binop(fdiv)).def("__rfloordiv__", rbinop(fdiv))
+  // +, -, *, / are number slots (tensor_number_slots.cpp): a .def here would replace them.
+  cls.def("__floordiv__", binop(fdiv)).def("__rfloordiv__", rbinop(fdiv))
       .def("__mod__", binop(mod)).def("__rmod__", rbinop(mod))
       .def("__pow__", binop(pw)).def("__rpow__", rbinop(pw))
       .def("__and__", binop(band)).def("__rand__", rbinop(band))

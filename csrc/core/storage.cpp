@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -68,10 +69,31 @@ int64_t size_class(int64_t n) {
   return (n + step - 1) / step * step;
 }
 
+// Tensors of a few elements (the 0-d tensor a Python number becomes, a 1-element result, a small bias)
+// are where per-op overhead shows: their bytes live inside the StorageImpl's own allocation, which
+// make_shared also shares with the reference counts, so such a storage costs one malloc instead of three
+// (an aligned block, the owner's control block, the StorageImpl). malloc only promises 16-byte
+// alignment, so the buffer has room to start the data at the next 64-byte boundary (asking make_shared
+// for a 64-aligned type would go through aligned operator new, the slow memalign path again).
+constexpr int64_t kInlineBytes = 64;
+
+class InlineStorage : public StorageImpl {
+ public:
+  explicit InlineStorage(int64_t nbytes) : StorageImpl(aligned_start(buffer_), nbytes, kCPU, nullptr) {}
+
+ private:
+  static void* aligned_start(unsigned char* p) {
+    auto a = reinterpret_cast<uintptr_t>(p);
+    return reinterpret_cast<void*>((a + kAllocAlignment - 1) & ~uintptr_t(kAllocAlignment - 1));
+  }
+  unsigned char buffer_[kInlineBytes + kAllocAlignment - 1];
+};
+
 }  // namespace
 
 std::shared_ptr<StorageImpl> StorageImpl::allocate_cpu(int64_t nbytes) {
   HY_CHECK(nbytes >= 0, ValueError, "cannot allocate a negative number of bytes (", nbytes, ")");
+  if (nbytes <= kInlineBytes) return std::make_shared<InlineStorage>(nbytes);
   int64_t align = nbytes >= kHugeThreshold ? kHugePage : kAllocAlignment;
   // aligned_alloc wants a size that is a multiple of the alignment; never ask for 0 bytes.
   if (nbytes > INT64_MAX - align) throw std::bad_alloc();

@@ -5,6 +5,7 @@
 #include "hyflow/ops/binary.h"
 #include "hyflow/ops/scalar_ops_generated.h"
 #include "kernels/cpu/binary_impl.h"
+#include "kernels/cpu/binary_small.h"
 #include "kernels/cpu/complex_internal.h"
 
 // The math of every kernel here is the op's `scalar:` expression in csrc/ops/table/binary.yaml, generated
@@ -12,6 +13,7 @@
 // these functions keep the argument checks and the dtype rule.
 namespace hy::kernels::cpu {
 using hy::cpu::binary_kernel;
+using hy::cpu::small_binary;
 using hy::cpu::BinaryDTypes;
 using std::optional;
 namespace so = hy::scalar_ops;
@@ -67,6 +69,8 @@ inline bool any_complex(const Tensor& a, const Tensor& b) {
 Tensor add(const Tensor& self, const Tensor& other, const Scalar& alpha, const optional<Tensor>& out) {
   if (any_complex(self, other)) return hy::cpu::complex_add(self, other, alpha, out);
   check_alpha(self, other, alpha, "add");
+  Tensor small = small_binary("add", self, other, out, kPromote, so::add(alpha.to_double()));
+  if (small.defined()) return small;
   return binary_kernel("add", self, other, out, kPromote, so::add(alpha.to_double()));
 }
 
@@ -74,11 +78,15 @@ Tensor sub(const Tensor& self, const Tensor& other, const Scalar& alpha, const o
   if (any_complex(self, other)) return hy::cpu::complex_add(self, other, Scalar(-alpha.to_double()), out);
   check_alpha(self, other, alpha, "sub");
   check_not_bool(self, other, "sub");
+  Tensor small = small_binary("sub", self, other, out, kPromote, so::sub(alpha.to_double()));
+  if (small.defined()) return small;
   return binary_kernel("sub", self, other, out, kPromote, so::sub(alpha.to_double()));
 }
 
 Tensor mul(const Tensor& self, const Tensor& other, const optional<Tensor>& out) {
   if (any_complex(self, other)) return hy::cpu::complex_mul(self, other, out);
+  Tensor small = small_binary("mul", self, other, out, kPromote, so::mul{});
+  if (small.defined()) return small;
   return binary_kernel("mul", self, other, out, kPromote, so::mul{});
 }
 
@@ -88,7 +96,10 @@ Tensor div(const Tensor& self, const Tensor& other, const optional<std::string>&
     HY_CHECK(!rounding_mode, TypeError, "div: rounding_mode='", *rounding_mode, "' is not defined for complex tensors");
     return hy::cpu::complex_div(self, other, out);
   }
-  if (!rounding_mode) return binary_kernel("div", self, other, out, kFloat, so::div_none{});
+  if (!rounding_mode) {
+    Tensor small = small_binary("div", self, other, out, kFloat, so::div_none{});
+    return small.defined() ? small : binary_kernel("div", self, other, out, kFloat, so::div_none{});
+  }
   if (*rounding_mode == "floor") return ops::floor_divide(self, other, out);
   HY_CHECK(*rounding_mode == "trunc", ValueError, "div: rounding_mode must be None, 'trunc' or 'floor', got '",
            *rounding_mode, "'");
