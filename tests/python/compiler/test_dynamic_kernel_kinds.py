@@ -1,7 +1,9 @@
 """The kernel kinds of full/leading-dim reductions, softmax row ops and GEMM epilogues under symbolic sizes
 (hy.compile(dynamic=True)) and mode="max-autotune": one compile serves every size and results match eager.
-GEMM epilogues and softmax take symbolic sizes; full and leading-dim reductions are generated for fixed
-sizes only, so with a symbolic input they run eagerly (with the reason) while their producers still fuse."""
+GEMM epilogues, softmax and full reductions take symbolic sizes (a full reduction's block count is a
+run-time value, its blocks and combine order still depend on the element count only); leading-dim
+reductions are generated for fixed sizes only, so with a symbolic input they run eagerly (with the reason)
+while their producers still fuse."""
 import numpy as np
 import pytest
 
@@ -62,8 +64,9 @@ def test_softmax_op_fuses_with_symbolic_rows_and_row_length():
     assert all(p.spec.sizes.dynamic for p in gk.plans if p.spec is not None)
 
 
-@pytest.mark.parametrize("reduce", ["full", "leading"])
-def test_symbolic_whole_reductions_run_eagerly_and_producers_still_fuse(reduce):
+def test_symbolic_leading_dim_reductions_run_eagerly_and_producers_still_fuse():
+    reduce = "leading"
+
     def fn(a, b):
         d = (a - b) * (a + b)
         return d.mean() if reduce == "full" else d.sum(0)
@@ -83,7 +86,7 @@ def test_symbolic_whole_reductions_run_eagerly_and_producers_still_fuse(reduce):
 
 def test_fixed_sizes_in_a_dynamic_function_keep_full_reductions_generated():
     # dynamic=None: the static first entry has a full-reduction kernel; after the size changes, the
-    # symbolic entry runs the reduction eagerly. Both agree with eager.
+    # symbolic entry has one too (with run-time sizes). Both agree with eager.
     def fn(a, b):
         return ((a - b) ** 2).mean()
     f = hy.compile(fn)
@@ -95,7 +98,58 @@ def test_fixed_sizes_in_a_dynamic_function_keep_full_reductions_generated():
         a, b = t(n, 8, seed=n), t(n, 8, seed=n + 1)
         close(f(a, b), fn(a, b))
     assert f.compiles == 2
-    assert _compiled_kinds(f.entries()[-1].kernels) == ["elementwise"]
+    assert _compiled_kinds(f.entries()[-1].kernels) == ["full-reduction"]
+    assert f.entries()[-1].kernels.plans[0].spec.sizes.dynamic
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin"])
+def test_symbolic_full_reduction_is_one_kernel_and_matches_eager(op):
+    # One compile serves every size (a block count and a tail that change per call, sizes below, at and
+    # above one block of 4096), with the full-shape intermediate stored on the way.
+    def fn(a, b):
+        d = (a - b) * (a + b)
+        return getattr(d, op)(), d
+    f = hy.compile(fn, dynamic=True)
+    for n in (9, 30, 5, 4096 // 12, 4096 // 12 + 1, 3001):
+        a, b = t(n, 12, seed=n), t(n, 12, seed=n + 1)
+        for got, want in zip(f(a, b), fn(a, b)):
+            close(got, want, rtol=1e-5, atol=1e-5)
+    assert f.compiles == 1
+    gk = _kernels(f)
+    assert _compiled_kinds(gk) == ["full-reduction"]
+    assert all(p.spec.sizes.dynamic for p in gk.plans if p.spec is not None)
+
+
+def test_symbolic_full_reduction_equals_the_fixed_size_kernel_bit_for_bit_at_any_thread_count():
+    # The block size is a constant, so a symbolic kernel cuts N into the same blocks and combines their
+    # partials in the same tree as a kernel generated for that N: identical bits, at any thread count.
+    def fn(a):
+        return (a * 1.5 + 0.25).sum()
+    a = t(700, 130, seed=3)
+    fixed = hy.compile(fn, dynamic=False)
+    want = fixed(a).item()
+    assert not _kernels(fixed).plans[0].spec.sizes.dynamic
+    before = hy.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            hy.set_num_threads(threads)
+            f = hy.compile(fn, dynamic=True)
+            assert f(a).item() == want
+            assert _kernels(f).plans[0].spec.sizes.dynamic
+    finally:
+        hy.set_num_threads(before)
+
+
+def test_symbolic_full_reduction_of_transposed_and_broadcast_operands():
+    # A transposed operand (symbolic strides) and a row broadcast against a symbolic batch.
+    def fn(x, r):
+        return ((x.t() - r) ** 2).mean()
+    f = hy.compile(fn, dynamic=True)
+    for n in (6, 50, 333):
+        x, r = t(16, n, seed=n), t(16, seed=n + 1)
+        close(f(x, r), fn(x, r))
+    assert f.compiles == 1
+    assert _compiled_kinds(_kernels(f)) == ["full-reduction"]
 
 
 def test_training_with_symbolic_batch_uses_epilogues_in_the_backward():

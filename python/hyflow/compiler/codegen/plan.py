@@ -194,9 +194,10 @@ def _plan_graph(graph, mode):
                 plan.reason = "shifted reads feeding a full reduction (not generated yet)"
             elif len(members) == 1 and mode != "all":
                 plan.reason = "a single reduction (its eager kernel is already vectorized and parallel)"
-            elif any(has_symbolic(v.meta) for n in members for v in n.input_values() + n.output_values()):
+            elif reds[0].leading and any(has_symbolic(v.meta) for n in members
+                                         for v in n.input_values() + n.output_values()):
                 # lower_reduction refuses a symbolic reduction input; this also catches a symbolic stride
-                plan.reason = "symbolic sizes: full and leading-dim reductions are generated for fixed sizes only"
+                plan.reason = "symbolic sizes: leading-dim reductions are generated for fixed sizes only"
             elif _broadcast([v.meta.shape for v in produced.values() if v.id != reds[0].node.output_values()[0].id]
                             + [shape]) != shape:
                 plan.reason = "a member's shape is larger than the reduction's input"

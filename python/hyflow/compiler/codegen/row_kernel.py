@@ -104,12 +104,11 @@ def lower_reduction(node):
     if dims != list(range(nd - k, nd)) and not leading:
         raise NotLowerable(f"{node.op} over dims {dims} of a {nd}-d tensor: generated kernels reduce trailing "
                            "dims, leading dims or every dim")
-    if (leading or k == nd) and has_symbolic(x.meta, out.meta):
-        # full_reduction_kernel.py / column_reduction_kernel.py bake their sizes in (block and column
-        # counts, the mean's divisor): with symbolic sizes the op runs eagerly, its producers still fuse.
-        what = "leading dims" if leading else "every dim"
-        raise NotLowerable(f"{node.op} over {what} with symbolic sizes: these kernels are generated for fixed "
-                           "sizes only (it runs eagerly)")
+    if leading and has_symbolic(x.meta, out.meta):
+        # column_reduction_kernel.py bakes its sizes in (column counts, the mean's divisor): with symbolic
+        # sizes the op runs eagerly, its producers still fuse. (Full reductions take symbolic sizes.)
+        raise NotLowerable(f"{node.op} over leading dims with symbolic sizes: these kernels are generated for "
+                           "fixed sizes only (it runs eagerly)")
     if leading:  # a column reduction: rows in order per block of columns
         if _numel(shape) < 1:
             raise NotLowerable(f"{node.op} of an empty tensor")

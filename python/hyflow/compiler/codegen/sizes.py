@@ -15,12 +15,12 @@ work items and the grain), and the replay fills ``meta`` from the call's symbol 
 """
 from ..symbolic import Dim, evaluate
 
-__all__ = ["KernelSizes", "is_static", "has_symbolic", "Grain"]
+__all__ = ["KernelSizes", "is_static", "has_symbolic", "Grain", "Blocks"]
 
 
 def is_static(x):
     """Whether a size is a number known at compile time."""
-    return not isinstance(x, Dim)
+    return not isinstance(x, (Dim, Blocks))
 
 
 def has_symbolic(*metas):
@@ -45,6 +45,26 @@ class Grain:
 
     def __hash__(self):
         return hash(("grain", self.elements, self.length))
+
+
+class Blocks:
+    """The number of fixed-size blocks covering a symbolic element count: ``ceil(elements / block)`` (a full
+    reduction's work items and partials, full_reduction_kernel.py). The block size stays a constant, so the
+    blocks and the order their partials combine in depend on the element count only."""
+
+    __slots__ = ("elements", "block")
+
+    def __init__(self, elements, block):
+        self.elements, self.block = elements, block
+
+    def value(self, env):
+        return (evaluate(self.elements, env) + self.block - 1) // self.block
+
+    def __eq__(self, other):
+        return isinstance(other, Blocks) and (self.elements, self.block) == (other.elements, other.block)
+
+    def __hash__(self):
+        return hash(("blocks", self.elements, self.block))
 
 
 class KernelSizes:
