@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/pyconvert.h"
+#include "core/cpu_block_cache.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/thread_exit_internal.h"
@@ -114,6 +115,25 @@ void bind_runtime(py::module_& m) {
         "Install a generator as this thread's default (None: the process-wide one); returns the previous one.");
   m.def("get_num_threads", &get_num_threads, "Threads in hyflow's pool.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"), "Resize hyflow's thread pool (n >= 1).");
+  // The CPU block cache (core/cpu_block_cache.h), surfaced as hy.memory.
+  m.def("_cpu_cache_stats", [] {
+    CpuCacheStats s = cpu_block_cache_stats();
+    py::dict d;
+    d["enabled"] = s.enabled;
+    d["cached_bytes"] = s.cached_bytes;
+    d["cached_blocks"] = s.cached_blocks;
+    d["limit_bytes"] = s.limit_bytes;
+    d["hits"] = s.hits;
+    d["misses"] = s.misses;
+    d["released_bytes"] = s.released_bytes;
+    d["min_block_bytes"] = kCpuCacheThreshold;
+    return d;
+  });
+  m.def("_cpu_cache_release", [] {
+    py::gil_scoped_release nogil;  // freeing many large blocks unmaps them
+    cpu_block_cache_release();
+  });
+  m.def("_cpu_cache_reset_counters", &cpu_block_cache_reset_counters);
   m.def("_build_config", [] {
     py::dict d;
     d["version"] = HYFLOW_VERSION;

@@ -4,10 +4,9 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <map>
-#include <mutex>
 #include <new>
 
+#include "core/cpu_block_cache.h"
 #include "core/error.h"
 
 namespace hy {
@@ -18,47 +17,6 @@ namespace {
 // (NumPy does the same). Small blocks keep the 64-byte alignment.
 constexpr int64_t kHugePage = 2 << 20;
 constexpr int64_t kHugeThreshold = 4 << 20;
-
-// Freed blocks of kCacheThreshold bytes and more are kept for reuse by a later allocation of the same size
-// class: training steps allocate the same activation/gradient shapes every iteration, and a fresh block
-// costs page faults plus the kernel zeroing every page (glibc serves blocks from 128 KiB up with mmap and
-// unmaps them on free, so without the cache a 256 KiB temporary faults in 64 pages every time).
-// At most kCacheLimit bytes stay cached.
-constexpr int64_t kCacheThreshold = 64 << 10;
-constexpr int64_t kCacheLimit = int64_t(256) << 20;
-
-struct BlockCache {
-  std::mutex mu;
-  std::multimap<int64_t, void*> free_blocks;  // rounded size -> block
-  int64_t cached = 0;
-
-  void* take(int64_t size) {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = free_blocks.find(size);
-    if (it == free_blocks.end()) return nullptr;
-    void* p = it->second;
-    free_blocks.erase(it);
-    cached -= size;
-    return p;
-  }
-  void give(void* p, int64_t size) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (cached + size <= kCacheLimit) {
-        free_blocks.emplace(size, p);
-        cached += size;
-        return;
-      }
-    }
-    std::free(p);
-  }
-};
-
-// Never destroyed: storages freed during interpreter shutdown may still return blocks to it.
-BlockCache& block_cache() {
-  static BlockCache* cache = new BlockCache();
-  return *cache;
-}
 
 // Below the huge-page sizes, cached blocks come in classes of 1/8 of a power of two (at most 12.5% unused),
 // so that nearby sizes share blocks instead of each size holding its own.
@@ -99,9 +57,10 @@ std::shared_ptr<StorageImpl> StorageImpl::allocate_cpu(int64_t nbytes) {
   if (nbytes > INT64_MAX - align) throw std::bad_alloc();
   int64_t rounded = (nbytes + align - 1) / align * align;
   if (rounded == 0) rounded = align;
-  const bool cacheable = rounded >= kCacheThreshold;
+  // Freed blocks from kCpuCacheThreshold bytes up go to the block cache (core/cpu_block_cache.h).
+  const bool cacheable = rounded >= kCpuCacheThreshold && cpu_block_cache_enabled();
   if (cacheable && align != kHugePage) rounded = size_class(rounded);
-  void* p = cacheable ? block_cache().take(rounded) : nullptr;
+  void* p = cacheable ? cpu_block_cache_take(rounded) : nullptr;
   if (!p) {
     p = std::aligned_alloc(static_cast<size_t>(align), static_cast<size_t>(rounded));
     if (!p) throw std::bad_alloc();
@@ -110,7 +69,7 @@ std::shared_ptr<StorageImpl> StorageImpl::allocate_cpu(int64_t nbytes) {
 #endif
   }
   std::shared_ptr<void> owner = cacheable
-      ? std::shared_ptr<void>(p, [rounded](void* q) { block_cache().give(q, rounded); })
+      ? std::shared_ptr<void>(p, [rounded](void* q) { cpu_block_cache_give(q, rounded); })
       : std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   return std::make_shared<StorageImpl>(p, nbytes, kCPU, std::move(owner));
 }

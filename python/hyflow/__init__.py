@@ -56,7 +56,7 @@ from .compiler import compile  # noqa: E402,F401,A004 (hy.compile, like torch.co
 from . import backends  # noqa: E402,F401
 from . import amp  # noqa: E402,F401
 from ._device import device  # noqa: E402,F401 (also makes Tensor.device a hy.device)
-from . import cuda, accelerator  # noqa: E402,F401
+from . import cuda, accelerator, memory  # noqa: E402,F401
 from .amp import autocast, is_autocast_enabled, get_autocast_dtype  # noqa: E402,F401
 from .autograd import (no_grad, enable_grad, inference_mode, set_grad_enabled, is_grad_enabled,  # noqa: E402,F401
                        is_inference_mode_enabled)
@@ -81,7 +81,7 @@ __all__ = (["Tensor", "Generator", "dtype", "bool", "int32", "int64", "float16",
            + ["max", "min", "build_info", "set_printoptions", "cmake_prefix_path", "get_include", "save", "load",
               "compile", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled",
               "is_inference_mode_enabled", "ops", "data", "utils", "autograd", "nn", "optim", "compiler", "backends",
-              "amp", "device", "cuda", "accelerator", "autocast", "is_autocast_enabled", "get_autocast_dtype",
+              "amp", "device", "cuda", "accelerator", "memory", "autocast", "is_autocast_enabled", "get_autocast_dtype",
               "workflow", "distributed", "serialization", "fft"])
 __all__ = list(dict.fromkeys(__all__))  # a name exported by two parts once
 del _cr, _fn, _tc, _sh, _so, _cm, _es, _cx

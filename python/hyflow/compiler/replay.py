@@ -147,7 +147,8 @@ class Program:
         from .codegen import autotune, build
         sizes = extra[0]
         meta = None if sizes is None else sizes.meta(syms)
-        work = evaluate(plan.spec.numel, syms) if syms is not None else plan.spec.numel
+        work = plan.spec.numel.value(syms) if syms is not None and hasattr(plan.spec.numel, "value") \
+            else plan.spec.numel   # a Dim, or a full reduction's Blocks (sizes.py)
         grain = plan.spec.grain or build.GRAIN
         default = grain.value(syms) if hasattr(grain, "value") else grain
         module = self.kernels.module

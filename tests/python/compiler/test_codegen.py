@@ -323,6 +323,61 @@ def test_threads_give_identical_results():
     np.testing.assert_array_equal(results[0], _np(f(x, y)))
 
 
+# ---- streaming stores for outputs larger than the last-level cache ------------------------------------
+@pytest.fixture
+def _small_stream_threshold(monkeypatch):
+    # Streaming stores start at the L3's size; a small threshold exercises them on small tensors.
+    from hyflow.compiler.codegen import kernel_source
+    monkeypatch.setattr(kernel_source, "STREAM_BYTES", 4096)
+    return kernel_source
+
+
+def _two_outputs(x, y):
+    a = x * y + 1.0
+    return a, (a - y).abs().clamp(0.0, 4.0) * 0.25 + x
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_streamed_outputs_match_eager_at_every_offset_and_length(_small_stream_threshold, dtype):
+    # Outputs of a kernel moving more than STREAM_BYTES are written in blocks through streaming stores:
+    # unaligned heads and tails of each thread's range, views starting mid-line, and lengths that are not
+    # a multiple of the block must still give eager's values in every element.
+    rng = np.random.default_rng(5)
+    before = hy.get_num_threads()
+    try:
+        for threads in (1, 2):
+            hy.set_num_threads(threads)
+            for n, offset in ((5000, 0), (4099, 3), (70001, 1)):
+                x = hy.tensor((rng.standard_normal(n + offset) * 10).astype(dtype))[offset:]
+                y = hy.tensor((rng.standard_normal(n) * 10).astype(dtype))
+                cf = hy.compile(_two_outputs)
+                got = cf(x, y)
+                assert "hy::gen::stream_copy" in _kernels(cf).source
+                for g, want in zip(got, _two_outputs(x, y)):
+                    np.testing.assert_array_equal(_np(g), _np(want))
+    finally:
+        hy.set_num_threads(before)
+
+
+def test_small_kernel_keeps_plain_stores():
+    # Below the last-level cache's size the output stays in cache for its next reader: no streaming.
+    cf = hy.compile(_two_outputs)
+    x, y = hy.randn(1000), hy.randn(1000)
+    cf(x, y)
+    assert "stream_copy" not in _kernels(cf).source
+
+
+def test_streaming_chosen_per_call_under_symbolic_sizes(_small_stream_threshold):
+    # With a symbolic size, the kernel carries both loops and picks one from this call's size.
+    cf = hy.compile(_two_outputs, dynamic=True)
+    for n in (7, 100, 3000, 20000):
+        x, y = hy.randn(n), hy.randn(n)
+        for g, want in zip(cf(x, y), _two_outputs(x, y)):
+            np.testing.assert_array_equal(_np(g), _np(want))
+    src = _kernels(cf).source
+    assert "stream_copy" in src and "meta[" in src
+
+
 # ---- the launcher checks its arguments -----------------------------------------------------------------
 def _one_kernel():
     def f(x):

@@ -13,11 +13,16 @@ the same pass.
 **Determinism:** each column's rows are added in row order by one thread, whatever the thread count, so
 the result is the same bit for bit at any ``hy.set_num_threads``; the order differs from eager's, so sums
 agree within the op tolerance, not bit for bit. max/min propagate NaN.
+
+Symbolic sizes (``dynamic=True``): the row and column counts, the outer sizes and the strides are ``meta``
+slots (sizes.py); the column-block count ``ceil(C / COLUMNS)`` is a :class:`~.sizes.Blocks` slot (the
+launch's work items) and the grain a :class:`~.sizes.Grain` of the row count. The order of the additions
+is the same as with fixed sizes.
 """
 from ..ir import contiguous_strides
 from .kernel_source import KernelSpec, group_operands, _broadcast_strides, _collapse, _index, node_statement
 from .lowering import C_TYPES, NotLowerable, dtype_name
-from .sizes import KernelSizes
+from .sizes import Blocks, KernelSizes, is_static
 
 __all__ = ["emit_column_reduction_kernel", "COLUMNS"]
 
@@ -66,10 +71,11 @@ def emit_column_reduction_kernel(name, members, lowerings, red, outputs, shape):
     rows = 1
     for n in shape[:k]:
         rows *= n
-    blocks = (columns + COLUMNS - 1) // COLUMNS
+    blocks = (columns + COLUMNS - 1) // COLUMNS if is_static(columns) else Blocks(columns, COLUMNS)
     acc_t = red.result
-    # Fixed sizes only (lower_reduction keeps symbolic ones eager): every size prints as a literal.
+    # Fixed sizes print as literals, symbolic ones as meta slots (sizes.py).
     rs = KernelSizes()
+    cols_c, rows_c = rs.cpp(columns), rs.cpp(rows)
     operands = layout + [result]
     ctype = {v.id: C_TYPES[dtype_name(v.meta.dtype)] for v in operands}
 
@@ -101,32 +107,34 @@ def emit_column_reduction_kernel(name, members, lowerings, red, outputs, shape):
 
     lines.append("  for (int64_t blk = begin; blk < end; ++blk) {")
     lines.append(f"    const int64_t c0 = blk * {COLUMNS};")
-    lines.append(f"    const int64_t n = c0 + {COLUMNS} < {columns} ? {COLUMNS} : {columns} - c0;")
+    lines.append(f"    const int64_t n = c0 + {COLUMNS} < {cols_c} ? {COLUMNS} : {cols_c} - c0;")
     lines.append(f"    alignas(64) {acc_t} acc[{COLUMNS}];")
     if red.kind != "sum":
         lines.append(f"    int nan[{COLUMNS}];  // a NaN was seen in the column")
         lines.append("    for (int64_t j = 0; j < n; ++j) nan[j] = 0;")
     lines.append(f"    for (int64_t j = 0; j < n; ++j) acc[j] = {_init(red.kind, acc_t)};")
-    lines.append(f"    for (int64_t row = 0; row < {rows}; ++row) {{")
+    lines.append(f"    for (int64_t row = 0; row < {rows_c}; ++row) {{")
     lines.append("      int64_t rest = row;")
     for i in range(len(layout)):
-        lines.append(f"      int64_t o{i} = c0 * {inner[i]};")
+        lines.append(f"      int64_t o{i} = c0 * {rs.cpp(inner[i])};")
     for d in reversed(range(len(outer_sizes))):
-        upd = " ".join(f"o{i} += c * {outer_strides[i][d]};" for i in range(len(layout)) if outer_strides[i][d] != 0)
-        lines.append(f"      {{ const int64_t c = rest % {outer_sizes[d]}; rest /= {outer_sizes[d]}; {upd} }}")
+        upd = " ".join(f"o{i} += c * {rs.cpp(outer_strides[i][d])};" for i in range(len(layout))
+                       if not (is_static(outer_strides[i][d]) and outer_strides[i][d] == 0))
+        size = rs.cpp(outer_sizes[d])
+        lines.append(f"      {{ const int64_t c = rest % {size}; rest /= {size}; {upd} }}")
     lines.append("      (void)rest;")
     lines.append("      #pragma GCC ivdep")
     lines.append("      for (int64_t j = 0; j < n; ++j) {")
     lines += ["        " + b for b in body]
     lines.append("      }")
     lines.append("    }")
-    fin = f"acc[j] / {acc_t}({rows})" if red.mean else "acc[j]"
+    fin = f"acc[j] / {acc_t}({rows_c})" if red.mean else "acc[j]"
     if red.kind != "sum":
         fin = f"nan[j] ? std::numeric_limits<{acc_t}>::quiet_NaN() : {fin}"
     lines.append(f"    for (int64_t j = 0; j < n; ++j) p{out_i}[c0 + j] = static_cast<{ctype[result.id]}>({fin});")
     lines.append("  }")
     lines.append("}")
     operand_meta = [(v.meta.dtype, v.meta.shape, v.meta.strides) for v in operands]
-    grain = max(1, _GRAIN_ELEMENTS // max(1, rows * COLUMNS))
+    grain = rs.grain(_GRAIN_ELEMENTS, rows * COLUMNS)
     return KernelSpec(name, "\n".join(lines), inputs, full_outputs + [result], shape, blocks, operand_meta,
                       grain=grain, sizes=rs)

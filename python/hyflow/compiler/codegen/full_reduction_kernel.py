@@ -16,6 +16,11 @@ tree* (the error grows with log(blocks), like eager's pairwise redux) and writes
 for mean). **Determinism:** the blocks and the tree depend only on N, never on the thread count, so the
 result is the same bit for bit at any ``hy.set_num_threads`` (eager's is deterministic at a given thread
 count); it differs from eager's summation order, so sums agree within the op tolerance, not bit for bit.
+
+Symbolic sizes (``dynamic=True``): N, the layout's sizes and strides and the block count ``ceil(N / BLOCK)``
+are run-time values (``meta`` slots, sizes.py; the block count is a :class:`~.sizes.Blocks` slot, which the
+launcher also uses for the work items and the partials buffer). BLOCK stays a constant, so for a given N
+the blocks and the combine tree are those of a fixed-size kernel: bit-identical at any thread count.
 max/min propagate NaN (a NaN anywhere gives NaN, as eager's PropagateNaN).
 
 Layouts are those of the elementwise kernels (kernel_source.py): contiguous operands give one flat loop
@@ -23,7 +28,7 @@ per block; broadcast, transposed and sliced operands run the innermost dim as th
 """
 from .kernel_source import KernelSpec, group_operands, _broadcast_strides, _collapse, _index, node_statement
 from .lowering import C_TYPES, NotLowerable, dtype_name
-from .sizes import KernelSizes
+from .sizes import Blocks, KernelSizes, is_static
 
 __all__ = ["emit_full_reduction_kernel", "BLOCK"]
 
@@ -73,15 +78,16 @@ def emit_full_reduction_kernel(name, members, lowerings, red, outputs, shape):
     numel = 1
     for n in shape:
         numel *= n
-    blocks = (numel + BLOCK - 1) // BLOCK
     operands = inputs + full_outputs + [result]
     # The result is written once by the final function: not part of the iteration space's layout.
     layout = inputs + full_outputs
     sizes, strides = _collapse(shape, [_broadcast_strides(v.meta, shape) for v in layout])
     ndim = len(sizes)
     acc_t = red.result
-    # Fixed sizes only (lower_reduction keeps symbolic ones eager): every size prints as a literal.
+    # Fixed sizes print as literals, symbolic ones as meta slots (sizes.py).
     rs = KernelSizes()
+    blocks = (numel + BLOCK - 1) // BLOCK if is_static(numel) else Blocks(numel, BLOCK)
+    n_c, blocks_c = rs.cpp(numel), rs.cpp(blocks)
 
     lines = [f'extern "C" __attribute__((visibility("default"))) void {name}(int64_t begin, int64_t end, '
              'char** ptrs, const int64_t* meta) {', "  (void)meta;"]
@@ -116,7 +122,7 @@ def emit_full_reduction_kernel(name, members, lowerings, red, outputs, shape):
 
     lines.append("  for (int64_t blk = begin; blk < end; ++blk) {")
     lines.append(f"    const int64_t lo = blk * {BLOCK};")
-    lines.append(f"    const int64_t hi = lo + {BLOCK} < {numel} ? lo + {BLOCK} : {numel};")
+    lines.append(f"    const int64_t hi = lo + {BLOCK} < {n_c} ? lo + {BLOCK} : {n_c};")
     lines.append(f"    {acc_t} c = {_init(red.kind, acc_t)};")
     if red.kind != "sum":
         lines.append("    int nan = 0;  // a NaN was seen")
@@ -128,9 +134,11 @@ def emit_full_reduction_kernel(name, members, lowerings, red, outputs, shape):
         lines += ["      " + b for b in body]
         lines.append("    }")
     else:
-        lines.append(f"    constexpr int64_t kSizes[{ndim}] = {{{', '.join(str(s) for s in sizes)}}};")
+        const = "constexpr" if all(is_static(s) for s in sizes) else "const"
+        lines.append(f"    {const} int64_t kSizes[{ndim}] = {{{', '.join(rs.cpp(s) for s in sizes)}}};")
         for k in range(len(layout)):
-            lines.append(f"    constexpr int64_t kStrides{k}[{ndim}] = {{{', '.join(str(s) for s in strides[k])}}};")
+            const = "constexpr" if all(is_static(s) for s in strides[k]) else "const"
+            lines.append(f"    {const} int64_t kStrides{k}[{ndim}] = {{{', '.join(rs.cpp(s) for s in strides[k])}}};")
         lines.append(f"    int64_t idx[{ndim}];")
         lines.append("    int64_t rest = lo;")
         lines.append(f"    for (int d = {ndim - 1}; d >= 0; --d) {{ idx[d] = rest % kSizes[d]; rest /= kSizes[d]; }}")
@@ -168,15 +176,15 @@ def emit_full_reduction_kernel(name, members, lowerings, red, outputs, shape):
               f"  {acc_t}* part = reinterpret_cast<{acc_t}*>(ptrs[{part}]);",
               f"  {out_t}* out = reinterpret_cast<{out_t}*>(ptrs[{out_i}]);"]
     if red.kind == "sum":
-        lines += [f"  for (int64_t w = 1; w < {blocks}; w *= 2)",
-                  f"    for (int64_t i = 0; i + w < {blocks}; i += 2 * w) part[i] = part[i] + part[i + w];",
+        lines += [f"  for (int64_t w = 1; w < {blocks_c}; w *= 2)",
+                  f"    for (int64_t i = 0; i + w < {blocks_c}; i += 2 * w) part[i] = part[i] + part[i + w];",
                   f"  {acc_t} t = part[0];"]
     else:
         lines += ["  int nan = 0;", f"  {acc_t} t = part[0];",
-                  f"  for (int64_t i = 0; i < {blocks}; ++i) {{ nan |= (part[i] != part[i]); "
+                  f"  for (int64_t i = 0; i < {blocks_c}; ++i) {{ nan |= (part[i] != part[i]); "
                   + _combine(red.kind, "t", "part[i]") + " }",
                   f"  if (nan) t = std::numeric_limits<{acc_t}>::quiet_NaN();"]
-    value = f"t / {acc_t}({numel})" if red.mean else "t"
+    value = f"t / {acc_t}({n_c})" if red.mean else "t"
     lines += [f"  out[0] = static_cast<{out_t}>({value});", "}"]
 
     operand_meta = [(v.meta.dtype, v.meta.shape, v.meta.strides) for v in operands]

@@ -14,6 +14,8 @@ are dropped and dims contiguous in every operand merged, so the common contiguou
 (``p[i]``) the compiler vectorizes; otherwise the innermost dim is the vector loop with constant strides
 and the outer coordinates advance once per row.
 """
+import os
+
 from .lowering import C_TYPES, dtype_name, literal_of_number
 from .sizes import KernelSizes, is_static
 
@@ -110,6 +112,70 @@ def group_operands(reads, produced):
     return inputs, literals
 
 
+def _l3_bytes():
+    try:
+        n = os.sysconf("SC_LEVEL3_CACHE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        n = 0
+    return n if n and n > 0 else 32 << 20
+
+
+#: Bytes a flat kernel moves (inputs read + outputs written) from which its outputs are written with
+#: streaming stores (csrc/kernels/stream_store.h): the last-level cache's size. A kernel moving more
+#: evicts the start of its own output before it ends, so keeping the output in cache gains nothing and
+#: the write-allocate read of every output line is pure cost; below it, the next kernel may read the
+#: output from cache, which streaming stores would forfeit.
+STREAM_BYTES = _l3_bytes()
+#: Elements per streamed block: the block's results go to a stack buffer (L1) and out with streaming stores.
+STREAM_BLOCK = 256
+_ITEMSIZE = {"bool": 1, "int32": 4, "int64": 8, "float32": 4, "float64": 8}
+
+
+def _streamable(inputs, outputs, strides, ndim):
+    """Whether a flat kernel's outputs may be streamed: every output contiguous (stride 1)."""
+    return ndim == 1 and all(strides[len(inputs) + k][-1] == 1 for k in range(len(outputs)))
+
+
+def _bytes_per_element(inputs, outputs, strides):
+    """Bytes a flat kernel moves per element: its outputs and its inputs that are not broadcast scalars."""
+    ins = sum(_ITEMSIZE[dtype_name(v.meta.dtype)] for k, v in enumerate(inputs) if strides[k][-1] != 0)
+    return ins + sum(_ITEMSIZE[dtype_name(v.meta.dtype)] for v in outputs)
+
+
+def _flat_loop(body, pad):
+    return [pad + "#pragma GCC ivdep", pad + "for (int64_t j = begin; j < end; ++j) {"] + \
+        [pad + "  " + b for b in body] + [pad + "}"]
+
+
+def _streaming_loop(body, outputs, first_output, ctype, pad):
+    """The flat loop in blocks of STREAM_BLOCK elements aligned to multiples of STREAM_BLOCK (so a 64-byte
+    aligned output streams whole lines): each block's outputs go to stack buffers, then out with streaming
+    stores; a fence before returning. ``body`` stores output k as ``p<first_output + k>[o.. + j] = ...``."""
+    lines = []
+    for k, v in enumerate(outputs):
+        lines.append(f"{pad}alignas(64) {ctype[v.id]} buf{first_output + k}[{STREAM_BLOCK}];")
+    lines.append(f"{pad}for (int64_t b0 = begin; b0 < end;) {{")
+    lines.append(f"{pad}  const int64_t b1 = (b0 / {STREAM_BLOCK} + 1) * {STREAM_BLOCK} < end ? "
+                 f"(b0 / {STREAM_BLOCK} + 1) * {STREAM_BLOCK} : end;")
+    lines.append(f"{pad}  #pragma GCC ivdep")
+    lines.append(f"{pad}  for (int64_t j = b0; j < b1; ++j) {{")
+    out_slots = {f"p{first_output + k}[o{first_output + k} + j] = ": f"buf{first_output + k}[j - b0] = "
+                 for k in range(len(outputs))}
+    for b in body:
+        for old, new in out_slots.items():
+            if b.startswith(old):
+                b = new + b[len(old):]
+        lines.append(f"{pad}    {b}")
+    lines.append(f"{pad}  }}")
+    for k, v in enumerate(outputs):
+        i = first_output + k
+        lines.append(f"{pad}  hy::gen::stream_copy(p{i} + b0, buf{i}, (b1 - b0) * sizeof({ctype[v.id]}));")
+    lines.append(f"{pad}  b0 = b1;")
+    lines.append(f"{pad}}}")
+    lines.append(f"{pad}hy::gen::stream_fence();")
+    return lines
+
+
 def emit_kernel(name, lowerings, outputs, shape):
     """A :class:`KernelSpec` for the nodes of ``lowerings`` (graph order), materializing ``outputs``
     (Values produced by the group) over the iteration space ``shape``."""
@@ -153,10 +219,21 @@ def emit_kernel(name, lowerings, outputs, shape):
         # broadcast scalar) is its offset.
         for k in range(len(operands)):
             lines.append(f"  const int64_t o{k} = 0;")
-        lines.append("  #pragma GCC ivdep")
-        lines.append("  for (int64_t j = begin; j < end; ++j) {")
-        lines += ["    " + b for b in body]
-        lines.append("  }")
+        streamed = _streamable(inputs, outputs, strides, ndim)
+        if not streamed:
+            lines += _flat_loop(body, "  ")
+        else:
+            moved = numel * _bytes_per_element(inputs, outputs, strides)
+            if is_static(moved) and moved < STREAM_BYTES:
+                lines += _flat_loop(body, "  ")
+            elif is_static(moved):
+                lines += _streaming_loop(body, outputs, len(inputs), ctype, "  ")
+            else:  # symbolic size: both loops, chosen per call
+                lines.append(f"  if ({rs.cpp(moved)} < {STREAM_BYTES}) {{")
+                lines += _flat_loop(body, "    ")
+                lines.append("  } else {")
+                lines += _streaming_loop(body, outputs, len(inputs), ctype, "    ")
+                lines.append("  }")
     else:
         # Fixed sizes are constexpr (GCC folds them); a symbolic size is read from meta once per call.
         size_list = ", ".join(rs.cpp(s) for s in sizes)

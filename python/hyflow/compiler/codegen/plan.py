@@ -33,7 +33,6 @@ from .full_reduction_kernel import emit_full_reduction_kernel
 from .gemm_epilogue import attach_gemm_epilogues
 from .row_kernel import emit_row_kernel, lower_reduction
 from .row_ops import expand_row_ops
-from .sizes import has_symbolic
 from .stencil_kernel import emit_stencil_kernel, lower_stencil
 from .schedule import fits_in_place, in_place_order, topological_order
 
@@ -194,9 +193,6 @@ def _plan_graph(graph, mode):
                 plan.reason = "shifted reads feeding a full reduction (not generated yet)"
             elif len(members) == 1 and mode != "all":
                 plan.reason = "a single reduction (its eager kernel is already vectorized and parallel)"
-            elif any(has_symbolic(v.meta) for n in members for v in n.input_values() + n.output_values()):
-                # lower_reduction refuses a symbolic reduction input; this also catches a symbolic stride
-                plan.reason = "symbolic sizes: full and leading-dim reductions are generated for fixed sizes only"
             elif _broadcast([v.meta.shape for v in produced.values() if v.id != reds[0].node.output_values()[0].id]
                             + [shape]) != shape:
                 plan.reason = "a member's shape is larger than the reduction's input"

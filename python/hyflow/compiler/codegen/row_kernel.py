@@ -29,7 +29,7 @@ from ...ops import scalar_expr
 from ..ir import Value
 from .kernel_source import KernelSpec, group_operands, _broadcast_strides, _collapse, node_statement
 from .lowering import C_TYPES, NotLowerable, dtype_name
-from .sizes import KernelSizes, has_symbolic, is_static
+from .sizes import KernelSizes, is_static
 
 __all__ = ["RowReduction", "lower_reduction", "emit_row_kernel", "ROW_REDUCTIONS", "BLOCK"]
 
@@ -104,12 +104,6 @@ def lower_reduction(node):
     if dims != list(range(nd - k, nd)) and not leading:
         raise NotLowerable(f"{node.op} over dims {dims} of a {nd}-d tensor: generated kernels reduce trailing "
                            "dims, leading dims or every dim")
-    if (leading or k == nd) and has_symbolic(x.meta, out.meta):
-        # full_reduction_kernel.py / column_reduction_kernel.py bake their sizes in (block and column
-        # counts, the mean's divisor): with symbolic sizes the op runs eagerly, its producers still fuse.
-        what = "leading dims" if leading else "every dim"
-        raise NotLowerable(f"{node.op} over {what} with symbolic sizes: these kernels are generated for fixed "
-                           "sizes only (it runs eagerly)")
     if leading:  # a column reduction: rows in order per block of columns
         if _numel(shape) < 1:
             raise NotLowerable(f"{node.op} of an empty tensor")

@@ -8,25 +8,20 @@ sizes) is baked into the source as a literal, so GCC sees constant trip counts a
     sizes.cpp(64)          -> "64"
     sizes.cpp(s0 * 10)     -> "meta[0]"       (slot 0 holds s0*10 at each call)
 
-The emitters (kernel_source, row_kernel, stencil_kernel) print every size through :meth:`KernelSizes.cpp`;
+The emitters (kernel_source, row_kernel, stencil_kernel, full_reduction_kernel, column_reduction_kernel)
+print every size through :meth:`KernelSizes.cpp`;
 build.py hands the slots to the launcher (per operand dim the slot of its size and stride, the slots of the
 work items and the grain), and the replay fills ``meta`` from the call's symbol values
 (:meth:`KernelSizes.meta`).
 """
 from ..symbolic import Dim, evaluate
 
-__all__ = ["KernelSizes", "is_static", "has_symbolic", "Grain"]
+__all__ = ["KernelSizes", "is_static", "Grain", "Blocks"]
 
 
 def is_static(x):
     """Whether a size is a number known at compile time."""
-    return not isinstance(x, Dim)
-
-
-def has_symbolic(*metas):
-    """Whether a size or stride of ``metas`` is symbolic. Kernel kinds that bake every size in (full and
-    leading-dim reductions) are planned only when none is (plan.py, row_kernel.lower_reduction)."""
-    return any(not is_static(n) for m in metas for n in tuple(m.shape) + tuple(m.strides))
+    return not isinstance(x, (Dim, Blocks))
 
 
 class Grain:
@@ -45,6 +40,26 @@ class Grain:
 
     def __hash__(self):
         return hash(("grain", self.elements, self.length))
+
+
+class Blocks:
+    """The number of fixed-size blocks covering a symbolic element count: ``ceil(elements / block)`` (a full
+    reduction's work items and partials, full_reduction_kernel.py). The block size stays a constant, so the
+    blocks and the order their partials combine in depend on the element count only."""
+
+    __slots__ = ("elements", "block")
+
+    def __init__(self, elements, block):
+        self.elements, self.block = elements, block
+
+    def value(self, env):
+        return (evaluate(self.elements, env) + self.block - 1) // self.block
+
+    def __eq__(self, other):
+        return isinstance(other, Blocks) and (self.elements, self.block) == (other.elements, other.block)
+
+    def __hash__(self):
+        return hash(("blocks", self.elements, self.block))
 
 
 class KernelSizes:

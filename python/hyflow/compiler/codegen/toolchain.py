@@ -45,7 +45,7 @@ HEADER_DIR = next((d for d in _HEADER_CANDIDATES if os.path.exists(os.path.join(
 _COMPILE_TIMEOUT_S = 120
 
 #: The headers generated code includes (their text is part of every cache key).
-_HEADERS = ("scalar_math.h", "fast_math.h")
+_HEADERS = ("scalar_math.h", "fast_math.h", "stream_store.h")
 
 
 class ToolchainError(RuntimeError):
