@@ -1,5 +1,6 @@
-"""The precision scheduler: ``hy.amp.plan`` chooses, per module, the cheapest precision whose error stays
-within a budget — by measuring, not from a fixed list.
+"""The precision scheduler: ``hy.amp.plan`` chooses, per module (or, for a plain function, per op call:
+function_planner.py), the cheapest precision whose error stays within a budget — by measuring, not from a
+fixed list.
 
     plan = hy.amp.plan(model, calib_batches, budget=1e-3, metric="rel_l2")
     print(plan)                 # per module: chosen dtype, measured error, measured time, expected speed-up
@@ -328,7 +329,9 @@ def _record_inputs(model, units, batches):
 def plan(model, calib_batches, budget=1e-3, metric="rel_l2", candidates=None, loss_fn=None, repeats=5,
          speedups=None):
     """Choose per unit (leaf module with parameters) of ``model`` the cheapest precision whose measured
-    end-to-end error on ``calib_batches`` stays within ``budget``.
+    end-to-end error on ``calib_batches`` stays within ``budget``. ``model`` may also be a plain function
+    of tensors (a simulation step): its units are then its traced op calls (function_planner.py), and
+    ``plan.apply(fn)`` returns the planned function.
 
     ``calib_batches``: an iterable of inputs (a tensor, or a tuple of positional arguments) — a few
     representative batches. ``metric``: ``"rel_l2"`` (‖y − y₃₂‖ / ‖y₃₂‖, the default), ``"max_abs"``, or a
