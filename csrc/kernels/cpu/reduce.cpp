@@ -65,9 +65,20 @@ Tensor reduce_view(const Tensor& self, const DimVector& dims) {
   return Tensor::make_view(self, shape, strides, self.offset());
 }
 
+// `t` contiguous and, for the 16-bit buffers of reduce_lowp.h, 64-byte aligned at element 0 (a view
+// with an offset is copied once, in 16 bits, so spans are widened at a float32 copy's phases).
+Tensor contiguous_buffer(const Tensor& t, bool lowp) {
+  Tensor c = contiguous(t);
+  if (!lowp || reinterpret_cast<uintptr_t>(c.raw_data()) % 64 == 0) return c;
+  Tensor aligned = Tensor::empty(c.shape(), c.dtype());
+  copy_into(aligned, c);
+  return aligned;
+}
+
 }  // namespace
 
-ReduceInput reduce_prepare(const Tensor& self, const std::vector<bool>& mask, bool keepdim, DType compute) {
+ReduceInput reduce_prepare(const Tensor& self, const std::vector<bool>& mask, bool keepdim, DType compute,
+                           bool lowp_in_place) {
   const Shape& shape = self.shape();
   ReduceInput in;
   const DimVector order = reduce_dim_order(self);
@@ -88,13 +99,16 @@ ReduceInput reduce_prepare(const Tensor& self, const std::vector<bool>& mask, bo
       (state == kBefore ? in.P : in.Q) *= shape[d];
     }
   }
+  // float16/bfloat16 reduced in float32 stay 16-bit: the reducers widen blocks as they read them.
+  const bool lowp = lowp_in_place && compute == DType::Float32 && dtype_is_lowp_float(self.dtype());
+  const DType buffer = lowp ? self.dtype() : compute;
   if (adjacent) {
-    in.data = contiguous(cast_to(reduce_view(self, order), compute));
+    in.data = contiguous_buffer(cast_to(reduce_view(self, order), buffer), lowp);
   } else {
     DimVector perm = kept;
     for (int64_t d : reduced) perm.push_back(d);
     Tensor permuted = reduce_view(self, perm);
-    in.data = Tensor::empty(permuted.shape(), compute);
+    in.data = Tensor::empty(permuted.shape(), buffer);
     copy_into(in.data, permuted);  // one pass: layout change and dtype conversion together
     in.P *= in.Q;
     in.Q = 1;
@@ -124,19 +138,21 @@ Tensor ReduceInput::new_output(DType dtype) const {
 Tensor reduce_result(const Tensor& out, DType dtype) { return contiguous(cast_to(out, dtype)); }
 
 ReduceInput reduce_prepare(const Tensor& self, const std::optional<DimVector>& dim, bool keepdim, DType compute,
-                           const char* op) {
+                           const char* op, bool lowp_in_place) {
   check_defined(self, op, "self");
-  return reduce_prepare(self, reduce_dim_mask(self, dim, op), keepdim, compute);
+  return reduce_prepare(self, reduce_dim_mask(self, dim, op), keepdim, compute, lowp_in_place);
 }
 
-ReduceInput reduce_prepare_along(const Tensor& self, int64_t dim, DType compute, const char* op) {
+ReduceInput reduce_prepare_along(const Tensor& self, int64_t dim, DType compute, const char* op,
+                                 bool lowp_in_place) {
   check_defined(self, op, "self");
   const int64_t nd = self.dim();
   const int64_t d = reduce_wrap_dim(dim, nd, op);
   ReduceInput in;
   in.out_shape = self.shape();
   for (int64_t k = 0; k < nd; ++k) (k < d ? in.P : k == d ? in.R : in.Q) *= self.shape()[k];
-  in.data = contiguous(cast_to(self, compute));
+  const bool lowp = lowp_in_place && compute == DType::Float32 && dtype_is_lowp_float(self.dtype());
+  in.data = contiguous(cast_to(self, lowp ? self.dtype() : compute));
   return in;
 }
 
@@ -185,7 +201,7 @@ Tensor var_std(const char* op, const Tensor& self, const optional<DimVector>& di
                bool keepdim, bool take_sqrt) {
   check_float_input(self, op);
   const DType acc = compute_dtype(self.dtype());
-  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, op);
+  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, op, /*lowp_in_place=*/true);
   Tensor means = Tensor::empty({in.outputs()}, acc);
   Tensor out = in.new_output(acc);
   reduce_dispatch_float(acc, op, [&](auto tag) {
@@ -211,7 +227,7 @@ Tensor sum(const Tensor& self, const optional<DimVector>& dim, bool keepdim, opt
     return hy::cpu::complex_sum(self, dim, keepdim, dtype, false);
   const DType result = integral_upcast_dtype(self, dtype);
   const DType acc = accumulate_dtype(result);
-  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, "sum");
+  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, "sum", /*lowp_in_place=*/true);
   Tensor out = in.new_output(acc);
   dispatch_accumulate(acc, "sum", [&](auto tag) {
     using T = decltype(tag);
@@ -229,7 +245,7 @@ Tensor mean(const Tensor& self, const optional<DimVector>& dim, bool keepdim, op
            dtype ? str(" with dtype=", dtype_name(*dtype)) : std::string(),
            "; pass dtype=hy.float32 (or another floating dtype)");
   const DType acc = compute_dtype(result);
-  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, "mean");
+  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, "mean", /*lowp_in_place=*/true);
   Tensor out = in.new_output(acc);
   reduce_dispatch_float(acc, "mean", [&](auto tag) {
     using T = decltype(tag);
@@ -243,7 +259,7 @@ Tensor prod(const Tensor& self, const optional<DimVector>& dim, bool keepdim, op
   check_defined(self, "prod", "self");
   const DType result = integral_upcast_dtype(self, dtype);
   const DType acc = accumulate_dtype(result);
-  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, "prod");
+  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, "prod", /*lowp_in_place=*/true);
   Tensor out = in.new_output(acc);
   dispatch_accumulate(acc, "prod", [&](auto tag) {
     using T = decltype(tag);
@@ -265,7 +281,7 @@ Tensor norm(const Tensor& self, const Scalar& p, const optional<DimVector>& dim,
   const double pv = p.to_double();
   HY_CHECK(!std::isnan(pv), ValueError, "norm: p must be a number, got nan");
   const DType acc = compute_dtype(self.dtype());
-  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, "norm");
+  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, "norm", /*lowp_in_place=*/true);
   Tensor out = in.new_output(acc);
   if (std::isinf(pv)) {
     HY_CHECK(in.R != 0, ValueError, "norm: the p=", pv, " norm of zero elements is undefined (input is a ",
@@ -296,7 +312,7 @@ Tensor logsumexp(const Tensor& self, const DimVector& dim, bool keepdim) {
   check_defined(self, "logsumexp", "self");
   const DType result = dtype_is_floating(self.dtype()) ? self.dtype() : to_floating(self.dtype());
   const DType acc = compute_dtype(result);
-  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, "logsumexp");
+  ReduceInput in = reduce_prepare(self, dim, keepdim, acc, "logsumexp", /*lowp_in_place=*/true);
   Tensor out = in.new_output(acc);
   reduce_dispatch_float(acc, "logsumexp", [&](auto tag) {
     using T = decltype(tag);

@@ -3,7 +3,10 @@
 // reduce_prepare() turns (tensor, dims) into a contiguous buffer in the compute dtype seen as
 // [P, R, Q]: R elements are combined into each of the P*Q outputs. Dims are taken in memory order (a
 // transposed input is read as it lies). When the reduced dims are neighbours no copy is made (beyond a
-// dtype cast); otherwise they are permuted to the end by one copy (Q = 1). Two loop shapes cover all:
+// dtype cast); otherwise they are permuted to the end by one copy (Q = 1). A float16/bfloat16 input
+// reduced in float32 can keep its 16-bit elements (no float32 copy of the tensor; `lowp_in_place`):
+// reduce_run() then wraps the float reducer in LowpReducer, which widens what it reads in blocks
+// (reduce_lowp.h). Two loop shapes cover all:
 //   Q == 1  rows of R contiguous elements: each row is one vectorized Eigen redux (pairwise for sums);
 //           few long rows are split into fixed chunks whose partial results combine in order.
 //   Q > 1   an outer dim: whole rows of Q are accumulated into a block of Q accumulators, which
@@ -41,6 +44,7 @@
 #include "kernels/cpu/packet_math.h"
 #include "kernels/cpu/binary_impl.h"
 #include "kernels/cpu/kernel_util.h"
+#include "kernels/cpu/reduce_lowp.h"
 
 namespace hy::cpu {
 
@@ -56,7 +60,9 @@ constexpr int64_t kReduceFoldWidth = 256;
 /// Below this many independent outputs, long rows are split into chunks instead of running row-parallel.
 constexpr int64_t kReduceFewOutputs = 16;
 
-/// A reduction's input, as a contiguous [P, R, Q] buffer in the compute dtype.
+/// A reduction's input, as a contiguous [P, R, Q] buffer in the compute dtype, or in float16/bfloat16
+/// when the compute dtype is float32 and the input has that dtype (then 64-byte aligned at element 0,
+/// as a fresh float32 buffer is: see reduce_lowp.h for why that matters).
 struct ReduceInput {
   Tensor data;
   int64_t P = 1, R = 1, Q = 1;
@@ -75,16 +81,21 @@ std::vector<bool> reduce_dim_mask(const Tensor& self, const std::optional<DimVec
 /// Wrap one dim (negative counts from the end; a 0-d tensor accepts 0 and -1); IndexError names `op`.
 int64_t reduce_wrap_dim(int64_t dim, int64_t ndim, const char* op);
 /// The [P, R, Q] view of `self` cast to `compute` for reducing the dims flagged in `mask`. A permuted
-/// dense input (a transpose) is read in memory order, without a transposing copy.
-ReduceInput reduce_prepare(const Tensor& self, const std::vector<bool>& mask, bool keepdim, DType compute);
+/// dense input (a transpose) is read in memory order, without a transposing copy. `lowp_in_place`: the
+/// caller only hands `in` to reduce_run (never reads in.data itself), so a float16/bfloat16 `self` with
+/// compute float32 stays 16-bit (ReduceInput) and is widened as it is read.
+ReduceInput reduce_prepare(const Tensor& self, const std::vector<bool>& mask, bool keepdim, DType compute,
+                           bool lowp_in_place = false);
 /// reduce_dim_mask + reduce_prepare.
 ReduceInput reduce_prepare(const Tensor& self, const std::optional<DimVector>& dim, bool keepdim, DType compute,
-                           const char* op);
+                           const char* op, bool lowp_in_place = false);
 /// `out` (from new_output) converted to `dtype`, contiguous.
 Tensor reduce_result(const Tensor& out, DType dtype);
 /// The [P, R, Q] view of `self` (cast to `compute`) along one dim, for ops that keep the shape
-/// (softmax, cumsum): out_shape is self's shape.
-ReduceInput reduce_prepare_along(const Tensor& self, int64_t dim, DType compute, const char* op);
+/// (softmax, cumsum): out_shape is self's shape. `lowp_in_place`: the caller's kernel reads float16/
+/// bfloat16 itself, so such a `self` with compute float32 is kept 16-bit (contiguous, not aligned).
+ReduceInput reduce_prepare_along(const Tensor& self, int64_t dim, DType compute, const char* op,
+                                 bool lowp_in_place = false);
 /// Throws ValueError when an op without an identity (max, argmax ...) reduces zero elements.
 void reduce_check_nonempty(const ReduceInput& in, const Tensor& self, const char* op);
 
@@ -150,10 +161,26 @@ struct SumReducer {
 
   Acc identity() const { return T(0); }
   Acc combine(Acc a, Acc b) const { return a + b; }
-  Acc reduce_span(const T* p, int64_t n, int64_t, int64_t o) const {
-    if (n <= kLeaf) return map.eigen(EigenSpan<T>(p, n), o).sum();
+  /// Elements of type P: T, or a float16/bfloat16 S when T is float (LowpReducer): then each leaf is
+  /// widened into a stack buffer at the 64-byte phase a float32 copy would have (lowp_phase), so the
+  /// pairwise tree and Eigen's vector sums are those of the float32 path, bit for bit.
+  static constexpr bool kReadsLowp = std::is_same_v<T, float>;
+  template <typename P>
+  Acc reduce_span(const P* p, int64_t n, int64_t, int64_t o) const {
+    if (n <= kLeaf) {
+      if constexpr (std::is_same_v<P, T>) return map.eigen(EigenSpan<T>(p, n), o).sum();
+      else return widened_leaf(p, n, o);
+    }
     int64_t half = (n / 2 + kLeaf - 1) / kLeaf * kLeaf;
     return reduce_span(p, half, 0, o) + reduce_span(p + half, n - half, 0, o);
+  }
+  // Its own frame (not inlined into the recursion): the 16 KiB buffer is on the stack once, not per level.
+  template <typename S>
+  __attribute__((noinline)) Acc widened_leaf(const S* p, int64_t n, int64_t o) const {
+    alignas(64) float buf[kLeaf + kLowpPhases];
+    float* f = buf + lowp_phase(p);
+    lowp_widen(p, f, n);
+    return map.eigen(EigenSpan<T>(f, n), o).sum();
   }
   Acc lift(T x, int64_t, int64_t o) const { return map(x, o); }
   void store(int64_t o, Acc a) const { out[o] = static_cast<Out>(fin(a, o)); }
@@ -461,13 +488,24 @@ void reduce_columns(const ReduceInput& in, const Red& red) {
 
 }  // namespace detail
 
-/// Run `red` over every output of `in`.
+/// Run `red` over every output of `in`. A float reducer over 16-bit data (reduce_prepare kept a
+/// float16/bfloat16 input) runs wrapped in LowpReducer, which widens as it reads.
 template <typename Red>
 void reduce_run(const ReduceInput& in, const Red& red) {
   if (in.outputs() == 0) return;
   if (in.R == 0) {
     for (int64_t o = 0; o < in.outputs(); ++o) red.store(o, red.identity());
     return;
+  }
+  if constexpr (std::is_same_v<typename Red::In, float>) {
+    if (dtype_is_lowp_float(in.data.dtype())) {
+      visit_lowp_type(in.data.dtype(), [&](auto tag) {
+        const LowpReducer<decltype(tag), Red> wrapped{red};
+        if (in.Q == 1) detail::reduce_rows(in, wrapped);
+        else detail::reduce_columns(in, wrapped);
+      });
+      return;
+    }
   }
   if (in.Q == 1) detail::reduce_rows(in, red);
   else detail::reduce_columns(in, red);

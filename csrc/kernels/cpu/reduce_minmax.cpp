@@ -23,7 +23,7 @@ DType compare_dtype(DType t) {
 Tensor extreme(const char* op, bool is_max, const Tensor& self, const optional<DimVector>& dim, bool keepdim) {
   check_defined(self, op, "self");
   const DType c = compare_dtype(self.dtype());
-  ReduceInput in = reduce_prepare(self, dim, keepdim, c, op);
+  ReduceInput in = reduce_prepare(self, dim, keepdim, c, op, /*lowp_in_place=*/true);
   reduce_check_nonempty(in, self, op);
   Tensor out = in.new_output(c);
   reduce_dispatch(c, op, [&](auto tag) {
@@ -41,7 +41,7 @@ std::tuple<Tensor, Tensor> extreme_with_index(const char* op, bool is_max, const
   // Indices count the reduced dims in logical (row-major) order; a permuted input read in memory order
   // would number them differently when several dims are reduced, so make those inputs contiguous.
   const bool several = std::count(mask.begin(), mask.end(), true) > 1;
-  ReduceInput in = reduce_prepare(several ? contiguous(self) : self, mask, keepdim, c);
+  ReduceInput in = reduce_prepare(several ? contiguous(self) : self, mask, keepdim, c, /*lowp_in_place=*/true);
   reduce_check_nonempty(in, self, op);
   Tensor values = want_values ? in.new_output(c) : Tensor();
   Tensor indices = in.new_output(DType::Int64);

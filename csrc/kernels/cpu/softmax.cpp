@@ -140,13 +140,54 @@ void softmax_kernel(const ReduceInput& in, T* y) {
   });
 }
 
+// softmax of 16-bit rows (Q == 1, not the few-long-rows case): each row is widened into a per-thread
+// float32 buffer, normalized there by softmax_row and written out once (rounded when Out is S). The
+// buffer starts at the 64-byte phase row p has in a float32 copy ((p * R) % 16), so Eigen's vector sum
+// peels the same elements and the result is the float32 path's, bit for bit (reduce_lowp.h).
+template <typename S, typename Out, bool Log>
+void softmax_rows_lowp(const ReduceInput& in, Out* y) {
+  const S* x = in.data.template data<S>();
+  const int64_t P = in.P, R = in.R;
+  parallel_for(0, P, std::max<int64_t>(1, kGrainSoftmax / R), [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      float* f = lowp_phase_buffer(R, (p * R) % kLowpPhases);
+      lowp_widen(x + p * R, f, R);
+      if constexpr (std::is_same_v<Out, float>) {
+        softmax_row<float, Log>(f, y + p * R, R);
+      } else {
+        softmax_row<float, Log>(f, f, R);
+        lowp_narrow(f, y + p * R, R);
+      }
+    }
+  });
+}
+
 Tensor softmax_common(const char* op, bool log, const Tensor& self, int64_t dim, optional<DType> dtype) {
   check_defined(self, op, "self");
   const DType result = dtype.value_or(self.dtype());
   HY_CHECK(dtype_is_floating(result), TypeError, op, " needs a floating-point dtype, got a ", self.describe(),
            dtype ? str(" with dtype=", dtype_name(*dtype)) : std::string(), "; pass dtype=hy.float32");
   const DType acc = compute_dtype(result);
-  ReduceInput in = reduce_prepare_along(self, dim, acc, op);
+  ReduceInput in = reduce_prepare_along(self, dim, acc, op, /*lowp_in_place=*/true);
+  if (dtype_is_lowp_float(in.data.dtype())) {
+    // Rows (the last dim, attention's case) read and write 16 bits; a softmax down the columns of an
+    // outer dim, or over a few very long rows, still widens the whole input first.
+    if (in.Q == 1 && !(in.P < kReduceFewOutputs && in.R > kReduceChunk) && in.P * in.R > 0 &&
+        (result == self.dtype() || result == DType::Float32)) {
+      Tensor out = Tensor::empty(self.shape(), result);
+      visit_lowp_type(self.dtype(), [&](auto tag) {
+        using S = decltype(tag);
+        auto run = [&](auto* y) {
+          if (log) softmax_rows_lowp<S, std::remove_pointer_t<decltype(y)>, true>(in, y);
+          else softmax_rows_lowp<S, std::remove_pointer_t<decltype(y)>, false>(in, y);
+        };
+        if (result == DType::Float32) run(out.data<float>());
+        else run(out.data<S>());
+      });
+      return out;
+    }
+    in.data = cast_to(in.data, DType::Float32);
+  }
   Tensor out = Tensor::empty(self.shape(), acc);
   reduce_dispatch_float(acc, op, [&](auto tag) {
     using T = decltype(tag);
@@ -171,30 +212,32 @@ inline T scan_step(T acc, T x) {
 // accumulate in double (as torch does on the CPU): a running float32 sum drifts by ~1e-5 per 10^4 terms.
 // Rows scan in parallel; one very long row is split into fixed chunks (chunk totals first, then each
 // chunk rescanned from its offset); an outer dim scans whole rows of Q at once.
-template <typename T, bool Prod>
-void scan_kernel(const ReduceInput& in, T* y) {
+// S is the storage type (T itself, or Half/BFloat16 with T = float: elements are widened as they are read
+// and each output rounded to float32 and then to S, the two roundings of the float32 path).
+template <typename T, bool Prod, typename S = T>
+void scan_kernel(const ReduceInput& in, S* y) {
   using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
-  const T* x = in.data.template data<T>();
+  const S* x = in.data.template data<S>();
   const int64_t P = in.P, R = in.R, Q = in.Q;
   if (P * R * Q == 0) return;
   const Acc identity = Prod ? Acc(1) : Acc(0);
-  auto scan_span = [&](const T* xs, T* ys, int64_t n, Acc acc) {
+  auto scan_span = [&](const S* xs, S* ys, int64_t n, Acc acc) {
     for (int64_t k = 0; k < n; ++k) {
-      acc = scan_step<Acc, Prod>(acc, static_cast<Acc>(xs[k]));
-      ys[k] = static_cast<T>(acc);
+      acc = scan_step<Acc, Prod>(acc, static_cast<Acc>(static_cast<T>(xs[k])));
+      ys[k] = static_cast<S>(static_cast<T>(acc));
     }
   };
   if (Q == 1 && P < kReduceFewOutputs && R > kReduceChunk) {
     const int64_t nchunks = (R + kReduceChunk - 1) / kReduceChunk;
     std::vector<Acc> carry(static_cast<size_t>(nchunks));
     for (int64_t p = 0; p < P; ++p) {
-      const T* xr = x + p * R;
-      T* yr = y + p * R;
+      const S* xr = x + p * R;
+      S* yr = y + p * R;
       parallel_for(0, nchunks, 1, [&](int64_t b, int64_t e) {
         for (int64_t c = b; c < e; ++c) {
           int64_t r0 = c * kReduceChunk, n = std::min(kReduceChunk, R - r0);
           Acc t = identity;
-          for (int64_t k = 0; k < n; ++k) t = scan_step<Acc, Prod>(t, static_cast<Acc>(xr[r0 + k]));
+          for (int64_t k = 0; k < n; ++k) t = scan_step<Acc, Prod>(t, static_cast<Acc>(static_cast<T>(xr[r0 + k])));
           carry[c] = t;
         }
       });
@@ -225,13 +268,13 @@ void scan_kernel(const ReduceInput& in, T* y) {
     std::vector<Acc> acc(static_cast<size_t>(qblock));
     for (int64_t t = b; t < e; ++t) {
       const int64_t p = t / nqb, q0 = (t % nqb) * qblock, n = std::min(qblock, Q - q0);
-      const T* xs = x + p * R * Q + q0;
-      T* ys = y + p * R * Q + q0;
+      const S* xs = x + p * R * Q + q0;
+      S* ys = y + p * R * Q + q0;
       std::fill(acc.begin(), acc.end(), identity);
       for (int64_t r = 0; r < R; ++r) {  // a whole row of columns per step: vectorizes across columns
         for (int64_t j = 0; j < n; ++j) {
-          acc[j] = scan_step<Acc, Prod>(acc[j], static_cast<Acc>(xs[r * Q + j]));
-          ys[r * Q + j] = static_cast<T>(acc[j]);
+          acc[j] = scan_step<Acc, Prod>(acc[j], static_cast<Acc>(static_cast<T>(xs[r * Q + j])));
+          ys[r * Q + j] = static_cast<S>(static_cast<T>(acc[j]));
         }
       }
     }
@@ -243,7 +286,18 @@ Tensor scan_common(const char* op, bool prod, const Tensor& self, int64_t dim, o
   // Like sum: bool and integers accumulate into int64 unless a dtype is given.
   const DType result = dtype ? *dtype : (dtype_is_floating(self.dtype()) ? self.dtype() : DType::Int64);
   const DType acc = dtype_is_floating(result) ? compute_dtype(result) : DType::Int64;
-  ReduceInput in = reduce_prepare_along(self, dim, acc, op);
+  // A float16/bfloat16 scan into its own dtype reads and writes 16 bits (scan_kernel's S).
+  const bool lowp = dtype_is_lowp_float(self.dtype()) && result == self.dtype();
+  ReduceInput in = reduce_prepare_along(self, dim, acc, op, lowp);
+  if (lowp) {
+    Tensor out = Tensor::empty(self.shape(), result);
+    visit_lowp_type(result, [&](auto tag) {
+      using S = decltype(tag);
+      if (prod) scan_kernel<float, true, S>(in, out.data<S>());
+      else scan_kernel<float, false, S>(in, out.data<S>());
+    });
+    return out;
+  }
   Tensor out = Tensor::empty(self.shape(), acc);
   auto run = [&](auto tag) {
     using T = decltype(tag);

@@ -2,6 +2,7 @@
 // scalar bounds, clamp_tensor with tensor bounds. Their math is the `scalar:` expressions of
 // csrc/ops/table/ternary.yaml, generated into hy::scalar_ops; clamp runs clamp_tensor's functors on its
 // bounds wrapped as 0-d tensors (one loop for both ops).
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -19,6 +20,7 @@ using hy::cpu::check_defined;
 using hy::cpu::compute_dtype;
 using hy::cpu::copy_into;
 using hy::cpu::ElementwisePlan;
+using hy::cpu::kLowpBlock;
 using hy::cpu::prepare_out;
 using std::optional;
 namespace so = hy::scalar_ops;
@@ -104,6 +106,56 @@ void clamp_loop(const Tensor& dst, const Tensor& x, const Tensor& lo, const Tens
   }
 }
 
+// One row of clamp for float16/bfloat16 storage S: blocks of x and the bounds are widened to float
+// (`f32[k]`: operand k + 1 holds float32, a Python-number bound or one of another dtype), clamped in
+// float and rounded once, as binary rows do (lowp_rows.h). `hi` is null for one-bound clamps.
+template <typename S, bool TwoBounds, typename F>
+void clamp_row_lowp(char** p, const int64_t* s, int64_t n, const F& f, const bool* f32) {
+  alignas(64) float x[kLowpBlock];
+  alignas(64) float lo[kLowpBlock];
+  alignas(64) float hi[kLowpBlock];
+  for (int64_t start = 0; start < n; start += kLowpBlock) {
+    const int64_t m = std::min(kLowpBlock, n - start);
+    hy::cpu::lowp_load_block<S>(p[1] + start * s[1], s[1], m, x, f32[0]);
+    hy::cpu::lowp_load_block<S>(p[2] + start * s[2], s[2], m, lo, f32[1]);
+    if constexpr (TwoBounds) {
+      hy::cpu::lowp_load_block<S>(p[3] + start * s[3], s[3], m, hi, f32[2]);
+      for (int64_t i = 0; i < m; ++i) x[i] = f(x[i], lo[i], hi[i]);
+    } else {
+      for (int64_t i = 0; i < m; ++i) x[i] = f(x[i], lo[i]);
+    }
+    hy::cpu::lowp_store_block<S>(p[0] + start * s[0], s[0], m, x);
+  }
+}
+
+// clamp with a float16/bfloat16 result: x and bounds of that dtype are read in place, other bounds as
+// float32 (the values the float32 path compares with), and each block is rounded once into `res`.
+void clamp_lowp(const Tensor& res, DType common, const Tensor& self, const Tensor& lo, const Tensor& hi) {
+  auto operand = [&](const Tensor& t, bool* f32) {
+    *f32 = t.dtype() != common;
+    return *f32 ? hy::cpu::cast_keep_layout(t, DType::Float32) : t;
+  };
+  bool f32[3] = {false, false, false};
+  Tensor x = operand(self, &f32[0]);
+  hy::cpu::visit_lowp_type(common, [&](auto tag) {
+    using S = decltype(tag);
+    if (lo.defined() && hi.defined()) {
+      Tensor a = operand(lo, &f32[1]), b = operand(hi, &f32[2]);
+      ElementwisePlan<4> plan(res.shape(), {&res, &x, &a, &b});
+      plan.run([&](char** p, const int64_t* s, int64_t n) {
+        clamp_row_lowp<S, true>(p, s, n, so::clamp_tensor_both{}, f32);
+      });
+      return;
+    }
+    Tensor a = operand(lo.defined() ? lo : hi, &f32[1]);
+    ElementwisePlan<3> plan(res.shape(), {&res, &x, &a});
+    plan.run([&](char** p, const int64_t* s, int64_t n) {
+      if (lo.defined()) clamp_row_lowp<S, false>(p, s, n, so::clamp_tensor_min{}, f32);
+      else clamp_row_lowp<S, false>(p, s, n, so::clamp_tensor_max{}, f32);
+    });
+  });
+}
+
 // The shared body of clamp (scalar bounds, wrapped as 0-d tensors) and clamp_tensor.
 Tensor clamp_impl(const char* op, const Tensor& self, const Tensor& lo, const Tensor& hi,
                   const optional<Tensor>& out) {
@@ -116,6 +168,10 @@ Tensor clamp_impl(const char* op, const Tensor& self, const Tensor& lo, const Te
   check_wrapped_number_fits(hi, common, op);
   Tensor res = prepare_out(out, shape, common, op);
   DType compute = compute_dtype(common);
+  if (compute != common && res.dtype() == common) {
+    clamp_lowp(res, common, self, lo, hi);
+    return res;
+  }
   Tensor dst = res.dtype() == compute ? res : Tensor::empty(shape, compute);
   Tensor cx = cast_to(self, compute);
   Tensor clo = lo.defined() ? cast_to(lo, compute) : Tensor();

@@ -1,5 +1,6 @@
-"""The precision scheduler: ``hy.amp.plan`` chooses, per module, the cheapest precision whose error stays
-within a budget — by measuring, not from a fixed list.
+"""The precision scheduler: ``hy.amp.plan`` chooses, per module (or, for a plain function, per op call:
+function_planner.py), the cheapest precision whose error stays within a budget — by measuring, not from a
+fixed list.
 
     plan = hy.amp.plan(model, calib_batches, budget=1e-3, metric="rel_l2")
     print(plan)                 # per module: chosen dtype, measured error, measured time, expected speed-up
@@ -34,6 +35,9 @@ from .autocast_mode import autocast
 __all__ = ["Plan", "plan", "apply"]
 
 _DTYPES = {"float32": _C.float32, "bfloat16": _C.bfloat16, "float16": _C.float16}
+# A unit the plan keeps at full precision: "float32" (a module's unit), "traced" (a function's op call,
+# which keeps whatever dtype the trace saw, float64 in a float64 simulation).
+_KEPT = ("float32", "traced")
 
 
 def _dtype_name(d):
@@ -164,12 +168,17 @@ class Plan:
         return {e["unit"]: e["dtype"] for e in self.entries}
 
     def lowered(self):
-        return [e["unit"] for e in self.entries if e["dtype"] != "float32"]
+        return [e["unit"] for e in self.entries if e["dtype"] not in _KEPT]
+
+    @property
+    def is_function_plan(self):
+        """True for a plan of a plain function's op calls (apply it with ``plan.apply(fn)``)."""
+        return "function" in self.fingerprint
 
     def expected_speedup(self):
         """Summed float32 unit time over summed planned unit time (the units only)."""
         t32 = sum(e["time_fp32"] for e in self.entries)
-        tp = sum(e["time_low"] if e["dtype"] != "float32" else e["time_fp32"] for e in self.entries)
+        tp = sum(e["time_low"] if e["dtype"] not in _KEPT else e["time_fp32"] for e in self.entries)
         return t32 / tp if tp > 0 else 1.0
 
     def _check_fits(self, model):
@@ -184,12 +193,23 @@ class Plan:
                                  f"made for {self.fingerprint.get(n)} (plan the model again)")
 
     def _pairs(self, model):
+        if self.is_function_plan:
+            raise TypeError(f"this hy.amp plan is of the function {self.fingerprint['function']!r}: use "
+                            f"plan.apply(fn), which returns the planned function")
         self._check_fits(model)
         mods = dict(model.named_modules())
-        return [(mods[e["unit"]], _DTYPES[e["dtype"]]) for e in self.entries if e["dtype"] != "float32"]
+        return [(mods[e["unit"]], _DTYPES[e["dtype"]]) for e in self.entries if e["dtype"] not in _KEPT]
 
     def apply(self, model):
-        """Make the plan permanent on ``model`` (its units' forward wrapped); returns the model."""
+        """Make the plan permanent on ``model`` (its units' forward wrapped); returns the model. For a plan
+        of a function: returns the planned function (``plan.apply(fn)(*args)``)."""
+        if self.is_function_plan:
+            from ..nn import Module
+            if isinstance(model, Module) or not callable(model):
+                raise TypeError(f"this hy.amp plan is of the function {self.fingerprint['function']!r}; "
+                                f"apply it to that function, got {type(model).__name__}")
+            from .function_planner import PlannedFunction
+            return PlannedFunction(model, self)
         for m, dtype in self._pairs(model):
             object.__setattr__(m, "forward", _precision_forward(m, type(m).forward.__get__(m), dtype))
         return model
@@ -208,7 +228,8 @@ class Plan:
         if not isinstance(d, dict) or d.get("version") != 1 or not isinstance(d.get("entries"), list):
             raise ValueError("hy.amp.Plan.from_json: not a version-1 hyflow precision plan")
         for e in d["entries"]:
-            if not isinstance(e, dict) or e.get("dtype") not in _DTYPES or not isinstance(e.get("unit"), str):
+            if not isinstance(e, dict) or (e.get("dtype") not in _DTYPES and e.get("dtype") not in _KEPT) \
+                    or not isinstance(e.get("unit"), str):
                 raise ValueError(f"hy.amp.Plan.from_json: bad entry {e!r}")
         return cls(d["entries"], d["budget"], d["metric"], d["measured_error"], d["fingerprint"],
                    d.get("candidates", []))
@@ -216,15 +237,25 @@ class Plan:
     def __eq__(self, other):
         return isinstance(other, Plan) and self.to_json() == other.to_json()
 
-    def __repr__(self):
-        lines = [f"hy.amp plan: budget {self.budget:g} ({self.metric}), measured error {self.measured_error:.3g}, "
-                 f"{len(self.lowered())}/{len(self.entries)} units lowered, expected unit speed-up "
-                 f"{self.expected_speedup():.2f}x"]
+    def __repr__(self, max_rows=20):
+        what = f" of {self.fingerprint['function']}" if self.is_function_plan else ""
+        lines = [f"hy.amp plan{what}: budget {self.budget:g} ({self.metric}), measured error "
+                 f"{self.measured_error:.3g}, {len(self.lowered())}/{len(self.entries)} units lowered, expected "
+                 f"unit speed-up {self.expected_speedup():.2f}x"]
         w = max([len(e["unit"]) for e in self.entries] + [4])
         lines.append(f"  {'unit':<{w}}  {'dtype':<8}  {'alone error':>11}  {'fp32 ms':>8}  {'low ms':>8}  speed-up")
-        for e in self.entries:
+        shown = self.entries
+        if len(shown) > max_rows:   # a simulation step has hundreds of op calls: those kept precise first
+            kept = [i for i, e in enumerate(shown) if e["dtype"] in _KEPT][:max_rows]
+            low = [i for i, e in enumerate(shown) if e["dtype"] not in _KEPT][:max_rows - len(kept)]
+            shown = [self.entries[i] for i in sorted(kept + low)]
+        for e in shown:
             lines.append(f"  {e['unit']:<{w}}  {e['dtype']:<8}  {e['error']:>11.3g}  {e['time_fp32'] * 1e3:>8.3f}"
                          f"  {e['time_low'] * 1e3:>8.3f}  {e['speedup']:.2f}x  ({e['low_dtype']})")
+        if len(shown) < len(self.entries):
+            more = [e for e in self.entries if e not in shown]
+            n_low = sum(e["dtype"] not in _KEPT for e in more)
+            lines.append(f"  ... {len(more)} more units ({n_low} lowered, {len(more) - n_low} kept)")
         return "\n".join(lines)
 
 
@@ -298,7 +329,9 @@ def _record_inputs(model, units, batches):
 def plan(model, calib_batches, budget=1e-3, metric="rel_l2", candidates=None, loss_fn=None, repeats=5,
          speedups=None):
     """Choose per unit (leaf module with parameters) of ``model`` the cheapest precision whose measured
-    end-to-end error on ``calib_batches`` stays within ``budget``.
+    end-to-end error on ``calib_batches`` stays within ``budget``. ``model`` may also be a plain function
+    of tensors (a simulation step): its units are then its traced op calls (function_planner.py), and
+    ``plan.apply(fn)`` returns the planned function.
 
     ``calib_batches``: an iterable of inputs (a tensor, or a tuple of positional arguments) — a few
     representative batches. ``metric``: ``"rel_l2"`` (‖y − y₃₂‖ / ‖y₃₂‖, the default), ``"max_abs"``, or a
@@ -308,8 +341,8 @@ def plan(model, calib_batches, budget=1e-3, metric="rel_l2", candidates=None, lo
     measured unit times (plan on one machine for another); otherwise each unit is timed (median of
     ``repeats``)."""
     from ..nn import Module
-    if not isinstance(model, Module):
-        raise TypeError(f"hy.amp.plan: model must be a hy.nn.Module, got {type(model).__name__}")
+    if not isinstance(model, Module) and not callable(model):
+        raise TypeError(f"hy.amp.plan: model must be a hy.nn.Module or a function, got {type(model).__name__}")
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not (budget >= 0 and math.isfinite(budget)):
         raise ValueError(f"hy.amp.plan: budget must be a finite number >= 0, got {budget!r}")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
@@ -325,6 +358,11 @@ def plan(model, calib_batches, budget=1e-3, metric="rel_l2", candidates=None, lo
     batches = list(calib_batches)
     if not batches:
         raise ValueError("hy.amp.plan: calib_batches is empty")
+    metric_name = metric if isinstance(metric, str) else getattr(metric, "__name__", "custom")
+    if not isinstance(model, Module):
+        if loss_fn is not None:
+            raise ValueError("hy.amp.plan: loss_fn applies to a module's parameters; a function has none")
+        return _plan_function(model, batches, float(budget), metric_fn, metric_name, candidates, repeats, speedups)
     units = _units(model)
     if not units:
         raise ValueError(f"hy.amp.plan: {type(model).__name__} has no leaf module with parameters to plan")
@@ -347,22 +385,72 @@ def plan(model, calib_batches, budget=1e-3, metric="rel_l2", candidates=None, lo
                         "time_fp32": t32, "time_low": tlow, "speedup": t32 / tlow if tlow > 0 else 1.0})
         if gain > 0:
             order.append((-(gain / max(err, 1e-30)), name, len(entries) - 1))
-    order.sort()
 
     mods = dict(units)
+
+    def error_of(idx):
+        with _lowered([(mods[entries[j]["unit"]], _DTYPES[entries[j]["low_dtype"]]) for j in idx]):
+            return _error(metric_fn, _run(model, batches, loss_fn), ref)
+    measured = _choose(entries, order, budget, error_of)
+    return Plan(entries, float(budget), metric_name, measured, _fingerprint(model, [e["unit"] for e in entries]),
+                [_dtype_name(c) for c in candidates])
+
+
+def _choose(entries, order, budget, error_of):
+    """The longest prefix of `order` whose error, and the running maximum over shorter prefixes, stays
+    within `budget` (so a tighter budget never lowers more); marks those entries lowered and returns
+    the plan's measured error. error_of(indices) measures the error with those entries lowered."""
     chosen, running_max, measured = [], 0.0, 0.0
-    for _, name, i in order:
+    for _, _, i in sorted(order):
         trial = chosen + [i]
-        with _lowered([(mods[entries[j]["unit"]], _DTYPES[entries[j]["low_dtype"]]) for j in trial]):
-            err = _error(metric_fn, _run(model, batches, loss_fn), ref)
+        err = error_of(trial)
         running_max = max(running_max, err)
         if running_max > budget:
             break
         chosen, measured = trial, err
     for j in chosen:
         entries[j]["dtype"] = entries[j]["low_dtype"]
-    return Plan(entries, float(budget), metric if isinstance(metric, str) else getattr(metric, "__name__", "custom"),
-                measured, _fingerprint(model, [e["unit"] for e in entries]), [_dtype_name(c) for c in candidates])
+    return measured
+
+
+def _plan_function(fn, batches, budget, metric_fn, metric_name, candidates, repeats, speedups):
+    """plan() of a plain function: units are its op calls (function_planner.py)."""
+    from . import function_planner as fp
+    batches = [b if isinstance(b, tuple) else (b,) for b in batches]
+    traced = fp.TracedFunction(fn, batches[0])
+    for b in batches[1:]:
+        traced.check(b)
+    if not traced.units:
+        raise ValueError(f"hy.amp.plan: {traced.name} makes no op call on float32/float64 tensors to plan")
+
+    def outputs(lowered):
+        prog = traced.program(lowered)
+        return [_as_float64_flat(traced.run(prog, b)) for b in batches]
+
+    def error(lowered):
+        return _error(metric_fn, (outputs(lowered), []), ref)
+
+    ref = (outputs({}), [])
+    envs = fp.node_environments(traced, batches) if speedups is None else None
+    entries, order = [], []
+    for k, name in traced.units:
+        t32 = fp.time_node(traced, k, envs, None, repeats) if envs is not None else 1.0
+        best = None
+        for c in candidates:
+            err = error({k: c})
+            tlow = fp.time_node(traced, k, envs, c, repeats) if envs is not None else t32 / float(speedups[c])
+            gain = t32 - tlow
+            if best is None or (gain / max(err, 1e-30)) > (best[2] / max(best[1], 1e-30)):
+                best = (c, err, gain, tlow)
+        c, err, gain, tlow = best
+        entries.append({"unit": name, "node": k, "dtype": "traced", "low_dtype": _dtype_name(c), "error": err,
+                        "time_fp32": t32, "time_low": tlow, "speedup": t32 / tlow if tlow > 0 else 1.0})
+        if gain > 0:
+            order.append((-(gain / max(err, 1e-30)), len(entries) - 1, len(entries) - 1))
+    measured = _choose(entries, order, budget, lambda idx: error(
+        {entries[j]["node"]: _DTYPES[entries[j]["low_dtype"]] for j in idx}))
+    fingerprint = {"function": traced.name, "ops": traced.ops, "signature": traced.signature}
+    return Plan(entries, budget, metric_name, measured, fingerprint, [_dtype_name(c) for c in candidates])
 
 
 @contextlib.contextmanager

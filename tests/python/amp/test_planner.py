@@ -112,7 +112,9 @@ def test_measured_timings_and_training_and_custom_metric():
 def test_bad_arguments():
     model, data = mlp(), batches(1, seed=1)
     with pytest.raises(TypeError, match="model"):
-        hy.amp.plan(lambda x: x, data)
+        hy.amp.plan(42, data)
+    with pytest.raises(ValueError, match="no op call"):
+        hy.amp.plan(lambda x: x, data)   # a function: nothing in it to plan
     with pytest.raises(ValueError, match="budget"):
         hy.amp.plan(model, data, budget=-1)
     with pytest.raises(ValueError, match="metric"):
