@@ -197,9 +197,8 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm_backward_all(const Tensor& grad, c
             bias.defined() ? zeros_like(bias) : Tensor()};
   }
   if (!grad_mode_enabled()) {
-    auto [gi, gw, gb] = ops::layer_norm_backward(grad, input, mean, rstd,
-                                                 weight.defined() ? std::optional<Tensor>(weight) : std::nullopt,
-                                                 normalized_shape);
+    auto [gi, gw, gb] = ops::layer_norm_backward(grad, input, mean, rstd, normalized_shape,
+                                                 weight.defined() ? std::optional<Tensor>(weight) : std::nullopt);
     return {gi, weight.defined() ? gw : Tensor(), bias.defined() ? gb : Tensor()};
   }
   // create_graph=True: the same formula from recorded ops. The statistics are recomputed from `input`

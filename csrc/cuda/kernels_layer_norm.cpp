@@ -83,8 +83,8 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm(const Tensor& input, const DimVect
 }
 
 std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& mean,
-                                                       const Tensor& rstd, const std::optional<Tensor>& weight,
-                                                       const DimVector& normalized_shape) {
+                                                       const Tensor& rstd, const DimVector& normalized_shape,
+                                                       const std::optional<Tensor>& weight) {
   const char* op = "layer_norm_backward";
   const Rows r = rows_of(input, normalized_shape, op);
   HY_CHECK(grad_out.shape() == input.shape(), ValueError, op, "(): grad_out ", grad_out.describe(),

@@ -235,8 +235,8 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm(const Tensor& input, const DimVect
 }
 
 std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& mean,
-                                                       const Tensor& rstd, const optional<Tensor>& weight,
-                                                       const DimVector& normalized_shape) {
+                                                       const Tensor& rstd, const DimVector& normalized_shape,
+                                                       const optional<Tensor>& weight) {
   const char* op = "layer_norm_backward";
   check_defined(grad_out, op, "grad_out");
   check_defined(input, op, "input");

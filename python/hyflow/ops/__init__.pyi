@@ -277,7 +277,7 @@ def laplacian(u: _TensorLike, grid_dims: builtins.int = ..., dx: builtins.float 
 def layer_norm(input: _TensorLike, normalized_shape: _IntList, weight: Optional[_TensorLike] = ..., bias: Optional[_TensorLike] = ..., eps: builtins.float = ...) -> Tuple[Tensor, Tensor, Tensor]:
     """(out, mean, rstd) of normalizing over the trailing normalized_shape dims, then * weight + bias (each optional); one pass per row, float16/bfloat16 read in blocks with float32 statistics."""
     ...
-def layer_norm_backward(grad_out: _TensorLike, input: _TensorLike, mean: _TensorLike, rstd: _TensorLike, weight: Optional[_TensorLike] = ..., normalized_shape: _IntList) -> Tuple[Tensor, Tensor, Tensor]:
+def layer_norm_backward(grad_out: _TensorLike, input: _TensorLike, mean: _TensorLike, rstd: _TensorLike, normalized_shape: _IntList, weight: Optional[_TensorLike] = ...) -> Tuple[Tensor, Tensor, Tensor]:
     """(grad_input, grad_weight, grad_bias) of layer_norm from its saved mean and rstd: one pass per row; weight and bias gradients summed over rows in a fixed order (identical at any thread count)."""
     ...
 def le(self: _TensorLike, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
