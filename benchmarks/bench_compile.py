@@ -7,10 +7,10 @@ Cases (ratios > 1 mean the compiled code is faster):
   * an 8-op elementwise chain on 16M float32: compiled vs eager hyflow vs torch eager, and GB/s for the bytes
     it must move (read x and y, write the result) vs the machine's STREAM triad (../shared/machine.md);
   * softmax and layer norm over rows written with ordinary ops (4096 x 1024 float32): compiled (one row
-    kernel each) vs the same ops eager, vs hy.softmax (one eager kernel), vs torch eager;
+    kernel each) vs the same ops eager, vs hy.softmax / F.layer_norm (one eager kernel), vs torch eager;
   * a full reduction fused with its producers (an MSE loss over 16M float32), the softmax op fused with a
-    scale (4096 x 1024), and the MLP 784-512-512-10 forward at batch 128 with GEMM epilogues (no grad),
-    compiled vs eager vs torch eager;
+    scale and the layer_norm op fused with a residual add (4096 x 1024), and the MLP 784-512-512-10
+    forward at batch 128 with GEMM epilogues (no grad), compiled vs eager vs torch eager;
   * the climate example's shallow-water step (examples/climate) at 256x256, compiled vs eager;
   * a varying-batch workload (a normalize-and-activate row function over 8 batch sizes): compiles counted
     with symbolic sizes (dynamic=None: the second size compiles symbolically) and with dynamic=False, the
@@ -55,7 +55,15 @@ def softmax_rows(x):
 
 
 def layer_norm_rows(x, w, b):
-    return hy.nn.functional.layer_norm(x, (x.shape[-1],), w, b)
+    # composed of ordinary ops, as softmax_rows (the layer_norm op is timed beside it)
+    mu = x.mean(-1, keepdim=True)
+    xc = x - mu
+    return xc * ((xc * xc).mean(-1, keepdim=True) + 1e-5).rsqrt() * w + b
+
+
+def residual_layer_norm(x, r, w, b):
+    # the transformer's add & norm: the layer_norm op expanded into one row loop with the residual add
+    return hy.nn.functional.layer_norm(x + r, (x.shape[-1],), w, b)
 
 
 def first_call_seconds(fn, *args):
@@ -136,7 +144,8 @@ def main():
             ("softmax rows", softmax_rows, (x,), lambda: torch.softmax(xt, -1),
              ("hy.softmax (one eager kernel)", lambda: hy.softmax(x, -1))),
             ("layer norm rows", layer_norm_rows, (x, w, b),
-             lambda: torch.nn.functional.layer_norm(xt, (cols_n,), wt, bt), None)):
+             lambda: torch.nn.functional.layer_norm(xt, (cols_n,), wt, bt),
+             ("F.layer_norm (one eager kernel)", lambda: hy.nn.functional.layer_norm(x, (cols_n,), w, b)))):
         cfn = hy.compile(fn)
         cfn(*fargs)
         gk = cfn.entries()[0].kernels
@@ -157,13 +166,14 @@ def main():
     n = (1 << 20) if args.quick else (16 << 20)
     a_, b_ = hy.randn(n), hy.randn(n)
     x = hy.randn(rows_n, cols_n)
+    r_ = hy.randn(rows_n, cols_n)
     hy.manual_seed(0)
     mlp = hy.nn.Sequential(hy.nn.Linear(784, 512), hy.nn.ReLU(), hy.nn.Linear(512, 512), hy.nn.ReLU(),
                            hy.nn.Linear(512, 10))
     xm = hy.randn(128, 784)
     tm = None
     if torch is not None:
-        ta, tb, txs, txm = (torch.from_numpy(t.numpy()) for t in (a_, b_, x, xm))
+        ta, tb, txs, trs, txm = (torch.from_numpy(t.numpy()) for t in (a_, b_, x, r_, xm))
         tm = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
                                  torch.nn.ReLU(), torch.nn.Linear(512, 10))
         with torch.no_grad():
@@ -174,6 +184,8 @@ def main():
              "full-reduction", lambda: ((ta - tb) ** 2).mean()),
             (f"softmax(x * 0.125) op {rows_n}x{cols_n} f32", lambda t: hy.softmax(t * 0.125, -1), (x,),
              "row-reduction", lambda: torch.softmax(txs * 0.125, -1)),
+            (f"layer_norm(x + r) op {rows_n}x{cols_n} f32", residual_layer_norm, (x, r_, w, b), "row-reduction",
+             lambda: torch.nn.functional.layer_norm(txs + trs, (cols_n,), wt, bt)),
             ("MLP 784-512-512-10 b128 forward (no grad)", lambda t: mlp(t), (xm,), "gemm-epilogue",
              lambda: tm(txm))):
         with hy.no_grad():

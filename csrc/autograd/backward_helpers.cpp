@@ -189,6 +189,44 @@ Tensor softmax_backward_data(const Tensor& grad, const Tensor& result, int64_t d
   return out.dtype() == dtype ? out : ops::to_dtype(out, dtype);
 }
 
+std::tuple<Tensor, Tensor, Tensor> layer_norm_backward_all(const Tensor& grad, const Tensor& input, const Tensor& mean,
+                                                           const Tensor& rstd, const Tensor& weight, const Tensor& bias,
+                                                           const DimVector& normalized_shape, double eps) {
+  if (!grad.defined()) {  // only mean/rstd were used: their gradients are not propagated (as in torch)
+    return {zeros_like(input), weight.defined() ? zeros_like(weight) : Tensor(),
+            bias.defined() ? zeros_like(bias) : Tensor()};
+  }
+  if (!grad_mode_enabled()) {
+    auto [gi, gw, gb] = ops::layer_norm_backward(grad, input, mean, rstd, normalized_shape,
+                                                 weight.defined() ? std::optional<Tensor>(weight) : std::nullopt);
+    return {gi, weight.defined() ? gw : Tensor(), bias.defined() ? gb : Tensor()};
+  }
+  // create_graph=True: the same formula from recorded ops. The statistics are recomputed from `input`
+  // (the saved ones carry no gradient of their own), in the statistics' dtype (float32 for 16-bit inputs).
+  const DType acc = mean.dtype();
+  const int64_t k = static_cast<int64_t>(normalized_shape.size()), nd = input.dim();
+  DimVector dims;
+  for (int64_t i = nd - k; i < nd; ++i) dims.push_back(i);
+  const Tensor x = input.dtype() == acc ? input : ops::to_dtype(input, acc);
+  const Tensor g = grad.dtype() == acc ? grad : ops::to_dtype(grad, acc);
+  const Tensor xc = x - ops::mean(x, dims, true);
+  const Tensor rs = ops::rsqrt(ops::mean(xc * xc, dims, true) + Scalar(eps));
+  const Tensor xhat = xc * rs;
+  const Tensor gw = weight.defined() ? g * (weight.dtype() == acc ? weight : ops::to_dtype(weight, acc)) : g;
+  Tensor gi = rs * (gw - ops::mean(gw, dims, true) - xhat * ops::mean(gw * xhat, dims, true));
+  if (gi.dtype() != input.dtype()) gi = ops::to_dtype(gi, input.dtype());
+  Tensor gweight, gbias;
+  if (weight.defined()) {
+    gweight = sum_to(g * xhat, weight.shape());
+    if (gweight.dtype() != weight.dtype()) gweight = ops::to_dtype(gweight, weight.dtype());
+  }
+  if (bias.defined()) {
+    gbias = sum_to(g, bias.shape());
+    if (gbias.dtype() != bias.dtype()) gbias = ops::to_dtype(gbias, bias.dtype());
+  }
+  return {gi, gweight, gbias};
+}
+
 Tensor log_softmax_backward_data(const Tensor& grad, const Tensor& result, int64_t dim, DType dtype) {
   Tensor out = grad - ops::exp(result) * ops::sum(grad, DimVector{dim}, true);
   return out.dtype() == dtype ? out : ops::to_dtype(out, dtype);

@@ -5,6 +5,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "autograd/autograd_meta.h"
@@ -69,6 +70,12 @@ Tensor var_backward(const Tensor& grad, const Tensor& self, const std::optional<
                     bool keepdim);
 Tensor std_backward(const Tensor& result, const Tensor& grad, const Tensor& self,
                     const std::optional<DimVector>& dim, double correction, bool keepdim);
+/// (grad_input, grad_weight, grad_bias) of layer_norm (undefined for a weight/bias that is None). Runs the
+/// one-pass layer_norm_backward kernel; under create_graph=True it is composed of recorded ops instead
+/// (recomputing the statistics from `input`), so second derivatives follow.
+std::tuple<Tensor, Tensor, Tensor> layer_norm_backward_all(const Tensor& grad, const Tensor& input, const Tensor& mean,
+                                                           const Tensor& rstd, const Tensor& weight, const Tensor& bias,
+                                                           const DimVector& normalized_shape, double eps);
 Tensor softmax_backward_data(const Tensor& grad, const Tensor& result, int64_t dim, DType dtype);
 Tensor log_softmax_backward_data(const Tensor& grad, const Tensor& result, int64_t dim, DType dtype);
 Tensor logsumexp_backward(const Tensor& grad, const Tensor& self, const Tensor& result, const DimVector& dim,

@@ -110,6 +110,8 @@ void bind_compiler(py::module_& m) {
         "The tensor's identity as CaptureSession.size_reads() reports it.");
   c.def("is_wrapped_number", [](const Tensor& t) { return t.impl()->is_wrapped_number(); }, py::arg("tensor"),
         "Whether the tensor is a Python number wrapped for an op call (weak in type promotion).");
+  c.def("wrapped_number", [](double v) { return wrapped_number_tensor(Scalar(v)); }, py::arg("value"),
+        "A float wrapped as an op call wraps a Python number (the compiler's expansions use it as a literal).");
   c.def("_break_graph", [](const std::string& what) { capture::note_graph_break(what.c_str()); }, py::arg("what"),
         "Report a graph break to the capture active on this thread (for Python-level reads of tensor data).");
   c.def("result_type", [](const std::vector<Tensor>& tensors) {

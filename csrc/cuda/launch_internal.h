@@ -51,5 +51,13 @@ void launch_reduce_rows(ReduceOp op, DType in_dtype, DType out_dtype, void* out,
 void launch_random(bool normal, DType dtype, void* out, int64_t numel, uint64_t key, uint64_t base, double a,
                    double b, void* stream);
 void launch_softmax_rows(bool log, DType dtype, void* out, const void* in, int64_t rows, int64_t cols, void* stream);
+/// layer_norm of each row of a dense [rows, cols] input of `dtype`: `out` in that dtype, `mean`/`rstd` (one
+/// per row) and `weight`/`bias` (cols each, either may be null) in float32 (float64 for a float64 input).
+void launch_layer_norm_rows(DType dtype, void* out, void* mean, void* rstd, const void* in, const void* weight,
+                            const void* bias, int64_t rows, int64_t cols, double eps, void* stream);
+/// Its backward: `dx` like the input; `dw`/`db` (cols each, the statistics' dtype) summed over rows in order.
+void launch_layer_norm_backward_rows(DType dtype, void* dx, void* dw, void* db, const void* grad, const void* in,
+                                     const void* mean, const void* rstd, const void* weight, int64_t rows,
+                                     int64_t cols, void* stream);
 
 }  // namespace hy::cuda

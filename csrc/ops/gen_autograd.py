@@ -6,6 +6,8 @@ gradients), `result` / `result0`, `result1`... (forward outputs), the op's argum
 Calls name ops of the table (`mul(a, b)` or `a.mul(b)`) or helpers of csrc/autograd/backward_helpers.h.
 It is parsed with Python's `ast` and rewritten mechanically to C++: `x.shape` -> `x.shape()`,
 `f(a)` -> `ops::f(a)`, `a * b` -> Tensor operator overloads (autograd/backward_math_internal.h).
+A key naming several inputs ("input, weight, bias") has one formula returning a std::tuple of their
+gradients, computed once when any of them is needed.
 An op whose formula uses anything else is recorded with a node that raises "not differentiable yet".
 """
 import ast
@@ -17,7 +19,7 @@ HELPERS = {
     "norm_backward", "slice_backward", "select_backward", "index_select_backward", "repeat_backward",
     "pad_backward", "inverse_permutation", "matmul_backward_self", "matmul_backward_other", "scaled", "mm_backward_mat2", "zeros_like",
     "cat_sizes", "negate_list", "unbind", "masked_select_backward", "clamp_backward", "clamp_tensor_backward", "scatter_add_src_backward",
-    "conj", "grad_like",
+    "conj", "grad_like", "layer_norm_backward_all",
 }
 # Helpers whose result is not a tensor (for constant wrapping and typing).
 NON_TENSOR_HELPERS = {"reduced_numel", "inverse_permutation", "cat_sizes", "negate_list"}
@@ -156,7 +158,7 @@ def gen_autograd(ops):
         d, b = rec
         decls.append(d)
         body.append(b)
-        recorded[op.name] = sorted(formulas)
+        recorded[op.name] = sorted(n for k in formulas for n in key_names(k))
     return "\n".join(decls), "\n".join(body), recorded
 
 
@@ -214,16 +216,22 @@ def translation_problems(ops):
     return problems
 
 
+def key_names(key):
+    """The inputs a backward key names ("input, weight, bias": one formula returning their gradients)."""
+    return [n.strip() for n in str(key).split(",")]
+
+
 def gen_op(op, formulas, op_types):
     args = {a.name: a for a in op.args}
-    for k in formulas:
-        if k not in args or args[k].type not in ("Tensor", "Tensor[]"):
-            raise SystemExit(f"gen_ops.py: op {op.name}: backward names '{k}', not a tensor argument")
+    key_of = {n: k for k in formulas for n in key_names(k)}  # input -> the key of its formula
+    for n in key_of:
+        if n not in args or args[n].type not in ("Tensor", "Tensor[]"):
+            raise SystemExit(f"gen_ops.py: op {op.name}: backward names '{n}', not a tensor argument")
     if len(op.returns) == 0 or any(r not in ("Tensor", "Tensor[]") for r in op.returns):
         return None
     inplace_self = op.name.endswith("_")
     list_return = op.returns == ["Tensor[]"]
-    diff_inputs = [a for a in op.args if a.name in formulas]
+    diff_inputs = [a for a in op.args if a.name in key_of]
     names = formula_scope(op)
     cpp, used, errors, _ = translate(op, formulas, op_types)
     error = errors[0] if errors else None
@@ -235,6 +243,8 @@ def gen_op(op, formulas, op_types):
     L = []
     saved = [a for a in op.args if a.name in used and a.name not in formulas or (a.name in used and a.type.startswith("Tensor"))]
     saved = [a for a in op.args if a.name in used]
+    # A key naming several inputs computes their gradients together: it runs when any of them is needed.
+    grouped = {k: key_names(k) for k in formulas if len(key_names(k)) > 1}
     if error is None:
         L.append(f"struct {cls} : Node {{")
         L.append(f'  std::string name() const override {{ return "{cls}"; }}')
@@ -265,17 +275,29 @@ def gen_op(op, formulas, op_types):
             L.append(f"    Tensor {r} = {r}_.unpack(self_node);" if names[r] == "tensor"
                      else f"    TensorList {r} = bw::unpack_list({r}_, self_node);")
         L.append("    TensorList r(next_edges.size());")
-        slot = "0"
+        slot, slots = "0", {}
         for a in diff_inputs:
             width = f"{a.name}_size_" if a.type == "Tensor[]" else "1"
-            L.append(f"    if (bw::should_compute(next_edges, {slot}, {width})) {{")
-            if a.type == "Tensor[]":
+            slots[a.name] = slot
+            if key_of[a.name] in grouped:
+                pass
+            elif a.type == "Tensor[]":
+                L.append(f"    if (bw::should_compute(next_edges, {slot}, {width})) {{")
                 L.append(f"      TensorList g = {cpp[a.name]};")
                 L.append(f"      for (size_t i = 0; i < g.size() && i < {width}; ++i) r[{slot} + i] = g[i];")
+                L.append("    }")
             else:
+                L.append(f"    if (bw::should_compute(next_edges, {slot}, {width})) {{")
                 L.append(f"      r[{slot}] = {cpp[a.name]};")
-            L.append("    }")
+                L.append("    }")
             slot = f"{slot} + {width}"
+        for k, members in grouped.items():
+            needed = " || ".join(f"bw::should_compute(next_edges, {slots[n]}, 1)" for n in members)
+            L.append(f"    if ({needed}) {{")
+            L.append(f"      auto g = {cpp[k]};")
+            for i, n in enumerate(members):
+                L.append(f"      if (bw::should_compute(next_edges, {slots[n]}, 1)) r[{slots[n]}] = std::get<{i}>(g);")
+            L.append("    }")
         L.append("    return r;")
         L.append("  }")
         rel = [f"{a.name}_.reset();" if a.type == "Tensor" else f"for (auto& v : {a.name}_) v.reset();"
@@ -372,6 +394,7 @@ def front_check(op):
     bw = op.entry.get("backward")
     names = [a for a in op.args if a.type in ("Tensor", "Tensor[]")]
     if isinstance(bw, dict):
-        diff = [a for a in names if bw.get(a.name) is not None]
+        named = {n for k, f in bw.items() if f is not None for n in key_names(k)}
+        diff = [a for a in names if a.name in named]
         names = diff or names
     return "autograd::grad_mode_enabled() && autograd::any_requires_grad(" + ", ".join(a.name for a in names) + ")" if names else None

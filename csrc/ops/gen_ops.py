@@ -37,8 +37,9 @@ Entry fields (accepted values: validate_table.py; see docs/design.md, "The op ta
   lowering    how the graph compiler lowers the op (elementwise | reduction | gemm | view | stencil | opaque)
   stencil     (stencil ops, required) {kind: shift | second_difference, input: grid argument, boundary:
               [the boundaries the compiler lowers]}: read as index arithmetic inside fused loops
-  row         (reductions computed per row, optional) {kind: softmax | log_softmax, input: its Tensor
-              argument, dim: its int dim argument}: the compiler expands it into a row-reduction group
+  row         (reductions computed per row, optional) {kind: softmax | log_softmax | layer_norm, input: its
+              Tensor argument, dim: its int dim argument (layer_norm: its int[] normalized_shape)}: the
+              compiler expands it into a row-reduction group
   scalar      (elementwise ops, required) one element's math in the scalar expression language, e.g.
               "self + alpha * other", or {variant: expression} when the kernel picks a formula
   writes      the arguments the op writes; default `out` when the schema has one, else `self` for an op

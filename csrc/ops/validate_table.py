@@ -14,7 +14,9 @@ Fields and their accepted values (docs/design.md, "The op table"):
   dtypes       comma list of dtype names and groups (DTYPE_GROUPS), e.g. "numeric,float16,bfloat16";
                `all` is the real dtypes, complex ones must be named ("all_and_complex", "float,complex")
   dtype_rule   DTYPE_RULES;  shape_rule  SHAPE_RULES;  lowering  LOWERINGS
-  backward     null, or {tensor argument: formula or null}; every formula must translate to C++
+  backward     null, or {tensor argument: formula or null}; every formula must translate to C++. A key
+               naming several arguments ("input, weight, bias") has one formula returning their gradients
+               as a tuple (computed together)
                (gen_autograd.py), or say `not_implemented('why')` on purpose
   autocast     AUTOCAST_POLICIES, or "lower:<dtype>", or {policy: lower, dtype: <dtype>} (LOWER_DTYPES)
   onnx         an ONNX operator name ("ReduceSum"), or {op, attrs, inputs, since, domain} (see onnx_spec)
@@ -62,7 +64,10 @@ BOUNDARIES = ("periodic", "dirichlet", "neumann")
 # `row:` of a `lowering: reduction` op computed per row from reductions over its last dim (softmax): which
 # composition the compiler expands it into (python/hyflow/compiler/codegen/row_ops.py implements each),
 # its input and the int argument naming the reduced dim.
-ROW_KINDS = ("softmax", "log_softmax")
+ROW_KINDS = ("softmax", "log_softmax", "layer_norm")
+# The type of `dim` per row kind: the int dim softmax normalizes, or layer_norm's normalized_shape (an
+# int[] whose length is the count of trailing dims normalized; the compiler reads weight/bias/eps too).
+ROW_DIM_TYPES = {"softmax": "int", "log_softmax": "int", "layer_norm": "int[]"}
 ROW_KEYS = ("kind", "input", "dim")
 AUTOCAST_POLICIES = ("fp32", "lower", "promote", "none")
 LOWER_DTYPES = ("float16", "bfloat16")
@@ -257,8 +262,9 @@ class EntryChecker:
         self._enum("row", v["kind"], ROW_KINDS)
         if self.args and (v["input"] not in self.args or self.args[v["input"]].type != "Tensor"):
             self.problem("row", f"input {v['input']!r} is not a Tensor argument")
-        if self.args and (v["dim"] not in self.args or self.args[v["dim"]].type != "int"):
-            self.problem("row", f"dim {v['dim']!r} is not an int argument")
+        want = ROW_DIM_TYPES.get(v["kind"], "int")
+        if self.args and (v["dim"] not in self.args or self.args[v["dim"]].type != want):
+            self.problem("row", f"dim {v['dim']!r} is not an {want} argument")
 
     def check_autocast(self, v):
         try:
@@ -277,9 +283,16 @@ class EntryChecker:
             return
         if not isinstance(v, dict) or not v:
             return self.problem("backward", "expected null or {tensor argument: formula}")
-        for arg, formula in v.items():
-            if self.args and arg not in self.tensor_args():
-                self.problem("backward", f"names '{arg}', which is not a Tensor or Tensor[] argument")
+        for key, formula in v.items():
+            # "input, weight, bias": one formula returning a tuple of gradients, one per name (a kernel
+            # that computes them in one pass, like layer_norm_backward)
+            names = backward_key_names(key)
+            for arg in names:
+                if self.args and arg not in self.tensor_args():
+                    self.problem("backward", f"names '{arg}', which is not a Tensor or Tensor[] argument")
+                elif len(names) > 1 and self.args and self.args[arg].type != "Tensor":
+                    self.problem("backward", f"a formula for several inputs cannot name the list '{arg}'")
+            arg = key
             if formula is None:
                 continue
             if not isinstance(formula, str):
@@ -330,6 +343,11 @@ def check_entries(path, entries):
         label = checker.name or f"entry #{i + 1}"
         out += [f"{where}: op {label}: {field}: {message}" for field, message in checker.problems]
     return out
+
+
+def backward_key_names(key):
+    """The inputs a backward key names: "self" -> ["self"], "input, weight, bias" -> three names."""
+    return [n.strip() for n in str(key).split(",")]
 
 
 def check_tables(tables):

@@ -3,7 +3,8 @@
 Internal ops stay out of the hyflow namespace (and so out of `hyflow.__all__` and the type stubs); they remain
 callable as hy.ops.<name>: gradient kernels (`*_backward`), fused optimizer steps and other private helpers
 (`_*`), and the building blocks that public functions are made of (im2col/col2im under conv2d, clamp_tensor
-and max_dim/min_dim under clamp/max/min, index/slice under t[...], to_dtype under t.to)."""
+and max_dim/min_dim under clamp/max/min, index/slice under t[...], to_dtype under t.to, layer_norm's
+(out, mean, rstd) under nn.functional.layer_norm)."""
 from . import _C
 
 __all__ = []
@@ -11,7 +12,7 @@ __all__ = []
 _FACTORIES = {"empty", "zeros", "ones", "full", "arange", "linspace", "eye", "rand", "randn", "randint"}
 
 INTERNAL_OPS = {"im2col", "col2im", "max_pool2d_with_indices", "clamp_tensor", "max_dim", "min_dim", "index",
-                "slice", "to_dtype"}
+                "slice", "to_dtype", "layer_norm"}
 
 
 def is_internal_op(name):

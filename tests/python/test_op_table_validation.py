@@ -372,9 +372,29 @@ def test_row_description_is_validated(tmp_path):
                        "only a `lowering: reduction` op")
 
 
+def test_layer_norm_row_takes_an_int_list(tmp_path):
+    # row kind layer_norm reduces the trailing len(normalized_shape) dims: its `dim` is an int[] argument
+    text = ROW.replace("kind: softmax", "kind: layer_norm")
+    assert_one_problem(problems_of(tmp_path, text), "row", "dim", "not an int[]")
+    ok = text.replace("int dim=0", "int[] dim=[0]")
+    assert problems_of(tmp_path, ok) == []
+
+
+def test_backward_key_naming_several_inputs(tmp_path):
+    # one formula for several inputs ("self, other": a tuple of gradients) names tensor arguments only
+    two = GOOD.replace("Tensor self, int dim=0", "Tensor self, Tensor other, int dim=0")
+    assert problems_of(tmp_path, two.replace('{self: "grad * 2"}', '{"self, other": "twice(grad)"}')) == []
+    bad = two.replace('{self: "grad * 2"}', '{"self, dim": "twice(grad)"}')
+    assert_one_problem(problems_of(tmp_path, bad), "backward", "'dim'", "not a Tensor")
+    assert hy.ops.backward_formulas("layer_norm") == {
+        "input, weight, bias": "layer_norm_backward_all(grad, input, result1, result2, weight, bias, "
+                               "normalized_shape, eps)"}
+
+
 def test_row_ops_export_their_description():
     assert hy.ops.metadata("softmax")["row"] == {"kind": "softmax", "input": "self", "dim": "dim"}
     assert hy.ops.metadata("log_softmax")["row"]["kind"] == "log_softmax"
+    assert hy.ops.metadata("layer_norm")["row"] == {"kind": "layer_norm", "input": "input", "dim": "normalized_shape"}
     assert "row" not in hy.ops.metadata("sum")
 
 

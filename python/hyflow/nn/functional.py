@@ -1,7 +1,7 @@
 """hyflow.nn.functional: layers and losses as functions (torch.nn.functional's names and arguments).
 
-Everything here is composed of op-table ops (im2col/col2im and max_pool2d_with_indices are C++ kernels with
-their own backward ops), so autograd differentiates it with no extra code.
+Everything here is composed of op-table ops (im2col/col2im, max_pool2d_with_indices and layer_norm are C++
+kernels with their own backward ops), so autograd differentiates it with no extra code.
 """
 import numbers
 
@@ -112,6 +112,9 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
 
 # ---- normalization -----------------------------------------------------------------------------
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the trailing ``normalized_shape`` dims, then scale by ``weight`` and shift by ``bias``
+    (each optional). One op-table op (``layer_norm``: one pass per row, float16/bfloat16 read in blocks
+    with float32 statistics); its backward is one pass too, and hy.compile fuses it with its neighbours."""
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
@@ -119,16 +122,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(input.shape[input.dim() - n:]) != normalized_shape or input.dim() < n:
         raise ValueError(f"layer_norm(): input of shape {tuple(input.shape)} does not end with normalized_shape "
                          f"{normalized_shape}")
-    dims = list(range(input.dim() - n, input.dim()))
-    mean = input.mean(dims, keepdim=True)
-    xc = input - mean
-    var = (xc * xc).mean(dims, keepdim=True)
-    out = xc * (var + eps).rsqrt()
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    return _ops.layer_norm(input, list(normalized_shape), weight, bias, float(eps))[0]
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

@@ -48,7 +48,7 @@ NOTES = {
     "softplus": "beta and threshold by Mul/Div/Where", "round": "decimals by scaling; integers in float64",
     "mean": "a mean over nothing is NaN (Div of the sum by 0)",
     "norm": "p = 1, 2 as ReduceL1/L2; other p by Pow/ReduceSum; inf, -inf, 0",
-    "max_dim": "ReduceMax + ArgMax", "min_dim": "ReduceMin + ArgMin",
+    "max_dim": "ReduceMax + ArgMax", "layer_norm": "axis = -len(normalized_shape); no weight: a Scale of ones", "min_dim": "ReduceMin + ArgMin",
     "max_pool2d_with_indices": "only when the indices are not used",
     "index": "integer index tensors of one shape (no masks, no broadcasting)",
     "index_put_": "as index; not into inputs or parameters",
@@ -632,6 +632,26 @@ def _softmax(cx, node):
         y = cx.b.node(op, [cx.b.node("Reshape", [name, cx.b.ints([1])])], axis=0)
         return [cx.b.node("Reshape", [y, cx.b.ints([])])]
     return [cx.b.node("Softmax" if node.op == "softmax" else "LogSoftmax", [name], axis=d)]
+
+
+def _ones(shape):
+    """A nested list of ones of ``shape`` (a constant's value)."""
+    return [_ones(shape[1:]) for _ in range(shape[0])] if shape else 1.0
+
+
+@lowering("layer_norm")
+def _layer_norm(cx, node):
+    # LayerNormalization normalizes from `axis` to the last dim: the trailing len(normalized_shape) dims.
+    # Scale is required (ones when weight is None); weight/bias take the input's type (ONNX's one T);
+    # Mean/InvStdDev come out in float32 (stash_type 1) and are cast to hyflow's statistics dtype.
+    x, w, b = node.arg("input"), node.arg("weight"), node.arg("bias")
+    shape = list(node.arg("normalized_shape"))
+    dt = x.meta.dtype
+    scale = cx.operand(w, dt) if w is not None else cx.b.const(_ones(shape), dt)
+    inputs = [cx.name(x), scale] + ([cx.operand(b, dt)] if b is not None else [])
+    outs = cx.b.node("LayerNormalization", inputs, 3, axis=-len(shape), epsilon=float(node.arg("eps")),
+                     stash_type=1)
+    return [outs[0]] + [cx.b.cast(o, hy.float32, out_dtype(node, i)) for i, o in ((1, outs[1]), (2, outs[2]))]
 
 
 # ---- shape ops -----------------------------------------------------------------------------------------

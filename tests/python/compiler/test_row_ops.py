@@ -137,3 +137,78 @@ def test_lone_op_compiles_with_codegen_all(monkeypatch):
     got, expected, compiled = _run(lambda t: hy.log_softmax(t, -1), x)
     assert _row_plans(compiled)[0].spec is not None
     assert_close(got, expected)
+
+
+# ---- layer_norm (row: {kind: layer_norm}) -------------------------------------------------------------
+def residual_layer_norm(x, r, w, b):
+    return F.layer_norm(x + r, (x.shape[-1],), w, b)
+
+
+def layer_norm_gelu(x):
+    # over the last two dims when there is a row dim left, else the last one
+    return F.gelu(F.layer_norm(x, x.shape[-2:] if x.dim() > 2 else x.shape[-1:]))
+
+
+LN_OPS = ["add", "mean", "sub", "mul", "mean", "add", "rsqrt", "mul", "mul", "add"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "sliced"])
+def test_layer_norm_fuses_with_neighbours(dtype, layout):
+    rng = np.random.default_rng(4)
+    for shape in [(3, 2), (16, 1000), (2, 3, 70)]:
+        x, r = _tensor(rng, shape, dtype, layout), _tensor(rng, shape, dtype)
+        w, b = _tensor(rng, shape[-1:], dtype), _tensor(rng, shape[-1:], dtype)
+        got, expected, compiled = _run(residual_layer_norm, x, r, w, b)
+        plans = _row_plans(compiled)
+        assert len(plans) == 1 and plans[0].spec is not None and plans[0].ops == LN_OPS, \
+            [(p.ops, p.reason) for p in plans]
+        assert got.dtype == expected.dtype and tuple(got.shape) == tuple(expected.shape)
+        assert_close(got, expected)
+        # two normalized dims, no weight and bias, an elementwise consumer
+        # (a permuted input whose two normalized dims are not one stride stays eager, as any row group)
+        got, expected, compiled = _run(layer_norm_gelu, x)
+        if layout == "contiguous" or x.dim() == 2:
+            assert _row_plans(compiled)[0].spec is not None
+        assert_close(got, expected)
+
+
+def test_lone_layer_norm_runs_its_eager_kernel():
+    x, w = hy.randn(6, 8), hy.randn(8)
+    got, expected, compiled = _run(lambda t: F.layer_norm(t, (8,), w), x)
+    assert all(p.spec is None for p in _row_plans(compiled))
+    assert [n.op for kind, n in compiled.entries()[-1].kernels.order if kind == "node"] == ["layer_norm"]
+    assert_close(got, expected)
+
+
+def test_layer_norm_with_a_float32_weight_on_bfloat16_stays_eager():
+    x, w = hy.randn(4, 16).to(hy.bfloat16), hy.randn(16)
+    got, expected, compiled = _run(lambda t: F.layer_norm(t * 2, (16,), w), x)
+    assert not any(p.spec is not None and "rsqrt" in p.ops for p in _row_plans(compiled))
+    assert_close(got, expected)
+
+
+def test_layer_norm_under_the_compiled_backward():
+    # Parameters that require grad keep layer_norm one autograd node (its one-pass backward kernel runs);
+    # gradients through hy.compile equal eager's and pass gradcheck.
+    rng = np.random.default_rng(8)
+    x = hy.tensor(rng.standard_normal((5, 12)), requires_grad=True)
+    w = hy.tensor(rng.standard_normal(12), requires_grad=True)
+    b = hy.tensor(rng.standard_normal(12), requires_grad=True)
+    r = hy.tensor(rng.standard_normal((5, 12)))
+    fn = lambda x, w, b: residual_layer_norm(x, r, w, b) * 3  # noqa: E731
+    compiled = hy.compile(fn)
+    got = compiled(x, w, b)
+    expected = fn(x, w, b)
+    assert_close(got, expected)
+    gc = hy.autograd.grad(got.sum(), [x, w, b])
+    ge = hy.autograd.grad(expected.sum(), [x, w, b])
+    for a, e in zip(gc, ge):
+        assert_close(a, e)
+    assert hy.testing.gradcheck(compiled, (x, w, b))
+
+
+def test_explain_shows_the_expanded_layer_norm():
+    text = str(hy.compiler.explain(residual_layer_norm, hy.randn(4, 50), hy.randn(4, 50), hy.randn(50),
+                                   hy.randn(50)))
+    assert "row-reduction: " + " -> ".join(LN_OPS) + ": kernel hyk_r0" in text

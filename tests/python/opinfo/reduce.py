@@ -307,6 +307,38 @@ def ref_log_softmax(a, dim, dtype=None):
     return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
 
 
+def ref_layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """(out, mean, rstd) as torch's native_layer_norm, computed in float64."""
+    x = _wide(x)
+    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    rstd = 1.0 / np.sqrt(((x - mean) ** 2).mean(axis=axes, keepdims=True) + eps)
+    out = (x - mean) * rstd
+    if weight is not None:
+        out = out * _wide(weight)
+    if bias is not None:
+        out = out + _wide(bias)
+    return out, mean, rstd
+
+
+def layer_norm_samples(dtype, rng):
+    """(input, normalized_shape, weight, bias, eps): one or two normalized dims, weight/bias each optional,
+    non-contiguous and transposed inputs, rows long enough for the vectorized path, many rows (parallel)."""
+    arr = lambda s, nc=False: rand_array(rng, s, dtype, -3.0, 3.0, nc)  # noqa: E731
+    x = arr((3, 4, 5))
+    yield Sample((x, [5], arr((5,)), arr((5,))), desc="last dim, weight and bias")
+    yield Sample((x, [5], None, None), desc="no weight, no bias")
+    yield Sample((x, [5], arr((5,)), None), desc="weight only")
+    yield Sample((x, [5], None, arr((5,))), desc="bias only")
+    yield Sample((x, [4, 5], arr((4, 5)), arr((4, 5)), 1e-3), desc="two trailing dims, eps 1e-3")
+    yield Sample((arr((7,)), [7], arr((7,)), arr((7,))), desc="vector (one row)")
+    yield Sample((arr((4, 6), True), [6], arr((6,)), arr((6,))), desc="non-contiguous")
+    yield Sample((arr((6, 5)).T, [6], arr((6,)), None), desc="transposed")
+    yield Sample((arr((0, 3)), [3], arr((3,)), arr((3,))), desc="no rows")
+    yield Sample((arr((300, 130)), [130], arr((130,)), arr((130,))), desc="many rows (parallel)")
+    yield Sample((arr((2, 5000)), [5000], None, arr((5000,))), desc="long rows")
+
+
 def _scan(fn, a, dim, dtype):
     if dtype is not None:
         a = a.astype(_np_dtype(dtype))
@@ -323,6 +355,8 @@ def ref_cumprod(a, dim, dtype=None):
 
 
 SOFTMAX_TOL = {"float16": (2e-3, 1e-4), "bfloat16": (1.6e-2, 1e-3), "float32": (1e-5, 1e-6)}
+# out is rounded once to 16 bits from float32 math; mean/rstd are float32 for 16-bit inputs.
+LAYER_NORM_TOL = {"float16": (2e-3, 2e-3), "bfloat16": (1.6e-2, 1e-2), "float32": (1e-5, 1e-5)}
 SCAN_TOL = {"float16": (2e-3, 1e-2), "bfloat16": (1.6e-2, 5e-1), "float32": (2e-5, 2e-4)}
 
 def _finite_var(sample):
@@ -351,6 +385,9 @@ OPS = [
            tol=dict(ACC_TOL, int32=(1.3e-6, 1e-5), int64=(1.3e-6, 1e-5), bool=(1.3e-6, 1e-5))),
     OpInfo("softmax", ref_softmax, single_dim_samples(), FLOAT, tol=SOFTMAX_TOL),
     OpInfo("log_softmax", ref_log_softmax, single_dim_samples(), FLOAT, tol=SOFTMAX_TOL),
+    # grad=False: mean and rstd carry no gradient (as torch's native_layer_norm); F.layer_norm, which
+    # returns out only, is gradchecked in tests/python/nn/test_layer_norm.py
+    OpInfo("layer_norm", ref_layer_norm, layer_norm_samples, FLOAT, tol=LAYER_NORM_TOL, grad=False),
     OpInfo("cumsum", ref_cumsum, scan_samples, ALL, tol=SCAN_TOL),
     OpInfo("cumprod", ref_cumprod, cumprod_samples, ALL, tol=SCAN_TOL),
 ]

@@ -86,7 +86,7 @@ def plan_graph(graph, mode=None):
     """(plans, not_lowered, order): every GroupPlan, {id(node): reason} for elementwise nodes that cannot be
     lowered, and the execution order (schedule.py) as ("node", Node) / ("group", GroupPlan) steps.
 
-    Ops with a ``row:`` spec (softmax, log_softmax) are planned expanded into their composition
+    Ops with a ``row:`` spec (softmax, log_softmax, layer_norm) are planned expanded into their composition
     (row_ops.py); an expansion that does not end up whole inside one compiled row-reduction group, or
     alone in it, is undone and the graph planned again without it (each round drops at least one: it terminates)."""
     mode = mode or codegen_mode()
@@ -98,9 +98,10 @@ def plan_graph(graph, mode=None):
         view.nodes = []
         for n in graph.nodes:
             view.nodes.extend(expansions[id(n)].nodes if id(n) in expansions else [n])
-        results = [(x.original.output_values()[0], x.original) for x in expansions.values()]
-        for v, x in zip((r for r, _ in results), expansions.values()):
-            v.producer = x.nodes[-1]      # readers of the result now depend on the expansion
+        results = [(v, x.original) for x in expansions.values() for v, _ in x.producers]
+        for x in expansions.values():
+            for v, producer in x.producers:
+                v.producer = producer     # readers of the results now depend on the expansion
         try:
             plans, not_lowered, order = _plan_graph(view, mode)
         finally:
