@@ -18,6 +18,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -90,10 +91,20 @@ HY_BF16_TARGET void pack_b_strip(const uint16_t* b, int64_t ld, bool trans, int6
     }
   } else {  // element (kk, col) at b[col * ld + kk]: column j is a contiguous row of the stored transpose
     std::memset(strip, 0, static_cast<size_t>(kStripElems * kp) * 2);
-    for (int64_t j = 0; j < cols; ++j) {
-      const uint16_t* src = b + (c0 + j) * ld;
-      for (int64_t kk = 0; kk < k; ++kk) strip[(kk >> 1) * 32 + 2 * j + (kk & 1)] = src[kk];
+    const uint16_t* base = b + c0 * ld;
+    int64_t p = 0;
+    if (15 * ld <= INT32_MAX) {
+      // A pair (B[2p][j], B[2p + 1][j]) is one 32-bit word of row j of the stored transpose, so a packed
+      // row is a 16-lane gather (linear's forward, x @ w.T): N = 1024 with B transposed went from 0.8x the
+      // row-major case (a scalar loop) to the same speed.
+      const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                              _mm512_set1_epi32(static_cast<int32_t>(ld)));
+      const __mmask16 mask = static_cast<__mmask16>((1u << cols) - 1);
+      for (; 2 * p + 1 < k; ++p)
+        _mm512_storeu_si512(strip + p * 32, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, rows, base + 2 * p, 2));
     }
+    for (int64_t j = 0; j < cols; ++j)  // what the gathers left: an odd k's last element, or all of it
+      for (int64_t kk = 2 * p; kk < k; ++kk) strip[(kk >> 1) * 32 + 2 * j + (kk & 1)] = base[j * ld + kk];
   }
 }
 
