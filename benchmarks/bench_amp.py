@@ -1,7 +1,8 @@
 """Mixed precision: bf16 GEMM GFLOP/s and an MLP training step under hy.autocast, vs PyTorch CPU, same process.
 
-GEMM: bf16 N x N @ N x N at N = 1024, 2048, 4096 on 1 and 2 threads, hyflow (oneDNN when built with it,
-docs/amp.md "Kernels") vs torch.matmul in bf16; the float32 fallback (HYFLOW_LOWP_GEMM=fallback) at
+GEMM: bf16 N x N @ N x N at N = 1024, 2048, 4096 on 1 and 2 threads, hyflow (its own AMX / AVX512-BF16
+kernel where the CPU has one, docs/amp.md "Kernels") vs torch.matmul in bf16 and vs hyflow on oneDNN
+(HYFLOW_LOWP_GEMM=onednn, when built with it); the float32 fallback (HYFLOW_LOWP_GEMM=fallback) at
 N = 1024 for scale. MLP 784-512-512-10 (batch 128), one step = forward + cross-entropy + backward + SGD
 step: hyflow float32, hyflow under hy.autocast(dtype=hy.bfloat16), and torch under
 torch.autocast("cpu", dtype=torch.bfloat16). Elementwise and reduction ops on a 1024 x 4096 bf16 tensor
@@ -33,6 +34,12 @@ def gemm_rows(args, torch):
             flop = 2.0 * n ** 3 / 1e9
             r = {"case": f"bf16 GEMM N={n} {threads}T", "unit": "GFLOP/s",
                  "hyflow": flop / timeit(lambda: a @ b, args.repeats)}
+            if hy.build_info()["lowp_gemm"]:
+                os.environ["HYFLOW_LOWP_GEMM"] = "onednn"
+                try:
+                    r["onednn"] = flop / timeit(lambda: a @ b, 3, min_time=0.0, warmup=1)
+                finally:
+                    del os.environ["HYFLOW_LOWP_GEMM"]
             if n == sizes[0]:
                 os.environ["HYFLOW_LOWP_GEMM"] = "fallback"
                 try:
@@ -161,8 +168,8 @@ def main():
             raise SystemExit(f"--only: unknown part '{part}' (known: {', '.join(parts)})")
         rows += parts[part](args, torch)
     info = hy.build_info()
-    notes = ["GEMM rows: 'hyflow' = bf16 matmul, 'fallback' = the float32 path (HYFLOW_LOWP_GEMM=fallback), "
-             "'torch' = torch.matmul bf16",
+    notes = ["GEMM rows: 'hyflow' = bf16 matmul, 'oneDNN' = the same on oneDNN (HYFLOW_LOWP_GEMM=onednn), "
+             "'fallback' = the float32 path (HYFLOW_LOWP_GEMM=fallback), 'torch' = torch.matmul bf16",
              "MLP row: 'hyflow' = hy.autocast(bfloat16) step, 'fallback' = hyflow float32 step, "
              "'torch' = torch.autocast('cpu', bfloat16) step; 'vs fp32' = autocast speed-up over hyflow float32",
              "fp16 GEMM row: 'hyflow' = fp16 matmul (float32 path), 'fallback' = hyflow float32 matmul, "
@@ -170,11 +177,12 @@ def main():
              "bf16 elementwise/reduction rows: 'hyflow' = bf16 in and out, 'fallback' = the same op on float32 "
              "tensors, 'torch' = torch bf16; 'vs fp32' > 1 means bf16 is faster than hyflow float32",
              "'hyflow vs torch' > 1 means hyflow is faster",
-             f"low-precision GEMM: {info['lowp_gemm']} ({info['lowp_gemm_isa']}); CPU: {info['cpu_lowp_features']}",
+             f"low-precision GEMM: {info['lowp_gemm_kernel']} (library: {info['lowp_gemm']}, "
+             f"{info['lowp_gemm_isa']}); CPU: {info['cpu_lowp_features']}; load {open('/proc/loadavg').read().split()[:3]}",
              f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')!r} (unset it for this benchmark, see docstring)"]
     report("amp", rows,
            [("case", "case", None), ("unit", "unit", None), ("hyflow", "hyflow", "{:.1f}"),
-            ("fallback", "fallback/fp32", "{:.1f}"), ("peer", "torch", "{:.1f}"),
+            ("onednn", "oneDNN", "{:.1f}"), ("fallback", "fallback/fp32", "{:.1f}"), ("peer", "torch", "{:.1f}"),
             ("ratio", "hyflow vs torch", "{:.2f}x"), ("vs_fp32", "vs fp32", "{:.2f}x")],
            args, notes=notes)
 

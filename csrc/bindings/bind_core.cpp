@@ -152,6 +152,7 @@ void bind_runtime(py::module_& m) {
     d["gemm_f32_library"] = hy::cpu::gemm_f32_library();
     d["lowp_gemm_library"] = hy::cpu::gemm_lowp_library();
     d["lowp_gemm_isa"] = hy::cpu::gemm_lowp_isa();
+    d["lowp_gemm_kernel"] = hy::cpu::gemm_lowp_kernel();
     d["cpu_lowp_features"] = hy::cpu::cpu_lowp_features();
     return d;
   });

@@ -1,5 +1,4 @@
 """hy.build_info(): what this build of hyflow compiled in."""
-import os
 
 from . import _C
 
@@ -23,11 +22,13 @@ def build_info():
     ``"onednn"`` (its sgemm, in a build with oneDNN), ``"blas"`` or ``"eigen"``; the environment variable
     ``HYFLOW_SGEMM=blas`` moves them from oneDNN to the BLAS (docs/design.md, "Library choices").
 
-    ``lowp_gemm`` is the library bfloat16 matmul runs on (``"onednn 2.6.3"``; ``None``: computed in
-    float32), ``lowp_gemm_isa`` the instruction set that library picked on this CPU, ``lowp_gemm_active``
-    False while ``HYFLOW_LOWP_GEMM=fallback`` forces the float32 path, and ``cpu_lowp_features`` the
-    low-precision instructions the CPU has (``avx512_bf16``, ``avx512_fp16``, ``amx_bf16``, ``amx_tile``).
-    See docs/amp.md, "Kernels".
+    ``lowp_gemm_kernel`` is what bfloat16 matmul runs on now: hyflow's own ``"amx_bf16"`` or
+    ``"avx512_bf16"`` kernel (the best the CPU and Linux allow), ``"onednn"``, or ``None`` (computed in
+    float32); ``HYFLOW_LOWP_GEMM`` (``avx512_bf16``, ``onednn``, ``fallback``) caps it. ``lowp_gemm`` is
+    the library compiled in (``"onednn 2.6.3"``; ``None`` without one), ``lowp_gemm_isa`` the instruction
+    set that library picked on this CPU, ``lowp_gemm_active`` False while bfloat16 products take the
+    float32 path, and ``cpu_lowp_features`` the low-precision instructions the CPU has (``avx512_bf16``,
+    ``avx512_fp16``, ``amx_bf16``, ``amx_tile``). See docs/amp.md, "Kernels".
     """
     c = _C._build_config()
     cuda = _C._cuda_status()
@@ -46,7 +47,8 @@ def build_info():
         "gemm_f32": c["gemm_f32_library"],
         "lowp_gemm": c["lowp_gemm_library"] or None,
         "lowp_gemm_isa": c["lowp_gemm_isa"] or None,
-        "lowp_gemm_active": bool(c["lowp_gemm_library"]) and os.environ.get("HYFLOW_LOWP_GEMM") != "fallback",
+        "lowp_gemm_kernel": c["lowp_gemm_kernel"] or None,
+        "lowp_gemm_active": bool(c["lowp_gemm_kernel"]),
         "cpu_lowp_features": list(c["cpu_lowp_features"]),
         "mpi": on(c.get("mpi", False)),
         "mpi_toolkit": on(c["mpi_toolkit"]),

@@ -1,6 +1,8 @@
-// The library-independent half of gemm_lowp.h: the fallback switch, and the answers of a build without
-// a low-precision library (every product then takes the float32 path).
+// The library-independent half of gemm_lowp.h: the fallback switch, the order in which the kernels are
+// tried (ours, then oneDNN), and the answers of a build without a low-precision library.
 #include "kernels/cpu/gemm_lowp.h"
+
+#include "kernels/cpu/gemm_bf16.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -18,10 +20,23 @@ bool gemm_lowp_enabled() {
 }
 
 bool gemm_lowp_batched(const LowpGemm& g, void* c, bool c_is_f32) {
+  if (!gemm_lowp_enabled()) return false;
+  if (gemm_bf16_own(g, c, c_is_f32)) return true;
 #ifdef HYFLOW_WITH_ONEDNN
-  return gemm_lowp_enabled() && onednn_gemm_bf16(g, c, c_is_f32);
+  return onednn_gemm_bf16(g, c, c_is_f32);
 #else
   return false;
+#endif
+}
+
+std::string gemm_lowp_kernel() {
+  if (!gemm_lowp_enabled()) return "";
+  const Bf16Kernel own = bf16_kernel();
+  if (own != Bf16Kernel::None) return bf16_kernel_name(own);
+#ifdef HYFLOW_WITH_ONEDNN
+  return "onednn";
+#else
+  return "";
 #endif
 }
 

@@ -1,7 +1,7 @@
-// Low-precision (bfloat16) batched GEMM through a library, when one is compiled in (oneDNN, CMake option
-// HYFLOW_ONEDNN): bf16 operands, float32 accumulation, the result rounded once. Callers try it first and
-// keep their float32 path for everything it declines (no library, a dtype it lacks, a CPU without a fast
-// kernel, HYFLOW_LOWP_GEMM=fallback).
+// Low-precision (bfloat16) batched GEMM: hyflow's own AMX / AVX512-BF16 kernels (gemm_bf16.h) where the
+// CPU has them, else a library when one is compiled in (oneDNN, CMake option HYFLOW_ONEDNN): bf16
+// operands, float32 accumulation, the result rounded once. Callers try it first and keep their float32
+// path for everything it declines (no kernel or library, a dtype it lacks, HYFLOW_LOWP_GEMM=fallback).
 //
 //   LowpGemm g{batch, m, n, k, alpha, beta, a, b};            // a/b: bf16 bits, GemmMatrix layout
 //   if (!gemm_lowp_batched(g, c_bf16_or_f32, c_is_f32)) { ...float32 path... }
@@ -33,5 +33,8 @@ std::string gemm_lowp_isa();
 std::vector<std::string> cpu_lowp_features();
 /// False when HYFLOW_LOWP_GEMM=fallback forces the float32 path (tests cover both paths with one build).
 bool gemm_lowp_enabled();
+/// What a bf16 product runs on now: "amx_bf16" or "avx512_bf16" (ours), "onednn", or "" (the float32
+/// path). HYFLOW_LOWP_GEMM (read at each call) caps it: "avx512_bf16", "onednn", "fallback".
+std::string gemm_lowp_kernel();
 
 }  // namespace hy::cpu

@@ -1,6 +1,8 @@
 """Low-precision products (csrc/kernels/cpu/gemm_lowp.h): bf16/fp16 matmul, mm, bmm, addmm, linear and conv2d
-against float64 references, on the library path (oneDNN) and on the float32 fallback
-(HYFLOW_LOWP_GEMM=fallback), so a machine without oneDNN still tests the fallback and one with it tests both.
+against float64 references, on the default path (hyflow's own AMX / AVX512-BF16 kernel where the CPU has
+one, else oneDNN), on oneDNN (HYFLOW_LOWP_GEMM=onednn) and on the float32 fallback
+(HYFLOW_LOWP_GEMM=fallback), so every machine tests the fallback and the others where they exist.
+test_bf16_gemm.py covers each of our kernels over more shapes.
 
 The reference is the float64 product of the rounded inputs; a correct kernel differs from it by one
 rounding of the result to the 16-bit type (relative 2**-8 for bf16, 2**-11 for fp16) plus float32
@@ -13,8 +15,8 @@ import hyflow as hy
 import hyflow.nn.functional as F
 
 LIB = hy.build_info()["lowp_gemm"]
-PATHS = [pytest.param("library", marks=pytest.mark.skipif(LIB is None, reason="built without oneDNN "
-                                                                                "(HYFLOW_ONEDNN)")),
+PATHS = ["default",
+         pytest.param("onednn", marks=pytest.mark.skipif(LIB is None, reason="built without oneDNN (HYFLOW_ONEDNN)")),
          "fallback"]
 DTYPES = [hy.bfloat16, hy.float16]
 ROUNDING = {hy.bfloat16: 2.0 ** -8, hy.float16: 2.0 ** -11}
@@ -22,10 +24,10 @@ ROUNDING = {hy.bfloat16: 2.0 ** -8, hy.float16: 2.0 ** -11}
 
 @pytest.fixture(params=PATHS)
 def path(request, monkeypatch):
-    if request.param == "fallback":
-        monkeypatch.setenv("HYFLOW_LOWP_GEMM", "fallback")
-    else:
+    if request.param == "default":
         monkeypatch.delenv("HYFLOW_LOWP_GEMM", raising=False)
+    else:
+        monkeypatch.setenv("HYFLOW_LOWP_GEMM", request.param)
     return request.param
 
 
@@ -159,11 +161,15 @@ def test_build_info_reports_the_low_precision_backend(path):
     assert isinstance(info["cpu_lowp_features"], list)
     assert set(info["cpu_lowp_features"]) <= {"avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile"}
     if LIB is None:
-        assert info["lowp_gemm_isa"] is None and info["lowp_gemm_active"] is False
+        assert info["lowp_gemm_isa"] is None
     else:
         assert LIB.startswith("onednn ")
         assert info["lowp_gemm_isa"]
-        assert info["lowp_gemm_active"] == (path == "library")
+    assert info["lowp_gemm_active"] == (info["lowp_gemm_kernel"] is not None)
+    if path == "fallback":
+        assert info["lowp_gemm_kernel"] is None
+    elif path == "onednn":
+        assert info["lowp_gemm_kernel"] == "onednn"
 
 
 def test_same_product_after_the_thread_count_changes(path):
@@ -229,16 +235,21 @@ def test_import_leaves_omp_wait_policy_as_it_found_it():
                           check=True).stdout.strip() == "ACTIVE"
 
 
-@pytest.mark.skipif(LIB is None, reason="built without oneDNN (HYFLOW_ONEDNN)")
-def test_library_product_releases_the_gil(monkeypatch):
+@pytest.mark.parametrize("setting", [None, "onednn"])
+def test_library_product_releases_the_gil(monkeypatch, setting):
     # As tests/python/workflow/test_engine_gil.py: with a long switch interval the main thread is never
     # preempted between bytecodes, so the counter can only move while a call has released the GIL.
     import sys
     import threading
     import time
-    monkeypatch.delenv("HYFLOW_LOWP_GEMM", raising=False)
+    if setting is None:
+        monkeypatch.delenv("HYFLOW_LOWP_GEMM", raising=False)
+    else:
+        monkeypatch.setenv("HYFLOW_LOWP_GEMM", setting)
+    if hy.build_info()["lowp_gemm_kernel"] is None:
+        pytest.skip("bf16 products take the float32 path here")
     a = low((1024, 1024), hy.bfloat16)
-    a @ a  # make the oneDNN primitive outside the measured calls
+    a @ a  # make the oneDNN primitive (or our packing buffers) outside the measured calls
     counter, stop, moved = [0], threading.Event(), []
 
     def loop():

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "dispatch/registry.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "hyflow/build_config.h"
 
 #ifndef HYFLOW_CPU_VARIANT_NAME
@@ -20,6 +21,10 @@ void register_kernels_cpu_variant(Registry& r);  // cpu_variant_generated.cpp
 extern "C" __attribute__((visibility("default"))) const char* hyflow_cpu_variant_register(
     hy::Registry* registry, const char* core_version) {
   if (core_version == nullptr || std::strcmp(core_version, HYFLOW_VERSION) != 0) return nullptr;
-  if (registry) hy::register_kernels_cpu_variant(*registry);
+  if (registry) {
+    hy::register_kernels_cpu_variant(*registry);
+    // bf16 GEMM is no op-table family: its kernels (null below AVX-512) go in through their own hook.
+    if (hy::cpu::Bf16GemmRun run = hy::cpu::bf16_gemm_compiled_kernels()) hy::cpu::install_bf16_gemm(run);
+  }
   return HYFLOW_CPU_VARIANT_NAME;
 }
