@@ -69,6 +69,20 @@ constexpr int64_t kColumns = 16;
 // Tasks of about 16k elements each (a task transforms whole lanes).
 int64_t lane_grain(int64_t elements_per_task) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(elements_per_task, 1)); }
 
+// Calls f(k, l) for every point k < points of every lane l < w, a few points of one lane at a time: a
+// lane's row is then read or written a cache line at a time. Point-major order (one point of each of 16
+// rows in turn) maps 16 rows of a power-of-two length to the same cache set, which evicts each line
+// before its next point is used (the row gathers took 2x longer that way).
+constexpr int64_t kChunk = 8;
+template <typename F>
+void for_each_point_by_lane_chunks(int64_t points, int64_t w, F&& f) {
+  for (int64_t k0 = 0; k0 < points; k0 += kChunk) {
+    const int64_t k1 = std::min(points, k0 + kChunk);
+    for (int64_t l = 0; l < w; ++l)
+      for (int64_t k = k0; k < k1; ++k) f(k, l);
+  }
+}
+
 // Power-of-two lengths: the lanes (rows, or columns when inner > 1) are taken kLanes at a time into a
 // lane-interleaved block (fft_lanes.h), transformed there and written back times `scale`. Lane g is
 // column g % inner of slab g / inner; a block's missing lanes past the last one are zeros, never
@@ -85,19 +99,20 @@ void c2c_along_lanes(std::complex<T>* data, const Lanes& L, bool forward, T scal
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t g0 = blk * kLanes, w = std::min(kLanes, lanes - g0);
       for (int64_t l = 0; l < w; ++l) base[l] = data + ((g0 + l) / L.inner) * n * L.inner + (g0 + l) % L.inner;
-      for (int64_t k = 0; k < n; ++k) {
-        for (int64_t l = 0; l < w; ++l) {
-          const std::complex<T> v = base[l][k * L.inner];
-          re[static_cast<size_t>(k * kLanes + l)] = v.real();
-          im[static_cast<size_t>(k * kLanes + l)] = v.imag();
-        }
-        for (int64_t l = w; l < kLanes; ++l) re[static_cast<size_t>(k * kLanes + l)] = im[static_cast<size_t>(k * kLanes + l)] = T(0);
+      if (w < kLanes) {
+        std::fill(re.begin(), re.end(), T(0));
+        std::fill(im.begin(), im.end(), T(0));
       }
+      for_each_point_by_lane_chunks(n, w, [&](int64_t k, int64_t l) {
+        const std::complex<T> v = base[l][k * L.inner];
+        re[static_cast<size_t>(k * kLanes + l)] = v.real();
+        im[static_cast<size_t>(k * kLanes + l)] = v.imag();
+      });
       fft_lanes::c2c(roots, n, forward, re.data(), im.data(), scratch_re.data(), scratch_im.data());
-      for (int64_t k = 0; k < n; ++k)
-        for (int64_t l = 0; l < w; ++l)
-          base[l][k * L.inner] = std::complex<T>(re[static_cast<size_t>(k * kLanes + l)] * scale,
-                                                 im[static_cast<size_t>(k * kLanes + l)] * scale);
+      for_each_point_by_lane_chunks(n, w, [&](int64_t k, int64_t l) {
+        base[l][k * L.inner] = std::complex<T>(re[static_cast<size_t>(k * kLanes + l)] * scale,
+                                               im[static_cast<size_t>(k * kLanes + l)] * scale);
+      });
     }
   });
 }
@@ -183,21 +198,21 @@ void r2c_rows_lanes(const T* src, std::complex<T>* dst, int64_t rows, int64_t n,
     std::vector<T> re(half_size), im(half_size), out_re(bins_size), out_im(bins_size);
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t r0 = blk * kLanes, w = std::min(kLanes, rows - r0);
-      std::fill(re.begin(), re.end(), T(0));
-      std::fill(im.begin(), im.end(), T(0));
-      // point-major: each step writes one contiguous lane group and reads w rows sequentially
-      for (int64_t k = 0; k < h; ++k)
-        for (int64_t l = 0; l < w; ++l) {
-          re[static_cast<size_t>(k * kLanes + l)] = src[(r0 + l) * n + 2 * k];
-          im[static_cast<size_t>(k * kLanes + l)] = src[(r0 + l) * n + 2 * k + 1];
-        }
+      if (w < kLanes) {  // the missing lanes of the last block: zeros
+        std::fill(re.begin(), re.end(), T(0));
+        std::fill(im.begin(), im.end(), T(0));
+      }
+      for_each_point_by_lane_chunks(h, w, [&](int64_t k, int64_t l) {
+        re[static_cast<size_t>(k * kLanes + l)] = src[(r0 + l) * n + 2 * k];
+        im[static_cast<size_t>(k * kLanes + l)] = src[(r0 + l) * n + 2 * k + 1];
+      });
       // out_re/out_im serve as the scratch of the half-length transform (h+1 >= h points)
       fft_lanes::c2c(roots, h, true, re.data(), im.data(), out_re.data(), out_im.data());
       fft_lanes::r2c_split(roots, n, re.data(), im.data(), out_re.data(), out_im.data());
-      for (int64_t k = 0; k <= h; ++k)
-        for (int64_t l = 0; l < w; ++l)
-          dst[(r0 + l) * out_n + k] = std::complex<T>(out_re[static_cast<size_t>(k * kLanes + l)] * scale,
-                                                      out_im[static_cast<size_t>(k * kLanes + l)] * scale);
+      for_each_point_by_lane_chunks(h + 1, w, [&](int64_t k, int64_t l) {
+        dst[(r0 + l) * out_n + k] = std::complex<T>(out_re[static_cast<size_t>(k * kLanes + l)] * scale,
+                                                    out_im[static_cast<size_t>(k * kLanes + l)] * scale);
+      });
       for (int64_t l = 0; l < w; ++l) {
         std::complex<T>* o = dst + (r0 + l) * out_n;
         for (int64_t k = h + 1; k < out_n; ++k) o[k] = std::conj(o[n - k]);
@@ -218,22 +233,22 @@ void c2r_rows_lanes(const std::complex<T>* src, T* dst, int64_t rows, int64_t n,
     std::vector<T> re(half_size), im(half_size), in_re(bins_size), in_im(bins_size);
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t r0 = blk * kLanes, w = std::min(kLanes, rows - r0);
-      std::fill(in_re.begin(), in_re.end(), T(0));
-      std::fill(in_im.begin(), in_im.end(), T(0));
-      for (int64_t k = 0; k <= h; ++k)
-        for (int64_t l = 0; l < w; ++l) {
-          const std::complex<T> v = src[(r0 + l) * (h + 1) + k];
-          in_re[static_cast<size_t>(k * kLanes + l)] = v.real();
-          in_im[static_cast<size_t>(k * kLanes + l)] = v.imag();
-        }
+      if (w < kLanes) {
+        std::fill(in_re.begin(), in_re.end(), T(0));
+        std::fill(in_im.begin(), in_im.end(), T(0));
+      }
+      for_each_point_by_lane_chunks(h + 1, w, [&](int64_t k, int64_t l) {
+        const std::complex<T> v = src[(r0 + l) * (h + 1) + k];
+        in_re[static_cast<size_t>(k * kLanes + l)] = v.real();
+        in_im[static_cast<size_t>(k * kLanes + l)] = v.imag();
+      });
       fft_lanes::c2r_merge(roots, n, in_re.data(), in_im.data(), re.data(), im.data());
       // in_re/in_im are free now: the scratch of the half-length inverse
       fft_lanes::c2c(roots, h, false, re.data(), im.data(), in_re.data(), in_im.data());
-      for (int64_t k = 0; k < h; ++k)
-        for (int64_t l = 0; l < w; ++l) {
-          dst[(r0 + l) * n + 2 * k] = re[static_cast<size_t>(k * kLanes + l)] * scale;
-          dst[(r0 + l) * n + 2 * k + 1] = im[static_cast<size_t>(k * kLanes + l)] * scale;
-        }
+      for_each_point_by_lane_chunks(h, w, [&](int64_t k, int64_t l) {
+        dst[(r0 + l) * n + 2 * k] = re[static_cast<size_t>(k * kLanes + l)] * scale;
+        dst[(r0 + l) * n + 2 * k + 1] = im[static_cast<size_t>(k * kLanes + l)] * scale;
+      });
     }
   });
 }
