@@ -18,15 +18,15 @@ set(_hyflow_variant_flags_avx512 "-march=x86-64-v4")
 set(_hyflow_variant_level_avx512 4)
 
 # The hot kernels: elementwise (Eigen-vectorized transcendental math), reductions and softmax, stencils,
-# fused optimizers, im2col, and the copy/cast helpers they call. Their op-table families are registered
+# fused optimizers, im2col, the FFTs (lane-blocked butterflies), and the copy/cast helpers they call. Their op-table families are registered
 # over the baseline kernels; a family whose kernel is not in these files fails the variant's link.
 set(HYFLOW_CPU_VARIANT_SOURCES
     csrc/kernels/cpu/unary.cpp csrc/kernels/cpu/unary_float.cpp csrc/kernels/cpu/binary.cpp
     csrc/kernels/cpu/ternary.cpp csrc/kernels/cpu/reduce.cpp csrc/kernels/cpu/reduce_minmax.cpp
     csrc/kernels/cpu/softmax.cpp csrc/kernels/cpu/layer_norm.cpp csrc/kernels/cpu/stencil.cpp
     csrc/kernels/cpu/optim.cpp csrc/kernels/cpu/conv.cpp csrc/kernels/cpu/copy.cpp
-    csrc/kernels/cpu/gemm_bf16_kernels.cpp)
-set(HYFLOW_CPU_VARIANT_FAMILIES unary binary ternary reduce stencil optim conv)
+    csrc/kernels/cpu/gemm_bf16_kernels.cpp csrc/kernels/cpu/fft.cpp)
+set(HYFLOW_CPU_VARIANT_FAMILIES unary binary ternary reduce stencil optim conv fft)
 
 macro(hyflow_cpu_configure)
   option(HYFLOW_NATIVE "Compile everything for the build machine's CPU (-march=native): fastest there, SIGILL elsewhere" OFF)

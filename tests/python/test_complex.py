@@ -300,3 +300,15 @@ def test_item_tolist_and_python_conversions():
     with pytest.raises(TypeError):
         float(z[0, 0])
     assert hy.tensor([1 + 1j]).tolist() == [1 + 1j]  # complex64 values that are exact in float32
+
+
+def test_assert_close_compares_imaginary_parts():
+    # hyflow.testing.assert_close used to cast complex values to float64 (dropping the imaginary parts)
+    # and compared complex tensors with zero tolerance.
+    from hyflow.testing import assert_close, default_tolerances
+    a = hy.tensor(np.array([1 + 2j, 3 - 1j], dtype=np.complex128))
+    with pytest.raises(AssertionError, match="values differ"):
+        assert_close(a, np.array([1 + 5j, 3 - 1j]))
+    assert_close(a, np.array([1 + 2j, 3 - 1j]) * (1 + 1e-9))
+    assert default_tolerances(hy.complex64) == default_tolerances(hy.float32)
+    assert default_tolerances(hy.complex128) == default_tolerances(hy.float64)

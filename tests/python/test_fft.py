@@ -191,3 +191,46 @@ def test_irfft_ignores_the_imaginary_parts_of_dc_and_nyquist(n):
     _close(hy.fft.irfft(hy.tensor(X), n=n), np.fft.irfft(X, n=n), np.float64)
     _close(hy.fft.irfft2(hy.tensor(_c((4, n // 2 + 1))), s=(4, n)), np.fft.irfft2(_c((4, n // 2 + 1)), s=(4, n)),
            np.float64)
+
+
+# Power-of-two lengths run on hyflow's own lane-blocked kernels (csrc/kernels/cpu/fft_lanes.h), kLanes = 16
+# signals per block: these cover both radix passes (log2 n even and odd), blocks with missing lanes (row
+# counts and column counts that are not multiples of 16, fewer than 16), columns that cross slabs, and
+# the real transforms' half-length trick including full (two-sided) spectra.
+@pytest.mark.parametrize("n", [2, 4, 8, 32, 64, 512])
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_power_of_two_c2c_rows_and_columns(n, dtype):
+    for shape, axis in [((3, n), -1), ((17, n), -1), ((2, n, 5), 1), ((3, n, 19), 1), ((n, 40), 0)]:
+        z = _c(shape, dtype, seed=n)
+        _close(hy.fft.fft(hy.tensor(z), dim=axis), np.fft.fft(z, axis=axis), dtype)
+        _close(hy.fft.ifft(hy.tensor(z), dim=axis, norm="ortho"), np.fft.ifft(z, axis=axis, norm="ortho"), dtype)
+
+
+@pytest.mark.parametrize("n", [4, 8, 16, 128, 1024])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_power_of_two_real_transforms(n, dtype):
+    cdtype = np.complex64 if dtype == np.float32 else np.complex128
+    for rows in (1, 5, 16, 33):
+        x = _r((rows, n), dtype, seed=rows)
+        _close(hy.fft.rfft(hy.tensor(x)), np.fft.rfft(x), dtype)
+        _close(hy.fft.fft(hy.tensor(x)), np.fft.fft(x), dtype)  # real input, full spectrum
+        X = _c((rows, n // 2 + 1), cdtype, seed=rows + 1)       # not Hermitian-consistent at DC/Nyquist
+        _close(hy.fft.irfft(hy.tensor(X), n=n, norm="forward"), np.fft.irfft(X, n=n, norm="forward"), dtype)
+    x = _r((n, 2 * n if n <= 128 else 16), dtype, seed=3)
+    _close(hy.fft.rfft2(hy.tensor(x)), np.fft.rfft2(x), dtype)
+    _close(hy.fft.irfft2(hy.fft.rfft2(hy.tensor(x)), s=x.shape), x, dtype)
+
+
+def test_power_of_two_results_are_the_same_at_any_thread_count():
+    x = hy.tensor(_r((256, 256), np.float32))
+    z = hy.tensor(_c((40, 64, 24), np.complex64))
+    before = hy.get_num_threads()
+    try:
+        hy.set_num_threads(1)
+        one = [hy.fft.rfft2(x).numpy(), hy.fft.irfft2(hy.fft.rfft2(x)).numpy(), hy.fft.fftn(z).numpy()]
+        hy.set_num_threads(max(2, before))
+        many = [hy.fft.rfft2(x).numpy(), hy.fft.irfft2(hy.fft.rfft2(x)).numpy(), hy.fft.fftn(z).numpy()]
+    finally:
+        hy.set_num_threads(before)
+    for a, b in zip(one, many):
+        np.testing.assert_array_equal(a, b)

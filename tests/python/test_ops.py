@@ -49,7 +49,7 @@ def expected_dtype(rule, args):
     dt = tensors[0].dtype
     for t in tensors[1:]:
         dt = hy.promote_types(dt, t.dtype)
-    cat = lambda d: 0 if d == hy.bool else (2 if d.is_floating_point else 1)  # noqa: E731
+    cat = lambda d: 0 if d == hy.bool else (3 if d.is_complex else (2 if d.is_floating_point else 1))  # noqa: E731
     for n in numbers:
         kind = 0 if isinstance(n, bool) else (2 if isinstance(n, float) else 1)
         if kind > cat(dt):
@@ -57,7 +57,7 @@ def expected_dtype(rule, args):
     if rule == "promote":
         return dt
     if rule == "promote_float":
-        return dt if dt.is_floating_point else hy.float32
+        return dt if dt.is_floating_point or dt.is_complex else hy.float32
     if rule == "same":
         return tensors[0].dtype
     if rule == "bool":
@@ -98,6 +98,45 @@ def test_op_matches_numpy(info, dtype):
             want = expected_dtype(rule, args)
             if want is not None:
                 assert actual[0].dtype == want, f"{info.name}: dtype {actual[0].dtype}, rule '{rule}' says {want}"
+
+
+COMPLEX_CASES = [pytest.param(info, dt, id=f"{info.name}-{dt}") for info in OPS for dt in info.dtypes
+                 if dt.startswith("complex")]
+
+
+def _to_torch(x, torch):
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.array(x))  # a contiguous copy that keeps 0-d arrays 0-d
+    if isinstance(x, list) and x and isinstance(x[0], np.ndarray):
+        return [_to_torch(v, torch) for v in x]
+    if isinstance(x, hy.dtype):
+        return getattr(torch, x.name)
+    return x
+
+
+@pytest.mark.parametrize("info,dtype", COMPLEX_CASES)
+def test_complex_rows_match_torch(info, dtype):
+    """The complex rows against torch too (same op name, same arguments): NumPy and torch differ on some
+    complex conventions, and hyflow follows torch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(99)
+    fn, tfn = getattr(hy.ops, info.name), getattr(torch, info.name)
+    for sample in info.samples(dtype, rng):
+        actual = results(fn(*[to_hy(a, dtype) for a in sample.args], **sample.kwargs))
+        targs = [_to_torch(a, torch) for a in sample.args]
+        tkwargs = {k: _to_torch(v, torch) for k, v in sample.kwargs.items()}
+        if "keepdim" in tkwargs and tkwargs.get("dim") is None:  # torch spells "all dims" as a list of them
+            tkwargs.pop("dim", None)
+            if targs[0].ndim:
+                tkwargs["dim"] = list(range(targs[0].ndim))
+            else:
+                tkwargs.pop("keepdim")
+        expected = results(tfn(*targs, **tkwargs))
+        assert len(actual) == len(expected), f"{info.name}: {len(actual)} results, torch has {len(expected)}"
+        for a, e in zip(actual, expected):
+            assert a.dtype.name == str(e.dtype).replace("torch.", ""), f"{info.name} {sample.desc}: {a.dtype} vs {e.dtype}"
+            rtol, atol = (info.tol or {}).get(dtype, default_tolerances(a.dtype))
+            assert_close(a, e.numpy(), rtol=rtol, atol=atol, msg=f"{info.name} {sample.desc} (torch)")
 
 
 def _out_variants():

@@ -1,5 +1,6 @@
-// Discrete Fourier transforms on Eigen's FFT module (its kissfft backend: mixed radix 2/3/4/5 and a
-// generic butterfly for other factors; docs/design.md, "Library choices", says why this library).
+// Discrete Fourier transforms: power-of-two lengths on our lane-blocked kernels (fft_lanes.h), other
+// lengths on Eigen's FFT module (its kissfft backend: mixed radix 2/3/4/5 and a generic butterfly for
+// other factors); docs/design.md, "Library choices", says why.
 //
 // A multi-dim transform is a sequence of 1-D transforms, in place on one contiguous copy of the input:
 // along the last dim each row is a lane; along another dim, blocks of neighbouring columns are gathered
@@ -21,6 +22,7 @@
 #include "hyflow/ops/fft.h"
 #include "hyflow/ops/shape.h"
 #include "hyflow/ops/tensor.h"
+#include "kernels/cpu/fft_lanes.h"
 #include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::cpu {
@@ -67,6 +69,54 @@ constexpr int64_t kColumns = 16;
 // Tasks of about 16k elements each (a task transforms whole lanes).
 int64_t lane_grain(int64_t elements_per_task) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(elements_per_task, 1)); }
 
+// Calls f(k, l) for every point k < points of every lane l < w, a few points of one lane at a time: a
+// lane's row is then read or written a cache line at a time. Point-major order (one point of each of 16
+// rows in turn) maps 16 rows of a power-of-two length to the same cache set, which evicts each line
+// before its next point is used (the row gathers took 2x longer that way).
+constexpr int64_t kChunk = 8;
+template <typename F>
+void for_each_point_by_lane_chunks(int64_t points, int64_t w, F&& f) {
+  for (int64_t k0 = 0; k0 < points; k0 += kChunk) {
+    const int64_t k1 = std::min(points, k0 + kChunk);
+    for (int64_t l = 0; l < w; ++l)
+      for (int64_t k = k0; k < k1; ++k) f(k, l);
+  }
+}
+
+// Power-of-two lengths: the lanes (rows, or columns when inner > 1) are taken kLanes at a time into a
+// lane-interleaved block (fft_lanes.h), transformed there and written back times `scale`. Lane g is
+// column g % inner of slab g / inner; a block's missing lanes past the last one are zeros, never
+// written back.
+template <typename T>
+void c2c_along_lanes(std::complex<T>* data, const Lanes& L, bool forward, T scale) {
+  using fft_lanes::kLanes;
+  const int64_t n = L.n, lanes = L.outer * L.inner, blocks = (lanes + kLanes - 1) / kLanes;
+  const fft_lanes::Roots<T>& roots = *fft_lanes::cached_roots<T>(n);
+  const size_t block_size = static_cast<size_t>(n * kLanes);
+  parallel_for(0, blocks, lane_grain(n * kLanes), [&](int64_t b, int64_t e) {
+    std::vector<T> re(block_size), im(block_size), scratch_re(block_size), scratch_im(block_size);
+    std::complex<T>* base[kLanes];
+    for (int64_t blk = b; blk < e; ++blk) {
+      const int64_t g0 = blk * kLanes, w = std::min(kLanes, lanes - g0);
+      for (int64_t l = 0; l < w; ++l) base[l] = data + ((g0 + l) / L.inner) * n * L.inner + (g0 + l) % L.inner;
+      if (w < kLanes) {
+        std::fill(re.begin(), re.end(), T(0));
+        std::fill(im.begin(), im.end(), T(0));
+      }
+      for_each_point_by_lane_chunks(n, w, [&](int64_t k, int64_t l) {
+        const std::complex<T> v = base[l][k * L.inner];
+        re[static_cast<size_t>(k * kLanes + l)] = v.real();
+        im[static_cast<size_t>(k * kLanes + l)] = v.imag();
+      });
+      fft_lanes::c2c(roots, n, forward, re.data(), im.data(), scratch_re.data(), scratch_im.data());
+      for_each_point_by_lane_chunks(n, w, [&](int64_t k, int64_t l) {
+        base[l][k * L.inner] = std::complex<T>(re[static_cast<size_t>(k * kLanes + l)] * scale,
+                                               im[static_cast<size_t>(k * kLanes + l)] * scale);
+      });
+    }
+  });
+}
+
 // In place: 1-D complex transforms along dim d of contiguous `t`, each result times `scale`.
 template <typename T>
 void c2c_along(const Tensor& t, int64_t d, bool forward, T scale) {
@@ -74,6 +124,7 @@ void c2c_along(const Tensor& t, int64_t d, bool forward, T scale) {
   const int64_t n = L.n;
   if (t.numel() == 0) return;
   auto* data = t.data<std::complex<T>>();
+  if (n >= 2 && fft_lanes::is_power_of_two(n)) return c2c_along_lanes<T>(data, L, forward, scale);
   auto transform = [&](Eigen::FFT<T>& fft, std::complex<T>* dst, const std::complex<T>* src) {
     if (n == 1) dst[0] = src[0];
     else if (forward) fft.fwd(dst, src, n);
@@ -134,6 +185,74 @@ int64_t signal_numel(const Tensor& t, const DimVector& dims) {
   return n;
 }
 
+// Power-of-two rows of n >= 4 points, kLanes rows per block: each row is n/2 complex points
+// (even + i*odd samples), transformed, split into the n/2+1 bins, scaled and written out; full
+// spectra (out_n == n) add the upper half as conj(X[n-k]).
+template <typename T>
+void r2c_rows_lanes(const T* src, std::complex<T>* dst, int64_t rows, int64_t n, int64_t out_n, T scale) {
+  using fft_lanes::kLanes;
+  const int64_t h = n / 2, blocks = (rows + kLanes - 1) / kLanes;
+  const fft_lanes::Roots<T>& roots = *fft_lanes::cached_roots<T>(n);
+  parallel_for(0, blocks, lane_grain(n * kLanes), [&](int64_t b, int64_t e) {
+    const size_t half_size = static_cast<size_t>(h * kLanes), bins_size = static_cast<size_t>((h + 1) * kLanes);
+    std::vector<T> re(half_size), im(half_size), out_re(bins_size), out_im(bins_size);
+    for (int64_t blk = b; blk < e; ++blk) {
+      const int64_t r0 = blk * kLanes, w = std::min(kLanes, rows - r0);
+      if (w < kLanes) {  // the missing lanes of the last block: zeros
+        std::fill(re.begin(), re.end(), T(0));
+        std::fill(im.begin(), im.end(), T(0));
+      }
+      for_each_point_by_lane_chunks(h, w, [&](int64_t k, int64_t l) {
+        re[static_cast<size_t>(k * kLanes + l)] = src[(r0 + l) * n + 2 * k];
+        im[static_cast<size_t>(k * kLanes + l)] = src[(r0 + l) * n + 2 * k + 1];
+      });
+      // out_re/out_im serve as the scratch of the half-length transform (h+1 >= h points)
+      fft_lanes::c2c(roots, h, true, re.data(), im.data(), out_re.data(), out_im.data());
+      fft_lanes::r2c_split(roots, n, re.data(), im.data(), out_re.data(), out_im.data());
+      for_each_point_by_lane_chunks(h + 1, w, [&](int64_t k, int64_t l) {
+        dst[(r0 + l) * out_n + k] = std::complex<T>(out_re[static_cast<size_t>(k * kLanes + l)] * scale,
+                                                    out_im[static_cast<size_t>(k * kLanes + l)] * scale);
+      });
+      for (int64_t l = 0; l < w; ++l) {
+        std::complex<T>* o = dst + (r0 + l) * out_n;
+        for (int64_t k = h + 1; k < out_n; ++k) o[k] = std::conj(o[n - k]);
+      }
+    }
+  });
+}
+
+// Power-of-two rows of n >= 4 points, kLanes rows per block: the n/2+1 bins of each row are merged
+// into an n/2-point spectrum whose inverse holds the even and odd samples (fft_lanes::c2r_merge).
+template <typename T>
+void c2r_rows_lanes(const std::complex<T>* src, T* dst, int64_t rows, int64_t n, T scale) {
+  using fft_lanes::kLanes;
+  const int64_t h = n / 2, blocks = (rows + kLanes - 1) / kLanes;
+  const fft_lanes::Roots<T>& roots = *fft_lanes::cached_roots<T>(n);
+  parallel_for(0, blocks, lane_grain(n * kLanes), [&](int64_t b, int64_t e) {
+    const size_t half_size = static_cast<size_t>(h * kLanes), bins_size = static_cast<size_t>((h + 1) * kLanes);
+    std::vector<T> re(half_size), im(half_size), in_re(bins_size), in_im(bins_size);
+    for (int64_t blk = b; blk < e; ++blk) {
+      const int64_t r0 = blk * kLanes, w = std::min(kLanes, rows - r0);
+      if (w < kLanes) {
+        std::fill(in_re.begin(), in_re.end(), T(0));
+        std::fill(in_im.begin(), in_im.end(), T(0));
+      }
+      for_each_point_by_lane_chunks(h + 1, w, [&](int64_t k, int64_t l) {
+        const std::complex<T> v = src[(r0 + l) * (h + 1) + k];
+        in_re[static_cast<size_t>(k * kLanes + l)] = v.real();
+        in_im[static_cast<size_t>(k * kLanes + l)] = v.imag();
+      });
+      fft_lanes::c2r_merge(roots, n, in_re.data(), in_im.data(), re.data(), im.data());
+      // in_re/in_im are free now: the scratch of the half-length inverse
+      fft_lanes::c2c(roots, h, false, re.data(), im.data(), in_re.data(), in_im.data());
+      for_each_point_by_lane_chunks(h, w, [&](int64_t k, int64_t l) {
+        dst[(r0 + l) * n + 2 * k] = re[static_cast<size_t>(k * kLanes + l)] * scale;
+        dst[(r0 + l) * n + 2 * k + 1] = im[static_cast<size_t>(k * kLanes + l)] * scale;
+      });
+    }
+  });
+}
+
 // Forward real-to-complex transform of the contiguous rows of `in` (last dim n) into `out` rows of
 // `out_n` bins (n//2+1 one-sided, n full: the upper half mirrored as conj(X[n-k])), times `scale`.
 template <typename T>
@@ -143,6 +262,7 @@ void r2c_rows(const Tensor& in, const Tensor& out, T scale) {
   const int64_t rows = in.numel() / n;
   const T* src = in.data<T>();
   auto* dst = out.data<std::complex<T>>();
+  if (n >= 4 && fft_lanes::is_power_of_two(n)) return r2c_rows_lanes<T>(src, dst, rows, n, out_n, scale);
   parallel_for(0, rows, lane_grain(n), [&](int64_t b, int64_t e) {
     Eigen::FFT<T> fft;
     fft.SetFlag(Eigen::FFT<T>::Unscaled);
@@ -172,6 +292,7 @@ void c2r_rows(const Tensor& in, const Tensor& out, T scale) {
   const int64_t rows = out.numel() / n;
   const auto* src = in.data<std::complex<T>>();
   T* dst = out.data<T>();
+  if (n >= 4 && fft_lanes::is_power_of_two(n)) return c2r_rows_lanes<T>(src, dst, rows, n, scale);
   parallel_for(0, rows, lane_grain(n), [&](int64_t b, int64_t e) {
     Eigen::FFT<T> fft;
     fft.SetFlag(Eigen::FFT<T>::Unscaled);

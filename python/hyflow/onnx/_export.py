@@ -241,9 +241,21 @@ def _check_nodes(graph, sites, opset):
     for v in list(graph.inputs) + list(graph.captured) + [r for n in graph.nodes for r in n.output_values()]:
         if v.storage is not None:
             storage_count.setdefault(v.storage, set()).add(v.id)
-    from . import custom_ops, functions
+    from . import _lower_fft, custom_ops, functions
+    # A complex value is exported as its (real, imag) pairs, which only the FFT lowerings read
+    # (_lower_fft.py); ONNX Runtime takes no complex model inputs or outputs.
+    outs = [v for v in _pytree.flatten(graph.outputs)[0] if isinstance(v, Value)]
+    for what, values in (("input", graph.inputs), ("output", outs)):
+        for v in values:
+            if v.meta.dtype.is_complex:
+                problems.append((f"{what} %{v.name} is {v.meta.dtype}: ONNX models take and return real tensors "
+                                 "(export hy.view_as_real(x); rebuild a complex input with hy.view_as_complex)", ""))
     for node, site in zip(graph.nodes, sites):
         entry = node.entry
+        if node.op not in _lower_fft.COMPLEX_INPUT_OPS and any(v.meta.dtype.is_complex for v in node.input_values()):
+            problems.append((f"{node.op}: takes a complex tensor; only the FFT ops and view_as_real export complex "
+                             "values", site))
+            continue
         if node.op in custom_ops.REGISTERED or node.op in functions.FUNCTIONS:
             continue
         if not entry.get("builtin"):

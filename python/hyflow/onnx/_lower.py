@@ -1116,3 +1116,6 @@ FORMS.update({
     "flip": "Slice with step -1", "roll": "two Slices and a Concat per dim",
     "isclose": "Abs(a - b) <= atol + rtol * Abs(b), or a == b (and both NaN with equal_nan)",
 })
+
+
+from . import _lower_fft  # noqa: E402,F401  (registers the FFT lowerings: DFT and the complex views)

@@ -11,6 +11,7 @@ __all__ = ["assert_close", "make_tensor", "default_tolerances", "gradcheck", "gr
 
 _TOL = {  # (rtol, atol) by dtype name, as torch.testing uses
     "float16": (1e-3, 1e-5), "bfloat16": (1.6e-2, 1e-5), "float32": (1.3e-6, 1e-5), "float64": (1e-7, 1e-7),
+    "complex64": (1.3e-6, 1e-5), "complex128": (1e-7, 1e-7),  # those of the parts' dtype, as torch does
 }
 
 
@@ -48,7 +49,10 @@ def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=True, chec
             raise AssertionError(f"values differ at {len(bad)} positions, first {tuple(bad[0])}: "
                                  f"{a[tuple(bad[0])]} vs {e[tuple(bad[0])]}. {msg}")
         return
-    a64, e64 = a.astype(np.float64), e.astype(np.float64)
+    # Complex values compare as complex (|a - e| <= atol + rtol*|e|): casting them to float64 would
+    # drop the imaginary parts.
+    wide = np.complex128 if a.dtype.kind == "c" or e.dtype.kind == "c" else np.float64
+    a64, e64 = a.astype(wide), e.astype(wide)
     ok = np.isclose(a64, e64, rtol=rtol, atol=atol, equal_nan=equal_nan)
     if not ok.all():
         bad = np.argwhere(~ok)

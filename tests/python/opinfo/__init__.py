@@ -16,6 +16,7 @@ ALL = ("bool", "int32", "int64", "float16", "bfloat16", "float32", "float64")
 FLOAT = ("float16", "bfloat16", "float32", "float64")
 NUMERIC = ("int32", "int64", "float16", "bfloat16", "float32", "float64")
 INT = ("int32", "int64")
+COMPLEX = ("complex64", "complex128")   # rows for the ops whose op-table dtypes include complex
 
 
 @dataclasses.dataclass
@@ -50,6 +51,9 @@ def rand_array(rng, shape, dtype, low=-5.0, high=5.0, noncontig=False):
         base = rng.integers(0, 2, size=shape + ((2,) if noncontig else ())).astype(bool)
     elif dtype in INT:
         base = rng.integers(int(low), int(high) + 1, size=shape + ((2,) if noncontig else ())).astype(dtype)
+    elif dtype in COMPLEX:
+        size = shape + ((2,) if noncontig else ())
+        base = np.asarray(rng.uniform(low, high, size=size) + 1j * rng.uniform(low, high, size=size)).astype(dtype)
     else:
         base = rng.uniform(low, high, size=shape + ((2,) if noncontig else ())).astype(np_dtype(dtype))
         if dtype in ("float16", "bfloat16"):

@@ -1,7 +1,7 @@
 """Binary elementwise ops (csrc/ops/table/binary.yaml)."""
 import numpy as np
 
-from . import ALL, FLOAT, INT, NUMERIC, OpInfo, Sample, rand_array
+from . import ALL, COMPLEX, FLOAT, INT, NUMERIC, OpInfo, Sample, rand_array
 
 
 def binary_samples(low=-5.0, high=5.0, nonzero_rhs=False, positive_lhs=False, floats=True):
@@ -64,10 +64,10 @@ def ref_div(a, b):
 
 
 OPS = [
-    OpInfo("add", np.add, binary_samples(), ALL),
-    OpInfo("sub", np.subtract, binary_samples(), NUMERIC),
-    OpInfo("mul", np.multiply, binary_samples(), ALL),
-    OpInfo("div", ref_div, binary_samples(nonzero_rhs=True), ALL, check_dtype_rule=True,
+    OpInfo("add", np.add, binary_samples(), ALL + COMPLEX),
+    OpInfo("sub", np.subtract, binary_samples(), NUMERIC + COMPLEX),
+    OpInfo("mul", np.multiply, binary_samples(), ALL + COMPLEX),
+    OpInfo("div", ref_div, binary_samples(nonzero_rhs=True), ALL + COMPLEX, check_dtype_rule=True,
            tol={"float16": (2e-3, 1e-3), "bfloat16": (1.6e-2, 1e-2)}),
     OpInfo("floor_divide", np_floor_divide, binary_samples(nonzero_rhs=True), NUMERIC,
            tol={"float16": (1e-2, 1.0), "bfloat16": (1e-1, 1.0)}),
@@ -81,8 +81,8 @@ OPS = [
     OpInfo("gelu_backward", ref_gelu_backward, binary_samples(floats=False), ALL,
            tol={"bfloat16": (2e-2, 2e-2), "float16": (2e-3, 2e-3)}),
     OpInfo("relu_backward", ref_relu_backward, binary_samples(floats=False), ALL),
-    OpInfo("eq", np.equal, binary_samples(), ALL),
-    OpInfo("ne", np.not_equal, binary_samples(), ALL),
+    OpInfo("eq", np.equal, binary_samples(), ALL + COMPLEX),
+    OpInfo("ne", np.not_equal, binary_samples(), ALL + COMPLEX),
     OpInfo("lt", np.less, binary_samples(), ALL),
     OpInfo("le", np.less_equal, binary_samples(), ALL),
     OpInfo("gt", np.greater, binary_samples(), ALL),

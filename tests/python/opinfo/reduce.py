@@ -6,10 +6,11 @@ References run in float64 (and int64) so float32 results are checked against the
 """
 import numpy as np
 
-from . import ALL, FLOAT, OpInfo, Sample, rand_array
+from . import ALL, COMPLEX, FLOAT, OpInfo, Sample, rand_array
 
 # float32/float16 sums are compared with float64 references: allow accumulated rounding.
-ACC_TOL = {"float16": (1e-3, 1e-3), "bfloat16": (1.6e-2, 1e-2), "float32": (2e-5, 1e-4), "float64": (1e-10, 1e-10)}
+ACC_TOL = {"float16": (1e-3, 1e-3), "bfloat16": (1.6e-2, 1e-2), "float32": (2e-5, 1e-4), "float64": (1e-10, 1e-10),
+           "complex64": (2e-5, 1e-4), "complex128": (1e-10, 1e-10)}
 
 
 def _axis(a, dim):
@@ -20,7 +21,7 @@ def _axis(a, dim):
 
 
 def _wide(a):
-    return a.astype(np.float64) if a.dtype.kind == "f" else a
+    return a.astype(np.float64) if a.dtype.kind == "f" else (a.astype(np.complex128) if a.dtype.kind == "c" else a)
 
 
 def _count(a, axis):
@@ -366,7 +367,8 @@ def _finite_var(sample):
 
 OPS = [
     OpInfo("sum", ref_sum, dtype_samples("float64"), ALL, tol=ACC_TOL),
-    OpInfo("mean", ref_mean, reduce_samples(), FLOAT, tol=ACC_TOL),
+    OpInfo("sum", ref_sum, dtype_samples("complex128"), COMPLEX, tol=ACC_TOL),
+    OpInfo("mean", ref_mean, reduce_samples(), FLOAT + COMPLEX, tol=ACC_TOL),
     OpInfo("prod", ref_prod, prod_samples, ALL, tol=ACC_TOL),
     OpInfo("amax", ref_amax, reduce_samples(empty_reduce=False), ALL),
     OpInfo("amin", ref_amin, reduce_samples(empty_reduce=False), ALL),

@@ -2,7 +2,7 @@
 take_along_axis, add.at and take."""
 import numpy as np
 
-from . import ALL, OpInfo, Sample, rand_array
+from . import ALL, COMPLEX, OpInfo, Sample, rand_array
 
 
 def _arr(rng, dtype, shape, nc=False):
@@ -221,12 +221,12 @@ def ref_tile(x, reps):
 
 
 OPS = [
-    OpInfo("cat", ref_cat, cat_samples, ALL),
-    OpInfo("stack", ref_stack, stack_samples, ALL),
-    OpInfo("split", ref_split, split_samples, ALL),
-    OpInfo("chunk", ref_chunk, chunk_samples, ALL),
-    OpInfo("flip", ref_flip, flip_samples, ALL),
-    OpInfo("roll", ref_roll, roll_samples, ALL),
+    OpInfo("cat", ref_cat, cat_samples, ALL + COMPLEX),
+    OpInfo("stack", ref_stack, stack_samples, ALL + COMPLEX),
+    OpInfo("split", ref_split, split_samples, ALL + COMPLEX),
+    OpInfo("chunk", ref_chunk, chunk_samples, ALL + COMPLEX),
+    OpInfo("flip", ref_flip, flip_samples, ALL + COMPLEX),
+    OpInfo("roll", ref_roll, roll_samples, ALL + COMPLEX),
     OpInfo("pad", ref_pad, pad_samples, ALL),
     OpInfo("gather", ref_gather, gather_samples, ALL),
     OpInfo("scatter_add", ref_scatter_add, scatter_add_samples, ALL,

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from . import ALL, FLOAT, INT, NUMERIC, OpInfo, Sample, rand_array, standard_shapes
+from . import ALL, COMPLEX, FLOAT, INT, NUMERIC, OpInfo, Sample, rand_array, standard_shapes
 
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, np.inf, -np.inf, np.nan]
 
@@ -88,7 +88,7 @@ TRANS_TOL = {**LOW_TOL, "float32": (4e-6, 1e-6), "bool": (4e-6, 1e-6), "int32": 
              "int64": (4e-6, 1e-6)}
 
 OPS = [
-    OpInfo("neg", np.negative, unary_samples(), NUMERIC),
+    OpInfo("neg", np.negative, unary_samples(), NUMERIC + COMPLEX),
     OpInfo("abs", np.abs, unary_samples(), ALL),
     OpInfo("sign", ref_sign, unary_samples(), ALL),
     OpInfo("square", ref_square, unary_samples(), ALL, tol=LOW_TOL),
