@@ -2,6 +2,7 @@
 // the host compiler): plain pointers, dtypes and strided geometries, no Tensor and no CUDA types, so the
 // .cu files include almost nothing and compile fast.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "core/dtype.h"
@@ -51,5 +52,43 @@ void launch_reduce_rows(ReduceOp op, DType in_dtype, DType out_dtype, void* out,
 void launch_random(bool normal, DType dtype, void* out, int64_t numel, uint64_t key, uint64_t base, double a,
                    double b, void* stream);
 void launch_softmax_rows(bool log, DType dtype, void* out, const void* in, int64_t rows, int64_t cols, void* stream);
+
+// --- convolution and pooling (conv.cu) ------------------------------------------------------------------
+/// The checked geometry of an im2col/col2im/pooling call (N, C, H, W input; kernel, dilation, padding,
+/// stride; Ho, Wo output).
+struct ConvGeometry {
+  int64_t n, c, h, w, kh, kw, dh, dw, ph, pw, sh, sw, ho, wo;
+};
+/// im2col into a dense (C*kh*kw, N, Ho*Wo) block from a dense (N, C, H, W) input (float32/float64).
+void launch_im2col(DType dtype, void* block, const void* in, const ConvGeometry& g, void* stream);
+/// col2im: each input element sums its patch entries (kernel taps in row-major order) from `cols`, an
+/// (N, Ho*Wo, C*kh*kw) tensor read through its element strides; no atomics, so the result is the same
+/// run after run.
+void launch_col2im(DType dtype, void* out, const void* cols, const int64_t (&col_strides)[3], const ConvGeometry& g,
+                   void* stream);
+/// Max pooling of a dense input: values and int64 indices (into H*W) of each window's first maximum, or
+/// its first NaN (the CPU kernel's rule).
+void launch_max_pool2d(DType dtype, void* out, int64_t* indices, const void* in, const ConvGeometry& g, void* stream);
+
+// --- indexing (gather_scatter.cu) -------------------------------------------------------------------
+/// Index entries (int64, over the geometry's tensor 0) outside [0, size): the smallest bad position in
+/// row-major order is written to *first_bad (device memory set to all ones beforehand, "none").
+void launch_index_check(const int64_t* index, const Geometry<2>& g, int64_t size, unsigned long long* first_bad,
+                        void* stream);
+/// out[p] = base[p + index[p] * dim_stride] over the geometry (out, base, int64 index), elements moved as
+/// `itemsize` raw bytes (gather, index_select: the CPU kernels' "base view" with stride 0 along dim).
+void launch_gather(int itemsize, void* out, const void* base, const int64_t* index, int64_t dim_stride,
+                   const Geometry<3>& g, void* stream);
+/// Deterministic scatter-add, *(target + p + index[p] * dim_stride) += src[p] over the geometry
+/// (target view, int64 index, src of the target's dtype): the entries are sorted by the element they
+/// write (stable radix sort, so repeats keep their row-major order) and each run of one element is
+/// summed by one thread in that order, the CPU kernel's order: results are bit-identical to the CPU's.
+/// `key_bits` bounds the target offsets; scratch comes from the caller (scatter_add_scratch_bytes).
+size_t scatter_add_scratch_bytes(int64_t n, int key_bits);
+void launch_scatter_add(DType dtype, void* target, const int64_t* index, const void* src, int64_t dim_stride,
+                        const Geometry<3>& g, int key_bits, void* scratch, size_t scratch_bytes, void* stream);
+/// out[p] = value (its storage bytes, `itemsize` wide) where mask[p] is true, over (out, bool mask).
+void launch_masked_fill(int itemsize, void* out, const bool* mask, uint64_t value_bits, const Geometry<2>& g,
+                        void* stream);
 
 }  // namespace hy::cuda
