@@ -51,6 +51,15 @@ void launch_reduce_rows(ReduceOp op, DType in_dtype, DType out_dtype, void* out,
 /// Philox draws into a dense floating buffer: uniform in [a, b), or normal with mean a and std b.
 void launch_random(bool normal, DType dtype, void* out, int64_t numel, uint64_t key, uint64_t base, double a,
                    double b, void* stream);
+/// randint: low + (64 random bits * range >> 64) per element (Philox on (key, base + i)), as on the CPU.
+void launch_randint(DType dtype, void* out, int64_t numel, uint64_t key, uint64_t base, int64_t low, uint64_t range,
+                    void* stream);
+/// multinomial over dense float64 weights [rows, n]: first the per-row validity (status, see random.cu),
+/// then the draws into out [rows, num_samples]; scratch holds rows * n doubles.
+void launch_multinomial_check(const double* weights, int64_t rows, int64_t n, int64_t num_samples, bool replacement,
+                              int64_t* status, void* stream);
+void launch_multinomial(const double* weights, int64_t rows, int64_t n, int64_t num_samples, bool replacement,
+                        uint64_t key, uint64_t base, double* scratch, int64_t* out, void* stream);
 void launch_softmax_rows(bool log, DType dtype, void* out, const void* in, int64_t rows, int64_t cols, void* stream);
 
 // --- convolution and pooling (conv.cu) ------------------------------------------------------------------
