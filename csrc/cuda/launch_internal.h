@@ -62,6 +62,25 @@ void launch_multinomial(const double* weights, int64_t rows, int64_t n, int64_t 
                         uint64_t key, uint64_t base, double* scratch, int64_t* out, void* stream);
 void launch_softmax_rows(bool log, DType dtype, void* out, const void* in, int64_t rows, int64_t cols, void* stream);
 
+// --- stencils (stencil.cu) ---------------------------------------------------------------------------
+enum class StencilOp { StencilOp_Laplacian, StencilOp_Gradient, StencilOp_Divergence };
+/// A checked stencil grid (kernels/stencil_grid.h) as the kernel reads it: dense [batch, (nd,) grid]
+/// data, weights w[k] per grid axis (1/h^2 for the laplacian, 1/(2h) for differences), boundary 0
+/// periodic, 1 dirichlet, 2 neumann.
+struct StencilGeometry {
+  int nd = 0;
+  int boundary = 0;
+  int64_t n[3] = {1, 1, 1};
+  int64_t stride[3] = {0, 0, 0};
+  double w[3] = {0, 0, 0};
+  int64_t points = 0;
+  int64_t batch = 0;
+};
+/// One thread per grid point, float32 or float64 (the CPU's compute dtypes), the CPU kernels'
+/// expressions in their order, products rounded separately (no fused multiply-adds).
+void launch_stencil(StencilOp op, DType dtype, void* out, const void* in, const StencilGeometry& g, double value,
+                    void* stream);
+
 // --- convolution and pooling (conv.cu) ------------------------------------------------------------------
 /// The checked geometry of an im2col/col2im/pooling call (N, C, H, W input; kernel, dilation, padding,
 /// stride; Ho, Wo output).
