@@ -98,6 +98,29 @@ void launch_col2im(DType dtype, void* out, const void* cols, const int64_t (&col
 /// its first NaN (the CPU kernel's rule).
 void launch_max_pool2d(DType dtype, void* out, int64_t* indices, const void* in, const ConvGeometry& g, void* stream);
 
+// --- fused optimizer steps (optim.cu) -----------------------------------------------------------------
+/// A piece of at most kOptimChunk elements of one parameter: its tensors (state pointers null when
+/// unused) and the element range. The chunks of every parameter of a step go to the device as one table,
+/// so one launch updates all of them (multi-tensor apply).
+struct OptimChunk {
+  void* param;
+  const void* grad;
+  void* state[3];  // SGD: momentum buffer; Adam: exp_avg, exp_avg_sq, max_exp_avg_sq
+  int64_t begin, end;
+};
+constexpr int64_t kOptimChunk = 65536;
+struct SgdHyper {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov, maximize, first_step, use_momentum;
+};
+struct AdamHyper {
+  double lr, beta1, beta2, weight_decay, eps, bias_correction1, bias_correction2_sqrt;
+  bool amsgrad, decoupled, maximize;
+};
+/// `chunks` is the device copy of the table (n entries); float32 or float64.
+void launch_fused_sgd(DType dtype, const OptimChunk* chunks, int64_t n, const SgdHyper& h, void* stream);
+void launch_fused_adam(DType dtype, const OptimChunk* chunks, int64_t n, const AdamHyper& h, void* stream);
+
 // --- indexing (gather_scatter.cu) -------------------------------------------------------------------
 /// Index entries (int64, over the geometry's tensor 0) outside [0, size): the smallest bad position in
 /// row-major order is written to *first_bad (device memory set to all ones beforehand, "none").
