@@ -16,6 +16,7 @@
 #include "hyflow/ops/tensor.h"
 #include "hyflow/ops/ternary.h"
 #include "hyflow/ops/unary.h"
+#include "kernels/device_copy.h"
 
 namespace hy::autograd::backward {
 
@@ -396,6 +397,8 @@ Tensor slice_backward(const Tensor& grad, const Shape& shape, int64_t dim, std::
   s = std::clamp<int64_t>(s, 0, n);
   int64_t count = grad.shape()[d];
   Tensor index = ops::arange(Scalar(s), Scalar(s + count * step), Scalar(step), DType::Int64);
+  // arange runs on the host only: the index joins the gradient's device (a CUDA slice's backward).
+  if (!grad.device().is_cpu()) index = tensor_to_device(index, grad.device(), false);
   return index_select_backward(grad, shape, d, index);
 }
 

@@ -2,6 +2,7 @@
 // the host compiler): plain pointers, dtypes and strided geometries, no Tensor and no CUDA types, so the
 // .cu files include almost nothing and compile fast.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "core/dtype.h"
@@ -50,6 +51,15 @@ void launch_reduce_rows(ReduceOp op, DType in_dtype, DType out_dtype, void* out,
 /// Philox draws into a dense floating buffer: uniform in [a, b), or normal with mean a and std b.
 void launch_random(bool normal, DType dtype, void* out, int64_t numel, uint64_t key, uint64_t base, double a,
                    double b, void* stream);
+/// randint: low + (64 random bits * range >> 64) per element (Philox on (key, base + i)), as on the CPU.
+void launch_randint(DType dtype, void* out, int64_t numel, uint64_t key, uint64_t base, int64_t low, uint64_t range,
+                    void* stream);
+/// multinomial over dense float64 weights [rows, n]: first the per-row validity (status, see random.cu),
+/// then the draws into out [rows, num_samples]; scratch holds rows * n doubles.
+void launch_multinomial_check(const double* weights, int64_t rows, int64_t n, int64_t num_samples, bool replacement,
+                              int64_t* status, void* stream);
+void launch_multinomial(const double* weights, int64_t rows, int64_t n, int64_t num_samples, bool replacement,
+                        uint64_t key, uint64_t base, double* scratch, int64_t* out, void* stream);
 void launch_softmax_rows(bool log, DType dtype, void* out, const void* in, int64_t rows, int64_t cols, void* stream);
 /// layer_norm of each row of a dense [rows, cols] input of `dtype`: `out` in that dtype, `mean`/`rstd` (one
 /// per row) and `weight`/`bias` (cols each, either may be null) in float32 (float64 for a float64 input).
@@ -59,5 +69,85 @@ void launch_layer_norm_rows(DType dtype, void* out, void* mean, void* rstd, cons
 void launch_layer_norm_backward_rows(DType dtype, void* dx, void* dw, void* db, const void* grad, const void* in,
                                      const void* mean, const void* rstd, const void* weight, int64_t rows,
                                      int64_t cols, void* stream);
+
+// --- stencils (stencil.cu) ---------------------------------------------------------------------------
+enum class StencilOp { StencilOp_Laplacian, StencilOp_Gradient, StencilOp_Divergence };
+/// A checked stencil grid (kernels/stencil_grid.h) as the kernel reads it: dense [batch, (nd,) grid]
+/// data, weights w[k] per grid axis (1/h^2 for the laplacian, 1/(2h) for differences), boundary 0
+/// periodic, 1 dirichlet, 2 neumann.
+struct StencilGeometry {
+  int nd = 0;
+  int boundary = 0;
+  int64_t n[3] = {1, 1, 1};
+  int64_t stride[3] = {0, 0, 0};
+  double w[3] = {0, 0, 0};
+  int64_t points = 0;
+  int64_t batch = 0;
+};
+/// One thread per grid point, float32 or float64 (the CPU's compute dtypes), the CPU kernels'
+/// expressions in their order, products rounded separately (no fused multiply-adds).
+void launch_stencil(StencilOp op, DType dtype, void* out, const void* in, const StencilGeometry& g, double value,
+                    void* stream);
+
+// --- convolution and pooling (conv.cu) ------------------------------------------------------------------
+/// The checked geometry of an im2col/col2im/pooling call (N, C, H, W input; kernel, dilation, padding,
+/// stride; Ho, Wo output).
+struct ConvGeometry {
+  int64_t n, c, h, w, kh, kw, dh, dw, ph, pw, sh, sw, ho, wo;
+};
+/// im2col into a dense (C*kh*kw, N, Ho*Wo) block from a dense (N, C, H, W) input (float32/float64).
+void launch_im2col(DType dtype, void* block, const void* in, const ConvGeometry& g, void* stream);
+/// col2im: each input element sums its patch entries (kernel taps in row-major order) from `cols`, an
+/// (N, Ho*Wo, C*kh*kw) tensor read through its element strides; no atomics, so the result is the same
+/// run after run.
+void launch_col2im(DType dtype, void* out, const void* cols, const int64_t (&col_strides)[3], const ConvGeometry& g,
+                   void* stream);
+/// Max pooling of a dense input: values and int64 indices (into H*W) of each window's first maximum, or
+/// its first NaN (the CPU kernel's rule).
+void launch_max_pool2d(DType dtype, void* out, int64_t* indices, const void* in, const ConvGeometry& g, void* stream);
+
+// --- fused optimizer steps (optim.cu) -----------------------------------------------------------------
+/// A piece of at most kOptimChunk elements of one parameter: its tensors (state pointers null when
+/// unused) and the element range. The chunks of every parameter of a step go to the device as one table,
+/// so one launch updates all of them (multi-tensor apply).
+struct OptimChunk {
+  void* param;
+  const void* grad;
+  void* state[3];  // SGD: momentum buffer; Adam: exp_avg, exp_avg_sq, max_exp_avg_sq
+  int64_t begin, end;
+};
+constexpr int64_t kOptimChunk = 65536;
+struct SgdHyper {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov, maximize, first_step, use_momentum;
+};
+struct AdamHyper {
+  double lr, beta1, beta2, weight_decay, eps, bias_correction1, bias_correction2_sqrt;
+  bool amsgrad, decoupled, maximize;
+};
+/// `chunks` is the device copy of the table (n entries); float32 or float64.
+void launch_fused_sgd(DType dtype, const OptimChunk* chunks, int64_t n, const SgdHyper& h, void* stream);
+void launch_fused_adam(DType dtype, const OptimChunk* chunks, int64_t n, const AdamHyper& h, void* stream);
+
+// --- indexing (gather_scatter.cu) -------------------------------------------------------------------
+/// Index entries (int64, over the geometry's tensor 0) outside [0, size): the smallest bad position in
+/// row-major order is written to *first_bad (device memory set to all ones beforehand, "none").
+void launch_index_check(const int64_t* index, const Geometry<2>& g, int64_t size, unsigned long long* first_bad,
+                        void* stream);
+/// out[p] = base[p + index[p] * dim_stride] over the geometry (out, base, int64 index), elements moved as
+/// `itemsize` raw bytes (gather, index_select: the CPU kernels' "base view" with stride 0 along dim).
+void launch_gather(int itemsize, void* out, const void* base, const int64_t* index, int64_t dim_stride,
+                   const Geometry<3>& g, void* stream);
+/// Deterministic scatter-add, *(target + p + index[p] * dim_stride) += src[p] over the geometry
+/// (target view, int64 index, src of the target's dtype): the entries are sorted by the element they
+/// write (stable radix sort, so repeats keep their row-major order) and each run of one element is
+/// summed by one thread in that order, the CPU kernel's order: results are bit-identical to the CPU's.
+/// `key_bits` bounds the target offsets; scratch comes from the caller (scatter_add_scratch_bytes).
+size_t scatter_add_scratch_bytes(int64_t n, int key_bits);
+void launch_scatter_add(DType dtype, void* target, const int64_t* index, const void* src, int64_t dim_stride,
+                        const Geometry<3>& g, int key_bits, void* scratch, size_t scratch_bytes, void* stream);
+/// out[p] = value (its storage bytes, `itemsize` wide) where mask[p] is true, over (out, bool mask).
+void launch_masked_fill(int itemsize, void* out, const bool* mask, uint64_t value_bits, const Geometry<2>& g,
+                        void* stream);
 
 }  // namespace hy::cuda

@@ -56,6 +56,95 @@ __global__ void random_kernel(S* out, int64_t n, uint64_t key, uint64_t base, bo
   }
 }
 
+// randint: 64 random bits mapped onto [0, range) by multiply-high (Lemire), as on the CPU.
+template <typename S>
+__global__ void randint_kernel(S* out, int64_t n, uint64_t key, uint64_t base, int64_t low, uint64_t range) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const Words w = philox4x32(key, base + static_cast<uint64_t>(i));
+    const uint64_t r = (static_cast<uint64_t>(w.w[0]) << 32) | w.w[1];
+    out[i] = from_compute<S>(static_cast<int64_t>(static_cast<uint64_t>(low) + __umul64hi(r, range)));
+  }
+}
+
+// The CPU multinomial's uniform53 (kernels/cpu/random.cpp).
+__device__ __forceinline__ double uniform53(uint64_t key, uint64_t counter) {
+  const Words w = philox4x32(key, counter);
+  const uint64_t bits = (static_cast<uint64_t>(w.w[0]) << 21) ^ (w.w[1] >> 11);
+  return static_cast<double>(bits & ((1ull << 53) - 1)) * (1.0 / 9007199254740992.0);
+}
+
+// Per row of float64 weights: status[r] = 0 (valid), 1 + c (weight c is negative or not finite),
+// -1 (sum <= 0), or -2 - positive (too few positive weights for sampling without replacement). One
+// thread walks a row in order, so the first bad weight is the CPU's.
+__global__ void multinomial_check_kernel(const double* w, int64_t rows, int64_t n, int64_t num_samples,
+                                         bool replacement, int64_t* status) {
+  const int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  const double* wr = w + r * n;
+  double total = 0;
+  int64_t positive = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    const double x = wr[c];
+    if (!isfinite(x) || x < 0) {
+      status[r] = 1 + c;
+      return;
+    }
+    total += x;
+    positive += x > 0;
+  }
+  status[r] = !(total > 0) ? -1 : (!replacement && positive < num_samples) ? -2 - positive : 0;
+}
+
+// With replacement, one block per row: the row's running sums in the CPU's (sequential) order by one
+// thread, then each sample looks its uniform up (upper bound) in them.
+__global__ void multinomial_replacement_kernel(const double* w, int64_t n, int64_t num_samples, uint64_t key,
+                                               uint64_t base, double* acc, int64_t* out) {
+  const int64_t r = blockIdx.x;
+  const double* wr = w + r * n;
+  double* ar = acc + r * n;
+  __shared__ int64_t last;
+  if (threadIdx.x == 0) {
+    double sum = 0;
+    for (int64_t c = 0; c < n; ++c) ar[c] = sum += wr[c];
+    int64_t l = n - 1;  // the last positive category: the draw when u * total rounds up to total
+    while (l > 0 && wr[l] <= 0) --l;
+    last = l;
+  }
+  __syncthreads();
+  const uint64_t row_base = base + static_cast<uint64_t>(r * num_samples);
+  for (int64_t s = threadIdx.x; s < num_samples; s += blockDim.x) {
+    const double u = uniform53(key, row_base + static_cast<uint64_t>(s)) * ar[n - 1];
+    int64_t lo = 0, hi = n;  // the first running sum greater than u
+    while (lo < hi) {
+      const int64_t mid = (lo + hi) / 2;
+      if (ar[mid] <= u) lo = mid + 1; else hi = mid;
+    }
+    out[r * num_samples + s] = lo < last ? lo : last;
+  }
+}
+
+// Without replacement, the exponential race: keys E_c / w_c, then each category's rank among the row's
+// keys (ties by index, as the CPU's sort); the num_samples smallest are written in rank order.
+__global__ void multinomial_race_kernel(const double* w, int64_t n, int64_t num_samples, uint64_t key,
+                                        uint64_t base, double* keys, int64_t* out) {
+  const int64_t r = blockIdx.x;
+  const double* wr = w + r * n;
+  double* kr = keys + r * n;
+  const uint64_t row_base = base + static_cast<uint64_t>(r * n);
+  for (int64_t c = threadIdx.x; c < n; c += blockDim.x) {
+    const double exp1 = -log1p(-uniform53(key, row_base + static_cast<uint64_t>(c)));
+    kr[c] = wr[c] > 0 ? exp1 / wr[c] : INFINITY;
+  }
+  __syncthreads();
+  for (int64_t c = threadIdx.x; c < n; c += blockDim.x) {
+    const double k = kr[c];
+    int64_t rank = 0;
+    for (int64_t j = 0; j < n && rank < num_samples; ++j) rank += kr[j] < k || (kr[j] == k && j < c);
+    if (rank < num_samples) out[r * num_samples + rank] = c;
+  }
+}
+
 }  // namespace
 
 void launch_random(bool normal, DType dtype, void* out, int64_t numel, uint64_t key, uint64_t base, double a,
@@ -73,6 +162,38 @@ void launch_random(bool normal, DType dtype, void* out, int64_t numel, uint64_t 
     default: throw TypeError(str("random: dtype ", dtype_name(dtype), " is not a floating-point dtype"));
   }
 #undef HY_RANDOM
+  HY_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_randint(DType dtype, void* out, int64_t numel, uint64_t key, uint64_t base, int64_t low, uint64_t range,
+                    void* stream) {
+  if (numel == 0) return;
+  auto s = static_cast<cudaStream_t>(stream);
+#define HY_RANDINT(S) \
+  randint_kernel<S><<<grid_for(numel), kThreads, 0, s>>>(static_cast<S*>(out), numel, key, base, low, range)
+  HY_CUDA_DTYPE_SWITCH(dtype, HY_RANDINT,
+                       throw NotImplementedError(str("op 'randint' has no CUDA kernel for dtype ", dtype_name(dtype))))
+#undef HY_RANDINT
+  HY_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_multinomial_check(const double* weights, int64_t rows, int64_t n, int64_t num_samples, bool replacement,
+                              int64_t* status, void* stream) {
+  multinomial_check_kernel<<<static_cast<unsigned>((rows + kThreads - 1) / kThreads), kThreads, 0,
+                             static_cast<cudaStream_t>(stream)>>>(weights, rows, n, num_samples, replacement, status);
+  HY_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_multinomial(const double* weights, int64_t rows, int64_t n, int64_t num_samples, bool replacement,
+                        uint64_t key, uint64_t base, double* scratch, int64_t* out, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  HY_CHECK(rows <= INT32_MAX, ValueError, "multinomial: the CUDA kernel takes at most ", INT32_MAX, " rows, got ", rows);
+  const auto blocks = static_cast<unsigned>(rows);
+  if (replacement) {
+    multinomial_replacement_kernel<<<blocks, kThreads, 0, s>>>(weights, n, num_samples, key, base, scratch, out);
+  } else {
+    multinomial_race_kernel<<<blocks, kThreads, 0, s>>>(weights, n, num_samples, key, base, scratch, out);
+  }
   HY_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -106,7 +106,7 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
         return input
     if p == 1.0:
         return input * 0.0
-    keep = _ops.rand(list(input.shape), generator=generator, dtype=input.dtype) >= p
+    keep = _ops.rand(list(input.shape), generator=generator, dtype=input.dtype, device=input.device) >= p
     return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
 
 

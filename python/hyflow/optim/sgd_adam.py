@@ -1,8 +1,9 @@
 """SGD, Adam and AdamW with torch's update formulas.
 
-step() updates all contiguous float32/float64 parameters of a group with one fused, multi-threaded C++ kernel
-(ops _fused_sgd_ / _fused_adam_ of csrc/ops/table/optim.yaml); other parameters (float16, bfloat16, CUDA,
-non-contiguous) take a reference path of in-place tensor ops with the same formula."""
+step() updates all contiguous float32/float64 parameters of a group with one fused kernel per device and dtype
+(ops _fused_sgd_ / _fused_adam_ of csrc/ops/table/optim.yaml: multi-threaded on the CPU, one multi-tensor launch
+on CUDA); other parameters (float16, bfloat16, non-contiguous) take a reference path of in-place tensor ops with
+the same formula."""
 import math
 
 from .. import _C
@@ -16,10 +17,9 @@ _FUSED_DTYPES = (_C.float32, _C.float64)
 
 
 def _fusable(t, dtype=None):
-    """Tensors the fused C++ step handles: contiguous float32/float64 CPU tensors (all of one dtype per call);
-    CUDA parameters take the reference path of in-place tensor ops, which run on the GPU."""
-    return (t.dtype in _FUSED_DTYPES and t.is_contiguous() and t.device == "cpu"
-            and (dtype is None or t.dtype == dtype))
+    """Tensors the fused step handles: contiguous float32/float64 tensors, CPU or CUDA (one dtype and one device
+    per call)."""
+    return t.dtype in _FUSED_DTYPES and t.is_contiguous() and (dtype is None or t.dtype == dtype)
 
 
 def _grad(p):
@@ -63,10 +63,10 @@ class SGD(Optimizer):
                         first = mom != 0 and st.get("momentum_buffer") is None
                         if first:
                             st["momentum_buffer"] = _C.ops.zeros(list(p.shape), dtype=p.dtype, device=str(p.device))
-                        batches.setdefault((p.dtype, first), []).append(p)
+                        batches.setdefault((p.dtype, str(p.device), first), []).append(p)
                         continue
                     self._step_one(p, g, st)
-                for (_, first), ps in batches.items():
+                for (_, _, first), ps in batches.items():
                     bufs = [self.state[p]["momentum_buffer"] for p in ps] if mom != 0 else []
                     _C.ops._fused_sgd_(ps, [_grad(p) for p in ps], bufs, lr, mom, damp, wd, g["nesterov"],
                                        g["maximize"], first)
@@ -124,11 +124,12 @@ class Adam(Optimizer):
                         if g["amsgrad"]:
                             st["max_exp_avg_sq"] = _C.ops.zeros(list(p.shape), dtype=p.dtype, device=str(p.device))
                     st["step"] += 1
-                    if _fusable(p) and all(_fusable(st[k], p.dtype) for k in st if k != "step"):
-                        batches.setdefault((p.dtype, st["step"]), []).append(p)
+                    if _fusable(p) and all(_fusable(st[k], p.dtype) and st[k].device == p.device
+                                           for k in st if k != "step"):
+                        batches.setdefault((p.dtype, str(p.device), st["step"]), []).append(p)
                     else:
                         self._step_one(p, g, st)
-                for (_, step), ps in batches.items():
+                for (_, _, step), ps in batches.items():
                     sts = [self.state[p] for p in ps]
                     _C.ops._fused_adam_(ps, [_grad(p) for p in ps], [s["exp_avg"] for s in sts],
                                         [s["exp_avg_sq"] for s in sts],

@@ -47,7 +47,7 @@ def to_hy(x, dtype, device):
 
 # Random ops draw from the one generator: each run starts from the same seed, so both devices see the
 # same counters (uniform draws are then bit-identical, normal ones within an ulp of libm).
-RANDOM = {"rand", "randn", "uniform_", "normal_"}
+RANDOM = {"rand", "randn", "uniform_", "normal_", "randint", "multinomial"}
 
 
 def run(fn, sample, dtype, device):
@@ -59,10 +59,11 @@ def run(fn, sample, dtype, device):
 
 
 def test_every_covered_op_has_an_opinfo():
-    # Factories, copies and random ops have no OpInfo: the runtime tests and test_random_streams_match_the_cpu
-    # cover them.
+    # Factories, copies, random ops and the fused optimizer steps have no OpInfo: the runtime tests,
+    # test_random_streams_match_the_cpu, test_cuda_random.py and test_cuda_optim.py cover them.
     assert COVERED - {o.name for o in OPS} <= {"empty", "zeros", "ones", "full", "clone", "to_dtype", "copy_",
-                                               "fill_", "zero_", "rand", "randn", "uniform_", "normal_"}
+                                               "fill_", "zero_", "rand", "randn", "uniform_", "normal_",
+                                               "randint", "_fused_sgd_", "_fused_adam_"}
 
 
 @pytest.mark.parametrize("info,dtype", CASES)
