@@ -37,6 +37,11 @@ namespace {
 
 template <typename T> using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 
+/// A task's scratch row. Eigen peels a vectorized reduction to the first packet-aligned element of a
+/// row, so the summation order (and the last bit of a sum) follows the row's address: scratch rows are
+/// always packet-aligned, whichever task allocates them, or results would change with the thread count.
+template <typename T> using RowBuffer = std::vector<T, Eigen::aligned_allocator<T>>;
+
 /// Rows whose column sums (weight/bias gradients) one partial result covers: about 64K elements, so a
 /// block is a worthwhile task and the partials stay a small fraction of the input.
 constexpr int64_t kColumnBlockElements = 1 << 16;
@@ -100,7 +105,7 @@ Tensor affine_operand(const optional<Tensor>& t, const char* name, const Tensor&
 /// A row of N elements in the compute dtype A: the input's own memory when S is A, else widened into
 /// `buf` (float16/bfloat16 rows).
 template <typename S, typename A>
-const A* load_row(const S* src, int64_t N, std::vector<A>& buf) {
+const A* load_row(const S* src, int64_t N, RowBuffer<A>& buf) {
   if constexpr (std::is_same_v<S, A>) {
     return src;
   } else {
@@ -112,7 +117,7 @@ const A* load_row(const S* src, int64_t N, std::vector<A>& buf) {
 /// Where a row's result of N elements is computed: the output itself when S is A, else `buf` (then
 /// store_row rounds it into the output).
 template <typename S, typename A>
-A* result_row(S* dst, std::vector<A>& buf) {
+A* result_row(S* dst, RowBuffer<A>& buf) {
   if constexpr (std::is_same_v<S, A>) return dst;
   else return buf.data();
 }
@@ -125,7 +130,7 @@ void store_row(const A* row, S* dst, int64_t N) {
 template <typename S, typename A>
 void forward_rows(const S* x, S* y, A* mean, A* rstd, const A* w, const A* b, int64_t M, int64_t N, double eps) {
   parallel_for(0, M, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(N, 1)), [&](int64_t lo, int64_t hi) {
-    std::vector<A> xbuf(std::is_same_v<S, A> ? 0 : N), ybuf(std::is_same_v<S, A> ? 0 : N);
+    RowBuffer<A> xbuf(std::is_same_v<S, A> ? 0 : N), ybuf(std::is_same_v<S, A> ? 0 : N);
     for (int64_t r = lo; r < hi; ++r) {
       const A* xr = load_row<S, A>(x + r * N, N, xbuf);
       A* yr = result_row<S, A>(y + r * N, ybuf);
@@ -165,7 +170,7 @@ void backward_rows(const S* g, const S* x, const A* mean, const A* rstd, const A
   const int64_t blocks = (M + block_rows - 1) / block_rows;
   parallel_for(0, blocks, 1, [&](int64_t lo, int64_t hi) {
     const bool widen = !std::is_same_v<S, A>;
-    std::vector<A> gbuf(widen ? N : 0), xbuf(widen ? N : 0), obuf(widen ? N : 0), xhat(N), gw(w ? N : 0);
+    RowBuffer<A> gbuf(widen ? N : 0), xbuf(widen ? N : 0), obuf(widen ? N : 0), xhat(N), gw(w ? N : 0);
     for (int64_t blk = lo; blk < hi; ++blk) {
       ArrayMap<A> dw(dw_part + blk * N, N), db(db_part + blk * N, N);
       dw.setZero();

@@ -225,3 +225,17 @@ def test_softmax_keeps_exp_in_a_scratch_row_unless_the_row_is_long():
         source = compiled.entries()[-1].kernels.source
         assert ("scratch row" in source) == stashed, source
         assert_close(got, expected)
+
+
+def test_explain_lists_a_refused_reduction_under_its_own_heading():
+    # An integer row sum is not a generated row kernel (they reduce float32/float64 into the same
+    # dtype): explain() names it under "reductions left to eager", not among the elementwise refusals.
+    def fn(x):
+        return (x + 1).sum(-1)
+
+    text = str(hy.compiler.explain(fn, hy.arange(12, dtype=hy.int32).reshape(3, 4)))
+    head, _, tail = text.partition("reductions left to eager:")
+    assert tail, text
+    assert "row kernels reduce float32/float64" in tail.split("left to eager:")[0], text
+    elementwise = head.partition("elementwise nodes left to eager:")[2]
+    assert "row kernels" not in elementwise, text
