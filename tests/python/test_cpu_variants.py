@@ -115,6 +115,17 @@ def test_hot_op_tests_pass_under_each_variant(capability):
     assert " passed" in r.stdout and " failed" not in r.stdout
 
 
+@pytest.mark.parametrize("capability", KNOWN)
+def test_fft_tests_pass_under_each_variant(capability):
+    # fft.cpp is a variant source: its AVX-512 builds move lanes with in-register transposes and
+    # permutes (csrc/kernels/cpu/fft_lane_io.h), the others with plain loops; all must agree with NumPy.
+    if capability not in _runnable_variants():
+        pytest.skip(f"the {capability} variant is not compiled or not supported by this CPU")
+    r = _run(capability, ["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "test_fft.py"])
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert " passed" in r.stdout and " failed" not in r.stdout
+
+
 def test_silu_at_infinities_is_the_same_on_every_variant():
     # Regression: silu was x * logistic(x), and Eigen's SSE/AVX2 logistic(-inf) is a denormal, not 0, so
     # silu(-inf) was -inf with the default and avx2 kernels but nan (PyTorch's value) with avx512.

@@ -22,6 +22,7 @@
 #include "hyflow/ops/fft.h"
 #include "hyflow/ops/shape.h"
 #include "hyflow/ops/tensor.h"
+#include "kernels/cpu/fft_lane_io.h"
 #include "kernels/cpu/fft_lanes.h"
 #include "kernels/cpu/kernel_util.h"
 
@@ -69,20 +70,6 @@ constexpr int64_t kColumns = 16;
 // Tasks of about 16k elements each (a task transforms whole lanes).
 int64_t lane_grain(int64_t elements_per_task) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(elements_per_task, 1)); }
 
-// Calls f(k, l) for every point k < points of every lane l < w, a few points of one lane at a time: a
-// lane's row is then read or written a cache line at a time. Point-major order (one point of each of 16
-// rows in turn) maps 16 rows of a power-of-two length to the same cache set, which evicts each line
-// before its next point is used (the row gathers took 2x longer that way).
-constexpr int64_t kChunk = 8;
-template <typename F>
-void for_each_point_by_lane_chunks(int64_t points, int64_t w, F&& f) {
-  for (int64_t k0 = 0; k0 < points; k0 += kChunk) {
-    const int64_t k1 = std::min(points, k0 + kChunk);
-    for (int64_t l = 0; l < w; ++l)
-      for (int64_t k = k0; k < k1; ++k) f(k, l);
-  }
-}
-
 // Power-of-two lengths: the lanes (rows, or columns when inner > 1) are taken kLanes at a time into a
 // lane-interleaved block (fft_lanes.h), transformed there and written back times `scale`. Lane g is
 // column g % inner of slab g / inner; a block's missing lanes past the last one are zeros, never
@@ -94,25 +81,22 @@ void c2c_along_lanes(std::complex<T>* data, const Lanes& L, bool forward, T scal
   const fft_lanes::Roots<T>& roots = *fft_lanes::cached_roots<T>(n);
   const size_t block_size = static_cast<size_t>(n * kLanes);
   parallel_for(0, blocks, lane_grain(n * kLanes), [&](int64_t b, int64_t e) {
-    std::vector<T> re(block_size), im(block_size), scratch_re(block_size), scratch_im(block_size);
-    std::complex<T>* base[kLanes];
+    fft_lanes::LaneArrays<T> arrays(block_size);
+    T *re = arrays[0], *im = arrays[1], *scratch_re = arrays[2], *scratch_im = arrays[3];
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t g0 = blk * kLanes, w = std::min(kLanes, lanes - g0);
-      for (int64_t l = 0; l < w; ++l) base[l] = data + ((g0 + l) / L.inner) * n * L.inner + (g0 + l) % L.inner;
+      fft_lanes::PairLanes<T> io;
+      io.width = w;
+      io.stride = 2 * L.inner;
+      for (int64_t l = 0; l < w; ++l)
+        io.base[l] = reinterpret_cast<T*>(data + ((g0 + l) / L.inner) * n * L.inner + (g0 + l) % L.inner);
       if (w < kLanes) {
-        std::fill(re.begin(), re.end(), T(0));
-        std::fill(im.begin(), im.end(), T(0));
+        std::fill_n(re, block_size, T(0));
+        std::fill_n(im, block_size, T(0));
       }
-      for_each_point_by_lane_chunks(n, w, [&](int64_t k, int64_t l) {
-        const std::complex<T> v = base[l][k * L.inner];
-        re[static_cast<size_t>(k * kLanes + l)] = v.real();
-        im[static_cast<size_t>(k * kLanes + l)] = v.imag();
-      });
-      fft_lanes::c2c(roots, n, forward, re.data(), im.data(), scratch_re.data(), scratch_im.data());
-      for_each_point_by_lane_chunks(n, w, [&](int64_t k, int64_t l) {
-        base[l][k * L.inner] = std::complex<T>(re[static_cast<size_t>(k * kLanes + l)] * scale,
-                                               im[static_cast<size_t>(k * kLanes + l)] * scale);
-      });
+      fft_lanes::gather_pairs(io.reading(), n, re, im);
+      const auto result = fft_lanes::c2c(roots, n, forward, re, im, scratch_re, scratch_im);
+      fft_lanes::scatter_pairs(result.re, result.im, n, scale, io);
     }
   });
 }
@@ -195,24 +179,24 @@ void r2c_rows_lanes(const T* src, std::complex<T>* dst, int64_t rows, int64_t n,
   const fft_lanes::Roots<T>& roots = *fft_lanes::cached_roots<T>(n);
   parallel_for(0, blocks, lane_grain(n * kLanes), [&](int64_t b, int64_t e) {
     const size_t half_size = static_cast<size_t>(h * kLanes), bins_size = static_cast<size_t>((h + 1) * kLanes);
-    std::vector<T> re(half_size), im(half_size), out_re(bins_size), out_im(bins_size);
+    fft_lanes::LaneArrays<T> arrays(bins_size);
+    T *re = arrays[0], *im = arrays[1], *scratch_re = arrays[2], *scratch_im = arrays[3];
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t r0 = blk * kLanes, w = std::min(kLanes, rows - r0);
       if (w < kLanes) {  // the missing lanes of the last block: zeros
-        std::fill(re.begin(), re.end(), T(0));
-        std::fill(im.begin(), im.end(), T(0));
+        std::fill_n(re, half_size, T(0));
+        std::fill_n(im, half_size, T(0));
       }
-      for_each_point_by_lane_chunks(h, w, [&](int64_t k, int64_t l) {
-        re[static_cast<size_t>(k * kLanes + l)] = src[(r0 + l) * n + 2 * k];
-        im[static_cast<size_t>(k * kLanes + l)] = src[(r0 + l) * n + 2 * k + 1];
-      });
-      // out_re/out_im serve as the scratch of the half-length transform (h+1 >= h points)
-      fft_lanes::c2c(roots, h, true, re.data(), im.data(), out_re.data(), out_im.data());
-      fft_lanes::r2c_split(roots, n, re.data(), im.data(), out_re.data(), out_im.data());
-      for_each_point_by_lane_chunks(h + 1, w, [&](int64_t k, int64_t l) {
-        dst[(r0 + l) * out_n + k] = std::complex<T>(out_re[static_cast<size_t>(k * kLanes + l)] * scale,
-                                                    out_im[static_cast<size_t>(k * kLanes + l)] * scale);
-      });
+      fft_lanes::PairLanes<const T> in;
+      in.width = w;
+      for (int64_t l = 0; l < w; ++l) in.base[l] = src + (r0 + l) * n;
+      fft_lanes::gather_pairs(in, h, re, im);
+      const auto z = fft_lanes::c2c(roots, h, true, re, im, scratch_re, scratch_im);
+      fft_lanes::r2c_split(roots, n, z.re, z.im);
+      fft_lanes::PairLanes<T> out;
+      out.width = w;
+      for (int64_t l = 0; l < w; ++l) out.base[l] = reinterpret_cast<T*>(dst + (r0 + l) * out_n);
+      fft_lanes::scatter_pairs(z.re, z.im, h + 1, scale, out);
       for (int64_t l = 0; l < w; ++l) {
         std::complex<T>* o = dst + (r0 + l) * out_n;
         for (int64_t k = h + 1; k < out_n; ++k) o[k] = std::conj(o[n - k]);
@@ -229,26 +213,26 @@ void c2r_rows_lanes(const std::complex<T>* src, T* dst, int64_t rows, int64_t n,
   const int64_t h = n / 2, blocks = (rows + kLanes - 1) / kLanes;
   const fft_lanes::Roots<T>& roots = *fft_lanes::cached_roots<T>(n);
   parallel_for(0, blocks, lane_grain(n * kLanes), [&](int64_t b, int64_t e) {
-    const size_t half_size = static_cast<size_t>(h * kLanes), bins_size = static_cast<size_t>((h + 1) * kLanes);
-    std::vector<T> re(half_size), im(half_size), in_re(bins_size), in_im(bins_size);
+    const size_t bins_size = static_cast<size_t>((h + 1) * kLanes);
+    fft_lanes::LaneArrays<T> arrays(bins_size);
+    T *re = arrays[0], *im = arrays[1], *in_re = arrays[2], *in_im = arrays[3];
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t r0 = blk * kLanes, w = std::min(kLanes, rows - r0);
       if (w < kLanes) {
-        std::fill(in_re.begin(), in_re.end(), T(0));
-        std::fill(in_im.begin(), in_im.end(), T(0));
+        std::fill_n(in_re, bins_size, T(0));
+        std::fill_n(in_im, bins_size, T(0));
       }
-      for_each_point_by_lane_chunks(h + 1, w, [&](int64_t k, int64_t l) {
-        const std::complex<T> v = src[(r0 + l) * (h + 1) + k];
-        in_re[static_cast<size_t>(k * kLanes + l)] = v.real();
-        in_im[static_cast<size_t>(k * kLanes + l)] = v.imag();
-      });
-      fft_lanes::c2r_merge(roots, n, in_re.data(), in_im.data(), re.data(), im.data());
+      fft_lanes::PairLanes<const T> in;
+      in.width = w;
+      for (int64_t l = 0; l < w; ++l) in.base[l] = reinterpret_cast<const T*>(src + (r0 + l) * (h + 1));
+      fft_lanes::gather_pairs(in, h + 1, in_re, in_im);
+      fft_lanes::c2r_merge(roots, n, in_re, in_im, re, im);
       // in_re/in_im are free now: the scratch of the half-length inverse
-      fft_lanes::c2c(roots, h, false, re.data(), im.data(), in_re.data(), in_im.data());
-      for_each_point_by_lane_chunks(h, w, [&](int64_t k, int64_t l) {
-        dst[(r0 + l) * n + 2 * k] = re[static_cast<size_t>(k * kLanes + l)] * scale;
-        dst[(r0 + l) * n + 2 * k + 1] = im[static_cast<size_t>(k * kLanes + l)] * scale;
-      });
+      const auto x = fft_lanes::c2c(roots, h, false, re, im, in_re, in_im);
+      fft_lanes::PairLanes<T> out;
+      out.width = w;
+      for (int64_t l = 0; l < w; ++l) out.base[l] = dst + (r0 + l) * n;
+      fft_lanes::scatter_pairs(x.re, x.im, h, scale, out);
     }
   });
 }

@@ -186,8 +186,15 @@ void radix2_pass(int64_t s, const T* xr, const T* xi, T* yr, T* yi) {
   }
 }
 
+// Where a transform's result ended up: the data arrays or the scratch ones (the passes ping-pong).
+template <typename T>
+struct Result {
+  T* re;
+  T* im;
+};
+
 template <typename T, bool Forward>
-void c2c_impl(const Roots<T>& roots, int64_t n, T* re, T* im, T* scratch_re, T* scratch_im) {
+Result<T> c2c_impl(const Roots<T>& roots, int64_t n, T* re, T* im, T* scratch_re, T* scratch_im) {
   T *xr = re, *xi = im, *yr = scratch_re, *yi = scratch_im;
   int64_t len = n, s = 1;
   if constexpr (kRadix8) {
@@ -207,50 +214,61 @@ void c2c_impl(const Roots<T>& roots, int64_t n, T* re, T* im, T* scratch_re, T* 
     std::swap(xr, yr);
     std::swap(xi, yi);
   }
-  if (xr != re) {
-    std::copy(xr, xr + n * kLanes, re);
-    std::copy(xi, xi + n * kLanes, im);
-  }
+  return {xr, xi};
 }
 
 }  // namespace detail
 
-// Unscaled complex transform of a block of n points (n a power of two dividing roots.n), in place in
-// re/im; scratch_re/scratch_im hold n * kLanes values each.
+// Unscaled complex transform of a block of n points (n a power of two dividing roots.n) held in re/im,
+// with scratch_re/scratch_im (n * kLanes values each) to ping-pong with; returns which pair holds the
+// result (no copy back: the caller reads it where it is).
 template <typename T>
-void c2c(const Roots<T>& roots, int64_t n, bool forward, T* re, T* im, T* scratch_re, T* scratch_im) {
-  if (forward) detail::c2c_impl<T, true>(roots, n, re, im, scratch_re, scratch_im);
-  else detail::c2c_impl<T, false>(roots, n, re, im, scratch_re, scratch_im);
+detail::Result<T> c2c(const Roots<T>& roots, int64_t n, bool forward, T* re, T* im, T* scratch_re, T* scratch_im) {
+  if (forward) return detail::c2c_impl<T, true>(roots, n, re, im, scratch_re, scratch_im);
+  return detail::c2c_impl<T, false>(roots, n, re, im, scratch_re, scratch_im);
 }
 
-// Forward real transform, second half: re/im hold Z, the transform of z[k] = x[2k] + i x[2k+1]
-// (h = n/2 points); writes the bins X[0..h] to out_re/out_im ((h+1) * kLanes values each).
-// X[k] = (Z[k] + conj Z[h-k])/2 - i w^k (Z[k] - conj Z[h-k])/2, w = e^{-2 pi i/n}, Z index mod h.
+// Forward real transform, second half, in place: re/im hold Z, the transform of z[k] = x[2k] + i x[2k+1]
+// (h = n/2 points), and room for one more point; they end up holding the bins X[0..h].
+// X[k] = (Z[k] + conj Z[h-k])/2 - i w^k (Z[k] - conj Z[h-k])/2, w = e^{-2 pi i/n}, Z index mod h: X[k]
+// and X[h-k] read the same two points, so each pair (k, h-k) is computed before either is overwritten.
 template <typename T>
-void r2c_split(const Roots<T>& roots_n, int64_t n, const T* re, const T* im, T* out_re, T* out_im) {
+void r2c_split(const Roots<T>& roots_n, int64_t n, T* re, T* im) {
   const int64_t h = n / 2, ts = roots_n.n / n;
   // k = 0 and k = h: X = Re Z[0] +- Im Z[0], real.
   for (int64_t l = 0; l < kLanes; ++l) {
-    out_re[l] = re[l] + im[l];
-    out_im[l] = T(0);
-    out_re[h * kLanes + l] = re[l] - im[l];
-    out_im[h * kLanes + l] = T(0);
+    const T z_r = re[l], z_i = im[l];
+    re[l] = z_r + z_i;
+    im[l] = T(0);
+    re[h * kLanes + l] = z_r - z_i;
+    im[h * kLanes + l] = T(0);
   }
-  for (int64_t k = 1; k < h; ++k) {
-    const T wr = roots_n.cos[static_cast<size_t>(k * ts)], wi = roots_n.sin[static_cast<size_t>(k * ts)];
-    const T* zr = re + k * kLanes;
-    const T* zi = im + k * kLanes;
-    const T* cr = re + (h - k) * kLanes;
-    const T* ci = im + (h - k) * kLanes;
-    T* xr = out_re + k * kLanes;
-    T* xi = out_im + k * kLanes;
+  // One bin from Z[k] (zr, zi) and Z[h-k] (cr, ci).
+  auto bin = [](T wr, T wi, T zr, T zi, T cr, T ci, T& xr, T& xi) {
+    const T er = T(0.5) * (zr + cr), ei = T(0.5) * (zi - ci);  // (Z + conj Zc)/2
+    const T dr = zr - cr, di = zi + ci;                         // Z - conj Zc
+    const T o_r = T(0.5) * di, o_i = T(-0.5) * dr;              // -i (Z - conj Zc)/2
+    xr = er + wr * o_r - wi * o_i;
+    xi = ei + wr * o_i + wi * o_r;
+  };
+  for (int64_t k = 1; 2 * k <= h; ++k) {
+    const int64_t m = h - k;
+    const T wkr = roots_n.cos[static_cast<size_t>(k * ts)], wki = roots_n.sin[static_cast<size_t>(k * ts)];
+    const T wmr = roots_n.cos[static_cast<size_t>(m * ts)], wmi = roots_n.sin[static_cast<size_t>(m * ts)];
+    T* kr = re + k * kLanes;
+    T* ki = im + k * kLanes;
+    T* mr = re + m * kLanes;
+    T* mi = im + m * kLanes;
 #pragma GCC ivdep
     for (int64_t l = 0; l < kLanes; ++l) {
-      const T er = T(0.5) * (zr[l] + cr[l]), ei = T(0.5) * (zi[l] - ci[l]);  // (Z + conj Zc)/2
-      const T dr = zr[l] - cr[l], di = zi[l] + ci[l];                         // Z - conj Zc
-      const T o_r = T(0.5) * di, o_i = T(-0.5) * dr;                          // -i (Z - conj Zc)/2
-      xr[l] = er + wr * o_r - wi * o_i;
-      xi[l] = ei + wr * o_i + wi * o_r;
+      const T zkr = kr[l], zki = ki[l], zmr = mr[l], zmi = mi[l];
+      T xkr, xki, xmr, xmi;
+      bin(wkr, wki, zkr, zki, zmr, zmi, xkr, xki);
+      bin(wmr, wmi, zmr, zmi, zkr, zki, xmr, xmi);
+      kr[l] = xkr;  // k == m (the middle bin) writes the same value twice
+      ki[l] = xki;
+      mr[l] = xmr;
+      mi[l] = xmi;
     }
   }
 }
