@@ -20,8 +20,11 @@
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
+#endif
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
 // GCC 12 warns that the intrinsics' internal "undefined" operands may be uninitialized (a false
-// positive; gemm.cpp and softmax.cpp silence it the same way).
+// positive; lowp_convert.h and softmax.cpp silence it the same way). It stays silenced for the rest of
+// the file that includes this header (fft.cpp).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
@@ -209,7 +212,8 @@ int64_t scatter_fast(const T* re, const T* im, int64_t points, T scale, const Pa
 // allocation. A radix-8 pass reads 8 points len/8 apart: a power of two of bytes, so in arrays that all
 // start at the same offset within a 4 KiB page (large mallocs are page-aligned) the 8 re and 8 im
 // streams, and the outputs, compete for the same L1 set and evict each other's prefetched lines. Each
-// array here starts 128 bytes further into the page than the previous one, and on a 64-byte boundary.
+// array here starts at least 128 bytes further into the page than the previous one (a 64-byte
+// boundary, array sizes rounded up to one, plus 128 bytes of skew).
 template <typename T>
 class LaneArrays {
  public:
