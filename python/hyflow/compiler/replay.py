@@ -11,7 +11,10 @@ A graph traced with symbolic sizes (symbolic.py) runs with the call's symbol val
 outputs are allocated with the sizes they evaluate to, and each kernel gets its run-time sizes in ``meta``
 (codegen/sizes.py). Nodes outside groups need nothing: eager ops compute their own shapes.
 """
+import keyword
+
 from .. import _C
+from ._log import log
 from .ir import Value, contiguous_strides
 from .symbolic import Dim, SymMeta, evaluate, sym_contiguous_strides
 
@@ -70,6 +73,7 @@ class Program:
                 continue
             self._add_node_step(n, slot)
         self.n_slots = len(slot)
+        self._fast = None   # the generated replay (execute), made at the first call it can serve
         self.slot_of = slot   # Value id -> slot (the compiled backward reads intermediates by Value)
         self.output_slots = _tree_map(graph.outputs, lambda v: ("slot", slot[v.id]))
 
@@ -93,7 +97,26 @@ class Program:
         return _tree_build(self.output_slots, self.execute(inputs, env))
 
     def execute(self, inputs, env=None):
-        """Run the graph on ``inputs``; returns every slot's tensor (index them with ``slot_of``)."""
+        """Run the graph on ``inputs``; returns every slot's tensor (index them with ``slot_of``).
+
+        Runs a Python function generated once from the steps (``_generate``: one line per call, slots as
+        constant indices, no per-argument dispatch) — the interpreter below costs a few microseconds per
+        node, which dominates small graphs. Until max-autotune has chosen every kernel's grain, and if
+        generating fails, the interpreter runs."""
+        if self.tuning:
+            return self._interpret(inputs, env)
+        fast = self._fast
+        if fast is None:
+            try:
+                fast = _generate(self)
+            except Exception as e:   # never fail a call over the fast path: interpret instead
+                log(f"replay: generated code failed ({type(e).__name__}: {e}); interpreting")
+                fast = self._interpret
+            self._fast = fast
+        return fast(inputs, env)
+
+    def _interpret(self, inputs, env=None):
+        """The reference interpreter of ``steps`` (what ``_generate``'s code does, one step at a time)."""
         syms = env
         env = [None] * self.n_slots
         env[:self.n_inputs] = inputs
@@ -127,14 +150,7 @@ class Program:
                     _set_grad(ambient)
             else:
                 res = fn(*args, **kwargs)
-            if len(outs) == 1:
-                res = (res,)
-            for o, r in zip(outs, res or ()):
-                if isinstance(o, list):
-                    for i, x in zip(o, r):
-                        env[i] = x
-                else:
-                    env[o] = r
+            _store(env, outs, res)
         return env
 
 
@@ -165,17 +181,95 @@ def _allocator(meta):
     if isinstance(meta, SymMeta) and meta.is_symbolic():
         dims, dtype = list(meta.shape), meta.dtype
         if tuple(meta.strides) == sym_contiguous_strides(meta.shape):
-            return lambda syms: _empty([evaluate(n, syms) for n in dims], dtype=dtype)
+            return lambda syms: _empty([evaluate(n, syms) for n in dims], dtype)
         return lambda syms: _allocator(meta.at(syms))(None)
-    shape, strides, dtype = list(meta.shape), list(meta.strides), meta.dtype
-    if tuple(strides) == contiguous_strides(meta.shape):
-        return lambda syms: _empty(shape, dtype=dtype)
+    shape, strides, dtype = tuple(meta.shape), tuple(meta.strides), meta.dtype
+    if strides == tuple(contiguous_strides(meta.shape)):
+        return lambda syms: _empty(shape, dtype)
     # Eager kept an input's layout (e.g. a transposed operand): same strides, over a dense block.
     span = 1 + sum((n - 1) * s for n, s in zip(shape, strides) if n > 0)
-    return lambda syms: _empty([span], dtype=dtype).as_strided(shape, strides)
+    return lambda syms: _empty((span,), dtype).as_strided(list(shape), list(strides))
 
 
-_empty = _C.ops.empty
+_empty = _C._compiler.empty   # (shape, dtype): no argument parsing beyond the two
+
+
+def _store(env, outs, res):
+    """Put a node's result(s) into their slots (``outs``: a slot, or a list of slots for a list result)."""
+    if len(outs) == 1:
+        res = (res,)
+    for o, r in zip(outs, res or ()):
+        if isinstance(o, list):
+            for i, x in zip(o, r):
+                env[i] = x
+        else:
+            env[o] = r
+
+
+def _generate(prog):
+    """A Python function ``replay(inputs, syms) -> env`` doing what ``Program._interpret`` does for
+    ``prog.steps``, written out as straight-line code: each node one call whose arguments are ``env[i]``
+    with constant i or constants bound in the function's namespace, each compiled group its output
+    allocations and one launch. torch.fx generates Python for its graphs the same way."""
+    names = {}
+    namespace = {"_grad_enabled": _grad_enabled, "_set_grad": _set_grad, "_evaluate": evaluate, "_store": _store}
+
+    def const(obj):
+        key = id(obj)
+        if key not in names:
+            names[key] = f"c{len(names)}"
+            namespace[names[key]] = obj
+        return names[key]
+
+    def ref(r):
+        kind, x = r
+        if kind == "slot":
+            return f"env[{x}]"
+        if kind == "list":
+            return "[" + ", ".join(f"env[{i}]" for i in x) + "]"
+        if kind == "dims":
+            return f"[_evaluate(n, syms) for n in {const(x)}]"
+        return const(x)
+
+    body = [f"env = [None] * {prog.n_slots}", f"env[:{prog.n_inputs}] = inputs"]
+    body += [f"env[{i}] = {const(t)}" for i, t in prog.fixed]
+    if any(step[0] is not None for step in prog.steps):
+        body.append("ambient = _grad_enabled()")
+    for fn, pos, kw, outs, extra in prog.steps:
+        if fn is None:   # a compiled group: pos is its launcher, kw its input slots
+            sizes, gemm = extra
+            body.append("t = [" + ", ".join(f"env[{i}]" for i in kw) + "]")
+            for i, alloc in outs:
+                body += [f"env[{i}] = a = {const(alloc)}(syms)", "t.append(a)"]
+            launcher = const(pos)
+            meta = "[]" if sizes is None else f"{const(sizes)}.meta(syms)"
+            if gemm is not None:
+                args, product = gemm
+                body.append(f"env[{product}] = {launcher}.run([" + ", ".join(f"env[{i}]" for i in args)
+                            + f"], t, {meta})")
+            elif sizes is None:
+                body.append(f"{launcher}.run(t)")
+            else:
+                body.append(f"{launcher}.run_with_meta(t, {meta})")
+            continue
+        args = [ref(r) for _, r in pos]
+        for name, r in kw:
+            args.append(f"{name}={ref(r)}" if name.isidentifier() and not keyword.iskeyword(name)
+                        else f"**{{{name!r}: {ref(r)}}}")
+        call = f"r = {const(fn)}({', '.join(args)})"
+        grad = bool(extra)
+        body += [f"if ambient == {grad}:", f"    {call}", "else:", f"    _set_grad({grad})", "    try:",
+                 f"        {call}", "    finally:", "        _set_grad(ambient)"]
+        if len(outs) == 1 and not isinstance(outs[0], list):
+            body.append(f"env[{outs[0]}] = r")
+        elif outs:
+            body.append(f"_store(env, {const(outs)}, r)")
+    body.append("return env")
+    source = "def replay(inputs, syms):\n" + "".join(f"    {line}\n" for line in body)
+    exec(compile(source, f"<hyflow replay of {getattr(prog.graph, 'name', 'graph')}>", "exec"), namespace)
+    replay = namespace["replay"]
+    replay.source = source
+    return replay
 
 
 def _user_op(name):
