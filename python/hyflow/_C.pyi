@@ -283,8 +283,9 @@ class Tensor:
     def expm1_(self, *, out: Optional[Tensor] = ...) -> Tensor:
         """exp(self) - 1, accurate near 0; int/bool inputs give float32."""
         ...
-    def fill_(self, value: _Scalar) -> Tensor:
-        """Set every element to value, in place."""
+    def fill_(self, value: Any) -> Tensor:
+        """fill_ that also takes a complex value for a complex tensor (the op's Scalar is real): the real part
+and then the imaginary part are filled through the real view, so autograd and views behave as fill_."""
         ...
     def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
         """Dims start_dim..end_dim merged into one (a view when possible)."""

@@ -147,7 +147,24 @@ def ones(*size, dtype=None, device=None) -> Tensor:
 def full(size, fill_value, *, dtype=None, device=None) -> Tensor:
     if isinstance(size, builtins.int):
         size = (size,)
+    if is_complex_number(fill_value):
+        return _complex_full(tuple(size), builtins.complex(fill_value), dtype, device)
     return _C.ops.full(tuple(size), fill_value, dtype=dtype, device=device)
+
+
+def is_complex_number(value):
+    """A Python or NumPy complex scalar (the op table's Scalar is real: complex fills go through here)."""
+    return isinstance(value, (builtins.complex, np.complexfloating))
+
+
+def _complex_full(size, value, dtype, device):
+    # torch: a complex fill value gives the default complex dtype (complex64) and refuses a real dtype.
+    from . import complex64
+    dtype = complex64 if dtype is None else dtype
+    if not dtype.is_complex:
+        raise TypeError(f"full(): fill_value {value!r} is complex but dtype is {dtype.name}; pass a complex dtype "
+                        "(hy.complex64, hy.complex128) or a real fill_value")
+    return _C.ops.full(size, 0.0, dtype=dtype, device=device).fill_(value)
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None) -> Tensor:

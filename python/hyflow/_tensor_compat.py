@@ -131,10 +131,29 @@ def _addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
     return self.add_(_C.ops.div(tensor1, tensor2), alpha=value)
 
 
+_C_fill_ = Tensor.fill_
+
+
+def _fill_(self, value) -> Tensor:
+    """fill_ that also takes a complex value for a complex tensor (the op's Scalar is real): the real part
+    and then the imaginary part are filled through the real view, so autograd and views behave as fill_."""
+    from ._creation import is_complex_number
+    if not is_complex_number(value):
+        return _C_fill_(self, value)
+    if not self.is_complex():
+        raise TypeError(f"fill_(): value {value!r} is complex but the tensor is {self.dtype.name}; "
+                        "fill it with a real value or use a complex tensor")
+    value = complex(value)
+    pairs = _C.ops.view_as_real(self)
+    _C_fill_(pairs.select(-1, 0), value.real)
+    _C_fill_(pairs.select(-1, 1), value.imag)
+    return self
+
+
 for _name, _fn in {"__format__": _format, "__round__": _round, "view_as": _view_as, "t": _t, "cpu": _cpu,
                    "cuda": _cuda, "pin_memory": _pin_memory, "is_pinned": _is_pinned, "clone": clone,
                    "contiguous": _contiguous, "addcmul": _addcmul, "addcdiv": _addcdiv, "addcmul_": _addcmul_,
-                   "addcdiv_": _addcdiv_}.items():
+                   "addcdiv_": _addcdiv_, "fill_": _fill_}.items():
     if _name != "clone":
         _fn.__name__ = _name
     setattr(Tensor, _name, _fn)

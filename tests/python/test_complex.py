@@ -312,3 +312,22 @@ def test_assert_close_compares_imaginary_parts():
     assert_close(a, np.array([1 + 2j, 3 - 1j]) * (1 + 1e-9))
     assert default_tolerances(hy.complex64) == default_tolerances(hy.float32)
     assert default_tolerances(hy.complex128) == default_tolerances(hy.float64)
+
+
+def test_full_and_fill_take_complex_values_as_torch_does():
+    # torch.full((2,), 1j) is complex64; a complex value into a real tensor or dtype is refused.
+    a = hy.full((2, 3), 1 + 2j)
+    assert a.dtype == hy.complex64
+    np.testing.assert_array_equal(a.numpy(), np.full((2, 3), 1 + 2j, dtype=np.complex64))
+    b = hy.full(4, np.complex128(0.1 - 3e-9j), dtype=hy.complex128)
+    np.testing.assert_array_equal(b.numpy(), np.full(4, 0.1 - 3e-9j))   # no float32 rounding on the way
+    c = hy.full_like(hy.zeros(3, dtype=hy.complex128), 2.5j)
+    assert c.dtype == hy.complex128 and c.numpy().tolist() == [2.5j] * 3
+    d = hy.zeros(2, 3, dtype=hy.complex64).t()        # a non-contiguous view: filled through it
+    assert d.fill_(1 - 1j) is d
+    np.testing.assert_array_equal(d.numpy(), np.full((3, 2), 1 - 1j, dtype=np.complex64))
+    assert hy.zeros(2, dtype=hy.complex64).fill_(3.0).numpy().tolist() == [3, 3]
+    with pytest.raises(TypeError, match="fill_value 1j is complex but dtype is float32"):
+        hy.full((2,), 1j, dtype=hy.float32)
+    with pytest.raises(TypeError, match="value 1j is complex but the tensor is float32"):
+        hy.zeros(2).fill_(1j)
