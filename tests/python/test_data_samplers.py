@@ -203,6 +203,7 @@ def test_sampler_collate_and_drop_last_together_like_torch(drop_last):
     assert list(ours) == list(theirs) and len(ours) == len(theirs)
 
 
+@pytest.mark.forks
 def test_weighted_sampler_in_a_loader_with_workers():
     w = data.WeightedRandomSampler([0.0] * 5 + [1.0] * 5, num_samples=12, generator=hy.Generator(seed=2))
     loader = data.DataLoader(ids(), batch_size=4, sampler=w, num_workers=2)

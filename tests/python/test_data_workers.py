@@ -16,6 +16,8 @@ import pytest
 import hyflow as hy
 from hyflow.utils.data import DataLoader, Dataset, TensorDataset, get_worker_info
 
+pytestmark = pytest.mark.forks  # DataLoader workers fork the test process (conftest.py)
+
 
 class Numbers(Dataset):
     """Sample i -> (i as a float tensor, the id of the worker that made it, a draw from each RNG)."""

@@ -101,6 +101,7 @@ def test_other_byte_order_is_swapped():
     assert _rebuild_tensor(hy.float64, (2,), raw, other, False).tolist() == [1.5, -2.0]
 
 
+@pytest.mark.forks
 def test_tensor_crosses_a_process_boundary():
     import concurrent.futures
     import multiprocessing
@@ -141,6 +142,7 @@ def test_generator_corrupt_payload_is_a_clear_error():
         _rebuild_generator("1", 0)
 
 
+@pytest.mark.forks
 def test_generator_crosses_a_process_boundary():
     import concurrent.futures
     import multiprocessing
