@@ -29,6 +29,7 @@
 #endif
 
 #include "kernels/cpu/fft_lanes.h"
+#include "kernels/cpu/transpose16_avx512.h"
 
 namespace hy::kernels::cpu::fft_lanes {
 
@@ -64,31 +65,7 @@ namespace lane_io_detail {
 constexpr int64_t kChunk = 8;
 
 #if defined(__AVX512F__)
-// r[i] becomes column i of the 16x16 matrix whose row i was r[i].
-inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
-    const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
-    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-  }
-  for (int i = 0; i < 16; i += 8)
-    for (int j = 0; j < 4; ++j) {
-      t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
-      t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xdd);
-    }
-  for (int j = 0; j < 8; ++j) {
-    r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
-    r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
-  }
-}
+using hy::cpu::transpose16x16_f32;
 
 // Rows of floats, all 16 lanes, points [0, whole): 8 points (16 floats of each row) per tile. Row l of
 // a tile is [a0 b0 a1 b1 ... a7 b7]; after the transpose vector 2j holds a_j of every lane, 2j+1 b_j.
@@ -97,7 +74,7 @@ inline int64_t gather_row_tiles(const PairLanes<const float>& L, int64_t points,
   __m512 r[16];
   for (int64_t k0 = 0; k0 < whole; k0 += 8) {
     for (int l = 0; l < 16; ++l) r[l] = _mm512_loadu_ps(L.base[l] + 2 * k0);
-    transpose16(r);
+    transpose16x16_f32(r);
     for (int j = 0; j < 8; ++j) {
       _mm512_storeu_ps(re + (k0 + j) * kLanes, r[2 * j]);
       _mm512_storeu_ps(im + (k0 + j) * kLanes, r[2 * j + 1]);
@@ -116,7 +93,7 @@ inline int64_t scatter_row_tiles(const float* re, const float* im, int64_t point
       r[2 * j] = _mm512_mul_ps(_mm512_loadu_ps(re + (k0 + j) * kLanes), s);
       r[2 * j + 1] = _mm512_mul_ps(_mm512_loadu_ps(im + (k0 + j) * kLanes), s);
     }
-    transpose16(r);
+    transpose16x16_f32(r);
     for (int l = 0; l < 16; ++l) _mm512_storeu_ps(L.base[l] + 2 * k0, r[l]);
   }
   return whole;

@@ -25,6 +25,7 @@
 #include <new>
 
 #include "core/parallel.h"
+#include "kernels/cpu/transpose16_avx512.h"
 #endif
 
 namespace hy::cpu {
@@ -63,6 +64,19 @@ HY_BF16_TARGET void pack_a_strip(const uint16_t* a, int64_t ld, bool trans, int6
       const __mmask32 mask = kn == 32 ? ~__mmask32{0} : (__mmask32{1} << kn) - 1;
       for (int64_t r = 0; r < rows; ++r)
         _mm512_storeu_si512(tile + r * 32, _mm512_maskz_loadu_epi16(mask, a + (r0 + r) * ld + k0));
+    } else if (rows == kStripElems && kn == 32) {  // a whole tile of a transposed A
+      // Rows kk = 2t and 2t + 1 of the stored transpose interleaved as in pack_b_strip give 16 words
+      // (A[r][2t], A[r][2t + 1]) over r; the 16 x 16 words transposed are the tile's rows. Scattering
+      // each word (below) cost ~5x more on AMD Zen, whose scatters and gathers are slow.
+      const __m512i perm = _mm512_load_si512(kInterleave);
+      __m512 w[16];
+      for (int t = 0; t < 16; ++t) {
+        const __m512i lo = _mm512_maskz_loadu_epi16(0xffff, a + (k0 + 2 * t) * ld + r0);
+        const __m512i hi = _mm512_maskz_loadu_epi16(0xffff, a + (k0 + 2 * t + 1) * ld + r0);
+        w[t] = _mm512_castsi512_ps(_mm512_permutex2var_epi16(lo, perm, hi));
+      }
+      transpose16x16_f32(w);
+      for (int r = 0; r < 16; ++r) _mm512_storeu_si512(tile + r * 32, _mm512_castps_si512(w[r]));
     } else {  // element (row, kk) at a[kk * ld + row]: a 16-bit transpose
       // Rows kk = 2t and 2t + 1 of the stored transpose interleaved as in pack_b_strip give 16 words
       // (A[r][2t], A[r][2t + 1]); word r is scattered to row r of the tile. The backward's
@@ -102,6 +116,17 @@ HY_BF16_TARGET void pack_b_strip(const uint16_t* b, int64_t ld, bool trans, int6
     std::memset(strip, 0, static_cast<size_t>(kStripElems * kp) * 2);
     const uint16_t* base = b + c0 * ld;
     int64_t p = 0;
+    if (cols == kStripElems) {
+      // 32 k of the 16 columns at a time: row j of the stored transpose holds column j's pairs
+      // (B[2p][j], B[2p + 1][j]) as 16 consecutive words; the 16 x 16 words transposed are packed rows
+      // p .. p + 15 (what the gathers below build one row at a time, several times slower on AMD Zen).
+      for (; 2 * p + 32 <= k; p += 16) {
+        __m512 w[16];
+        for (int j = 0; j < 16; ++j) w[j] = _mm512_castsi512_ps(_mm512_loadu_si512(base + j * ld + 2 * p));
+        transpose16x16_f32(w);
+        for (int i = 0; i < 16; ++i) _mm512_storeu_si512(strip + (p + i) * 32, _mm512_castps_si512(w[i]));
+      }
+    }
     if (15 * ld <= INT32_MAX) {
       // A pair (B[2p][j], B[2p + 1][j]) is one 32-bit word of row j of the stored transpose, so a packed
       // row is a 16-lane gather (linear's forward, x @ w.T): N = 1024 with B transposed went from 0.8x the
