@@ -74,6 +74,7 @@ class Program:
             self._add_node_step(n, slot)
         self.n_slots = len(slot)
         self._fast = None   # the generated replay (execute), made at the first call it can serve
+        self._build = None  # the generated output-tree builder (run)
         self.slot_of = slot   # Value id -> slot (the compiled backward reads intermediates by Value)
         self.output_slots = _tree_map(graph.outputs, lambda v: ("slot", slot[v.id]))
 
@@ -94,7 +95,10 @@ class Program:
     def run(self, inputs, env=None):
         """Run the graph on ``inputs`` (one tensor per graph input, in order); returns the output tree.
         ``env``: the symbol values of this call (a graph with symbolic sizes)."""
-        return _tree_build(self.output_slots, self.execute(inputs, env))
+        build = self._build
+        if build is None:
+            build = self._build = _tree_builder(self.output_slots)
+        return build(self.execute(inputs, env))
 
     def execute(self, inputs, env=None):
         """Run the graph on ``inputs``; returns every slot's tensor (index them with ``slot_of``).
@@ -314,6 +318,38 @@ def _tree_map(tree, f):
     if isinstance(tree, dict):
         return ("dict", list(tree.keys()), [_tree_map(x, f) for x in tree.values()])
     return ("const", tree)
+
+
+def _tree_builder(spec):
+    """A function env -> the output tree of ``spec`` (``_tree_build`` written out as one expression:
+    lists, tuples and dicts of slots nest without a call per node)."""
+    consts = {}
+
+    def expr(sp):
+        kind = sp[0]
+        if kind == "slot":
+            return f"env[{sp[1]}]"
+        if kind == "tree" and sp[1] in (list, tuple):
+            items = ", ".join(expr(x) for x in sp[2])
+            return f"[{items}]" if sp[1] is list else f"({items}{',' if len(sp[2]) == 1 else ''})"
+        if kind == "tree":
+            name = f"k{len(consts)}"
+            consts[name] = sp[1]
+            return f"{name}([{', '.join(expr(x) for x in sp[2])}])"
+        if kind == "dict":
+            keys = f"k{len(consts)}"
+            consts[keys] = sp[1]
+            return f"dict(zip({keys}, [{', '.join(expr(x) for x in sp[2])}]))"
+        name = f"k{len(consts)}"
+        consts[name] = sp[1]
+        return name
+
+    try:
+        source = f"def build(env):\n    return {expr(spec)}\n"
+        exec(compile(source, "<hyflow replay outputs>", "exec"), consts)
+        return consts["build"]
+    except (SyntaxError, RecursionError, MemoryError):   # a pathologically deep tree: walk it instead
+        return lambda env: _tree_build(spec, env)
 
 
 def _tree_build(spec, env):

@@ -103,3 +103,18 @@ def test_symbolic_sizes_go_through_the_generated_code(shape):
 def test_the_replay_allocator_refuses_a_negative_size():
     with pytest.raises(ValueError, match="negative size"):
         hy._C._compiler.empty((2, -1), hy.float32)
+
+
+def test_output_trees_are_rebuilt_as_the_function_returned_them():
+    def f(x):
+        y = x * 2.0
+        return {"a": (y,), "b": [y + 1.0, (y - 1.0, 3)], "c": None}
+    cfn = hy.compile(f)
+    x = hy.randn(4)
+    cfn(x)
+    got, want = cfn(x), f(x)
+    assert set(got) == {"a", "b", "c"} and got["c"] is None
+    assert isinstance(got["a"], tuple) and len(got["a"]) == 1
+    assert isinstance(got["b"], list) and isinstance(got["b"][1], tuple) and got["b"][1][1] == 3
+    np.testing.assert_array_equal(got["b"][1][0].numpy(), want["b"][1][0].numpy())
+    np.testing.assert_array_equal(got["a"][0].numpy(), want["a"][0].numpy())
