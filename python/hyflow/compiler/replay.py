@@ -74,6 +74,7 @@ class Program:
             self._add_node_step(n, slot)
         self.n_slots = len(slot)
         self._fast = None   # the generated replay (execute), made at the first call it can serve
+        self._fast_for = None  # the step list _fast was generated from
         self._build = None  # the generated output-tree builder (run)
         self.slot_of = slot   # Value id -> slot (the compiled backward reads intermediates by Value)
         self.output_slots = _tree_map(graph.outputs, lambda v: ("slot", slot[v.id]))
@@ -110,13 +111,15 @@ class Program:
         if self.tuning:
             return self._interpret(inputs, env)
         fast = self._fast
-        if fast is None:
+        if fast is None or self._fast_for is not self.steps:
+            # (Re)generate: first call, or a copy of this program given its own step list (hy.amp's
+            # planner swaps calls that way). Whoever edits steps in place after a run resets _fast.
             try:
                 fast = _generate(self)
             except Exception as e:   # never fail a call over the fast path: interpret instead
                 log(f"replay: generated code failed ({type(e).__name__}: {e}); interpreting")
                 fast = self._interpret
-            self._fast = fast
+            self._fast, self._fast_for = fast, self.steps
         return fast(inputs, env)
 
     def _interpret(self, inputs, env=None):

@@ -118,3 +118,27 @@ def test_output_trees_are_rebuilt_as_the_function_returned_them():
     assert isinstance(got["b"], list) and isinstance(got["b"][1], tuple) and got["b"][1][1] == 3
     np.testing.assert_array_equal(got["b"][1][0].numpy(), want["b"][1][0].numpy())
     np.testing.assert_array_equal(got["a"][0].numpy(), want["a"][0].numpy())
+
+
+def test_a_copy_with_its_own_steps_regenerates_instead_of_reusing_the_original_code():
+    # hy.amp's planner copies a program and swaps calls in a new step list: after the original ran
+    # (and generated its code), the copy must run its own steps, not the original's code.
+    import copy
+
+    def f(x, w):
+        return (x @ w).sum()
+
+    x, w = hy.randn(3, 4), hy.randn(4, 5)
+    cfn = hy.compile(f)
+    cfn(x, w)
+    cfn(x, w)
+    prog = _program(cfn)
+    assert prog._fast is not None
+    clone = copy.copy(prog)
+    clone.steps = list(prog.steps)
+    k = next(i for i, s in enumerate(clone.steps) if s[0] is not None and getattr(s[0], "__name__", "") == "sum")
+    fn, pos, kw, outs, grad = clone.steps[k]
+    clone.steps[k] = (lambda *a, **kw_: fn(*a, **kw_) * 2.0, pos, kw, outs, grad)
+    base = prog.run([x, w]).item()
+    assert clone.run([x, w]).item() == pytest.approx(2.0 * base, rel=1e-6)
+    assert prog.run([x, w]).item() == base
