@@ -124,6 +124,25 @@ def test_compile_disabled_by_environment(monkeypatch):
     assert len(calls) == 2 and f.entries() == []
 
 
+def test_compile_switch_is_read_at_every_call(monkeypatch):
+    # HYFLOW_COMPILE is read through os.environ's own data (a fast path): setting and removing it
+    # between calls of an already compiled function must still take effect at once.
+    body, calls = counted(lambda x: x * 2)
+    f = hy.compile(body)
+    f(t(2))
+    f(t(2))
+    traced = len(calls)
+    monkeypatch.setenv("HYFLOW_COMPILE", "0")
+    f(t(2))
+    assert len(calls) == traced + 1          # ran the original
+    monkeypatch.delenv("HYFLOW_COMPILE")
+    f(t(2))
+    assert len(calls) == traced + 1          # replayed again
+    monkeypatch.setenv("HYFLOW_COMPILE", "1")
+    f(t(2))
+    assert len(calls) == traced + 1
+
+
 def test_compiler_failure_falls_back_with_one_warning(monkeypatch):
     def broken(graph, timings=None):
         raise RuntimeError("pass exploded")
