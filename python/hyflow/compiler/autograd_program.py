@@ -20,6 +20,7 @@ replays the forward op by op with autograd and differentiates that eagerly, so h
 exact — not compiled.
 """
 from .. import _C
+from .._C import Tensor as _Tensor
 from ._log import log
 from . import _pytree
 from .backward_trace import NotTraceable, differentiable_outputs, trace_backward
@@ -143,7 +144,10 @@ class AutogradProgram:
             tree, extra = self.forward.run(inputs, env)
         finally:
             _set_grad(ambient)
-        leaves, structure = _pytree.flatten(tree)
+        if type(tree) is _Tensor:        # one tensor out (a module's forward): no tree to walk
+            leaves, structure = [tree], None
+        else:
+            leaves, structure = _pytree.flatten(tree)
         saved = []
         for kind, k, returned in self.saved_plan:
             t = inputs[k] if kind == "in" else extra[k]
@@ -168,7 +172,7 @@ class AutogradProgram:
         for positions, r in zip(self.out_positions, recorded):
             for p in positions:
                 leaves[p] = r
-        return _pytree.unflatten(structure, leaves)
+        return leaves[0] if structure is None else _pytree.unflatten(structure, leaves)
 
     @staticmethod
     def _grad_like(g, meta, env=None):
