@@ -213,13 +213,9 @@ def _store(env, outs, res):
             env[o] = r
 
 
-def _generate(prog):
-    """A Python function ``replay(inputs, syms) -> env`` doing what ``Program._interpret`` does for
-    ``prog.steps``, written out as straight-line code: each node one call whose arguments are ``env[i]``
-    with constant i or constants bound in the function's namespace, each compiled group its output
-    allocations and one launch. torch.fx generates Python for its graphs the same way."""
+def _binder(namespace):
+    """const(obj) -> a name bound to obj in ``namespace`` (one name per object), for generated code."""
     names = {}
-    namespace = {"_grad_enabled": _grad_enabled, "_set_grad": _set_grad, "_evaluate": evaluate, "_store": _store}
 
     def const(obj):
         key = id(obj)
@@ -227,6 +223,16 @@ def _generate(prog):
             names[key] = f"c{len(names)}"
             namespace[names[key]] = obj
         return names[key]
+    return const
+
+
+def _generate(prog):
+    """A Python function ``replay(inputs, syms) -> env`` doing what ``Program._interpret`` does for
+    ``prog.steps``, written out as straight-line code: each node one call whose arguments are ``env[i]``
+    with constant i or constants bound in the function's namespace, each compiled group its output
+    allocations and one launch. torch.fx generates Python for its graphs the same way."""
+    namespace = {"_grad_enabled": _grad_enabled, "_set_grad": _set_grad, "_evaluate": evaluate, "_store": _store}
+    const = _binder(namespace)
 
     def ref(r):
         kind, x = r
@@ -326,31 +332,28 @@ def _tree_map(tree, f):
 def _tree_builder(spec):
     """A function env -> the output tree of ``spec`` (``_tree_build`` written out as one expression:
     lists, tuples and dicts of slots nest without a call per node)."""
-    consts = {}
+    namespace = {}
+    const = _binder(namespace)
 
     def expr(sp):
         kind = sp[0]
         if kind == "slot":
             return f"env[{sp[1]}]"
-        if kind == "tree" and sp[1] in (list, tuple):
-            items = ", ".join(expr(x) for x in sp[2])
-            return f"[{items}]" if sp[1] is list else f"({items}{',' if len(sp[2]) == 1 else ''})"
-        if kind == "tree":
-            name = f"k{len(consts)}"
-            consts[name] = sp[1]
-            return f"{name}([{', '.join(expr(x) for x in sp[2])}])"
+        if kind == "const":
+            return const(sp[1])
+        items = ", ".join(expr(x) for x in sp[2])
         if kind == "dict":
-            keys = f"k{len(consts)}"
-            consts[keys] = sp[1]
-            return f"dict(zip({keys}, [{', '.join(expr(x) for x in sp[2])}]))"
-        name = f"k{len(consts)}"
-        consts[name] = sp[1]
-        return name
+            return f"dict(zip({const(sp[1])}, [{items}]))"
+        if sp[1] is list:
+            return f"[{items}]"
+        if sp[1] is tuple:
+            return f"({items}{',' if len(sp[2]) == 1 else ''})"
+        return f"{const(sp[1])}([{items}])"
 
     try:
         source = f"def build(env):\n    return {expr(spec)}\n"
-        exec(compile(source, "<hyflow replay outputs>", "exec"), consts)
-        return consts["build"]
+        exec(compile(source, "<hyflow replay outputs>", "exec"), namespace)
+        return namespace["build"]
     except (SyntaxError, RecursionError, MemoryError):   # a pathologically deep tree: walk it instead
         return lambda env: _tree_build(spec, env)
 
