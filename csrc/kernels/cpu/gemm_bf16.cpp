@@ -78,6 +78,7 @@ const char* bf16_kernel_name(Bf16Kernel k) {
 bool gemm_bf16_own(const LowpGemm& g, void* c, bool c_is_f32) {
   const Bf16Kernel kern = bf16_kernel();
   if (kern == Bf16Kernel::None || g.batch <= 0 || g.m <= 0 || g.n <= 0 || g.k <= 0) return false;
+  if (g.bias && c_is_f32) return false;  // bias goes with a bf16 C only (gemm_lowp.h)
   const Bf16GemmRun run = installed.load();
   // Like a long parallel_for, a large product lets other Python threads run meanwhile.
   if (g.batch * g.m * g.n * g.k >= (int64_t{1} << 18)) run_without_gil([&] { run(kern, g, c, c_is_f32); });

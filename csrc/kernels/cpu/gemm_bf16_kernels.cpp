@@ -18,7 +18,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -51,94 +50,85 @@ int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
 alignas(64) const uint16_t kInterleave[32] = {0,  32, 1,  33, 2,  34, 3,  35, 4,  36, 5,  37, 6,  38, 7,  39,
                                               8,  40, 9,  41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
 
-// Rows [16 t, 16 t + 16) of A (m x k, GemmMatrix layout at `a`) into strip t of the packed A.
+// Mask of the first `count` 16-bit lanes (none when count <= 0: a strip past m or n reads nothing).
+inline __mmask32 first_lanes(int64_t count) {
+  return count <= 0 ? __mmask32{0} : count >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << count) - 1);
+}
+
+// Rows [16 t, 16 t + 16) of A (m x k, GemmMatrix layout at `a`) into strip t of the packed A. Rows past m
+// (a strip of the padding, or the tail of the last one) are zeros and nothing past m is read.
 HY_BF16_TARGET void pack_a_strip(const uint16_t* a, int64_t ld, bool trans, int64_t m, int64_t k, int64_t kp,
                                  int64_t t, uint16_t* strip) {
-  const int64_t r0 = t * kStripElems, rows = std::min<int64_t>(kStripElems, m - r0);
+  const int64_t r0 = t * kStripElems, rows = std::clamp<int64_t>(m - r0, 0, kStripElems);
+  if (rows == 0) {  // all padding: only the AMX kernel reads it (the AVX-512 one skips rows past m)
+    std::memset(strip, 0, static_cast<size_t>(kStripElems * kp) * 2);
+    return;
+  }
   // The row-major copy writes every element of the strip's first `rows` rows (zeros past k).
-  if (trans || rows < kStripElems) std::memset(strip, 0, static_cast<size_t>(kStripElems * kp) * 2);
+  if (!trans && rows < kStripElems) std::memset(strip, 0, static_cast<size_t>(kStripElems * kp) * 2);
+  const __m512i perm = _mm512_load_si512(kInterleave);
+  const __mmask32 row_mask = first_lanes(rows);
   for (int64_t q = 0; q * 32 < k; ++q) {
     uint16_t* tile = strip + q * kTileElems;
     const int64_t k0 = q * 32, kn = std::min<int64_t>(32, k - k0);
     if (!trans) {
-      const __mmask32 mask = kn == 32 ? ~__mmask32{0} : (__mmask32{1} << kn) - 1;
+      const __mmask32 mask = first_lanes(kn);
       for (int64_t r = 0; r < rows; ++r)
         _mm512_storeu_si512(tile + r * 32, _mm512_maskz_loadu_epi16(mask, a + (r0 + r) * ld + k0));
-    } else if (rows == kStripElems && kn == 32) {  // a whole tile of a transposed A
+    } else {  // element (row, kk) at a[kk * ld + row]: the stored transpose's rows are A's columns
       // Rows kk = 2t and 2t + 1 of the stored transpose interleaved as in pack_b_strip give 16 words
-      // (A[r][2t], A[r][2t + 1]) over r; the 16 x 16 words transposed are the tile's rows. Scattering
-      // each word (below) cost ~5x more on AMD Zen, whose scatters and gathers are slow.
-      const __m512i perm = _mm512_load_si512(kInterleave);
+      // (A[r][2t], A[r][2t + 1]) over r; the 16 x 16 words transposed are the tile's rows (rows past m and
+      // pairs past k load as zeros, so the whole tile is written). Scattering each word cost ~5x more on
+      // AMD Zen, whose scatters and gathers are slow.
       __m512 w[16];
-      for (int t = 0; t < 16; ++t) {
-        const __m512i lo = _mm512_maskz_loadu_epi16(0xffff, a + (k0 + 2 * t) * ld + r0);
-        const __m512i hi = _mm512_maskz_loadu_epi16(0xffff, a + (k0 + 2 * t + 1) * ld + r0);
-        w[t] = _mm512_castsi512_ps(_mm512_permutex2var_epi16(lo, perm, hi));
+      for (int p = 0; p < 16; ++p) {
+        const int64_t kk = k0 + 2 * p;
+        const __m512i lo = 2 * p < kn ? _mm512_maskz_loadu_epi16(row_mask, a + kk * ld + r0) : _mm512_setzero_si512();
+        const __m512i hi = 2 * p + 1 < kn ? _mm512_maskz_loadu_epi16(row_mask, a + (kk + 1) * ld + r0)
+                                          : _mm512_setzero_si512();
+        w[p] = _mm512_castsi512_ps(_mm512_permutex2var_epi16(lo, perm, hi));
       }
       transpose16x16_f32(w);
       for (int r = 0; r < 16; ++r) _mm512_storeu_si512(tile + r * 32, _mm512_castps_si512(w[r]));
-    } else {  // element (row, kk) at a[kk * ld + row]: a 16-bit transpose
-      // Rows kk = 2t and 2t + 1 of the stored transpose interleaved as in pack_b_strip give 16 words
-      // (A[r][2t], A[r][2t + 1]); word r is scattered to row r of the tile. The backward's
-      // dy.T @ x (512 x 128 x 784) went from 0.43x the row-major case (a scalar loop) to 0.55x.
-      const __m512i perm = _mm512_load_si512(kInterleave);
-      const __m512i tile_rows = _mm512_mullo_epi32(
-          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(16));
-      const __mmask32 mask = static_cast<__mmask32>((1u << rows) - 1);
-      for (int64_t t = 0; 2 * t < kn; ++t) {
-        const __m512i lo = _mm512_maskz_loadu_epi16(mask, a + (k0 + 2 * t) * ld + r0);
-        const __m512i hi = 2 * t + 1 < kn ? _mm512_maskz_loadu_epi16(mask, a + (k0 + 2 * t + 1) * ld + r0) : _mm512_setzero_si512();
-        _mm512_mask_i32scatter_epi32(tile + 2 * t, static_cast<__mmask16>(mask), tile_rows,
-                                     _mm512_permutex2var_epi16(lo, perm, hi), 4);
-      }
     }
   }
 }
 
 // Columns [16 s, 16 s + 16) of B (k x n) into strip s of the packed B: pair p of row j holds
-// (B[2p][16 s + j], B[2p + 1][16 s + j]).
+// (B[2p][16 s + j], B[2p + 1][16 s + j]). Columns past n are zeros and nothing past n is read.
 HY_BF16_TARGET void pack_b_strip(const uint16_t* b, int64_t ld, bool trans, int64_t n, int64_t k, int64_t kp,
                                  int64_t s, uint16_t* strip) {
-  const int64_t c0 = s * kStripElems, cols = std::min<int64_t>(kStripElems, n - c0);
+  const int64_t c0 = s * kStripElems, cols = std::clamp<int64_t>(n - c0, 0, kStripElems);
+  if (cols == 0) {  // all padding
+    std::memset(strip, 0, static_cast<size_t>(kStripElems * kp) * 2);
+    return;
+  }
   if (!trans) {
     // Writes pairs [0, ceil(k / 2)) whole (zeros past n); the pairs past k are zeroed here.
     const int64_t written = (k + 1) / 2 * 32;
     std::memset(strip + written, 0, static_cast<size_t>(kStripElems * kp - written) * 2);
     // Rows 2p and 2p + 1 (16 columns each, in the low halves of two registers) interleaved.
     const __m512i perm = _mm512_load_si512(kInterleave);
-    const __mmask32 mask = static_cast<__mmask32>((1u << cols) - 1);
+    const __mmask32 mask = first_lanes(cols);
     for (int64_t p = 0; 2 * p < k; ++p) {
       const __m512i lo = _mm512_maskz_loadu_epi16(mask, b + (2 * p) * ld + c0);
       const __m512i hi = 2 * p + 1 < k ? _mm512_maskz_loadu_epi16(mask, b + (2 * p + 1) * ld + c0) : _mm512_setzero_si512();
       _mm512_storeu_si512(strip + p * 32, _mm512_permutex2var_epi16(lo, perm, hi));
     }
   } else {  // element (kk, col) at b[col * ld + kk]: column j is a contiguous row of the stored transpose
-    std::memset(strip, 0, static_cast<size_t>(kStripElems * kp) * 2);
+    // 32 k of the 16 columns at a time: row j of the stored transpose holds column j's pairs
+    // (B[2p][j], B[2p + 1][j]) as 16 consecutive words; the 16 x 16 words transposed are packed rows
+    // p .. p + 15 (16-lane gathers, one packed row each, were several times slower on AMD Zen). Columns
+    // past n and k past its end load as zeros; kp is a multiple of 32, so every packed row is written.
     const uint16_t* base = b + c0 * ld;
-    int64_t p = 0;
-    if (cols == kStripElems) {
-      // 32 k of the 16 columns at a time: row j of the stored transpose holds column j's pairs
-      // (B[2p][j], B[2p + 1][j]) as 16 consecutive words; the 16 x 16 words transposed are packed rows
-      // p .. p + 15 (what the gathers below build one row at a time, several times slower on AMD Zen).
-      for (; 2 * p + 32 <= k; p += 16) {
-        __m512 w[16];
-        for (int j = 0; j < 16; ++j) w[j] = _mm512_castsi512_ps(_mm512_loadu_si512(base + j * ld + 2 * p));
-        transpose16x16_f32(w);
-        for (int i = 0; i < 16; ++i) _mm512_storeu_si512(strip + (p + i) * 32, _mm512_castps_si512(w[i]));
-      }
+    for (int64_t p = 0; 2 * p < k; p += 16) {
+      const __mmask32 k_mask = first_lanes(k - 2 * p);
+      __m512 w[16];
+      for (int j = 0; j < 16; ++j)
+        w[j] = j < cols ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(k_mask, base + j * ld + 2 * p)) : _mm512_setzero_ps();
+      transpose16x16_f32(w);
+      for (int i = 0; i < 16; ++i) _mm512_storeu_si512(strip + (p + i) * 32, _mm512_castps_si512(w[i]));
     }
-    if (15 * ld <= INT32_MAX) {
-      // A pair (B[2p][j], B[2p + 1][j]) is one 32-bit word of row j of the stored transpose, so a packed
-      // row is a 16-lane gather (linear's forward, x @ w.T): N = 1024 with B transposed went from 0.8x the
-      // row-major case (a scalar loop) to the same speed.
-      const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                              _mm512_set1_epi32(static_cast<int32_t>(ld)));
-      const __mmask16 mask = static_cast<__mmask16>((1u << cols) - 1);
-      for (; 2 * p + 1 < k; ++p)
-        _mm512_storeu_si512(strip + p * 32, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, rows, base + 2 * p, 2));
-    }
-    for (int64_t j = 0; j < cols; ++j)  // what the gathers left: an odd k's last element, or all of it
-      for (int64_t kk = 2 * p; kk < k; ++kk) strip[(kk >> 1) * 32 + 2 * j + (kk & 1)] = base[j * ld + kk];
   }
 }
 
@@ -202,43 +192,54 @@ HY_AMX_TARGET void amx_block(const uint16_t* pa0, const uint16_t* pa1, const uin
   _tile_stored(3, c + 16 * ldc + 16, stride);
 }
 
-// Eight rows (row r0 of A strip pa) x 32 columns: 16 accumulators, each pair of A broadcast against
-// one 64-byte row of each B strip.
-HY_BF16_TARGET void avx512_rows8(const uint16_t* pa, int64_t r0, const uint16_t* pb0, const uint16_t* pb1,
-                                 int64_t q0, int64_t q1, float* c, int64_t ldc, bool first) {
-  __m512 acc[8][2];
-  for (int r = 0; r < 8; ++r) {
-    acc[r][0] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + r * ldc);
-    acc[r][1] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + r * ldc + 16);
-  }
+// What of a 32 x 32 block the AVX-512 kernel computes: rows past m, a 16-column strip past n and the
+// zero pairs of the last k tile are skipped (a linear layer with 2 outputs, or 2 inputs in its backward,
+// padded to 32 did 16x the work it needed).
+struct LiveBlock {
+  int64_t rows, cols;   // of the block's 32 x 32, at least 1 each
+  int64_t tail_q;       // index of the last k tile
+  int tail_pairs;       // its pairs that hold k < the product's k (1..16)
+};
+
+// ROWS rows (from row r0 of A strip pa) x NS 16-column B strips: ROWS * NS = 16 accumulators, each pair
+// of A broadcast against one 64-byte row of each B strip.
+template <int NS>
+HY_BF16_TARGET void avx512_rows(const uint16_t* pa, int64_t r0, const uint16_t* pb0, const uint16_t* pb1,
+                                int64_t q0, int64_t q1, const LiveBlock& live, float* c, int64_t ldc, bool first) {
+  constexpr int ROWS = 16 / NS;
+  __m512 acc[ROWS][NS];
+  for (int r = 0; r < ROWS; ++r)
+    for (int s = 0; s < NS; ++s) acc[r][s] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + r * ldc + 16 * s);
   for (int64_t q = q0; q < q1; ++q) {
     const uint16_t* at = pa + q * kTileElems + r0 * 32;
-    const uint16_t* b0 = pb0 + q * kTileElems;
-    const uint16_t* b1 = pb1 + q * kTileElems;
-    for (int p = 0; p < 16; ++p) {
-      const __m512bh vb0 = (__m512bh)_mm512_loadu_si512(b0 + p * 32);
-      const __m512bh vb1 = (__m512bh)_mm512_loadu_si512(b1 + p * 32);
-      for (int r = 0; r < 8; ++r) {
+    const uint16_t* b[2] = {pb0 + q * kTileElems, pb1 + q * kTileElems};
+    const int pairs = q == live.tail_q ? live.tail_pairs : 16;
+    for (int p = 0; p < pairs; ++p) {
+      __m512bh vb[NS];
+      for (int s = 0; s < NS; ++s) vb[s] = (__m512bh)_mm512_loadu_si512(b[s] + p * 32);
+      for (int r = 0; r < ROWS; ++r) {
         int32_t pair;
         std::memcpy(&pair, at + r * 32 + 2 * p, 4);
         const __m512bh va = (__m512bh)_mm512_set1_epi32(pair);
-        acc[r][0] = _mm512_dpbf16_ps(acc[r][0], va, vb0);
-        acc[r][1] = _mm512_dpbf16_ps(acc[r][1], va, vb1);
+        for (int s = 0; s < NS; ++s) acc[r][s] = _mm512_dpbf16_ps(acc[r][s], va, vb[s]);
       }
     }
   }
-  for (int r = 0; r < 8; ++r) {
-    _mm512_storeu_ps(c + r * ldc, acc[r][0]);
-    _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
-  }
+  for (int r = 0; r < ROWS; ++r)
+    for (int s = 0; s < NS; ++s) _mm512_storeu_ps(c + r * ldc + 16 * s, acc[r][s]);
 }
 
+// Rows and columns skipped here are never stored (compute_block writes only rows < m, columns < n).
 HY_BF16_TARGET void avx512_block(const uint16_t* pa0, const uint16_t* pa1, const uint16_t* pb0,
-                                 const uint16_t* pb1, int64_t q0, int64_t q1, float* c, int64_t ldc, bool first) {
-  avx512_rows8(pa0, 0, pb0, pb1, q0, q1, c, ldc, first);
-  avx512_rows8(pa0, 8, pb0, pb1, q0, q1, c + 8 * ldc, ldc, first);
-  avx512_rows8(pa1, 0, pb0, pb1, q0, q1, c + 16 * ldc, ldc, first);
-  avx512_rows8(pa1, 8, pb0, pb1, q0, q1, c + 24 * ldc, ldc, first);
+                                 const uint16_t* pb1, int64_t q0, int64_t q1, const LiveBlock& live, float* c,
+                                 int64_t ldc, bool first) {
+  if (live.cols <= 16) {  // one B strip: 16 rows per call
+    avx512_rows<1>(pa0, 0, pb0, pb1, q0, q1, live, c, ldc, first);
+    if (live.rows > 16) avx512_rows<1>(pa1, 0, pb0, pb1, q0, q1, live, c + 16 * ldc, ldc, first);
+    return;
+  }
+  for (int g = 0; g < 4 && 8 * g < live.rows; ++g)
+    avx512_rows<2>(g < 2 ? pa0 : pa1, (g % 2) * 8, pb0, pb1, q0, q1, live, c + 8 * g * ldc, ldc, first);
 }
 
 // ---- epilogue: the accumulators, scaled, written to C once ------------------------------------------
@@ -254,12 +255,19 @@ HY_BF16_TARGET void store_row_f32(const float* acc, float* dst, int64_t cols, fl
   }
 }
 
-// dst = bf16(alpha * acc): VCVTNEPS2BF16 rounds to nearest even and keeps NaN a (quiet) NaN.
-HY_BF16_TARGET void store_row_bf16(const float* acc, uint16_t* dst, int64_t cols, float alpha) {
-  const __m512 va = _mm512_set1_ps(alpha);
+// dst = bf16(alpha * acc (+ beta * bias)): VCVTNEPS2BF16 rounds to nearest even and keeps NaN a (quiet)
+// NaN. `bias` (bf16 bits, the row's columns) may be null.
+HY_BF16_TARGET void store_row_bf16(const float* acc, uint16_t* dst, int64_t cols, float alpha, const uint16_t* bias,
+                                   float beta) {
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   for (int64_t j = 0; j < cols; j += 16) {
     const __mmask16 mask = cols - j >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (cols - j)) - 1);
-    const __m256bh h = _mm512_cvtneps_pbh(_mm512_mul_ps(va, _mm512_loadu_ps(acc + j)));
+    __m512 v = _mm512_mul_ps(va, _mm512_loadu_ps(acc + j));
+    if (bias) {  // bf16 -> float32 is the 16-bit pattern shifted into the high half
+      const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, bias + j));
+      v = _mm512_fmadd_ps(vb, _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)), v);
+    }
+    const __m256bh h = _mm512_cvtneps_pbh(v);
     _mm256_mask_storeu_epi16(dst + j, mask, (__m256i)h);
   }
 }
@@ -283,12 +291,15 @@ struct Product {
   float alpha, beta;
   void* c;  // dense row-major m x n, float32 or bf16
   bool c_is_f32;
+  const uint16_t* bias;  // bf16 per column (with a bf16 C), or null
 };
 
 // Block [i0, i0 + mb) x [j0, j0 + nb) (multiples of 32, inside mp x np) of `p`, accumulated in `acc`
 // (mb x nb floats, row stride kBlockMax) and written to C once: alpha * acc + beta * C, rounded.
 void compute_block(Bf16Kernel kern, const Product& p, int64_t i0, int64_t j0, int64_t mb, int64_t nb, float* acc) {
   const int64_t strip = kStripElems * p.kp, ldc = kBlockMax;
+  const int64_t tail_q = p.kp / 32 - 1;
+  const int tail_pairs = static_cast<int>((p.k - 32 * tail_q + 1) / 2);
   for (int64_t k0 = 0; k0 < p.kp; k0 += kBlockK) {
     const int64_t q0 = k0 / 32, q1 = std::min(p.kp, k0 + kBlockK) / 32;
     for (int64_t jj = 0; jj < nb; jj += 32) {
@@ -296,8 +307,13 @@ void compute_block(Bf16Kernel kern, const Product& p, int64_t i0, int64_t j0, in
       for (int64_t ii = 0; ii < mb; ii += 32) {
         const uint16_t* pa0 = p.pa + ((i0 + ii) / 16) * strip;
         float* cb = acc + ii * ldc + jj;
-        if (kern == Bf16Kernel::Amx) amx_block(pa0, pa0 + strip, pb0, pb0 + strip, q0, q1, cb, ldc, k0 == 0);
-        else avx512_block(pa0, pa0 + strip, pb0, pb0 + strip, q0, q1, cb, ldc, k0 == 0);
+        if (kern == Bf16Kernel::Amx) {
+          amx_block(pa0, pa0 + strip, pb0, pb0 + strip, q0, q1, cb, ldc, k0 == 0);
+        } else {
+          const LiveBlock live{std::min<int64_t>(32, p.m - i0 - ii), std::min<int64_t>(32, p.n - j0 - jj), tail_q,
+                               tail_pairs};
+          avx512_block(pa0, pa0 + strip, pb0, pb0 + strip, q0, q1, live, cb, ldc, k0 == 0);
+        }
       }
     }
   }
@@ -305,7 +321,8 @@ void compute_block(Bf16Kernel kern, const Product& p, int64_t i0, int64_t j0, in
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t out = (i0 + r) * p.n + j0;
     if (p.c_is_f32) store_row_f32(acc + r * ldc, static_cast<float*>(p.c) + out, cols, p.alpha, p.beta);
-    else store_row_bf16(acc + r * ldc, static_cast<uint16_t*>(p.c) + out, cols, p.alpha);
+    else store_row_bf16(acc + r * ldc, static_cast<uint16_t*>(p.c) + out, cols, p.alpha, p.bias ? p.bias + j0 : nullptr,
+                        p.beta);
   }
 }
 
@@ -382,7 +399,7 @@ void run_gemm_bf16(Bf16Kernel kern, const LowpGemm& g, void* c, bool c_is_f32) {
   const size_t c_elem = c_is_f32 ? 4 : 2;
   auto product = [&](int64_t b, const uint16_t* pa, const uint16_t* pb) {
     return Product{g.m, g.n, g.k, mp, np, kp, pa, pb, g.alpha, g.beta,
-                   static_cast<char*>(c) + static_cast<size_t>(b * g.m * g.n) * c_elem, c_is_f32};
+                   static_cast<char*>(c) + static_cast<size_t>(b * g.m * g.n) * c_elem, c_is_f32, g.bias};
   };
   const int threads = in_parallel_region() ? 1 : get_num_threads();
   const bool small = g.m * g.n * g.k < (int64_t{1} << 21);

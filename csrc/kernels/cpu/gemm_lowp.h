@@ -15,10 +15,14 @@
 namespace hy::cpu {
 
 /// One bf16 product C[b] = alpha * A[b] B[b] + beta * C[b]; operands hold bfloat16 bit patterns.
+/// With `bias` (n bfloat16 values, one per column; only with a bfloat16 C), C[b][i][j] = alpha * (A B)[i][j]
+/// + beta * bias[j] instead, summed in float32 and rounded once: a linear layer's addmm without the
+/// float32 copy of C that a general beta needs. Libraries that cannot do it decline it (return false).
 struct LowpGemm {
   int64_t batch, m, n, k;
   float alpha, beta;
   GemmMatrix<uint16_t> a, b;
+  const uint16_t* bias = nullptr;
 };
 
 /// Runs `g` into `c` (dense row-major (batch, m, n); float32 when c_is_f32, which beta != 0 requires, else

@@ -81,9 +81,21 @@ Tensor gemm_ready(const Tensor& t, int64_t* ld, bool* trans) {
   return c;
 }
 
+// `init` as a per-column vector of the product (its last dim spans the n columns with stride 1, every
+// other dim of it broadcast): a linear layer's bias, which the bf16 kernel adds in its epilogue.
+bool is_column_bias(const Tensor& init, int64_t n) {
+  if (!init.defined() || init.dtype() != DType::BFloat16 || init.dim() < 1) return false;
+  const int64_t d = init.dim();
+  if (init.shape()[d - 1] != n || (n > 1 && init.strides()[d - 1] != 1)) return false;
+  for (int64_t i = 0; i < d - 1; ++i)
+    if (init.shape()[i] != 1) return false;
+  return true;
+}
+
 // gemm_op for bfloat16 operands through the low-precision library, read in place (no float32 copies);
 // an undefined tensor when the library declines. Without `init` the library rounds its float32
-// accumulators to bf16 itself; with it the sum is formed in float32 and rounded once at the end.
+// accumulators to bf16 itself; with it the sum is formed in float32 and rounded once at the end (in the
+// kernel's epilogue for a per-column bias, else through a float32 copy of C).
 Tensor gemm_bf16_library(const Tensor& a_in, const Tensor& b_in, const Shape& batch, const Shape& out_shape,
                          const Scalar& alpha, const Scalar& beta, const Tensor& init, bool use_init) {
   int64_t lda, ldb;
@@ -92,10 +104,16 @@ Tensor gemm_bf16_library(const Tensor& a_in, const Tensor& b_in, const Shape& ba
   Tensor b = gemm_ready(b_in, &ldb, &tb);
   const int64_t m = a.shape()[a.dim() - 2], k = a.shape()[a.dim() - 1], n = b.shape()[b.dim() - 1];
   std::vector<int64_t> oa = batch_offsets(a, batch), ob = batch_offsets(b, batch);
-  Tensor c = Tensor::empty(out_shape, use_init ? DType::Float32 : DType::BFloat16);
-  if (use_init) hy::cpu::copy_into(c, init);
   hy::cpu::LowpGemm g{static_cast<int64_t>(oa.size()), m, n, k, alpha.to<float>(), use_init ? beta.to<float>() : 0.0f,
                       {a.data<uint16_t>(), oa.data(), lda, ta}, {b.data<uint16_t>(), ob.data(), ldb, tb}};
+  if (use_init && is_column_bias(init, n)) {
+    Tensor c = Tensor::empty(out_shape, DType::BFloat16);
+    g.bias = init.data<uint16_t>();
+    if (hy::cpu::gemm_lowp_batched(g, c.raw_data(), false)) return c;
+    g.bias = nullptr;  // declined (oneDNN): the float32 copy of C below
+  }
+  Tensor c = Tensor::empty(out_shape, use_init ? DType::Float32 : DType::BFloat16);
+  if (use_init) hy::cpu::copy_into(c, init);
   if (!hy::cpu::gemm_lowp_batched(g, c.raw_data(), use_init)) return Tensor();
   return use_init ? cast_to(c, DType::BFloat16) : c;
 }

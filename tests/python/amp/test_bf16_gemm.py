@@ -59,6 +59,18 @@ def test_transposed_operands(kernel, ta, tb, m, k, n):
     check_mm(a, b)
 
 
+# Skinny products (a linear layer with 2 outputs, its backward with 2 inputs, the weight gradient of a
+# 2-output layer): the AVX-512 kernel skips padding rows, a padding B strip and the zero pairs of the last
+# k tile; the packing reads nothing past m or n (strips of the padding are zeros, not loads).
+@pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("m,k,n", [(2, 700, 32), (700, 2, 32), (700, 27, 2), (300, 32, 17), (9, 1, 40),
+                                   (1, 33, 1), (40, 3, 16), (3, 35, 3)])
+def test_skinny_products(kernel, ta, tb, m, k, n):
+    a = low((k, m), hy.bfloat16).T if ta else low((m, k), hy.bfloat16)
+    b = low((n, k), hy.bfloat16, seed=1).T if tb else low((k, n), hy.bfloat16, seed=1)
+    check_mm(a, b)
+
+
 def test_strided_operands_read_in_place(kernel):
     # Leading dimensions larger than the rows, an odd column offset (unaligned rows), both transposed.
     a = low((40, 90), hy.bfloat16)[::2, 3:70]  # (20, 67), ld 180

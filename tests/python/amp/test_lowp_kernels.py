@@ -96,6 +96,25 @@ def test_addmm_beta_alpha_and_bias(path, dtype, beta, alpha):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("beta,alpha", [(1.0, 1.0), (-0.5, 2.0)])
+def test_addmm_bias_shapes_and_layouts(path, dtype, beta, alpha):
+    # A per-column bias is added in the bf16 kernel's epilogue (no float32 copy of C): a (n,) or (1, n)
+    # bias, and across the 16/32-column tails; a strided bias or a full (m, n) one takes the general path.
+    a, b = low((70, 45), dtype), low((45, 37), dtype, seed=1)
+    wide = low((37, 2), dtype, seed=5)
+    for bias in (low((37,), dtype, seed=2), low((1, 37), dtype, seed=3), wide[:, 0], low((70, 37), dtype, seed=4)):
+        got = hy.addmm(bias, a, b, beta=beta, alpha=alpha)
+        ref = beta * f64(bias) + alpha * (f64(a) @ f64(b))
+        absref = abs(beta) * np.abs(f64(bias)) + abs(alpha) * (np.abs(f64(a)) @ np.abs(f64(b)))
+        assert_close_to_product(got, np.broadcast_to(ref, (70, 37)), np.broadcast_to(absref, (70, 37)), dtype)
+    # linear (x @ w.T + bias), as autocast runs it
+    x, w, bias = low((33, 27), dtype), low((2, 27), dtype, seed=6), low((2,), dtype, seed=7)
+    ref = f64(x) @ f64(w).T + f64(bias)
+    absref = np.abs(f64(x)) @ np.abs(f64(w)).T + np.abs(f64(bias))
+    assert_close_to_product(hy.nn.functional.linear(x, w, bias), ref, absref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_addmm_beta_zero_ignores_nan_in_self(path, dtype):
     a, b = low((3, 4), dtype), low((4, 2), dtype, seed=1)
     nan_self = hy.full([3, 2], float("nan"), dtype=dtype)

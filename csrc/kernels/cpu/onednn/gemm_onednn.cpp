@@ -86,6 +86,7 @@ const CachedPrim& primitive_for(const PrimKey& key, const memory::desc& ad, cons
 
 bool onednn_gemm_bf16(const LowpGemm& g, void* c, bool c_is_f32) {
   if (g.batch <= 0 || g.m <= 0 || g.n <= 0 || g.k <= 0) return false;  // nothing a library could speed up
+  if (g.bias) return false;  // the caller retries with a float32 C holding the bias
   int64_t sa, sb;
   const bool strided =
       uniform_stride(g.a.batch_offsets, g.batch, &sa) && uniform_stride(g.b.batch_offsets, g.batch, &sb);
