@@ -5,13 +5,16 @@ kernel where the CPU has one, docs/amp.md "Kernels") vs torch.matmul in bf16 and
 (HYFLOW_LOWP_GEMM=onednn, when built with it); the float32 fallback (HYFLOW_LOWP_GEMM=fallback) at
 N = 1024 for scale. MLP 784-512-512-10 (batch 128), one step = forward + cross-entropy + backward + SGD
 step: hyflow float32, hyflow under hy.autocast(dtype=hy.bfloat16), and torch under
-torch.autocast("cpu", dtype=torch.bfloat16). Elementwise and reduction ops on a 1024 x 4096 bf16 tensor
-(block-converted in place or through vectorized float32 casts, docs/amp.md "Kernels") in Melem/s against
-hyflow float32 and torch bf16; an fp16 GEMM row (the float32 path) against torch fp16. Run with the OpenBLAS core-type overrides removed for this
-command only (machine.md):
+torch.autocast("cpu", dtype=torch.bfloat16); the same for the climate example's surrogate training step.
+Elementwise and reduction ops on a 1024 x 4096 bf16 tensor (block-converted in place or through
+vectorized float32 casts, docs/amp.md "Kernels") in Melem/s against hyflow float32 and torch bf16; an
+fp16 GEMM row (the float32 path) against torch fp16. Run with the OpenBLAS core-type overrides removed
+for this command only (machine.md):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_amp.py --threads 2
 """
 import os
+import pathlib
+import sys
 
 import numpy as np
 
@@ -156,8 +159,68 @@ def mlp_rows(args, torch):
     return [r]
 
 
+def surrogate_rows(args, torch):
+    """The climate example's online-trained surrogate (examples/climate/surrogate.py: a 27-32-32-2 GELU MLP
+    beside a 27-2 linear path, AdamW), one training step on `points` stencil patches, as its coupling
+    loop runs it (2048 sampled points by default) and on a larger batch."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "examples" / "climate"))
+    import surrogate as sg
+    rows = []
+    for points in ([2048] if args.quick else [2048, 16384]):
+        rng = np.random.default_rng(0)
+        xn = rng.standard_normal((points, sg.PATCH_FEATURES)).astype(np.float32)
+        yn = rng.standard_normal((points, sg.OUTPUTS)).astype(np.float32)
+        x, y = hy.tensor(xn), hy.tensor(yn)
+
+        def hy_step(autocast):
+            model = sg.make_model(0)
+            opt = sg.make_optimizer(model)
+
+            def step():
+                with hy.autocast(dtype=hy.bfloat16, enabled=autocast):
+                    loss = F.mse_loss(model.forward_normalised(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            return step
+
+        times = {ac: timeit(hy_step(ac), args.repeats, min_time=0.2, warmup=3) for ac in (False, True)}
+        r = {"case": f"climate surrogate step, {points} points {args.threads}T", "unit": "steps/s",
+             "hyflow": 1.0 / times[True], "fallback": 1.0 / times[False], "vs_fp32": times[False] / times[True]}
+        if torch:
+            class TorchSurrogate(torch.nn.Module):  # the same layers and normalisation as sg.TendencySurrogate
+                def __init__(self, hidden=32):
+                    super().__init__()
+                    self.linear = torch.nn.Linear(sg.PATCH_FEATURES, sg.OUTPUTS)
+                    self.mlp = torch.nn.Sequential(
+                        torch.nn.Linear(sg.PATCH_FEATURES, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, hidden),
+                        torch.nn.GELU(), torch.nn.Linear(hidden, sg.OUTPUTS))
+                    self.register_buffer("shift", torch.zeros(1, sg.PATCH_FEATURES))
+                    self.register_buffer("scale", torch.ones(1, sg.PATCH_FEATURES))
+
+                def forward(self, p):
+                    p = (p - self.shift) / self.scale
+                    return self.linear(p) + self.mlp(p)
+
+            tm = TorchSurrogate()
+            to = torch.optim.AdamW(tm.parameters(), lr=3e-3, weight_decay=1e-4)
+            tx, ty = torch.from_numpy(xn), torch.from_numpy(yn)
+
+            def torch_step():
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    loss = torch.nn.functional.mse_loss(tm(tx).float(), ty)
+                to.zero_grad()
+                loss.backward()
+                to.step()
+            r["peer"] = 1.0 / timeit(torch_step, args.repeats, min_time=0.2, warmup=3)
+            r["ratio"] = r["hyflow"] / r["peer"]
+        rows.append(r)
+    return rows
+
+
 def main():
-    parts = {"gemm": gemm_rows, "fp16": fp16_gemm_rows, "elementwise": elementwise_rows, "mlp": mlp_rows}
+    parts = {"gemm": gemm_rows, "fp16": fp16_gemm_rows, "elementwise": elementwise_rows, "mlp": mlp_rows,
+             "surrogate": surrogate_rows}
     args = parse_args(__doc__, extra=lambda ap: ap.add_argument(
         "--only", default=",".join(parts), help=f"comma-separated parts to run, of {','.join(parts)}"))
     setup_threads(args.threads)
@@ -170,7 +233,7 @@ def main():
     info = hy.build_info()
     notes = ["GEMM rows: 'hyflow' = bf16 matmul, 'oneDNN' = the same on oneDNN (HYFLOW_LOWP_GEMM=onednn), "
              "'fallback' = the float32 path (HYFLOW_LOWP_GEMM=fallback), 'torch' = torch.matmul bf16",
-             "MLP row: 'hyflow' = hy.autocast(bfloat16) step, 'fallback' = hyflow float32 step, "
+             "MLP and surrogate rows: 'hyflow' = hy.autocast(bfloat16) step, 'fallback' = hyflow float32 step, "
              "'torch' = torch.autocast('cpu', bfloat16) step; 'vs fp32' = autocast speed-up over hyflow float32",
              "fp16 GEMM row: 'hyflow' = fp16 matmul (float32 path), 'fallback' = hyflow float32 matmul, "
              "'torch' = torch.matmul fp16",

@@ -90,10 +90,20 @@ inline void lowp_widen(const BFloat16* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = detail::bits_f32(static_cast<uint32_t>(src[i].bits) << 16);
 }
 
+/// A float32 -> bfloat16 narrow (same results as narrow_bf16_portable) that the avx512 CPU variant installs
+/// when it loads on a CPU with AVX512-BF16 (variant_entry.cpp), so that code compiled for the baseline
+/// ISA — the core's casts and copies, autocast's casts of every weight and input — runs the instruction
+/// too: a 512 x 784 cast took 111 us there against 44 for torch. Null until then (lowp_convert.cpp).
+using NarrowBf16Fn = void (*)(const float* src, BFloat16* dst, int64_t n);
+void install_bf16_narrow(NarrowBf16Fn fn);
+NarrowBf16Fn installed_bf16_narrow();
+
 /// dst[i] = bfloat16(src[i]) for n values, round-to-nearest-even.
 inline void lowp_narrow(const float* src, BFloat16* dst, int64_t n) {
 #ifdef HYFLOW_LOWP_HAS_AVX512_BF16_PATH
   if (lowp_detail::cpu_has_avx512_bf16()) return lowp_detail::narrow_bf16_avx512bf16(src, dst, n);
+#else
+  if (NarrowBf16Fn fn = installed_bf16_narrow()) return fn(src, dst, n);
 #endif
   lowp_detail::narrow_bf16_portable(src, dst, n);
 }

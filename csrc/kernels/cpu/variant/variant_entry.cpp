@@ -6,6 +6,7 @@
 
 #include "dispatch/registry.h"
 #include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/lowp_convert.h"
 #include "hyflow/build_config.h"
 
 #ifndef HYFLOW_CPU_VARIANT_NAME
@@ -25,6 +26,11 @@ extern "C" __attribute__((visibility("default"))) const char* hyflow_cpu_variant
     hy::register_kernels_cpu_variant(*registry);
     // bf16 GEMM is no op-table family: its kernels (null below AVX-512) go in through their own hook.
     if (hy::cpu::Bf16GemmRun run = hy::cpu::bf16_gemm_compiled_kernels()) hy::cpu::install_bf16_gemm(run);
+#ifdef HYFLOW_LOWP_HAS_AVX512_BF16_PATH
+    // Likewise the float32 -> bfloat16 narrow of the core's casts (lowp_convert.h).
+    if (hy::cpu::lowp_detail::cpu_has_avx512_bf16())
+      hy::cpu::install_bf16_narrow(&hy::cpu::lowp_detail::narrow_bf16_avx512bf16);
+#endif
   }
   return HYFLOW_CPU_VARIANT_NAME;
 }
