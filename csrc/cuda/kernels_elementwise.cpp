@@ -6,6 +6,7 @@
 
 #include "core/shape_util.h"
 #include "core/type_promotion.h"
+#include "cuda/elem_glue_internal.h"
 #include "cuda/glue_internal.h"
 
 namespace hy::kernels::cuda {
@@ -82,8 +83,7 @@ Tensor mul(const Tensor& self, const Tensor& other, const std::optional<Tensor>&
 }
 Tensor div(const Tensor& self, const Tensor& other, const std::optional<std::string>& rounding_mode,
            const std::optional<Tensor>& out) {
-  HY_CHECK(!rounding_mode, NotImplementedError, "op 'div' has no CUDA kernel yet for rounding_mode='",
-           *rounding_mode, "'");
+  if (rounding_mode) return div_rounding(self, other, *rounding_mode, out);  // kernels_binary_extra.cpp
   return binary("div", BinaryOp::BinaryOp_Div, self, other, 1.0, out, true);
 }
 Tensor maximum(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {

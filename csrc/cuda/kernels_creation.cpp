@@ -1,0 +1,108 @@
+// The CUDA kernels of arange, linspace, eye (factories) and tril/triu (creation.cu). Argument checks,
+// dtype defaults and the element counts are the CPU kernels' (kernels/cpu/creation.cpp, triangular.cpp);
+// the values are computed on the device from each element's index with the CPU's formulas.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+
+#include "core/scalar_check.h"
+#include "cuda/elem_glue_internal.h"
+#include "kernels/scalar_math.h"
+
+namespace hy::kernels::cuda {
+namespace {
+using std::optional;
+
+Device factory_device(optional<Device> device) {
+  const Device d = device.value_or(Device{DeviceType::DeviceType_CUDA, 0});
+  HY_CHECK(d.type == DeviceType::DeviceType_CUDA, ValueError, "CUDA kernel called for device ", device_str(d));
+  return d;
+}
+
+Tensor triangle(const char* op, bool lower, const Tensor& self, int64_t diagonal, const optional<Tensor>& out) {
+  hy::cuda::check_defined(self, op, "self");
+  HY_CHECK(self.dim() >= 2, ValueError, op, ": input tensor must have at least 2 dimensions, got ", self.describe());
+  Tensor dst = hy::cuda::out_or_new(op, out, self.shape(), self.dtype(), self.device());
+  // Straight into dst when it has self's dtype (any layout: the kernel follows strides; out = self is safe,
+  // each element is read and written by one thread), else through a temporary.
+  Tensor res = dst.dtype() == self.dtype() ? dst : Tensor::empty(self.shape(), self.dtype(), self.device());
+  const int64_t rows = self.shape()[self.dim() - 2], cols = self.shape()[self.dim() - 1];
+  diagonal = std::clamp<int64_t>(diagonal, -rows - 1, cols + 1);  // beyond the matrix: all or nothing
+  auto g = hy::cuda::make_geometry<2>(op, self.shape(), {&res, &self});
+  hy::cuda::launch_triangle(lower, static_cast<int>(self.itemsize()), res.raw_data(), self.raw_data(), g, diagonal,
+                            hy::cuda::launch_stream(self.device()));
+  if (res.impl() != dst.impl()) hy::cuda::copy_into(dst, res);
+  return dst;
+}
+
+}  // namespace
+
+Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, optional<DType> dtype,
+              optional<Device> device) {
+  const bool all_int = !start.is_float() && !end.is_float() && !step.is_float();
+  const DType dt = dtype.value_or(all_int ? DType::Int64 : DType::Float32);
+  const double s = start.to_double(), e = end.to_double(), st = step.to_double();
+  HY_CHECK(st != 0, ValueError, "arange: step must be nonzero");
+  HY_CHECK(std::isfinite(s) && std::isfinite(e) && std::isfinite(st), ValueError,
+           "arange: start, end and step must be finite");
+  HY_CHECK((st > 0 && e >= s) || (st < 0 && e <= s), ValueError, "arange: the sign of step ", step,
+           " does not lead from start ", start, " to end ", end);
+  int64_t n;
+  if (all_int) {
+    // The span and the count in uint64: end - start overflows int64 for arange(-2**63, 2**63 - 1).
+    const int64_t a = start.to_int(), b = end.to_int(), c = step.to_int();
+    const uint64_t span = c > 0 ? hy::scalar::sub<uint64_t>(b, a) : hy::scalar::sub<uint64_t>(a, b);
+    const uint64_t size = c > 0 ? static_cast<uint64_t>(c) : hy::scalar::sub<uint64_t>(0, c);
+    const uint64_t count = span / size + (span % size != 0);
+    HY_CHECK(count <= static_cast<uint64_t>(INT64_MAX), ValueError, "arange: too many elements (", count, ")");
+    n = static_cast<int64_t>(count);
+  } else {
+    const double len = std::ceil((e - s) / st);
+    HY_CHECK(len < 9.2e18, ValueError, "arange: too many elements (", len, ")");
+    n = static_cast<int64_t>(len);
+  }
+  if (n > 0) {  // the values are monotone: the ends fit the dtype, so all do
+    const Scalar last = all_int ? Scalar(hy::scalar::add(start.to_int(), hy::scalar::mul(n - 1, step.to_int())))
+                                : Scalar(s + static_cast<double>(n - 1) * st);
+    check_scalar_fits(start, dt, "arange", "start");
+    check_scalar_fits(last, dt, "arange", "the last value");
+  }
+  const Device d = factory_device(device);
+  Tensor t = Tensor::empty(Shape{n}, dt, d);
+  const bool int_values = all_int && dtype_is_integral(dt);
+  hy::cuda::launch_arange(dt, t.raw_data(), n, int_values, int_values ? start.to_int() : 0,
+                          int_values ? step.to_int() : 0, s, st, hy::cuda::launch_stream(d));
+  return t;
+}
+
+Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps, optional<DType> dtype, optional<Device> device) {
+  HY_CHECK(steps >= 0, ValueError, "linspace: steps must be non-negative, got ", steps);
+  const Device d = factory_device(device);
+  Tensor t = Tensor::empty(Shape{steps}, dtype.value_or(DType::Float32), d);
+  if (steps > 0) check_scalar_fits(start, t.dtype(), "linspace", "start");
+  if (steps > 1) check_scalar_fits(end, t.dtype(), "linspace", "end");
+  const double s = start.to_double(), e = end.to_double();
+  const double step = steps > 1 ? (e - s) / static_cast<double>(steps - 1) : 0.0;
+  hy::cuda::launch_linspace(t.dtype(), t.raw_data(), steps, s, e, step, hy::cuda::launch_stream(d));
+  return t;
+}
+
+Tensor eye(int64_t n, optional<int64_t> m, optional<DType> dtype, optional<Device> device) {
+  const int64_t cols = m.value_or(n);
+  HY_CHECK(n >= 0 && cols >= 0, ValueError, "eye: sizes must be non-negative, got n=", n, ", m=", cols);
+  const Device d = factory_device(device);
+  Tensor t = Tensor::empty(Shape{n, cols}, dtype.value_or(DType::Float32), d);
+  hy::cuda::launch_eye(t.dtype(), t.raw_data(), n, cols, hy::cuda::launch_stream(d));
+  return t;
+}
+
+Tensor tril(const Tensor& self, int64_t diagonal, const optional<Tensor>& out) {
+  return triangle("tril", true, self, diagonal, out);
+}
+
+Tensor triu(const Tensor& self, int64_t diagonal, const optional<Tensor>& out) {
+  return triangle("triu", false, self, diagonal, out);
+}
+
+}  // namespace hy::kernels::cuda
