@@ -32,7 +32,6 @@ enum class UnaryOp {
 };
 /// Comparisons: inputs of one dtype, a bool output.
 enum class CompareOp { CompareOp_Eq, CompareOp_Ne, CompareOp_Lt, CompareOp_Le, CompareOp_Gt, CompareOp_Ge };
-enum class ReduceOp { ReduceOp_Sum, ReduceOp_Max, ReduceOp_Min };
 
 /// Streams cross this boundary as void* (a cudaStream_t).
 void launch_binary(BinaryOp op, DType dtype, double alpha, void* out, const void* a, const void* b,
@@ -44,9 +43,6 @@ void launch_unary(UnaryOp op, DType dtype, void* out, const void* in, const Geom
 void launch_copy(DType out_dtype, DType in_dtype, void* out, const void* in, const Geometry<2>& g, void* stream);
 /// A dense buffer of `numel` elements set to `value`.
 void launch_fill(DType dtype, void* out, double value, int64_t numel, void* stream);
-/// Row reduction of a dense [rows, cols] input into `rows` outputs of `out_dtype`, times `scale` (mean).
-void launch_reduce_rows(ReduceOp op, DType in_dtype, DType out_dtype, void* out, const void* in, int64_t rows,
-                        int64_t cols, double scale, void* stream);
 /// softmax (or log_softmax) of each row of a dense [rows, cols] floating input; `out` may be `in`.
 /// Philox draws into a dense floating buffer: uniform in [a, b), or normal with mean a and std b.
 void launch_random(bool normal, DType dtype, void* out, int64_t numel, uint64_t key, uint64_t base, double a,
@@ -149,5 +145,94 @@ void launch_scatter_add(DType dtype, void* target, const int64_t* index, const v
 /// out[p] = value (its storage bytes, `itemsize` wide) where mask[p] is true, over (out, bool mask).
 void launch_masked_fill(int itemsize, void* out, const bool* mask, uint64_t value_bits, const Geometry<2>& g,
                         void* stream);
+
+// --- reductions (the row engine of reduce_rows.cuh: reduce.cu, reduce_extra.cu, reduce_arg.cu, linalg_vec.cu) ---
+// Every reduction sees its input as a dense [rows, cols] buffer and reduces each row to one output (the
+// glue moves the reduced dims last). Rows too few to fill the GPU are split into pieces of at least
+// kReducePiece elements whose partial results a second launch combines: the plan depends on the shape
+// only, so results are the same run after run and on every GPU. The partial results live in scratch
+// memory from the caller, reduce_scratch_bytes(rows, cols) bytes (none when 0; pass nullptr).
+constexpr int64_t kReducePiece = 16384;
+constexpr int64_t kReduceTargetTasks = 1024;
+/// Bytes of one partial result (the largest accumulator: a value and its int64 index).
+constexpr int64_t kReduceAccBytes = 16;
+inline int64_t reduce_row_pieces(int64_t rows, int64_t cols) {
+  if (rows >= kReduceTargetTasks / 2 || cols < 2 * kReducePiece) return 1;
+  const int64_t want = (kReduceTargetTasks + rows - 1) / rows, most = cols / kReducePiece;
+  return want < most ? want : most;
+}
+inline size_t reduce_scratch_bytes(int64_t rows, int64_t cols) {
+  const int64_t pieces = reduce_row_pieces(rows, cols);
+  return pieces > 1 ? static_cast<size_t>(rows * pieces * kReduceAccBytes) : 0;
+}
+
+enum class ReduceOp { ReduceOp_Sum, ReduceOp_Max, ReduceOp_Min, ReduceOp_Prod };
+/// sum/prod (accumulating in float for float16/bfloat16/float32, double, int64 for bool and integers; the
+/// result divided by `divisor` for mean) and max/min (NaN propagates) of each row. `out` has in_dtype for
+/// floating inputs and for max/min, int64 for sum/prod of bool and integers. Sum/Max/Min: reduce.cu;
+/// Prod: reduce_extra.cu.
+void launch_reduce_rows(ReduceOp op, DType in_dtype, void* out, const void* in, int64_t rows, int64_t cols,
+                        double divisor, void* scratch, void* stream);
+void launch_prod_rows(DType in_dtype, void* out, const void* in, int64_t rows, int64_t cols, void* scratch,
+                      void* stream);
+/// all (or any) of each row of a bool input.
+void launch_all_any_rows(bool all, bool* out, const bool* in, int64_t rows, int64_t cols, void* scratch,
+                         void* stream);
+/// var (take_sqrt: std) of each row of a floating input in two passes: the row means into `means` (rows
+/// entries of the compute dtype: float32, or float64 for float64), then sum((x - mean)^2) / max(0, n -
+/// correction), written in the input's dtype.
+void launch_var_rows(DType dtype, void* out, void* means, const void* in, int64_t rows, int64_t cols,
+                     double correction, bool take_sqrt, void* scratch, void* stream);
+/// Which vector norm (the CPU's cases of p): max |x| (inf), min |x| (-inf), count of nonzeros (0), sum |x|
+/// (1), sqrt(sum x^2) (2), (sum |x|^p)^(1/p) (any other p).
+enum class NormKind { NormKind_MaxAbs, NormKind_MinAbs, NormKind_NonZero, NormKind_AbsSum, NormKind_Euclid, NormKind_Pow };
+void launch_norm_rows(DType dtype, NormKind kind, double p, void* out, const void* in, int64_t rows, int64_t cols,
+                      void* scratch, void* stream);
+/// logsumexp of each row of a floating input: the row max into `shift` (rows entries of the compute
+/// dtype; an infinite max shifts by 0), then log(sum exp(x - shift)) + shift in the input's dtype.
+void launch_logsumexp_rows(DType dtype, void* out, void* shift, const void* in, int64_t rows, int64_t cols,
+                           void* scratch, void* stream);
+/// The first largest (is_max) or smallest element of each row: its value into `values` (in_dtype; may be
+/// null) and its column into `indices`. NaN counts as the extreme (the first NaN wins), as on the CPU.
+/// reduce_arg.cu.
+void launch_arg_rows(bool is_max, DType dtype, void* values, int64_t* indices, const void* in, int64_t rows,
+                     int64_t cols, void* scratch, void* stream);
+/// out[r] = sum over c of a[r * a_row + c * a_col] * b[c * b_step] (dot: one row; mv), all of `dtype`:
+/// float16/bfloat16 accumulate in float32, integers in int64 and wrap to the dtype. linalg_vec.cu.
+void launch_dot_rows(DType dtype, void* out, const void* a, int64_t a_row, int64_t a_col, const void* b,
+                     int64_t b_step, int64_t rows, int64_t cols, void* scratch, void* stream);
+
+// --- scans (scan.cu) ------------------------------------------------------------------------------------
+/// Inclusive cumsum (or cumprod) along each row of a dense [rows, cols] buffer of int64, float32 or float64
+/// into `out` (same dtype): one CUB scan-by-key over all rows (key = row), accumulating in int64
+/// (wrapping) or float64. Scratch: scan_scratch_bytes(dtype, prod, rows * cols) bytes from the caller.
+size_t scan_scratch_bytes(DType dtype, bool prod, int64_t n);
+void launch_scan_rows(DType dtype, bool prod, void* out, const void* in, int64_t rows, int64_t cols, void* scratch,
+                      size_t scratch_bytes, void* stream);
+
+// --- index-mapped copies (shape_copy.cu): flip, pad, repeat, tile ----------------------------------------
+/// Most dims of an index-mapped copy.
+constexpr int kMaxMapDims = 16;
+/// How an output coordinate c along one dim becomes a source coordinate (source size n).
+enum class AxisMap : uint8_t {
+  AxisMap_Same,    // c
+  AxisMap_Flip,    // n - 1 - c
+  AxisMap_Repeat,  // c % n
+  AxisMap_Pad,     // c - before, mapped into [0, n) by the pad mode (constant: outside writes fill_bits)
+};
+enum class PadMode : uint8_t { PadMode_Constant, PadMode_Reflect, PadMode_Replicate, PadMode_Circular };
+struct IndexMapGeometry {
+  int ndim = 0;
+  int64_t numel = 0;  // of the (dense, row-major) output
+  int64_t out_sizes[kMaxMapDims] = {};
+  int64_t in_sizes[kMaxMapDims] = {};
+  int64_t in_strides[kMaxMapDims] = {};  // elements
+  int64_t before[kMaxMapDims] = {};      // AxisMap_Pad: the left padding (negative: a crop)
+  AxisMap map[kMaxMapDims] = {};
+  PadMode mode = PadMode::PadMode_Constant;
+  uint64_t fill_bits = 0;  // the constant pad value in the element's storage format
+};
+/// out (dense) = in read through the geometry, moving `itemsize`-byte elements (1, 2, 4, 8 or 16).
+void launch_index_map_copy(int itemsize, void* out, const void* in, const IndexMapGeometry& g, void* stream);
 
 }  // namespace hy::cuda

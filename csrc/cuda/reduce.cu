@@ -1,103 +1,69 @@
-// Row reductions (sum, mean, amax, amin): one block per row; each thread folds a strided slice of the
-// row, then warp shuffles and one shared-memory round combine the partials. The glue (kernels_reduce.cpp)
-// first lays the input out as [rows, cols] with the reduced dims last.
-#include <cmath>
-#include <limits>
-
-#include "cuda/elementwise.cuh"
+// sum, mean, amax/amin and max/min on the row engine (reduce_rows.cuh): one reducer per input type, so a
+// cold build compiles 21 of them. The glue (kernels_reduce.cpp) converts inputs whose type would
+// accumulate differently (an integer sum into float32, ...) before the launch and results after it.
+#include "cuda/reduce_rows.cuh"
 
 namespace hy::cuda {
 namespace {
 
-// Accumulate in float for the float types and float16/bfloat16 (as the CPU does), in double for double,
-// in int64 for integers and bool.
-template <typename S> struct AccOf { using type = int64_t; };
-template <> struct AccOf<__half> { using type = float; };
-template <> struct AccOf<__nv_bfloat16> { using type = float; };
-template <> struct AccOf<float> { using type = float; };
-template <> struct AccOf<double> { using type = double; };
-
-template <ReduceOp OP, typename A> __device__ __forceinline__ A combine(A x, A y) {
-  if constexpr (OP == ReduceOp::ReduceOp_Sum) {
-    return x + y;
-  } else {
-    if constexpr (std::is_floating_point_v<A>) {  // NaN wins, as in torch.amax
-      if (isnan(x)) return x;
-      if (isnan(y)) return y;
-    }
-    if constexpr (OP == ReduceOp::ReduceOp_Max) return x > y ? x : y;
-    else return x < y ? x : y;
+// Sum in acc_t<S>, stored as acc_out_t<S> after dividing by `divisor` (mean; 1 for sum).
+template <typename S>
+struct SumReducer {
+  using Acc = acc_t<S>;
+  using Out = acc_out_t<S>;
+  const S* in;
+  int64_t cols;
+  Out* out;
+  double divisor;
+  __device__ Acc identity() const { return Acc(0); }
+  __device__ Acc combine(Acc a, Acc b) const { return wrap_add(a, b); }
+  __device__ Acc lift(int64_t row, int64_t c) const { return to_compute<Acc>(in[row * cols + c]); }
+  __device__ void store(int64_t row, Acc a) const {
+    if (divisor != 1.0) a = a / static_cast<Acc>(divisor);  // s / n, as the CPU's mean divides
+    out[row] = from_compute<Out>(a);
   }
-}
+};
 
-template <ReduceOp OP, typename A> __host__ __device__ A identity() {
-  if constexpr (OP == ReduceOp::ReduceOp_Sum) return A(0);
-  else if constexpr (OP == ReduceOp::ReduceOp_Max)
-    return std::is_floating_point_v<A> ? -std::numeric_limits<A>::infinity() : std::numeric_limits<A>::lowest();
-  else
-    return std::is_floating_point_v<A> ? std::numeric_limits<A>::infinity() : std::numeric_limits<A>::max();
-}
+// The largest (smallest) element; NaN propagates. Compared in compute_t<S> (exact), stored as S.
+template <typename S, bool IsMax>
+struct ExtremeReducer {
+  using Acc = compute_t<S>;
+  const S* in;
+  int64_t cols;
+  S* out;
+  __device__ Acc identity() const { return extreme_identity<IsMax, Acc>(); }
+  __device__ Acc combine(Acc a, Acc b) const { return extreme_of<IsMax>(a, b); }
+  __device__ Acc lift(int64_t row, int64_t c) const { return to_compute<Acc>(in[row * cols + c]); }
+  __device__ void store(int64_t row, Acc a) const { out[row] = from_compute<S>(a); }
+};
 
-template <ReduceOp OP, typename S, typename SO>
-__global__ void reduce_rows_kernel(SO* out, const S* in, int64_t rows, int64_t cols, double scale) {
-  using A = typename AccOf<S>::type;
-  __shared__ A partial[32];
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const S* p = in + row * cols;
-    A acc = identity<OP, A>();
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) acc = combine<OP, A>(acc, to_compute<A>(p[c]));
-    for (int offset = 16; offset > 0; offset /= 2) acc = combine<OP, A>(acc, __shfl_down_sync(0xffffffffu, acc, offset));
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-    if (lane == 0) partial[warp] = acc;
-    __syncthreads();
-    if (warp == 0) {
-      const int warps = (blockDim.x + 31) / 32;
-      acc = lane < warps ? partial[lane] : identity<OP, A>();
-      for (int offset = 16; offset > 0; offset /= 2)
-        acc = combine<OP, A>(acc, __shfl_down_sync(0xffffffffu, acc, offset));
-      if (lane == 0) {
-        if constexpr (OP == ReduceOp::ReduceOp_Sum) {
-          out[row] = from_compute<SO>(scale == 1.0 ? acc : static_cast<A>(acc * scale));
-        } else {
-          out[row] = from_compute<SO>(acc);
-        }
-      }
-    }
-    __syncthreads();  // `partial` is reused by the next row
+template <typename S>
+void reduce_as(ReduceOp op, void* out, const void* in_raw, int64_t rows, int64_t cols, double divisor, void* scratch,
+               cudaStream_t s) {
+  const S* in = static_cast<const S*>(in_raw);
+  switch (op) {
+    case ReduceOp::ReduceOp_Sum:
+      return run_reduce_rows(SumReducer<S>{in, cols, static_cast<acc_out_t<S>*>(out), divisor}, rows, cols, scratch, s);
+    case ReduceOp::ReduceOp_Max:
+      return run_reduce_rows(ExtremeReducer<S, true>{in, cols, static_cast<S*>(out)}, rows, cols, scratch, s);
+    case ReduceOp::ReduceOp_Min:
+      return run_reduce_rows(ExtremeReducer<S, false>{in, cols, static_cast<S*>(out)}, rows, cols, scratch, s);
+    case ReduceOp::ReduceOp_Prod:
+      break;
   }
-}
-
-template <ReduceOp OP, typename S>
-void reduce_into(DType out_dtype, void* out, const S* in, int64_t rows, int64_t cols, double scale, cudaStream_t s) {
-  const unsigned grid = static_cast<unsigned>(std::min<int64_t>(rows, 65535 * 4));
-#define HY_REDUCE_OUT(SO) \
-  reduce_rows_kernel<OP, S, SO><<<grid, kThreads, 0, s>>>(static_cast<SO*>(out), in, rows, cols, scale)
-  HY_CUDA_DTYPE_SWITCH(out_dtype, HY_REDUCE_OUT,
-                       throw NotImplementedError(str("CUDA reduction: output dtype ", dtype_name(out_dtype),
-                                                     " is not supported yet")))
-#undef HY_REDUCE_OUT
-  HY_CUDA_CHECK(cudaGetLastError());
+  throw NotImplementedError("CUDA reduction: prod goes through launch_prod_rows");
 }
 
 }  // namespace
 
-void launch_reduce_rows(ReduceOp op, DType in_dtype, DType out_dtype, void* out, const void* in, int64_t rows,
-                        int64_t cols, double scale, void* stream) {
-  if (rows == 0) return;
+void launch_reduce_rows(ReduceOp op, DType in_dtype, void* out, const void* in, int64_t rows, int64_t cols,
+                        double divisor, void* scratch, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-#define HY_REDUCE_IN(S)                                                                                  \
-  switch (op) {                                                                                          \
-    case ReduceOp::ReduceOp_Sum:                                                                         \
-      return reduce_into<ReduceOp::ReduceOp_Sum, S>(out_dtype, out, static_cast<const S*>(in), rows, cols, scale, s); \
-    case ReduceOp::ReduceOp_Max:                                                                         \
-      return reduce_into<ReduceOp::ReduceOp_Max, S>(out_dtype, out, static_cast<const S*>(in), rows, cols, scale, s); \
-    case ReduceOp::ReduceOp_Min:                                                                         \
-      return reduce_into<ReduceOp::ReduceOp_Min, S>(out_dtype, out, static_cast<const S*>(in), rows, cols, scale, s); \
-  }
-  HY_CUDA_DTYPE_SWITCH(in_dtype, HY_REDUCE_IN,
+#define HY_REDUCE_AS(S) reduce_as<S>(op, out, in, rows, cols, divisor, scratch, s)
+  HY_CUDA_DTYPE_SWITCH(in_dtype, HY_REDUCE_AS,
                        throw NotImplementedError(str("CUDA reduction: dtype ", dtype_name(in_dtype),
                                                      " is not supported yet")))
-#undef HY_REDUCE_IN
+#undef HY_REDUCE_AS
 }
 
 }  // namespace hy::cuda
