@@ -18,6 +18,7 @@
 #include "hyflow/ops/creation.h"
 #include "hyflow/ops/indexing.h"
 #include "hyflow/ops/tensor.h"
+#include "kernels/device_copy.h"
 
 namespace py = pybind11;
 
@@ -43,7 +44,14 @@ py::module_& numpy() {
   return *np;
 }
 
-int64_t int_of_0d(const Tensor& t) {
+// `t` on `device` (a copy when it lives elsewhere): index tensors built from Python lists and NumPy
+// arrays, masks and assigned values live on the CPU and join a tensor of another device this way.
+Tensor on_device_of(const Tensor& t, const Tensor& self) {
+  return t.device() == self.device() ? t : tensor_to_device(t, self.device(), false);
+}
+
+int64_t int_of_0d(const Tensor& t0) {
+  const Tensor t = t0.device().is_cpu() ? t0 : tensor_to_device(t0, kCPU, false);  // a device scalar: read it
   switch (t.dtype()) {
     case DType::Int32: return *t.data<int32_t>();
     case DType::Int64: return *t.data<int64_t>();
@@ -160,6 +168,9 @@ struct IndexPlan {
 };
 
 void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim) {
+  // An index tensor on a device is checked by the kernel (the same IndexError, worded as the index op
+  // words it), not read back here.
+  if (!idx.device().is_cpu()) return;
   Tensor c = ops::contiguous(idx);
   const int64_t* p = c.data<int64_t>();
   for (int64_t i = 0, n = c.numel(); i < n; ++i)
@@ -264,6 +275,7 @@ IndexPlan plan_index(const Tensor& self, const std::vector<IndexItem>& items) {
   // selects nothing and checks nothing.
   if (!plan.adv.empty() && shape_numel(plan.adv_shape) > 0)
     for (const auto& [idx, dim] : checks) check_index_bounds(idx, self.shape()[dim], dim);
+  for (Tensor& t : plan.adv) t = on_device_of(t, self);
   return plan;
 }
 
@@ -321,7 +333,7 @@ Tensor getitem(const Tensor& self, py::handle index) {
   if (items.size() == 1 && items[0].kind == IndexKind::IndexKind_Mask && items[0].tensor.dim() == self.dim()) {
     HY_CHECK(items[0].tensor.shape() == self.shape(), IndexError, "boolean index of shape ", items[0].tensor.shape(),
              " does not match the indexed tensor's shape ", self.shape(), " at dimension 0");
-    return ops::masked_select(self, items[0].tensor);
+    return ops::masked_select(self, on_device_of(items[0].tensor, self));
   }
   IndexPlan plan = plan_index(self, items);
   if (plan.adv.empty()) {
@@ -375,7 +387,7 @@ void setitem(const Tensor& self, py::handle index, py::handle value) {
              " does not match the indexed tensor's shape ", covered, " at dimension 0");
     DimVector shape = m.shape();
     while (static_cast<int64_t>(shape.size()) < self.dim()) shape.push_back(1);
-    ops::masked_fill_(self, ops::reshape(m, shape), scalar_from_python(value));
+    ops::masked_fill_(self, ops::reshape(on_device_of(m, self), shape), scalar_from_python(value));
     return;
   }
   IndexPlan plan = plan_index(self, items);
@@ -383,7 +395,7 @@ void setitem(const Tensor& self, py::handle index, py::handle value) {
     if (scalar) {
       ops::fill_(plan.view, scalar_from_python(value));
     } else {
-      ops::copy_(plan.view, fit_value(value_tensor(value, self.dtype()), plan.view.shape()));
+      ops::copy_(plan.view, on_device_of(fit_value(value_tensor(value, self.dtype()), plan.view.shape()), self));
     }
     return;
   }
@@ -397,7 +409,7 @@ void setitem(const Tensor& self, py::handle index, py::handle value) {
   for (int64_t i = 0; i < p; ++i) result_shape.push_back(target_view.shape()[plan.adv.size() + i]);
   for (int64_t x : plan.adv_shape) result_shape.push_back(x);
   for (int64_t i = p; i < nrest; ++i) result_shape.push_back(target_view.shape()[plan.adv.size() + i]);
-  Tensor v = fit_value(value_tensor(value, self.dtype()), result_shape);
+  Tensor v = on_device_of(fit_value(value_tensor(value, self.dtype()), result_shape), self);
   v = ops::expand(v, result_shape);
   v = permuted(v, inverse(move_block(nb, nrest, p)));
   ops::index_put_(target_view, plan.adv, v, false);

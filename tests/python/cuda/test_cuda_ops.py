@@ -36,7 +36,9 @@ CASES = [pytest.param(info, dt, id=f"{info.name}-{dt}") for info in OPS if info.
 
 def to_hy(x, dtype, device):
     if isinstance(x, np.ndarray):
-        t = hy.from_numpy(x)
+        # A copy: from_numpy shares the array's memory, and an in-place op (index_put_) on the CPU run
+        # would otherwise change the sample the CUDA run starts from.
+        t = hy.from_numpy(np.array(x))
         if dtype == "bfloat16" and x.dtype == np.float32:
             t = t.to(hy.bfloat16)
         return t.to(device)
