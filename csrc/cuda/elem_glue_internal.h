@@ -22,20 +22,11 @@ inline void check_defined(const Tensor& t, const char* op, const char* arg) {
   HY_CHECK(t.defined(), ValueError, op, ": ", arg, " is undefined (None)");
 }
 
-/// The tensor an op writes, checked as the CPU's prepare_out checks it: `out` (same shape, a dtype the
-/// result may be cast into; its version counter bumped) or a fresh row-major tensor.
+/// The tensor an op writes, checked as the CPU's prepare_out checks it: `out` (same shape and device, a
+/// dtype the result may be cast into; its version counter bumped) or a fresh row-major tensor.
 inline Tensor out_or_new(const char* op, const std::optional<Tensor>& out, const Shape& shape, DType dtype,
                          Device device) {
-  const bool given = out && out->defined();
-  if (given) {
-    HY_CHECK(out->shape() == shape, ValueError, op, ": out= tensor has shape ", out->shape(),
-             " but the result has shape ", shape);
-    HY_CHECK(can_cast_in_place(dtype, out->dtype()), TypeError, op, ": result dtype ", dtype_name(dtype),
-             " can't be cast to the output dtype ", dtype_name(out->dtype()));
-  }
-  Tensor r = result_tensor(op, out, shape, dtype, device);  // refuses an `out` on another device
-  if (given) r.note_write();
-  return r;
+  return result_tensor(op, out, shape, dtype, device);
 }
 
 /// The dtype the CPU kernels compute `dtype` in: float16/bfloat16 widen to float32.

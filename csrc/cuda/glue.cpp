@@ -1,6 +1,7 @@
 #include "cuda/glue_internal.h"
 
 #include "core/shape_util.h"
+#include "core/type_promotion.h"
 #include "cuda/cuda_backend.h"
 #include "kernels/device_copy.h"
 
@@ -61,6 +62,10 @@ Tensor result_tensor(const char* op, const std::optional<Tensor>& out, const Sha
            " but the inputs are on ", device_str(device));
   HY_CHECK(out->shape() == shape, ValueError, op, ": out has shape ", out->shape(), " but the result has shape ",
            shape);
+  // As the CPU's prepare_out: a float result never lands silently truncated in an integer out=.
+  HY_CHECK(can_cast_in_place(dtype, out->dtype()), TypeError, op, ": result dtype ", dtype_name(dtype),
+           " can't be cast to the output dtype ", dtype_name(out->dtype()));
+  out->note_write();
   return *out;
 }
 

@@ -19,7 +19,8 @@ Tensor on_device(const Tensor& t, Device device);
 Tensor cast(const Tensor& t, DType dtype);
 /// dst = src (broadcast, converted), both on dst's device.
 void copy_into(const Tensor& dst, const Tensor& src);
-/// The output of an op of `shape`/`dtype` on `device`: a fresh tensor, or `out` checked (device, shape).
+/// The output of an op of `shape`/`dtype` on `device`: a fresh tensor, or `out` checked as the CPU's
+/// prepare_out checks it (device, shape, a dtype `dtype` casts into in place) with its version bumped.
 Tensor result_tensor(const char* op, const std::optional<Tensor>& out, const Shape& shape, DType dtype,
                      Device device);
 /// The current stream of `device`, after making it the current device.

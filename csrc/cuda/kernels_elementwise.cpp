@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "core/scalar_check.h"
 #include "core/shape_util.h"
 #include "core/type_promotion.h"
 #include "cuda/elem_glue_internal.h"
@@ -15,8 +16,8 @@ namespace {
 using hy::cuda::BinaryOp;
 using hy::cuda::UnaryOp;
 
-// Runs `op` into `out` (or a fresh tensor) with inputs converted to `compute`; the result keeps `compute`
-// unless `out` asks for another dtype, which then receives a converted copy.
+// Runs `op` into `out` (or a fresh tensor) with inputs converted to the dtype it runs in; the result has
+// the promoted dtype unless `out` asks for another, which then receives a converted copy.
 Tensor binary(const char* name, BinaryOp op, const Tensor& self, const Tensor& other, double alpha,
               const std::optional<Tensor>& out, bool float_result) {
   const Device device = self.device().is_cpu() ? other.device() : self.device();
@@ -24,12 +25,17 @@ Tensor binary(const char* name, BinaryOp op, const Tensor& self, const Tensor& o
   if (float_result && !dtype_is_floating(compute)) compute = DType::Float32;
   HY_CHECK(compute != DType::Bool, NotImplementedError, "op '", name, "' has no CUDA kernel for bool yet");
   const Shape shape = broadcast_shapes(self.shape(), other.shape());
-  const Tensor a = hy::cuda::cast(hy::cuda::on_device(self, device), compute);
-  const Tensor b = hy::cuda::cast(hy::cuda::on_device(other, device), compute);
+  // A float16/bfloat16 result with an operand of another dtype (a Python number, a float32 0-d tensor):
+  // the CPU reads that operand as float32, so the kernel runs in float32 and rounds once into the result
+  // (converting the number to the 16-bit type first changed x_half * 0.1 in the last bit).
+  const bool lowp = compute == DType::Float16 || compute == DType::BFloat16;
+  const DType run = lowp && (self.dtype() != compute || other.dtype() != compute) ? DType::Float32 : compute;
+  const Tensor a = hy::cuda::cast(hy::cuda::on_device(self, device), run);
+  const Tensor b = hy::cuda::cast(hy::cuda::on_device(other, device), run);
   Tensor dst = hy::cuda::result_tensor(name, out, shape, compute, device);
-  Tensor r = dst.dtype() == compute ? dst : Tensor::empty(shape, compute, device);
+  Tensor r = dst.dtype() == run ? dst : Tensor::empty(shape, run, device);
   auto g = hy::cuda::make_geometry<3>(name, shape, {&r, &a, &b});
-  hy::cuda::launch_binary(op, compute, alpha, r.raw_data(), a.raw_data(), b.raw_data(), g,
+  hy::cuda::launch_binary(op, run, alpha, r.raw_data(), a.raw_data(), b.raw_data(), g,
                           hy::cuda::launch_stream(device));
   if (r.impl() != dst.impl()) hy::cuda::copy_into(dst, r);
   return dst;
@@ -157,7 +163,17 @@ Tensor copy_(const Tensor& self, const Tensor& src) {
   return self;
 }
 Tensor fill_(const Tensor& self, const Scalar& value) {
+  check_scalar_fits(value, self.dtype(), "fill_", "value");  // nan or 2**40 into int32 raises, as on the CPU
   self.note_write();
+  constexpr int64_t kExactInDouble = int64_t{1} << 53;
+  if (self.dtype() == DType::Int64 && value.is_int() &&
+      (value.to<int64_t>() > kExactInDouble || value.to<int64_t>() < -kExactInDouble)) {
+    // An int64 a double cannot hold (launch_fill takes a double): the exact value goes up from the host.
+    Tensor host = Tensor::empty({}, DType::Int64);
+    *host.data<int64_t>() = value.to<int64_t>();
+    hy::cuda::copy_into(self, hy::cuda::on_device(host, self.device()));
+    return self;
+  }
   if (self.is_contiguous()) {
     hy::cuda::launch_fill(self.dtype(), self.raw_data(), value.to_double(), self.numel(),
                           hy::cuda::launch_stream(self.device()));
