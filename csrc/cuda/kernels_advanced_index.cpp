@@ -184,17 +184,9 @@ Tensor index(const Tensor& self, const std::vector<Tensor>& indices, const std::
   const int64_t k = static_cast<int64_t>(indices.size());
   Shape shape = io.shape;
   for (size_t i = static_cast<size_t>(k); i < self.shape().size(); ++i) shape.push_back(self.shape()[i]);
-  Tensor res;
-  if (out && out->defined()) {  // the CPU's prepare_out
-    HY_CHECK(out->shape() == shape, ValueError, "index: out= tensor has shape ", out->shape(),
-             " but the result has shape ", shape);
-    HY_CHECK(can_cast_in_place(self.dtype(), out->dtype()), TypeError, "index: result dtype ",
-             dtype_name(self.dtype()), " can't be cast to the output dtype ", dtype_name(out->dtype()));
-    out->note_write();
-    res = *out;
-  } else {
-    res = Tensor::empty(shape, self.dtype(), self.device());
-  }
+  // The CPU's prepare_out checks, and out= on this device: the front function lets a 0-d CPU tensor join
+  // a CUDA op, which as out= would have had the gather write host memory from the GPU.
+  Tensor res = hy::cuda::result_tensor("index", out, shape, self.dtype(), self.device());
   if (shape_numel(shape) == 0) return res;
   // Gather into res itself when it is dense and of self's dtype, else into a temporary copied over.
   const Tensor dst = res.dtype() == self.dtype() && res.is_contiguous() ? res

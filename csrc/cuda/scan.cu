@@ -2,8 +2,10 @@
 // element i being its row i / cols, so every row is scanned independently in a single launch that keeps
 // the whole GPU busy whatever the shape. Accumulation is in float64 for float32/float64 (the CPU also
 // scans float32 in double: a running float32 sum drifts) and in wrapping int64 for integers; each output
-// is rounded once to the buffer's type. The order of additions is fixed by CUB's tiling, so results do
-// not change from run to run.
+// is rounded once to the buffer's type. CUB's scan combines tiles by decoupled look-back, whose grouping
+// of additions is not fixed from run to run: float64 results may differ in the last bit between runs
+// (float32 and 16-bit outputs, accumulated in double and rounded once, practically never; integers are
+// exact).
 #include <cub/device/device_scan.cuh>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
