@@ -25,6 +25,7 @@ from ._log import log
 from . import _pytree
 from .backward_trace import NotTraceable, differentiable_outputs, trace_backward
 from .codegen import build_graph_kernels
+from .codegen.plan import plan_graph
 from .ir import contiguous_strides
 from .pipeline import optimize
 from .replay import Program
@@ -45,6 +46,23 @@ def needs_autograd(graph):
     return _grad_enabled() and bool(differentiable_outputs(graph))
 
 
+def forward_fuses(graph):
+    """Whether the forward graph has a group the code generator compiles (not one replayed op by op).
+    Without one - GEMMs separated by single activations, an MLP - a compiled backward measured slower
+    than eager autograd at every size tried (a 3-layer tanh MLP: 70 us against 47 at batch 16 x width 8,
+    2.58 ms against 2.38 at 4096 x 64): it runs the same GEMMs, recomputes the activations its epilogues
+    need, and pays a Python-level node; op by op the region costs eager's plus the guard check."""
+    modes = [n.grad_enabled for n in graph.nodes]
+    for n in graph.nodes:   # as the compiled forward would run (the planner keeps grad-recording ops apart)
+        n.grad_enabled = False
+    try:
+        plans, _, _ = plan_graph(graph)
+    finally:
+        for n, mode in zip(graph.nodes, modes):
+            n.grad_enabled = mode
+    return any(p.spec is not None for p in plans)
+
+
 def compile_autograd(graph, tensors, name, timings=None, symbolize=None):
     """An AutogradProgram for the optimized forward ``graph`` traced with input ``tensors``; raises
     NotTraceable (the caller replays op by op) when the region cannot be compiled as one node.
@@ -54,6 +72,9 @@ def compile_autograd(graph, tensors, name, timings=None, symbolize=None):
     writers = [n.op for n in graph.nodes if n.written_values() or not n.entry.get("builtin")]
     if writers:
         raise NotTraceable(f"the region writes memory or calls a user op ({writers[0]})")
+    if not forward_fuses(graph):
+        raise NotTraceable("the forward has no group to fuse, so one compiled node would only add its fixed "
+                           "cost and recomputations to eager autograd's (docs/compiler.md, 'Compiled backward')")
     lifted = [v for v in graph.captured if v.kind == "captured" and v.meta.requires_grad]
     for v in lifted:                     # parameters become inputs (not baked constants)
         graph.captured.remove(v)

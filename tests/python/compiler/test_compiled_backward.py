@@ -308,7 +308,7 @@ def test_shallow_water_step_gradient_matches_eager():
 def test_strided_and_view_outputs_take_their_gradients():
     # Gradients of a transposed or sliced output arrive contiguous; the backward was traced that way.
     def fn(x):
-        return x.t(), x[0], x.sin().t()
+        return x.t(), x[0], (x.sin() * 2).t()   # sin * 2: a fused group, so the region compiles as one node
     f = hy.compile(fn)
     x = t(3, 4, grad=True)
     upstream = [t(4, 3, seed=1), t(4, seed=2), t(4, 3, seed=3)]
@@ -329,14 +329,40 @@ def test_gradgradcheck_through_compiled_function():
     assert hy.testing.gradgradcheck(f, inputs)
 
 
-def test_compiled_backward_without_native_code_replays_both_graphs(monkeypatch):
+def test_without_native_code_the_backward_replays_op_by_op(monkeypatch):
+    # Nothing fuses without a code generator, so one compiled node would only add its cost to eager
+    # autograd's: the region replays op by op, autograd recording each op (forward_fuses).
     monkeypatch.setenv("HYFLOW_CODEGEN", "off")
     f = hy.compile(mlp)
     inputs = [t(*s, seed=i) for i, s in enumerate(MLP_INPUTS)]
     grads_of(f, inputs)
     got, g_got = grads_of(f, inputs)
     _, g_want = grads_of(mlp, inputs)
-    prog = f.entries()[0].autograd
-    assert prog is not None and not prog.kernels.kernels and not prog.backward_kernels.kernels
+    entry = f.entries()[0]
+    assert entry.autograd is None and "no group to fuse" in entry.backward_note
     for a, b in zip(g_got, g_want):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_a_region_with_nothing_to_fuse_replays_op_by_op_under_autograd():
+    # GEMMs separated by single activations (an MLP): a compiled node measured slower than eager autograd
+    # at every size tried, so the region records its ops one by one, and the gradients are eager's.
+    def net(x, w1, w2):
+        return (x @ w1).tanh() @ w2
+    f = hy.compile(net)
+    inputs = [t(16, 8, seed=0), t(8, 8, seed=1, grad=True), t(8, 1, seed=2, grad=True)]
+    f(*inputs).sum().backward()
+    got = [w.grad.numpy().copy() for w in inputs[1:]]
+    entry = f.entries()[0]
+    assert entry.autograd is None and entry.program is not None
+    assert "no group to fuse" in entry.backward_note
+    assert "no group to fuse" in str(hy.compiler.explain(f, *inputs))
+    for w in inputs[1:]:
+        w.grad = None
+    net(*inputs).sum().backward()
+    for g, w in zip(got, inputs[1:]):
+        np.testing.assert_allclose(g, w.grad.numpy(), rtol=1e-12)
+    # a fused group in the same region (tanh * 2 + 1) makes it one compiled node again
+    g = hy.compile(lambda x, w1, w2: ((x @ w1).tanh() * 2 + 1) @ w2)
+    g(*inputs).sum().backward()
+    assert g.entries()[0].autograd is not None
