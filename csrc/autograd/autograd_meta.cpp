@@ -107,7 +107,7 @@ Tensor SavedVariable::unpack(const std::shared_ptr<Node>& owner) const {
 }
 
 TensorList AccumulateGrad::apply(TensorList&& grads) {
-  Tensor g = grads.at(0);
+  Tensor g = std::move(grads.at(0));  // the list lets go of it: a gradient no one else holds can be kept
   auto& m = ensure_meta(variable);
   for (auto& hook : m.hooks) {
     Tensor r = hook(g);
@@ -117,9 +117,13 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
   if (g.dtype() != variable.dtype()) g = ops::to_dtype(g, variable.dtype(), false);
   if (g.shape() != variable.shape()) g = ops::reshape(ops::contiguous(g), variable.shape());
   if (!m.grad.defined()) {
-    // A fresh copy unless building a higher-order graph: the incoming gradient may alias another
-    // leaf's gradient or the user's grad_outputs, and .grad is accumulated into in place later.
-    m.grad = grad_mode_enabled() ? g : ops::clone(g);
+    // A fresh copy unless building a higher-order graph or the gradient is ours alone: the incoming
+    // gradient may alias another leaf's gradient or the user's grad_outputs, and .grad is accumulated
+    // into in place later. A gradient no other handle or view holds (the usual case: the result of a
+    // backward formula) is kept as it is, as torch does; the copy was 2.5% of an MLP training step.
+    const bool sole_owner = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 &&
+                            g.storage()->writable() && g.is_contiguous();
+    m.grad = grad_mode_enabled() || sole_owner ? std::move(g) : ops::clone(g);
   } else if (grad_mode_enabled()) {
     m.grad = ops::add(m.grad, g);
   } else {

@@ -423,3 +423,27 @@ def test_matches_torch(name, fn):
     fn(torch, *ts).pow(2).sum().backward()
     for h, t in zip(hs, ts):
         np.testing.assert_allclose(h.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_leaf_grad_never_aliases_another_tensor():
+    # AccumulateGrad keeps a gradient that no other handle or view holds (no copy, as torch) and copies
+    # every other one: .grad is accumulated into in place later, so an alias would change the other.
+    a = hy.ones(3, requires_grad=True)
+    b = hy.ones(3, requires_grad=True)
+    (a + b).sum().backward()           # one gradient tensor flows to both leaves
+    a.grad.add_(1.0)
+    assert b.grad.tolist() == [1.0, 1.0, 1.0] and a.grad.tolist() == [2.0, 2.0, 2.0]
+    x = hy.ones(2, 2, requires_grad=True)
+    user = hy.full([2, 2], 3.0)
+    (x + 0).backward(user)             # the user's gradient itself reaches the leaf
+    x.grad.add_(1.0)
+    assert user.tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    v = hy.ones(4, requires_grad=True)
+    g = hy.arange(4.0)
+    v.view(2, 2).backward(g.view(2, 2))  # a view of the user's gradient
+    v.grad.mul_(0)
+    assert g.tolist() == [0.0, 1.0, 2.0, 3.0]
+    w = hy.ones(3, requires_grad=True)
+    (w * 2).sum().backward()           # a fresh gradient: kept, and accumulation still adds
+    (w * 2).sum().backward()
+    assert w.grad.tolist() == [4.0, 4.0, 4.0]
