@@ -9,6 +9,7 @@ compiled backward: a region that requires grad as one autograd node), ``guards``
 ``explain``.
 """
 from . import api as _api
+from . import autograd_program as _autograd_program
 from .api import CompiledFunction, CompiledModule, CompileWarning, compile  # noqa: A004
 from .capture import trace, Trace, is_tracing
 from .explain import explain, Explanation
@@ -19,12 +20,14 @@ from . import passes
 
 __all__ = ["compile", "explain", "Explanation", "CompiledFunction", "CompiledModule", "CompileWarning",
            "trace", "Trace", "is_tracing", "Graph", "Node", "Value", "TensorMeta", "optimize", "Program",
-           "passes", "cache_size_limit", "set_cache_size_limit"]
+           "passes", "cache_size_limit", "set_cache_size_limit", "backward_policy", "set_backward_policy"]
 
 
 def __getattr__(name):
     if name == "cache_size_limit":
         return _api.cache_size_limit
+    if name == "backward_policy":
+        return _autograd_program.backward_policy
     raise AttributeError(f"module 'hyflow.compiler' has no attribute '{name}'")
 
 
@@ -33,3 +36,13 @@ def set_cache_size_limit(n):
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_cache_size_limit(): n must be a positive int, got {n!r}")
     _api.cache_size_limit = n
+
+
+def set_backward_policy(policy):
+    """When a compiled region that requires grad becomes ONE autograd node with a compiled backward:
+    "auto" (default) only where its forward fuses two or more elementwise/reduction ops — elsewhere (an
+    MLP) the node measured slower than eager autograd, so the region records its ops one by one;
+    "always" wherever it can. Affects compilations made after the call (docs/compiler.md)."""
+    if policy not in ("auto", "always"):
+        raise ValueError(f"set_backward_policy(): policy must be 'auto' or 'always', got {policy!r}")
+    _autograd_program.backward_policy = policy

@@ -46,12 +46,19 @@ def needs_autograd(graph):
     return _grad_enabled() and bool(differentiable_outputs(graph))
 
 
+# "auto": a region is one compiled autograd node only where its forward fuses (forward_fuses); "always":
+# wherever it can be (hy.compiler.set_backward_policy; tests of the compiled backward's machinery use it).
+backward_policy = "auto"
+
+
 def forward_fuses(graph):
-    """Whether the forward graph has a group the code generator compiles (not one replayed op by op).
-    Without one - GEMMs separated by single activations, an MLP - a compiled backward measured slower
-    than eager autograd at every size tried (a 3-layer tanh MLP: 70 us against 47 at batch 16 x width 8,
-    2.58 ms against 2.38 at 4096 x 64): it runs the same GEMMs, recomputes the activations its epilogues
-    need, and pays a Python-level node; op by op the region costs eager's plus the guard check."""
+    """Whether the forward graph has a compiled group that fuses two or more elementwise/reduction ops
+    (a GEMM with one activation in its epilogue does not count). Without one - GEMMs separated by single
+    activations, an MLP - a compiled backward measured slower than eager autograd at every size tried (a
+    3-layer tanh MLP: 70 us against 47 at batch 16 x width 8, 2.58 ms against 2.38 at 4096 x 64; the
+    784-512-512-10 ReLU MLP, whose ReLUs ride in GEMM epilogues, +3.1% against +0.7% op by op): it runs
+    the same GEMMs, recomputes the activations its epilogues need, and pays a Python-level node; op by op
+    the region costs eager's plus the guard check."""
     modes = [n.grad_enabled for n in graph.nodes]
     for n in graph.nodes:   # as the compiled forward would run (the planner keeps grad-recording ops apart)
         n.grad_enabled = False
@@ -60,7 +67,7 @@ def forward_fuses(graph):
     finally:
         for n, mode in zip(graph.nodes, modes):
             n.grad_enabled = mode
-    return any(p.spec is not None for p in plans)
+    return any(p.spec is not None and len(p.nodes) >= 2 for p in plans)
 
 
 def compile_autograd(graph, tensors, name, timings=None, symbolize=None):
@@ -72,9 +79,10 @@ def compile_autograd(graph, tensors, name, timings=None, symbolize=None):
     writers = [n.op for n in graph.nodes if n.written_values() or not n.entry.get("builtin")]
     if writers:
         raise NotTraceable(f"the region writes memory or calls a user op ({writers[0]})")
-    if not forward_fuses(graph):
-        raise NotTraceable("the forward has no group to fuse, so one compiled node would only add its fixed "
-                           "cost and recomputations to eager autograd's (docs/compiler.md, 'Compiled backward')")
+    if backward_policy == "auto" and not forward_fuses(graph):
+        raise NotTraceable("the forward has no group to fuse (two or more elementwise/reduction ops), so one "
+                           "compiled node would only add its fixed cost and recomputations to eager autograd's "
+                           "(docs/compiler.md, 'Compiled backward')")
     lifted = [v for v in graph.captured if v.kind == "captured" and v.meta.requires_grad]
     for v in lifted:                     # parameters become inputs (not baked constants)
         graph.captured.remove(v)

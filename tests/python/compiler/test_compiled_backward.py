@@ -199,6 +199,7 @@ class Net(nn.Module):
         return self.l2(self.drop(self.l1(x).relu()))
 
 
+@pytest.mark.usefixtures("compiled_backward_always")
 @pytest.mark.parametrize("p", [0.0, 0.5])
 def test_compiled_module_trains_like_eager_without_recompiles(p):
     hy.manual_seed(0)
@@ -366,3 +367,24 @@ def test_a_region_with_nothing_to_fuse_replays_op_by_op_under_autograd():
     g = hy.compile(lambda x, w1, w2: ((x @ w1).tanh() * 2 + 1) @ w2)
     g(*inputs).sum().backward()
     assert g.entries()[0].autograd is not None
+
+
+def test_one_activation_in_a_gemm_epilogue_is_not_enough_to_compile_the_backward():
+    # nn.Linear + ReLU: the ReLU rides in the GEMM's epilogue (one op), which saves too little for a
+    # compiled node to beat eager autograd; "always" compiles it anyway; bad policies are refused.
+    model = hy.nn.Sequential(hy.nn.Linear(8, 8), hy.nn.ReLU(), hy.nn.Linear(8, 2)).to(hy.float64)
+    x = t(16, 8)
+    f = hy.compile(model)
+    f(x).sum().backward()
+    assert f._compiled.entries()[0].autograd is None
+    before = hy.compiler.backward_policy
+    try:
+        hy.compiler.set_backward_policy("always")
+        g = hy.compile(model)
+        g(x).sum().backward()
+        assert g._compiled.entries()[0].autograd is not None
+        with pytest.raises(ValueError, match="backward_policy.*'auto' or 'always'"):
+            hy.compiler.set_backward_policy("sometimes")
+    finally:
+        hy.compiler.set_backward_policy(before)
+    assert hy.compiler.backward_policy == before

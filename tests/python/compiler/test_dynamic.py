@@ -147,6 +147,7 @@ def test_stencil_with_symbolic_grid_size():
     assert f.compiles == 2
 
 
+@pytest.mark.usefixtures("compiled_backward_always")
 def test_compiled_backward_with_symbolic_batch():
     hy.manual_seed(0)
     model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))

@@ -176,6 +176,7 @@ def test_symbolic_full_reduction_of_transposed_and_broadcast_operands():
     assert _compiled_kinds(_kernels(f)) == ["full-reduction"]
 
 
+@pytest.mark.usefixtures("compiled_backward_always")
 def test_training_with_symbolic_batch_uses_epilogues_in_the_backward():
     model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 4))
     compiled = hy.compile(model, dynamic=True)

@@ -237,6 +237,7 @@ def test_leading_dim_reduction_same_bits_at_any_thread_count_and_nan():
         assert_close(got, expected, equal_nan=True)
 
 
+@pytest.mark.usefixtures("compiled_backward_always")
 def test_bias_gradient_fuses_into_the_backward_epilogue():
     # Linear layers' backward: mm -> relu-gradient -> sum(0) (the bias gradient) as one launch; the
     # gradients equal eager autograd's.

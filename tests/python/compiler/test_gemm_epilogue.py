@@ -104,6 +104,7 @@ def test_what_stays_separate():
     assert_close(got[1], expected[1])
 
 
+@pytest.mark.usefixtures("compiled_backward_always")
 def test_mlp_training_with_epilogues_matches_eager():
     # Forward: addmm -> relu per layer as one launch; the backward's mm -> relu-gradient products too.
     hy.manual_seed(0)

@@ -61,6 +61,7 @@ def test_generated_code_sets_and_restores_grad_mode_per_node():
     assert hy.is_grad_enabled()
 
 
+@pytest.mark.usefixtures("compiled_backward_always")
 def test_a_module_trains_through_the_generated_replay():
     hy.manual_seed(0)
     eager = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
