@@ -4,6 +4,8 @@ f"{loss:.4f}", round(t, 2), x.view_as(y), w.t(), x.cpu(), x.pin_memory(), x.cont
 x.clone(memory_format=...), p.addcmul_(g, g, value=...) and p.addcdiv_(m, d, value=-lr): each is written with
 existing ops, so autograd and the op table need nothing new.
 """
+import numpy as _np
+
 from . import _C
 from ._C import Tensor
 
@@ -29,6 +31,25 @@ class memory_format:  # noqa: N801 (torch's name)
 contiguous_format = memory_format("contiguous_format")
 preserve_format = memory_format("preserve_format")
 channels_last = memory_format("channels_last")
+
+
+# hy.float32.dtype is numpy.float32's dtype, so np.dtype(hy.float32) works (NumPy reads a .dtype attribute off
+# any object it is given as a dtype) and code that only asks a tensor's dtype for NumPy's, like
+# dask.array.from_array(t), accepts hyflow tensors. bfloat16 has no NumPy counterpart: TypeError.
+_NUMPY_DTYPES = {"bool": _np.bool_, "int32": _np.int32, "int64": _np.int64, "float16": _np.float16,
+                 "float32": _np.float32, "float64": _np.float64, "complex64": _np.complex64,
+                 "complex128": _np.complex128}
+
+
+def _numpy_dtype(self):
+    """The NumPy dtype of this element type (np.dtype(hy.float32) == np.float32); TypeError for bfloat16."""
+    np_type = _NUMPY_DTYPES.get(self.name)
+    if np_type is None:
+        raise TypeError(f"hyflow.{self.name} has no NumPy dtype; convert first, e.g. t.float()")
+    return _np.dtype(np_type)
+
+
+_C.dtype.dtype = property(_numpy_dtype)
 
 
 def check_memory_format(fn, fmt):
