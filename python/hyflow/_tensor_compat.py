@@ -74,6 +74,32 @@ def _contiguous(self, memory_format=contiguous_format) -> Tensor:
     return _C_contiguous(self)
 
 
+_C_is_contiguous, _C_copy_ = Tensor.is_contiguous, Tensor.copy_
+
+
+def _is_contiguous(self, memory_format=contiguous_format) -> bool:
+    """Row-major contiguity; with memory_format=hy.channels_last, torch's test of a 4-D tensor's strides for
+    NHWC order (dims of size 1 ignored; False for other ranks). preserve_format asks the row-major question."""
+    check_memory_format("is_contiguous", memory_format)
+    if memory_format is not channels_last:
+        return _C_is_contiguous(self)
+    if self.dim() != 4:
+        return False
+    sizes, strides, expected = self.shape, self.stride(), 1
+    for d in (1, 3, 2, 0):
+        if sizes[d] != 1:
+            if strides[d] != expected:
+                return False
+            expected *= sizes[d]
+    return True
+
+
+def _copy_(self, src, non_blocking=False) -> Tensor:
+    """Copy src into self in place (broadcast and converted to self's dtype). non_blocking is accepted as in
+    torch; the copy is done when copy_ returns (for the asynchronous host->GPU copy use src.to(..., non_blocking))."""
+    return _C_copy_(self, src)
+
+
 def _format(self, spec):
     # torch formats 0-d tensors as their number; one-element tensors too here, so f"{loss:.4f}" works
     # whatever shape a loss was reduced to. A non-empty spec for more elements has no meaning: TypeError.
@@ -174,7 +200,7 @@ def _fill_(self, value) -> Tensor:
 for _name, _fn in {"__format__": _format, "__round__": _round, "view_as": _view_as, "t": _t, "cpu": _cpu,
                    "cuda": _cuda, "pin_memory": _pin_memory, "is_pinned": _is_pinned, "clone": clone,
                    "contiguous": _contiguous, "addcmul": _addcmul, "addcdiv": _addcdiv, "addcmul_": _addcmul_,
-                   "addcdiv_": _addcdiv_, "fill_": _fill_}.items():
+                   "addcdiv_": _addcdiv_, "fill_": _fill_, "is_contiguous": _is_contiguous, "copy_": _copy_}.items():
     if _name != "clone":
         _fn.__name__ = _name
     setattr(Tensor, _name, _fn)
