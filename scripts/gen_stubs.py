@@ -278,7 +278,8 @@ def _class_members(cls, name, method_ops=None):
         if attr.startswith("_") or raw is None:
             continue
         if isinstance(raw, property):
-            t = _PROPERTY_TYPES.get(attr, "Any")
+            # hy.float32.dtype is NumPy's dtype (np.dtype(hy.float32)), not a hyflow one
+            t = "Any" if (name, attr) == ("dtype", "dtype") else _PROPERTY_TYPES.get(attr, "Any")
             lines += ["    @property", f"    def {attr}(self) -> {t}: ..."]
             if raw.fset is not None:
                 lines += [f"    @{attr}.setter", f"    def {attr}(self, value: {t}) -> None: ..."]

@@ -200,27 +200,41 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     return _C.ops.randint(low, high, tuple(size), generator=generator, dtype=dtype, device=device)
 
 
-def empty_like(input, *, dtype=None) -> Tensor:
+def _check_like_format(fn, memory_format):
+    # memory_format= of the *_like factories: a layout hint, as for contiguous()/clone() (hy.channels_last
+    # gives the same row-major tensor); None means torch's default, preserve_format.
+    if memory_format is not None:
+        from ._tensor_compat import check_memory_format
+        check_memory_format(fn, memory_format)
+
+
+def empty_like(input, *, dtype=None, memory_format=None) -> Tensor:
+    _check_like_format("empty_like", memory_format)
     return empty(input.shape, dtype=dtype or input.dtype)
 
 
-def zeros_like(input, *, dtype=None) -> Tensor:
+def zeros_like(input, *, dtype=None, memory_format=None) -> Tensor:
+    _check_like_format("zeros_like", memory_format)
     return zeros(input.shape, dtype=dtype or input.dtype)
 
 
-def ones_like(input, *, dtype=None) -> Tensor:
+def ones_like(input, *, dtype=None, memory_format=None) -> Tensor:
+    _check_like_format("ones_like", memory_format)
     return ones(input.shape, dtype=dtype or input.dtype)
 
 
-def full_like(input, fill_value, *, dtype=None) -> Tensor:
+def full_like(input, fill_value, *, dtype=None, memory_format=None) -> Tensor:
+    _check_like_format("full_like", memory_format)
     return full(input.shape, fill_value, dtype=dtype or input.dtype)
 
 
-def rand_like(input, *, generator=None, dtype=None) -> Tensor:
+def rand_like(input, *, generator=None, dtype=None, memory_format=None) -> Tensor:
+    _check_like_format("rand_like", memory_format)
     return rand(input.shape, generator=generator, dtype=dtype or input.dtype)
 
 
-def randn_like(input, *, generator=None, dtype=None) -> Tensor:
+def randn_like(input, *, generator=None, dtype=None, memory_format=None) -> Tensor:
+    _check_like_format("randn_like", memory_format)
     return randn(input.shape, generator=generator, dtype=dtype or input.dtype)
 
 

@@ -4,6 +4,8 @@ f"{loss:.4f}", round(t, 2), x.view_as(y), w.t(), x.cpu(), x.pin_memory(), x.cont
 x.clone(memory_format=...), p.addcmul_(g, g, value=...) and p.addcdiv_(m, d, value=-lr): each is written with
 existing ops, so autograd and the op table need nothing new.
 """
+import numpy as _np
+
 from . import _C
 from ._C import Tensor
 
@@ -31,6 +33,25 @@ preserve_format = memory_format("preserve_format")
 channels_last = memory_format("channels_last")
 
 
+# hy.float32.dtype is numpy.float32's dtype, so np.dtype(hy.float32) works (NumPy reads a .dtype attribute off
+# any object it is given as a dtype) and code that only asks a tensor's dtype for NumPy's, like
+# dask.array.from_array(t), accepts hyflow tensors. bfloat16 has no NumPy counterpart: TypeError.
+_NUMPY_DTYPES = {"bool": _np.bool_, "int32": _np.int32, "int64": _np.int64, "float16": _np.float16,
+                 "float32": _np.float32, "float64": _np.float64, "complex64": _np.complex64,
+                 "complex128": _np.complex128}
+
+
+def _numpy_dtype(self):
+    """The NumPy dtype of this element type (np.dtype(hy.float32) == np.float32); TypeError for bfloat16."""
+    np_type = _NUMPY_DTYPES.get(self.name)
+    if np_type is None:
+        raise TypeError(f"hyflow.{self.name} has no NumPy dtype; convert first, e.g. t.float()")
+    return _np.dtype(np_type)
+
+
+_C.dtype.dtype = property(_numpy_dtype)
+
+
 def check_memory_format(fn, fmt):
     if not isinstance(fmt, memory_format):
         raise TypeError(f"{fn}(): memory_format must be a hyflow memory format (hy.contiguous_format, "
@@ -51,6 +72,32 @@ def _contiguous(self, memory_format=contiguous_format) -> Tensor:
         raise RuntimeError("contiguous(): preserve memory format is unsupported by the contiguous operator")
     check_memory_format("contiguous", memory_format)
     return _C_contiguous(self)
+
+
+_C_is_contiguous, _C_copy_ = Tensor.is_contiguous, Tensor.copy_
+
+
+def _is_contiguous(self, memory_format=contiguous_format) -> bool:
+    """Row-major contiguity; with memory_format=hy.channels_last, torch's test of a 4-D tensor's strides for
+    NHWC order (dims of size 1 ignored; False for other ranks). preserve_format asks the row-major question."""
+    check_memory_format("is_contiguous", memory_format)
+    if memory_format is not channels_last:
+        return _C_is_contiguous(self)
+    if self.dim() != 4:
+        return False
+    sizes, strides, expected = self.shape, self.stride(), 1
+    for d in (1, 3, 2, 0):
+        if sizes[d] != 1:
+            if strides[d] != expected:
+                return False
+            expected *= sizes[d]
+    return True
+
+
+def _copy_(self, src, non_blocking=False) -> Tensor:
+    """Copy src into self in place (broadcast and converted to self's dtype). non_blocking is accepted as in
+    torch; the copy is done when copy_ returns (for the asynchronous host->GPU copy use src.to(..., non_blocking))."""
+    return _C_copy_(self, src)
 
 
 def _format(self, spec):
@@ -153,7 +200,7 @@ def _fill_(self, value) -> Tensor:
 for _name, _fn in {"__format__": _format, "__round__": _round, "view_as": _view_as, "t": _t, "cpu": _cpu,
                    "cuda": _cuda, "pin_memory": _pin_memory, "is_pinned": _is_pinned, "clone": clone,
                    "contiguous": _contiguous, "addcmul": _addcmul, "addcdiv": _addcdiv, "addcmul_": _addcmul_,
-                   "addcdiv_": _addcdiv_, "fill_": _fill_}.items():
+                   "addcdiv_": _addcdiv_, "fill_": _fill_, "is_contiguous": _is_contiguous, "copy_": _copy_}.items():
     if _name != "clone":
         _fn.__name__ = _name
     setattr(Tensor, _name, _fn)

@@ -60,3 +60,48 @@ def test_cuda_calls_without_cuda_raise_clearly():
             fn()
     hy.cuda.manual_seed(0)  # silently nothing to seed, as torch without CUDA
     hy.cuda.manual_seed_all(0)
+
+
+def test_accelerator_index_and_synchronize_like_torch():
+    if hy.cuda.is_available():
+        assert hy.accelerator.current_device_index() == hy.cuda.current_device()
+        hy.accelerator.synchronize()
+        hy.accelerator.synchronize(0)
+        hy.accelerator.synchronize(hy.device("cuda:0"))
+        return
+    # torch 2.13 without an accelerator raises this RuntimeError from both
+    for fn in (hy.accelerator.current_device_index, hy.accelerator.synchronize):
+        with pytest.raises(RuntimeError, match="Cannot access accelerator device when none is available"):
+            fn()
+
+
+def test_backends_flags_and_queries_like_torch():
+    b = hy.backends
+    assert b.mps.is_available() is False and b.mps.is_built() is False
+    assert b.cuda.is_built() is hy.build_info()["cuda"]
+    assert b.cudnn.is_available() is hy.cuda.is_available() and b.cudnn.version() is None
+    # torch's defaults; settable, and read by nothing in hyflow
+    cudnn = b.cudnn
+    assert (cudnn.enabled, cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32) == (True, False, False, True)
+    assert b.cuda.matmul.allow_tf32 is False
+    import hyflow.backends.cudnn as cudnn_mod
+    assert cudnn_mod is cudnn
+    try:
+        cudnn.benchmark, cudnn.deterministic, b.cuda.matmul.allow_tf32 = True, True, True
+        assert hy.backends.cudnn.benchmark and hy.backends.cudnn.deterministic and b.cuda.matmul.allow_tf32
+        assert (hy.ones(2, 2) @ hy.ones(2, 2)).tolist() == [[2, 2], [2, 2]]
+        with cudnn.flags(enabled=False, deterministic=False):
+            assert not cudnn.enabled and not cudnn.deterministic and not cudnn.benchmark
+        assert cudnn.enabled and cudnn.deterministic and cudnn.benchmark
+    finally:
+        cudnn.benchmark, cudnn.deterministic, b.cuda.matmul.allow_tf32 = False, False, False
+
+
+def test_backends_match_torch_defaults():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("compares against a CPU-only torch")
+    for name in ("enabled", "benchmark", "deterministic", "allow_tf32"):
+        assert getattr(hy.backends.cudnn, name) == getattr(torch.backends.cudnn, name), name
+    assert hy.backends.cuda.matmul.allow_tf32 == torch.backends.cuda.matmul.allow_tf32
+    assert hy.backends.mps.is_available() == torch.backends.mps.is_available()

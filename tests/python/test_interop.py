@@ -456,6 +456,29 @@ def test_array_priority_makes_numpy_defer_to_tensor_operators():
     assert a.__add__(t) is NotImplemented and a.__mul__(t) is NotImplemented
 
 
+def test_np_dtype_of_hyflow_dtypes():
+    """np.dtype(hy.float32) is np.float32's dtype (NumPy reads the .dtype attribute); bfloat16 has none."""
+    for name in ("bool", "int32", "int64", "float16", "float32", "float64", "complex64", "complex128"):
+        dt = getattr(hy, name)
+        assert np.dtype(dt) == np.dtype(name) == dt.dtype, name
+        assert np.asarray(hy.zeros(2, dtype=dt)).dtype == np.dtype(dt)
+        assert np.zeros(2, dtype=dt).dtype == np.dtype(name)
+    with pytest.raises(TypeError, match="bfloat16 has no NumPy dtype"):
+        np.dtype(hy.bfloat16)
+
+
+def test_dask_array_from_hyflow_tensor():
+    da = pytest.importorskip("dask.array")
+    t = hy.arange(12.0).reshape(3, 4)
+    a = da.from_array(t, chunks=2)
+    assert a.shape == (3, 4) and np.dtype(a.dtype) == np.float32
+    np.testing.assert_array_equal(a.compute(), t.numpy())
+    # reductions run NumPy's functions on dask's empty "meta" block: meta=np.ndarray makes it a NumPy one
+    a = da.from_array(t, chunks=2, meta=np.ndarray)
+    assert float(a.sum().compute()) == 66.0
+    np.testing.assert_array_equal(a.mean(axis=0).compute(), [4, 5, 6, 7])
+
+
 @needs_torch
 def test_survives_interpreter_shutdown():
     """Tensors holding NumPy/PyTorch memory (and unconsumed capsules) alive at exit must not crash."""

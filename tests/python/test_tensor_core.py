@@ -471,6 +471,42 @@ def test_memory_format_arguments():
     assert repr(hy.channels_last) == "hyflow.channels_last"
 
 
+def test_memory_format_in_like_factories_is_contiguous_and_copy_non_blocking():
+    x = hy.arange(6.0).reshape(2, 3)
+    for fmt in (hy.contiguous_format, hy.preserve_format, hy.channels_last):
+        for out in (hy.zeros_like(x, memory_format=fmt), hy.ones_like(x, memory_format=fmt),
+                    hy.empty_like(x, memory_format=fmt), hy.full_like(x, 2.0, memory_format=fmt),
+                    hy.rand_like(x, memory_format=fmt), hy.randn_like(x, memory_format=fmt)):
+            assert out.shape == x.shape and out.dtype == x.dtype and out.is_contiguous()
+    assert hy.full_like(x, 2.0, memory_format=hy.contiguous_format).tolist() == [[2.0] * 3] * 2
+    with pytest.raises(TypeError, match="memory_format must be a hyflow memory format"):
+        hy.zeros_like(x, memory_format="channels_last")
+    y = hy.zeros(3)
+    assert y.copy_(hy.ones(3), non_blocking=True) is y and y.tolist() == [1, 1, 1]
+    y.copy_(hy.full((3,), 2.0), True)  # torch's positional non_blocking
+    assert y.tolist() == [2, 2, 2]
+    with pytest.raises(TypeError, match="memory_format must be a hyflow memory format"):
+        x.is_contiguous(memory_format="channels_last")
+
+
+def test_is_contiguous_memory_format_matches_torch():
+    torch = pytest.importorskip("torch")
+    fmts = [(hy.contiguous_format, torch.contiguous_format), (hy.preserve_format, torch.preserve_format),
+            (hy.channels_last, torch.channels_last)]
+    for shape in [(2, 3, 4, 5), (2, 1, 4, 5), (2, 3, 1, 1), (1, 1, 1, 1), (0, 3, 4, 5), (2, 3), (4,)]:
+        h, t = hy.zeros(*shape), torch.zeros(*shape)
+        views = [(h, t)]
+        if len(shape) == 4:  # NHWC data seen as NCHW: torch's channels_last layout
+            views.append((h.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2),
+                          t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)))
+            views.append((h.transpose(2, 3), t.transpose(2, 3)))
+        for hv, tv in views:
+            if hv.numel() == 0 and hv is not h:
+                continue  # empty views: torch calls every empty tensor contiguous, hyflow's core checks strides
+            for hf, tf in fmts:
+                assert hv.is_contiguous(memory_format=hf) == tv.is_contiguous(memory_format=tf), (shape, hf)
+
+
 def test_addcmul_addcdiv_match_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
