@@ -435,8 +435,9 @@ NHWC order (dims of size 1 ignored; False for other ranks). preserve_format asks
     def matmul(self, other: _TensorLike) -> Tensor:
         """Matrix product with NumPy semantics (1-D dot, 2-D mm, 1-D operands promoted then removed, batch dims broadcast)."""
         ...
-    def max(self, dim: Any = ..., keepdim: Any = ...) -> Any:
-        """max(input) -> Tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other)."""
+    def max(self, dim: Any = ..., keepdim: Any = ..., *, axis: Any = ..., keepdims: Any = ...) -> Any:
+        """max(input) -> Tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other).
+(axis=/keepdims= are torch's aliases of dim=/keepdim=.)"""
         ...
     def maximum(self, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
         """Elementwise maximum (NaN propagates)."""
@@ -444,8 +445,9 @@ NHWC order (dims of size 1 ignored; False for other ranks). preserve_format asks
     def mean(self, dim: Optional[_IntList] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_dtype] = ...) -> Tensor:
         """Arithmetic mean over dim; integer inputs need a floating dtype=."""
         ...
-    def min(self, dim: Any = ..., keepdim: Any = ...) -> Any:
-        """min(input) -> Tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other)."""
+    def min(self, dim: Any = ..., keepdim: Any = ..., *, axis: Any = ..., keepdims: Any = ...) -> Any:
+        """min(input) -> Tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other).
+(axis=/keepdims= are torch's aliases of dim=/keepdim=.)"""
         ...
     def minimum(self, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
         """Elementwise minimum (NaN propagates)."""
@@ -611,9 +613,10 @@ nothing to overlap with, so the tensor itself (device-agnostic code keeps workin
     def softplus(self, beta: builtins.float = ..., threshold: builtins.float = ..., *, out: Optional[Tensor] = ...) -> Tensor:
         """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
         ...
-    def sort(self, dim: Any = ..., descending: Any = ..., stable: Any = ...) -> Any:
+    def sort(self, dim: Any = ..., descending: Any = ..., stable: Any = ..., *, axis: Any = ...) -> Any:
         """(values, indices) of input sorted along dim (ascending unless descending=True); NaN sorts as the
-largest value. Equal elements keep their order whatever `stable` says (every sort here is stable)."""
+largest value. Equal elements keep their order whatever `stable` says (every sort here is stable).
+axis= is torch's alias of dim=."""
         ...
     def split(self, split_size: Any, dim: Any = ...) -> Any:
         """Views along dim (see hyflow.split)."""
@@ -672,9 +675,10 @@ largest value. Equal elements keep their order whatever `stable` says (every sor
     def tolist(self) -> Any:
         """Nested Python lists (a Python number for a 0-d tensor)."""
         ...
-    def topk(self, k: Any, dim: Any = ..., largest: Any = ..., sorted: Any = ...) -> Any:
+    def topk(self, k: Any, dim: Any = ..., largest: Any = ..., sorted: Any = ..., *, axis: Any = ...) -> Any:
         """(values, indices) of the k largest (smallest with largest=False) elements along dim, always in
-sorted order; NaN counts as the largest value. 0 <= k <= input.shape[dim], else RuntimeError."""
+sorted order; NaN counts as the largest value. 0 <= k <= input.shape[dim], else RuntimeError.
+axis= is torch's alias of dim=."""
         ...
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """A view with dims dim0 and dim1 swapped."""

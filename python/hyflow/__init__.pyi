@@ -112,8 +112,9 @@ def bmm(self: _TensorLike, mat2: _TensorLike) -> Tensor:
 def broadcast_to(self: _TensorLike, shape: _IntList) -> Tensor:
     """A broadcast view with NumPy semantics."""
     ...
-def cat(tensors: Any, dim: Any = ...) -> Tensor:
-    """Join tensors along an existing dim: hy.cat([a, b], dim=1) (any iterable of tensors)."""
+def cat(tensors: Any, dim: Any = ..., *, axis: Any = ...) -> Tensor:
+    """Join tensors along an existing dim: hy.cat([a, b], dim=1) (any iterable of tensors); axis= is torch's
+alias of dim=."""
     ...
 def ceil(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """Smallest integer >= self; integer inputs are returned unchanged (a copy)."""
@@ -262,8 +263,9 @@ def masked_select(self: _TensorLike, mask: _TensorLike) -> Tensor:
 def matmul(self: _TensorLike, other: _TensorLike) -> Tensor:
     """Matrix product with NumPy semantics (1-D dot, 2-D mm, 1-D operands promoted then removed, batch dims broadcast)."""
     ...
-def max(input: Any, dim: Any = ..., keepdim: Any = ...) -> Any:
-    """max(input) -> Tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other)."""
+def max(input: Any, dim: Any = ..., keepdim: Any = ..., *, axis: Any = ..., keepdims: Any = ...) -> Any:
+    """max(input) -> Tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other).
+(axis=/keepdims= are torch's aliases of dim=/keepdim=.)"""
     ...
 def maximum(self: _TensorLike, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """Elementwise maximum (NaN propagates)."""
@@ -271,8 +273,9 @@ def maximum(self: _TensorLike, other: _TensorLike, *, out: Optional[Tensor] = ..
 def mean(self: _TensorLike, dim: Optional[_IntList] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_dtype] = ...) -> Tensor:
     """Arithmetic mean over dim; integer inputs need a floating dtype=."""
     ...
-def min(input: Any, dim: Any = ..., keepdim: Any = ...) -> Any:
-    """min(input) -> Tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other)."""
+def min(input: Any, dim: Any = ..., keepdim: Any = ..., *, axis: Any = ..., keepdims: Any = ...) -> Any:
+    """min(input) -> Tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other).
+(axis=/keepdims= are torch's aliases of dim=/keepdim=.)"""
     ...
 def minimum(self: _TensorLike, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
     """Elementwise minimum (NaN propagates)."""
@@ -362,9 +365,10 @@ def softmax(self: _TensorLike, dim: builtins.int, *, dtype: Optional[_dtype] = .
 def softplus(self: _TensorLike, beta: builtins.float = ..., threshold: builtins.float = ..., *, out: Optional[Tensor] = ...) -> Tensor:
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
     ...
-def sort(input: Any, dim: Any = ..., descending: Any = ..., stable: Any = ...) -> Any:
+def sort(input: Any, dim: Any = ..., descending: Any = ..., stable: Any = ..., *, axis: Any = ...) -> Any:
     """(values, indices) of input sorted along dim (ascending unless descending=True); NaN sorts as the
-largest value. Equal elements keep their order whatever `stable` says (every sort here is stable)."""
+largest value. Equal elements keep their order whatever `stable` says (every sort here is stable).
+axis= is torch's alias of dim=."""
     ...
 def split(tensor: Any, split_size_or_sections: Any, dim: Any = ...) -> Any:
     """Views along dim: an int gives pieces of that size (the last may be smaller); a list gives the
@@ -379,8 +383,8 @@ def square(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
 def squeeze(self: _TensorLike, dim: Optional[_IntList] = ...) -> Tensor:
     """A view without size-1 dims (all of them, or those in dim)."""
     ...
-def stack(tensors: Any, dim: Any = ...) -> Tensor:
-    """Join tensors of one shape along a new dim: hy.stack([a, b], dim=0)."""
+def stack(tensors: Any, dim: Any = ..., *, axis: Any = ...) -> Tensor:
+    """Join tensors of one shape along a new dim: hy.stack([a, b], dim=0); axis= is torch's alias of dim=."""
     ...
 def std(self: _TensorLike, dim: Optional[_IntList] = ..., *, correction: builtins.float = ..., keepdim: builtins.bool = ...) -> Tensor:
     """Standard deviation over dim, the square root of var."""
@@ -400,9 +404,10 @@ def tanh(self: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
 def tile(self: _TensorLike, dims: _IntList) -> Tensor:
     """repeat() that also accepts fewer repeats than dims (missing leading ones count as 1)."""
     ...
-def topk(input: Any, k: Any, dim: Any = ..., largest: Any = ..., sorted: Any = ...) -> Any:
+def topk(input: Any, k: Any, dim: Any = ..., largest: Any = ..., sorted: Any = ..., *, axis: Any = ...) -> Any:
     """(values, indices) of the k largest (smallest with largest=False) elements along dim, always in
-sorted order; NaN counts as the largest value. 0 <= k <= input.shape[dim], else RuntimeError."""
+sorted order; NaN counts as the largest value. 0 <= k <= input.shape[dim], else RuntimeError.
+axis= is torch's alias of dim=."""
     ...
 def transpose(self: _TensorLike, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """A view with dims dim0 and dim1 swapped."""
@@ -445,11 +450,13 @@ def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: Any = ...) -> Tens
 def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: Any = ...) -> Tensor:
     """input + value * tensor1 / tensor2."""
     ...
-def concat(tensors: Any, dim: Any = ...) -> Tensor:
-    """Join tensors along an existing dim: hy.cat([a, b], dim=1) (any iterable of tensors)."""
+def concat(tensors: Any, dim: Any = ..., *, axis: Any = ...) -> Tensor:
+    """Join tensors along an existing dim: hy.cat([a, b], dim=1) (any iterable of tensors); axis= is torch's
+alias of dim=."""
     ...
-def concatenate(tensors: Any, dim: Any = ...) -> Tensor:
-    """Join tensors along an existing dim: hy.cat([a, b], dim=1) (any iterable of tensors)."""
+def concatenate(tensors: Any, dim: Any = ..., *, axis: Any = ...) -> Tensor:
+    """Join tensors along an existing dim: hy.cat([a, b], dim=1) (any iterable of tensors); axis= is torch's
+alias of dim=."""
     ...
 def unbind(tensor: Any, dim: Any = ...) -> Any:
     """The views tensor.select(dim, i) for every i, as a tuple."""

@@ -4,7 +4,8 @@
     x.max(dim, keepdim)      (values, indices) named tuple             (op ``max_dim``)
     hy.max(a, b)             elementwise maximum with broadcasting     (op ``maximum``)
 
-The op table keeps the three apart (one schema each); only the Python surface merges them.
+The op table keeps the three apart (one schema each); only the Python surface merges them. Like torch,
+``axis=`` and ``keepdims=`` are accepted as aliases of ``dim=`` and ``keepdim=``.
 """
 import collections
 
@@ -17,8 +18,20 @@ MinMaxResult = collections.namedtuple("MinMaxResult", ["values", "indices"])
 MinMaxResult.__doc__ = "(values, indices) from max/min along a dim, like torch.return_types.max."
 
 
+def _alias(fn, value, default, alias, alias_name, name):
+    """torch's numpy-style keyword aliases (axis= for dim=, keepdims= for keepdim=): the alias's value, or
+    TypeError when the torch name was passed too (torch says "invalid combination of arguments")."""
+    if value is default or (default is not None and not isinstance(value, Tensor) and value == default):
+        return alias
+    raise TypeError(f"{fn}(): got both {name}= and its alias {alias_name}=; pass one")
+
+
 def _overloaded(name, full, along, elementwise):
-    def reduce(input, dim=None, keepdim=False):
+    def reduce(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        if axis is not None:
+            dim = _alias(name, dim, None, axis, "axis", "dim")
+        if keepdims is not None:
+            keepdim = _alias(name, keepdim, False, keepdims, "keepdims", "keepdim")
         if isinstance(dim, Tensor):
             if keepdim:
                 raise TypeError(f"{name}(input, other): keepdim is only accepted with an int dim")
@@ -36,12 +49,14 @@ def _overloaded(name, full, along, elementwise):
 
 max = _overloaded("max", _C.ops.max, _C.ops.max_dim, _C.ops.maximum)  # noqa: A001
 max.__doc__ = """max(input) -> Tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other).
+(axis=/keepdims= are torch's aliases of dim=/keepdim=.)
 
 The largest element (NaN propagates), the largest along dim with the index of its first occurrence
 (NaN counts as largest), or the elementwise maximum of two tensors."""
 
 min = _overloaded("min", _C.ops.min, _C.ops.min_dim, _C.ops.minimum)  # noqa: A001
 min.__doc__ = """min(input) -> Tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other).
+(axis=/keepdims= are torch's aliases of dim=/keepdim=.)
 
 The smallest element (NaN propagates), the smallest along dim with the index of its first occurrence
 (NaN counts as smallest), or the elementwise minimum of two tensors."""

@@ -2,6 +2,7 @@
 tensors for cat/stack, and split's int-or-list argument. The ops themselves live in csrc/ops/table/shape.yaml."""
 from . import _C
 from ._C import Tensor
+from ._reductions import _alias
 
 __all__ = ["cat", "concat", "concatenate", "stack", "split", "unbind", "pad"]
 
@@ -14,13 +15,18 @@ def _varargs(args):
     return tuple(args)
 
 
-def cat(tensors, dim=0) -> Tensor:
-    """Join tensors along an existing dim: hy.cat([a, b], dim=1) (any iterable of tensors)."""
+def cat(tensors, dim=0, *, axis=None) -> Tensor:
+    """Join tensors along an existing dim: hy.cat([a, b], dim=1) (any iterable of tensors); axis= is torch's
+    alias of dim=."""
+    if axis is not None:
+        dim = _alias("cat", dim, 0, axis, "axis", "dim")
     return _ops.cat(list(tensors), dim)
 
 
-def stack(tensors, dim=0) -> Tensor:
-    """Join tensors of one shape along a new dim: hy.stack([a, b], dim=0)."""
+def stack(tensors, dim=0, *, axis=None) -> Tensor:
+    """Join tensors of one shape along a new dim: hy.stack([a, b], dim=0); axis= is torch's alias of dim=."""
+    if axis is not None:
+        dim = _alias("stack", dim, 0, axis, "axis", "dim")
     return _ops.stack(list(tensors), dim)
 
 

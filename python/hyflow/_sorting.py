@@ -4,6 +4,7 @@ plain tensor and needs nothing here."""
 import collections
 
 from . import _C
+from ._reductions import _alias
 from ._C import Tensor
 
 __all__ = ["sort", "topk"]
@@ -14,24 +15,30 @@ TopKResult = collections.namedtuple("TopKResult", ["values", "indices"])
 TopKResult.__doc__ = "(values, indices) from topk, like torch.return_types.topk."
 
 
-def sort(input, dim=-1, descending=False, stable=False):  # noqa: A002 (torch's argument name)
+def sort(input, dim=-1, descending=False, stable=False, *, axis=None):  # noqa: A002 (torch's argument name)
     """(values, indices) of input sorted along dim (ascending unless descending=True); NaN sorts as the
-    largest value. Equal elements keep their order whatever `stable` says (every sort here is stable)."""
+    largest value. Equal elements keep their order whatever `stable` says (every sort here is stable).
+    axis= is torch's alias of dim=."""
+    if axis is not None:
+        dim = _alias("sort", dim, -1, axis, "axis", "dim")
     return SortResult(*_C.ops.sort(input, dim, descending, stable=stable))
 
 
-def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002 (torch's argument names)
+def topk(input, k, dim=-1, largest=True, sorted=True, *, axis=None):  # noqa: A002 (torch's argument names)
     """(values, indices) of the k largest (smallest with largest=False) elements along dim, always in
-    sorted order; NaN counts as the largest value. 0 <= k <= input.shape[dim], else RuntimeError."""
+    sorted order; NaN counts as the largest value. 0 <= k <= input.shape[dim], else RuntimeError.
+    axis= is torch's alias of dim=."""
+    if axis is not None:
+        dim = _alias("topk", dim, -1, axis, "axis", "dim")
     return TopKResult(*_C.ops.topk(input, k, dim, largest, sorted))
 
 
-def _sort(self, dim=-1, descending=False, stable=False):
-    return sort(self, dim, descending, stable)
+def _sort(self, dim=-1, descending=False, stable=False, *, axis=None):
+    return sort(self, dim, descending, stable, axis=axis)
 
 
-def _topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002
-    return topk(self, k, dim, largest, sorted)
+def _topk(self, k, dim=-1, largest=True, sorted=True, *, axis=None):  # noqa: A002
+    return topk(self, k, dim, largest, sorted, axis=axis)
 
 
 for _name, _fn in {"sort": _sort, "topk": _topk}.items():

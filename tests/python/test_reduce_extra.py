@@ -373,3 +373,28 @@ def test_log_softmax_is_deterministic():
     finally:
         hy.set_num_threads(before)
     assert results[0] == results[1] == results[2]
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.max(x, axis=1), lambda lib, x: lib.min(x, axis=0, keepdims=True),
+    lambda lib, x: x.max(1, keepdims=True), lambda lib, x: x.min(axis=-1), lambda lib, x: lib.max(x, dim=1, keepdims=True)])
+def test_max_min_take_axis_and_keepdims_aliases_like_torch(call):
+    # torch accepts numpy's axis=/keepdims= for dim=/keepdim=; hy.max/min are Python wrappers, so they do too
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    h, t = call(hy, hy.tensor(x)), call(torch, torch.tensor(x))
+    assert type(h).__name__ == "MinMaxResult" and len(h) == len(t) == 2
+    for a, b in zip(h, t):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_max_min_refuse_dim_and_axis_together_like_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (torch, hy):
+        x = lib.ones(2, 3)
+        with pytest.raises(TypeError):
+            lib.max(x, dim=1, axis=1)
+        with pytest.raises(TypeError):
+            x.min(1, keepdim=True, keepdims=True)
+        with pytest.raises(TypeError):
+            lib.max(x, x, axis=1)

@@ -246,3 +246,14 @@ def test_large_parallel_shapes_match_numpy():
     assert_close(hy.pad(t, [5, 5, 5, 5], mode="circular"), np.pad(a, 5, mode="wrap"))
     idx = rng.integers(0, 300, size=(900,))
     assert_close(hy.index_select(t, 0, hy.from_numpy(idx)), a[idx])
+
+
+def test_cat_concat_stack_take_axis_alias_like_torch():
+    torch = pytest.importorskip("torch")
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(6.0, 12.0).reshape(2, 3)
+    for name in ("cat", "concat", "concatenate", "stack"):
+        got = getattr(hy, name)([hy.tensor(a), hy.tensor(b)], axis=1)
+        want = getattr(torch, name)([torch.tensor(a), torch.tensor(b)], axis=1)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with pytest.raises(TypeError, match="both dim= and its alias axis="):
+        hy.cat([hy.tensor(a)], dim=1, axis=0)

@@ -90,3 +90,14 @@ def test_half_precision_and_bool_round_trip():
     assert hy.sort(x).values.tolist() == [-2.0, 0.5, 1.5]
     b = hy.tensor([True, False, True])
     assert hy.sort(b).values.tolist() == [False, True, True]
+
+
+def test_sort_and_topk_take_axis_alias_like_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(1).standard_normal((3, 4))
+    for call in (lambda lib, a: lib.sort(a, axis=0), lambda lib, a: a.sort(axis=0, descending=True),
+                 lambda lib, a: lib.topk(a, 2, axis=0), lambda lib, a: a.topk(2, axis=1, largest=False)):
+        for got, want in zip(call(hy, hy.tensor(x)), call(torch, torch.tensor(x))):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with pytest.raises(TypeError, match="both dim= and its alias axis="):
+        hy.sort(hy.tensor(x), 1, axis=0)

@@ -3,7 +3,8 @@
     out = F.scaled_dot_product_attention(q, k, v, is_causal=True)     # q (N, H, L, E), k/v (N, H, S, E)
 
 There is no fused kernel yet: the scores (..., L, S) are materialized, so memory grows with L * S. The causal
-mask is built from two aranges (the op table has no tril yet).
+mask is ones(L, S, bool).tril(), top-left aligned like torch's. A query row whose mask excludes every key gets
+zero weights (output 0, gradients 0), as torch's _safe_softmax gives, not NaN.
 """
 import math
 
@@ -14,12 +15,10 @@ __all__ = ["scaled_dot_product_attention", "causal_mask"]
 _ops = _C.ops
 
 
-def causal_mask(length, source_length):
+def causal_mask(length, source_length, device=None):
     """Bool (length, source_length) mask, True where query i may attend key j (j <= i): torch's
-    ones(L, S).tril() as a comparison of two aranges."""
-    rows = _ops.arange(0, length, dtype=_C.int64).unsqueeze(1)
-    cols = _ops.arange(0, source_length, dtype=_C.int64).unsqueeze(0)
-    return rows >= cols
+    ones(L, S, dtype=bool).tril()."""
+    return _ops.tril(_ops.ones([length, source_length], dtype=_C.bool, device=device))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
@@ -56,10 +55,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = _ops.matmul(query, key.transpose(-2, -1)) * scale
     if is_causal:
-        attn_mask = causal_mask(length, source_length)
+        attn_mask = causal_mask(length, source_length, query.device)
+    dead = None
     if attn_mask is not None:
-        scores = _apply_mask(scores, attn_mask, fn)
+        scores, dead = _apply_mask(scores, attn_mask, fn)
     weights = _ops.softmax(scores, -1)
+    if dead is not None:
+        weights = _ops.masked_fill(weights, dead, 0.0)
     if dropout_p > 0.0:
         from .functional import dropout
         weights = dropout(weights, dropout_p, True, generator=generator)
@@ -67,13 +69,21 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 
 def _apply_mask(scores, attn_mask, fn):
+    """(masked scores, dead): dead (..., L, 1) is True on query rows whose mask excludes every key. Those rows
+    are left unmasked here (finite scores, so softmax and its backward stay finite) and the caller zeroes their
+    weights afterwards: torch's _safe_softmax, output 0 and gradients 0 instead of NaN. The extra work is on
+    the mask (usually smaller than the scores) plus one masked_fill of the weights."""
     if not isinstance(attn_mask, _C.Tensor):
         raise TypeError(f"{fn}(): attn_mask must be a Tensor, got {type(attn_mask).__name__}")
     if attn_mask.dtype == _C.bool:
-        return _ops.masked_fill(scores, attn_mask.logical_not(), float("-inf"))
+        excluded = attn_mask.logical_not()
+        dead = excluded.all(-1, keepdim=True)
+        return _ops.masked_fill(scores, excluded.logical_and(dead.logical_not()), float("-inf")), dead
     if not attn_mask.is_floating_point():
         raise TypeError(f"{fn}(): attn_mask must be bool or floating point, got {attn_mask.dtype}")
-    return scores + attn_mask.to(scores.dtype)
+    attn_mask = attn_mask.to(scores.dtype)
+    dead = (attn_mask == float("-inf")).all(-1, keepdim=True)
+    return scores + _ops.masked_fill(attn_mask, dead, 0.0), dead
 
 
 def _repeat_heads(t, query, fn):

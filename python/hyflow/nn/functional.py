@@ -43,6 +43,26 @@ def _check_same_dtype(fn, input, weight, bias):
                                f"{t.dtype}; convert the input with .to({t.dtype}) (or the module with .to(dtype))")
 
 
+_REDUCED = (_C.float16, _C.bfloat16)
+
+
+def _check_norm_dtypes(fn, input, params):
+    """torch's rule for batch_norm's tensors (CPU "mixed dtype"): every parameter/buffer has the input's dtype,
+    or the input is float16/bfloat16 and every one is float32. Anything else raises RuntimeError, as a float64
+    batch through a float32 layer does for linear and conv (no silent promotion to a float64 result)."""
+    given = [(name, t) for name, t in params if t is not None]
+    if all(t.dtype == input.dtype for _, t in given):
+        if not input.is_floating_point():
+            raise RuntimeError(f"{fn}(): input must be a floating-point tensor, got {input.dtype}")
+        return
+    if input.dtype in _REDUCED and all(t.dtype == _C.float32 for _, t in given):
+        return
+    name, t = next((n, t) for n, t in given if t.dtype != input.dtype)
+    raise RuntimeError(f"{fn}(): input and {name} must have the same dtype (or float32 {name} for a float16/"
+                       f"bfloat16 input), but got {input.dtype} and {t.dtype}; convert the input with "
+                       f".to({t.dtype}) (or the module with .to(dtype))")
+
+
 def _autocast_layer(input, weight, bias):
     """Inside ``hy.autocast`` a layer runs in the region's dtype, bias included (torch's autocast lists
     linear and conv as lower precision); its matmul alone would leave the bias add in float32."""
@@ -122,7 +142,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(input.shape[input.dim() - n:]) != normalized_shape or input.dim() < n:
         raise ValueError(f"layer_norm(): input of shape {tuple(input.shape)} does not end with normalized_shape "
                          f"{normalized_shape}")
-    return _ops.layer_norm(input, list(normalized_shape), weight, bias, float(eps))[0]
+    try:
+        return _ops.layer_norm(input, list(normalized_shape), weight, bias, float(eps))[0]
+    except TypeError as e:
+        # the op refuses another dtype's weight/bias (float32 ones are fine for float16/bfloat16 input) or an
+        # integer input with TypeError; torch raises RuntimeError, as linear and conv do here
+        msg = str(e)
+        if msg.startswith("layer_norm") and ("dtype" in msg or "floating-point" in msg):
+            raise RuntimeError(msg) from None
+        raise
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
@@ -130,6 +158,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     buffers are updated in place (unbiased variance), like torch."""
     if input.dim() < 2:
         raise ValueError(f"batch_norm(): input must have at least 2 dims (N, C, ...), got shape {tuple(input.shape)}")
+    _check_norm_dtypes("batch_norm", input, (("running_mean", running_mean), ("running_var", running_var),
+                                             ("weight", weight), ("bias", bias)))
+    out_dtype = input.dtype
+    if out_dtype in _REDUCED:
+        # float16/bfloat16: statistics in float32 (torch's CPU kernel accumulates in float too), result in the
+        # input's dtype whether the parameters are float32 (torch's mixed mode) or of the input's dtype
+        input = input.to(_C.float32)
     c = input.shape[1]
     dims = [0] + list(range(2, input.dim()))
     bshape = [1, c] + [1] * (input.dim() - 2)
@@ -157,7 +192,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         out = out * weight.reshape(bshape)
     if bias is not None:
         out = out + bias.reshape(bshape)
-    return out
+    return out if out.dtype == out_dtype else out.to(out_dtype)
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
@@ -315,6 +350,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if input.dim() != 3 or weight.dim() != 3:
         raise ValueError(f"conv1d(): input and weight must be 3-D, got shapes {tuple(input.shape)} and "
                          f"{tuple(weight.shape)}")
+    input, weight, bias = _autocast_layer(input, weight, bias)
+    _check_same_dtype("conv1d", input, weight, bias)   # here, so the error names conv1d rather than conv2d
     _check_conv_channels("conv1d()", input.shape[1], weight.shape[0], groups)
     if isinstance(padding, (tuple, list)):
         padding = padding[0]
@@ -432,6 +469,9 @@ def _nll_parts(logp, target, weight, ignore_index, fn):
     safe_t = _ops.where(valid, target, _ops.zeros([], dtype=_C.int64))
     if target.numel() and bool(((safe_t < 0) | (safe_t >= c)).any().item()):
         raise IndexError(f"{fn}(): target values must be in [0, {c}) or ignore_index={ignore_index}")
+    if weight is not None and weight.dtype != logp.dtype and not _C._amp.is_active():
+        raise RuntimeError(f"{fn}(): weight must have the input's dtype, but got {weight.dtype} weight for "
+                           f"{logp.dtype} input; convert it with weight.to({logp.dtype})")
     validf = valid.to(logp.dtype)
     w = validf if weight is None else _ops.index_select(weight, 0, safe_t) * validf
     picked = -_ops.gather(logp, 1, safe_t.unsqueeze(1)).squeeze(1)
@@ -479,6 +519,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     gives a finite loss); weight broadcasts against input."""
     _check_legacy_reduction("binary_cross_entropy", size_average, reduce)
     _check_same_shape(input, target, "binary_cross_entropy")
+    if target.dtype != input.dtype:
+        raise RuntimeError(f"binary_cross_entropy(): input and target must have the same dtype, but got "
+                           f"{input.dtype} and {target.dtype}; convert the target with .to({input.dtype})")
     if input.numel() and bool(((input < 0) | (input > 1)).any().item()):
         raise ValueError("binary_cross_entropy(): all elements of input should be between 0 and 1 (use "
                          "binary_cross_entropy_with_logits for logits)")

@@ -55,6 +55,54 @@ def test_sdpa_matches_torch_values_and_grads(case):
         close(a.grad, b.grad)
 
 
+DEAD_BOOL = torch.ones(4, 6, dtype=torch.bool)
+DEAD_BOOL[1] = False
+DEAD_FLOAT = randn(4, 6, seed=7)
+DEAD_FLOAT[2] = float("-inf")
+DEAD_CASES = {
+    # a query row whose mask excludes every key: torch 2.13 gives 0 there (_safe_softmax), not NaN
+    "bool_row_all_false": ({"attn_mask": DEAD_BOOL}, 4, 6),
+    "float_row_all_neg_inf": ({"attn_mask": DEAD_FLOAT}, 4, 6),
+    "bool_broadcast_keys": ({"attn_mask": torch.tensor([[True], [False], [True], [True]])}, 4, 6),
+    # top-left aligned causal mask with more queries than keys: no row is empty, rows past S see every key
+    "causal_l_gt_s": ({"is_causal": True}, 7, 3),
+    "causal_l_lt_s": ({"is_causal": True}, 3, 7),
+}
+
+
+@pytest.mark.parametrize("case", DEAD_CASES)
+def test_sdpa_fully_masked_rows_give_zero_not_nan_like_torch(case):
+    kwargs, length, source_length = DEAD_CASES[case]
+    q, k, v = randn(2, 3, length, 8, seed=1), randn(2, 3, source_length, 8, seed=2), \
+        randn(2, 3, source_length, 5, seed=3)
+    tq, tk, tv = (t.clone().requires_grad_() for t in (q, k, v))
+    hq, hk, hv = (h(t, True) for t in (q, k, v))
+    t_mask = kwargs.get("attn_mask")
+    t_mask = t_mask.clone().requires_grad_() if t_mask is not None and t_mask.is_floating_point() else t_mask
+    h_mask = None if t_mask is None else h(t_mask, t_mask.requires_grad)
+    hkw = dict(kwargs, attn_mask=h_mask) if t_mask is not None else kwargs
+    tkw = dict(kwargs, attn_mask=t_mask) if t_mask is not None else kwargs
+    t_out = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, **tkw)
+    h_out = F.scaled_dot_product_attention(hq, hk, hv, **hkw)
+    assert not np.isnan(h_out.detach().numpy()).any()
+    close(h_out, t_out)
+    w = randn(*t_out.shape, seed=4)
+    (t_out * w).sum().backward()
+    (h_out * h(w)).sum().backward()
+    pairs = [(hq, tq), (hk, tk), (hv, tv)] + ([(h_mask, t_mask)] if h_mask is not None and h_mask.requires_grad
+                                              else [])
+    for a, b in pairs:
+        assert not np.isnan(a.grad.numpy()).any()
+        close(a.grad, b.grad)
+
+
+def test_sdpa_causal_mask_is_tril():
+    for length, source_length in ((4, 4), (5, 2), (2, 5)):
+        np.testing.assert_array_equal(
+            F.scaled_dot_product_attention.__globals__["causal_mask"](length, source_length).numpy(),
+            torch.ones(length, source_length, dtype=torch.bool).tril().numpy())
+
+
 def test_sdpa_gqa_and_dropout():
     q, k, v = randn(2, 4, 3, 8, seed=1), randn(2, 2, 5, 8, seed=2), randn(2, 2, 5, 8, seed=3)
     close(F.scaled_dot_product_attention(h(q), h(k), h(v), enable_gqa=True),

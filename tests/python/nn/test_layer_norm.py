@@ -173,10 +173,13 @@ def test_bad_arguments_raise_naming_them():
         F.layer_norm(x, (4,), hy.ones(3))
     with pytest.raises(ValueError, match=r"bias of shape \(2, 4\) does not match normalized_shape \(4,\)"):
         F.layer_norm(x, (4,), None, hy.ones(2, 4))
-    with pytest.raises(TypeError, match="weight has dtype float64 but input is float32"):
+    # dtype mismatches raise RuntimeError, like torch and like linear/conv (the raw op says TypeError)
+    with pytest.raises(RuntimeError, match="weight has dtype float64 but input is float32"):
         F.layer_norm(x, (4,), hy.ones(4, dtype=hy.float64))
-    with pytest.raises(TypeError, match="layer_norm"):
+    with pytest.raises(RuntimeError, match="layer_norm"):
         F.layer_norm(hy.ones(2, 4, dtype=hy.int64), (4,))
+    with pytest.raises(TypeError, match="weight has dtype float64 but input is float32"):
+        hy.ops.layer_norm(x, [4], hy.ones(4, dtype=hy.float64), None, 1e-5)
     with pytest.raises(ValueError, match="normalized_shape must name at least one dim"):
         hy.ops.layer_norm(x, [], None, None, 1e-5)
     with pytest.raises(ValueError, match="grad_out of shape"):

@@ -285,7 +285,9 @@ def test_conv_bad_groups_or_channels_raise_value_error(make, match):
 
 @pytest.mark.parametrize("make,shape", [
     (lambda lib: lib.nn.Linear(3, 2), (4, 3)), (lambda lib: lib.nn.Conv2d(1, 2, 2), (1, 1, 3, 3)),
-    (lambda lib: lib.nn.Conv1d(1, 2, 2), (1, 1, 5))])
+    (lambda lib: lib.nn.Conv1d(1, 2, 2), (1, 1, 5)), (lambda lib: lib.nn.LayerNorm(3), (4, 3)),
+    (lambda lib: lib.nn.BatchNorm1d(3), (4, 3)), (lambda lib: lib.nn.BatchNorm1d(3).eval(), (4, 3, 2)),
+    (lambda lib: lib.nn.BatchNorm2d(3), (2, 3, 2, 2)), (lambda lib: lib.nn.BatchNorm2d(3, affine=False), (2, 3, 2, 2))])
 def test_layers_refuse_input_of_another_dtype_like_torch(make, shape):
     # A float64 batch through float32 weights used to promote silently to a float64 result.
     for lib in (torch, hy):
@@ -302,6 +304,65 @@ def test_layers_refuse_input_of_another_dtype_like_torch(make, shape):
         F.linear(hy.ones(2, 3), hy.ones(4, 3), hy.ones(4, dtype=hy.float64))
     with pytest.raises(RuntimeError, match=r"conv2d\(\): input and weight must have the same dtype"):
         F.conv2d(hy.ones(1, 1, 3, 3, dtype=hy.float64), hy.ones(1, 1, 2, 2))
+    with pytest.raises(RuntimeError, match=r"conv1d\(\): input and weight must have the same dtype"):
+        nn.Conv1d(1, 2, 2)(hy.ones(1, 1, 5, dtype=hy.float64))
+    with pytest.raises(RuntimeError, match=r"layer_norm\(\): weight has dtype float32 but input is float64"):
+        nn.LayerNorm(3)(hy.ones(2, 3, dtype=hy.float64))
+    with pytest.raises(RuntimeError, match=r"batch_norm\(\): input and running_mean must have the same dtype"):
+        nn.BatchNorm2d(3)(hy.ones(2, 3, 2, 2, dtype=hy.float64))
+
+
+@pytest.mark.parametrize("in_dtype,param_dtype,ok", [
+    ("float16", "float32", True), ("float16", "float16", True), ("bfloat16", "float32", True),
+    ("float32", "bfloat16", False), ("float32", "float64", False), ("float16", "bfloat16", False),
+    ("float16", "float64", False)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_mixed_dtypes_like_torch(in_dtype, param_dtype, ok, training):
+    # torch's CPU rule: parameters/buffers of the input's dtype, or float32 ones for a float16/bfloat16 input
+    # ("mixed dtype"); the output keeps the input's dtype (float16 in, float16 out, not float32)
+    x = rng.standard_normal((4, 3, 2, 2))
+    outs = []
+    for lib in (torch, hy):
+        m = lib.nn.BatchNorm2d(3).to(getattr(lib, param_dtype))
+        m.train(training)
+        xi = lib.tensor(x, dtype=getattr(lib, in_dtype), requires_grad=True)
+        if not ok:
+            with pytest.raises(RuntimeError):
+                m(xi)
+            continue
+        out = m(xi)
+        assert str(out.dtype).split(".")[-1] == in_dtype
+        out.float().sum().backward()
+        assert str(m.weight.grad.dtype).split(".")[-1] == param_dtype
+        outs.append((out.float(), m.running_mean.float(), m.running_var.float(), xi.grad.float()))
+    for a, b in zip(*outs) if outs else ():
+        np.testing.assert_allclose(npy(b), npy(a), rtol=2e-2, atol=2e-2)
+
+
+def test_losses_refuse_weight_or_target_of_another_dtype_like_torch():
+    for lib in (torch, hy):
+        logits, target = lib.ones(4, 3, dtype=lib.float64), lib.tensor([0, 1, 2, 0])
+        with pytest.raises(RuntimeError):
+            lib.nn.functional.cross_entropy(logits, target, weight=lib.ones(3))
+        with pytest.raises(RuntimeError):
+            lib.nn.functional.cross_entropy(logits.float(), target, weight=lib.ones(3, dtype=lib.float64))
+        with pytest.raises(RuntimeError):
+            lib.nn.functional.nll_loss(logits, target, weight=lib.ones(3))
+        with pytest.raises(RuntimeError):
+            lib.nn.CrossEntropyLoss(weight=lib.ones(3))(logits, target)
+        p = lib.full((4,), 0.5, dtype=lib.float64)
+        with pytest.raises(RuntimeError):
+            lib.nn.functional.binary_cross_entropy(p, lib.ones(4))
+        with pytest.raises(RuntimeError):
+            lib.nn.functional.binary_cross_entropy(p.float(), lib.ones(4, dtype=lib.float64))
+        with pytest.raises(RuntimeError):
+            lib.nn.BCELoss()(p, lib.ones(4))
+        # a weight of another dtype is fine for binary_cross_entropy (the loss takes the input's dtype)
+        assert lib.nn.functional.binary_cross_entropy(p, p, weight=lib.ones(4)).dtype == lib.float64
+    with pytest.raises(RuntimeError, match=r"cross_entropy\(\): weight must have the input's dtype"):
+        F.cross_entropy(hy.ones(4, 3, dtype=hy.float64), hy.tensor([0, 1, 2, 0]), weight=hy.ones(3))
+    with pytest.raises(RuntimeError, match=r"binary_cross_entropy\(\): input and target must have the same dtype"):
+        F.binary_cross_entropy(hy.full((4,), 0.5, dtype=hy.float64), hy.ones(4))
 
 
 # ---- binary cross entropy, Embedding(max_norm=), device= ---------------------------------------
