@@ -113,19 +113,27 @@ class DataLoader:
         return it
 
     def _single_process_iter(self):
-        fetch = self._fetcher()
         if self._iterable:
+            # as torch's iterator: iter(dataset) and the length len(loader) reported so far are taken now, at
+            # iter(loader), not at the first batch (list(loader) asks len(loader) in between)
+            fetch = self._fetcher()
             fetch.start()
-            reported = self._iterable_len_called
-            for yielded in itertools.count(1):
-                try:
-                    batch = fetch()
-                except StopIteration:
-                    return
-                self._warn_past_len(reported, yielded)
-                yield batch
+            return self._iterable_batches(fetch, self._iterable_len_called)
+        return self._map_batches()
+
+    def _map_batches(self):
+        fetch = self._fetcher()
         for indices in self._index_batches():
             yield fetch(indices)
+
+    def _iterable_batches(self, fetch, reported):
+        for yielded in itertools.count(1):
+            try:
+                batch = fetch()
+            except StopIteration:
+                return
+            self._warn_past_len(reported, yielded)
+            yield batch
 
     def _warn_past_len(self, reported, yielded, stacklevel=3):
         # torch's check, counting batches against the dataset's reported number of samples
