@@ -215,3 +215,136 @@ def test_random_split_subsets_in_a_shuffled_loader():
     train, val = data.random_split(ids(20), [0.75, 0.25], generator=hy.Generator(seed=0))
     seen = sum(batches(data.DataLoader(train, batch_size=4, shuffle=True, generator=hy.Generator(seed=1))), [])
     assert sorted(seen) == sorted(train.indices) and len(val) == 5
+
+
+# --- iterable-style datasets
+
+
+def make_stream(lib):
+    """An IterableDataset of lib (hy.utils.data or torch.utils.data) yielding 0..n-1, with __len__ if sized."""
+
+    class Stream(lib.IterableDataset):
+        def __init__(self, n, length=None):
+            self.n, self.length = n, length if length is not None else n
+
+        def __iter__(self):
+            return iter(range(self.n))
+
+    class Sized(Stream):
+        def __len__(self):
+            return self.length
+
+    return Stream, Sized
+
+
+Stream, SizedStream = make_stream(data)
+TStream, TSizedStream = make_stream(tdata)
+
+
+def values(loader):
+    return [b.tolist() if hasattr(b, "tolist") else b for b in loader]
+
+
+def test_iterable_dataset_is_abstract_has_no_len_and_adds_to_a_chain():
+    with pytest.raises(TypeError, match="abstract"):
+        data.IterableDataset()
+    s = Stream(3)
+    assert isinstance(s, data.Dataset) and isinstance(s, data.IterableDataset)
+    with pytest.raises(TypeError, match="object of type 'Stream' has no len()"):
+        len(s)
+    with pytest.raises(NotImplementedError):
+        s[0]
+    chain = s + Stream(2)
+    assert type(chain) is data.ChainDataset and list(chain) == [0, 1, 2, 0, 1] == list(TStream(3) + TStream(2))
+    assert len(SizedStream(3) + SizedStream(4)) == 7
+    with pytest.raises(TypeError, match="has no len"):
+        len(chain)
+    # a map-style member fails when the chain reaches it, as in torch
+    bad = data.ChainDataset([s, ids(2)])
+    it = iter(bad)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(AssertionError, match="ChainDataset only supports IterableDataset"):
+        next(it)
+    with pytest.raises(AssertionError, match="ConcatDataset does not support IterableDataset"):
+        data.ConcatDataset([ids(2), s])
+    with pytest.raises(AssertionError, match="ConcatDataset does not support IterableDataset"):
+        ids(2) + s  # Dataset.__add__ makes a ConcatDataset, as torch's
+    assert data.IterableDataset is hy.data.IterableDataset
+    for name in ("IterableDataset", "ChainDataset", "StackDataset"):
+        assert name in data.__all__ and hasattr(tdata, name)
+
+
+def test_stack_dataset_tuple_and_dict_like_torch():
+    a, b = hy.arange(4), [10, 11, 12, 13]
+    s, ts = data.StackDataset(ids(4), a, b), tdata.StackDataset(tdata.TensorDataset(torch.arange(4)), torch.arange(4), b)
+    assert len(s) == len(ts) == 4
+    assert s[2][0][0].item() == 2 and s[2][1].item() == 2 and s[2][2] == 12
+    d = data.StackDataset(x=a, y=b)
+    assert d[3]["x"].item() == 3 and d[3]["y"] == 13 and list(d[0]) == ["x", "y"]
+    got = list(data.DataLoader(d, batch_size=3))
+    want = list(tdata.DataLoader(tdata.StackDataset(x=torch.arange(4), y=b), batch_size=3))
+    assert [{k: v.tolist() for k, v in g.items()} for g in got] == [{k: v.tolist() for k, v in w.items()} for w in want]
+    for lib, arr in ((data, hy.arange(3)), (tdata, torch.arange(3))):
+        with pytest.raises(ValueError, match="At least one dataset should be passed"):
+            lib.StackDataset()
+        with pytest.raises(ValueError, match="but both types are given"):
+            lib.StackDataset(arr, y=arr)
+        with pytest.raises(ValueError, match="Size mismatch between datasets"):
+            lib.StackDataset(arr, arr[:2])
+        with pytest.raises(ValueError, match="Size mismatch between datasets"):
+            lib.StackDataset(x=arr, y=[1])
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 6, 7])
+@pytest.mark.parametrize("kwargs", [dict(), dict(batch_size=2), dict(batch_size=3, drop_last=True),
+                                    dict(batch_size=None), dict(batch_size=2, shuffle=False)])
+def test_iterable_loader_batches_like_torch(n, kwargs):
+    got = values(data.DataLoader(Stream(n), **kwargs))
+    assert got == values(tdata.DataLoader(TStream(n), **kwargs))
+    if kwargs.get("batch_size", 1) is None:
+        assert got == list(range(n))   # no batching: the samples through default_convert
+
+
+def test_iterable_loader_collate_fn_and_chain():
+    got = list(data.DataLoader(Stream(5), batch_size=2, collate_fn=lambda samples: samples))
+    assert got == [[0, 1], [2, 3], [4]]
+    assert list(data.DataLoader(Stream(3), batch_size=None, collate_fn=lambda x: x * 10)) == [0, 10, 20]
+    assert values(data.DataLoader(Stream(3) + Stream(2), batch_size=2)) == [[0, 1], [2, 0], [1]]
+
+
+def test_iterable_loader_refuses_samplers_like_torch():
+    for kwargs, what in [(dict(shuffle=True), "shuffle option, but got shuffle=True"),
+                         (dict(sampler=[0]), r"sampler option, but got sampler=\[0\]"),
+                         (dict(batch_sampler=[[0]]), r"batch_sampler option, but got batch_sampler=\[\[0\]\]")]:
+        for lib, stream in ((data, Stream), (tdata, TStream)):
+            with pytest.raises(ValueError, match="DataLoader with IterableDataset: expected unspecified " + what):
+                lib.DataLoader(stream(3), **kwargs)
+    with pytest.raises(ValueError, match="drop_last"):
+        data.DataLoader(Stream(3), batch_size=None, drop_last=True)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(batch_size=2), dict(batch_size=2, drop_last=True),
+                                    dict(batch_size=None)])
+def test_iterable_loader_len_and_its_warning_like_torch(kwargs):
+    with pytest.raises(TypeError, match="object of type 'Stream' has no len()"):
+        len(data.DataLoader(Stream(3), **kwargs))
+    # a dataset that claims 3 samples but yields 5: len() is 3 in batches, and iterating warns (as torch does)
+    loader, tloader = data.DataLoader(SizedStream(5, length=3), **kwargs), tdata.DataLoader(TSizedStream(5, length=3),
+                                                                                           **kwargs)
+    assert len(loader) == len(tloader)
+    messages, got = [], []
+    for lib_loader in (loader, tloader):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got.append(values(lib_loader))
+        messages.append([str(w.message).split(" was reported")[1] for w in caught
+                         if "Length of IterableDataset" in str(w.message)])
+    assert got[0] == got[1] and messages[0] == messages[1]
+    # counted in batches against the dataset's samples, as torch does
+    assert messages[0] == [f" to be 3(when accessing len(dataloader)), but {k} samples have been fetched. "
+                           for k in range(4, len(got[0]) + 1)]
+    # list(loader) asks len(loader) itself, but only after iter(): nothing warns, as with torch
+    for lib, stream in ((data, SizedStream), (tdata, TSizedStream)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            list(lib.DataLoader(stream(5, length=3), **kwargs))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -243,3 +244,123 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
     while any(running(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(running(p) for p in pids), "orphaned DataLoader workers"
+
+
+# --- IterableDataset: each worker iterates its own copy
+
+
+class Stream(hy.data.IterableDataset):
+    """0..n-1 as floats; shard=True splits the range between the workers with get_worker_info (torch's example),
+    shard=False gives every worker the whole range. fail_at raises inside the stream, fail_iter in iter()."""
+
+    def __init__(self, n=11, shard=True, per_worker=None, fail_at=None, fail_iter=False, lib=None):
+        self.n, self.shard, self.per_worker, self.fail_at, self.fail_iter = n, shard, per_worker, fail_at, fail_iter
+        self.lib = lib
+
+    def __iter__(self):
+        if self.fail_iter:
+            raise OSError("cannot open the shard")
+        info = (self.lib or hy.data).get_worker_info()
+        if info is None or not self.shard:
+            items = range(self.n)
+        elif self.per_worker is not None:       # uneven shards: worker k has per_worker[k] items
+            start = sum(self.per_worker[:info.id])
+            items = range(start, start + self.per_worker[info.id])
+        else:
+            items = range(info.id, self.n, info.num_workers)
+        for i in items:
+            if i == self.fail_at:
+                raise KeyError(f"no sample {i}")
+            yield float(i)
+
+
+def torch_batches(kwargs, **stream):
+    torch = pytest.importorskip("torch")
+
+    class TStream(torch.utils.data.IterableDataset):
+        def __init__(self):
+            self.inner = Stream(lib=torch.utils.data, **stream)
+
+        def __iter__(self):
+            return iter(self.inner)
+
+    return [b.tolist() if hasattr(b, "tolist") else b for b in torch.utils.data.DataLoader(TStream(), **kwargs)]
+
+
+def hy_batches(kwargs, **stream):
+    return [b.tolist() if hasattr(b, "tolist") else b for b in DataLoader(Stream(**stream), **kwargs)]
+
+
+@pytest.mark.filterwarnings("ignore:This DataLoader will create")  # torch, on a 2-core machine
+@pytest.mark.parametrize("stream", [dict(n=11), dict(n=11, shard=False), dict(per_worker=[1, 5, 2]),
+                                    dict(per_worker=[0, 3, 0])])
+@pytest.mark.parametrize("kwargs", [dict(batch_size=2), dict(batch_size=2, drop_last=True), dict(batch_size=None),
+                                    dict(batch_size=3, prefetch_factor=1)])
+def test_iterable_workers_round_robin_like_torch(stream, kwargs):
+    kwargs = dict(kwargs, num_workers=3)
+    got = hy_batches(kwargs, **stream)
+    assert got == torch_batches(kwargs, **stream)
+    if stream == dict(n=11, shard=False) and kwargs["batch_size"] is None:
+        assert got == [float(i) for i in range(11) for _ in range(3)]   # unsharded: every worker yields everything
+    assert not live_children()
+
+
+def test_iterable_workers_with_spawn_and_len():
+    loader = DataLoader(Stream(10), batch_size=4, num_workers=2, multiprocessing_context="spawn")
+    assert [b.tolist() for b in loader] == [[0., 2., 4., 6.], [1., 3., 5., 7.], [8.], [9.]]
+    with pytest.raises(TypeError, match="has no len"):
+        len(loader)
+
+
+def test_iterable_worker_error_is_reraised_with_its_traceback_and_the_others_go_on():
+    it = iter(DataLoader(Stream(12, fail_at=4), batch_size=None, num_workers=2))
+    assert [next(it) for _ in range(4)] == [0., 1., 2., 3.]
+    with pytest.raises(KeyError) as info:
+        next(it)
+    msg = str(info.value)
+    assert "Caught KeyError in DataLoader worker process 0" in msg and "no sample 4" in msg and "__iter__" in msg
+    # worker 0's stream ended with its error (a generator that raised is finished); worker 1 carries on alone
+    assert list(it) == [5., 7., 9., 11.]
+    del it, info
+    assert not live_children()
+
+
+def test_iterable_iter_and_init_errors_are_raised_once():
+    it = iter(DataLoader(Stream(fail_iter=True), num_workers=2))
+    for worker in (0, 1):
+        with pytest.raises(OSError, match=f"(?s)worker process {worker}.*cannot open the shard"):
+            next(it)
+    assert list(it) == []
+    with pytest.raises(ValueError, match=r"(?s)Caught ValueError in DataLoader worker process 0.*init failed"):
+        list(DataLoader(Stream(4), num_workers=1, worker_init_fn=_init_fails))
+    del it
+    assert not live_children()
+
+
+def test_iterable_persistent_workers_restart_the_stream_each_epoch():
+    loader = DataLoader(Stream(9), batch_size=2, num_workers=2, persistent_workers=True)
+    want = [[0., 2.], [1., 3.], [4., 6.], [5., 7.], [8.]]
+    assert [b.tolist() for b in loader] == want
+    it = iter(loader)
+    next(it)                                       # abandon this epoch after one batch
+    assert [b.tolist() for b in loader] == want    # the next one starts over, without leftovers
+    assert [b.tolist() for b in loader] == want
+    assert len(live_children()) == 2
+    del loader, it
+    assert not multiprocessing.active_children()
+
+
+class SizedStream(Stream):
+    def __len__(self):
+        return 3
+
+
+def test_iterable_len_warning_with_workers():
+    loader = DataLoader(SizedStream(10, shard=False), batch_size=None, num_workers=2)
+    assert len(loader) == 3
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert len([b for b in loader]) == 20       # both workers yield all 10: torch warns for batches 4..20
+    assert [str(w.message).split("but ")[1].split(" have")[0] for w in caught] == \
+        [f"{k} samples" for k in range(4, 21)]
+    assert all("For multiprocessing data-loading" in str(w.message) and w.filename == __file__ for w in caught)

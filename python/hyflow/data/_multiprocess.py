@@ -4,6 +4,11 @@ The parent draws the index batches (so shuffling is the same code as with num_wo
 to the workers' index queues, keeping prefetch_factor batches per worker in flight, and reorders the results
 that come back on one shared queue. Each task carries the epoch number, so with persistent_workers a batch
 left over from an abandoned epoch is dropped instead of being served in the next one.
+
+With an IterableDataset a task carries no indices: the worker returns the next batch of its own copy of the
+dataset, or, once that is exhausted, an end marker, after which the parent gives that worker no more tasks of the
+epoch and skips the ones it had (torch's scheme: batches come from the live workers in turn, round robin, until
+none is left).
 """
 import multiprocessing
 import os
@@ -14,7 +19,7 @@ import weakref
 
 from .. import _C
 from .._creation import randint
-from ._worker import _POLL_S, _WorkerError, worker_loop
+from ._worker import _POLL_S, _IterableEnd, _WorkerError, worker_loop
 
 __all__ = ["MultiProcessIter", "resolve_context"]
 
@@ -46,6 +51,7 @@ class MultiProcessIter:
         self._loader = weakref.ref(loader) if loader.persistent_workers else lambda: loader
         self._persistent, self._timeout = loader.persistent_workers, loader.timeout
         self._prefetch_factor = loader.prefetch_factor
+        self._iterable = getattr(fetch, "iterable", False)
         self._shut = True  # until the workers exist, there is nothing to shut down
         n = loader.num_workers
         ctx = resolve_context(loader.multiprocessing_context)
@@ -75,21 +81,39 @@ class MultiProcessIter:
         if self._shut:
             raise RuntimeError("DataLoader: the workers of this iterator were shut down")
         self._epoch += 1
-        self._batches = iter(self._loader()._index_batches())
-        self._sent = self._served = 0
+        loader = self._loader()
+        self._batches = None if self._iterable else iter(loader._index_batches())
+        self._reported_len = loader._iterable_len_called if self._iterable else None
+        self._sent = self._served = self._yielded = 0
         self._ready = {}
         self._next_worker = 0
+        self._task_worker = {}                      # batch number -> the worker asked for it (iterable only)
+        self._live = [True] * len(self._workers)    # workers whose dataset copy is not exhausted (iterable only)
         for _ in range(self._prefetch_factor * len(self._workers)):
             if not self._send_task():
                 break
         return self
 
     def _send_task(self):
-        indices = next(self._batches, None)
-        if indices is None:
-            return False
-        self._index_queues[self._next_worker].put((self._epoch, self._sent, indices))
-        self._next_worker = (self._next_worker + 1) % len(self._workers)
+        n = len(self._workers)
+        if self._iterable:
+            # the next live worker in turn, as torch's round robin; none left: the epoch's tasks are all out
+            for _ in range(n):
+                worker = self._next_worker
+                self._next_worker = (self._next_worker + 1) % n
+                if self._live[worker]:
+                    break
+            else:
+                return False
+            indices = None
+            self._task_worker[self._sent] = worker
+        else:
+            indices = next(self._batches, None)
+            if indices is None:
+                return False
+            worker = self._next_worker
+            self._next_worker = (self._next_worker + 1) % n
+        self._index_queues[worker].put((self._epoch, self._sent, indices))
         self._sent += 1
         return True
 
@@ -100,6 +124,8 @@ class MultiProcessIter:
         return len(self._loader())
 
     def __next__(self):
+        if self._iterable:
+            return self._next_iterable()
         if self._served == self._sent:
             if not self._persistent:
                 self.shutdown()
@@ -114,6 +140,38 @@ class MultiProcessIter:
         if isinstance(payload, _WorkerError):
             payload.reraise()
         return pickle.loads(payload)
+
+    def _next_iterable(self):
+        while True:
+            # skip the tasks of exhausted workers: they will never answer them
+            while self._served < self._sent and self._served not in self._ready \
+                    and not self._live[self._task_worker[self._served]]:
+                del self._task_worker[self._served]
+                self._served += 1
+            if self._served == self._sent:
+                if not self._persistent:
+                    self.shutdown()
+                raise StopIteration
+            if self._served in self._ready:
+                break
+            epoch, number, payload = self._receive()
+            if epoch != self._epoch:
+                continue
+            if isinstance(payload, _IterableEnd):
+                self._live[payload.worker_id] = False
+                self._send_task()
+            else:
+                self._ready[number] = payload
+        payload = self._ready.pop(self._served)
+        del self._task_worker[self._served]
+        self._served += 1
+        self._send_task()
+        if isinstance(payload, _WorkerError):
+            payload.reraise()
+        batch = pickle.loads(payload)
+        self._yielded += 1
+        self._loader()._warn_past_len(self._reported_len, self._yielded, stacklevel=4)
+        return batch
 
     def _receive(self):
         timeout = self._timeout

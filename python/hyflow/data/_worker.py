@@ -3,6 +3,11 @@
 A worker takes (epoch, batch number, indices) tasks from its own index queue and puts (epoch, batch number,
 batch or _WorkerError) on the queue it shares with the other workers. None on the index queue, a set done
 event, or a dead parent ends it.
+
+With an IterableDataset (a fetch with ``iterable`` set) the tasks carry no indices: the first task of each epoch
+makes a fresh iterator of the worker's copy of the dataset, each task takes its next batch, and the task that finds
+it exhausted answers _IterableEnd; the worker leaves the rest of that epoch's tasks unanswered (the parent skips
+them), as torch's workers do.
 """
 import os
 import pickle
@@ -53,6 +58,43 @@ class _WorkerError:
         raise err
 
 
+class _IterableEnd:
+    """A worker's answer once its copy of an IterableDataset is exhausted for the epoch."""
+
+    def __init__(self, worker_id):
+        self.worker_id = worker_id
+
+
+def _iterable_task(fetch, epoch, worker_id, init_error, state):
+    """One task of an IterableDataset worker: the pickled next batch, a _WorkerError, _IterableEnd once, then None.
+
+    A failing worker_init_fn or iter(dataset) is reported on the epoch's first task, and the next one ends the
+    worker's epoch (a stream that could not start has nothing more to give)."""
+    if epoch != state["epoch"]:
+        state["epoch"], state["end"] = epoch, None
+        error = init_error
+        if error is None:
+            try:
+                fetch.start()
+            except Exception as e:  # noqa: BLE001 - carried to the parent, which re-raises it
+                error = _WorkerError(worker_id, e)
+        if error is not None:
+            state["end"] = "failed"
+            return error
+    if state["end"] == "ended":
+        return None
+    if state["end"] == "failed":
+        state["end"] = "ended"
+        return _IterableEnd(worker_id)
+    try:
+        return pickle.dumps(fetch(), protocol=pickle.HIGHEST_PROTOCOL)
+    except StopIteration:
+        state["end"] = "ended"
+        return _IterableEnd(worker_id)
+    except Exception as e:  # noqa: BLE001 - carried to the parent, which re-raises it
+        return _WorkerError(worker_id, e)
+
+
 def seed_worker(base_seed, worker_id):
     """Seed everything a dataset may draw from, as torch does: hyflow's default generator and Python's random
     with base_seed + worker_id, NumPy's global state from (base_seed, worker_id) mixed by SeedSequence."""
@@ -73,6 +115,8 @@ def worker_loop(dataset, fetch, index_queue, data_queue, done_event, worker_id, 
         seed = seed_worker(base_seed, worker_id)
         _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
         init_error = None
+        iterable = getattr(fetch, "iterable", False)
+        state = {"epoch": None, "end": None}  # iterable only: the iterator's epoch; why it ends, once it does
         if worker_init_fn is not None:
             try:
                 worker_init_fn(worker_id)
@@ -88,6 +132,12 @@ def worker_loop(dataset, fetch, index_queue, data_queue, done_event, worker_id, 
             if task is None:
                 return
             epoch, number, indices = task
+            if iterable:
+                payload = _iterable_task(fetch, epoch, worker_id, init_error, state)
+                if payload is None:
+                    continue  # exhausted: the parent skips this task
+                data_queue.put((epoch, number, payload))
+                continue
             if init_error is not None:
                 data_queue.put((epoch, number, init_error))
                 continue

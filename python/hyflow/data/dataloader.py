@@ -1,4 +1,5 @@
-"""DataLoader: batches of samples from a map-style dataset, in order, shuffled or from a sampler.
+"""DataLoader: batches of samples from a map-style dataset (in order, shuffled or from a sampler) or from the stream
+of an IterableDataset.
 
     loader = DataLoader(ds, batch_size=32, shuffle=True, generator=hy.Generator(seed=0))
     for epoch in range(3):
@@ -6,7 +7,9 @@
             ...
 """
 import collections.abc
+import itertools
 import math
+import warnings
 
 import numpy as np
 
@@ -14,7 +17,7 @@ from .. import _C
 from .._creation import tensor
 from .._shape import stack
 from ._multiprocess import MultiProcessIter, resolve_context
-from .dataset import Subset, TensorDataset
+from .dataset import IterableDataset, Subset, TensorDataset
 from .sampler import RandomSampler, SequentialSampler
 
 __all__ = ["DataLoader", "default_collate", "default_convert"]
@@ -30,12 +33,29 @@ class DataLoader:
     ``batch_size=None`` turns batching off (each sample goes through ``collate_fn`` on its own).
     ``collate_fn`` turns a list of samples into a batch; the default stacks tensors inside tuples, lists
     and dicts.
+
+    With an ``IterableDataset`` there is no sampler (``sampler``, ``batch_sampler`` and ``shuffle=True`` raise
+    ValueError, as in torch): batches are the next ``batch_size`` samples of ``iter(dataset)``, the last one short
+    unless ``drop_last``. Each of ``num_workers`` workers iterates its own copy of the dataset and batches are taken
+    from the workers in turn (round robin), until every worker is exhausted.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
                  collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
                  multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
                  pin_memory_device=""):
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:
+            # torch's rule and messages: the stream decides the order, so nothing may sample it
+            if shuffle not in {False, None}:
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle option, but got "
+                                 f"shuffle={shuffle}")
+            if sampler is not None:
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified sampler option, but got "
+                                 f"sampler={sampler}")
+            if batch_sampler is not None:
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified batch_sampler option, but "
+                                 f"got batch_sampler={batch_sampler}")
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                        or batch_size < 1):
             raise ValueError(f"DataLoader: batch_size must be a positive int or None, got {batch_size!r}")
@@ -73,7 +93,10 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.generator = generator
-        if sampler is None:
+        self._iterable_len_called = None  # len(dataset) once len(loader) is asked, as torch's warning needs
+        if self._iterable:
+            sampler = _InfiniteConstantSampler()
+        elif sampler is None:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         self.sampler = sampler
         self.batch_sampler = batch_sampler
@@ -90,11 +113,42 @@ class DataLoader:
         return it
 
     def _single_process_iter(self):
+        if self._iterable:
+            # as torch's iterator: iter(dataset) and the length len(loader) reported so far are taken now, at
+            # iter(loader), not at the first batch (list(loader) asks len(loader) in between)
+            fetch = self._fetcher()
+            fetch.start()
+            return self._iterable_batches(fetch, self._iterable_len_called)
+        return self._map_batches()
+
+    def _map_batches(self):
         fetch = self._fetcher()
         for indices in self._index_batches():
             yield fetch(indices)
 
+    def _iterable_batches(self, fetch, reported):
+        for yielded in itertools.count(1):
+            try:
+                batch = fetch()
+            except StopIteration:
+                return
+            self._warn_past_len(reported, yielded)
+            yield batch
+
+    def _warn_past_len(self, reported, yielded, stacklevel=3):
+        # torch's check, counting batches against the dataset's reported number of samples
+        if reported is not None and yielded > reported:
+            msg = (f"Length of IterableDataset {self.dataset} was reported to be {reported}(when accessing "
+                   f"len(dataloader)), but {yielded} samples have been fetched. ")
+            if self.num_workers > 0:
+                msg += ("For multiprocessing data-loading, this could be caused by not properly configuring the "
+                        "IterableDataset replica at each worker. Please see "
+                        "https://pytorch.org/docs/stable/data.html#torch.utils.data.IterableDataset for examples.")
+            warnings.warn(msg, stacklevel=stacklevel)
+
     def _fetcher(self):
+        if self._iterable:
+            return _IterableFetcher(self.dataset, self.collate_fn, self.batch_size, self.drop_last)
         return _Fetcher(self.dataset, self.collate_fn, auto_collation=self.batch_size is not None or
                         self.batch_sampler is not None)
 
@@ -105,6 +159,12 @@ class DataLoader:
         return state
 
     def __len__(self):
+        if self._iterable:
+            # torch: the dataset's own len() (TypeError without one), in batches; iterating past it warns
+            n = self._iterable_len_called = len(self.dataset)
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
         source = self.batch_sampler if self.batch_sampler is not None else self.sampler
         if not isinstance(source, collections.abc.Sized):
             what = "batch_sampler" if self.batch_sampler is not None else "sampler"
@@ -165,6 +225,46 @@ class _Fetcher:
                 return self.dataset.dataset.batch(self.dataset.index_array()[np.asarray(indices, dtype=np.int64)])
         samples = [self.dataset[int(i)] for i in indices]
         return (self.collate_fn or default_collate)(samples)
+
+class _InfiniteConstantSampler:
+    """The sampler of a loader over an IterableDataset (torch's): None forever, the dataset decides the order."""
+
+    def __iter__(self):
+        return itertools.repeat(None)
+
+
+class _IterableFetcher:
+    """The next batch of an IterableDataset's stream (the next sample when batch_size is None): start() makes the
+    iterator, each call returns one batch or raises StopIteration. A worker holds one, starting it each epoch."""
+
+    iterable = True
+
+    def __init__(self, dataset, collate_fn, batch_size, drop_last):
+        self.dataset, self.collate_fn, self.batch_size, self.drop_last = dataset, collate_fn, batch_size, drop_last
+        self._it, self._ended = None, True
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_it"], state["_ended"] = None, True  # a live iterator stays in its process
+        return state
+
+    def start(self):
+        self._it, self._ended = None, True
+        self._it, self._ended = iter(self.dataset), False
+
+    def __call__(self):
+        if self._ended:
+            raise StopIteration
+        if self.batch_size is None:
+            return (self.collate_fn or default_convert)(next(self._it))
+        # as torch's fetcher: a short batch ends the stream, without asking the iterator again
+        samples = list(itertools.islice(self._it, self.batch_size))
+        if len(samples) < self.batch_size:
+            self._ended = True
+            if not samples or self.drop_last:
+                raise StopIteration
+        return (self.collate_fn or default_collate)(samples)
+
 
 def _check_worker_args(num_workers, timeout, worker_init_fn, prefetch_factor, persistent_workers):
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:

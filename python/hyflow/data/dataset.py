@@ -1,5 +1,8 @@
-"""Map-style datasets: ``len(ds)`` samples, ``ds[i]`` returns sample ``i``; Subset, ConcatDataset, random_split."""
+"""Datasets, as torch.utils.data's: map-style ones (``len(ds)`` samples, ``ds[i]`` returns sample ``i``; Subset,
+ConcatDataset, StackDataset, random_split) and iterable-style ones (``iter(ds)`` yields the samples;
+IterableDataset, ChainDataset)."""
 import bisect
+import collections.abc
 import math
 import numbers
 import warnings
@@ -8,7 +11,8 @@ import numpy as np
 
 from .. import _C
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "Subset", "ConcatDataset", "ChainDataset",
+           "random_split"]
 
 
 class Dataset:
@@ -22,6 +26,20 @@ class Dataset:
 
     def __add__(self, other):
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset, collections.abc.Iterable):
+    """Base class of iterable-style datasets: subclasses define ``__iter__`` (a stream of samples), and may define
+    ``__len__``. As in torch, the class is abstract until ``__iter__`` is defined, ``a + b`` chains two of them
+    (a ChainDataset), and a DataLoader with ``num_workers=N`` iterates N copies of it: shard in ``__iter__`` with
+    ``get_worker_info()``, or every worker yields every sample."""
+
+    def __len__(self):
+        # torch's IterableDataset has no __len__, so len() is Python's TypeError
+        raise TypeError(f"object of type '{type(self).__name__}' has no len()")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -93,6 +111,8 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        if any(isinstance(d, IterableDataset) for d in self.datasets):
+            raise AssertionError("ConcatDataset does not support IterableDataset")  # torch's error; ChainDataset does
         self.cumulative_sizes, total = [], 0
         for d in self.datasets:
             total += len(d)
@@ -112,6 +132,56 @@ class ConcatDataset(Dataset):
         which = bisect.bisect_right(self.cumulative_sizes, idx)
         start = self.cumulative_sizes[which - 1] if which > 0 else 0
         return self.datasets[which][idx - start]
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets one after another (``a + b`` of two IterableDatasets); its length, when asked, is the sum
+    of theirs. As torch, each member is checked to be an IterableDataset as the chain reaches it."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            yield from d
+
+    def __len__(self):
+        total = 0
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            total += len(d)
+        return total
+
+
+class StackDataset(Dataset):
+    """Map-style datasets of one length side by side: ``StackDataset(a, b)[i] == (a[i], b[i])`` and
+    ``StackDataset(x=a, y=b)[i] == {"x": a[i], "y": b[i]}``."""
+
+    def __init__(self, *args, **kwargs):
+        if args:
+            if kwargs:
+                raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via ``kwargs``) like "
+                                 "input/output, but both types are given.")  # torch's message, missing space too
+            datasets = args
+        elif kwargs:
+            datasets = kwargs
+        else:
+            raise ValueError("At least one dataset should be passed")
+        sizes = [len(d) for d in (datasets.values() if kwargs else datasets)]
+        if any(size != sizes[0] for size in sizes):
+            raise ValueError("Size mismatch between datasets")
+        self._length, self.datasets = sizes[0], datasets
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {key: d[index] for key, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self):
+        return self._length
 
 
 def _split_lengths(n, lengths):
