@@ -23,6 +23,29 @@ py::handle no_argument() {
   return sentinel;
 }
 
+// NumPy's keyword spellings that torch accepts as well (x.sum(axis=0), x.mean(1, keepdims=True)): a call
+// using them fails every typed overload and lands here, so the ordinary calls pay nothing for them.
+// Renamed only for an op that has the torch name and not the alias, when the call did not pass both.
+py::dict with_numpy_aliases(const OpEntry& e, const py::dict& keywords) {
+  static const std::pair<const char*, const char*> kAliases[] = {{"axis", "dim"}, {"keepdims", "keepdim"}};
+  auto renamed = [&](const std::string& key) -> const char* {
+    for (const auto& [alias, name] : kAliases)
+      if (key == alias && !keywords.contains(name) && e.schema.find_arg(name) >= 0 && e.schema.find_arg(alias) < 0)
+        return name;
+    return nullptr;
+  };
+  bool any = false;
+  for (auto kv : keywords) any = any || renamed(py::cast<std::string>(kv.first)) != nullptr;
+  if (!any) return keywords;
+  py::dict out;
+  for (auto kv : keywords) {
+    const std::string key = py::cast<std::string>(kv.first);
+    const char* name = renamed(key);
+    out[py::str(name ? std::string(name) : key)] = kv.second;
+  }
+  return out;
+}
+
 py::object call_fallback(const std::string& called, const std::vector<std::string>& ops, py::handle self,
                          const py::object& first, const py::args& rest, const py::kwargs& kwargs, bool inplace) {
   py::list positional;
@@ -39,7 +62,7 @@ py::object call_fallback(const std::string& called, const std::vector<std::strin
     const OpEntry& e = Registry::global().get(op);
     ValueList values;
     try {
-      values = bind_args(e, py::tuple(positional), keywords, called);
+      values = bind_args(e, py::tuple(positional), with_numpy_aliases(e, keywords), called);
     } catch (const TypeError& err) {
       if (first_error.empty()) first_error = err.what();
       continue;  // Tensor.clamp: the next op under this name may take it

@@ -2,6 +2,7 @@
 what inspect.signature shows (gen_ops.py's text_signature)."""
 import inspect
 
+import numpy as np
 import pytest
 
 import hyflow as hy
@@ -109,3 +110,28 @@ def test_hand_written_methods_name_the_bad_keyword_or_arguments(t, call, message
         call(t)
     assert "incompatible function arguments" not in str(info.value)
     assert t.size(0) == 3 and t.size() == (3,) and t.stride(dim=0) == 1 and t.numel() == 3  # good calls still work
+
+
+AXIS_CASES = [("sum", {"axis": 0}), ("sum", {"axis": 1, "keepdims": True}), ("mean", {"axis": 1, "keepdims": True}),
+              ("prod", {"axis": 0}), ("amax", {"axis": 1}), ("argmax", {"axis": 1}), ("std", {"axis": 0}),
+              ("var", {"axis": 1, "keepdims": True}), ("logsumexp", {"axis": 1}), ("cumsum", {"axis": 1}),
+              ("softmax", {"axis": -1}), ("argsort", {"axis": 1}), ("any", {"axis": 0}), ("squeeze", {"axis": 0})]
+
+
+@pytest.mark.parametrize("name,kwargs", AXIS_CASES, ids=[f"{n}-{'-'.join(k)}" for n, k in AXIS_CASES])
+def test_numpy_keyword_spellings_axis_and_keepdims_like_torch(name, kwargs):
+    # torch takes NumPy's axis=/keepdims= for dim=/keepdim=; the generated bindings accept them on the
+    # fallback path (a call that used them fails the typed overloads), as function and as method.
+    torch = pytest.importorskip("torch")
+    x = np.arange(1.0, 7.0).reshape(1, 2, 3)[0] if name != "squeeze" else np.arange(3.0).reshape(1, 3)
+    want = getattr(torch.from_numpy(x.copy()), name)(**kwargs)
+    for got in (getattr(hy.tensor(x), name)(**kwargs), getattr(hy, name)(hy.tensor(x), **kwargs)):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+
+
+def test_axis_together_with_dim_is_refused():
+    x = hy.ones(2, 3)
+    with pytest.raises(TypeError, match="axis"):
+        x.sum(dim=0, axis=0)
+    with pytest.raises(TypeError, match="axis"):
+        hy.flip(x, axis=0)   # torch has no axis= on flip either
