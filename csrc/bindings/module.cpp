@@ -1,6 +1,7 @@
 // hyflow._C: the private native module. Each area binds itself from its own bind_<area>.cpp.
 #include <mutex>
 
+#include "bindings/op_call_fallback.h"
 #include "bindings/pyconvert.h"
 #include "dispatch/registry.h"
 
@@ -44,4 +45,9 @@ PYBIND11_MODULE(_C, m) {
   hy::bind_compiler(m);
   hy::bind_amp(m);
   hy::bind_cuda(m);
+  // A wrong keyword or argument type names itself (not pybind11's "incompatible function arguments"), as
+  // for the generated op methods and bind_tensor's: the hand-written methods bound in the files above.
+  for (const char* name : {"numpy", "requires_grad_", "detach", "detach_", "register_hook", "retain_grad",
+                           "register_post_accumulate_grad_hook", "pin_memory", "is_pinned"})
+    if (py::hasattr(cls, name)) hy::def_method_bad_call(cls, name);
 }

@@ -135,3 +135,14 @@ def test_axis_together_with_dim_is_refused():
         x.sum(dim=0, axis=0)
     with pytest.raises(TypeError, match="axis"):
         hy.flip(x, axis=0)   # torch has no axis= on flip either
+
+
+def test_hand_written_tensor_methods_name_a_bad_keyword():
+    t = hy.ones(2)
+    with pytest.raises(TypeError, match=r"requires_grad_\(\) got an unexpected keyword argument 'foo'"):
+        t.requires_grad_(foo=1)
+    with pytest.raises(TypeError, match=r"numpy\(\) got an unexpected keyword argument 'forse'.*force=False"):
+        t.numpy(forse=True)
+    with pytest.raises(TypeError, match=r"detach\(\) got arguments \(int\) that match no signature"):
+        t.detach(1)
+    assert t.detach().requires_grad is False and t.numpy().shape == (2,)
