@@ -196,7 +196,9 @@ def test_irfft_ignores_the_imaginary_parts_of_dc_and_nyquist(n):
 # Power-of-two lengths run on hyflow's own lane-blocked kernels (csrc/kernels/cpu/fft_lanes.h), kLanes = 16
 # signals per block: these cover both radix passes (log2 n even and odd), blocks with missing lanes (row
 # counts and column counts that are not multiples of 16, fewer than 16), columns that cross slabs, and
-# the real transforms' half-length trick including full (two-sided) spectra.
+# the real transforms' half-length trick including full (two-sided) spectra. Both dtypes: the AVX-512
+# build moves 16 full rows as 16x16 tiles of floats or 8x8 tiles of doubles (fft_lane_io.h), and the
+# rest (short rows, missing lanes, the h+1'th bin) with scalar loops.
 @pytest.mark.parametrize("n", [2, 4, 8, 32, 64, 512])
 @pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
 def test_power_of_two_c2c_rows_and_columns(n, dtype):
@@ -221,9 +223,10 @@ def test_power_of_two_real_transforms(n, dtype):
     _close(hy.fft.irfft2(hy.fft.rfft2(hy.tensor(x)), s=x.shape), x, dtype)
 
 
-def test_power_of_two_results_are_the_same_at_any_thread_count():
-    x = hy.tensor(_r((256, 256), np.float32))
-    z = hy.tensor(_c((40, 64, 24), np.complex64))
+@pytest.mark.parametrize("real, cplx", [(np.float32, np.complex64), (np.float64, np.complex128)])
+def test_power_of_two_results_are_the_same_at_any_thread_count(real, cplx):
+    x = hy.tensor(_r((256, 256), real))
+    z = hy.tensor(_c((40, 64, 24), cplx))
     before = hy.get_num_threads()
     try:
         hy.set_num_threads(1)

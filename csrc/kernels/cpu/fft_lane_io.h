@@ -4,11 +4,12 @@
 // Each lane is a sequence of (a, b) pairs in memory — a complex number, or two neighbouring real samples
 // of a real row (the half-length trick) — `stride` values apart; the block holds point k of lane l at
 // re[k * kLanes + l] (the pair's a) and im[k * kLanes + l] (its b). Three ways, fastest first:
-//   * rows (stride 2, all kLanes lanes): 8 points of 16 rows are one 16x16 tile of floats, moved with
-//     an in-register transpose (AVX-512 builds, float) — the scalar loop took about as long as the
-//     transform's butterflies;
+//   * rows (stride 2, all kLanes lanes): 8 points of 16 rows are one 16x16 tile of floats (4 points of
+//     16 rows two 8x8 tiles of doubles), moved with in-register transposes (AVX-512 builds) — the scalar
+//     loop took about as long as the transform's butterflies;
 //   * neighbouring columns (lane l = lane 0 + l pairs): point k of all lanes is 2*kLanes contiguous
-//     values, a de-interleaving loop the compiler vectorizes;
+//     values, de-interleaved by two-source permutes (AVX-512 builds; elsewhere a loop the compiler
+//     vectorizes);
 //   * anything else: a scalar loop, a few points of one lane at a time (cache-line friendly).
 // Every way moves the same values, so results never depend on which one ran.
 #pragma once
@@ -125,17 +126,89 @@ inline void scatter_neighbours(const float* re, const float* im, int64_t points,
     _mm512_storeu_ps(dst + 16, _mm512_permutex2var_ps(a, second, b));
   }
 }
+
+// Rows of doubles, all 16 lanes, points [0, whole): 4 points (8 doubles of each row) per step, as two
+// 8x8 tiles (lanes 0-7 and 8-15). Row l of a tile is [a0 b0 a1 b1 a2 b2 a3 b3]; after the transpose
+// vector 2j holds a_j of the tile's 8 lanes, 2j+1 b_j.
+using hy::cpu::transpose8x8_f64;
+
+inline int64_t gather_row_tiles(const PairLanes<const double>& L, int64_t points, double* re, double* im) {
+  const int64_t whole = points / 4 * 4;
+  __m512d r[8];
+  for (int64_t k0 = 0; k0 < whole; k0 += 4)
+    for (int half = 0; half < 2; ++half) {
+      for (int l = 0; l < 8; ++l) r[l] = _mm512_loadu_pd(L.base[8 * half + l] + 2 * k0);
+      transpose8x8_f64(r);
+      for (int j = 0; j < 4; ++j) {
+        _mm512_storeu_pd(re + (k0 + j) * kLanes + 8 * half, r[2 * j]);
+        _mm512_storeu_pd(im + (k0 + j) * kLanes + 8 * half, r[2 * j + 1]);
+      }
+    }
+  return whole;
+}
+
+inline int64_t scatter_row_tiles(const double* re, const double* im, int64_t points, double scale,
+                                 const PairLanes<double>& L) {
+  const int64_t whole = points / 4 * 4;
+  const __m512d s = _mm512_set1_pd(scale);
+  __m512d r[8];
+  for (int64_t k0 = 0; k0 < whole; k0 += 4)
+    for (int half = 0; half < 2; ++half) {
+      for (int j = 0; j < 4; ++j) {
+        r[2 * j] = _mm512_mul_pd(_mm512_loadu_pd(re + (k0 + j) * kLanes + 8 * half), s);
+        r[2 * j + 1] = _mm512_mul_pd(_mm512_loadu_pd(im + (k0 + j) * kLanes + 8 * half), s);
+      }
+      transpose8x8_f64(r);
+      for (int l = 0; l < 8; ++l) _mm512_storeu_pd(L.base[8 * half + l] + 2 * k0, r[l]);
+    }
+  return whole;
+}
+
+// Neighbouring lanes of doubles: point k of the 16 lanes is 32 contiguous doubles, four vectors; each
+// pair of them (8 lanes) de-interleaved (or interleaved back) by two-source permutes.
+inline void gather_neighbours(const PairLanes<const double>& L, int64_t points, double* re, double* im) {
+  const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m512i odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+  for (int64_t k = 0; k < points; ++k) {
+    const double* src = L.base[0] + k * L.stride;
+    for (int half = 0; half < 2; ++half) {
+      const __m512d lo = _mm512_loadu_pd(src + 16 * half), hi = _mm512_loadu_pd(src + 16 * half + 8);
+      _mm512_storeu_pd(re + k * kLanes + 8 * half, _mm512_permutex2var_pd(lo, even, hi));
+      _mm512_storeu_pd(im + k * kLanes + 8 * half, _mm512_permutex2var_pd(lo, odd, hi));
+    }
+  }
+}
+
+inline void scatter_neighbours(const double* re, const double* im, int64_t points, double scale,
+                               const PairLanes<double>& L) {
+  const __m512i first = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
+  const __m512i second = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+  const __m512d s = _mm512_set1_pd(scale);
+  for (int64_t k = 0; k < points; ++k) {
+    double* dst = L.base[0] + k * L.stride;
+    for (int half = 0; half < 2; ++half) {
+      const __m512d a = _mm512_mul_pd(_mm512_loadu_pd(re + k * kLanes + 8 * half), s);
+      const __m512d b = _mm512_mul_pd(_mm512_loadu_pd(im + k * kLanes + 8 * half), s);
+      _mm512_storeu_pd(dst + 16 * half, _mm512_permutex2var_pd(a, first, b));
+      _mm512_storeu_pd(dst + 16 * half + 8, _mm512_permutex2var_pd(a, second, b));
+    }
+  }
+}
+
+// The types with a vector path above.
+template <typename T>
+constexpr bool kVectorLaneIo = std::is_same_v<T, float> || std::is_same_v<T, double>;
 #endif
 
 template <typename T>
 int64_t gather_fast(const PairLanes<const T>& L, int64_t points, T* re, T* im) {
 #if defined(__AVX512F__)
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (kVectorLaneIo<T>)
     if (L.width == kLanes && L.stride == 2) return gather_row_tiles(L, points, re, im);
 #endif
   if (L.neighbouring()) {
 #if defined(__AVX512F__)
-    if constexpr (std::is_same_v<T, float>) {
+    if constexpr (kVectorLaneIo<T>) {
       gather_neighbours(L, points, re, im);
       return points;
     }
@@ -158,12 +231,12 @@ int64_t gather_fast(const PairLanes<const T>& L, int64_t points, T* re, T* im) {
 template <typename T>
 int64_t scatter_fast(const T* re, const T* im, int64_t points, T scale, const PairLanes<T>& L) {
 #if defined(__AVX512F__)
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (kVectorLaneIo<T>)
     if (L.width == kLanes && L.stride == 2) return scatter_row_tiles(re, im, points, scale, L);
 #endif
   if (L.neighbouring()) {
 #if defined(__AVX512F__)
-    if constexpr (std::is_same_v<T, float>) {
+    if constexpr (kVectorLaneIo<T>) {
       scatter_neighbours(re, im, points, scale, L);
       return points;
     }

@@ -1,6 +1,7 @@
 // An in-register transpose of a 16 x 16 matrix of 32-bit elements (16 AVX-512 vectors), shared by the
 // kernels that reshuffle 16 rows at once: the FFT's lane gathers (fft_lane_io.h: floats) and the bf16
-// GEMM's packing of transposed operands (gemm_bf16_kernels.cpp: pairs of bf16 as 32-bit words).
+// GEMM's packing of transposed operands (gemm_bf16_kernels.cpp: pairs of bf16 as 32-bit words); and
+// an 8 x 8 one of 64-bit elements (8 vectors) for the FFT's lane gathers of doubles.
 // Only for code compiled with AVX-512F; 64 shuffles for 256 elements, against 16 gathers or scatters.
 #pragma once
 
@@ -38,6 +39,26 @@ inline void transpose16x16_f32(__m512 r[16]) {
     r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
     r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
   }
+}
+
+/// The 64-bit analogue: r[i] becomes column i of the 8 x 8 matrix of doubles whose row i was r[i]
+/// (24 shuffles for 64 elements; the FFT's lane gathers of doubles, fft_lane_io.h).
+inline void transpose8x8_f64(__m512d r[8]) {
+  __m512d t[8];
+  for (int i = 0; i < 8; i += 2) {  // 2x2 blocks of single elements
+    t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4)  // of 128-bit lanes
+    for (int j = 0; j < 2; ++j) {
+      r[i + j] = _mm512_shuffle_f64x2(t[i + j], t[i + j + 2], 0x88);
+      r[i + j + 2] = _mm512_shuffle_f64x2(t[i + j], t[i + j + 2], 0xdd);
+    }
+  for (int j = 0; j < 4; ++j) {  // of 256-bit halves: r[j] now holds column j's 128-bit pieces
+    t[j] = _mm512_shuffle_f64x2(r[j], r[j + 4], 0x88);
+    t[j + 4] = _mm512_shuffle_f64x2(r[j], r[j + 4], 0xdd);
+  }
+  for (int j = 0; j < 8; ++j) r[j] = t[j];
 }
 
 }  // namespace hy::cpu
