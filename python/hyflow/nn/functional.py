@@ -9,7 +9,7 @@ from .. import _C
 
 __all__ = ["linear", "relu", "gelu", "silu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "softmin",
            "leaky_relu", "elu", "hardtanh", "relu6", "dropout", "dropout2d", "pad", "normalize", "layer_norm",
-           "group_norm", "adaptive_avg_pool2d", "batch_norm", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold",
+           "group_norm", "adaptive_avg_pool2d", "interpolate", "batch_norm", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold",
            "mse_loss", "l1_loss", "smooth_l1_loss", "nll_loss", "cross_entropy",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "one_hot", "scaled_dot_product_attention"]
 
@@ -618,6 +618,72 @@ def adaptive_avg_pool2d(input, output_size):
                            f"dimensions, but input has sizes {list(input.shape)}")
     out = _ops.matmul(_ops.matmul(_adaptive_matrix(h, oh, dt), x), _adaptive_matrix(w, ow, dt).T)
     return out if out.dtype == input.dtype else out.to(input.dtype)
+
+
+def _interp_matrix(n_in, n_out, scale, mode, align_corners, dtype):
+    """(n_out, n_in) matrix taking a length-n_in axis to n_out samples: torch's nearest (floor(i * scale))
+    or linear (half-pixel, or corner-aligned) rule; scale is in/out or 1/scale_factor as torch uses it."""
+    import numpy as np
+    m = np.zeros((n_out, n_in))
+    i = np.arange(n_out)
+    if mode == "nearest":
+        m[i, np.minimum(np.floor(i * scale).astype(np.int64), n_in - 1)] = 1.0
+    else:
+        if align_corners:
+            src = i * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+        else:
+            src = np.maximum((i + 0.5) * scale - 0.5, 0.0)
+        i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+        i1 = np.minimum(i0 + 1, n_in - 1)
+        lam = src - i0
+        np.add.at(m, (i, i0), 1.0 - lam)
+        np.add.at(m, (i, i1), lam)
+    return _C.from_numpy(m).to(dtype)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the two spatial dims of an (N, C, H, W) input: mode 'nearest' or 'bilinear' (align_corners),
+    to ``size`` or by ``scale_factor`` (output floor(H * scale_factor)), torch's sampling rules. Each is
+    separable, so it is two GEMMs with (H_out, H) and (W_out, W) matrices, differentiable as matmuls."""
+    if mode not in ("nearest", "bilinear"):
+        raise NotImplementedError(f"interpolate(): mode {mode!r} is not supported (only 'nearest' and 'bilinear')")
+    if antialias:
+        raise NotImplementedError("interpolate(): antialias=True is not supported")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | "
+                         "bicubic | trilinear")
+    if input.dim() != 4:
+        raise NotImplementedError(f"interpolate(): only 4-D input (N, C, H, W) is supported, got "
+                                  f"{input.dim()}-D")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    h, w = input.shape[2], input.shape[3]
+    if size is not None:
+        out = (size, size) if isinstance(size, int) else tuple(size)
+        if len(out) != 2:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with "
+                             f"spatial dimensions of {[h, w]} and output size of {list(out)}. Please provide input "
+                             "tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format.")
+        scales = (h / out[0] if out[0] else 0.0, w / out[1] if out[1] else 0.0)
+    else:
+        sf = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        if len(sf) != 2:
+            raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got input "
+                             f"with spatial dimensions of {[h, w]} and scale_factor of shape {list(sf)}.")
+        out = (int(h * sf[0]), int(w * sf[1]))
+        scales = ((h / out[0]) if recompute_scale_factor else 1.0 / sf[0],
+                  (w / out[1]) if recompute_scale_factor else 1.0 / sf[1])
+    if out[0] <= 0 or out[1] <= 0:
+        raise RuntimeError(f"interpolate(): the output size {tuple(out)} must be positive")
+    if not input.is_floating_point():
+        raise RuntimeError(f"interpolate(): expected a floating-point input, got {input.dtype}")
+    dt = _C.float32 if input.dtype in _REDUCED else input.dtype
+    x = input.to(dt) if dt != input.dtype else input
+    ac = bool(align_corners)
+    res = _ops.matmul(_ops.matmul(_interp_matrix(h, out[0], scales[0], mode, ac, dt), x),
+                      _interp_matrix(w, out[1], scales[1], mode, ac, dt).T)
+    return res if res.dtype == input.dtype else res.to(input.dtype)
 
 
 # ---- losses ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from .parameter import Parameter
 
 __all__ = ["Identity", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU", "GELU", "SiLU", "Tanh",
            "Sigmoid", "Softplus", "Softmax", "LogSoftmax", "Softmin", "LeakyReLU", "ELU", "Hardtanh", "ReLU6",
-           "Dropout", "Dropout2d", "LayerNorm", "GroupNorm", "AdaptiveAvgPool2d", "Unflatten", "Embedding", "BatchNorm1d", "BatchNorm2d", "Conv1d",
+           "Dropout", "Dropout2d", "LayerNorm", "GroupNorm", "AdaptiveAvgPool2d", "Unflatten", "Upsample", "Embedding", "BatchNorm1d", "BatchNorm2d", "Conv1d",
            "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "MSELoss", "L1Loss", "SmoothL1Loss", "CrossEntropyLoss",
            "NLLLoss", "BCELoss", "BCEWithLogitsLoss"]
 
@@ -386,6 +386,29 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class Upsample(Module):
+    """F.interpolate as a layer (4-D input; mode 'nearest' or 'bilinear')."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        self.name = type(self).__name__
+        self.size, self.mode, self.align_corners = size, mode, align_corners
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, input):
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                             recompute_scale_factor=self.recompute_scale_factor)
+
+    def extra_repr(self):
+        if self.scale_factor is not None:
+            info = "scale_factor=" + repr(self.scale_factor)
+        else:
+            info = "size=" + repr(self.size)
+        return info + ", mode=" + repr(self.mode)
 
 
 class GroupNorm(Module):

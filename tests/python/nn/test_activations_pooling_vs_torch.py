@@ -236,3 +236,39 @@ def test_group_norm_functional_and_checks():
         nn.GroupNorm(2, 4)(hy.zeros(2, 4, 3, dtype=hy.float64))
     y = nn.GroupNorm(2, 4)(hy.randn(2, 4, 3).to(hy.bfloat16))
     assert y.dtype == hy.bfloat16
+
+
+INTERP = [
+    (dict(scale_factor=2), (2, 3, 4, 5)),
+    (dict(scale_factor=(1.5, 0.5)), (1, 2, 5, 6)),
+    (dict(size=(7, 3)), (2, 3, 4, 5)),
+    (dict(size=3), (2, 3, 8, 5)),
+    (dict(scale_factor=2, mode="bilinear"), (2, 3, 4, 5)),
+    (dict(scale_factor=0.7, mode="bilinear"), (1, 2, 9, 6)),
+    (dict(size=(7, 3), mode="bilinear", align_corners=True), (2, 3, 4, 5)),
+    (dict(size=(1, 9), mode="bilinear", align_corners=True), (1, 2, 4, 5)),
+    (dict(size=(6, 4), mode="bilinear", align_corners=False), (2, 3, 4, 5)),
+    (dict(scale_factor=1.7, mode="bilinear", recompute_scale_factor=True), (1, 2, 4, 5)),
+    (dict(scale_factor=1.7, recompute_scale_factor=True), (1, 2, 4, 5)),
+]
+
+
+@pytest.mark.parametrize("kw,shape", INTERP)
+def test_interpolate_and_upsample_match_torch(kw, shape):
+    x = rng.standard_normal(shape)
+    check(lambda a: F.interpolate(a, **kw), lambda a: TF.interpolate(a, **kw), x)
+    hm, tm = nn.Upsample(**kw), torch.nn.Upsample(**kw)
+    check(hm, tm, x)
+    assert repr(hm) == repr(tm)
+
+
+def test_interpolate_argument_checks():
+    x = hy.zeros(1, 2, 4, 4)
+    with pytest.raises(ValueError, match="only one of size or scale_factor"):
+        F.interpolate(x)
+    with pytest.raises(ValueError, match="only one of size or scale_factor"):
+        F.interpolate(x, size=2, scale_factor=2)
+    with pytest.raises(ValueError, match="align_corners option"):
+        F.interpolate(x, scale_factor=2, align_corners=True)
+    with pytest.raises(NotImplementedError):
+        F.interpolate(x, scale_factor=2, mode="bicubic")
