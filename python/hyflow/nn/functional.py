@@ -7,8 +7,9 @@ import numbers
 
 from .. import _C
 
-__all__ = ["linear", "relu", "gelu", "silu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "dropout",
-           "layer_norm", "batch_norm", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold",
+__all__ = ["linear", "relu", "gelu", "silu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "softmin",
+           "leaky_relu", "elu", "hardtanh", "relu6", "dropout", "dropout2d", "pad", "normalize", "layer_norm",
+           "group_norm", "adaptive_avg_pool2d", "interpolate", "batch_norm", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold",
            "mse_loss", "l1_loss", "smooth_l1_loss", "nll_loss", "cross_entropy",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "one_hot", "scaled_dot_product_attention"]
 
@@ -107,12 +108,52 @@ def softplus(input, beta=1.0, threshold=20.0):
     return _ops.softplus(input, beta, threshold)
 
 
-def softmax(input, dim, dtype=None):
-    return _ops.softmax(input, dim, dtype=dtype)
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _ops.softmax(input, _softmax_dim("softmax", input.dim(), dim), dtype=dtype)
 
 
-def log_softmax(input, dim, dtype=None):
-    return _ops.log_softmax(input, dim, dtype=dtype)
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _ops.log_softmax(input, _softmax_dim("log_softmax", input.dim(), dim), dtype=dtype)
+
+
+def _softmax_dim(name, ndim, dim):
+    """torch's implicit dim (deprecated there, with a warning): 0 for 0-, 1- and 3-D inputs, else 1."""
+    if dim is not None:
+        return dim
+    import warnings
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
+                  "as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-input) along dim (torch's argument order, including the unused _stacklevel slot)."""
+    dim = _softmax_dim("softmin", input.dim(), dim)
+    if dtype is not None:
+        input = input.to(dtype)
+    return _ops.softmax(-input, dim)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x where x > 0, negative_slope * x elsewhere (gradient negative_slope at 0, as torch)."""
+    return _ops.where(input > 0, input, input * negative_slope)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x where x > 0, alpha * (exp(x) - 1) elsewhere."""
+    return _ops.where(input > 0, input, _ops.expm1(input) * alpha)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """input clamped to [min_val, max_val]; like torch, the gradient is 0 at and beyond either bound."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh(): min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    inside = (input > min_val).logical_and(input < max_val)
+    return _ops.where(inside, input, _ops.clamp(input, min_val, max_val).detach())
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0)
 
 
 def dropout(input, p=0.5, training=True, inplace=False, generator=None):
@@ -128,6 +169,95 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):
         return input * 0.0
     keep = _ops.rand(list(input.shape), generator=generator, dtype=input.dtype, device=input.device) >= p
     return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zero whole channels (input[n, c]) with probability p and scale the rest by 1/(1-p); identity when not
+    training. As torch, a 3-D input is taken as (N, C, L) (torch warns that this will change), and other
+    dims than 3 or 4 warn; fewer than 2 dims raise."""
+    import warnings
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    d = input.dim()
+    if d not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {d}-D input to dropout2d, which is deprecated and will result in an "
+                      "error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead.", stacklevel=2)
+    if d == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim.",
+                      stacklevel=2)
+    if d < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    shape = list(input.shape[:2]) + [1] * (d - 2)
+    keep = _ops.rand(shape, generator=generator, dtype=input.dtype, device=input.device) >= p
+    return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(input, pad, mode="constant", value=None):
+    """torch.nn.functional.pad: ``pad`` holds (before, after) pairs from the last dim backwards; mode
+    'constant' (fill ``value``, default 0; negative pads crop), 'reflect', 'replicate' or 'circular'.
+    The non-constant modes pad the last 1, 2 or 3 dims of an input with one or two more dims, as torch."""
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    pad = list(pad)
+    for i, v in enumerate(pad):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but found element of type "
+                            f"{type(v).__name__} at pos {i}")
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    d = input.dim()
+    if len(pad) > 2 * d:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {d}")
+    if mode == "constant":
+        return _ops.pad(input, [int(v) for v in pad], "constant", 0.0 if value is None else float(value))
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    k = len(pad) // 2
+    if k not in (1, 2, 3) or d not in (k + 1, k + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {d}D input tensor.\nSupported combinations for "
+            "non-constant padding:\n  - 2D or 3D input: padding size = 2 (pads last dimension)\n  - 3D or 4D "
+            "input: padding size = 4 (pads last 2 dimensions)\n  - 4D or 5D input: padding size = 6 (pads last "
+            "3 dimensions)")
+    pad = [int(v) for v in pad]
+    out = _ops.pad(input, pad, mode)   # checks the sizes (reflect pads < size, ...) and is the fast path
+    if not input.requires_grad:
+        return out
+    # the op has no backward for these modes yet: gather the same elements with index_select, dim by dim
+    # (differentiable: its backward scatters the gradient of every copy back to its source)
+    import numpy as np
+    x = input
+    for i in range(k):
+        dim, (a, b) = d - 1 - i, pad[2 * i:2 * i + 2]
+        n = x.shape[dim]
+        j = np.arange(-a, n + b)
+        if mode == "reflect":
+            m = np.abs(j) % max(1, 2 * n - 2)
+            j = np.where(m < n, m, 2 * n - 2 - m)
+        elif mode == "replicate":
+            j = np.clip(j, 0, n - 1)
+        else:
+            j = j % n
+        x = _ops.index_select(x, dim, _C.from_numpy(np.ascontiguousarray(j, dtype=np.int64)))
+    return x
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p along dim, eps) (the norm kept as a size-1 dim and broadcast)."""
+    if out is not None:
+        raise NotImplementedError("normalize(): out= is not supported")
+    denom = input.norm(p, [dim], keepdim=True).clamp(min=eps)
+    return input / denom
 
 
 # ---- normalization -----------------------------------------------------------------------------
@@ -188,6 +318,37 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm(): running_mean and running_var are needed when training=False")
         out = (input - running_mean.reshape(bshape)) * (running_var.reshape(bshape) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(bshape)
+    if bias is not None:
+        out = out + bias.reshape(bshape)
+    return out if out.dtype == out_dtype else out.to(out_dtype)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalize each of num_groups groups of channels of each sample (over the group's channels and every
+    spatial position, biased variance), then scale/shift per channel by weight/bias (each optional)."""
+    if input.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
+    n, c = input.shape[0], input.shape[1]
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {list(input.shape)} and num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.dim() != 1 or t.shape[0] != c):
+            raise RuntimeError(f"group_norm(): expected {name} to be a vector of size {c} (the number of "
+                               f"channels), got shape {tuple(t.shape)}")
+    _check_norm_dtypes("group_norm", input, (("weight", weight), ("bias", bias)))
+    out_dtype = input.dtype
+    x = input.to(_C.float32) if out_dtype in _REDUCED else input
+    if input.numel() == 0:
+        return input.clone()
+    g = x.reshape([n, num_groups, -1])
+    mean = g.mean([2], keepdim=True)
+    xc = g - mean
+    var = (xc * xc).mean([2], keepdim=True)
+    out = (xc * (var + eps).rsqrt()).reshape(list(input.shape))
+    bshape = [1, c] + [1] * (input.dim() - 2)
     if weight is not None:
         out = out * weight.reshape(bshape)
     if bias is not None:
@@ -411,6 +572,118 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     out = _pool_windows(x, k, s, (1, 1), "avg_pool2d").sum([2]) * (1.0 / (divisor_override or k[0] * k[1]))
     out = out.reshape([x.shape[0], x.shape[1]] + _pool_hw(x, k, s, (1, 1)))
     return out.squeeze(0) if squeeze else out
+
+
+def _adaptive_matrix(n_in, n_out, dtype):
+    """(n_out, n_in) averaging matrix: row i is 1/len over torch's window [floor(i*n_in/n_out),
+    ceil((i+1)*n_in/n_out))."""
+    import numpy as np
+    m = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        a, b = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+        m[i, a:b] = 1.0 / (b - a)
+    return _C.from_numpy(m).to(dtype)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed (H_out, W_out): output[i, j] is the mean of input rows
+    floor(i*H/H_out) .. ceil((i+1)*H/H_out) - 1 and the same for columns (torch's windows, which may
+    overlap). output_size is an int or a pair whose None entries keep the input's size. The windows are
+    separable, so it is two GEMMs with averaging matrices: A_h @ x @ A_w^T (differentiable as matmuls)."""
+    d = input.dim()
+    if d not in (3, 4):
+        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(input.shape)}")
+    if isinstance(output_size, int):
+        output_size = (output_size, output_size)
+    output_size = tuple(output_size)
+    if len(output_size) != 2:
+        raise RuntimeError("adaptive_avg_pool2d: output_size must be 2")
+    h, w = input.shape[-2], input.shape[-1]
+    oh, ow = (h if output_size[0] is None else output_size[0]), (w if output_size[1] is None else output_size[1])
+    if oh < 0 or ow < 0:
+        raise RuntimeError(f"adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but "
+                           f"received {{{oh}, {ow}}}")
+    for i in range(d - 2):
+        if input.shape[i] == 0 and not (d == 4 and i == 0):
+            raise RuntimeError(f"adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but input has sizes {list(input.shape)} with dimension {i} being empty")
+    if not input.is_floating_point():
+        raise RuntimeError(f"adaptive_avg_pool2d(): expected a floating-point input, got {input.dtype}")
+    if (oh, ow) == (h, w):
+        return input.clone()
+    dt = _C.float32 if input.dtype in _REDUCED else input.dtype
+    x = input.to(dt) if dt != input.dtype else input
+    if h == 0 or w == 0:
+        raise RuntimeError(f"adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch "
+                           f"dimensions, but input has sizes {list(input.shape)}")
+    out = _ops.matmul(_ops.matmul(_adaptive_matrix(h, oh, dt), x), _adaptive_matrix(w, ow, dt).T)
+    return out if out.dtype == input.dtype else out.to(input.dtype)
+
+
+def _interp_matrix(n_in, n_out, scale, mode, align_corners, dtype):
+    """(n_out, n_in) matrix taking a length-n_in axis to n_out samples: torch's nearest (floor(i * scale))
+    or linear (half-pixel, or corner-aligned) rule; scale is in/out or 1/scale_factor as torch uses it."""
+    import numpy as np
+    m = np.zeros((n_out, n_in))
+    i = np.arange(n_out)
+    if mode == "nearest":
+        m[i, np.minimum(np.floor(i * scale).astype(np.int64), n_in - 1)] = 1.0
+    else:
+        if align_corners:
+            src = i * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+        else:
+            src = np.maximum((i + 0.5) * scale - 0.5, 0.0)
+        i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+        i1 = np.minimum(i0 + 1, n_in - 1)
+        lam = src - i0
+        np.add.at(m, (i, i0), 1.0 - lam)
+        np.add.at(m, (i, i1), lam)
+    return _C.from_numpy(m).to(dtype)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the two spatial dims of an (N, C, H, W) input: mode 'nearest' or 'bilinear' (align_corners),
+    to ``size`` or by ``scale_factor`` (output floor(H * scale_factor)), torch's sampling rules. Each is
+    separable, so it is two GEMMs with (H_out, H) and (W_out, W) matrices, differentiable as matmuls."""
+    if mode not in ("nearest", "bilinear"):
+        raise NotImplementedError(f"interpolate(): mode {mode!r} is not supported (only 'nearest' and 'bilinear')")
+    if antialias:
+        raise NotImplementedError("interpolate(): antialias=True is not supported")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | "
+                         "bicubic | trilinear")
+    if input.dim() != 4:
+        raise NotImplementedError(f"interpolate(): only 4-D input (N, C, H, W) is supported, got "
+                                  f"{input.dim()}-D")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    h, w = input.shape[2], input.shape[3]
+    if size is not None:
+        out = (size, size) if isinstance(size, int) else tuple(size)
+        if len(out) != 2:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with "
+                             f"spatial dimensions of {[h, w]} and output size of {list(out)}. Please provide input "
+                             "tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format.")
+        scales = (h / out[0] if out[0] else 0.0, w / out[1] if out[1] else 0.0)
+    else:
+        sf = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        if len(sf) != 2:
+            raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got input "
+                             f"with spatial dimensions of {[h, w]} and scale_factor of shape {list(sf)}.")
+        out = (int(h * sf[0]), int(w * sf[1]))
+        scales = ((h / out[0]) if recompute_scale_factor else 1.0 / sf[0],
+                  (w / out[1]) if recompute_scale_factor else 1.0 / sf[1])
+    if out[0] <= 0 or out[1] <= 0:
+        raise RuntimeError(f"interpolate(): the output size {tuple(out)} must be positive")
+    if not input.is_floating_point():
+        raise RuntimeError(f"interpolate(): expected a floating-point input, got {input.dtype}")
+    dt = _C.float32 if input.dtype in _REDUCED else input.dtype
+    x = input.to(dt) if dt != input.dtype else input
+    ac = bool(align_corners)
+    res = _ops.matmul(_ops.matmul(_interp_matrix(h, out[0], scales[0], mode, ac, dt), x),
+                      _interp_matrix(w, out[1], scales[1], mode, ac, dt).T)
+    return res if res.dtype == input.dtype else res.to(input.dtype)
 
 
 # ---- losses ------------------------------------------------------------------------------------
