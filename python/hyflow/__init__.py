@@ -41,6 +41,7 @@ from ._reductions import max, min  # noqa: E402,A004 (dispatch on dim/other like
 from ._sorting import sort, topk  # noqa: E402,F401 ((values, indices) named tuples like torch.sort)
 from ._comparison import allclose, is_tensor, where, nonzero  # noqa: E402,F401 (torch's Python-level forms)
 from ._einsum import einsum, meshgrid  # noqa: E402,F401
+from ._dtype_info import finfo, iinfo  # noqa: E402,F401 (torch.finfo / torch.iinfo)
 from ._complex import *  # noqa: E402,F401,F403 (after _functions: its abs handles complex tensors)
 from . import fft  # noqa: E402,F401
 from ._build_info import build_info  # noqa: E402,F401
@@ -78,7 +79,7 @@ __all__ = (["Tensor", "Generator", "dtype", "bool", "int32", "int64", "float16",
             "half", "float", "double", "long", "int", "from_numpy", "from_dlpack", "get_num_threads",
             "set_num_threads", "promote_types"]
            + _cr.__all__ + _fn.__all__ + _tc.__all__ + _sh.__all__ + _so.__all__ + _cm.__all__ + _es.__all__ + _cx.__all__
-           + ["max", "min", "build_info", "set_printoptions", "cmake_prefix_path", "get_include", "save", "load",
+           + ["max", "min", "finfo", "iinfo", "build_info", "set_printoptions", "cmake_prefix_path", "get_include", "save", "load",
               "compile", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled",
               "is_inference_mode_enabled", "ops", "data", "utils", "autograd", "nn", "optim", "compiler", "backends",
               "amp", "device", "cuda", "accelerator", "memory", "autocast", "is_autocast_enabled", "get_autocast_dtype",

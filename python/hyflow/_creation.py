@@ -8,7 +8,7 @@ from ._C import Tensor
 
 __all__ = ["tensor", "as_tensor", "empty", "zeros", "ones", "full", "arange", "linspace", "eye", "rand",
            "randn", "randint", "empty_like", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
-           "randint_like", "manual_seed"]
+           "randint_like", "manual_seed", "randperm"]
 
 
 def _size(size):
@@ -200,6 +200,33 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     return _C.ops.randint(low, high, tuple(size), generator=generator, dtype=dtype, device=device)
 
 
+def randperm(n, *, generator=None, dtype=None, device=None) -> Tensor:
+    """A uniformly random permutation of 0..n-1 (int64 unless dtype says otherwise), like torch.randperm.
+
+    Drawn from ``generator`` (the default generator when None), so a seed reproduces it; the values differ
+    from torch's. The permutation is the stable argsort of n float64 uniform draws on the host: every order
+    of distinct draws is equally likely, and a tie (probability about n**2 / 2**54) keeps index order."""
+    if not isinstance(n, builtins.int) or isinstance(n, builtins.bool):
+        raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
+    dtype = _C.int64 if dtype is None else dtype
+    if dtype == _C.bool or dtype.is_complex:
+        raise NotImplementedError(f'"randperm" not implemented for \'{dtype.name}\'')
+    if dtype != _C.int64 and n > 0:
+        limit = {"int32": 2**31, "float16": 2049, "bfloat16": 257, "float32": 2**24 + 1, "float64": 2**53 + 1}
+        if n > limit.get(dtype.name, n):
+            raise RuntimeError(f"n cannot be greater than {limit[dtype.name]} for {dtype.name} (its values would "
+                               "not all be distinct)")
+    draws = _C.ops.rand((n,), generator=generator, dtype=_C.float64)
+    out = _C.ops.argsort(draws, 0, False, stable=True)
+    if dtype != _C.int64:
+        out = _C.ops.to_dtype(out, dtype, False)
+    if device is not None and str(device) != "cpu":
+        out = out.to(device)
+    return out
+
+
 def _check_like_format(fn, memory_format):
     # memory_format= of the *_like factories: a layout hint, as for contiguous()/clone() (hy.channels_last
     # gives the same row-major tensor); None means torch's default, preserve_format.
@@ -271,5 +298,5 @@ def _with_requires_grad(fn):
 
 
 for _name in ["tensor", "empty", "zeros", "ones", "full", "arange", "linspace", "eye", "rand", "randn",
-              "empty_like", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like"]:
+              "empty_like", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "randperm"]:
     globals()[_name] = _with_requires_grad(globals()[_name])

@@ -197,10 +197,126 @@ def _fill_(self, value) -> Tensor:
     return self
 
 
+def _size_args(size):
+    if len(size) == 1 and not isinstance(size[0], int) and hasattr(size[0], "__len__"):
+        return tuple(size[0])
+    return tuple(size)
+
+
+def _new_factory(name, make):
+    """Tensor.new_<name>: the factory with dtype and device defaulting to self's (as torch's new_* do)."""
+    def method(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return make(_size_args(size), dtype=self.dtype if dtype is None else dtype,
+                    device=self.device if device is None else device, requires_grad=requires_grad)
+    method.__name__ = f"new_{name}"
+    method.__doc__ = (f"A new tensor of {name} of the given size; dtype and device default to self's "
+                      "(torch.Tensor.new_" + name + ").")
+    return method
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new tensor of size filled with fill_value; dtype and device default to self's."""
+    from ._creation import full
+    return full(_size_args((size,)), fill_value, dtype=self.dtype if dtype is None else dtype,
+                device=self.device if device is None else device, requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """hy.tensor(data) with dtype and device defaulting to self's (not inferred from data), like torch."""
+    from ._creation import tensor
+    if isinstance(data, Tensor):
+        import warnings
+        warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+                      "or sourceTensor.detach().clone().requires_grad_(True), rather than tensor.new_tensor("
+                      "sourceTensor).", UserWarning, stacklevel=2)
+        data = data.detach()
+    out = tensor(data, dtype=self.dtype if dtype is None else dtype,
+                 device=self.device if device is None else device)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def _expand_as(self, other) -> Tensor:
+    """self expanded (a view, no copy) to other's shape."""
+    return self.expand(other.shape)
+
+
+def _type_as(self, other) -> Tensor:
+    """self converted to other's dtype (and moved to other's device, as torch's type string includes it);
+    self itself when both already match."""
+    return self.to(device=other.device, dtype=other.dtype)
+
+
+def _is_cuda(self) -> bool:
+    return self.device.type == "cuda"
+
+
+_NOT_GIVEN = object()
+
+
+def _legacy_unbiased(name, args, kwargs):
+    """torch's legacy std/var spellings (x.std(unbiased=False), x.std(True), x.std(0, False, True)) as the
+    (args, kwargs) of the correction= form, or None when the call does not use them."""
+    unbiased = kwargs.pop("unbiased", _NOT_GIVEN)
+    args = list(args)
+    if len(args) == 1 and type(args[0]) is bool and unbiased is _NOT_GIVEN:  # std(bool unbiased)
+        unbiased = args.pop()
+    elif len(args) >= 2 and type(args[1]) is bool:  # std(dim, bool unbiased, bool keepdim=False)
+        if unbiased is not _NOT_GIVEN:
+            raise TypeError(f"{name}() got multiple values for argument 'unbiased'")
+        unbiased = args.pop(1)
+        if len(args) == 2:
+            if "keepdim" in kwargs:
+                raise TypeError(f"{name}() got multiple values for argument 'keepdim'")
+            kwargs["keepdim"] = args.pop()
+    if unbiased is _NOT_GIVEN:
+        return None
+    if "correction" in kwargs:
+        raise TypeError(f"{name}(): unbiased and correction cannot both be given; unbiased=True means "
+                        "correction=1, unbiased=False correction=0")
+    if type(unbiased) is not bool:
+        raise TypeError(f"{name}(): argument 'unbiased' must be bool, not {type(unbiased).__name__}")
+    kwargs["correction"] = 1 if unbiased else 0
+    return args, kwargs
+
+
+def _legacy_reduction(name, c_method):
+    # The C++ method takes every ordinary call; only one it refuses (TypeError) is re-read with torch's legacy
+    # unbiased= spelling, so the ordinary call pays one Python frame and never a keyword check.
+    def method(self, *args, **kwargs) -> Tensor:
+        try:
+            return c_method(self, *args, **kwargs)
+        except TypeError:
+            legacy = _legacy_unbiased(name, args, dict(kwargs))
+            if legacy is None:
+                raise
+        return c_method(self, *legacy[0], **legacy[1])
+    method.__name__ = name
+    method.__doc__ = (c_method.__doc__ or "") + (
+        f"\n\nAlso torch's legacy form {name}(dim=None, unbiased=True, keepdim=False): unbiased=True is "
+        "correction=1, unbiased=False correction=0.")
+    return method
+
+
+_C_std, _C_var = Tensor.std, Tensor.var
+Tensor.is_cuda = property(_is_cuda, doc="True for a tensor in CUDA memory (torch.Tensor.is_cuda).")
+Tensor.clip, Tensor.clip_ = Tensor.clamp, Tensor.clamp_  # torch's aliases
+
+
 for _name, _fn in {"__format__": _format, "__round__": _round, "view_as": _view_as, "t": _t, "cpu": _cpu,
                    "cuda": _cuda, "pin_memory": _pin_memory, "is_pinned": _is_pinned, "clone": clone,
                    "contiguous": _contiguous, "addcmul": _addcmul, "addcdiv": _addcdiv, "addcmul_": _addcmul_,
-                   "addcdiv_": _addcdiv_, "fill_": _fill_, "is_contiguous": _is_contiguous, "copy_": _copy_}.items():
+                   "addcdiv_": _addcdiv_, "fill_": _fill_, "is_contiguous": _is_contiguous, "copy_": _copy_,
+                   "new_full": _new_full, "new_tensor": _new_tensor, "expand_as": _expand_as, "type_as": _type_as,
+                   "std": _legacy_reduction("std", _C_std), "var": _legacy_reduction("var", _C_var)}.items():
     if _name != "clone":
         _fn.__name__ = _name
     setattr(Tensor, _name, _fn)
+
+
+def _install_new_factories():
+    from ._creation import empty, ones, zeros
+    for name, make in {"zeros": zeros, "ones": ones, "empty": empty}.items():
+        setattr(Tensor, f"new_{name}", _new_factory(name, make))
+
+
+_install_new_factories()

@@ -243,14 +243,46 @@ def _is_scalar(value):
 
 # ----------------------------------------------------------------------------------------- load
 
-def load(path, *, mmap=False):
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
     """Read a checkpoint written by ``save`` (or any safetensors file of supported dtypes).
 
-    Returns the saved nested object, or a dict name -> tensor for a plain safetensors file. Tensors
-    own copies of their bytes; ``mmap=True`` maps the file copy-on-write instead (zero-copy reads,
-    writes stay private to the process). Raises CheckpointError for a malformed file.
+    Returns the saved nested object, or a dict name -> tensor for a plain safetensors file. ``f`` is a path
+    or a binary file object (read from its current position, like torch.load). Tensors own copies of their
+    bytes; ``mmap=True`` maps the file copy-on-write instead (zero-copy reads, writes stay private to the
+    process). ``map_location`` moves the tensors, which load on the CPU: a device ('cpu', 'cuda:0',
+    hy.device), a dict from the saved location ('cpu': the format keeps no device) to a device, or a
+    callable (tensor, 'cpu') -> tensor or None (None keeps it). ``weights_only`` is accepted for torch's
+    signature: the format holds only tensors and plain data and is never unpickled, so every load is
+    weights-only. Raises CheckpointError for a malformed file.
     """
-    path = os.fspath(path)
+    if pickle_module is not None or pickle_load_args:
+        raise TypeError("load(): pickle_module and pickle load arguments have no meaning: hyflow checkpoints "
+                        "are safetensors files and are never unpickled")
+    if hasattr(f, "read"):
+        obj = _load_file_object(f, mmap=bool(mmap))
+    else:
+        obj = _load_path(os.fspath(f), mmap=bool(mmap))
+    return obj if map_location is None else _map_location(obj, map_location)
+
+
+def _load_file_object(f, *, mmap):
+    import tempfile
+    data = f.read()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"load(): file object must be opened in binary mode (its read() gave "
+                        f"{type(data).__name__})")
+    name = getattr(f, "name", None)
+    name = name if isinstance(name, str) else "<file object>"
+    with tempfile.NamedTemporaryFile(prefix="hyflow-load-", suffix=".safetensors") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        try:
+            return _load_path(tmp.name, mmap=mmap)  # an mmap outlives the file's name (POSIX)
+        except CheckpointError as e:
+            raise CheckpointError(str(e).replace(tmp.name, name)) from None
+
+
+def _load_path(path, *, mmap):
     with open(path, "rb") as f:
         entries, metadata, data_start = _read_header(f, path)
         if mmap:
@@ -261,6 +293,39 @@ def load(path, *, mmap=False):
     if structure is None:
         return tensors
     return _rebuild(structure, tensors, path)
+
+
+def _map_location(obj, map_location):
+    if callable(map_location):
+        def move(t):
+            moved = map_location(t, "cpu")
+            return t if moved is None else moved
+    else:
+        if isinstance(map_location, dict):
+            target = map_location.get("cpu", "cpu")
+        else:
+            target = map_location
+        target = str(target)
+        if target.split(":")[0] not in ("cpu", "cuda"):
+            raise ValueError(f"load(): map_location must be a device, a dict or a callable, got {map_location!r}")
+        if target == "cpu":
+            return obj
+
+        def move(t):
+            return t.to(target)
+    return _map_tensors_in(obj, move)
+
+
+def _map_tensors_in(obj, move):
+    if isinstance(obj, _C.Tensor):
+        return move(obj)
+    if isinstance(obj, dict):
+        return {k: _map_tensors_in(v, move) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_map_tensors_in(v, move) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_map_tensors_in(v, move) for v in obj)
+    return obj
 
 
 def load_metadata(path):
