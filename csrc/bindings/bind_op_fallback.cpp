@@ -46,6 +46,42 @@ py::dict with_numpy_aliases(const OpEntry& e, const py::dict& keywords) {
   return out;
 }
 
+// torch's legacy std/var spellings, for an op with `correction` and no `unbiased` (std, var): unbiased=b,
+// std(b) and std(dim, b[, keepdim]) are correction = 1 or 0. Like the aliases above they fail the typed
+// overloads first, so the ordinary call pays nothing. Returns false (nothing changed) when the call does
+// not use them, or uses them in a way torch refuses too (unbiased with correction, a non-bool unbiased):
+// then the schema binding reports the bad argument.
+bool with_legacy_unbiased(const OpEntry& e, py::list& positional, py::dict& keywords) {
+  if (e.schema.find_arg("correction") < 0 || e.schema.find_arg("unbiased") >= 0) return false;
+  auto is_bool = [](py::handle h) { return PyBool_Check(h.ptr()); };
+  py::object unbiased;
+  if (keywords.contains("unbiased")) unbiased = keywords["unbiased"];
+  const size_t n = positional.size();  // [tensor, ...]: self, or the function's first argument
+  py::list args = positional, kept;
+  py::dict kw;  // a copy: the caller's dict is tried against the next op under this name too
+  for (auto item : keywords) kw[item.first] = item.second;
+  if (n == 2 && is_bool(args[1]) && !unbiased) {  // std(unbiased)
+    unbiased = args[1];
+    kept.append(args[0]);
+  } else if ((n == 3 || n == 4) && is_bool(args[2]) && !unbiased) {  // std(dim, unbiased[, keepdim])
+    unbiased = args[2];
+    kept.append(args[0]);
+    kept.append(args[1]);
+    if (n == 4) {
+      if (kw.contains("keepdim")) return false;
+      kw["keepdim"] = args[3];
+    }
+  } else {
+    kept = args;
+  }
+  if (!unbiased || !is_bool(unbiased) || kw.contains("correction")) return false;
+  if (kw.contains("unbiased")) PyDict_DelItemString(kw.ptr(), "unbiased");
+  kw["correction"] = py::cast(unbiased.cast<bool>() ? 1.0 : 0.0);
+  positional = kept;
+  keywords = kw;
+  return true;
+}
+
 py::object call_fallback(const std::string& called, const std::vector<std::string>& ops, py::handle self,
                          const py::object& first, const py::args& rest, const py::kwargs& kwargs, bool inplace) {
   py::list positional;
@@ -62,7 +98,10 @@ py::object call_fallback(const std::string& called, const std::vector<std::strin
     const OpEntry& e = Registry::global().get(op);
     ValueList values;
     try {
-      values = bind_args(e, py::tuple(positional), with_numpy_aliases(e, keywords), called);
+      py::list op_positional = positional;
+      py::dict op_keywords = with_numpy_aliases(e, keywords);
+      with_legacy_unbiased(e, op_positional, op_keywords);
+      values = bind_args(e, py::tuple(op_positional), op_keywords, called);
     } catch (const TypeError& err) {
       if (first_error.empty()) first_error = err.what();
       continue;  // Tensor.clamp: the next op under this name may take it

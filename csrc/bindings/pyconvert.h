@@ -88,6 +88,9 @@ template <> struct type_caster<hy::DimVector> {
   PYBIND11_TYPE_CASTER(hy::DimVector, const_name("Sequence[int]"));
   bool load(handle src, bool) {
     if (src.is_none() || isinstance<str>(src)) return false;
+    // A bare bool is no dim list (x.std(True) is torch's legacy unbiased=True): refused softly, so the op's
+    // fallback overload sees the call (and names the argument when nothing takes it).
+    if (PyBool_Check(src.ptr())) return false;
     if (!PyLong_Check(src.ptr()) && !PySequence_Check(src.ptr()) && !hasattr(src, "__index__")) return false;
     value = hy::dims_from_python(src, "argument");
     return true;

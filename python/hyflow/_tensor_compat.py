@@ -250,54 +250,6 @@ def _is_cuda(self) -> bool:
     return self.device.type == "cuda"
 
 
-_NOT_GIVEN = object()
-
-
-def _legacy_unbiased(name, args, kwargs):
-    """torch's legacy std/var spellings (x.std(unbiased=False), x.std(True), x.std(0, False, True)) as the
-    (args, kwargs) of the correction= form, or None when the call does not use them."""
-    unbiased = kwargs.pop("unbiased", _NOT_GIVEN)
-    args = list(args)
-    if len(args) == 1 and type(args[0]) is bool and unbiased is _NOT_GIVEN:  # std(bool unbiased)
-        unbiased = args.pop()
-    elif len(args) >= 2 and type(args[1]) is bool:  # std(dim, bool unbiased, bool keepdim=False)
-        if unbiased is not _NOT_GIVEN:
-            raise TypeError(f"{name}() got multiple values for argument 'unbiased'")
-        unbiased = args.pop(1)
-        if len(args) == 2:
-            if "keepdim" in kwargs:
-                raise TypeError(f"{name}() got multiple values for argument 'keepdim'")
-            kwargs["keepdim"] = args.pop()
-    if unbiased is _NOT_GIVEN:
-        return None
-    if "correction" in kwargs:
-        raise TypeError(f"{name}(): unbiased and correction cannot both be given; unbiased=True means "
-                        "correction=1, unbiased=False correction=0")
-    if type(unbiased) is not bool:
-        raise TypeError(f"{name}(): argument 'unbiased' must be bool, not {type(unbiased).__name__}")
-    kwargs["correction"] = 1 if unbiased else 0
-    return args, kwargs
-
-
-def _legacy_reduction(name, c_method):
-    # The C++ method takes every ordinary call; only one it refuses (TypeError) is re-read with torch's legacy
-    # unbiased= spelling, so the ordinary call pays one Python frame and never a keyword check.
-    def method(self, *args, **kwargs) -> Tensor:
-        try:
-            return c_method(self, *args, **kwargs)
-        except TypeError:
-            legacy = _legacy_unbiased(name, args, dict(kwargs))
-            if legacy is None:
-                raise
-        return c_method(self, *legacy[0], **legacy[1])
-    method.__name__ = name
-    method.__doc__ = (c_method.__doc__ or "") + (
-        f"\n\nAlso torch's legacy form {name}(dim=None, unbiased=True, keepdim=False): unbiased=True is "
-        "correction=1, unbiased=False correction=0.")
-    return method
-
-
-_C_std, _C_var = Tensor.std, Tensor.var
 Tensor.is_cuda = property(_is_cuda, doc="True for a tensor in CUDA memory (torch.Tensor.is_cuda).")
 Tensor.clip, Tensor.clip_ = Tensor.clamp, Tensor.clamp_  # torch's aliases
 
@@ -306,8 +258,7 @@ for _name, _fn in {"__format__": _format, "__round__": _round, "view_as": _view_
                    "cuda": _cuda, "pin_memory": _pin_memory, "is_pinned": _is_pinned, "clone": clone,
                    "contiguous": _contiguous, "addcmul": _addcmul, "addcdiv": _addcdiv, "addcmul_": _addcmul_,
                    "addcdiv_": _addcdiv_, "fill_": _fill_, "is_contiguous": _is_contiguous, "copy_": _copy_,
-                   "new_full": _new_full, "new_tensor": _new_tensor, "expand_as": _expand_as, "type_as": _type_as,
-                   "std": _legacy_reduction("std", _C_std), "var": _legacy_reduction("var", _C_var)}.items():
+                   "new_full": _new_full, "new_tensor": _new_tensor, "expand_as": _expand_as, "type_as": _type_as}.items():
     if _name != "clone":
         _fn.__name__ = _name
     setattr(Tensor, _name, _fn)

@@ -220,3 +220,10 @@ def test_load_map_location_cuda(checkpoint):
     state = hy.load(checkpoint, map_location={"cpu": "cuda"})
     assert state["w"].is_cuda
     check_state({"w": state["w"].cpu(), "rest": [state["rest"][0].cpu(), 5, "x"]})
+
+
+def test_std_var_unbiased_as_functions_too():
+    for call in ["hy.std(x, unbiased=False)", "hy.var(x, 1, False, True)", "hy.std(x, True)"]:
+        same(eval(call, {"x": hy.tensor(DATA), "hy": hy}), eval(call.replace("hy.", "torch."), {"x": torch.tensor(DATA), "torch": torch}))
+    with pytest.raises(TypeError, match="argument 'dim' must be int\[\], got bool"):
+        hy.tensor(DATA).sum(True)   # a bool is still no dim for an op without correction=
