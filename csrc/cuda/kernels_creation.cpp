@@ -8,7 +8,7 @@
 
 #include "core/scalar_check.h"
 #include "cuda/elem_glue_internal.h"
-#include "kernels/scalar_math.h"
+#include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::cuda {
 namespace {
@@ -40,34 +40,12 @@ Tensor triangle(const char* op, bool lower, const Tensor& self, int64_t diagonal
 
 Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, optional<DType> dtype,
               optional<Device> device) {
-  const bool all_int = !start.is_float() && !end.is_float() && !step.is_float();
-  const DType dt = dtype.value_or(all_int ? DType::Int64 : DType::Float32);
-  const double s = start.to_double(), e = end.to_double(), st = step.to_double();
-  HY_CHECK(st != 0, ValueError, "arange: step must be nonzero");
-  HY_CHECK(std::isfinite(s) && std::isfinite(e) && std::isfinite(st), ValueError,
-           "arange: start, end and step must be finite");
-  HY_CHECK((st > 0 && e >= s) || (st < 0 && e <= s), ValueError, "arange: the sign of step ", step,
-           " does not lead from start ", start, " to end ", end);
-  int64_t n;
-  if (all_int) {
-    // The span and the count in uint64: end - start overflows int64 for arange(-2**63, 2**63 - 1).
-    const int64_t a = start.to_int(), b = end.to_int(), c = step.to_int();
-    const uint64_t span = c > 0 ? hy::scalar::sub<uint64_t>(b, a) : hy::scalar::sub<uint64_t>(a, b);
-    const uint64_t size = c > 0 ? static_cast<uint64_t>(c) : hy::scalar::sub<uint64_t>(0, c);
-    const uint64_t count = span / size + (span % size != 0);
-    HY_CHECK(count <= static_cast<uint64_t>(INT64_MAX), ValueError, "arange: too many elements (", count, ")");
-    n = static_cast<int64_t>(count);
-  } else {
-    const double len = std::ceil((e - s) / st);
-    HY_CHECK(len < 9.2e18, ValueError, "arange: too many elements (", len, ")");
-    n = static_cast<int64_t>(len);
-  }
-  if (n > 0) {  // the values are monotone: the ends fit the dtype, so all do
-    const Scalar last = all_int ? Scalar(hy::scalar::add(start.to_int(), hy::scalar::mul(n - 1, step.to_int())))
-                                : Scalar(s + static_cast<double>(n - 1) * st);
-    check_scalar_fits(start, dt, "arange", "start");
-    check_scalar_fits(last, dt, "arange", "the last value");
-  }
+  // The CPU kernel's checks and size (kernels/cpu/kernel_util.h): both devices raise alike.
+  const hy::cpu::ArangePlan plan = hy::cpu::arange_plan(start, end, step, dtype);
+  const DType dt = plan.dtype;
+  const int64_t n = plan.n;
+  const bool all_int = plan.all_int;
+  const double s = start.to_double(), st = step.to_double();
   const Device d = factory_device(device);
   Tensor t = Tensor::empty(Shape{n}, dt, d);
   const bool int_values = all_int && dtype_is_integral(dt);

@@ -9,37 +9,13 @@
 #include "cuda/glue_internal.h"
 #include "cuda/reduce_glue_internal.h"
 #include "hyflow/ops/ops_generated.h"
+#include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::cuda {
+using hy::cpu::check_inner;
+using hy::cpu::check_rank;
+using hy::cpu::linalg_dtype;
 namespace {
-
-struct NamedOperand {
-  const char* name;
-  const Tensor& tensor;
-};
-
-// As the CPU's linalg_dtype: one dtype for all operands (mixed dtypes raise RuntimeError), no bool.
-DType linalg_dtype(const char* op, std::initializer_list<NamedOperand> operands) {
-  const NamedOperand& first = *operands.begin();
-  for (const NamedOperand& o : operands) {
-    hy::cuda::require_defined(o.tensor, op, o.name);
-    HY_CHECK(o.tensor.dtype() != DType::Bool, TypeError, op, ": bool tensors are not supported (got ",
-             o.tensor.describe(), "); convert with .int() or .float() first");
-    HY_CHECK(o.tensor.dtype() == first.tensor.dtype(), RuntimeError, op, ": expected ", first.name, " and ", o.name,
-             " to have the same dtype, but got: ", dtype_name(first.tensor.dtype()), " != ",
-             dtype_name(o.tensor.dtype()), "; convert one with .to(dtype)");
-  }
-  return first.tensor.dtype();
-}
-
-void check_inner(const char* op, const Tensor& self, const Tensor& other, int64_t k1, int64_t k2) {
-  HY_CHECK(k1 == k2, ValueError, op, ": shapes ", self.shape(), " and ", other.shape(),
-           " cannot be multiplied (inner dims ", k1, " and ", k2, " differ)");
-}
-
-void check_rank(const char* op, const Tensor& t, int64_t rank, const char* arg) {
-  HY_CHECK(t.dim() == rank, ValueError, op, ": ", arg, " must be a ", rank, "-D tensor, got shape ", t.shape());
-}
 
 void refuse_complex(const char* op, DType dtype) {
   HY_CHECK(!dtype_is_complex(dtype), NotImplementedError, "op '", op, "' has no CUDA kernel for dtype ",
@@ -84,8 +60,8 @@ Tensor mv(const Tensor& self, const Tensor& vec) {
 }
 
 Tensor outer(const Tensor& self, const Tensor& vec2) {
-  hy::cuda::require_defined(self, "outer", "self");
-  hy::cuda::require_defined(vec2, "outer", "vec2");
+  hy::cpu::check_defined(self, "outer", "self");
+  hy::cpu::check_defined(vec2, "outer", "vec2");
   check_rank("outer", self, 1, "self");
   check_rank("outer", vec2, 1, "vec2");
   // The CPU computes mul(self[:, None], vec2[None, :]): promoted dtype, broadcast product. bool has no

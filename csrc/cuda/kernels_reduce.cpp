@@ -16,31 +16,6 @@
 
 namespace hy::cuda {
 
-void require_defined(const Tensor& t, const char* op, const char* arg) {
-  HY_CHECK(t.defined(), ValueError, op, ": ", arg, " is undefined (None)");
-}
-
-int64_t reduce_wrap_dim(int64_t dim, int64_t ndim, const char* op) {
-  try {
-    return wrap_dim(dim, ndim);
-  } catch (const IndexError& e) {
-    throw IndexError(str(op, ": ", e.what()));
-  }
-}
-
-std::vector<bool> reduce_dim_mask(const Tensor& self, const std::optional<DimVector>& dim, const char* op) {
-  const int64_t nd = self.dim();
-  if (!dim || dim->empty()) return std::vector<bool>(static_cast<size_t>(nd), true);
-  std::vector<bool> mask(static_cast<size_t>(nd), false);
-  for (int64_t d : *dim) {
-    const int64_t w = reduce_wrap_dim(d, nd, op);
-    if (nd == 0) continue;  // a 0-d tensor accepts dim 0/-1 and has nothing to reduce
-    HY_CHECK(!mask[w], ValueError, op, ": dim ", d, " appears more than once in dim=", *dim);
-    mask[w] = true;
-  }
-  return mask;
-}
-
 RowLayout row_layout(const Tensor& self, const std::vector<bool>& reduced, bool keepdim) {
   RowLayout l;
   Shape shape;

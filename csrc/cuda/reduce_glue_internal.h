@@ -6,16 +6,14 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/cpu/kernel_util.h"
 
 namespace hy::cuda {
 
-/// ValueError "op: arg is undefined (None)", as the CPU kernels word it.
-void require_defined(const Tensor& t, const char* op, const char* arg);
-/// The CPU reductions' dim wrapping: IndexError prefixed with "op: ".
-int64_t reduce_wrap_dim(int64_t dim, int64_t ndim, const char* op);
-/// Which dims a reduction combines, as the CPU's reduce_dim_mask: None or [] means all, negative dims
-/// wrap, a dim listed twice raises ValueError, one out of range IndexError.
-std::vector<bool> reduce_dim_mask(const Tensor& self, const std::optional<DimVector>& dim, const char* op);
+// The CPU kernels' own argument checks (kernels/cpu/kernel_util.h), so both devices raise alike.
+inline void require_defined(const Tensor& t, const char* op, const char* arg) { hy::cpu::check_defined(t, op, arg); }
+using hy::cpu::reduce_dim_mask;
+using hy::cpu::reduce_wrap_dim;
 
 /// A reduction of `self` over the dims flagged in a mask, seen as [rows, cols] with the reduced dims
 /// last (in order) and the kept dims first (in order): outputs come out in the result's row-major order.

@@ -13,8 +13,10 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/glue_internal.h"
 #include "hyflow/ops/ops_generated.h"
+#include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::cuda {
+using hy::cpu::check_inner;
 namespace {
 
 #define HY_CUBLAS_CHECK(expr)                                                                          \
@@ -110,11 +112,6 @@ Tensor gemm(const Tensor& a3, const Tensor& b3, DType dtype) {
 }
 
 Tensor as_batch(const Tensor& t) { return ops::unsqueeze(t, 0); }
-
-void check_inner(const char* op, const Tensor& a, const Tensor& b, int64_t k1, int64_t k2) {
-  HY_CHECK(k1 == k2, ValueError, op, ": shapes ", a.shape(), " and ", b.shape(), " cannot be multiplied (inner dims ",
-           k1, " and ", k2, " differ)");
-}
 
 }  // namespace
 

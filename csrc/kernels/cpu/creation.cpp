@@ -12,6 +12,43 @@
 #include "kernels/cpu/int_wrap_internal.h"
 #include "kernels/cpu/kernel_util.h"
 
+namespace hy::cpu {
+
+ArangePlan arange_plan(const Scalar& start, const Scalar& end, const Scalar& step, std::optional<DType> dtype) {
+  const bool all_int = !start.is_float() && !end.is_float() && !step.is_float();
+  const DType dt = dtype.value_or(all_int ? DType::Int64 : DType::Float32);
+  const double s = start.to_double(), e = end.to_double(), st = step.to_double();
+  HY_CHECK(st != 0, ValueError, "arange: step must be nonzero");
+  HY_CHECK(std::isfinite(s) && std::isfinite(e) && std::isfinite(st), ValueError,
+           "arange: start, end and step must be finite");
+  HY_CHECK((st > 0 && e >= s) || (st < 0 && e <= s), ValueError, "arange: the sign of step ", step,
+           " does not lead from start ", start, " to end ", end);
+  int64_t n;
+  if (all_int) {
+    // The span and the count in uint64: end - start overflows int64 for arange(-2**63, 2**63 - 1).
+    const int64_t a = start.to_int(), b = end.to_int(), c = step.to_int();
+    const uint64_t span = c > 0 ? wrap_sub<uint64_t>(b, a) : wrap_sub<uint64_t>(a, b);
+    const uint64_t size = c > 0 ? static_cast<uint64_t>(c) : wrap_sub<uint64_t>(0, c);
+    const uint64_t count = span / size + (span % size != 0);
+    HY_CHECK(count <= static_cast<uint64_t>(INT64_MAX), ValueError, "arange: too many elements (", count, ")");
+    n = static_cast<int64_t>(count);
+  } else {
+    const double len = std::ceil((e - s) / st);
+    HY_CHECK(len < 9.2e18, ValueError, "arange: too many elements (", len, ")");
+    n = static_cast<int64_t>(len);
+  }
+  if (n > 0) {  // the values are monotone: the ends fit the dtype, so all do
+    // start + (n - 1) * step lies between start and end, so it fits even where (n - 1) * step does not.
+    const Scalar last = all_int ? Scalar(wrap_add(start.to_int(), wrap_mul(n - 1, step.to_int())))
+                                : Scalar(s + static_cast<double>(n - 1) * st);
+    check_scalar_fits(start, dt, "arange", "start");
+    check_scalar_fits(last, dt, "arange", "the last value");
+  }
+  return {dt, n, all_int};
+}
+
+}  // namespace hy::cpu
+
 namespace hy::kernels::cpu {
 namespace {
 
@@ -91,35 +128,11 @@ Tensor ones(const DimVector& size, std::optional<DType> dtype, std::optional<Dev
 
 Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::optional<DType> dtype,
               std::optional<Device> device) {
-  bool all_int = !start.is_float() && !end.is_float() && !step.is_float();
-  DType dt = dtype.value_or(all_int ? DType::Int64 : DType::Float32);
-  double s = start.to_double(), e = end.to_double(), st = step.to_double();
-  HY_CHECK(st != 0, ValueError, "arange: step must be nonzero");
-  HY_CHECK(std::isfinite(s) && std::isfinite(e) && std::isfinite(st), ValueError,
-           "arange: start, end and step must be finite");
-  HY_CHECK((st > 0 && e >= s) || (st < 0 && e <= s), ValueError, "arange: the sign of step ", step,
-           " does not lead from start ", start, " to end ", end);
-  int64_t n;
-  if (all_int) {
-    // The span and the count in uint64: end - start overflows int64 for arange(-2**63, 2**63 - 1).
-    const int64_t a = start.to_int(), b = end.to_int(), c = step.to_int();
-    const uint64_t span = c > 0 ? hy::cpu::wrap_sub<uint64_t>(b, a) : hy::cpu::wrap_sub<uint64_t>(a, b);
-    const uint64_t size = c > 0 ? static_cast<uint64_t>(c) : hy::cpu::wrap_sub<uint64_t>(0, c);
-    const uint64_t count = span / size + (span % size != 0);
-    HY_CHECK(count <= static_cast<uint64_t>(INT64_MAX), ValueError, "arange: too many elements (", count, ")");
-    n = static_cast<int64_t>(count);
-  } else {
-    double len = std::ceil((e - s) / st);
-    HY_CHECK(len < 9.2e18, ValueError, "arange: too many elements (", len, ")");
-    n = static_cast<int64_t>(len);
-  }
-  if (n > 0) {  // the values are monotone: the ends fit the dtype, so all do
-    // start + (n - 1) * step lies between start and end, so it fits even where (n - 1) * step does not.
-    Scalar last = all_int ? Scalar(hy::cpu::wrap_add(start.to_int(), hy::cpu::wrap_mul(n - 1, step.to_int())))
-                          : Scalar(s + static_cast<double>(n - 1) * st);
-    check_scalar_fits(start, dt, "arange", "start");
-    check_scalar_fits(last, dt, "arange", "the last value");
-  }
+  const hy::cpu::ArangePlan plan = hy::cpu::arange_plan(start, end, step, dtype);
+  const DType dt = plan.dtype;
+  const int64_t n = plan.n;
+  const bool all_int = plan.all_int;
+  const double s = start.to_double(), st = step.to_double();
   Tensor t = empty(DimVector{n}, dt, device);
   if (all_int && dtype_is_integral(dt)) {
     int64_t a = start.to_int(), c = step.to_int();

@@ -1,9 +1,12 @@
 // Small helpers every CPU kernel family uses: output allocation/validation for `out=` and in-place
 // variants, dtype casts, and argument checks with messages that name the op.
 #pragma once
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "core/scalar.h"
 #include "core/shape_util.h"
 #include "core/tensor.h"
 
@@ -30,5 +33,37 @@ void copy_into(const Tensor& dst, const Tensor& src);
 void check_floating(const Tensor& t, const char* op, const char* arg = "input");
 /// Throws ValueError unless t is defined.
 void check_defined(const Tensor& t, const char* op, const char* arg);
+
+// Argument checks that do not depend on the device, shared by the CPU kernels and the CUDA backend's glue
+// (csrc/cuda/), so both raise the same errors with the same words.
+
+/// The reductions' dim wrapping: IndexError prefixed with "op: ".
+int64_t reduce_wrap_dim(int64_t dim, int64_t ndim, const char* op);
+/// Which dims a reduction combines: None or [] means all, negative dims wrap, a dim listed twice raises
+/// ValueError, one out of range IndexError.
+std::vector<bool> reduce_dim_mask(const Tensor& self, const std::optional<DimVector>& dim, const char* op);
+
+/// One operand of a product, named for messages.
+struct NamedOperand {
+  const char* name;
+  const Tensor& tensor;
+};
+/// The one dtype all operands of a product must share, as in PyTorch: promoting inside a product (int32 @
+/// float32, a float64 batch into a float32 layer) would silently hide a bug, so mixed dtypes raise
+/// RuntimeError; bool has no meaningful product (TypeError).
+DType linalg_dtype(const char* op, std::initializer_list<NamedOperand> operands);
+/// ValueError unless the inner dims k1 and k2 of a product agree.
+void check_inner(const char* op, const Tensor& self, const Tensor& other, int64_t k1, int64_t k2);
+/// ValueError unless `t` has `rank` dims.
+void check_rank(const char* op, const Tensor& t, int64_t rank, const char* arg);
+
+/// arange's checks and size: its dtype and element count, having refused a zero, non-finite or
+/// wrong-signed step, too many elements, and ends the dtype cannot hold.
+struct ArangePlan {
+  DType dtype;
+  int64_t n;
+  bool all_int;  // start, end and step are all Python ints
+};
+ArangePlan arange_plan(const Scalar& start, const Scalar& end, const Scalar& step, std::optional<DType> dtype);
 
 }  // namespace hy::cpu

@@ -10,7 +10,36 @@
 #include "kernels/cpu/gemm_lowp.h"
 #include "kernels/cpu/kernel_util.h"
 
+namespace hy::cpu {
+
+DType linalg_dtype(const char* op, std::initializer_list<NamedOperand> operands) {
+  const NamedOperand& first = *operands.begin();
+  for (const NamedOperand& o : operands) {
+    check_defined(o.tensor, op, o.name);
+    HY_CHECK(o.tensor.dtype() != DType::Bool, TypeError, op, ": bool tensors are not supported (got ",
+             o.tensor.describe(), "); convert with .int() or .float() first");
+    HY_CHECK(o.tensor.dtype() == first.tensor.dtype(), RuntimeError, op, ": expected ", first.name, " and ", o.name,
+             " to have the same dtype, but got: ", dtype_name(first.tensor.dtype()), " != ",
+             dtype_name(o.tensor.dtype()), "; convert one with .to(dtype)");
+  }
+  return first.tensor.dtype();
+}
+
+void check_inner(const char* op, const Tensor& self, const Tensor& other, int64_t k1, int64_t k2) {
+  HY_CHECK(k1 == k2, ValueError, op, ": shapes ", self.shape(), " and ", other.shape(),
+           " cannot be multiplied (inner dims ", k1, " and ", k2, " differ)");
+}
+
+void check_rank(const char* op, const Tensor& t, int64_t rank, const char* arg) {
+  HY_CHECK(t.dim() == rank, ValueError, op, ": ", arg, " must be a ", rank, "-D tensor, got shape ", t.shape());
+}
+
+}  // namespace hy::cpu
+
 namespace hy::kernels::cpu {
+using hy::cpu::check_inner;
+using hy::cpu::check_rank;
+using hy::cpu::linalg_dtype;
 namespace {
 
 using hy::cpu::cast_to;
@@ -20,26 +49,6 @@ using hy::cpu::GemmMatrix;
 // bfloat16 accumulate in float32, which is what makes low-precision products accurate.
 DType gemm_compute_dtype(DType t) { return (t == DType::Float16 || t == DType::BFloat16) ? DType::Float32 : t; }
 
-struct NamedOperand {
-  const char* name;
-  const Tensor& tensor;
-};
-
-// The one dtype all operands must share, as in PyTorch: promoting inside a product (int32 @ float32, a
-// float64 batch into a float32 layer) would silently hide a bug, so mixed dtypes raise. bool has no
-// meaningful product (TypeError, like PyTorch).
-DType linalg_dtype(const char* op, std::initializer_list<NamedOperand> operands) {
-  const NamedOperand& first = *operands.begin();
-  for (const NamedOperand& o : operands) {
-    hy::cpu::check_defined(o.tensor, op, o.name);
-    HY_CHECK(o.tensor.dtype() != DType::Bool, TypeError, op, ": bool tensors are not supported (got ",
-             o.tensor.describe(), "); convert with .int() or .float() first");
-    HY_CHECK(o.tensor.dtype() == first.tensor.dtype(), RuntimeError, op, ": expected ", first.name, " and ", o.name,
-             " to have the same dtype, but got: ", dtype_name(first.tensor.dtype()), " != ",
-             dtype_name(o.tensor.dtype()), "; convert one with .to(dtype)");
-  }
-  return first.tensor.dtype();
-}
 
 void check_coefficient(const char* op, const char* name, const Scalar& s, DType common) {
   HY_CHECK(!(s.is_float() && !dtype_is_floating(common)), TypeError, op, ": ", name,
@@ -155,15 +164,6 @@ Tensor gemm_op(const Tensor& a_in, const Tensor& b_in, const Shape& batch, const
 
 Tensor product(const Tensor& a, const Tensor& b, const Shape& batch, const Shape& out_shape, DType common) {
   return gemm_op(a, b, batch, out_shape, common, Scalar(int64_t{1}), Scalar(int64_t{0}), Tensor());
-}
-
-void check_inner(const char* op, const Tensor& self, const Tensor& other, int64_t k1, int64_t k2) {
-  HY_CHECK(k1 == k2, ValueError, op, ": shapes ", self.shape(), " and ", other.shape(),
-           " cannot be multiplied (inner dims ", k1, " and ", k2, " differ)");
-}
-
-void check_rank(const char* op, const Tensor& t, int64_t rank, const char* arg) {
-  HY_CHECK(t.dim() == rank, ValueError, op, ": ", arg, " must be a ", rank, "-D tensor, got shape ", t.shape());
 }
 
 }  // namespace

@@ -75,11 +75,6 @@ struct ReduceInput {
   Tensor new_output(DType dtype) const;
 };
 
-/// Which dims a reduction combines: dim=None or [] means all; negative dims wrap; duplicates raise
-/// ValueError and out-of-range dims IndexError (both naming `op`). One flag per dim of `self`.
-std::vector<bool> reduce_dim_mask(const Tensor& self, const std::optional<DimVector>& dim, const char* op);
-/// Wrap one dim (negative counts from the end; a 0-d tensor accepts 0 and -1); IndexError names `op`.
-int64_t reduce_wrap_dim(int64_t dim, int64_t ndim, const char* op);
 /// The [P, R, Q] view of `self` cast to `compute` for reducing the dims flagged in `mask`. A permuted
 /// dense input (a transpose) is read in memory order, without a transposing copy. `lowp_in_place`: the
 /// caller only hands `in` to reduce_run (never reads in.data itself), so a float16/bfloat16 `self` with
