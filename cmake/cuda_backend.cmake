@@ -47,7 +47,8 @@ if(HYFLOW_WITH_CUDA)
   add_library(hyflow_cuda SHARED ${HYFLOW_CUDA_SOURCES} ${HYFLOW_GEN_DIR}/kernels_cuda_generated.cpp)
   # isclose compares against atol + rtol * |other|: fused into one FMA it can flip a boolean exactly on
   # the tolerance where the CPU (no contraction in the baseline build) rounds twice.
-  set_source_files_properties(csrc/cuda/binary_extra.cu PROPERTIES COMPILE_OPTIONS "--fmad=false")
+  # complex.cu: complex products rounded as the CPU's std::complex rounds them (no fused multiply-adds).
+  set_source_files_properties(csrc/cuda/binary_extra.cu csrc/cuda/complex.cu PROPERTIES COMPILE_OPTIONS "--fmad=false")
   add_dependencies(hyflow_cuda hyflow_codegen)
   target_link_libraries(hyflow_cuda PRIVATE hyflow_core CUDA::cudart_static)
   if(HYFLOW_WITH_CUBLAS)

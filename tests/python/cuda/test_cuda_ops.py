@@ -63,11 +63,12 @@ def run(fn, sample, dtype, device):
 def test_every_covered_op_has_an_opinfo():
     # Factories, copies, random ops and the fused optimizer steps have no OpInfo: the runtime tests,
     # test_random_streams_match_the_cpu, test_cuda_random.py, test_cuda_optim.py and
-    # test_cuda_elementwise_extra.py (arange, linspace, eye) cover them.
+    # test_cuda_elementwise_extra.py (arange, linspace, eye) cover them; test_cuda_complex.py covers the
+    # complex constructor.
     assert COVERED - {o.name for o in OPS} <= {"empty", "zeros", "ones", "full", "clone", "to_dtype", "copy_",
                                                "fill_", "zero_", "rand", "randn", "uniform_", "normal_",
                                                "randint", "_fused_sgd_", "_fused_adam_", "arange",
-                                               "linspace", "eye"}
+                                               "linspace", "eye", "complex"}
 
 
 @pytest.mark.parametrize("info,dtype", CASES)
