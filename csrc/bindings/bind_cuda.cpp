@@ -44,6 +44,7 @@ void bind_cuda(py::module_& m) {
     d["allocated"] = s.allocated;
     d["reserved"] = s.reserved;
     d["max_allocated"] = s.max_allocated;
+    d["pending_frees"] = s.pending_frees;
     return d;
   });
   m.def("_cuda_reset_peak_memory_stats", [](int i) { cuda().reset_peak_memory_stats(i); });
@@ -68,6 +69,12 @@ void bind_cuda(py::module_& m) {
   m.def("_cuda_event_query", [](EventHandle e) { return cuda().event_query(e); });
   m.def("_cuda_event_elapsed_ms", [](EventHandle a, EventHandle b) { return cuda().event_elapsed_ms(a, b); });
   m.def("_cuda_stream_wait_event", [](StreamHandle s, EventHandle e) { cuda().stream_wait_event(s, e); });
+  m.def("_cuda_record_stream", [](const Tensor& t, StreamHandle s) {
+    HY_CHECK(t.defined(), ValueError, "record_stream: the tensor is undefined");
+    HY_CHECK(t.device().type == DeviceType::DeviceType_CUDA, ValueError, "record_stream: expected a CUDA tensor, "
+             "got one on ", device_str(t.device()), " (only device memory is stream-ordered)");
+    cuda().record_stream(t.storage()->data(), s);
+  });
   m.def("_to_device", [](const Tensor& t, const std::string& device, bool non_blocking) {
     return tensor_to_device(t, device_from_string(device), non_blocking);
   });

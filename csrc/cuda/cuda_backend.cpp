@@ -131,6 +131,10 @@ class CudaBackend final : public DeviceBackend {
   void stream_wait_event(StreamHandle s, EventHandle e) override {
     HY_CUDA_CHECK(cudaStreamWaitEvent(reinterpret_cast<cudaStream_t>(s), reinterpret_cast<cudaEvent_t>(e), 0));
   }
+
+  void record_stream(const void* ptr, StreamHandle s) override {
+    caching_allocator().record_stream(ptr, reinterpret_cast<cudaStream_t>(s));
+  }
 };
 
 }  // namespace

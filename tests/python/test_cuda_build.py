@@ -108,6 +108,12 @@ def test_moves_without_cuda_name_the_reason():
     assert model.cpu() is model and model.weight is weight  # nothing moved: the same Parameter
 
 
+@without_gpu
+def test_record_stream_refuses_cpu_tensors():
+    with pytest.raises(ValueError, match="CUDA tensor"):
+        hy.ones(3).record_stream(None)
+
+
 def test_coverage_table_is_current():
     subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_cuda_coverage.py"), "--check"], check=True)
 
