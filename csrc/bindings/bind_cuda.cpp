@@ -27,6 +27,7 @@ void bind_cuda(py::module_& m) {
     d["archs"] = std::string(HYFLOW_CUDA_ARCHS);
     d["cuda_version"] = std::string(HYFLOW_CUDA_VERSION);
     d["cublas"] = std::string(HYFLOW_CUDA_CUBLAS) == "ON";
+    d["cufft"] = std::string(HYFLOW_CUDA_CUFFT) == "ON";
     return d;
   });
   m.def("_cuda_device_count", [] {
@@ -75,6 +76,17 @@ void bind_cuda(py::module_& m) {
              "got one on ", device_str(t.device()), " (only device memory is stream-ordered)");
     cuda().record_stream(t.storage()->data(), s);
   });
+  m.def("_cuda_fft_plan_cache", [](int i) {
+    py::dict d;
+    d["size"] = cuda().fft_plan_cache_size(i);
+    d["max_size"] = cuda().fft_plan_cache_max_size(i);
+    return d;
+  });
+  m.def("_cuda_set_fft_plan_cache_max_size", [](int i, int64_t n) {
+    HY_CHECK(n >= 0, ValueError, "cufft_plan_cache.max_size must be >= 0, got ", n);
+    cuda().set_fft_plan_cache_max_size(i, n);
+  });
+  m.def("_cuda_clear_fft_plan_cache", [](int i) { cuda().fft_plan_cache_clear(i); });
   m.def("_to_device", [](const Tensor& t, const std::string& device, bool non_blocking) {
     return tensor_to_device(t, device_from_string(device), non_blocking);
   });

@@ -71,6 +71,13 @@ class DeviceBackend {
     (void)ptr, (void)s;
     throw NotImplementedError("record_stream: this device backend has no stream-ordered allocator");
   }
+
+  /// The FFT plan cache of device `index` (hy.backends.cuda.cufft_plan_cache): plans held, the most it
+  /// holds (least recently used plans are dropped beyond it), and dropping them all.
+  virtual int64_t fft_plan_cache_size(int index) { return (void)index, 0; }
+  virtual int64_t fft_plan_cache_max_size(int index) { return (void)index, 0; }
+  virtual void set_fft_plan_cache_max_size(int index, int64_t max_size) { (void)index, (void)max_size; }
+  virtual void fft_plan_cache_clear(int index) { (void)index; }
 };
 
 /// Install (or, with nullptr, remove) the backend serving `type`. Called by the backend's library.
