@@ -13,7 +13,7 @@
 //   conj X[-k]) / 2, which is what the CPU's order of operations amounts to; the rest of the input is free.
 // * The normalization is one scaling pass over the result in its part dtype, as the CPU scales.
 #include <algorithm>
-#include <numeric>
+#include <cstdint>
 
 #include "core/shape_util.h"
 #include "cuda/cufft/fft_exec_internal.h"
@@ -169,7 +169,10 @@ Tensor fft_r2c(const Tensor& self, const DimVector& dim, int64_t normalization, 
   DimVector group, rest;
   split_real_group(dims, group, rest);
   const DimVector perm = group_last(self.dim(), group);
-  const Tensor src = ops::contiguous(ops::permute(self, perm));
+  Tensor src = ops::contiguous(ops::permute(self, perm));
+  // cuFFT reads a real input as if it were complex: its start must be aligned like a complex element (a
+  // view starting at an odd float, x[..., 1:], is not).
+  if (reinterpret_cast<uintptr_t>(src.raw_data()) % (2 * dtype_itemsize(src.dtype())) != 0) src = ops::clone(src);
   Shape out_shape = src.shape();
   out_shape.back() = n / 2 + 1;
   Tensor half = Tensor::empty(out_shape, complex, self.device());

@@ -114,7 +114,8 @@ def test_batched_transforms():
 def test_non_contiguous_inputs(dtype):
     x = rand((12, 20), dtype)
     views = {"transposed": lambda t: t.transpose(0, 1), "strided": lambda t: t[::2, 1::3],
-             "offset": lambda t: t[3:], "expanded": lambda t: t[:1].expand(5, 20)}
+             "offset": lambda t: t[3:], "expanded": lambda t: t[:1].expand(5, 20),
+             "odd start": lambda t: t.reshape(-1)[1:201].reshape(10, 20)}  # a start cuFFT must not see misaligned
     for name, view in views.items():
         a, b = view(x), view(x.cuda())
         if dtype.is_complex:
