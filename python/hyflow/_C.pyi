@@ -541,6 +541,11 @@ nothing to overlap with, so the tensor itself (device-agnostic code keeps workin
     def reciprocal_(self, *, out: Optional[Tensor] = ...) -> Tensor:
         """1 / self (inf at 0); int/bool inputs give float32."""
         ...
+    def record_stream(self, stream: Any) -> None:
+        """Tell the CUDA caching allocator that work queued on ``stream`` uses this tensor's memory: when the
+tensor is freed, its block is not reused before the work queued on ``stream`` up to that moment has
+finished (torch.Tensor.record_stream; docs/cuda.md, "Caching allocator")."""
+        ...
     def register_hook(self, hook: Callable) -> Any:
         """hook(grad) -> Tensor or None, called with this tensor's gradient during backward."""
         ...
