@@ -751,6 +751,7 @@ self itself when both already match."""
         """Set every element to zero, in place."""
         ...
 
+class LinAlgError(RuntimeError): ...
 bfloat16: _dtype
 bool: _dtype
 complex128: _dtype
