@@ -44,6 +44,7 @@ from ._einsum import einsum, meshgrid  # noqa: E402,F401
 from ._dtype_info import finfo, iinfo  # noqa: E402,F401 (torch.finfo / torch.iinfo)
 from ._complex import *  # noqa: E402,F401,F403 (after _functions: its abs handles complex tensors)
 from . import fft  # noqa: E402,F401
+from . import linalg  # noqa: E402,F401
 from ._build_info import build_info  # noqa: E402,F401
 from ._tensor_str import set_printoptions  # noqa: E402,F401 (also makes Tensor.__repr__ print like torch)
 from ._extension import cmake_prefix_path, get_include  # noqa: E402,F401
@@ -83,7 +84,7 @@ __all__ = (["Tensor", "Generator", "dtype", "bool", "int32", "int64", "float16",
               "compile", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled",
               "is_inference_mode_enabled", "ops", "data", "utils", "autograd", "nn", "optim", "compiler", "backends",
               "amp", "device", "cuda", "accelerator", "memory", "autocast", "is_autocast_enabled", "get_autocast_dtype",
-              "workflow", "distributed", "serialization", "fft"])
+              "workflow", "distributed", "serialization", "fft", "linalg"])
 __all__ = list(dict.fromkeys(__all__))  # a name exported by two parts once
 del _cr, _fn, _tc, _sh, _so, _cm, _es, _cx
 
