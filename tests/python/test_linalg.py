@@ -355,3 +355,26 @@ def test_autocast_computes_low_precision_inputs_in_float32():
     with hy.autocast("cpu", dtype=hy.bfloat16):
         r = hy.linalg.inv(a)
     assert r.dtype == hy.float32
+
+
+def test_torch_top_level_and_method_spellings():
+    a = _well((2, 3, 3), np.float64)
+    a[1] *= -1  # a negative determinant: logdet is NaN there
+    h, t = _pair(a)
+    _close(hy.det(h), torch.det(t), np.float64, 1e3)
+    _close(h.det(), t.det(), np.float64, 1e3)
+    _close(hy.inverse(h), torch.inverse(t), np.float64)
+    _close(h.inverse(), t.inverse(), np.float64)
+    _close(hy.logdet(h), torch.logdet(t), np.float64, 10.0)
+    _close(h.logdet(), t.logdet(), np.float64, 10.0)
+    assert hy.logdet(hy.zeros(2, 2, dtype=hy.float64)).item() == torch.logdet(torch.zeros(2, 2, dtype=torch.float64)).item()
+    s, ld = h.slogdet()
+    ts, tld = torch.slogdet(t)
+    _close(s, ts, np.float64)
+    _close(ld, tld, np.float64, 10.0)
+    f, tf = _pair(_rand((4, 3), np.float64))
+    _close(hy.pinverse(f), torch.pinverse(tf), np.float64, 10.0)
+    r, tr = _pair(_rand((4, 2), np.float64) @ _rand((2, 3), np.float64, 1))  # rank 2: rcond drops the third
+    _close(r.pinverse(rcond=1e-3), tr.pinverse(rcond=1e-3), np.float64, 10.0)
+    _close(hy.matrix_power(h, 3), torch.matrix_power(t, 3), np.float64, 1e3)
+    _close(h.matrix_power(-1), t.matrix_power(-1), np.float64)

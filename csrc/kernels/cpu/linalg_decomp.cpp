@@ -7,6 +7,7 @@
 // factored is recorded, and after the loop the first one raises LinAlgError with torch's message and its
 // batch index (no exception crosses a pool thread).
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -152,6 +153,15 @@ bool finite(const T* a, int64_t rows, int64_t cols, int64_t ld, char triangle = 
       if (!std::isfinite(a[i + j * ld])) return false;
     }
   return true;
+}
+
+// The workspace size a LAPACK query (lwork = -1) returned, in its element type. A float cannot hold every
+// large integer (older LAPACKs round the size down), so a float query gets a margin.
+template <typename T>
+int work_size(T query, const char* op) {
+  const double size = static_cast<double>(query) * (sizeof(T) == 4 ? 1.0 + 1e-6 : 1.0) + 1.0;
+  HY_CHECK(size <= INT_MAX, ValueError, op, ": the matrices are too large for LAPACK's workspace (32-bit sizes)");
+  return std::max(1, static_cast<int>(size));
 }
 
 // The dtype-specific body of each kernel: f.template operator()<float>() or <double>().
@@ -427,10 +437,10 @@ std::tuple<Tensor, Tensor> linalg_qr(const Tensor& A, const std::string& mode) {
       T query = 0, dummy = 0;
       int info = 0;
       lapack::geqrf(mi, ni, &dummy, std::max(mi, 1), &dummy, &query, -1, &info);
-      lwork = std::max(lwork, static_cast<int>(query));
+      lwork = std::max(lwork, work_size(query, op));
       if (want_q) {
         lapack::orgqr(mi, qi, ki, &dummy, std::max(mi, 1), &dummy, &query, -1, &info);
-        lwork = std::max(lwork, static_cast<int>(query));
+        lwork = std::max(lwork, work_size(query, op));
       }
     }
     for_each_matrix(count, std::max(m, n), [&](int64_t begin, int64_t end) {
@@ -478,7 +488,7 @@ std::tuple<Tensor, Tensor> linalg_eigh(const Tensor& A, const std::string& UPLO,
     T query = 0, dummy = 0;
     int iquery = 0, qinfo = 0;
     lapack::syevd(jobz, uplo, ni, &dummy, ni, &dummy, &query, -1, &iquery, -1, &qinfo);
-    const int lwork = std::max(1, static_cast<int>(query)), liwork = std::max(1, iquery);
+    const int lwork = work_size(query, op), liwork = std::max(1, iquery);
     for_each_matrix(count, n, [&](int64_t begin, int64_t end) {
       std::vector<T> a(n * n), work(lwork);
       std::vector<int> iwork(liwork);
@@ -532,7 +542,7 @@ std::tuple<Tensor, Tensor, Tensor> linalg_svd(const Tensor& A, bool full_matrice
       int iw = 0, qinfo = 0;
       lapack::gesdd(jobz, mi, ni, &dummy, std::max(mi, 1), &dummy, &dummy, ldu, &dummy, ldvt, &query, -1, &iw,
                     &qinfo);
-      lwork = std::max(1, static_cast<int>(query));
+      lwork = work_size(query, op);
     }
     for_each_matrix(count, std::max(m, n), [&](int64_t begin, int64_t end) {
       std::vector<T> a(m * n), u(compute_uv ? m * u_cols : 1), vt(compute_uv ? vt_rows * n : 1), work(lwork);
