@@ -58,7 +58,7 @@ def test_inv_det_slogdet_match_torch(shape, dtype):
     ts, tld = torch.linalg.slogdet(t)
     _close(s, ts, dtype)
     _close(ld, tld, dtype, 10.0)
-    assert hy.linalg.slogdet(h).logabsdet is ld or True  # named fields
+    assert hy.linalg.slogdet(h)._fields == ("sign", "logabsdet")
     assert s.dtype == h.dtype and ld.dtype == h.dtype
 
 
@@ -257,7 +257,8 @@ def test_singular_matrices_raise_linalg_error():
     batch = hy.stack([hy.eye(3, dtype=hy.float64), z])
     with pytest.raises(hy.linalg.LinAlgError, match=r"\(Batch element 1\)"):
         hy.linalg.inv(batch)
-    with pytest.raises(hy.linalg.LinAlgError, match="linalg.solve: The solver failed because the input matrix is singular"):
+    with pytest.raises(hy.linalg.LinAlgError, match="linalg.solve: The solver failed because the input matrix is "
+                                                   "singular"):
         hy.linalg.solve(z, hy.ones(3, dtype=hy.float64))
     with pytest.raises(RuntimeError):  # LinAlgError is a RuntimeError, as torch's
         hy.linalg.matrix_power(z, -1)
@@ -367,7 +368,7 @@ def test_torch_top_level_and_method_spellings():
     _close(h.inverse(), t.inverse(), np.float64)
     _close(hy.logdet(h), torch.logdet(t), np.float64, 10.0)
     _close(h.logdet(), t.logdet(), np.float64, 10.0)
-    assert hy.logdet(hy.zeros(2, 2, dtype=hy.float64)).item() == torch.logdet(torch.zeros(2, 2, dtype=torch.float64)).item()
+    assert hy.logdet(hy.zeros(2, 2, dtype=hy.float64)).item() == -np.inf == torch.logdet(torch.zeros(2, 2)).item()
     s, ld = h.slogdet()
     ts, tld = torch.slogdet(t)
     _close(s, ts, np.float64)
