@@ -18,6 +18,9 @@ def build_info():
     (``default`` is the baseline's own), and ``cpu_capability`` the one this process runs: the best the
     CPU supports, capped by the ``HYFLOW_CPU_CAPABILITY`` environment variable (docs/development.md).
 
+    ``lapack`` is True when LAPACK (from the BLAS library or beside it) is linked: hy.linalg's
+    decompositions and solvers need it and raise NotImplementedError without it (docs/linalg.md).
+
     ``gemm_f32`` is the library float32 matrix products (matmul, linear, convolution) run on now:
     ``"onednn"`` (its sgemm, in a build with oneDNN), ``"blas"`` or ``"eigen"``; the environment variable
     ``HYFLOW_SGEMM=blas`` moves them from oneDNN to the BLAS (docs/design.md, "Library choices").
@@ -43,6 +46,7 @@ def build_info():
         "cpu_variants": list(c["cpu_variants"]),
         "cpu_capability": _C._cpu_capability(),
         "blas": c["blas"] or "eigen (no external BLAS)",
+        "lapack": bool(c["lapack"]),
         "threads": _C.get_num_threads(),
         "gemm_f32": c["gemm_f32_library"],
         "lowp_gemm": c["lowp_gemm_library"] or None,
