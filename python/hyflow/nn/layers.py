@@ -17,7 +17,7 @@ __all__ = ["Identity", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU
 
 def _empty(shape, dtype, device=None):
     check_device(device)
-    return _C.ops.empty(list(shape), dtype=dtype or _C.float32)
+    return _C.ops.empty(list(shape), dtype=dtype)  # None: the default dtype (hy.set_default_dtype)
 
 
 def check_device(device):

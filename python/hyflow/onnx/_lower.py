@@ -87,7 +87,7 @@ def rank(dtype):
 def compute_dtype(cx, values):
     """The dtype hyflow's promotion computes in for these operands: dimensioned tensors decide; 0-d tensors
     and then Python numbers only lift the category, a number to the default dtype of its category
-    (docs/design.md, "Type promotion")."""
+    (docs/design.md, "Type promotion"; a float to hy.get_default_dtype() at export time)."""
     def cat(d):
         return 0 if str(d) == "hyflow.bool" else (1 if _dtypes.is_int(d) else 2)
     literal = [v.meta.dtype for v in values if v.is_literal_number()]
@@ -99,9 +99,9 @@ def compute_dtype(cx, values):
             continue
         top = max(group, key=rank)
         if best is None:
-            best = top if not is_literal else {0: hy.bool, 1: hy.int64, 2: hy.float32}[cat(top)]
+            best = top if not is_literal else {0: hy.bool, 1: hy.int64, 2: hy.get_default_dtype()}[cat(top)]
         elif cat(top) > cat(best):
-            best = top if not is_literal else {1: hy.int64, 2: hy.float32}[cat(top)]
+            best = top if not is_literal else {1: hy.int64, 2: hy.get_default_dtype()}[cat(top)]
     return best
 
 
