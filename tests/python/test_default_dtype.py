@@ -162,6 +162,7 @@ LAYERS = {
     "Linear": lambda m: m.nn.Linear(3, 4),
     "Conv2d": lambda m: m.nn.Conv2d(2, 3, 3),
     "Conv1d": lambda m: m.nn.Conv1d(2, 3, 3),
+    "ConvTranspose2d": lambda m: m.nn.ConvTranspose2d(2, 3, 3),
     "BatchNorm1d": lambda m: m.nn.BatchNorm1d(3),
     "LayerNorm": lambda m: m.nn.LayerNorm(3),
     "GroupNorm": lambda m: m.nn.GroupNorm(1, 3),
