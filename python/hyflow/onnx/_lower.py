@@ -922,6 +922,30 @@ def _im2col(cx, node):
     return [b.node("Transpose", [y], perm=[0, 2, 1])]
 
 
+@lowering("conv_transpose2d")
+def _conv_transpose2d(cx, node):
+    # ONNX ConvTranspose has torch's output size formula; its pads are (top, left, bottom, right). ONNX Runtime
+    # refuses output_padding >= stride (torch allows it below the dilation): then the extra rows/columns come
+    # from a smaller end pad (they are values of the uncropped result) and, past that, a zero Pad (the bias then
+    # added after it, since torch's padded rows hold the bias).
+    x, w, b = node.arg("input"), node.arg("weight"), node.arg("bias")
+    p, s, op = node.arg("padding"), node.arg("stride"), list(node.arg("output_padding"))
+    inputs = [cx.name(x), cx.name(w)] + ([cx.name(b)] if b is not None else [])
+    attrs = dict(kernel_shape=list(w.meta.shape[2:]), strides=list(s), dilations=list(node.arg("dilation")),
+                 group=int(node.arg("groups")))
+    if all(op[i] < s[i] for i in range(2)):
+        return [cx.b.node("ConvTranspose", inputs, pads=[p[0], p[1], p[0], p[1]], output_padding=op, **attrs)]
+    end = [max(p[i] - op[i], 0) for i in range(2)]
+    zeros = [max(op[i] - p[i], 0) for i in range(2)]
+    if not any(zeros):
+        return [cx.b.node("ConvTranspose", inputs, pads=[p[0], p[1], end[0], end[1]], **attrs)]
+    y = cx.b.node("ConvTranspose", inputs[:2], pads=[p[0], p[1], end[0], end[1]], **attrs)
+    y = cx.b.node("Pad", [y, cx.b.ints([0, 0, 0, 0, 0, 0, zeros[0], zeros[1]])])
+    if b is not None:
+        y = cx.b.node("Add", [y, cx.b.node("Reshape", [inputs[2], cx.b.ints([1, -1, 1, 1])])])
+    return [y]
+
+
 @lowering("max_pool2d_with_indices")
 def _max_pool(cx, node):
     x = node.arg("self")
