@@ -24,7 +24,7 @@ set(HYFLOW_CPU_VARIANT_SOURCES
     csrc/kernels/cpu/unary.cpp csrc/kernels/cpu/unary_float.cpp csrc/kernels/cpu/binary.cpp
     csrc/kernels/cpu/ternary.cpp csrc/kernels/cpu/reduce.cpp csrc/kernels/cpu/reduce_minmax.cpp
     csrc/kernels/cpu/softmax.cpp csrc/kernels/cpu/layer_norm.cpp csrc/kernels/cpu/stencil.cpp
-    csrc/kernels/cpu/optim.cpp csrc/kernels/cpu/conv.cpp csrc/kernels/cpu/copy.cpp
+    csrc/kernels/cpu/optim.cpp csrc/kernels/cpu/conv.cpp csrc/kernels/cpu/conv_transpose.cpp csrc/kernels/cpu/copy.cpp
     csrc/kernels/cpu/gemm_bf16_kernels.cpp csrc/kernels/cpu/fft.cpp)
 set(HYFLOW_CPU_VARIANT_FAMILIES unary binary ternary reduce stencil optim conv fft)
 

@@ -76,6 +76,13 @@ Tensor std_backward(const Tensor& result, const Tensor& grad, const Tensor& self
 std::tuple<Tensor, Tensor, Tensor> layer_norm_backward_all(const Tensor& grad, const Tensor& input, const Tensor& mean,
                                                            const Tensor& rstd, const Tensor& weight, const Tensor& bias,
                                                            const DimVector& normalized_shape, double eps);
+/// (grad_input, grad_weight, grad_bias) of conv_transpose2d (grad_bias undefined without a bias): the input
+/// gradient is conv2d(grad, weight), the weight gradient conv2d's weight gradient with input and output in
+/// swapped roles. Composed of recorded ops (im2col, matmul), so second derivatives follow (conv_backward.cpp).
+std::tuple<Tensor, Tensor, Tensor> conv_transpose2d_backward_all(const Tensor& grad, const Tensor& input,
+                                                                 const Tensor& weight, const Tensor& bias,
+                                                                 const DimVector& stride, const DimVector& padding,
+                                                                 const DimVector& dilation, int64_t groups);
 Tensor softmax_backward_data(const Tensor& grad, const Tensor& result, int64_t dim, DType dtype);
 Tensor log_softmax_backward_data(const Tensor& grad, const Tensor& result, int64_t dim, DType dtype);
 Tensor logsumexp_backward(const Tensor& grad, const Tensor& self, const Tensor& result, const DimVector& dim,

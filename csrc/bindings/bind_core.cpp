@@ -95,6 +95,11 @@ void bind_dtypes(py::module_& m) {
   }
   m.def("promote_types", [](DType a, DType b) { return promote_types(a, b); },
         "The dtype both a and b convert to (PyTorch/NumPy promotion lattice).");
+  m.def("set_default_dtype", [](DType d) { set_default_float_dtype(d); }, py::arg("d"),
+        "Make d (float16, bfloat16, float32 or float64) the dtype of float factories, Python floats and "
+        "new layers' parameters, for the whole process (torch.set_default_dtype).");
+  m.def("get_default_dtype", [] { return default_float_dtype(); },
+        "The default floating dtype (float32 unless set_default_dtype changed it).");
 }
 
 void bind_runtime(py::module_& m) {

@@ -1,5 +1,7 @@
 #include "core/dtype.h"
 
+#include <atomic>
+
 #include "core/error.h"
 
 namespace hy {
@@ -79,6 +81,22 @@ DType promote_types(DType a, DType b) {
     return DType::Float32;
   return dtype_itemsize(a) >= dtype_itemsize(b) ? a : b;
 }
+
+namespace {
+// Global, not thread-local, as torch's: a worker thread of a workflow or a DataLoader sees what the main
+// thread set. Relaxed is enough: the value is one byte with no other memory published along with it.
+std::atomic<DType> g_default_float{DType::Float32};
+}  // namespace
+
+DType default_float_dtype() { return g_default_float.load(std::memory_order_relaxed); }
+
+void set_default_float_dtype(DType t) {
+  HY_CHECK(dtype_is_floating(t), TypeError, "set_default_dtype(): only floating-point types are supported as the "
+           "default type (float16, bfloat16, float32, float64), got ", dtype_name(t));
+  g_default_float.store(t, std::memory_order_relaxed);
+}
+
+DType default_complex_dtype() { return default_float_dtype() == DType::Float64 ? DType::Complex128 : DType::Complex64; }
 
 DType to_floating(DType t, DType default_float) {
   return dtype_is_floating(t) || dtype_is_complex(t) ? t : default_float;

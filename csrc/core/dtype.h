@@ -38,8 +38,18 @@ inline bool dtype_is_integral(DType t) { return t == DType::Int32 || t == DType:
 DType dtype_from_name(const std::string& name);
 /// The smallest dtype both a and b convert to without losing their category (bool < int < float).
 DType promote_types(DType a, DType b);
-/// The float dtype an integer/bool input computes in for ops like exp (default float dtype).
-DType to_floating(DType t, DType default_float = DType::Float32);
+/// The process-wide default floating dtype (torch.get_default_dtype()): what float factories without
+/// dtype=, Python floats in promotion and integer inputs of float ops (exp, true division) become.
+/// Float32 until set_default_float_dtype changes it.
+DType default_float_dtype();
+/// Sets the default floating dtype: Float16, BFloat16, Float32 or Float64, else TypeError naming it.
+/// One value for the whole process (as torch's, not per thread); read with a relaxed atomic load.
+void set_default_float_dtype(DType t);
+/// The complex dtype of the default: Complex128 when it is Float64, else Complex64 (torch gives complex32
+/// for a float16 default; hyflow has no complex32).
+DType default_complex_dtype();
+/// The float dtype an integer/bool input computes in for ops like exp (the default float dtype).
+DType to_floating(DType t, DType default_float = default_float_dtype());
 
 /// Category of a dtype for promotion between tensors and Python scalars.
 enum class DTypeCategory : uint8_t {

@@ -32,9 +32,10 @@ class Scalar {
     else if constexpr (std::is_integral_v<T>) return static_cast<T>(to_int());
     else return static_cast<T>(static_cast<float>(to_double()));
   }
-  /// The dtype a lone scalar of this kind gets: bool, int64 or float32 (the default float).
+  /// The dtype a lone scalar of this kind gets: bool, int64 or the default float dtype (float32 unless
+  /// set_default_float_dtype changed it).
   DType default_dtype() const {
-    return is_bool() ? DType::Bool : is_int() ? DType::Int64 : DType::Float32;
+    return is_bool() ? DType::Bool : is_int() ? DType::Int64 : default_float_dtype();
   }
 
  private:

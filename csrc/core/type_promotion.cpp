@@ -13,10 +13,11 @@ DType result_type_of(It begin, It end) {
     if (!t.defined()) continue;
     int k = t.impl()->is_wrapped_number() ? 2 : (t.dim() == 0 ? 1 : 0);
     DType d = t.dtype();
-    if (k == 2) {  // a Python number only contributes its category's default dtype
+    if (k == 2) {  // a Python number only contributes its category's default dtype (torch: the default
+                   // float/complex dtype, so int32_tensor + 2.5 is float64 after set_default_dtype(float64))
       d = d == DType::Bool          ? DType::Bool
-          : dtype_is_complex(d)     ? DType::Complex64
-          : dtype_is_floating(d)    ? DType::Float32
+          : dtype_is_complex(d)     ? default_complex_dtype()
+          : dtype_is_floating(d)    ? default_float_dtype()
                                     : DType::Int64;
     }
     tier[k] = has[k] ? promote_types(tier[k], d) : d;

@@ -57,7 +57,7 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, option
 Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps, optional<DType> dtype, optional<Device> device) {
   HY_CHECK(steps >= 0, ValueError, "linspace: steps must be non-negative, got ", steps);
   const Device d = factory_device(device);
-  Tensor t = Tensor::empty(Shape{steps}, dtype.value_or(DType::Float32), d);
+  Tensor t = Tensor::empty(Shape{steps}, dtype.value_or(default_float_dtype()), d);
   if (steps > 0) check_scalar_fits(start, t.dtype(), "linspace", "start");
   if (steps > 1) check_scalar_fits(end, t.dtype(), "linspace", "end");
   const double s = start.to_double(), e = end.to_double();
@@ -70,7 +70,7 @@ Tensor eye(int64_t n, optional<int64_t> m, optional<DType> dtype, optional<Devic
   const int64_t cols = m.value_or(n);
   HY_CHECK(n >= 0 && cols >= 0, ValueError, "eye: sizes must be non-negative, got n=", n, ", m=", cols);
   const Device d = factory_device(device);
-  Tensor t = Tensor::empty(Shape{n, cols}, dtype.value_or(DType::Float32), d);
+  Tensor t = Tensor::empty(Shape{n, cols}, dtype.value_or(default_float_dtype()), d);
   hy::cuda::launch_eye(t.dtype(), t.raw_data(), n, cols, hy::cuda::launch_stream(d));
   return t;
 }

@@ -193,7 +193,7 @@ Tensor fill_(const Tensor& self, const Scalar& value) {
 Tensor zero_(const Tensor& self) { return fill_(self, Scalar(0.0)); }
 
 Tensor empty(const DimVector& size, std::optional<DType> dtype, std::optional<Device> device) {
-  return Tensor::empty(size, dtype.value_or(DType::Float32), creation_device(device));
+  return Tensor::empty(size, dtype.value_or(default_float_dtype()), creation_device(device));
 }
 Tensor zeros(const DimVector& size, std::optional<DType> dtype, std::optional<Device> device) {
   return zero_(empty(size, dtype, device));

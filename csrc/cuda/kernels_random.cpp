@@ -43,12 +43,12 @@ Tensor normal_(const Tensor& self, double mean, double std, const std::shared_pt
 
 Tensor rand(const DimVector& size, const std::shared_ptr<Generator>& generator, std::optional<DType> dtype,
             std::optional<Device> device) {
-  return uniform_(Tensor::empty(size, dtype.value_or(DType::Float32), cuda_device(device)), 0.0, 1.0, generator);
+  return uniform_(Tensor::empty(size, dtype.value_or(default_float_dtype()), cuda_device(device)), 0.0, 1.0, generator);
 }
 
 Tensor randn(const DimVector& size, const std::shared_ptr<Generator>& generator, std::optional<DType> dtype,
              std::optional<Device> device) {
-  return normal_(Tensor::empty(size, dtype.value_or(DType::Float32), cuda_device(device)), 0.0, 1.0, generator);
+  return normal_(Tensor::empty(size, dtype.value_or(default_float_dtype()), cuda_device(device)), 0.0, 1.0, generator);
 }
 
 Tensor randint(int64_t low, int64_t high, const DimVector& size, const std::shared_ptr<Generator>& generator,

@@ -789,6 +789,9 @@ def from_dlpack(obj: Any, *, device: Any = ..., copy: Any = ...) -> Tensor:
 def from_numpy(array: Any) -> Tensor:
     """A tensor sharing the memory of a NumPy array (writes show on both sides)."""
     ...
+def get_default_dtype() -> _dtype:
+    """The default floating dtype (float32 unless set_default_dtype changed it)."""
+    ...
 def get_num_threads() -> builtins.int:
     """Threads in hyflow's pool."""
     ...
@@ -797,6 +800,9 @@ int64: _dtype
 ops: Any  # submodule
 def promote_types(__arg0: _dtype, __arg1: _dtype) -> _dtype:
     """The dtype both a and b convert to (PyTorch/NumPy promotion lattice)."""
+    ...
+def set_default_dtype(d: _dtype) -> None:
+    """Make d (float16, bfloat16, float32 or float64) the dtype of float factories, Python floats and new layers' parameters, for the whole process (torch.set_default_dtype)."""
     ...
 def set_num_threads(n: builtins.int) -> None:
     """Resize hyflow's thread pool (n >= 1)."""

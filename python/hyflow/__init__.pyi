@@ -42,6 +42,10 @@ def ones(*size: Any, dtype: Any = ..., device: Any = ..., requires_grad: builtin
 def full(size: Any, fill_value: Any, *, dtype: Any = ..., device: Any = ..., requires_grad: builtins.bool = ...) -> Tensor: ...
 def arange(start: Any, end: Any = ..., step: Any = ..., *, dtype: Any = ..., device: Any = ..., requires_grad: builtins.bool = ...) -> Tensor: ...
 def linspace(start: Any, end: Any, steps: Any, *, dtype: Any = ..., device: Any = ..., requires_grad: builtins.bool = ...) -> Tensor: ...
+def logspace(start: Any, end: Any, steps: Any, base: Any = ..., *, dtype: Any = ..., device: Any = ..., requires_grad: builtins.bool = ...) -> Tensor:
+    """``steps`` values ``base ** e`` for ``e`` evenly spaced from start to end (torch.logspace), in ``dtype``
+(the default dtype when None). The exponents and powers are computed in float64 and rounded once."""
+    ...
 def eye(n: Any, m: Any = ..., *, dtype: Any = ..., device: Any = ..., requires_grad: builtins.bool = ...) -> Tensor: ...
 def rand(*size: Any, generator: Any = ..., dtype: Any = ..., device: Any = ..., requires_grad: builtins.bool = ...) -> Tensor: ...
 def randn(*size: Any, generator: Any = ..., dtype: Any = ..., device: Any = ..., requires_grad: builtins.bool = ...) -> Tensor: ...
@@ -133,6 +137,9 @@ def clone(input: Any, *, memory_format: Any = ...) -> Tensor:
     ...
 def complex(real: _TensorLike, imag: _TensorLike) -> Tensor:
     """The complex tensor real + 1j * imag (float32 parts give complex64, float64 give complex128), broadcast."""
+    ...
+def conv_transpose2d(input: _TensorLike, weight: _TensorLike, bias: Optional[_TensorLike] = ..., stride: _IntList = ..., padding: _IntList = ..., output_padding: _IntList = ..., groups: builtins.int = ..., dilation: _IntList = ...) -> Tensor:
+    """Transposed 2-D convolution (torch's F.conv_transpose2d): a (N, C_in, H, W) input and a (C_in, C_out/groups, kH, kW) weight give (N, C_out, (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1, ...); conv2d's input gradient, computed as a GEMM into patch rows and col2im's scatter."""
     ...
 def copy_(self: _TensorLike, src: _TensorLike) -> Tensor:
     """Copy src into self in place (broadcast and converted to self's dtype)."""
@@ -519,6 +526,21 @@ def pinverse(input: Tensor, rcond: builtins.float = ...) -> Tensor:
     ...
 def matrix_power(input: Tensor, n: builtins.int) -> Tensor:
     """torch.matrix_power: hy.linalg.matrix_power."""
+def set_default_dtype(d: Any) -> None:
+    """Make ``d`` the dtype of float factories without dtype= (zeros, ones, rand, arange(0.5), tensor([1.5]),
+...), of new layers' parameters, of Python floats meeting integer tensors (``int_tensor + 2.5``) and of
+integer inputs to float ops (``int_tensor / 2``, ``sqrt``); complex numbers follow it (complex128 under
+float64, else complex64). Only float16, bfloat16, float32 and float64 are accepted (TypeError otherwise).
+A Python float next to a float tensor stays weak: ``float32_tensor * 2.5`` is float32 whatever the
+default, as in torch."""
+    ...
+def get_default_dtype() -> Any:
+    """The default floating dtype: float32 unless :func:`set_default_dtype` changed it."""
+    ...
+def set_default_tensor_type(t: Any) -> None:
+    """Deprecated torch form of :func:`set_default_dtype` (torch warns since 2.1): ``t`` is a tensor type's
+name, ``'torch.DoubleTensor'`` or ``'hyflow.DoubleTensor'`` (also Float, Half, BFloat16), and sets the
+default dtype to its dtype. hyflow has no tensor-type classes, so only the string form exists."""
     ...
 from ._dtype_info import finfo as finfo
 from ._dtype_info import iinfo as iinfo
@@ -580,3 +602,4 @@ from . import linalg as linalg
 
 __version__: builtins.str
 __all__ = ['Tensor', 'Generator', 'dtype', 'bool', 'int32', 'int64', 'float16', 'bfloat16', 'float32', 'float64', 'half', 'float', 'double', 'long', 'int', 'from_numpy', 'from_dlpack', 'get_num_threads', 'set_num_threads', 'promote_types', 'tensor', 'as_tensor', 'empty', 'zeros', 'ones', 'full', 'arange', 'linspace', 'eye', 'rand', 'randn', 'randint', 'empty_like', 'zeros_like', 'ones_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'manual_seed', 'randperm', 'abs', 'add', 'addmm', 'all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'as_strided', 'atan2', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'broadcast_to', 'cat', 'ceil', 'chunk', 'clamp', 'clone', 'complex', 'copy_', 'cos', 'cumprod', 'cumsum', 'deposit_cic', 'div', 'divergence', 'dot', 'eq', 'erf', 'exp', 'expm1', 'fill_', 'flatten', 'flip', 'floor', 'floor_divide', 'gather', 'ge', 'gelu', 'gradient', 'gt', 'index_add', 'index_put_', 'index_select', 'interp_cic', 'isclose', 'isfinite', 'isinf', 'isnan', 'laplacian', 'le', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'masked_fill', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'mm', 'mul', 'multinomial', 'mv', 'ne', 'neg', 'nonzero', 'norm', 'outer', 'pad', 'permute', 'pow', 'prod', 'reciprocal', 'relu', 'remainder', 'reshape', 'roll', 'round', 'rsqrt', 'scatter_add', 'select', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'sum', 'tan', 'tanh', 'tile', 'topk', 'transpose', 'tril', 'triu', 'trunc', 'unsqueeze', 'var', 'view_as_complex', 'view_as_real', 'where', 'zero_', 'memory_format', 'contiguous_format', 'preserve_format', 'channels_last', 'addcmul', 'addcdiv', 'concat', 'concatenate', 'unbind', 'allclose', 'is_tensor', 'einsum', 'meshgrid', 'complex64', 'complex128', 'cfloat', 'cdouble', 'is_complex', 'real', 'imag', 'conj', 'angle', 'polar', 'det', 'inverse', 'logdet', 'slogdet', 'pinverse', 'matrix_power', 'finfo', 'iinfo', 'build_info', 'set_printoptions', 'cmake_prefix_path', 'get_include', 'save', 'load', 'compile', 'no_grad', 'enable_grad', 'inference_mode', 'set_grad_enabled', 'is_grad_enabled', 'is_inference_mode_enabled', 'ops', 'data', 'utils', 'autograd', 'nn', 'optim', 'compiler', 'backends', 'amp', 'device', 'cuda', 'accelerator', 'memory', 'autocast', 'is_autocast_enabled', 'get_autocast_dtype', 'workflow', 'distributed', 'serialization', 'fft', 'linalg']
+__all__ = ['Tensor', 'Generator', 'dtype', 'bool', 'int32', 'int64', 'float16', 'bfloat16', 'float32', 'float64', 'half', 'float', 'double', 'long', 'int', 'from_numpy', 'from_dlpack', 'get_num_threads', 'set_num_threads', 'promote_types', 'tensor', 'as_tensor', 'empty', 'zeros', 'ones', 'full', 'arange', 'linspace', 'logspace', 'eye', 'rand', 'randn', 'randint', 'empty_like', 'zeros_like', 'ones_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'manual_seed', 'randperm', 'abs', 'add', 'addmm', 'all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'as_strided', 'atan2', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'broadcast_to', 'cat', 'ceil', 'chunk', 'clamp', 'clone', 'complex', 'conv_transpose2d', 'copy_', 'cos', 'cumprod', 'cumsum', 'deposit_cic', 'div', 'divergence', 'dot', 'eq', 'erf', 'exp', 'expm1', 'fill_', 'flatten', 'flip', 'floor', 'floor_divide', 'gather', 'ge', 'gelu', 'gradient', 'gt', 'index_add', 'index_put_', 'index_select', 'interp_cic', 'isclose', 'isfinite', 'isinf', 'isnan', 'laplacian', 'le', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'masked_fill', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'mm', 'mul', 'multinomial', 'mv', 'ne', 'neg', 'nonzero', 'norm', 'outer', 'pad', 'permute', 'pow', 'prod', 'reciprocal', 'relu', 'remainder', 'reshape', 'roll', 'round', 'rsqrt', 'scatter_add', 'select', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'sum', 'tan', 'tanh', 'tile', 'topk', 'transpose', 'tril', 'triu', 'trunc', 'unsqueeze', 'var', 'view_as_complex', 'view_as_real', 'where', 'zero_', 'memory_format', 'contiguous_format', 'preserve_format', 'channels_last', 'addcmul', 'addcdiv', 'concat', 'concatenate', 'unbind', 'allclose', 'is_tensor', 'einsum', 'meshgrid', 'complex64', 'complex128', 'cfloat', 'cdouble', 'is_complex', 'real', 'imag', 'conj', 'angle', 'polar', 'set_default_dtype', 'get_default_dtype', 'set_default_tensor_type', 'finfo', 'iinfo', 'build_info', 'set_printoptions', 'cmake_prefix_path', 'get_include', 'save', 'load', 'compile', 'no_grad', 'enable_grad', 'inference_mode', 'set_grad_enabled', 'is_grad_enabled', 'is_inference_mode_enabled', 'ops', 'data', 'utils', 'autograd', 'nn', 'optim', 'compiler', 'backends', 'amp', 'device', 'cuda', 'accelerator', 'memory', 'autocast', 'is_autocast_enabled', 'get_autocast_dtype', 'workflow', 'distributed', 'serialization', 'fft']

@@ -50,7 +50,7 @@ def angle(input) -> Tensor:
     """The argument atan2(imag, real) of each element; for real tensors 0 (x >= 0) or pi (x < 0), as float."""
     if input.dtype.is_complex:
         return _C.ops.atan2(imag(input), real(input))
-    x = input if input.is_floating_point() else input.to(_C.float32)
+    x = input if input.is_floating_point() else input.to(_C.get_default_dtype())
     return (x < 0).to(x.dtype) * math.pi
 
 

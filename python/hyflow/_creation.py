@@ -6,7 +6,7 @@ import numpy as np
 from . import _C
 from ._C import Tensor
 
-__all__ = ["tensor", "as_tensor", "empty", "zeros", "ones", "full", "arange", "linspace", "eye", "rand",
+__all__ = ["tensor", "as_tensor", "empty", "zeros", "ones", "full", "arange", "linspace", "logspace", "eye", "rand",
            "randn", "randint", "empty_like", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
            "randint_like", "manual_seed", "randperm"]
 
@@ -17,14 +17,22 @@ def _size(size):
     return tuple(size)
 
 
+def _default_complex():
+    """torch's default complex dtype: complex128 under a float64 default, else complex64 (torch's complex32 for a
+    float16 default does not exist in hyflow)."""
+    return _C.complex128 if _C.get_default_dtype() == _C.float64 else _C.complex64
+
+
 def _infer_dtype(data, arr):
-    """torch.tensor's rule: Python floats become float32; NumPy arrays keep their dtype."""
+    """torch.tensor's rule: Python floats become the default dtype (hy.get_default_dtype(), float32 unless
+    changed), complex numbers the default complex dtype; NumPy arrays keep their dtype. A name (str) for those
+    two, since bfloat16 has no NumPy dtype."""
     if isinstance(data, np.ndarray) or isinstance(data, np.generic):
         return arr.dtype
     if arr.dtype.kind == "f":
-        return np.float32
+        return _C.get_default_dtype().name
     if arr.dtype.kind == "c":
-        return np.complex64  # torch: Python complex numbers give the default complex dtype
+        return _default_complex().name
     if arr.dtype.kind in "iu":
         return np.int64
     return arr.dtype
@@ -104,8 +112,11 @@ def tensor(data, *, dtype=None, device=None) -> Tensor:
                         "take .real of the data or pass a complex dtype")
     if arr.dtype.kind == "b":
         arr = arr.view(np.uint8) != 0  # bytes other than 0/1 (a viewed uint8 array) become True
+    inferred = _infer_dtype(data, arr) if dt is None else None
+    if inferred == "bfloat16":  # a bfloat16 default dtype: NumPy has none, so the dtype= path converts
+        dt = _C.bfloat16
     if dt is None:
-        target = np.dtype(_infer_dtype(data, arr))
+        target = np.dtype(inferred)
         if target.kind == "u" or (target.kind == "i" and target.itemsize < 4):
             target = np.dtype(np.int64)
         if arr.dtype.kind == "u" and target.kind == "i":
@@ -158,9 +169,8 @@ def is_complex_number(value):
 
 
 def _complex_full(size, value, dtype, device):
-    # torch: a complex fill value gives the default complex dtype (complex64) and refuses a real dtype.
-    from . import complex64
-    dtype = complex64 if dtype is None else dtype
+    # torch: a complex fill value gives the default complex dtype and refuses a real dtype.
+    dtype = _default_complex() if dtype is None else dtype
     if not dtype.is_complex:
         raise TypeError(f"full(): fill_value {value!r} is complex but dtype is {dtype.name}; pass a complex dtype "
                         "(hy.complex64, hy.complex128) or a real fill_value")
@@ -175,6 +185,16 @@ def arange(start, end=None, step=1, *, dtype=None, device=None) -> Tensor:
 
 def linspace(start, end, steps, *, dtype=None, device=None) -> Tensor:
     return _C.ops.linspace(start, end, steps, dtype=dtype, device=device)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None) -> Tensor:
+    """``steps`` values ``base ** e`` for ``e`` evenly spaced from start to end (torch.logspace), in ``dtype``
+    (the default dtype when None). The exponents and powers are computed in float64 and rounded once."""
+    if isinstance(base, builtins.bool) or not isinstance(base, (builtins.int, builtins.float)):
+        raise TypeError(f"logspace(): base must be a number, got {type(base).__name__}")
+    exps = _C.ops.linspace(start, end, steps, dtype=_C.float64)
+    out = _C.ops.to_dtype(builtins.float(base) ** exps, _C.get_default_dtype() if dtype is None else dtype, False)
+    return out if device is None or str(device) == "cpu" else out.to(device)
 
 
 def eye(n, m=None, *, dtype=None, device=None) -> Tensor:
@@ -297,6 +317,6 @@ def _with_requires_grad(fn):
     return factory
 
 
-for _name in ["tensor", "empty", "zeros", "ones", "full", "arange", "linspace", "eye", "rand", "randn",
+for _name in ["tensor", "empty", "zeros", "ones", "full", "arange", "linspace", "logspace", "eye", "rand", "randn",
               "empty_like", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "randperm"]:
     globals()[_name] = _with_requires_grad(globals()[_name])

@@ -18,10 +18,10 @@ _BFLOAT16 = {"bits": 16, "eps": 2.0 ** -7, "max": (2 - 2.0 ** -7) * 2.0 ** 127, 
 class finfo:  # noqa: N801 (torch's name)
     """Limits of a floating point dtype, like torch.finfo: bits, eps, max, min, tiny (== smallest_normal),
     resolution (10**-precision) and dtype (its name). A complex dtype gives its real part's limits; no
-    argument gives float32's (hyflow's default dtype)."""
+    argument gives the default dtype's (hy.get_default_dtype(), float32 unless changed)."""
 
     def __init__(self, type=None):  # noqa: A002 (torch's keyword)
-        type = _C.float32 if type is None else type
+        type = _C.get_default_dtype() if type is None else type
         if not isinstance(type, _C.dtype):
             raise TypeError(f"finfo(): argument 'type' must be hyflow.dtype, not {_builtins.type(type).__name__}")
         name = {"complex64": "float32", "complex128": "float64"}.get(type.name, type.name)

@@ -9,7 +9,7 @@
 Values are formatted column-aligned with one format for the whole tensor (integers-valued floats as
 ``1.``, otherwise 4 decimals, scientific notation for wide ranges); tensors of more than ``threshold``
 elements show ``edgeitems`` rows/columns at each end around ``...``. float16 and bfloat16 print via
-float32. The dtype is named unless it is a default one (float32, int64, bool).
+float32. The dtype is named unless it is a default one (hy.get_default_dtype(), int64, bool).
 """
 import math
 from dataclasses import dataclass
@@ -191,7 +191,11 @@ def _add_suffixes(text, suffixes, indent):
     return "".join(parts)
 
 
-_DEFAULT_DTYPES = ("float32", "int64", "bool", "complex64")  # complex64: the default complex dtype, as in torch
+def _default_dtypes():
+    """The dtypes a repr leaves unnamed, as torch: the default float and complex dtypes (hy.set_default_dtype),
+    int64 and bool."""
+    f = _C.get_default_dtype().name
+    return (f, "int64", "bool", "complex128" if f == "float64" else "complex64")
 
 
 def tensor_repr(t):
@@ -213,7 +217,7 @@ def tensor_repr(t):
         shown = _summarized(arr) if summarize else arr
         fmt = _ComplexFormatter(shown) if t.dtype.is_complex else _Formatter(shown, t.is_floating_point())
         body = _array_str(arr, indent, summarize, fmt)
-    if t.dtype.name not in _DEFAULT_DTYPES:
+    if t.dtype.name not in _default_dtypes():
         suffixes.append(f"dtype={t.dtype!r}")
     # Autograd state, once the autograd layer gives tensors these attributes.
     grad_fn = getattr(t, "grad_fn", None)

@@ -4,6 +4,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/scalar.h"
 #include "core/type_promotion.h"
 
 namespace hy {
@@ -129,6 +130,29 @@ TEST(ResultType, PythonNumbersAreWeakest) {
 TEST(ResultType, ManyInputsAndUndefinedSkipped) {
   EXPECT_EQ(result_type({make(I32), Tensor(), make(F32), number(F64)}), F32);
   EXPECT_EQ(result_type({make(B), make(I32, {}), number(F64)}), F32);
+}
+
+TEST(DefaultDType, FollowsSetDefaultFloatDType) {
+  // torch.set_default_dtype: the default float of numbers, of to_floating and of lone float scalars
+  ASSERT_EQ(default_float_dtype(), F32);
+  set_default_float_dtype(F64);
+  EXPECT_EQ(default_float_dtype(), F64);
+  EXPECT_EQ(default_complex_dtype(), C128);
+  EXPECT_EQ(to_floating(I64), F64);
+  EXPECT_EQ(Scalar(1.5).default_dtype(), F64);
+  EXPECT_EQ(Scalar(int64_t{2}).default_dtype(), I64);
+  EXPECT_EQ(result_type(make(I32), number(F64)), F64);   // i32 tensor + 2.5 -> the default float
+  EXPECT_EQ(result_type(make(F32), number(F64)), F32);   // a float tensor + 2.5: the number stays weak
+  EXPECT_EQ(result_type(make(I32), number(C128)), C128);  // i32 tensor + 1j -> the default complex
+  EXPECT_EQ(result_type(make(F32), number(C128)), C64);
+  set_default_float_dtype(BF16);
+  EXPECT_EQ(to_floating(B), BF16);
+  EXPECT_EQ(default_complex_dtype(), C64);
+  EXPECT_THROW(set_default_float_dtype(I64), TypeError);
+  EXPECT_THROW(set_default_float_dtype(C64), TypeError);
+  EXPECT_EQ(default_float_dtype(), BF16);  // a refused dtype changes nothing
+  set_default_float_dtype(F32);
+  EXPECT_EQ(to_floating(I64), F32);
 }
 
 TEST(CanCastInPlace, NeverDownward) {

@@ -7,14 +7,13 @@
 
 #include "core/parallel.h"
 #include "hyflow/ops/tensor.h"
+#include "kernels/cpu/conv_internal.h"
 #include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::cpu {
 namespace {
 
-struct Geometry {
-  int64_t n, c, h, w, kh, kw, dh, dw, ph, pw, sh, sw, ho, wo;
-};
+using Geometry = ConvGeometry;
 
 Geometry geometry(const char* op, const Shape& in, const DimVector& k, const DimVector& d, const DimVector& p,
                   const DimVector& s) {
@@ -33,11 +32,8 @@ Geometry geometry(const char* op, const Shape& in, const DimVector& k, const Dim
   return g;
 }
 
-// Output columns ow in [lo, hi) whose input column ow * sw + off lies inside [0, w).
 inline void ow_range(int64_t off, int64_t sw, int64_t w, int64_t wo, int64_t& lo, int64_t& hi) {
-  lo = off >= 0 ? 0 : std::min<int64_t>(wo, (-off + sw - 1) / sw);
-  hi = w - off > 0 ? std::min<int64_t>(wo, (w - off + sw - 1) / sw) : 0;
-  if (hi < lo) hi = lo;
+  conv_ow_range(off, sw, w, wo, lo, hi);
 }
 
 // One window offset of max pooling across n outputs: v[k] replaces best[k] (and its index base + k * step)
@@ -141,29 +137,8 @@ Tensor col2im(const Tensor& self, const DimVector& input_size, const DimVector& 
       for (int64_t n = b; n < e; ++n) {
         scalar_t* img = dst + n * g.c * g.h * g.w;
         for (int64_t i = 0; i < g.c * g.h * g.w; ++i) img[i] = scalar_t(0);
-        if (patch_major) {
-          // Patch-major: each of the K rows (one kernel tap of one channel) is read front to back and added
-          // into its channel's plane (a few KiB, in L1), a shifted row at a time. Reading the rows in this
-          // order streams the image's columns once; the output-row-major order below jumped between the K
-          // rows every Wo elements (3x slower on the MNIST net's 32->64 conv).
-          for (int64_t k = 0; k < K; ++k) {
-            const int64_t c = k / (g.kh * g.kw), i = (k / g.kw) % g.kh, j = k % g.kw;
-            const scalar_t* row = src + n * row_n + k * row_k;
-            scalar_t* plane = img + c * g.h * g.w;
-            int64_t lo = 0, hi = 0;
-            ow_range(j * g.dw - g.pw, g.sw, g.w, g.wo, lo, hi);
-            for (int64_t oh = 0; oh < g.ho; ++oh) {
-              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-              if (ih < 0 || ih >= g.h) continue;
-              scalar_t* __restrict out_line = plane + ih * g.w + (j * g.dw - g.pw);
-              const scalar_t* __restrict seg = row + oh * g.wo;
-              if (g.sw == 1) {
-                for (int64_t ow = lo; ow < hi; ++ow) out_line[ow] += seg[ow];
-              } else {
-                for (int64_t ow = lo; ow < hi; ++ow) out_line[ow * g.sw] += seg[ow];
-              }
-            }
-          }
+        if (patch_major) {  // each (n, k) row of L values contiguous: the scatter conv_transpose2d shares
+          col2im_add_image(src + n * row_n, row_k, img, g);
           continue;
         }
         for (int64_t oh = 0; oh < g.ho; ++oh) {

@@ -16,7 +16,7 @@ namespace hy::cpu {
 
 ArangePlan arange_plan(const Scalar& start, const Scalar& end, const Scalar& step, std::optional<DType> dtype) {
   const bool all_int = !start.is_float() && !end.is_float() && !step.is_float();
-  const DType dt = dtype.value_or(all_int ? DType::Int64 : DType::Float32);
+  const DType dt = dtype.value_or(all_int ? DType::Int64 : default_float_dtype());
   const double s = start.to_double(), e = end.to_double(), st = step.to_double();
   HY_CHECK(st != 0, ValueError, "arange: step must be nonzero");
   HY_CHECK(std::isfinite(s) && std::isfinite(e) && std::isfinite(st), ValueError,
@@ -107,7 +107,7 @@ inline double normal_draw(const std::array<uint32_t, 4>& w, bool wide) {
 
 Tensor empty(const DimVector& size, std::optional<DType> dtype, std::optional<Device> device) {
   check_cpu(device, "empty");
-  return Tensor::empty(size, dtype.value_or(DType::Float32));
+  return Tensor::empty(size, dtype.value_or(default_float_dtype()));
 }
 
 Tensor zeros(const DimVector& size, std::optional<DType> dtype, std::optional<Device> device) {
@@ -123,7 +123,7 @@ Tensor full(const DimVector& size, const Scalar& fill_value, std::optional<DType
 }
 
 Tensor ones(const DimVector& size, std::optional<DType> dtype, std::optional<Device> device) {
-  return full(size, Scalar(static_cast<int64_t>(1)), dtype.value_or(DType::Float32), device);
+  return full(size, Scalar(static_cast<int64_t>(1)), dtype.value_or(default_float_dtype()), device);
 }
 
 Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::optional<DType> dtype,
@@ -146,7 +146,7 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::o
 Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps, std::optional<DType> dtype,
                 std::optional<Device> device) {
   HY_CHECK(steps >= 0, ValueError, "linspace: steps must be non-negative, got ", steps);
-  Tensor t = empty(DimVector{steps}, dtype.value_or(DType::Float32), device);
+  Tensor t = empty(DimVector{steps}, dtype.value_or(default_float_dtype()), device);
   if (steps > 0) check_scalar_fits(start, t.dtype(), "linspace", "start");
   if (steps > 1) check_scalar_fits(end, t.dtype(), "linspace", "end");
   double s = start.to_double(), e = end.to_double();

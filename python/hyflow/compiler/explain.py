@@ -219,8 +219,10 @@ def _symbol_lines(graph, sym, dims_of):
 
 def _guard_lines(graph, key, dims_of=None):
     """The guards as sentences; ``dims_of`` (a shape class's dims per input) for symbolic sizes."""
-    _, leaves, (grad_on, autocast) = key   # the key's thread state: (grad mode, autocast dtype or None)
+    _, leaves, (grad_on, autocast, default_dtype) = key   # (grad mode, autocast dtype or None, default dtype)
     lines = [f"grad mode is {'on' if grad_on else 'off'}"]
+    if default_dtype != "hyflow.float32":
+        lines.append(f"the default dtype is {default_dtype.replace('hyflow.', '')}")
     if autocast is not None:
         lines.append(f"inside an autocast region computing in {autocast.replace('hyflow.', '')}")
     tensors = [k for k in leaves if k[0] == "T"]

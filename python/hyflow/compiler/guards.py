@@ -3,8 +3,9 @@
 A trace is specialized to what the call looked like, so the cache key of a call is its *signature*: the
 structure of the arguments (tuples, lists, dicts), for every tensor its dtype, device, sizes, strides and
 requires_grad, for every other argument its value (numbers, strings, None) or its identity (any other
-object), which arguments are the same tensor, whether grad mode is on and the autocast region (a trace
-holds the casts its policy made). Equal signatures reuse the
+object), which arguments are the same tensor, whether grad mode is on, the autocast region (a trace
+holds the casts its policy made) and the default dtype (a trace holds the dtypes its factories and Python
+floats got). Equal signatures reuse the
 compiled entry through one dict lookup.
 
 Captured tensors (module parameters, globals) are read by reference at each call; an entry also checks that
@@ -21,8 +22,9 @@ _grad_enabled = _C._autograd.is_grad_enabled
 
 
 def _modes():
-    """The thread state a trace depends on: grad mode, and the dtype of an active autocast region."""
-    return (_grad_enabled(), str(_C._amp.dtype()) if _C._amp.is_active() else None)
+    """The state a trace depends on: grad mode and the dtype of an active autocast region (this thread's), and
+    the default dtype (the process's: hy.set_default_dtype)."""
+    return (_grad_enabled(), str(_C._amp.dtype()) if _C._amp.is_active() else None, str(_C.get_default_dtype()))
 
 
 def _leaf_key(x, first_seen):
@@ -70,6 +72,8 @@ def describe_mismatch(old, new):
         return f"grad mode changed ({'on' if g0[0] else 'off'} -> {'on' if g1[0] else 'off'})"
     if g0[1] != g1[1]:
         return f"autocast changed ({g0[1] or 'off'} -> {g1[1] or 'off'})"
+    if g0[2] != g1[2]:
+        return f"the default dtype changed ({g0[2]} -> {g1[2]})"
     if s0 != s1 or len(k0) != len(k1):
         return "the structure of the arguments changed"
     names = ("", "dtype", "device", "sizes", "strides", "requires_grad", "aliasing")

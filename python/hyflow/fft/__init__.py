@@ -33,10 +33,11 @@ def _check_tensor(x, name):
 
 
 def _as_float(x):
-    """Inputs that are neither float32/float64 nor complex compute in float32, as torch's default dtype."""
+    """Inputs that are neither float32/float64 nor complex compute in the default dtype (float32 when that is
+    float16/bfloat16, which the transforms do not take), as torch's do."""
     if x.dtype.is_complex or x.dtype in (_C.float32, _C.float64):
         return x
-    return x.to(_C.float32)
+    return x.to(_C.float64 if _C.get_default_dtype() == _C.float64 else _C.float32)
 
 
 def _as_complex(x):
@@ -205,13 +206,13 @@ def fftfreq(n, d=1.0, *, dtype=None, device=None) -> Tensor:
     _check_n(n, "fftfreq")
     k = _C.ops.arange(0, n, 1, dtype=_C.int64, device=device)
     k = _C.ops.where(k < (n + 1) // 2, k, k - n) if n > 1 else k
-    return k.to(dtype or _C.float32) * (1.0 / (d * n))
+    return k.to(dtype or _C.get_default_dtype()) * (1.0 / (d * n))
 
 
 def rfftfreq(n, d=1.0, *, dtype=None, device=None) -> Tensor:
     """Sample frequencies of rfft's n//2+1 bins: [0, 1, ..., n//2] / (d*n), on `device`."""
     _check_n(n, "rfftfreq")
-    return _C.ops.arange(0, n // 2 + 1, 1, dtype=dtype or _C.float32, device=device) * (1.0 / (d * n))
+    return _C.ops.arange(0, n // 2 + 1, 1, dtype=dtype or _C.get_default_dtype(), device=device) * (1.0 / (d * n))
 
 
 def _shift(x, dim, sign, name):

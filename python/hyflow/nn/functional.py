@@ -9,7 +9,7 @@ from .. import _C
 
 __all__ = ["linear", "relu", "gelu", "silu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "softmin",
            "leaky_relu", "elu", "hardtanh", "relu6", "dropout", "dropout2d", "pad", "normalize", "layer_norm",
-           "group_norm", "adaptive_avg_pool2d", "interpolate", "batch_norm", "embedding", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "unfold",
+           "group_norm", "adaptive_avg_pool2d", "interpolate", "batch_norm", "embedding", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "unfold",
            "mse_loss", "l1_loss", "smooth_l1_loss", "nll_loss", "cross_entropy",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "one_hot", "scaled_dot_product_attention"]
 
@@ -521,6 +521,56 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     dl = dilation[0] if isinstance(dilation, (tuple, list)) else dilation
     out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, st), pad, (1, dl), groups)
     return out.squeeze(2)
+
+
+def _ints(v, n):
+    """An int for every spatial dim (v, v, ...), or the given sequence as a list; its length and values are
+    checked by the conv_transpose2d op (RuntimeError naming the argument, as torch)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return [v] * n
+    if isinstance(v, (tuple, list)):
+        return list(v)
+    raise TypeError(f"expected an int or a tuple of {n} ints, got {type(v).__name__}")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution (torch's argument order: output_padding before groups, dilation last).
+
+    A (N, C_in, H, W) or unbatched (C_in, H, W) input and a (C_in, C_out / groups, kH, kW) weight give
+    H_out = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1 (W likewise). It is the
+    op-table op conv_transpose2d (conv2d's input gradient: GEMM + col2im), differentiable twice."""
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of "
+                           f"size: {list(input.shape)}")
+    input, weight, bias = _autocast_layer(input, weight, bias)
+    _check_same_dtype("conv_transpose2d", input, weight, bias)
+    unbatched = input.dim() == 3
+    x = input.unsqueeze(0) if unbatched else input
+    out = _ops.conv_transpose2d(x, weight, bias, _ints(stride, 2), _ints(padding, 2), _ints(output_padding, 2),
+                                groups, _ints(dilation, 2))
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 1-D convolution: conv_transpose2d on a height-1 image ((N, C_in, L) or (C_in, L) input,
+    (C_in, C_out / groups, k) weight)."""
+    if input.dim() not in (2, 3) or weight.dim() != 3:
+        raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input and a 3-D weight for conv_transpose1d, "
+                           f"but got input of size {list(input.shape)} and weight of size {list(weight.shape)}")
+    s, p, op, d = (_one(v, "conv_transpose1d", name) for v, name in
+                   ((stride, "stride"), (padding, "padding"), (output_padding, "output_padding"), (dilation, "dilation")))
+    out = conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, (1, s), (0, p), (0, op), groups, (1, d))
+    return out.squeeze(-2)
+
+
+def _one(v, fn, name):
+    """A 1-D convolution's int argument, given as an int or a 1-tuple."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise RuntimeError(f"{fn}(): expected {name} to be a single integer value or a list of 1 values, but "
+                               f"got {name}={list(v)}")
+        v = v[0]
+    return v
 
 
 def _pool_hw(x, k, s, d):

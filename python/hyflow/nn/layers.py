@@ -11,13 +11,13 @@ from .parameter import Parameter
 __all__ = ["Identity", "Linear", "Sequential", "ModuleList", "ModuleDict", "ReLU", "GELU", "SiLU", "Tanh",
            "Sigmoid", "Softplus", "Softmax", "LogSoftmax", "Softmin", "LeakyReLU", "ELU", "Hardtanh", "ReLU6",
            "Dropout", "Dropout2d", "LayerNorm", "GroupNorm", "AdaptiveAvgPool2d", "Unflatten", "Upsample", "Embedding", "BatchNorm1d", "BatchNorm2d", "Conv1d",
-           "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "MSELoss", "L1Loss", "SmoothL1Loss", "CrossEntropyLoss",
+           "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Flatten", "MSELoss", "L1Loss", "SmoothL1Loss", "CrossEntropyLoss",
            "NLLLoss", "BCELoss", "BCEWithLogitsLoss"]
 
 
 def _empty(shape, dtype, device=None):
     check_device(device)
-    return _C.ops.empty(list(shape), dtype=dtype or _C.float32)
+    return _C.ops.empty(list(shape), dtype=dtype)  # None: the default dtype (hy.set_default_dtype)
 
 
 def check_device(device):
@@ -566,21 +566,29 @@ class Embedding(Module):
 
 class _ConvNd(Module):
     _n = 2
+    _transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None, generator=None):
+                 padding_mode="zeros", device=None, dtype=None, generator=None, output_padding=0):
         super().__init__()
         check_device(device)
-        n = self._n
-        F._check_conv_channels(type(self).__name__, in_channels, out_channels, groups)
+        n, name = self._n, type(self).__name__
+        F._check_conv_channels(name, in_channels, out_channels, groups)
         if padding_mode != "zeros":
-            raise NotImplementedError(f"{type(self).__name__}: padding_mode {padding_mode!r} is not supported yet")
+            raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported yet")
+        if self._transposed and isinstance(padding, str):
+            raise ValueError(f"{name}: padding must be an int or a tuple of {n} ints, got {padding!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = F._pair(kernel_size, n, type(self).__name__, "kernel_size")
-        self.stride = F._pair(stride, n, type(self).__name__, "stride")
-        self.padding = padding if isinstance(padding, str) else F._pair(padding, n, type(self).__name__, "padding")
-        self.dilation = F._pair(dilation, n, type(self).__name__, "dilation")
-        self.weight = Parameter(_empty((out_channels, in_channels // groups) + self.kernel_size, dtype))
+        self.kernel_size = F._pair(kernel_size, n, name, "kernel_size")
+        self.stride = F._pair(stride, n, name, "stride")
+        self.padding = padding if isinstance(padding, str) else F._pair(padding, n, name, "padding")
+        self.dilation = F._pair(dilation, n, name, "dilation")
+        self.output_padding = F._pair(output_padding, n, name, "output_padding")
+        self.transposed = self._transposed
+        # torch's layouts: (out, in / groups, *k) for a convolution, (in, out / groups, *k) for a transposed one
+        wshape = ((in_channels, out_channels // groups) if self._transposed
+                  else (out_channels, in_channels // groups)) + self.kernel_size
+        self.weight = Parameter(_empty(wshape, dtype))
         self.bias = Parameter(_empty((out_channels,), dtype)) if bias else None
         if not bias:
             self.register_parameter("bias", None)
@@ -600,6 +608,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self._n:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._n:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -621,6 +631,55 @@ class Conv1d(_ConvNd):
         return F.conv1d(input, self.weight, self.bias, self.stride[0],
                         self.padding if isinstance(self.padding, str) else self.padding[0], self.dilation[0],
                         self.groups)
+
+
+class _ConvTransposeNd(_ConvNd):
+    _transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None, generator=None):
+        # torch's argument order for the transposed layers: output_padding third after padding, dilation last
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype, generator, output_padding)
+
+    def _output_padding(self, input, output_size):
+        """output_padding, or the one that makes the output ``output_size`` (torch's forward(input, output_size)):
+        any size from the smallest output to stride - 1 more is reachable."""
+        if output_size is None:
+            return self.output_padding
+        n, name = self._n, type(self).__name__
+        size = [int(v) for v in output_size]
+        if len(size) == n + 2 or (len(size) == n + 1 and input.dim() == n + 1):
+            size = size[-n:]
+        if len(size) != n:
+            raise ValueError(f"{name}: for {input.dim()}D input, output_size must have {n} or {n + 2} elements "
+                             f"(got {len(size)})")
+        spatial = list(input.shape)[-n:]
+        lo = [(spatial[i] - 1) * self.stride[i] - 2 * self.padding[i] + self.dilation[i] * (self.kernel_size[i] - 1) + 1
+              for i in range(n)]
+        hi = [lo[i] + self.stride[i] - 1 for i in range(n)]
+        if any(not lo[i] <= size[i] <= hi[i] for i in range(n)):
+            raise ValueError(f"requested an output size of {size}, but valid sizes range from {lo} to {hi} (for an "
+                             f"input of {tuple(spatial)})")
+        return tuple(size[i] - lo[i] for i in range(n))
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (torch.nn.ConvTranspose2d): weight (in, out / groups, kH, kW)."""
+    _n = 2
+
+    def forward(self, input, output_size=None):
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self._output_padding(input, output_size), self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution (torch.nn.ConvTranspose1d): weight (in, out / groups, k)."""
+    _n = 1
+
+    def forward(self, input, output_size=None):
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self._output_padding(input, output_size), self.groups, self.dilation)
 
 
 class MaxPool2d(Module):

@@ -51,6 +51,7 @@ NOTES = {
     "max_dim": "ReduceMax + ArgMax", "layer_norm": "axis = -len(normalized_shape); no weight: a Scale of ones", "min_dim": "ReduceMin + ArgMin",
     "max_pool2d_with_indices": "only when the indices are not used",
     "linalg_det": "ONNX Runtime's Det runs float32 only",
+    "conv_transpose2d": "output_padding >= stride (ORT refuses it): a smaller end pad, then Pad and the bias",
     "index": "integer index tensors of one shape (no masks, no broadcasting)",
     "index_put_": "as index; not into inputs or parameters",
     "multinomial": "with replacement (or one sample)", "pad": "modes constant, reflect, replicate, circular",
@@ -88,7 +89,7 @@ def rank(dtype):
 def compute_dtype(cx, values):
     """The dtype hyflow's promotion computes in for these operands: dimensioned tensors decide; 0-d tensors
     and then Python numbers only lift the category, a number to the default dtype of its category
-    (docs/design.md, "Type promotion")."""
+    (docs/design.md, "Type promotion"; a float to hy.get_default_dtype() at export time)."""
     def cat(d):
         return 0 if str(d) == "hyflow.bool" else (1 if _dtypes.is_int(d) else 2)
     literal = [v.meta.dtype for v in values if v.is_literal_number()]
@@ -100,9 +101,9 @@ def compute_dtype(cx, values):
             continue
         top = max(group, key=rank)
         if best is None:
-            best = top if not is_literal else {0: hy.bool, 1: hy.int64, 2: hy.float32}[cat(top)]
+            best = top if not is_literal else {0: hy.bool, 1: hy.int64, 2: hy.get_default_dtype()}[cat(top)]
         elif cat(top) > cat(best):
-            best = top if not is_literal else {1: hy.int64, 2: hy.float32}[cat(top)]
+            best = top if not is_literal else {1: hy.int64, 2: hy.get_default_dtype()}[cat(top)]
     return best
 
 
@@ -921,6 +922,30 @@ def _im2col(cx, node):
                pads=[pad[0], pad[1], pad[0], pad[1]])
     y = b.node("Reshape", [y, b.ints([0, k, -1])])
     return [b.node("Transpose", [y], perm=[0, 2, 1])]
+
+
+@lowering("conv_transpose2d")
+def _conv_transpose2d(cx, node):
+    # ONNX ConvTranspose has torch's output size formula; its pads are (top, left, bottom, right). ONNX Runtime
+    # refuses output_padding >= stride (torch allows it below the dilation): then the extra rows/columns come
+    # from a smaller end pad (they are values of the uncropped result) and, past that, a zero Pad (the bias then
+    # added after it, since torch's padded rows hold the bias).
+    x, w, b = node.arg("input"), node.arg("weight"), node.arg("bias")
+    p, s, op = node.arg("padding"), node.arg("stride"), list(node.arg("output_padding"))
+    inputs = [cx.name(x), cx.name(w)] + ([cx.name(b)] if b is not None else [])
+    attrs = dict(kernel_shape=list(w.meta.shape[2:]), strides=list(s), dilations=list(node.arg("dilation")),
+                 group=int(node.arg("groups")))
+    if all(op[i] < s[i] for i in range(2)):
+        return [cx.b.node("ConvTranspose", inputs, pads=[p[0], p[1], p[0], p[1]], output_padding=op, **attrs)]
+    end = [max(p[i] - op[i], 0) for i in range(2)]
+    zeros = [max(op[i] - p[i], 0) for i in range(2)]
+    if not any(zeros):
+        return [cx.b.node("ConvTranspose", inputs, pads=[p[0], p[1], end[0], end[1]], **attrs)]
+    y = cx.b.node("ConvTranspose", inputs[:2], pads=[p[0], p[1], end[0], end[1]], **attrs)
+    y = cx.b.node("Pad", [y, cx.b.ints([0, 0, 0, 0, 0, 0, zeros[0], zeros[1]])])
+    if b is not None:
+        y = cx.b.node("Add", [y, cx.b.node("Reshape", [inputs[2], cx.b.ints([1, -1, 1, 1])])])
+    return [y]
 
 
 @lowering("max_pool2d_with_indices")

@@ -160,6 +160,9 @@ def complex(real: _TensorLike, imag: _TensorLike) -> Tensor:
 def contiguous(self: _TensorLike) -> Tensor:
     """self if already row-major contiguous, else a contiguous copy."""
     ...
+def conv_transpose2d(input: _TensorLike, weight: _TensorLike, bias: Optional[_TensorLike] = ..., stride: _IntList = ..., padding: _IntList = ..., output_padding: _IntList = ..., groups: builtins.int = ..., dilation: _IntList = ...) -> Tensor:
+    """Transposed 2-D convolution (torch's F.conv_transpose2d): a (N, C_in, H, W) input and a (C_in, C_out/groups, kH, kW) weight give (N, C_out, (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1, ...); conv2d's input gradient, computed as a GEMM into patch rows and col2im's scatter."""
+    ...
 def copy_(self: _TensorLike, src: _TensorLike) -> Tensor:
     """Copy src into self in place (broadcast and converted to self's dtype)."""
     ...

@@ -53,6 +53,14 @@ def test_cnn_matches_eager():
     _check_model(model, [hy.randn(2, 3, 16, 16)])
 
 
+def test_transposed_conv_decoder_matches_eager():
+    gen = hy.Generator(seed=2)
+    model = nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, generator=gen), nn.ReLU(),
+                          nn.ConvTranspose2d(6, 2, 2, groups=2, dilation=3, output_padding=2, generator=gen))
+    data = _check_model(model, [hy.randn(2, 4, 5, 5)])
+    assert "ConvTranspose" in {n.op_type for n in onnx.load_from_string(data).graph.node}
+
+
 def test_transformer_block_matches_eager():
     hy.manual_seed(0)
     layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32, batch_first=True)
