@@ -39,9 +39,15 @@ __device__ __forceinline__ double uniform01(const Words& w, int which, bool wide
   return static_cast<double>(w.w[which] >> 8) * (1.0 / 16777216.0);
 }
 
+// A uniform draw for a 16-bit dtype keeps as many bits as its significand (11 for float16, 8 for bfloat16),
+// so [0, 1) stays below 1 after rounding to the dtype: 24 bits would round up to 1.0. As on the CPU.
+__device__ __forceinline__ double uniform_digits(const Words& w, int digits) {
+  return static_cast<double>(w.w[0] >> (32 - digits)) * exp2(-static_cast<double>(digits));
+}
+
 template <typename S>
 __global__ void random_kernel(S* out, int64_t n, uint64_t key, uint64_t base, bool normal, double a, double b,
-                              bool wide) {
+                              bool wide, int digits) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const Words w = philox4x32(key, base + static_cast<uint64_t>(i));
@@ -50,7 +56,7 @@ __global__ void random_kernel(S* out, int64_t n, uint64_t key, uint64_t base, bo
       const double u1 = 1.0 - uniform01(w, 0, wide), u2 = uniform01(w, 1, wide);
       v = a + b * (sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
     } else {
-      v = a + (b - a) * uniform01(w, 0, wide);
+      v = a + (b - a) * (wide ? uniform01(w, 0, true) : uniform_digits(w, digits));
     }
     out[i] = from_compute<S>(v);
   }
@@ -152,8 +158,10 @@ void launch_random(bool normal, DType dtype, void* out, int64_t numel, uint64_t 
   if (numel == 0) return;
   auto s = static_cast<cudaStream_t>(stream);
   const bool wide = dtype == DType::Float64;
+  const int digits = dtype == DType::Float16 ? 11 : dtype == DType::BFloat16 ? 8 : 24;
 #define HY_RANDOM(S) \
-  random_kernel<S><<<grid_for(numel), kThreads, 0, s>>>(static_cast<S*>(out), numel, key, base, normal, a, b, wide)
+  random_kernel<S><<<grid_for(numel), kThreads, 0, s>>>(static_cast<S*>(out), numel, key, base, normal, a, b, wide, \
+                                                        digits)
   switch (dtype) {
     case DType::Float16: { HY_RANDOM(__half); break; }
     case DType::BFloat16: { HY_RANDOM(__nv_bfloat16); break; }

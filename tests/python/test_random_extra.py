@@ -1,5 +1,5 @@
 """multinomial beyond the OpInfo table (tests/python/opinfo/random.py): frequencies, sampling without
-replacement, generators and reproducibility, and the errors torch raises."""
+replacement, generators and reproducibility, and the errors torch raises; uniform draws in 16-bit dtypes."""
 import numpy as np
 import pytest
 
@@ -62,3 +62,16 @@ def test_integer_weights_are_refused():
 def test_with_replacement_may_draw_more_than_the_categories():
     s = hy.multinomial(hy.tensor([0.0, 1.0]), 5, replacement=True)
     assert s.tolist() == [1, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("dtype, digits", [("bfloat16", 8), ("float16", 11)])
+def test_16_bit_uniform_draws_stay_below_one(dtype, digits):
+    # A 24-bit draw rounded to 8 or 11 significand bits used to reach 1.0 (about 1 in 512 for bfloat16).
+    hy.manual_seed(3)
+    r = hy.rand(200_000, dtype=getattr(hy, dtype)).double().numpy()
+    assert r.min() >= 0 and r.max() < 1
+    steps = r * 2.0 ** digits
+    np.testing.assert_array_equal(steps, np.round(steps))        # multiples of 2^-digits: exact in the dtype
+    assert len(np.unique(steps)) > 0.9 * 2 ** digits              # and all of them drawn
+    t = hy.empty(100_000, dtype=getattr(hy, dtype)).uniform_(0.0, 1.0)
+    assert t.double().max().item() < 1

@@ -76,6 +76,15 @@ inline double uniform01(const std::array<uint32_t, 4>& w, int which, bool wide) 
   return static_cast<double>(w[which] >> 8) * (1.0 / 16777216.0);
 }
 
+// A uniform draw for a 16-bit dtype keeps as many bits as its significand (11 for float16, 8 for bfloat16,
+// 24 for float32: the same draw as uniform01), so [0, 1) stays below 1 after rounding to the dtype (24 bits
+// rounded up to 1.0). The CUDA kernel draws the same values (cuda/random.cu).
+inline double uniform_digits(const std::array<uint32_t, 4>& w, int digits) {
+  return static_cast<double>(w[0] >> (32 - digits)) * std::ldexp(1.0, -digits);
+}
+
+int uniform_digits_of(DType dt) { return dt == DType::Float16 ? 11 : dt == DType::BFloat16 ? 8 : 24; }
+
 std::shared_ptr<Generator> gen_or_default(const std::shared_ptr<Generator>& g) {
   return g ? g : default_generator();
 }
@@ -174,8 +183,9 @@ Tensor uniform_(const Tensor& self, double low, double high, const std::shared_p
   hy::cpu::check_floating(self, "uniform_", "self");
   HY_CHECK(low <= high, ValueError, "uniform_: low (", low, ") must not exceed high (", high, ")");
   self.note_write();
+  const int digits = uniform_digits_of(self.dtype());
   random_fill(self, generator, [&](const std::array<uint32_t, 4>& w, bool wide) {
-    return low + (high - low) * uniform01(w, 0, wide);
+    return low + (high - low) * (wide ? uniform01(w, 0, true) : uniform_digits(w, digits));
   });
   return self;
 }
