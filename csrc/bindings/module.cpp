@@ -2,6 +2,7 @@
 #include <mutex>
 
 #include "bindings/op_call_fallback.h"
+#include "bindings/size_type_internal.h"
 #include "bindings/pyconvert.h"
 #include "dispatch/registry.h"
 
@@ -31,6 +32,7 @@ PYBIND11_MODULE(_C, m) {
   std::call_once(once, [] { hy::register_all(hy::Registry::global()); });
   hy::bind_errors(m);
   hy::bind_dtypes(m);
+  hy::bind_size_type(m);
   auto cls = hy::bind_tensor_class(m);
   py::module_ ops = m.def_submodule("ops", "Every op of the op table, by name");
   hy::bind_ops_generated(ops, cls);
