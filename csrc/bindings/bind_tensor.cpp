@@ -1,9 +1,8 @@
 // The Tensor class: geometry properties, Python number protocol, operators, item/tolist.
 // Op methods (t.add, t.sum, ...) are generated from the op table in bind_ops_generated.cpp.
 
-#include "bindings/op_call_fallback.h"
-#include "bindings/size_type_internal.h"
 #include "bindings/pyconvert.h"
+#include "bindings/size_type_internal.h"
 #include "bindings/tensor_number_slots_internal.h"
 #include "compiler/capture_session.h"
 #include "core/error.h"
@@ -91,6 +90,7 @@ const Tensor& sizes_read(const Tensor& t) {
     if (auto* session = dynamic_cast<compiler::CaptureSession*>(hook)) session->note_size_read(t.impl());
   return t;
 }
+
 // t.shape as a plain getset descriptor rather than a pybind11 property: a read skips pybind11's dispatcher,
 // which was most of its cost (docs/tensors.md, "Geometry and views").
 PyObject* tensor_shape_get(PyObject* self, void*) {
@@ -107,7 +107,6 @@ PyObject* tensor_shape_get(PyObject* self, void*) {
 
 PyGetSetDef tensor_shape_getset = {"shape", tensor_shape_get, nullptr, "The sizes of the dims (a hyflow.Size).",
                                    nullptr};
-
 
 py::object item(const Tensor& t) {
   capture::note_graph_break("a tensor's value read in Python (item(), bool(), float(), int())");
@@ -249,10 +248,8 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       })
       .def("__abs__", [](const Tensor& a) { return ops::abs(a); })
       .def("__invert__", [](const Tensor& a) { return ops::bitwise_not(a); });
-  // A wrong keyword or argument type names itself, as for the generated op methods.
-  for (const char* name : {"size", "stride", "dim", "numel", "element_size", "is_contiguous", "is_complex",
-                           "is_floating_point", "storage_offset", "item", "tolist", "data_ptr"})
-    if (py::hasattr(cls, name)) def_method_bad_call(cls, name);
+  // A wrong keyword or argument type names itself: module.cpp's finish_bindings gives every method here its
+  // last overload.
 }
 
 }  // namespace hy
