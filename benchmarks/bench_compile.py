@@ -14,7 +14,9 @@ Cases (ratios > 1 mean the compiled code is faster):
   * the climate example's shallow-water step (examples/climate) at 256x256, compiled vs eager;
   * a varying-batch workload (a normalize-and-activate row function over 8 batch sizes): compiles counted
     with symbolic sizes (dynamic=None: the second size compiles symbolically) and with dynamic=False, the
-    first pass over the sizes (compiles included) and a later pass, vs eager.
+    first pass over the sizes (compiles included) and a later pass, vs eager;
+  * tiny graphs (x + y on 1 element, a 16x8 two-layer MLP forward): the compiled function under the default
+    "measured" fallback policy (after its verdict) vs eager vs the compiled code forced ("never").
     python benchmarks/bench_compile.py [--threads 2] [--quick]
 """
 import os
@@ -259,6 +261,33 @@ def main():
                  "detail": f"compiles: {dyn.compiles} symbolic (dynamic=None) vs {static.compiles} with "
                            f"dynamic=False; first pass {firsts['dynamic'] * 1e3:.0f} ms vs "
                            f"{firsts['static'] * 1e3:.0f} ms"})
+    # ---- tiny graphs: never slower than eager (the "measured" fallback policy) -------------------------
+    a1, b1 = hy.rand(1), hy.rand(1)
+    w1, w2 = hy.randn(8, 8), hy.randn(8, 8)
+
+    def tiny_add(x, y):
+        return x + y
+
+    def mlp8(x):
+        return ((x @ w1).tanh() @ w2).tanh()
+
+    for name, fn, fargs in (("x + y, 1-element f32", tiny_add, (a1, b1)),
+                            ("2-layer tanh MLP 16x8 forward", mlp8, (hy.randn(16, 8),))):
+        measured = hy.compile(fn)
+        for _ in range(12):                     # trace, warm-up, 4 + 4 timed runs: the verdict
+            measured(*fargs)
+        before = hy.compiler.fallback_policy
+        hy.compiler.set_fallback_policy("never")
+        forced = hy.compile(fn)
+        forced(*fargs)
+        hy.compiler.set_fallback_policy(before)
+        t_eager = timeit(lambda: fn(*fargs), args.repeats)
+        t_comp = timeit(lambda: measured(*fargs), args.repeats)
+        t_forced = timeit(lambda: forced(*fargs), args.repeats)
+        verdict = measured.entries()[0].measured or "not measured"
+        rows.append({"case": f"{name} (per call)", "unit": "us", "compiled": t_comp * 1e6, "eager": t_eager * 1e6,
+                     "eager/compiled": t_eager / t_comp,
+                     "detail": f"always-compiled {t_forced * 1e6:.2f} us; verdict: {verdict.split(':')[0]}"})
     notes.append("shared, noisy 2-core machine: compare only figures of one run")
     notes.append(f"threads={args.threads}; STREAM triad {stream} GB/s (machine.md) for the of-STREAM column")
     report("bench_compile", rows,

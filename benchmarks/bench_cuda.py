@@ -1,5 +1,6 @@
 """GPU benchmarks of the CUDA backend (scripts/gpu_check.sh runs them): elementwise bandwidth of the
-generic launcher, a row reduction and SGEMM/bf16 GEMM 8192 (cuBLAS), each against torch CUDA in the same run when torch has CUDA.
+generic launcher, a row reduction, SGEMM/bf16 GEMM 8192 (cuBLAS) and 2-D real FFTs 2048² x 8 (cuFFT), each
+against torch CUDA in the same run when torch has CUDA.
 Prints one line per case: hyflow time, torch time, ratio, and the achieved bandwidth."""
 import time
 
@@ -45,6 +46,17 @@ def main():
             ta32, tb32 = torch.ones(g, g, device="cuda"), torch.ones(g, g, device="cuda")
             ta16, tb16 = ta32.bfloat16(), tb32.bfloat16()
             peers += [lambda: ta32 @ tb32, lambda: ta16 @ tb16]
+    if hy.build_info()["cufft"]:
+        f = hy.randn(8, 2048, 2048).cuda()
+        F = hy.fft.rfft2(f)
+        # bytes: the real field read and its half spectrum written (or the reverse)
+        moved = 8 * 2048 * 2048 * 4 + 8 * 2048 * 1025 * 8
+        cases += [("rfft2 8x2048² float32", lambda: hy.fft.rfft2(f), moved),
+                  ("irfft2 8x2048² float32", lambda: hy.fft.irfft2(F, s=(2048, 2048)), moved)]
+        if has_torch:
+            tf = torch.randn(8, 2048, 2048, device="cuda")
+            tF = torch.fft.rfft2(tf)
+            peers += [lambda: torch.fft.rfft2(tf), lambda: torch.fft.irfft2(tF, s=(2048, 2048))]
     print(f"device: {hy.cuda.get_device_name()}")
     print("| case | hyflow ms | torch ms | torch/hyflow | hyflow GB/s or TFLOP/s |")
     print("|---|---|---|---|---|")

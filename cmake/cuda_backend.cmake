@@ -37,6 +37,18 @@ if(HYFLOW_WITH_CUDA)
   endif()
 endif()
 
+# cuFFT for the FFT ops: the toolkit's, else the nvidia-cufft wheel (site-packages/nvidia/cu13, like cuBLAS).
+set(HYFLOW_WITH_CUFFT OFF)
+if(HYFLOW_WITH_CUDA)
+  find_path(HYFLOW_CUFFT_INCLUDE cufft.h HINTS ${CUDAToolkit_INCLUDE_DIRS}
+            PATHS ${HYFLOW_NVIDIA_WHEEL_DIRS} PATH_SUFFIXES cu13/include include)
+  find_library(HYFLOW_CUFFT_LIB NAMES cufft libcufft.so.12 HINTS ${CUDAToolkit_LIBRARY_DIR}
+               PATHS ${HYFLOW_NVIDIA_WHEEL_DIRS} PATH_SUFFIXES cu13/lib lib)
+  if(HYFLOW_CUFFT_INCLUDE AND HYFLOW_CUFFT_LIB)
+    set(HYFLOW_WITH_CUFFT ON)
+  endif()
+endif()
+
 if(HYFLOW_WITH_CUDA)
   file(GLOB HYFLOW_CUDA_SOURCES CONFIGURE_DEPENDS csrc/cuda/*.cpp csrc/cuda/*.cu)
   if(HYFLOW_WITH_CUBLAS)
@@ -44,10 +56,16 @@ if(HYFLOW_WITH_CUDA)
     file(GLOB _hy_cublas_sources CONFIGURE_DEPENDS csrc/cuda/cublas/*.cpp)
     list(APPEND HYFLOW_CUDA_SOURCES ${_hy_cublas_sources})
   endif()
+  if(HYFLOW_WITH_CUFFT)  # the FFT kernels; without cuFFT, cufft_missing.cpp says why they cannot run
+    list(FILTER HYFLOW_CUDA_SOURCES EXCLUDE REGEX "cufft_missing\\.cpp$")
+    file(GLOB _hy_cufft_sources CONFIGURE_DEPENDS csrc/cuda/cufft/*.cpp)
+    list(APPEND HYFLOW_CUDA_SOURCES ${_hy_cufft_sources})
+  endif()
   add_library(hyflow_cuda SHARED ${HYFLOW_CUDA_SOURCES} ${HYFLOW_GEN_DIR}/kernels_cuda_generated.cpp)
   # isclose compares against atol + rtol * |other|: fused into one FMA it can flip a boolean exactly on
   # the tolerance where the CPU (no contraction in the baseline build) rounds twice.
-  set_source_files_properties(csrc/cuda/binary_extra.cu PROPERTIES COMPILE_OPTIONS "--fmad=false")
+  # complex.cu: complex products rounded as the CPU's std::complex rounds them (no fused multiply-adds).
+  set_source_files_properties(csrc/cuda/binary_extra.cu csrc/cuda/complex.cu PROPERTIES COMPILE_OPTIONS "--fmad=false")
   add_dependencies(hyflow_cuda hyflow_codegen)
   target_link_libraries(hyflow_cuda PRIVATE hyflow_core CUDA::cudart_static)
   if(HYFLOW_WITH_CUBLAS)
@@ -57,13 +75,19 @@ if(HYFLOW_WITH_CUDA)
     target_link_options(hyflow_cuda PRIVATE -Wl,--disable-new-dtags)
     get_filename_component(_hy_cublas_dir "${HYFLOW_CUBLAS_LIB}" DIRECTORY)
   endif()
+  if(HYFLOW_WITH_CUFFT)
+    target_include_directories(hyflow_cuda SYSTEM PRIVATE ${HYFLOW_CUFFT_INCLUDE})
+    target_link_libraries(hyflow_cuda PRIVATE ${HYFLOW_CUFFT_LIB})
+    target_link_options(hyflow_cuda PRIVATE -Wl,--disable-new-dtags)
+    get_filename_component(_hy_cufft_dir "${HYFLOW_CUFFT_LIB}" DIRECTORY)
+  endif()
   target_compile_options(hyflow_cuda PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -O3 -Xcompiler=-fvisibility=hidden>
     $<$<COMPILE_LANGUAGE:CXX>:-O2 -Wall -Wextra -Wno-unused-parameter>)
   # The static runtime: an installed hyflow needs only the driver, never a matching libcudart.
   set_target_properties(hyflow_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Static
                         LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/pkg
-                        INSTALL_RPATH "$ORIGIN;$ORIGIN/../nvidia/cu13/lib;${_hy_cublas_dir}")
+                        INSTALL_RPATH "$ORIGIN;$ORIGIN/../nvidia/cu13/lib;${_hy_cublas_dir};${_hy_cufft_dir}")
   target_link_options(hyflow_cuda PRIVATE -Wl,--no-undefined)
   # Only the loader asks whether the library exists, so only it recompiles when the toolkit comes or goes.
   set_source_files_properties(csrc/dispatch/cuda_backend_loader.cpp PROPERTIES COMPILE_DEFINITIONS

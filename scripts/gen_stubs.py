@@ -336,6 +336,8 @@ def gen_c_stub(hy):
             lines.append(f"{name}: _dtype")
         elif isinstance(obj, types.ModuleType):
             lines.append(f"{name}: Any  # submodule")
+        elif inspect.isclass(obj) and issubclass(obj, BaseException):  # LinAlgError
+            lines.append(f"class {name}({obj.__base__.__name__}): ...")
         elif callable(obj):
             lines += _pybind_def(name, obj) or [f"def {name}(*args: Any, **kwargs: Any) -> Any: ..."]
     lines += ["", "def __getattr__(name: builtins.str) -> Any: ...  # private submodules and helpers", ""]

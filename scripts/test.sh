@@ -5,8 +5,8 @@
 # Then it runs scripts/sanitize.sh (ASan + UBSan build, its ctest and a fast Python subset;
 # docs/development.md "Sanitizers"); HYFLOW_TEST_SANITIZE=0 skips that part (a quicker local loop).
 set -euo pipefail
-# cuBLAS and NCCL wheels where a CUDA toolkit is found (scripts/_common.sh): CI proves the CUDA backend's
-# cuBLAS and NCCL code compiles and links even without a GPU.
+# cuBLAS, cuFFT and NCCL wheels where a CUDA toolkit is found (scripts/_common.sh): CI proves the CUDA
+# backend's cuBLAS, cuFFT and NCCL code compiles and links even without a GPU.
 export HYFLOW_CUDA_WHEELS="${HYFLOW_CUDA_WHEELS:-auto}"
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 

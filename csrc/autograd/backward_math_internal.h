@@ -114,4 +114,22 @@ Tensor clamp_backward(const Tensor& grad, const Tensor& self, const std::optiona
                       const std::optional<Scalar>& max);
 Tensor clamp_tensor_backward(const Tensor& grad, const Tensor& self, const Tensor& min, const Tensor& max);
 
+// --- matrix decompositions and solvers (linalg_backward.cpp; real inputs, torch's conventions) ---
+/// grad * cofactor(A): det * inv(A)^T, or from the SVD when a matrix of the batch is singular.
+Tensor linalg_det_backward(const Tensor& grad, const Tensor& det, const Tensor& A);
+/// The logabsdet gradient (the sign's is zero): inv(A)^T scaled; +-inf for a singular matrix.
+Tensor linalg_slogdet_backward(const TensorList& grads, const Tensor& sign, const Tensor& A);
+/// (grad A, grad B) of X = solve(A, B), summed over broadcast batch dims.
+std::tuple<Tensor, Tensor> linalg_solve_backward(const Tensor& grad, const Tensor& A, const Tensor& B, const Tensor& X);
+std::tuple<Tensor, Tensor> linalg_solve_triangular_backward(const Tensor& grad, const Tensor& A, const Tensor& B,
+                                                            const Tensor& X, bool upper, bool left,
+                                                            bool unitriangular);
+Tensor linalg_cholesky_backward(const Tensor& grad, const Tensor& L, bool upper);
+Tensor linalg_qr_backward(const TensorList& grads, const Tensor& A, const Tensor& Q, const Tensor& R,
+                          const std::string& mode);
+Tensor linalg_eigh_backward(const TensorList& grads, const Tensor& L, const Tensor& V, bool compute_v);
+Tensor linalg_svd_backward(const TensorList& grads, const Tensor& U, const Tensor& S, const Tensor& Vh,
+                           bool full_matrices, bool compute_uv);
+Tensor linalg_pinv_backward(const Tensor& grad, const Tensor& pinv, const Tensor& A);
+
 }  // namespace hy::autograd::backward

@@ -4,12 +4,14 @@
 #include "bindings/pyconvert.h"
 #include "core/cpu_block_cache.h"
 #include "core/error.h"
+#include "core/linalg_error.h"
 #include "core/parallel.h"
 #include "core/thread_exit_internal.h"
 #include "dispatch/cpu_variant.h"
 #include "hyflow/build_config.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_lowp.h"
+#include "kernels/cpu/lapack.h"
 
 namespace py = pybind11;
 
@@ -45,9 +47,18 @@ DType dtype_from_python(py::handle h) {
 }
 
 void bind_errors(py::module_& m) {
+  // hyflow.linalg.LinAlgError: a RuntimeError subclass, as torch.linalg.LinAlgError. Leaked on purpose: the
+  // translator may run while the interpreter shuts down.
+  static PyObject* linalg_error =
+      PyErr_NewExceptionWithDoc("hyflow._C.LinAlgError", "A matrix a linear-algebra function cannot factor or "
+                                "invert (singular, not positive-definite, no convergence).", PyExc_RuntimeError,
+                                nullptr);
+  m.attr("LinAlgError") = py::handle(linalg_error);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const LinAlgError& e) {
+      PyErr_SetString(linalg_error, e.what());
     } catch (const TypeError& e) {
       PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const NotImplementedError& e) {
@@ -141,6 +152,7 @@ void bind_runtime(py::module_& m) {
     d["arch_flags"] = HYFLOW_ARCH_FLAGS;
     d["build_type"] = HYFLOW_BUILD_TYPE;
     d["blas"] = HYFLOW_BLAS_LIBRARIES;
+    d["lapack"] = hy::cpu::lapack_available();
     d["mpi_toolkit"] = HYFLOW_MPI_TOOLKIT;
     d["mpi_version"] = HYFLOW_MPI_VERSION;
     d["mpi"] = HYFLOW_MPI_BACKEND;

@@ -27,6 +27,7 @@ void bind_cuda(py::module_& m) {
     d["archs"] = std::string(HYFLOW_CUDA_ARCHS);
     d["cuda_version"] = std::string(HYFLOW_CUDA_VERSION);
     d["cublas"] = std::string(HYFLOW_CUDA_CUBLAS) == "ON";
+    d["cufft"] = std::string(HYFLOW_CUDA_CUFFT) == "ON";
     return d;
   });
   m.def("_cuda_device_count", [] {
@@ -44,6 +45,7 @@ void bind_cuda(py::module_& m) {
     d["allocated"] = s.allocated;
     d["reserved"] = s.reserved;
     d["max_allocated"] = s.max_allocated;
+    d["pending_frees"] = s.pending_frees;
     return d;
   });
   m.def("_cuda_reset_peak_memory_stats", [](int i) { cuda().reset_peak_memory_stats(i); });
@@ -68,6 +70,23 @@ void bind_cuda(py::module_& m) {
   m.def("_cuda_event_query", [](EventHandle e) { return cuda().event_query(e); });
   m.def("_cuda_event_elapsed_ms", [](EventHandle a, EventHandle b) { return cuda().event_elapsed_ms(a, b); });
   m.def("_cuda_stream_wait_event", [](StreamHandle s, EventHandle e) { cuda().stream_wait_event(s, e); });
+  m.def("_cuda_record_stream", [](const Tensor& t, StreamHandle s) {
+    HY_CHECK(t.defined(), ValueError, "record_stream: the tensor is undefined");
+    HY_CHECK(t.device().type == DeviceType::DeviceType_CUDA, ValueError, "record_stream: expected a CUDA tensor, "
+             "got one on ", device_str(t.device()), " (only device memory is stream-ordered)");
+    cuda().record_stream(t.storage()->data(), s);
+  });
+  m.def("_cuda_fft_plan_cache", [](int i) {
+    py::dict d;
+    d["size"] = cuda().fft_plan_cache_size(i);
+    d["max_size"] = cuda().fft_plan_cache_max_size(i);
+    return d;
+  });
+  m.def("_cuda_set_fft_plan_cache_max_size", [](int i, int64_t n) {
+    HY_CHECK(n >= 0, ValueError, "cufft_plan_cache.max_size must be >= 0, got ", n);
+    cuda().set_fft_plan_cache_max_size(i, n);
+  });
+  m.def("_cuda_clear_fft_plan_cache", [](int i) { cuda().fft_plan_cache_clear(i); });
   m.def("_to_device", [](const Tensor& t, const std::string& device, bool non_blocking) {
     return tensor_to_device(t, device_from_string(device), non_blocking);
   });

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/device.h"
+#include "core/error.h"
 #include "core/storage.h"
 
 namespace hy {
@@ -19,6 +20,7 @@ struct DeviceMemoryStats {
   int64_t allocated = 0;      ///< bytes in live tensors
   int64_t reserved = 0;       ///< bytes obtained from the driver (live + cached)
   int64_t max_allocated = 0;  ///< high-water mark of `allocated` since the last reset
+  int64_t pending_frees = 0;  ///< freed blocks waiting for the work of streams record_stream named
 };
 
 /// Opaque stream/event handles: the backend's native pointer as an integer (0 = the default stream).
@@ -61,6 +63,21 @@ class DeviceBackend {
   /// Milliseconds between two recorded timing events.
   virtual float event_elapsed_ms(EventHandle start, EventHandle end) = 0;
   virtual void stream_wait_event(StreamHandle s, EventHandle e) = 0;
+
+  /// Tensor.record_stream: the memory block holding `ptr` (a storage this backend allocated) is also used
+  /// by work queued on stream `s`, so when it is freed it is not reused before the work queued on `s` up to
+  /// that moment has completed. Memory the backend did not allocate (imported through DLPack) is left alone.
+  virtual void record_stream(const void* ptr, StreamHandle s) {
+    (void)ptr, (void)s;
+    throw NotImplementedError("record_stream: this device backend has no stream-ordered allocator");
+  }
+
+  /// The FFT plan cache of device `index` (hy.backends.cuda.cufft_plan_cache): plans held, the most it
+  /// holds (least recently used plans are dropped beyond it), and dropping them all.
+  virtual int64_t fft_plan_cache_size(int index) { return (void)index, 0; }
+  virtual int64_t fft_plan_cache_max_size(int index) { return (void)index, 0; }
+  virtual void set_fft_plan_cache_max_size(int index, int64_t max_size) { (void)index, (void)max_size; }
+  virtual void fft_plan_cache_clear(int index) { (void)index; }
 };
 
 /// Install (or, with nullptr, remove) the backend serving `type`. Called by the backend's library.

@@ -6,6 +6,7 @@
 
 #include "cuda/caching_allocator.h"
 #include "cuda/cuda_check_internal.h"
+#include "cuda/fft_plan_cache.h"
 
 namespace hy::cuda {
 namespace {
@@ -131,6 +132,17 @@ class CudaBackend final : public DeviceBackend {
   void stream_wait_event(StreamHandle s, EventHandle e) override {
     HY_CUDA_CHECK(cudaStreamWaitEvent(reinterpret_cast<cudaStream_t>(s), reinterpret_cast<cudaEvent_t>(e), 0));
   }
+
+  void record_stream(const void* ptr, StreamHandle s) override {
+    caching_allocator().record_stream(ptr, reinterpret_cast<cudaStream_t>(s));
+  }
+
+  int64_t fft_plan_cache_size(int index) override { return cuda::fft_plan_cache_size(checked_index(index)); }
+  int64_t fft_plan_cache_max_size(int index) override { return cuda::fft_plan_cache_max_size(checked_index(index)); }
+  void set_fft_plan_cache_max_size(int index, int64_t max_size) override {
+    cuda::set_fft_plan_cache_max_size(checked_index(index), max_size);
+  }
+  void fft_plan_cache_clear(int index) override { cuda::fft_plan_cache_clear(checked_index(index)); }
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "core/shape_util.h"
 #include "core/type_promotion.h"
 #include "cuda/cuda_backend.h"
+#include "hyflow/ops/ops_generated.h"
 #include "kernels/device_copy.h"
 
 namespace hy::cuda {
@@ -42,10 +43,50 @@ void* launch_stream(Device device) {
   return current_stream(device.index);
 }
 
+namespace {
+
+// A complex element is a (real, imag) pair of its part dtype, so every copy that touches a complex tensor
+// is a copy between the parts (ops::view_as_real: the same bytes with a last dim of 2), with the CPU's
+// conversions (kernels/cpu/copy.cpp): real -> complex gives (x, 0); complex -> real keeps the real part,
+// complex -> bool tests both parts.
+void copy_complex(const Tensor& dst, const Tensor& s) {
+  if (dtype_is_complex(dst.dtype()) && dtype_is_complex(s.dtype())) {
+    copy_into(ops::view_as_real(dst), ops::view_as_real(s));  // the pair dims line up (broadcast from the left)
+  } else if (dtype_is_complex(dst.dtype())) {
+    const Tensor pairs = ops::view_as_real(dst);
+    copy_into(ops::select(pairs, -1, 0), s);
+    fill_view(ops::select(pairs, -1, 1), 0.0);
+  } else if (dst.dtype() == DType::Bool) {
+    const Tensor pairs = ops::view_as_real(s);
+    copy_into(dst, ops::logical_or(cast(ops::select(pairs, -1, 0), DType::Bool), cast(ops::select(pairs, -1, 1), DType::Bool),
+                                   std::nullopt));
+  } else {
+    copy_into(dst, ops::select(ops::view_as_real(s), -1, 0));
+  }
+}
+
+}  // namespace
+
 void copy_into(const Tensor& dst, const Tensor& src) {
   Tensor s = on_device(src, dst.device());
+  if (dtype_is_complex(dst.dtype()) || dtype_is_complex(s.dtype())) return copy_complex(dst, s);
   Geometry<2> g = make_geometry<2>("copy_", dst.shape(), {&dst, &s});
   launch_copy(dst.dtype(), s.dtype(), dst.raw_data(), s.raw_data(), g, launch_stream(dst.device()));
+}
+
+void fill_view(const Tensor& dst, double value) {
+  void* stream = launch_stream(dst.device());
+  if (dtype_is_complex(dst.dtype())) {  // (value, 0), as the CPU fills complex tensors
+    const Tensor pairs = ops::view_as_real(dst);
+    fill_view(ops::select(pairs, -1, 0), value);
+    fill_view(ops::select(pairs, -1, 1), 0.0);
+  } else if (dst.is_contiguous()) {
+    launch_fill(dst.dtype(), dst.raw_data(), value, dst.numel(), stream);
+  } else {  // a dense scalar, broadcast-copied into the strided view
+    Tensor one = Tensor::empty({}, dst.dtype(), dst.device());
+    launch_fill(dst.dtype(), one.raw_data(), value, 1, stream);
+    copy_into(dst, one);
+  }
 }
 
 Tensor cast(const Tensor& t, DType dtype) {

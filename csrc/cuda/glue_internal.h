@@ -17,8 +17,10 @@ Geometry<N> make_geometry(const char* op, const Shape& shape, std::initializer_l
 Tensor on_device(const Tensor& t, Device device);
 /// `t` converted to `dtype` on its device (itself when it already has it).
 Tensor cast(const Tensor& t, DType dtype);
-/// dst = src (broadcast, converted), both on dst's device.
+/// dst = src (broadcast, converted), both on dst's device; complex tensors too (through their parts).
 void copy_into(const Tensor& dst, const Tensor& src);
+/// Every element of the (possibly strided) view `dst` set to `value` (a complex one to (value, 0)).
+void fill_view(const Tensor& dst, double value);
 /// The output of an op of `shape`/`dtype` on `device`: a fresh tensor, or `out` checked as the CPU's
 /// prepare_out checks it (device, shape, a dtype `dtype` casts into in place) with its version bumped.
 Tensor result_tensor(const char* op, const std::optional<Tensor>& out, const Shape& shape, DType dtype,

@@ -7,6 +7,7 @@
 #include "core/scalar_check.h"
 #include "core/shape_util.h"
 #include "core/type_promotion.h"
+#include "cuda/complex_glue_internal.h"
 #include "cuda/elem_glue_internal.h"
 #include "cuda/glue_internal.h"
 
@@ -79,16 +80,23 @@ Device creation_device(std::optional<Device> device) {
 }  // namespace
 
 Tensor add(const Tensor& self, const Tensor& other, const Scalar& alpha, const std::optional<Tensor>& out) {
+  if (any_complex(self, other)) return complex_add(self, other, alpha.to_double(), out, "add");
   return binary("add", BinaryOp::BinaryOp_Add, self, other, alpha.to_double(), out, false);
 }
 Tensor sub(const Tensor& self, const Tensor& other, const Scalar& alpha, const std::optional<Tensor>& out) {
+  if (any_complex(self, other)) return complex_add(self, other, -alpha.to_double(), out, "sub");
   return binary("sub", BinaryOp::BinaryOp_Sub, self, other, alpha.to_double(), out, false);
 }
 Tensor mul(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {
+  if (any_complex(self, other)) return complex_mul_div(hy::cuda::ComplexOp::ComplexOp_Mul, self, other, out);
   return binary("mul", BinaryOp::BinaryOp_Mul, self, other, 1.0, out, false);
 }
 Tensor div(const Tensor& self, const Tensor& other, const std::optional<std::string>& rounding_mode,
            const std::optional<Tensor>& out) {
+  if (any_complex(self, other)) {
+    HY_CHECK(!rounding_mode, TypeError, "div: rounding_mode='", *rounding_mode, "' is not defined for complex tensors");
+    return complex_mul_div(hy::cuda::ComplexOp::ComplexOp_Div, self, other, out);
+  }
   if (rounding_mode) return div_rounding(self, other, *rounding_mode, out);  // kernels_binary_extra.cpp
   return binary("div", BinaryOp::BinaryOp_Div, self, other, 1.0, out, true);
 }
@@ -101,9 +109,11 @@ Tensor minimum(const Tensor& self, const Tensor& other, const std::optional<Tens
 
 using hy::cuda::CompareOp;
 Tensor eq(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {
+  if (any_complex(self, other)) return complex_equal(self, other, true, out);
   return compare("eq", CompareOp::CompareOp_Eq, self, other, out);
 }
 Tensor ne(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {
+  if (any_complex(self, other)) return complex_equal(self, other, false, out);
   return compare("ne", CompareOp::CompareOp_Ne, self, other, out);
 }
 Tensor lt(const Tensor& self, const Tensor& other, const std::optional<Tensor>& out) {
@@ -127,7 +137,10 @@ Tensor pow(const Tensor& self, const Tensor& exponent, const std::optional<Tenso
   return binary("pow", BinaryOp::BinaryOp_Pow, self, exponent, 1.0, out, false);
 }
 
-Tensor neg(const Tensor& self, const std::optional<Tensor>& out) { return unary("neg", UnaryOp::UnaryOp_Neg, self, out, false); }
+Tensor neg(const Tensor& self, const std::optional<Tensor>& out) {
+  if (dtype_is_complex(self.dtype())) return complex_neg(self, out);
+  return unary("neg", UnaryOp::UnaryOp_Neg, self, out, false);
+}
 Tensor abs(const Tensor& self, const std::optional<Tensor>& out) { return unary("abs", UnaryOp::UnaryOp_Abs, self, out, false); }
 Tensor square(const Tensor& self, const std::optional<Tensor>& out) {
   return unary("square", UnaryOp::UnaryOp_Square, self, out, false);
@@ -174,14 +187,7 @@ Tensor fill_(const Tensor& self, const Scalar& value) {
     hy::cuda::copy_into(self, hy::cuda::on_device(host, self.device()));
     return self;
   }
-  if (self.is_contiguous()) {
-    hy::cuda::launch_fill(self.dtype(), self.raw_data(), value.to_double(), self.numel(),
-                          hy::cuda::launch_stream(self.device()));
-  } else {  // fill a dense scalar and broadcast-copy it into the strided view
-    Tensor one = Tensor::empty({}, self.dtype(), self.device());
-    hy::cuda::launch_fill(self.dtype(), one.raw_data(), value.to_double(), 1, hy::cuda::launch_stream(self.device()));
-    hy::cuda::copy_into(self, one);
-  }
+  hy::cuda::fill_view(self, value.to_double());
   return self;
 }
 Tensor zero_(const Tensor& self) { return fill_(self, Scalar(0.0)); }

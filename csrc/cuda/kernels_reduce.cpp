@@ -11,6 +11,7 @@
 
 #include "core/scalar.h"
 #include "core/shape_util.h"
+#include "cuda/complex_glue_internal.h"
 #include "cuda/glue_internal.h"
 #include "cuda/reduce_glue_internal.h"
 
@@ -197,9 +198,8 @@ Tensor var_std(const char* op, const Tensor& self, const std::optional<DimVector
 
 Tensor sum(const Tensor& self, const std::optional<DimVector>& dim, bool keepdim, std::optional<DType> dtype) {
   require_defined(self, "sum", "self");
-  refuse_complex(self, "sum");
-  HY_CHECK(!dtype || !dtype_is_complex(*dtype), NotImplementedError, "op 'sum' has no CUDA kernel for dtype ",
-           dtype_name(*dtype));
+  if (dtype_is_complex(self.dtype()) || (dtype && dtype_is_complex(*dtype)))
+    return complex_sum(self, dim, keepdim, dtype, false);  // kernels_complex.cpp
   // Integers and bool sum into int64, as on the CPU (and in torch).
   const DType result = dtype.value_or(dtype_is_floating(self.dtype()) ? self.dtype() : DType::Int64);
   return accumulate(ReduceOp::ReduceOp_Sum, self, hy::cuda::reduce_dim_mask(self, dim, "sum"), keepdim, result,
@@ -208,9 +208,8 @@ Tensor sum(const Tensor& self, const std::optional<DimVector>& dim, bool keepdim
 
 Tensor mean(const Tensor& self, const std::optional<DimVector>& dim, bool keepdim, std::optional<DType> dtype) {
   require_defined(self, "mean", "self");
-  refuse_complex(self, "mean");
-  HY_CHECK(!dtype || !dtype_is_complex(*dtype), NotImplementedError, "op 'mean' has no CUDA kernel for dtype ",
-           dtype_name(*dtype));
+  if (dtype_is_complex(self.dtype()) || (dtype && dtype_is_complex(*dtype)))
+    return complex_sum(self, dim, keepdim, dtype, true);
   const DType result = dtype.value_or(self.dtype());
   HY_CHECK(dtype_is_floating(result), TypeError, "mean: needs a floating-point dtype, got a ", self.describe(),
            dtype ? str(" with dtype=", dtype_name(*dtype)) : std::string(),

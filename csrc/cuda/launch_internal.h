@@ -210,6 +210,15 @@ size_t scan_scratch_bytes(DType dtype, bool prod, int64_t n);
 void launch_scan_rows(DType dtype, bool prod, void* out, const void* in, int64_t rows, int64_t cols, void* scratch,
                       size_t scratch_bytes, void* stream);
 
+// --- complex arithmetic and scaling (complex.cu) ---------------------------------------------------------
+enum class ComplexOp { ComplexOp_Mul, ComplexOp_Div };
+/// out = a * b (or a / b) over the geometry, complex64 or complex128 elements of one dtype.
+void launch_complex_binary(ComplexOp op, DType dtype, void* out, const void* a, const void* b, const Geometry<3>& g,
+                           void* stream);
+/// data[i] *= scale over a dense buffer of n float32 or float64 values (scale rounded to the dtype
+/// first, as the CPU's FFTs scale): the FFT normalizations, applied to the (re, im) parts.
+void launch_scale(DType dtype, void* data, int64_t n, double scale, void* stream);
+
 // --- index-mapped copies (shape_copy.cu): flip, pad, repeat, tile ----------------------------------------
 /// Most dims of an index-mapped copy.
 constexpr int kMaxMapDims = 16;

@@ -20,6 +20,9 @@ HELPERS = {
     "pad_backward", "inverse_permutation", "matmul_backward_self", "matmul_backward_other", "scaled", "mm_backward_mat2", "zeros_like",
     "cat_sizes", "negate_list", "unbind", "masked_select_backward", "clamp_backward", "clamp_tensor_backward", "scatter_add_src_backward",
     "conj", "grad_like", "layer_norm_backward_all",
+    "linalg_det_backward", "linalg_slogdet_backward", "linalg_solve_backward", "linalg_solve_triangular_backward",
+    "linalg_cholesky_backward", "linalg_qr_backward", "linalg_eigh_backward", "linalg_svd_backward",
+    "linalg_pinv_backward",
 }
 # Helpers whose result is not a tensor (for constant wrapping and typing).
 NON_TENSOR_HELPERS = {"reduced_numel", "inverse_permutation", "cat_sizes", "negate_list"}

@@ -257,6 +257,9 @@ torch; the copy is done when copy_ returns (for the asynchronous host->GPU copy 
     @property
     def data(self) -> Tensor: ...
     def data_ptr(self) -> builtins.int: ...
+    def det(self) -> Tensor:
+        """torch.det: hy.linalg.det."""
+        ...
     def detach(self) -> Tensor:
         """A new tensor sharing memory, cut from the graph (requires_grad False)."""
         ...
@@ -372,6 +375,9 @@ and then the imaginary part are filled through the real view, so autograd and vi
     def int(self) -> Tensor:
         """self converted to hyflow.int32."""
         ...
+    def inverse(self) -> Tensor:
+        """torch.inverse: hy.linalg.inv."""
+        ...
     def is_complex(self) -> builtins.bool:
         """True for a complex64/complex128 tensor."""
         ...
@@ -422,6 +428,9 @@ NHWC order (dims of size 1 ignored; False for other ranks). preserve_format asks
     def log_softmax(self, dim: builtins.int, *, dtype: Optional[_dtype] = ...) -> Tensor:
         """x - logsumexp(x) along dim, computed stably (input cast to dtype first when given)."""
         ...
+    def logdet(self) -> Tensor:
+        """torch.logdet: log(det(input)), -inf for a singular matrix and NaN for a negative determinant."""
+        ...
     def logical_and(self, other: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
         """Elementwise logical op, true when both are nonzero."""
         ...
@@ -456,6 +465,9 @@ NHWC order (dims of size 1 ignored; False for other ranks). preserve_format asks
         ...
     def matmul(self, other: _TensorLike) -> Tensor:
         """Matrix product with NumPy semantics (1-D dot, 2-D mm, 1-D operands promoted then removed, batch dims broadcast)."""
+        ...
+    def matrix_power(self, n: builtins.int) -> Tensor:
+        """torch.matrix_power: hy.linalg.matrix_power."""
         ...
     def max(self, dim: Any = ..., keepdim: Any = ..., *, axis: Any = ..., keepdims: Any = ...) -> Any:
         """max(input) -> Tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other).
@@ -539,6 +551,9 @@ NHWC order (dims of size 1 ignored; False for other ranks). preserve_format asks
         """A copy in page-locked host memory (so .to("cuda", non_blocking=True) overlaps). Without CUDA there is
 nothing to overlap with, so the tensor itself (device-agnostic code keeps working on the CPU)."""
         ...
+    def pinverse(self, rcond: builtins.float = ...) -> Tensor:
+        """torch.pinverse: hy.linalg.pinv with rtol=rcond (torch's default 1e-15 here, not pinv's eps * max(m, n))."""
+        ...
     def pow(self, exponent: _TensorLike, *, out: Optional[Tensor] = ...) -> Tensor:
         """self ** exponent; negative integer powers of integers raise."""
         ...
@@ -555,6 +570,11 @@ nothing to overlap with, so the tensor itself (device-agnostic code keeps workin
         ...
     def reciprocal_(self, *, out: Optional[Tensor] = ...) -> Tensor:
         """1 / self (inf at 0); int/bool inputs give float32."""
+        ...
+    def record_stream(self, stream: Any) -> None:
+        """Tell the CUDA caching allocator that work queued on ``stream`` uses this tensor's memory: when the
+tensor is freed, its block is not reused before the work queued on ``stream`` up to that moment has
+finished (torch.Tensor.record_stream; docs/cuda.md, "Caching allocator")."""
         ...
     def register_hook(self, hook: Callable) -> Any:
         """hook(grad) -> Tensor or None, called with this tensor's gradient during backward."""
@@ -643,6 +663,9 @@ nothing to overlap with, so the tensor itself (device-agnostic code keeps workin
     def size(self, dim: builtins.int | None = ...) -> Any: ...
     def slice(self, dim: builtins.int = ..., start: Optional[builtins.int] = ..., end: Optional[builtins.int] = ..., step: builtins.int = ...) -> Tensor:
         """A view of start:end:step along dim (step > 0), with Python's clamping of start/end."""
+        ...
+    def slogdet(self) -> Any:
+        """torch.slogdet: hy.linalg.slogdet, (sign, logabsdet)."""
         ...
     def softmax(self, dim: builtins.int, *, dtype: Optional[_dtype] = ...) -> Tensor:
         """exp(x) / sum(exp(x)) along dim, computed stably (input cast to dtype first when given)."""
@@ -766,6 +789,7 @@ self itself when both already match."""
         """Set every element to zero, in place."""
         ...
 
+class LinAlgError(RuntimeError): ...
 bfloat16: _dtype
 bool: _dtype
 complex128: _dtype

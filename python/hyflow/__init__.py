@@ -44,6 +44,8 @@ from ._einsum import einsum, meshgrid  # noqa: E402,F401
 from ._dtype_info import finfo, iinfo  # noqa: E402,F401 (torch.finfo / torch.iinfo)
 from ._complex import *  # noqa: E402,F401,F403 (after _functions: its abs handles complex tensors)
 from . import fft  # noqa: E402,F401
+from . import linalg  # noqa: E402,F401
+from ._linalg_compat import *  # noqa: E402,F401,F403 (torch.det, torch.inverse, x.det(), ...)
 from ._build_info import build_info  # noqa: E402,F401
 from ._tensor_str import set_printoptions  # noqa: E402,F401 (also makes Tensor.__repr__ print like torch)
 from ._extension import cmake_prefix_path, get_include  # noqa: E402,F401
@@ -74,18 +76,18 @@ int = int32  # noqa: A001
 # The public namespace (what `from hyflow import *` takes and the type stubs declare); internal ops are left to
 # hy.ops (see _functions.py). Built from the parts' own __all__ so a name added there is exported here too.
 from . import _creation as _cr, _functions as _fn, _tensor_compat as _tc, _shape as _sh  # noqa: E402
-from . import _sorting as _so, _comparison as _cm, _einsum as _es, _complex as _cx  # noqa: E402
+from . import _sorting as _so, _comparison as _cm, _einsum as _es, _complex as _cx, _linalg_compat as _lc  # noqa: E402
 __all__ = (["Tensor", "Generator", "dtype", "Size", "bool", "int32", "int64", "float16", "bfloat16", "float32", "float64",
             "half", "float", "double", "long", "int", "from_numpy", "from_dlpack", "get_num_threads",
             "set_num_threads", "promote_types"]
-           + _cr.__all__ + _fn.__all__ + _tc.__all__ + _sh.__all__ + _so.__all__ + _cm.__all__ + _es.__all__ + _cx.__all__
+           + _cr.__all__ + _fn.__all__ + _tc.__all__ + _sh.__all__ + _so.__all__ + _cm.__all__ + _es.__all__ + _cx.__all__ + _lc.__all__
            + ["max", "min", "finfo", "iinfo", "build_info", "set_printoptions", "cmake_prefix_path", "get_include", "save", "load",
               "compile", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled",
               "is_inference_mode_enabled", "ops", "data", "utils", "autograd", "nn", "optim", "compiler", "backends",
               "amp", "device", "cuda", "accelerator", "memory", "autocast", "is_autocast_enabled", "get_autocast_dtype",
-              "workflow", "distributed", "serialization", "fft"])
+              "workflow", "distributed", "serialization", "fft", "linalg"])
 __all__ = list(dict.fromkeys(__all__))  # a name exported by two parts once
-del _cr, _fn, _tc, _sh, _so, _cm, _es, _cx
+del _cr, _fn, _tc, _sh, _so, _cm, _es, _cx, _lc
 
 
 def __getattr__(name):

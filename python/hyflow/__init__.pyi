@@ -503,6 +503,24 @@ def angle(input: Any) -> Tensor:
 def polar(abs: Any, angle: Any) -> Tensor:
     """The complex tensor abs * (cos(angle) + 1j * sin(angle))."""
     ...
+def det(input: Tensor) -> Tensor:
+    """torch.det: hy.linalg.det."""
+    ...
+def inverse(input: Tensor) -> Tensor:
+    """torch.inverse: hy.linalg.inv."""
+    ...
+def logdet(input: Tensor) -> Tensor:
+    """torch.logdet: log(det(input)), -inf for a singular matrix and NaN for a negative determinant."""
+    ...
+def slogdet(input: Tensor) -> Any:
+    """torch.slogdet: hy.linalg.slogdet, (sign, logabsdet)."""
+    ...
+def pinverse(input: Tensor, rcond: builtins.float = ...) -> Tensor:
+    """torch.pinverse: hy.linalg.pinv with rtol=rcond (torch's default 1e-15 here, not pinv's eps * max(m, n))."""
+    ...
+def matrix_power(input: Tensor, n: builtins.int) -> Tensor:
+    """torch.matrix_power: hy.linalg.matrix_power."""
+    ...
 from ._dtype_info import finfo as finfo
 from ._dtype_info import iinfo as iinfo
 def build_info() -> Any:
@@ -560,6 +578,7 @@ from . import workflow as workflow
 from . import distributed as distributed
 from . import serialization as serialization
 from . import fft as fft
+from . import linalg as linalg
 
 __version__: builtins.str
-__all__ = ['Tensor', 'Generator', 'dtype', 'Size', 'bool', 'int32', 'int64', 'float16', 'bfloat16', 'float32', 'float64', 'half', 'float', 'double', 'long', 'int', 'from_numpy', 'from_dlpack', 'get_num_threads', 'set_num_threads', 'promote_types', 'tensor', 'as_tensor', 'empty', 'zeros', 'ones', 'full', 'arange', 'linspace', 'eye', 'rand', 'randn', 'randint', 'empty_like', 'zeros_like', 'ones_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'manual_seed', 'randperm', 'abs', 'add', 'addmm', 'all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'as_strided', 'atan2', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'broadcast_to', 'cat', 'ceil', 'chunk', 'clamp', 'clone', 'complex', 'copy_', 'cos', 'cumprod', 'cumsum', 'deposit_cic', 'div', 'divergence', 'dot', 'eq', 'erf', 'exp', 'expm1', 'fill_', 'flatten', 'flip', 'floor', 'floor_divide', 'gather', 'ge', 'gelu', 'gradient', 'gt', 'index_add', 'index_put_', 'index_select', 'interp_cic', 'isclose', 'isfinite', 'isinf', 'isnan', 'laplacian', 'le', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'masked_fill', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'mm', 'mul', 'multinomial', 'mv', 'ne', 'neg', 'nonzero', 'norm', 'outer', 'pad', 'permute', 'pow', 'prod', 'reciprocal', 'relu', 'remainder', 'reshape', 'roll', 'round', 'rsqrt', 'scatter_add', 'select', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'sum', 'tan', 'tanh', 'tile', 'topk', 'transpose', 'tril', 'triu', 'trunc', 'unsqueeze', 'var', 'view_as_complex', 'view_as_real', 'where', 'zero_', 'memory_format', 'contiguous_format', 'preserve_format', 'channels_last', 'addcmul', 'addcdiv', 'concat', 'concatenate', 'unbind', 'allclose', 'is_tensor', 'einsum', 'meshgrid', 'complex64', 'complex128', 'cfloat', 'cdouble', 'is_complex', 'real', 'imag', 'conj', 'angle', 'polar', 'finfo', 'iinfo', 'build_info', 'set_printoptions', 'cmake_prefix_path', 'get_include', 'save', 'load', 'compile', 'no_grad', 'enable_grad', 'inference_mode', 'set_grad_enabled', 'is_grad_enabled', 'is_inference_mode_enabled', 'ops', 'data', 'utils', 'autograd', 'nn', 'optim', 'compiler', 'backends', 'amp', 'device', 'cuda', 'accelerator', 'memory', 'autocast', 'is_autocast_enabled', 'get_autocast_dtype', 'workflow', 'distributed', 'serialization', 'fft']
+__all__ = ['Tensor', 'Generator', 'dtype', 'Size', 'bool', 'int32', 'int64', 'float16', 'bfloat16', 'float32', 'float64', 'half', 'float', 'double', 'long', 'int', 'from_numpy', 'from_dlpack', 'get_num_threads', 'set_num_threads', 'promote_types', 'tensor', 'as_tensor', 'empty', 'zeros', 'ones', 'full', 'arange', 'linspace', 'eye', 'rand', 'randn', 'randint', 'empty_like', 'zeros_like', 'ones_like', 'full_like', 'rand_like', 'randn_like', 'randint_like', 'manual_seed', 'randperm', 'abs', 'add', 'addmm', 'all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'as_strided', 'atan2', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'broadcast_to', 'cat', 'ceil', 'chunk', 'clamp', 'clone', 'complex', 'copy_', 'cos', 'cumprod', 'cumsum', 'deposit_cic', 'div', 'divergence', 'dot', 'eq', 'erf', 'exp', 'expm1', 'fill_', 'flatten', 'flip', 'floor', 'floor_divide', 'gather', 'ge', 'gelu', 'gradient', 'gt', 'index_add', 'index_put_', 'index_select', 'interp_cic', 'isclose', 'isfinite', 'isinf', 'isnan', 'laplacian', 'le', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'masked_fill', 'masked_select', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'mm', 'mul', 'multinomial', 'mv', 'ne', 'neg', 'nonzero', 'norm', 'outer', 'pad', 'permute', 'pow', 'prod', 'reciprocal', 'relu', 'remainder', 'reshape', 'roll', 'round', 'rsqrt', 'scatter_add', 'select', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'sum', 'tan', 'tanh', 'tile', 'topk', 'transpose', 'tril', 'triu', 'trunc', 'unsqueeze', 'var', 'view_as_complex', 'view_as_real', 'where', 'zero_', 'memory_format', 'contiguous_format', 'preserve_format', 'channels_last', 'addcmul', 'addcdiv', 'concat', 'concatenate', 'unbind', 'allclose', 'is_tensor', 'einsum', 'meshgrid', 'complex64', 'complex128', 'cfloat', 'cdouble', 'is_complex', 'real', 'imag', 'conj', 'angle', 'polar', 'det', 'inverse', 'logdet', 'slogdet', 'pinverse', 'matrix_power', 'finfo', 'iinfo', 'build_info', 'set_printoptions', 'cmake_prefix_path', 'get_include', 'save', 'load', 'compile', 'no_grad', 'enable_grad', 'inference_mode', 'set_grad_enabled', 'is_grad_enabled', 'is_inference_mode_enabled', 'ops', 'data', 'utils', 'autograd', 'nn', 'optim', 'compiler', 'backends', 'amp', 'device', 'cuda', 'accelerator', 'memory', 'autocast', 'is_autocast_enabled', 'get_autocast_dtype', 'workflow', 'distributed', 'serialization', 'fft', 'linalg']

@@ -11,12 +11,15 @@ def build_info():
     ``cuda_archs``: the toolkit and ``HYFLOW_CUDA_ARCHS`` it was built with); ``cuda_available`` whether it
     is loaded with a GPU in this process, else ``cuda_unavailable_reason`` says why (no driver, no GPU,
     ``HYFLOW_DISABLE_CUDA``). ``nccl`` is True when the NCCL communicator library was built,
-    ``cublas`` when the CUDA matmul kernels were (docs/cuda.md).
+    ``cublas`` when the CUDA matmul kernels were, ``cufft`` when the CUDA FFT kernels were (docs/cuda.md).
 
     ``cpu_baseline`` is the CPU the whole build targets (``x86-64-v2``, or ``native`` for a
     ``HYFLOW_NATIVE=ON`` build), ``cpu_variants`` the ISA variants of the hot kernels compiled
     (``default`` is the baseline's own), and ``cpu_capability`` the one this process runs: the best the
     CPU supports, capped by the ``HYFLOW_CPU_CAPABILITY`` environment variable (docs/development.md).
+
+    ``lapack`` is True when LAPACK (from the BLAS library or beside it) is linked: hy.linalg's
+    decompositions and solvers need it and raise NotImplementedError without it (docs/linalg.md).
 
     ``gemm_f32`` is the library float32 matrix products (matmul, linear, convolution) run on now:
     ``"onednn"`` (its sgemm, in a build with oneDNN), ``"blas"`` or ``"eigen"``; the environment variable
@@ -43,6 +46,7 @@ def build_info():
         "cpu_variants": list(c["cpu_variants"]),
         "cpu_capability": _C._cpu_capability(),
         "blas": c["blas"] or "eigen (no external BLAS)",
+        "lapack": bool(c["lapack"]),
         "threads": _C.get_num_threads(),
         "gemm_f32": c["gemm_f32_library"],
         "lowp_gemm": c["lowp_gemm_library"] or None,
@@ -59,6 +63,7 @@ def build_info():
         "cuda_available": cuda_ok,
         "cuda_unavailable_reason": None if cuda_ok else (cuda["reason"] or "no CUDA GPU is present"),
         "cublas": bool(cuda["cublas"]),
+        "cufft": bool(cuda["cufft"]),
         "nccl": bool(_C._dist.has_nccl),
         "nccl_toolkit": on(c["nccl_toolkit"]),
         "devices": ["cpu", "cuda"] if cuda_ok else ["cpu"],

@@ -4,7 +4,7 @@ Internal ops stay out of the hyflow namespace (and so out of `hyflow.__all__` an
 callable as hy.ops.<name>: gradient kernels (`*_backward`), fused optimizer steps and other private helpers
 (`_*`), and the building blocks that public functions are made of (im2col/col2im under conv2d, clamp_tensor
 and max_dim/min_dim under clamp/max/min, index/slice under t[...], to_dtype under t.to, layer_norm's
-(out, mean, rstd) under nn.functional.layer_norm)."""
+(out, mean, rstd) under nn.functional.layer_norm, the linalg_* decompositions under hy.linalg)."""
 from . import _C
 
 __all__ = []
@@ -17,7 +17,7 @@ INTERNAL_OPS = {"im2col", "col2im", "max_pool2d_with_indices", "clamp_tensor", "
 
 def is_internal_op(name):
     """Whether op `name` is an implementation detail, reachable only as hy.ops.<name>."""
-    return name.startswith("_") or name.endswith("_backward") or name in INTERNAL_OPS
+    return name.startswith("_") or name.endswith("_backward") or name.startswith("linalg_") or name in INTERNAL_OPS
 
 
 for _name in _C._op_names():

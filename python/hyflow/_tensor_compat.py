@@ -152,6 +152,19 @@ def _is_pinned(self, device=None) -> bool:
     return _C._is_pinned(self)
 
 
+def _record_stream(self, stream) -> None:
+    """Tell the CUDA caching allocator that work queued on ``stream`` uses this tensor's memory: when the
+    tensor is freed, its block is not reused before the work queued on ``stream`` up to that moment has
+    finished (torch.Tensor.record_stream; docs/cuda.md, "Caching allocator")."""
+    from . import cuda
+    if self.device.type != "cuda":
+        raise ValueError(f"record_stream: expected a CUDA tensor, got one on {self.device} "
+                         "(only device memory is stream-ordered)")
+    if not isinstance(stream, cuda.Stream):
+        raise TypeError(f"record_stream: stream must be a hy.cuda.Stream, got {type(stream).__name__}")
+    _C._cuda_record_stream(self, stream.cuda_stream)
+
+
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:
     """input + value * tensor1 * tensor2."""
     return _C.ops.add(input, _C.ops.mul(tensor1, tensor2), alpha=value)
@@ -255,7 +268,8 @@ Tensor.clip, Tensor.clip_ = Tensor.clamp, Tensor.clamp_  # torch's aliases
 
 
 for _name, _fn in {"__format__": _format, "__round__": _round, "view_as": _view_as, "t": _t, "cpu": _cpu,
-                   "cuda": _cuda, "pin_memory": _pin_memory, "is_pinned": _is_pinned, "clone": clone,
+                   "cuda": _cuda, "pin_memory": _pin_memory, "is_pinned": _is_pinned, "record_stream": _record_stream,
+                   "clone": clone,
                    "contiguous": _contiguous, "addcmul": _addcmul, "addcdiv": _addcdiv, "addcmul_": _addcmul_,
                    "addcdiv_": _addcdiv_, "fill_": _fill_, "is_contiguous": _is_contiguous, "copy_": _copy_,
                    "new_full": _new_full, "new_tensor": _new_tensor, "expand_as": _expand_as, "type_as": _type_as}.items():

@@ -141,6 +141,11 @@ EXTRA = {
                           (3, 4, 2)),
     "_fft_c2r": (lambda x: hy.fft.irfft(hy.view_as_complex(x), n=7), (3, 4, 2)),
     "_fft_c2r_backward": (lambda x: hy.view_as_real(hy.ops._fft_c2r_backward(x, [1], 0, 6)), (2, 6)),
+    # decompositions that read one triangle of a symmetric input, or whose vectors are unique only up to sign:
+    # on a symmetrized input, through sign-invariant functions (tests/python/test_linalg_autograd.py has more)
+    "linalg_cholesky": (lambda x: hy.ops.linalg_cholesky(x @ x.mT + hy.eye(3, dtype=hy.float64) * 3), (3, 3)),
+    "linalg_eigh": (lambda x: (lambda r: (r[0], r[1] * r[1]))(hy.ops.linalg_eigh(x + x.mT, "L", True)), (3, 3)),
+    "linalg_svd": (lambda x: (lambda r: (r[1], r[0] * r[0], r[2] * r[2]))(hy.ops.linalg_svd(x, False, True)), (4, 3)),
 }
 EXTRA_CASES = [pytest.param(name, id=name) for name in EXTRA]
 

@@ -23,7 +23,7 @@ def cuda_library():
 
 def test_build_info_reports_the_cuda_fields():
     for key in ("cuda", "cuda_toolkit", "cuda_version", "cuda_archs", "cuda_available", "cuda_unavailable_reason",
-                "cublas", "nccl", "nccl_toolkit", "devices"):
+                "cublas", "cufft", "nccl", "nccl_toolkit", "devices"):
         assert key in INFO, key
     assert INFO["cuda_available"] == hy.cuda.is_available()
     assert ("cuda" in INFO["devices"]) == INFO["cuda_available"]
@@ -106,6 +106,44 @@ def test_moves_without_cuda_name_the_reason():
     with pytest.raises(RuntimeError, match="CUDA is not available"):
         model.cuda()
     assert model.cpu() is model and model.weight is weight  # nothing moved: the same Parameter
+
+
+@pytest.mark.skipif(not INFO["cufft"], reason="hyflow was built without cuFFT")
+def test_library_links_cufft_where_it_was_found():
+    # The FFT kernels call cuFFT directly: libcufft is a NEEDED entry of the library, found through its
+    # DT_RPATH (the folder CMake found it in; site-packages/nvidia/cu13/lib beside an installed hyflow).
+    lib = cuda_library()
+    dyn = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True, check=True).stdout
+    assert "libcufft.so" in dyn
+    assert "(RPATH)" in dyn
+    ldd = subprocess.run(["ldd", str(lib)], capture_output=True, text=True).stdout
+    line = next(l for l in ldd.splitlines() if "libcufft" in l)
+    assert "not found" not in line, line
+    syms = subprocess.run(["nm", "-D", "--undefined-only", str(lib)], capture_output=True, text=True, check=True).stdout
+    for fn in ("cufftMakePlanMany64", "cufftExecC2C", "cufftExecD2Z", "cufftExecZ2D", "cufftSetWorkArea"):
+        assert fn in syms, fn
+
+
+@pytest.mark.skipif(INFO["cufft"] or not INFO["cuda"], reason="only for a CUDA build without cuFFT")
+def test_fft_kernels_of_a_build_without_cufft_say_why():
+    out = subprocess.run(["strings", str(cuda_library())], capture_output=True, text=True).stdout
+    assert "built without cuFFT" in out
+
+
+@without_gpu
+def test_record_stream_refuses_cpu_tensors():
+    with pytest.raises(ValueError, match="CUDA tensor"):
+        hy.ones(3).record_stream(None)
+
+
+@without_gpu
+def test_cufft_plan_cache_without_a_gpu_says_why():
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        hy.backends.cuda.cufft_plan_cache.size
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        hy.backends.cuda.cufft_plan_cache[0].clear()
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        hy.backends.cuda.cufft_plan_cache.max_size = 8
 
 
 def test_coverage_table_is_current():

@@ -29,26 +29,9 @@
 namespace hy::kernels::cpu {
 namespace {
 
-// The dims to transform, wrapped and checked: at least one, each once, all in range.
-DimVector fft_dims(const Tensor& t, const DimVector& dim, const char* op) {
-  HY_CHECK(!dim.empty(), ValueError, op, ": dim must name at least one dim");
-  DimVector out;
-  for (int64_t d : dim) {
-    HY_CHECK(d >= -t.dim() && d < t.dim(), IndexError, op, ": dim ", d, " is out of range for a tensor with ",
-             t.dim(), " dims");
-    const int64_t w = d < 0 ? d + t.dim() : d;
-    for (int64_t seen : out) HY_CHECK(seen != w, ValueError, op, ": dim ", d, " appears more than once in ", dim);
-    out.push_back(w);
-  }
-  return out;
-}
-
-double norm_scale(int64_t normalization, int64_t signal_numel, const char* op) {
-  HY_CHECK(normalization >= 0 && normalization <= 2, ValueError, op, ": normalization must be 0 (none), 1 (1/sqrt(n)) "
-           "or 2 (1/n), got ", normalization);
-  if (normalization == 0 || signal_numel == 0) return 1.0;
-  return normalization == 1 ? 1.0 / std::sqrt(static_cast<double>(signal_numel)) : 1.0 / static_cast<double>(signal_numel);
-}
+// The argument checks shared with the CUDA backend (defined at the end of this file).
+using hy::cpu::fft_dims;
+using hy::cpu::fft_norm_scale;
 
 // A contiguous tensor seen as (outer, n, inner) around dim d: transforms run along the middle.
 struct Lanes {
@@ -306,7 +289,7 @@ Tensor r2c_impl(const Tensor& self, const DimVector& dim, int64_t normalization,
   HY_CHECK(self.dtype() == DType::Float32 || self.dtype() == DType::Float64, TypeError, op,
            ": expected a float32 or float64 tensor, got ", self.describe());
   const DimVector dims = fft_dims(self, dim, op);
-  const double scale = norm_scale(normalization, signal_numel(self, dims), op);
+  const double scale = fft_norm_scale(normalization, signal_numel(self, dims), op);
   const int64_t last = dims.back();
   Tensor rows = ops::contiguous(last == self.dim() - 1 ? self : ops::transpose(self, last, -1));
   Shape out_shape = rows.shape();
@@ -340,7 +323,7 @@ Tensor c2r_impl(const Tensor& self, const DimVector& dim, int64_t normalization,
   Tensor out = Tensor::empty(out_shape, dtype_complex_part(self.dtype()));
   int64_t signal = last_dim_size;
   for (int64_t d : rest) signal *= self.shape()[d];
-  const double scale = norm_scale(normalization, signal, op);
+  const double scale = fft_norm_scale(normalization, signal, op);
   HY_DISPATCH_FLOAT(out.dtype(), op, [&] { c2r_rows<scalar_t>(rows, out, static_cast<scalar_t>(scale)); });
   return ops::contiguous(dim_last_back(out, last));
 }
@@ -351,7 +334,7 @@ Tensor fft_c2c(const Tensor& self, const DimVector& dim, int64_t normalization, 
   hy::cpu::check_defined(self, "fft", "self");
   HY_CHECK(dtype_is_complex(self.dtype()), TypeError, "fft: expected a complex tensor, got ", self.describe());
   const DimVector dims = fft_dims(self, dim, "fft");
-  const double scale = norm_scale(normalization, signal_numel(self, dims), "fft");
+  const double scale = fft_norm_scale(normalization, signal_numel(self, dims), "fft");
   Tensor x = ops::clone(self);  // contiguous, and ours to transform in place
   c2c_dims_inplace(x, dims, forward, scale);
   return x;
@@ -406,3 +389,28 @@ Tensor fft_c2r_backward(const Tensor& grad, const DimVector& dim, int64_t normal
 }
 
 }  // namespace hy::kernels::cpu
+
+// The device-independent checks (kernel_util.h), shared with the CUDA backend's cuFFT glue.
+namespace hy::cpu {
+
+DimVector fft_dims(const Tensor& t, const DimVector& dim, const char* op) {
+  HY_CHECK(!dim.empty(), ValueError, op, ": dim must name at least one dim");
+  DimVector out;
+  for (int64_t d : dim) {
+    HY_CHECK(d >= -t.dim() && d < t.dim(), IndexError, op, ": dim ", d, " is out of range for a tensor with ",
+             t.dim(), " dims");
+    const int64_t w = d < 0 ? d + t.dim() : d;
+    for (int64_t seen : out) HY_CHECK(seen != w, ValueError, op, ": dim ", d, " appears more than once in ", dim);
+    out.push_back(w);
+  }
+  return out;
+}
+
+double fft_norm_scale(int64_t normalization, int64_t signal_numel, const char* op) {
+  HY_CHECK(normalization >= 0 && normalization <= 2, ValueError, op, ": normalization must be 0 (none), 1 (1/sqrt(n)) "
+           "or 2 (1/n), got ", normalization);
+  if (normalization == 0 || signal_numel == 0) return 1.0;
+  return normalization == 1 ? 1.0 / std::sqrt(static_cast<double>(signal_numel)) : 1.0 / static_cast<double>(signal_numel);
+}
+
+}  // namespace hy::cpu

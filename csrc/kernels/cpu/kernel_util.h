@@ -43,6 +43,13 @@ int64_t reduce_wrap_dim(int64_t dim, int64_t ndim, const char* op);
 /// ValueError, one out of range IndexError.
 std::vector<bool> reduce_dim_mask(const Tensor& self, const std::optional<DimVector>& dim, const char* op);
 
+/// The dims of a DFT (fft.cpp), wrapped: at least one (ValueError), each in range (IndexError), none twice
+/// (ValueError); messages prefixed with "op: ".
+DimVector fft_dims(const Tensor& t, const DimVector& dim, const char* op);
+/// The factor a DFT's result is multiplied by: 1 for normalization 0, 1/sqrt(n) for 1, 1/n for 2 (n the
+/// signal's element count; 1 when it is 0); any other normalization is a ValueError.
+double fft_norm_scale(int64_t normalization, int64_t signal_numel, const char* op);
+
 /// One operand of a product, named for messages.
 struct NamedOperand {
   const char* name;

@@ -20,7 +20,8 @@ from . import passes
 
 __all__ = ["compile", "explain", "Explanation", "CompiledFunction", "CompiledModule", "CompileWarning",
            "trace", "Trace", "is_tracing", "Graph", "Node", "Value", "TensorMeta", "optimize", "Program",
-           "passes", "cache_size_limit", "set_cache_size_limit", "backward_policy", "set_backward_policy"]
+           "passes", "cache_size_limit", "set_cache_size_limit", "backward_policy", "set_backward_policy",
+           "fallback_policy", "set_fallback_policy"]
 
 
 def __getattr__(name):
@@ -28,6 +29,8 @@ def __getattr__(name):
         return _api.cache_size_limit
     if name == "backward_policy":
         return _autograd_program.backward_policy
+    if name == "fallback_policy":
+        return _api.fallback_policy
     raise AttributeError(f"module 'hyflow.compiler' has no attribute '{name}'")
 
 
@@ -46,3 +49,13 @@ def set_backward_policy(policy):
     if policy not in ("auto", "always"):
         raise ValueError(f"set_backward_policy(): policy must be 'auto' or 'always', got {policy!r}")
     _autograd_program.backward_policy = policy
+
+
+def set_fallback_policy(policy):
+    """Whether a compiled function may run eagerly where that is faster: "measured" (default) times each
+    new static entry's first calls (one warm-up, then 4 eager and 4 compiled runs, alternating, the guard's
+    cost added to the compiled side) and keeps the faster — so a compiled function is never slower than
+    its eager self; "never" always runs the compiled code. Affects compilations made after the call."""
+    if policy not in ("measured", "never"):
+        raise ValueError(f"set_fallback_policy(): policy must be 'measured' or 'never', got {policy!r}")
+    _api.fallback_policy = policy

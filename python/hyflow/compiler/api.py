@@ -88,7 +88,8 @@ class _Entry:
     """One cached compilation: the optimized graph and its program, or the reason to run eagerly."""
 
     __slots__ = ("program", "graph", "captured", "held", "eager_reason", "timings", "raw_graph_text", "kernels",
-                 "backward_note", "autograd", "symbolic", "constraints", "bounds")
+                 "backward_note", "autograd", "symbolic", "constraints", "bounds", "trial", "measured",
+                 "compiled_program")
 
     def __init__(self, held):
         self.program = self.graph = self.kernels = self.backward_note = self.autograd = None
@@ -100,6 +101,22 @@ class _Entry:
         self.eager_reason = None
         self.timings = {}
         self.raw_graph_text = None
+        self.trial = None         # a _Trial while the first calls time compiled against eager
+        self.measured = None      # the trial's verdict, in words (explain shows it)
+        self.compiled_program = None   # the program an entry that measured slower than eager keeps
+
+
+class _Trial:
+    """The first calls of a new entry: one untimed compiled run (kernel loading, autotuning), then
+    ``ROUNDS`` eager and ``ROUNDS`` compiled runs, alternating, each timed; the best of each decides."""
+
+    ROUNDS = 4
+    __slots__ = ("calls", "eager", "compiled", "guard_ns")
+
+    def __init__(self):
+        self.calls = 0
+        self.eager, self.compiled = [], []
+        self.guard_ns = 0
 
 
 class CompiledFunction:
@@ -118,9 +135,18 @@ class CompiledFunction:
         self._last_key = None
         self._warned = set()
         self.recompiles = []              # reasons, in order (also in explain)
+        self._all_eager = False           # every cached entry runs eagerly: calls skip the guard
+        self._eager_calls = 0
 
     # ---- calling ----------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if self._all_eager:
+            # Every signature seen runs eagerly (graph breaks, compiler errors, or measured no faster):
+            # skip the guard too, except on every 64th call, which still looks the signature up so a new
+            # one (other sizes or dtypes, eval mode) gets traced and measured.
+            self._eager_calls += 1
+            if self._eager_calls & 63:
+                return self._fn(*args, **kwargs)
         if _compile_disabled() or capture.is_tracing():
             # Disabled, or called from code another compiled function traces: run as plain code, so the
             # outer trace records these ops itself.
@@ -149,7 +175,51 @@ class CompiledFunction:
             return self._trace_call(key, leaves, args, kwargs)
         if entry.program is None:
             return self._fn(*args, **kwargs)
+        if entry.trial is not None:
+            return self._trial_call(entry, tensors, args, kwargs)
         return entry.program.run(tensors)
+
+    # ---- compiled or eager: measured on the first calls -------------------------------------------------
+    def _trial_call(self, entry, tensors, args, kwargs):
+        trial = entry.trial
+        n = trial.calls
+        trial.calls += 1
+        if n == 0:
+            out = entry.program.run(tensors)          # warm-up, untimed
+            trial.guard_ns = _guard_ns(args, kwargs, self._guard_extra)
+            return out
+        clock = time.perf_counter_ns
+        if n % 2:
+            t0 = clock()
+            out = self._fn(*args, **kwargs)
+            trial.eager.append(clock() - t0)
+        else:
+            t0 = clock()
+            out = entry.program.run(tensors)
+            trial.compiled.append(clock() - t0)
+        if len(trial.compiled) >= _Trial.ROUNDS:
+            self._decide(entry)
+        return out
+
+    def _decide(self, entry):
+        trial, entry.trial = entry.trial, None
+        eager = min(trial.eager)
+        compiled = min(trial.compiled) + trial.guard_ns
+        verdict = (f"compiled {compiled / 1e3:.1f} µs (guard {trial.guard_ns / 1e3:.1f} µs included) vs eager "
+                   f"{eager / 1e3:.1f} µs, best of {_Trial.ROUNDS} each")
+        if compiled < eager:
+            entry.measured = f"runs compiled: {verdict}"
+        else:
+            entry.measured = f"runs eagerly: {verdict}"
+            entry.eager_reason = f"measured no faster than eager ({verdict})"
+            entry.compiled_program, entry.program = entry.program, None
+        log(f"{self._name()}: {entry.measured}")
+        self._update_all_eager()
+
+    def _update_all_eager(self):
+        self._all_eager = (bool(self._cache) and not any(self._dyn.values())
+                           and all(e.program is None for e in self._cache.values()))
+        self._eager_calls = 0
 
     def _dynamic_lookup(self, key):
         """(entry, symbol values) of an entry with symbolic sizes that stands for this call, or None."""
@@ -215,6 +285,7 @@ class CompiledFunction:
             entry.eager_reason = f"graph break: {tr.break_reason}"
             log(f"{self._name()}: {entry.eager_reason}; this signature runs eagerly")
             self._cache[key] = entry
+            self._update_all_eager()
             return tr.result
         if dyn is not None:
             self._dyn.setdefault(dyn[0], []).append(entry)
@@ -249,6 +320,12 @@ class CompiledFunction:
             if dyn is not None:   # a failure with symbolic sizes stands for this call's sizes only
                 entry.constraints = dict(enumerate(dyn[1]))
             self._warn_once("error", f"{self._name()} runs eagerly: {entry.eager_reason}")
+        if (fallback_policy == "measured" and entry.program is not None and entry.autograd is None
+                and dyn is None):
+            # A region with a compiled backward node is kept: its gain is in backward(), which a call
+            # does not time. Entries with symbolic sizes serve many sizes, whose times do not compare.
+            entry.trial = _Trial()
+        self._update_all_eager()
         return tr.result
 
     def _symbolization(self, graph, traced, dyn):
@@ -307,6 +384,7 @@ class CompiledFunction:
         self._last_key = None
         self.recompiles.clear()
         self.compiles = 0
+        self._all_eager = False
 
     def _name(self):
         return self._display_name or getattr(self._fn, "__qualname__", None) or repr(self._fn)
@@ -326,6 +404,29 @@ class CompiledFunction:
 
 
 _codegen_warned = set()
+
+# "measured": a new entry's first calls time it against eager and keep the faster (default);
+# "never": always run the compiled code (hy.compiler.set_fallback_policy, or HYFLOW_COMPILE_FALLBACK at
+# import; the test suite sets it so that compiled code is what its differential tests compare, also in
+# the processes tests start).
+fallback_policy = os.environ.get("HYFLOW_COMPILE_FALLBACK", "measured")
+if fallback_policy not in ("measured", "never"):
+    warnings.warn(f"HYFLOW_COMPILE_FALLBACK={fallback_policy!r} is not 'measured' or 'never'; using 'measured'",
+                  RuntimeWarning, stacklevel=2)
+    fallback_policy = "measured"
+
+
+def _guard_ns(args, kwargs, extra):
+    """The per-call price of looking an entry up (the signature, and a module's state), best of 3."""
+    best = None
+    for _ in range(3):
+        t0 = time.perf_counter_ns()
+        call_key(args, kwargs)
+        if extra is not None:
+            extra()
+        dt = time.perf_counter_ns() - t0
+        best = dt if best is None else min(best, dt)
+    return best
 
 
 def _warn_codegen_once(msg):

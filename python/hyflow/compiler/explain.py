@@ -41,6 +41,7 @@ class Explanation:
         self.backward = None         # an AutogradProgram when the region has a compiled backward
         self.backward_note = None    # what happens to its backward, in words (None: grad not needed)
         self.symbolic = []           # lines: each symbol, dynamic or specialized (and why)
+        self.measured = []           # the compiled function's entries: compiled or eager, as timed
 
     def format(self):
         out = []
@@ -63,6 +64,9 @@ class Explanation:
                 out.append(f"  group {i} [{grp.kind}]: {' -> '.join(n.op for n in grp.nodes)}  ({vals})")
             out += _kernel_lines(self.kernels)
             out += _backward_lines(self)
+        if self.measured:
+            out.append("measured (compiled vs eager, per cached signature):")
+            out += [f"  - {m}" for m in self.measured]
         if self.recompiles:
             out.append("recompiles:")
             out += [f"  - {r}" for r in self.recompiles]
@@ -135,6 +139,7 @@ def explain(fn, *args, print_=False, **kwargs):
         target = fn._fn
     if compiled is not None:
         ex.recompiles = list(compiled.recompiles)
+        ex.measured = [e.measured for e in compiled.entries() if e.measured]
     key, leaves = signature(args, kwargs)
     t0 = time.perf_counter()
     tr = capture.trace(target, args, kwargs, input_leaves=leaves)

@@ -43,7 +43,7 @@ def _as_complex(x):
     x = _as_float(x)
     if x.dtype.is_complex:
         return x
-    return _C.ops.complex(x, _C.ops.zeros(list(x.shape), dtype=x.dtype))
+    return _C.ops.complex(x, _C.ops.zeros(list(x.shape), dtype=x.dtype, device=x.device))
 
 
 def _resize(x, dim, n, name):
@@ -59,7 +59,7 @@ def _resize(x, dim, n, name):
         return _C.ops.slice(x, dim, 0, n, 1)
     shape = list(x.shape)
     shape[dim] = n - size
-    return _C.ops.cat([x, _C.ops.zeros(shape, dtype=x.dtype)], dim)
+    return _C.ops.cat([x, _C.ops.zeros(shape, dtype=x.dtype, device=x.device)], dim)
 
 
 def _wrap_dims(x, dims, name):
@@ -200,18 +200,18 @@ def _check_n(n, name):
         raise ValueError(f"{name}(): n must be an int >= 1, got {n!r}")
 
 
-def fftfreq(n, d=1.0, *, dtype=None) -> Tensor:
-    """Sample frequencies of an n-point DFT with sample spacing d: [0, 1, ..., -1] / (d*n)."""
+def fftfreq(n, d=1.0, *, dtype=None, device=None) -> Tensor:
+    """Sample frequencies of an n-point DFT with sample spacing d: [0, 1, ..., -1] / (d*n), on `device`."""
     _check_n(n, "fftfreq")
-    k = _C.ops.arange(0, n, 1, dtype=_C.int64)
+    k = _C.ops.arange(0, n, 1, dtype=_C.int64, device=device)
     k = _C.ops.where(k < (n + 1) // 2, k, k - n) if n > 1 else k
     return k.to(dtype or _C.float32) * (1.0 / (d * n))
 
 
-def rfftfreq(n, d=1.0, *, dtype=None) -> Tensor:
-    """Sample frequencies of rfft's n//2+1 bins: [0, 1, ..., n//2] / (d*n)."""
+def rfftfreq(n, d=1.0, *, dtype=None, device=None) -> Tensor:
+    """Sample frequencies of rfft's n//2+1 bins: [0, 1, ..., n//2] / (d*n), on `device`."""
     _check_n(n, "rfftfreq")
-    return _C.ops.arange(0, n // 2 + 1, 1, dtype=dtype or _C.float32) * (1.0 / (d * n))
+    return _C.ops.arange(0, n // 2 + 1, 1, dtype=dtype or _C.float32, device=device) * (1.0 / (d * n))
 
 
 def _shift(x, dim, sign, name):

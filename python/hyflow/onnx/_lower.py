@@ -50,6 +50,7 @@ NOTES = {
     "norm": "p = 1, 2 as ReduceL1/L2; other p by Pow/ReduceSum; inf, -inf, 0",
     "max_dim": "ReduceMax + ArgMax", "layer_norm": "axis = -len(normalized_shape); no weight: a Scale of ones", "min_dim": "ReduceMin + ArgMin",
     "max_pool2d_with_indices": "only when the indices are not used",
+    "linalg_det": "ONNX Runtime's Det runs float32 only",
     "index": "integer index tensors of one shape (no masks, no broadcasting)",
     "index_put_": "as index; not into inputs or parameters",
     "multinomial": "with replacement (or one sample)", "pad": "modes constant, reflect, replicate, circular",

@@ -63,11 +63,13 @@ def run(fn, sample, dtype, device):
 def test_every_covered_op_has_an_opinfo():
     # Factories, copies, random ops and the fused optimizer steps have no OpInfo: the runtime tests,
     # test_random_streams_match_the_cpu, test_cuda_random.py, test_cuda_optim.py and
-    # test_cuda_elementwise_extra.py (arange, linspace, eye) cover them.
+    # test_cuda_elementwise_extra.py (arange, linspace, eye) cover them; test_cuda_complex.py covers the
+    # complex constructor and test_cuda_fft.py the FFTs' backward ops (gradients and gradcheck).
     assert COVERED - {o.name for o in OPS} <= {"empty", "zeros", "ones", "full", "clone", "to_dtype", "copy_",
                                                "fill_", "zero_", "rand", "randn", "uniform_", "normal_",
                                                "randint", "_fused_sgd_", "_fused_adam_", "arange",
-                                               "linspace", "eye"}
+                                               "linspace", "eye", "complex", "_fft_c2c_backward",
+                                               "_fft_r2c_backward", "_fft_c2r_backward"}
 
 
 @pytest.mark.parametrize("info,dtype", CASES)
@@ -103,9 +105,18 @@ def test_cuda_matches_cpu(info, dtype):
 
 
 def test_op_without_a_cuda_kernel_says_so():
-    x = hy.ones(8, device="cuda")
-    with pytest.raises(NotImplementedError, match="op '_fft_r2c' has no CUDA kernel yet"):
-        hy.fft.rfft(x)
+    # Every op of the table has a CUDA kernel now: an op defined with a CPU kernel only shows the error.
+    hy.ops.define("cuda_test_cpu_only(Tensor x) -> Tensor")
+
+    @hy.ops.impl("cuda_test_cpu_only", "cpu")
+    def _kernel(x):
+        return x * 2
+
+    with pytest.raises(NotImplementedError, match="op 'cuda_test_cpu_only' has no CUDA kernel yet"):
+        hy.ops.cuda_test_cpu_only(hy.ones(8, device="cuda"))
+    if not hy.build_info()["cufft"]:  # the FFTs of a build without cuFFT say why
+        with pytest.raises(NotImplementedError, match="built without cuFFT"):
+            hy.fft.rfft(hy.ones(8, device="cuda"))
 
 
 def test_mixing_devices_names_both():
