@@ -5,8 +5,9 @@
 //   and the accepted signature (def_bad_call), instead of pybind11's "incompatible function arguments";
 // * a text signature: its docstring gains a first line `name(self, dim=None)` and a `--` line, which
 //   CPython exposes as __text_signature__, so inspect.signature (IDEs, help(), tools that wrap hyflow
-//   functions) works. __doc__ stays pybind11's typed docstring (scripts/gen_stubs.py reads it). A class
-//   gets its constructor's signature the same way, in its own doc (inspect.signature(hy.Generator)).
+//   functions) works. __doc__ stays pybind11's typed docstring of the real overload, without the bad-call
+//   one (scripts/gen_stubs.py reads it). A class gets its constructor's signature the same way, in its
+//   own doc (inspect.signature(hy.Generator)).
 //
 // Both are read from pybind11's own records of each function, so a binding added later needs nothing. This
 // must run after every binding is defined: defining another overload rewrites the docstring.
