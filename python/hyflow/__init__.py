@@ -77,8 +77,8 @@ int = int32  # noqa: A001
 # hy.ops (see _functions.py). Built from the parts' own __all__ so a name added there is exported here too.
 from . import _creation as _cr, _functions as _fn, _tensor_compat as _tc, _shape as _sh  # noqa: E402
 from . import _sorting as _so, _comparison as _cm, _einsum as _es, _complex as _cx, _linalg_compat as _lc  # noqa: E402
-__all__ = (["Tensor", "Generator", "dtype", "Size", "bool", "int32", "int64", "float16", "bfloat16", "float32", "float64",
-            "half", "float", "double", "long", "int", "from_numpy", "from_dlpack", "get_num_threads",
+__all__ = (["Tensor", "Generator", "dtype", "Size", "bool", "int32", "int64", "float16", "bfloat16", "float32",
+            "float64", "half", "float", "double", "long", "int", "from_numpy", "from_dlpack", "get_num_threads",
             "set_num_threads", "promote_types"]
            + _cr.__all__ + _fn.__all__ + _tc.__all__ + _sh.__all__ + _so.__all__ + _cm.__all__ + _es.__all__ + _cx.__all__ + _lc.__all__
            + ["max", "min", "finfo", "iinfo", "build_info", "set_printoptions", "cmake_prefix_path", "get_include", "save", "load",

@@ -107,7 +107,8 @@ def test_a_wrong_keyword_is_named_for_every_public_callable():
 @pytest.mark.parametrize("call,message", [
     (lambda: hy.set_num_threads(num=2), r"^set_num_threads\(\) got an unexpected keyword argument 'num' "
                                         r"\(set_num_threads\(n\)\)$"),
-    (lambda: hy.Generator(sed=1), r"^Generator\(\) got an unexpected keyword argument 'sed' \(Generator\(seed=None\)\)$"),
+    (lambda: hy.Generator(sed=1), r"^Generator\(\) got an unexpected keyword argument 'sed' "
+                                  r"\(Generator\(seed=None\)\)$"),
     (lambda: hy.Generator().manual_seed(sed=1), r"^manual_seed\(\) got an unexpected keyword argument 'sed' "
                                                 r"\(Generator\.manual_seed\(seed\)\)$"),
     (lambda: hy.from_dlpack(hy.ones(2), devic="cpu"), r"^from_dlpack\(\) got an unexpected keyword argument 'devic' "
@@ -116,7 +117,8 @@ def test_a_wrong_keyword_is_named_for_every_public_callable():
                                       r"set_num_threads\(n\)$"),
     (lambda: hy.Generator().set_state(1, 2), r"^set_state\(\) got arguments \(int, int\) that match no signature: "
                                              r"Generator\.set_state\(state\)$"),
-    (lambda: hy.ones(2).size(foo=2), r"^size\(\) got an unexpected keyword argument 'foo' \(Tensor\.size\(dim=None\)\)$"),
+    (lambda: hy.ones(2).size(foo=2), r"^size\(\) got an unexpected keyword argument 'foo' "
+                                     r"\(Tensor\.size\(dim=None\)\)$"),
 ])
 def test_bad_calls_of_hand_written_bindings(call, message):
     with pytest.raises(TypeError, match=message):
