@@ -31,7 +31,7 @@ _SCHEMA_RETURNS = {"Tensor": "Tensor", "()": "None", "Tensor[]": "List[Tensor]",
                    "(Tensor, Tensor, Tensor)": "Tuple[Tensor, Tensor, Tensor]"}
 
 _PRELUDE = """import builtins
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, SupportsIndex, Tuple, Union, overload
 
 {imports}
 _Scalar = Union[builtins.bool, builtins.int, builtins.float]
@@ -214,7 +214,7 @@ def _python_def(name, fn, indent="", method=False):
 
 
 # --- the Tensor class -----------------------------------------------------------------------------------
-_PROPERTY_TYPES = {"shape": "Tuple[builtins.int, ...]", "dtype": "_dtype", "grad": "Optional[Tensor]",
+_PROPERTY_TYPES = {"shape": "Size", "dtype": "_dtype", "grad": "Optional[Tensor]",
                    "requires_grad": "builtins.bool", "is_leaf": "builtins.bool", "grad_fn": "Any", "data": "Tensor",
                    "T": "Tensor", "mT": "Tensor", "ndim": "builtins.int", "device": "Any", "itemsize": "builtins.int",
                    "nbytes": "builtins.int", "is_cpu": "builtins.bool", "retains_grad": "builtins.bool",
@@ -277,11 +277,11 @@ def _class_members(cls, name, method_ops=None):
             continue
         if attr.startswith("_") or raw is None:
             continue
-        if isinstance(raw, property):
+        if isinstance(raw, (property, types.GetSetDescriptorType)):  # C getters (Tensor.shape) are read-only
             # hy.float32.dtype is NumPy's dtype (np.dtype(hy.float32)), not a hyflow one
             t = "Any" if (name, attr) == ("dtype", "dtype") else _PROPERTY_TYPES.get(attr, "Any")
             lines += ["    @property", f"    def {attr}(self) -> {t}: ..."]
-            if raw.fset is not None:
+            if getattr(raw, "fset", None) is not None:
                 lines += [f"    @{attr}.setter", f"    def {attr}(self, value: {t}) -> None: ..."]
             continue
         if isinstance(raw, (staticmethod, classmethod)):
@@ -302,16 +302,35 @@ def _class_members(cls, name, method_ops=None):
 
 
 # --- the three stub files -------------------------------------------------------------------------------
+# hyflow.Size is a tuple subclass written in C (csrc/bindings/size_type.cpp): declared by hand, torch.Size's way.
+_SIZE_STUB = '''class Size(Tuple[builtins.int, ...]):
+    """A tensor's shape (torch.Size): a tuple of ints, equal to the plain tuple of the same sizes."""
+    def __new__(cls, sizes: Iterable[SupportsIndex] = ..., /) -> Size: ...
+    @overload
+    def __getitem__(self, index: SupportsIndex, /) -> builtins.int: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> Size: ...
+    def __add__(self, other: Tuple[builtins.int, ...], /) -> Size: ...  # type: ignore[override]
+    def __radd__(self, other: Tuple[builtins.int, ...], /) -> Size: ...
+    def __mul__(self, n: SupportsIndex, /) -> Size: ...
+    def __rmul__(self, n: SupportsIndex, /) -> Size: ...
+    def numel(self) -> builtins.int:
+        """The number of elements of a tensor of this shape."""
+        ...
+'''
+
+
 def gen_c_stub(hy):
     C = hy._C
     infos = _op_infos(C)
     lines = [HEADER, _PRELUDE.format(imports="")]
     lines += _class_members(C.dtype, "dtype") + [""]
     lines += _class_members(C.Generator, "Generator") + [""]
+    lines += [_SIZE_STUB]
     lines += _class_members(C.Tensor, "Tensor", _method_ops(infos)) + [""]
     for name in sorted(dir(C)):
         obj = getattr(C, name)
-        if name.startswith("_") or name in ("Tensor", "dtype", "Generator"):
+        if name.startswith("_") or name in ("Tensor", "dtype", "Generator", "Size"):
             continue
         if isinstance(obj, C.dtype):
             lines.append(f"{name}: _dtype")

@@ -13,6 +13,7 @@
 
 #include "autograd/autograd_meta.h"
 #include "bindings/pyconvert.h"
+#include "bindings/size_type_internal.h"
 #include "core/device.h"
 #include "core/tensor.h"
 
@@ -29,6 +30,7 @@ struct Walk {
   py::object tuple_type = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(&PyTuple_Type));
   py::object list_type = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(&PyList_Type));
   py::object dict_type = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(&PyDict_Type));
+  py::object shape_type = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(size_type()));
 
   static py::tuple int_tuple(const DimVector& v) {
     py::tuple t(v.size());
@@ -64,14 +66,15 @@ struct Walk {
     return py::make_tuple(tag_id, py::int_(reinterpret_cast<uintptr_t>(p)));
   }
 
-  // Mirrors _pytree._flatten: exact tuple/list/dict are containers, everything else a leaf.
+  // Mirrors _pytree._flatten: exact tuple/list/dict and hyflow.Size are containers, everything else a leaf.
   py::object structure(py::handle h) {
     PyObject* p = h.ptr();
-    if (PyTuple_CheckExact(p) || PyList_CheckExact(p)) {
+    if (PyTuple_CheckExact(p) || PyList_CheckExact(p) || Py_TYPE(p) == size_type()) {
       py::sequence seq = py::reinterpret_borrow<py::sequence>(h);
       py::tuple children(py::len(seq));
       for (size_t i = 0; i < children.size(); ++i) children[i] = structure(seq[i]);
-      return py::make_tuple(PyTuple_CheckExact(p) ? tuple_type : list_type, children);
+      py::object type = PyTuple_CheckExact(p) ? tuple_type : PyList_CheckExact(p) ? list_type : shape_type;
+      return py::make_tuple(type, children);
     }
     if (PyDict_CheckExact(p)) {
       py::dict d = py::reinterpret_borrow<py::dict>(h);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "bindings/op_args_internal.h"
+#include "bindings/pybind_records_internal.h"
 #include "core/error.h"
 
 namespace py = pybind11;
@@ -118,34 +119,17 @@ py::object call_fallback(const std::string& called, const std::vector<std::strin
   throw TypeError(first_error);
 }
 
-// "size(self: hyflow._C.Tensor, dim: typing.SupportsInt | None = None) -> object" -> "size(dim=None)",
-// and its parameter names (self and pybind11's own *args/**kwargs left out) into `names`.
-std::string readable_signature(const std::string& line, std::vector<std::string>& names) {
-  const size_t open = line.find('('), close = line.rfind(") ->");
-  if (open == std::string::npos || close == std::string::npos || close < open) return line;
-  std::vector<std::string> params;
-  int depth = 0;
-  std::string cur;
-  for (size_t i = open + 1; i <= close; ++i) {  // split at top-level commas (types hold [a, b])
-    const char ch = i == close ? ',' : line[i];
-    if (ch == '[' || ch == '(') ++depth;
-    if (ch == ']' || ch == ')') --depth;
-    if (ch == ',' && depth == 0) {
-      while (!cur.empty() && cur.front() == ' ') cur.erase(cur.begin());
-      if (!cur.empty()) params.push_back(cur);
-      cur.clear();
-    } else {
-      cur += ch;
-    }
-  }
-  std::string out = line.substr(0, open) + "(";
+// One overload as the user calls it, "Tensor.size(dim=None)" (self, *args and **kwargs left out), with
+// its keyword names added to `names`.
+std::string readable_overload(const std::string& shown, const py::detail::function_record& rec,
+                              std::vector<std::string>& names) {
+  std::string out = shown + "(";
   bool first = true;
-  for (const std::string& p : params) {
-    const std::string pname = p.substr(0, p.find(':'));
-    if (pname == "self" || pname.rfind('*', 0) == 0 || pname == "_hyflow_first") continue;
-    names.push_back(pname);
-    const size_t eq = p.find(" = ");
-    out += (first ? "" : ", ") + pname + (eq == std::string::npos ? "" : "=" + p.substr(eq + 3));
+  for (const BoundParam& p : pybind_params(rec)) {
+    const bool marker = p.name == "*" || p.name == "/";  // keyword-only / positional-only: shown, no keyword
+    if (p.name == "self" || (p.name.rfind('*', 0) == 0 && !marker)) continue;
+    if (!marker) names.push_back(p.name);
+    out += (first ? "" : ", ") + p.name + (p.has_default ? "=" + p.default_text : "");
     first = false;
   }
   return out + ")";
@@ -194,30 +178,22 @@ void def_method_call_fallback(py::class_<TensorImpl, std::shared_ptr<TensorImpl>
 
 namespace hy {
 
-void def_method_bad_call(py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls, const char* name) {
-  // The signatures of the overloads defined so far: one per docstring line that starts with the name
-  // (pybind11 numbers them "1. size(...)" when there are several).
-  const std::string doc = py::str(cls.attr(name).attr("__doc__"));
-  std::vector<std::string> names, signatures;
-  size_t at = 0;
-  while (at < doc.size()) {
-    size_t end = doc.find('\n', at);
-    if (end == std::string::npos) end = doc.size();
-    std::string line = doc.substr(at, end - at);
-    at = end + 1;
-    const size_t dot = line.find(". ");
-    if (dot != std::string::npos && dot < 4) line = line.substr(dot + 2);
-    if (line.rfind(std::string(name) + "(", 0) == 0) signatures.push_back(readable_signature(line, names));
-  }
+void def_bad_call(py::handle scope, const char* name, const std::string& shown) {
+  py::object existing = py::getattr(scope, name);
+  const py::detail::function_record* head = pybind_records(existing);
+  HY_CHECK(head != nullptr, TypeError, "def_bad_call: ", shown, " is not a pybind11 function");
+  std::vector<std::string> names;
   std::string usage;
-  for (const std::string& sig : signatures) usage += (usage.empty() ? "" : " or ") + sig;
-  std::string called = name;
-  cls.def(name, [called, names, usage](const py::object& self, FallbackFirstArg first, const py::args& rest,
-                                       const py::kwargs& kwargs) -> py::object {
+  for (auto* rec = head; rec != nullptr; rec = rec->next)
+    if (!is_bad_call_overload(*rec)) usage += (usage.empty() ? "" : " or ") + readable_overload(shown, *rec, names);
+  // A constructor is called by its class's name: Generator(sed=1) -> "Generator() got ...".
+  const std::string called = std::string(name) == "__init__" ? shown : std::string(name);
+  auto explain = [called, names, usage](const FallbackFirstArg& first, const py::args& rest,
+                                        const py::kwargs& kwargs) -> py::object {
     for (auto kv : kwargs) {
       const std::string key = py::str(kv.first);
       HY_CHECK(std::find(names.begin(), names.end(), key) != names.end(), TypeError, called,
-               "() got an unexpected keyword argument '", key, "' (Tensor.", usage, ")");
+               "() got an unexpected keyword argument '", key, "' (", usage, ")");
     }
     std::string given;
     auto add = [&](const std::string& s) { given += (given.empty() ? "" : ", ") + s; };
@@ -225,8 +201,22 @@ void def_method_bad_call(py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cl
     for (py::handle a : rest) add(py::str(py::type::of(a).attr("__name__")));
     for (auto kv : kwargs) add(std::string(py::str(kv.first)) + "=" +
                                std::string(py::str(py::type::of(kv.second).attr("__name__"))));
-    throw TypeError(called + "() got arguments (" + given + ") that match no signature: Tensor." + usage);
-  }, py::arg("_hyflow_first") = py::reinterpret_borrow<py::object>(no_argument()));
+    throw TypeError(called + "() got arguments (" + given + ") that match no signature: " + usage);
+  };
+  // Appended to the existing overload chain, which needs the chain's own scope (a function re-exported
+  // from another module keeps the module it was defined in).
+  auto first_arg = py::arg("_hyflow_first") = py::reinterpret_borrow<py::object>(no_argument());
+  py::cpp_function fallback;
+  if (head->is_method) {
+    fallback = py::cpp_function([explain](const py::object&, FallbackFirstArg first, const py::args& rest,
+                                          const py::kwargs& kwargs) { return explain(first, rest, kwargs); },
+                                py::name(name), py::is_method(head->scope), py::sibling(existing), first_arg);
+  } else {
+    fallback = py::cpp_function([explain](FallbackFirstArg first, const py::args& rest, const py::kwargs& kwargs) {
+      return explain(first, rest, kwargs);
+    }, py::name(name), py::scope(head->scope), py::sibling(existing), first_arg);
+  }
+  py::setattr(scope, name, fallback);
 }
 
 }  // namespace hy

@@ -1,8 +1,8 @@
 // The Tensor class: geometry properties, Python number protocol, operators, item/tolist.
 // Op methods (t.add, t.sum, ...) are generated from the op table in bind_ops_generated.cpp.
 
-#include "bindings/op_call_fallback.h"
 #include "bindings/pyconvert.h"
+#include "bindings/size_type_internal.h"
 #include "bindings/tensor_number_slots_internal.h"
 #include "compiler/capture_session.h"
 #include "core/error.h"
@@ -91,6 +91,23 @@ const Tensor& sizes_read(const Tensor& t) {
   return t;
 }
 
+// t.shape as a plain getset descriptor rather than a pybind11 property: a read skips pybind11's dispatcher,
+// which was most of its cost (docs/tensors.md, "Geometry and views").
+PyObject* tensor_shape_get(PyObject* self, void*) {
+  try {
+    auto vh = reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder(nullptr, false);
+    HY_CHECK(vh && vh.holder_constructed(), TypeError, "hyflow.Tensor object is not initialized");
+    const Tensor t(vh.holder<std::shared_ptr<TensorImpl>>());
+    return size_to_python(sizes_read(t).shape()).release().ptr();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+    return nullptr;
+  }
+}
+
+PyGetSetDef tensor_shape_getset = {"shape", tensor_shape_get, nullptr, "The sizes of the dims (a hyflow.Size).",
+                                   nullptr};
+
 py::object item(const Tensor& t) {
   capture::note_graph_break("a tensor's value read in Python (item(), bool(), float(), int())");
   HY_CHECK(t.numel() == 1, ValueError, "item(): only a tensor with exactly one element can be converted to a "
@@ -113,8 +130,11 @@ TensorClass bind_tensor_class(py::module_& m) {
 }
 
 void bind_tensor_methods(py::module_& m, TensorClass& cls) {
-  cls.def_property_readonly("shape", [](const Tensor& t) { return sizes_read(t).shape(); })
-      .def_property_readonly("dtype", [](const Tensor& t) { return t.dtype(); })
+  py::object shape = py::reinterpret_steal<py::object>(
+      PyDescr_NewGetSet(reinterpret_cast<PyTypeObject*>(cls.ptr()), &tensor_shape_getset));
+  if (!shape) throw py::error_already_set();
+  py::setattr(cls, "shape", shape);
+  cls.def_property_readonly("dtype", [](const Tensor& t) { return t.dtype(); })
       .def_property_readonly("device", [](const Tensor& t) { return device_str(t.device()); })
       .def_property_readonly("ndim", [](const Tensor& t) { return t.dim(); })
       .def_property_readonly("itemsize", [](const Tensor& t) { return t.itemsize(); })
@@ -136,7 +156,7 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       .def("size", [](const Tensor& t, std::optional<int64_t> d) -> py::object {
         sizes_read(t);
         if (d) return py::int_(t.size(*d));
-        return py::cast(t.shape());
+        return size_to_python(t.shape());
       }, py::arg("dim") = py::none())
       .def("stride", [](const Tensor& t, std::optional<int64_t> d) -> py::object {
         sizes_read(t);
@@ -228,10 +248,8 @@ void bind_tensor_methods(py::module_& m, TensorClass& cls) {
       })
       .def("__abs__", [](const Tensor& a) { return ops::abs(a); })
       .def("__invert__", [](const Tensor& a) { return ops::bitwise_not(a); });
-  // A wrong keyword or argument type names itself, as for the generated op methods.
-  for (const char* name : {"size", "stride", "dim", "numel", "element_size", "is_contiguous", "is_complex",
-                           "is_floating_point", "storage_offset", "item", "tolist", "data_ptr"})
-    if (py::hasattr(cls, name)) def_method_bad_call(cls, name);
+  // A wrong keyword or argument type names itself: module.cpp's finish_bindings gives every method here its
+  // last overload.
 }
 
 }  // namespace hy

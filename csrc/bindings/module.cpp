@@ -1,8 +1,8 @@
 // hyflow._C: the private native module. Each area binds itself from its own bind_<area>.cpp.
 #include <mutex>
 
-#include "bindings/op_call_fallback.h"
 #include "bindings/pyconvert.h"
+#include "bindings/size_type_internal.h"
 #include "dispatch/registry.h"
 
 namespace py = pybind11;
@@ -23,6 +23,7 @@ void bind_workflow(py::module_& m);
 void bind_compiler(py::module_& m);
 void bind_amp(py::module_& m);
 void bind_cuda(py::module_& m);
+void finish_bindings(py::module_& m);
 }  // namespace hy
 
 PYBIND11_MODULE(_C, m) {
@@ -31,6 +32,7 @@ PYBIND11_MODULE(_C, m) {
   std::call_once(once, [] { hy::register_all(hy::Registry::global()); });
   hy::bind_errors(m);
   hy::bind_dtypes(m);
+  hy::bind_size_type(m);
   auto cls = hy::bind_tensor_class(m);
   py::module_ ops = m.def_submodule("ops", "Every op of the op table, by name");
   hy::bind_ops_generated(ops, cls);
@@ -45,9 +47,8 @@ PYBIND11_MODULE(_C, m) {
   hy::bind_compiler(m);
   hy::bind_amp(m);
   hy::bind_cuda(m);
-  // A wrong keyword or argument type names itself (not pybind11's "incompatible function arguments"), as
-  // for the generated op methods and bind_tensor's: the hand-written methods bound in the files above.
-  for (const char* name : {"numpy", "requires_grad_", "detach", "detach_", "register_hook", "retain_grad",
-                           "register_post_accumulate_grad_hook", "pin_memory", "is_pinned"})
-    if (py::hasattr(cls, name)) hy::def_method_bad_call(cls, name);
+  // Last: a wrong keyword or argument type names itself (not pybind11's "incompatible function arguments"),
+  // as for the generated op bindings, and inspect.signature works, for every hand-written function and
+  // method bound above (bind_finish.cpp). Defining an overload after this would rewrite the docstrings.
+  hy::finish_bindings(m);
 }

@@ -20,10 +20,11 @@ void def_op_call_fallback(pybind11::module_& scope, const char* name, std::vecto
 void def_method_call_fallback(pybind11::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls, const char* name,
                               std::vector<std::string> ops, bool inplace);
 
-/// The last overload of a hand-written Tensor method (bind_tensor.cpp: Tensor.size, Tensor.stride, ...):
-/// a call no overload took raises TypeError naming the unexpected keyword, or the arguments given and the
-/// signatures the method takes, instead of pybind11's "incompatible function arguments". Call it after
-/// the method's real overloads are defined (their signatures are read from its docstring then).
-void def_method_bad_call(pybind11::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls, const char* name);
+/// The last overload of a hand-written function or method `name` of `scope` (a module or a class): a call no
+/// overload took raises TypeError naming the unexpected keyword, or the arguments given, with the signatures
+/// the function takes (`shown(...)`: "Tensor.size(dim=None)", "set_num_threads(n)", "Generator(seed=None)"
+/// for a constructor), instead of pybind11's "incompatible function arguments". bind_finish.cpp calls it
+/// for every hand-written binding of _C, after all of them are defined.
+void def_bad_call(pybind11::handle scope, const char* name, const std::string& shown);
 
 }  // namespace hy

@@ -26,7 +26,7 @@ try:
 finally:
     if _omp_policy_ours:
         del _os.environ["OMP_WAIT_POLICY"]
-from ._C import Tensor, Generator, dtype  # noqa: E402,F401
+from ._C import Tensor, Generator, dtype, Size  # noqa: E402,F401
 from ._C import bool, int32, int64, float16, bfloat16, float32, float64  # noqa: E402,F401,A004
 from ._C import from_numpy, from_dlpack, get_num_threads, set_num_threads, promote_types  # noqa: E402,F401
 from . import ops  # noqa: E402,F401
@@ -77,12 +77,15 @@ int = int32  # noqa: A001
 # The public namespace (what `from hyflow import *` takes and the type stubs declare); internal ops are left to
 # hy.ops (see _functions.py). Built from the parts' own __all__ so a name added there is exported here too.
 from . import _creation as _cr, _functions as _fn, _tensor_compat as _tc, _shape as _sh  # noqa: E402
-from . import _sorting as _so, _comparison as _cm, _einsum as _es, _complex as _cx, _linalg_compat as _lc, _default_dtype as _dd  # noqa: E402
-__all__ = (["Tensor", "Generator", "dtype", "bool", "int32", "int64", "float16", "bfloat16", "float32", "float64",
-            "half", "float", "double", "long", "int", "from_numpy", "from_dlpack", "get_num_threads",
+from . import _sorting as _so, _comparison as _cm, _einsum as _es, _complex as _cx  # noqa: E402
+from . import _linalg_compat as _lc, _default_dtype as _dd  # noqa: E402
+__all__ = (["Tensor", "Generator", "dtype", "Size", "bool", "int32", "int64", "float16", "bfloat16", "float32",
+            "float64", "half", "float", "double", "long", "int", "from_numpy", "from_dlpack", "get_num_threads",
             "set_num_threads", "promote_types"]
-           + _cr.__all__ + _fn.__all__ + _tc.__all__ + _sh.__all__ + _so.__all__ + _cm.__all__ + _es.__all__ + _cx.__all__ + _lc.__all__ + _dd.__all__
-           + ["max", "min", "finfo", "iinfo", "build_info", "set_printoptions", "cmake_prefix_path", "get_include", "save", "load",
+           + _cr.__all__ + _fn.__all__ + _tc.__all__ + _sh.__all__ + _so.__all__ + _cm.__all__ + _es.__all__
+           + _cx.__all__ + _lc.__all__ + _dd.__all__
+           + ["max", "min", "finfo", "iinfo", "build_info", "set_printoptions", "cmake_prefix_path", "get_include",
+              "save", "load",
               "compile", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled",
               "is_inference_mode_enabled", "ops", "data", "utils", "autograd", "nn", "optim", "compiler", "backends",
               "amp", "device", "cuda", "accelerator", "memory", "autocast", "is_autocast_enabled", "get_autocast_dtype",

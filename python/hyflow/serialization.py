@@ -58,13 +58,19 @@ class CheckpointError(ValueError):
 # ----------------------------------------------------------------------------------------- save
 
 def save(obj, path, *, metadata=None):
-    """Write ``obj`` (a tensor, or nested dicts/lists/tuples of tensors and plain values) to ``path``.
+    """Write ``obj`` (a tensor, or nested dicts/lists/tuples of tensors, NumPy arrays and plain values) to
+    ``path``: a file name, or a binary file object written from its position (torch.save's two forms).
 
-    The old file at ``path`` is replaced atomically: a crash at any moment leaves either the old or
-    the new checkpoint, never a mix. ``metadata`` adds str -> str entries to ``__metadata__``.
+    The old file at a named ``path`` is replaced atomically: a crash at any moment leaves either the old or
+    the new checkpoint, never a mix (a file object is the caller's: written in place). ``metadata`` adds
+    str -> str entries to ``__metadata__``.
     """
-    path = os.fspath(path)
-    warn_if_pickle_suffix(path)
+    to_file_object = hasattr(path, "write")
+    if not to_file_object:
+        path = os.fspath(path)
+    name = getattr(path, "name", None) if to_file_object else path
+    if isinstance(name, str):
+        warn_if_pickle_suffix(name)
     tensors, structure = _flatten(obj)
     meta = _user_metadata(metadata)
     if structure is not None:
@@ -92,7 +98,12 @@ def save(obj, path, *, metadata=None):
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * (-len(text) % _ALIGN)
     prefix = [struct.pack("<Q", len(text)), text]
-    _atomic_write(path, itertools.chain(prefix, _tensor_chunks(t for _, _, t in layout)))
+    chunks = itertools.chain(prefix, _tensor_chunks(t for _, _, t in layout))
+    if to_file_object:
+        for chunk in chunks:
+            path.write(chunk)
+    else:
+        _atomic_write(path, chunks)
 
 
 def _user_metadata(metadata):
@@ -148,16 +159,21 @@ def _flatten(obj):
     taken = {"__metadata__"}
     active = set()  # ids of the containers on the current path, to refuse cycles
 
+    def add_tensor(t, path):
+        base = ".".join(path) or "tensor"
+        name, i = base, 0
+        while name in taken:
+            i += 1
+            name = f"{base}~{i}"
+        taken.add(name)
+        tensors[name] = t
+        return name
+
     def visit(node, path):
         if isinstance(node, _C.Tensor):
-            base = ".".join(path) or "tensor"
-            name, i = base, 0
-            while name in taken:
-                i += 1
-                name = f"{base}~{i}"
-            taken.add(name)
-            tensors[name] = node
-            return {"tensor": name}
+            return {"tensor": add_tensor(node, path)}
+        if type(node) is np.ndarray:  # stored as a tensor, loaded back as an array (torch.save keeps them too)
+            return {"ndarray": add_tensor(_ndarray_as_tensor(node, path), path)}
         if isinstance(node, (dict, list, tuple)):
             if id(node) in active:
                 raise ValueError(f"save: {_where(path)} contains itself")
@@ -173,6 +189,18 @@ def _flatten(obj):
         return _encode_value(node, path)
 
     return tensors, visit(obj, [])
+
+
+# NumPy dtypes a checkpoint holds (as the tensor dtypes of _CODES; NumPy has no bfloat16)
+_NUMPY_DTYPES = [np.dtype(t) for t in (np.bool_, np.int32, np.int64, np.float16, np.float32, np.float64)]
+
+
+def _ndarray_as_tensor(arr, path):
+    native = arr.dtype.newbyteorder("=")
+    if native not in _NUMPY_DTYPES:
+        raise TypeError(f"save: cannot store a NumPy array of dtype {arr.dtype} at {_where(path)}; checkpoints "
+                        f"hold arrays of {', '.join(str(d) for d in _NUMPY_DTYPES)} (convert it with .astype)")
+    return _C.from_numpy(np.array(arr, dtype=native, order="C", copy=True))  # the tensor owns this copy
 
 
 def _escape(key):
@@ -212,6 +240,11 @@ def _decode(node, tensors, used, path):
             raise CheckpointError(f"structure at {_where(path)} names tensor {body!r:.80}, which the file lacks")
         used.add(body)
         return tensors[body]
+    if kind == "ndarray":
+        t = _decode({"tensor": body}, tensors, used, path)
+        if t.dtype == _C.bfloat16:
+            raise CheckpointError(f"structure ndarray at {_where(path)} names a bfloat16 tensor; NumPy has no bfloat16")
+        return t.numpy()
     if kind in ("list", "tuple"):
         if not isinstance(body, list):
             raise CheckpointError(f"structure {kind} at {_where(path)} must hold a JSON array")

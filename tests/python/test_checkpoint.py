@@ -149,6 +149,47 @@ def test_numpy_scalars_are_stored_as_python_numbers(tmp_path):
     assert out["lr"] == 0.5 and out["flag"] is True
 
 
+@pytest.mark.parametrize("mmap", [False, True], ids=["read", "mmap"])
+def test_numpy_arrays_load_back_as_numpy_arrays(tmp_path, mmap):
+    # torch.save(array) / torch.load give the array back (pytorch/examples' time_sequence_prediction saves
+    # its data that way: tests/python/test_torch_port.py); here the array is stored as a tensor
+    arrays = {"f64": np.sin(np.arange(12.0)).reshape(3, 4), "i32": np.arange(5, dtype=np.int32),
+              "bool": np.array([True, False]), "f16": np.ones((2, 0), np.float16), "scalar": np.array(2.5),
+              "big_endian": np.arange(3, dtype=">i8"), "strided": np.arange(20.0)[::3]}
+    hy.save({"arrays": arrays, "t": hy.ones(2)}, tmp_path / "a.safetensors")
+    out = hy.load(tmp_path / "a.safetensors", mmap=mmap)
+    assert type(out["t"]) is hy.Tensor
+    for name, arr in arrays.items():
+        got = out["arrays"][name]
+        assert type(got) is np.ndarray and got.shape == arr.shape, name
+        assert got.dtype == arr.dtype.newbyteorder("="), name
+        np.testing.assert_array_equal(got, arr)
+    hy.save(arrays["f64"], tmp_path / "one.safetensors")  # a bare array, as torch.save(data, f)
+    np.testing.assert_array_equal(hy.load(tmp_path / "one.safetensors"), arrays["f64"])
+    with pytest.raises(TypeError, match=r"NumPy array of dtype uint8 at a; .*astype"):
+        hy.save({"a": np.zeros(2, np.uint8)}, tmp_path / "u8.safetensors")
+    with pytest.raises(TypeError, match="cannot store MaskedArray"):  # subclasses would lose what they add
+        hy.save({"m": np.ma.masked_array([1.0, 2.0], mask=[0, 1])}, tmp_path / "m.safetensors")
+
+
+def test_save_to_a_file_object(tmp_path):
+    # torch.save(obj, open(name, "wb")) and torch.save(obj, io.BytesIO()): written from the file's position
+    import io
+    obj = {"w": hy.arange(6, dtype=hy.float32).reshape(2, 3), "data": np.arange(4.0), "step": 3}
+    buf = io.BytesIO()
+    buf.write(b"prefix")
+    hy.save(obj, buf)
+    buf.seek(len(b"prefix"))
+    out = hy.load(buf)
+    assert out["step"] == 3 and out["w"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    np.testing.assert_array_equal(out["data"], np.arange(4.0))
+    with open(tmp_path / "f.safetensors", "wb") as f:
+        hy.save(obj, f)
+    assert hy.load(tmp_path / "f.safetensors")["step"] == 3
+    with pytest.warns(UserWarning, match="PyTorch pickles"), open(tmp_path / "data.pt", "wb") as f:
+        hy.save(obj, f)  # the file's name is checked like a path's
+
+
 def test_flat_dict_is_plain_file_and_keeps_order(tmp_path):
     d = {"z.weight": hy.ones(2, dtype=hy.float64), "a": hy.arange(4, dtype=hy.int32), "m": hy.ones(3, dtype=hy.float16)}
     hy.save(d, tmp_path / "flat.safetensors")
@@ -465,6 +506,9 @@ MALFORMED = {
     "structure_unreferenced_tensor": (structured('{"list": []}'), "not referenced"),
     "structure_bad_float": (structured('{"float": "1e999"}', {}), "'nan', 'inf' or '-inf'"),
     "structure_value_not_scalar": (structured('{"value": [1]}', {}), "JSON scalar"),
+    "structure_ndarray_missing_tensor": (structured('{"ndarray": "nope"}'), "which the file lacks"),
+    "structure_ndarray_of_bfloat16": (structured('{"ndarray": "w"}', {"w": entry(dtype="BF16", shape=(0,),
+                                                                                offsets=(0, 0))}), "no bfloat16"),
 }
 
 

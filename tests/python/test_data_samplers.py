@@ -1,6 +1,9 @@
 """hy.utils.data: Subset, random_split, ConcatDataset, the samplers, and DataLoader's sampler / batch_sampler /
 batch_size=None / collate_fn / drop_last rules, against torch.utils.data where the result is deterministic."""
 import collections
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -140,6 +143,18 @@ def test_subset_random_and_weighted_samplers():
             data.WeightedRandomSampler(*bad)
     with pytest.raises(ValueError, match="without replacement"):
         data.WeightedRandomSampler([1.0, 0.0], 2, replacement=False)
+
+
+def test_utils_data_is_a_package_holding_hyflow_datas_own_objects():
+    # A real module (mypy resolves `from hyflow.utils.data import DataLoader`: test_stubs.py), not a copy:
+    # every public name is hy.data's object, so isinstance checks agree across the two paths.
+    assert data is not hy.data and data.__file__.endswith(os.path.join("utils", "data", "__init__.py"))
+    assert data.__all__ == hy.data.__all__
+    for name in hy.data.__all__:
+        assert getattr(data, name) is getattr(hy.data, name), name
+    # and importing it does not import hyflow.distributed (DistributedSampler loads on first use)
+    code = "import sys, hyflow.utils.data; assert 'hyflow.distributed' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], env=dict(os.environ)).returncode == 0
 
 
 def test_distributed_sampler_under_torchs_paths():

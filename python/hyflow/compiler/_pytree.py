@@ -1,6 +1,6 @@
-"""Flattening the arguments and results of a compiled function: tuples, lists and dicts of tensors and
-other values. A tree becomes its leaves plus a hashable structure, which is part of the guard key."""
-from .._C import Tensor
+"""Flattening the arguments and results of a compiled function: tuples, lists, dicts and hy.Size of tensors
+and other values. A tree becomes its leaves plus a hashable structure, which is part of the guard key."""
+from .._C import Size, Tensor
 
 __all__ = ["flatten", "unflatten"]
 
@@ -13,7 +13,7 @@ def flatten(tree):
 
 def _flatten(tree, leaves):
     t = type(tree)
-    if t is tuple or t is list:
+    if t is tuple or t is list or t is Size:  # a shape argument (x.shape) is keyed by its sizes, as a tuple
         return (t, tuple(_flatten(x, leaves) for x in tree))
     if t is dict:
         return (dict, tuple(tree.keys()), tuple(_flatten(x, leaves) for x in tree.values()))

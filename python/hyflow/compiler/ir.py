@@ -293,6 +293,8 @@ def _leaves(tree):
 def _map_leaves(tree, f):
     if isinstance(tree, Value):
         return f(tree)
+    if isinstance(tree, _C.Size):  # a shape read in the trace: ints only, kept a Size
+        return tree
     if isinstance(tree, list):
         return [_map_leaves(x, f) for x in tree]
     if isinstance(tree, tuple):

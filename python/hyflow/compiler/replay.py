@@ -320,6 +320,8 @@ def _resolve(ref, env, syms=None):
 def _tree_map(tree, f):
     if isinstance(tree, Value):
         return f(tree)
+    if isinstance(tree, _C.Size):  # a shape read in the trace: ints only, returned as the Size it is
+        return ("const", tree)
     if isinstance(tree, list):
         return ("tree", list, [_tree_map(x, f) for x in tree])
     if isinstance(tree, tuple):

@@ -1,5 +1,4 @@
-"""torch.utils.data.distributed's path: ``from hyflow.utils.data.distributed import DistributedSampler``."""
-# absolute: this module is also loaded as hyflow.utils.data.distributed, where ".." is hyflow.utils
-from hyflow.distributed.sampler import DistributedSampler  # noqa: F401
+"""``from hyflow.data.distributed import DistributedSampler`` (torch's path is hyflow.utils.data.distributed)."""
+from ..distributed.sampler import DistributedSampler  # noqa: F401
 
 __all__ = ["DistributedSampler"]

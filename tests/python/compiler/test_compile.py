@@ -69,6 +69,18 @@ def test_python_number_arguments_are_guarded_by_value():
     assert "0.5 -> 0.25" in f.recompiles[0]
 
 
+def test_shapes_are_guarded_by_value_and_returned_as_sizes():
+    # x.shape is a new hy.Size per read: keyed by its sizes (no retrace per call), and a shape the traced
+    # function returns comes back a Size, as from the eager function
+    body, calls = counted(lambda x, s: (x.reshape(s) * 2, x.shape))
+    f = hy.compile(body)
+    for _ in range(3):
+        y, s = f(t(6), t(6).reshape(2, 3).shape)
+    assert len(calls) == 1 and type(s) is hy.Size and s == (6,) and y.shape == (2, 3)
+    f(t(6), hy.Size([3, 2]))
+    assert len(calls) == 2
+
+
 def test_aliased_arguments_are_part_of_the_guard():
     def g(a, b):
         a.mul_(2)

@@ -21,6 +21,7 @@ def cases():
         ((a, [b, {"k": a, "n": float("nan")}], 3, 2.5, None, "x", True, 1 + 2j, b"z"), {"z": (1, b), "o": thing}),
         ((nn.Parameter(hy.rand(2)), hy.tensor([1, 2]), hy.zeros((), dtype=hy.bool)), {}),
         (([], {}, ()), {"empty": []}),
+        ((a.shape, a, hy.Size([])), {"s": b.shape[1:]}),  # shapes are containers of ints, keyed by value
     ]
 
 
@@ -45,6 +46,8 @@ def test_signatures_differ_where_guards_must():
                  (hy.rand(3).requires_grad_(), 1), (hy.rand(6)[::2], 1)]:
         assert signature(args, {})[0] != base, args
     assert signature((hy.rand(3), 1), {})[0] == base           # same metadata, other data: same entry
+    # a shape argument is keyed by its sizes, not by the identity of a new Size object per call
+    assert signature((a.shape,), {})[0] == signature((hy.rand(3).shape,), {})[0] != signature((hy.Size([4]),), {})[0]
 
 
 def test_captured_guard_sees_metadata_changes():
