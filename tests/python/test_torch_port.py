@@ -6,13 +6,12 @@ hyflow.nn as nn`, ...) and nothing else, and train to the same losses as under P
   torch.load of model, optimizer and scheduler state dicts, a resume into fresh objects, f-string logging of
   0-d tensors. Its data and initial weights come from NumPy, so both frameworks start from the same numbers;
   it writes its losses to losses.json.
-* torch_port/time_sequence_prediction/: pytorch/examples' time_sequence_prediction as upstream has it
-  (BSD license beside it): generate_sine_wave.py saves a NumPy array with torch.save to an open file;
-  train.py loads it, builds two nn.LSTMCell and an nn.Linear, trains with LBFGS and a closure, predicts
-  1000 steps under no_grad and plots them with matplotlib. It seeds torch's generator and lets the layers
-  initialize themselves, and hyflow's generator draws other numbers, so torch_port/numpy_init_runner.py
-  runs it with the layers' reset_parameters drawing from NumPy (the script itself untouched); its losses
-  are read from what it prints.
+* torch_port/sine_lstm/, written for this test in the style of a classic PyTorch example: make_data.py
+  saves a NumPy array with torch.save to an open file; train.py loads it, builds two nn.LSTMCell and an
+  nn.Linear in float64, trains with LBFGS and a closure, and predicts past the end of held-out waves under
+  no_grad. It lets the layers initialize themselves, and hyflow's generator draws other numbers than
+  torch's, so torch_port/numpy_init_runner.py runs it with the layers' reset_parameters drawing from NumPy
+  (the script itself untouched).
 """
 import difflib
 import json
@@ -28,8 +27,8 @@ import hyflow as hy
 
 PORTS = pathlib.Path(__file__).parent / "torch_port"
 SCRIPT = PORTS / "mnist_cnn.py.txt"
-TSP = PORTS / "time_sequence_prediction"
-TSP_SCRIPTS = [TSP / "generate_sine_wave.py.txt", TSP / "train.py.txt"]
+SINE = PORTS / "sine_lstm"
+SINE_SCRIPTS = [SINE / "make_data.py.txt", SINE / "train.py.txt"]
 RUNNER = PORTS / "numpy_init_runner.py"
 TORCH_IMPORT, HYFLOW_IMPORT = "import torch", "import hyflow as torch"
 # the one change a port makes: each torch import line -> hyflow's
@@ -61,7 +60,7 @@ def run_script(text, folder):
     return json.loads((folder / "losses.json").read_text()), done.stdout
 
 
-@pytest.mark.parametrize("script", [SCRIPT] + TSP_SCRIPTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("script", [SCRIPT] + SINE_SCRIPTS, ids=lambda p: p.name)
 def test_a_port_differs_from_the_original_by_its_import_lines_only(script):
     original = script.read_text()
     changed = [line for line in difflib.ndiff(original.splitlines(), hyflow_version(original).splitlines())
@@ -95,52 +94,46 @@ def test_the_port_trains_to_the_torch_losses(hyflow_run, tmp_path):
     assert [t[1] for t in ours["test"]] == [t[1] for t in theirs["test"]]  # correct predictions, exactly
 
 
-def run_time_sequence_prediction(framework, folder):
-    """Upstream's two scripts in `folder` (with hyflow's imports for hyflow): generate_sine_wave.py, then
-    train.py --steps 1 --device cpu through the NumPy-initializing runner. -> (losses, test losses, stdout)."""
+def run_sine_lstm(framework, folder):
+    """The two scripts in `folder` (with hyflow's imports for hyflow): make_data.py, then train.py through
+    the NumPy-initializing runner. -> (losses.json's content, stdout)."""
     folder.mkdir()
-    for script in TSP_SCRIPTS:
+    for script in SINE_SCRIPTS:
         text = script.read_text()
         (folder / script.name[:-len(".txt")]).write_text(hyflow_version(text) if framework == "hyflow" else text)
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    if framework == "torch":
-        # torch >= 2.6 loads with weights_only=True, which refuses the pickled NumPy array that upstream's
-        # generate_sine_wave.py saves; this is torch's documented switch back, so upstream runs as it is
-        env["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
 
     def run(*args):
-        done = subprocess.run([sys.executable, *args], cwd=folder, capture_output=True, text=True, timeout=900,
+        done = subprocess.run([sys.executable, *args], cwd=folder, capture_output=True, text=True, timeout=600,
                               env=env)
         assert done.returncode == 0, f"{framework} {args[0]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
         return done.stdout
-    run("generate_sine_wave.py")
-    stdout = run(str(RUNNER), framework, "train.py", "--steps", "1", "--device", "cpu")
-    losses = [float(line.split()[1]) for line in stdout.splitlines() if line.startswith("loss:")]
-    test_losses = [float(line.split()[2]) for line in stdout.splitlines() if line.startswith("test loss:")]
-    return losses, test_losses, stdout
+    run("make_data.py")
+    stdout = run(str(RUNNER), framework, "train.py", "--steps", "2")
+    return json.loads((folder / "losses.json").read_text()), stdout
 
 
 @pytest.fixture(scope="module")
-def tsp_hyflow_run(tmp_path_factory):
-    pytest.importorskip("matplotlib", reason="upstream's train.py plots with matplotlib")
-    folder = tmp_path_factory.mktemp("time_sequence_prediction") / "hyflow"
-    return run_time_sequence_prediction("hyflow", folder), folder
+def sine_hyflow_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sine_lstm") / "hyflow"
+    return run_sine_lstm("hyflow", folder), folder
 
 
-def test_upstream_time_sequence_prediction_runs_unchanged_under_hyflow_and_learns(tsp_hyflow_run):
-    (losses, test_losses, stdout), folder = tsp_hyflow_run
-    assert stdout.startswith("STEP:  0\n")
-    assert len(losses) == 20 and len(test_losses) == 1  # LBFGS's 20 iterations (one closure call each)
-    assert losses[-1] < 0.01 * losses[0] and test_losses[0] < 0.01
-    assert (folder / "predict0.pdf").stat().st_size > 0  # the prediction was plotted
-    data = hy.load(folder / "traindata.pt")  # torch.save(ndarray, open(...)) became hy.save: an array again
-    assert type(data) is np.ndarray and data.shape == (100, 1000) and data.dtype == np.float64
+def test_the_lstm_lbfgs_script_runs_unchanged_under_hyflow_and_learns(sine_hyflow_run):
+    (losses, stdout), folder = sine_hyflow_run
+    assert stdout.startswith("step 0\n")
+    assert len(losses["train"]) == 40 and len(losses["test"]) == 2   # 20 closure calls per LBFGS step
+    assert losses["train"][-1] < 0.05 * losses["train"][0] and losses["test"][-1] < losses["test"][0]
+    pred = np.load(folder / "prediction1.npy")
+    assert pred.shape == (3, 399 + 200) and np.isfinite(pred).all()
+    data = hy.load(folder / "sines.pt")  # torch.save(ndarray, open(...)) became hy.save: an array again
+    assert type(data) is np.ndarray and data.shape == (40, 400) and data.dtype == np.float64
 
 
-def test_upstream_time_sequence_prediction_trains_to_the_torch_losses(tsp_hyflow_run, tmp_path):
+def test_the_lstm_lbfgs_script_trains_to_the_torch_losses(sine_hyflow_run, tmp_path):
     pytest.importorskip("torch")
-    (ours, our_test, _), _ = tsp_hyflow_run
-    theirs, their_test, _ = run_time_sequence_prediction("torch", tmp_path / "torch")
-    # float64 throughout: 20 LBFGS steps through 999 LSTM time steps agree to ~1e-12
-    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
-    np.testing.assert_allclose(our_test, their_test, rtol=1e-9)
+    (ours, _), _ = sine_hyflow_run
+    theirs, _ = run_sine_lstm("torch", tmp_path / "torch")
+    # float64 throughout: 40 L-BFGS closure calls through 399 LSTM time steps agree to rounding error
+    np.testing.assert_allclose(ours["train"], theirs["train"], rtol=1e-9)
+    np.testing.assert_allclose(ours["test"], theirs["test"], rtol=1e-9)
