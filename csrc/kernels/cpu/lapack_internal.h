@@ -1,4 +1,5 @@
-// LAPACK's Fortran entry points, as the matrix decompositions (linalg_decomp.cpp) call them: column-major
+// LAPACK's Fortran entry points, as the matrix decompositions (linalg_solve.cpp, linalg_factor.cpp) call
+// them: column-major
 // matrices, every argument by pointer, the length of each character argument appended (gfortran's hidden
 // arguments; a C-translated LAPACK ignores them).
 //

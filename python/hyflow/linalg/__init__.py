@@ -1,7 +1,8 @@
 """hy.linalg: torch.linalg's functions (docs/linalg.md).
 
 The decompositions and solvers are op-table ops (csrc/ops/table/linalg_decomp.yaml: LAPACK kernels in
-csrc/kernels/cpu/linalg_decomp.cpp, backward formulas in csrc/autograd/linalg_backward.cpp); this package adds
+csrc/kernels/cpu/linalg_solve.cpp and linalg_factor.cpp, backward formulas in
+csrc/autograd/linalg_backward.cpp); this package adds
 torch's calling conventions and the functions that are compositions of ops (norms, lstsq, matrix_power,
 products). Real float32/float64 matrices; complex ones raise TypeError.
 """
