@@ -12,7 +12,15 @@ namespace {
 PyTypeObject SizeType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 // A new Size with n unset items (the caller fills every one before handing it out).
-PyObject* size_alloc(Py_ssize_t n) { return SizeType.tp_alloc(&SizeType, n); }
+PyObject* size_alloc(Py_ssize_t n) {
+  PyObject* out = SizeType.tp_alloc(&SizeType, n);
+#if PY_VERSION_HEX >= 0x030E0000
+  // CPython 3.14 caches a tuple's hash in ob_hash, "not computed" being -1; tp_alloc zero-fills, which would
+  // read as a cached hash of 0 (a Size then hashes unlike the equal tuple). CPython's structseq does the same.
+  if (out != nullptr) reinterpret_cast<PyTupleObject*>(out)->ob_hash = -1;
+#endif
+  return out;
+}
 
 // A Size holding the items of the tuple `t` (a plain tuple from tuple's own slicing, concatenation, repeat).
 PyObject* size_from_tuple(PyObject* t) {
