@@ -68,8 +68,15 @@ TransposedConv check_args(const Tensor& input, const Tensor& weight, const std::
              " expects bias to be 1-dimensional with ", t.cout, " elements, but got bias of size ", bias->shape());
   // Output size: the input size conv2d would map this output back to, plus output_padding (which picks one
   // of the `stride` output sizes that all give this input size).
-  const int64_t ho = (t.h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (t.kh - 1) + output_padding[0] + 1;
-  const int64_t wo = (t.w - 1) * stride[1] - 2 * padding[1] + dilation[1] * (t.kw - 1) + output_padding[1] + 1;
+  // In 128 bits: every term is a product of two int64 at most, so the sum cannot wrap before it is checked.
+  const auto out_size = [&](int64_t in, int64_t k, int i) {
+    const __int128 v = static_cast<__int128>(in - 1) * stride[i] - 2 * static_cast<__int128>(padding[i]) +
+                       static_cast<__int128>(dilation[i]) * (k - 1) + output_padding[i] + 1;
+    HY_CHECK(v <= INT64_MAX, ValueError, op, ": the output size in spatial dim ", i, " overflows int64 (stride=",
+             stride, ", padding=", padding, ", dilation=", dilation, ", output_padding=", output_padding, ")");
+    return static_cast<int64_t>(v);
+  };
+  const int64_t ho = out_size(t.h, t.kh, 0), wo = out_size(t.w, t.kw, 1);
   HY_CHECK(ho > 0 && wo > 0, RuntimeError, op, ": given input size per channel (", t.h, " x ", t.w,
            "), the calculated output size per channel (", ho, " x ", wo, ") is too small");
   t.out = ConvGeometry{t.n, ws[1], ho, wo, t.kh, t.kw, dilation[0], dilation[1], padding[0], padding[1],

@@ -193,6 +193,15 @@ def test_bad_arguments_raise_like_torch(desc, change, exc, msg):
             TF.conv_transpose2d(tx, tw, None if b is None else torch.randn(*b.shape), **change)
 
 
+@pytest.mark.parametrize("change", [dict(stride=(2 ** 62, 1)), dict(dilation=(1, 2 ** 62)),
+                                    dict(stride=(2 ** 62, 1), output_padding=(1, 0))])
+def test_output_size_overflow_is_an_error(change):
+    # (h - 1) * stride + dilation * (k - 1) past int64 used to wrap in the kernel's size computation
+    x, w = hy.randn(1, 2, 5, 5), hy.randn(2, 3, 3, 3)
+    with pytest.raises(ValueError, match="overflows int64"):
+        F.conv_transpose2d(x, w, **change)
+
+
 def test_op_is_in_the_op_table():
     s = hy.ops.schema("conv_transpose2d")
     assert s["family"] == "conv" and s.get("autograd") == "recorded"
