@@ -141,7 +141,9 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 def elu(input, alpha=1.0, inplace=False):
     """x where x > 0, alpha * (exp(x) - 1) elsewhere."""
-    return _ops.where(input > 0, input, _ops.expm1(input) * alpha)
+    # expm1 of the kept side only: expm1 of a large positive x is inf, and where's zero gradient times
+    # expm1's derivative (inf) would be NaN in the input's gradient.
+    return _ops.where(input > 0, input, _ops.expm1(input.clamp(max=0)) * alpha)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -624,7 +626,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return out.squeeze(0) if squeeze else out
 
 
-def _adaptive_matrix(n_in, n_out, dtype):
+def _adaptive_matrix(n_in, n_out, dtype, device):
     """(n_out, n_in) averaging matrix: row i is 1/len over torch's window [floor(i*n_in/n_out),
     ceil((i+1)*n_in/n_out))."""
     import numpy as np
@@ -632,7 +634,7 @@ def _adaptive_matrix(n_in, n_out, dtype):
     for i in range(n_out):
         a, b = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
         m[i, a:b] = 1.0 / (b - a)
-    return _C.from_numpy(m).to(dtype)
+    return _C.from_numpy(m).to(device=device, dtype=dtype)   # on the input's device
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -666,11 +668,12 @@ def adaptive_avg_pool2d(input, output_size):
     if h == 0 or w == 0:
         raise RuntimeError(f"adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch "
                            f"dimensions, but input has sizes {list(input.shape)}")
-    out = _ops.matmul(_ops.matmul(_adaptive_matrix(h, oh, dt), x), _adaptive_matrix(w, ow, dt).T)
+    rows, cols = _adaptive_matrix(h, oh, dt, x.device), _adaptive_matrix(w, ow, dt, x.device)
+    out = _ops.matmul(_ops.matmul(rows, x), cols.T)
     return out if out.dtype == input.dtype else out.to(input.dtype)
 
 
-def _interp_matrix(n_in, n_out, scale, mode, align_corners, dtype):
+def _interp_matrix(n_in, n_out, scale, mode, align_corners, dtype, device):
     """(n_out, n_in) matrix taking a length-n_in axis to n_out samples: torch's nearest (floor(i * scale))
     or linear (half-pixel, or corner-aligned) rule; scale is in/out or 1/scale_factor as torch uses it."""
     import numpy as np
@@ -688,7 +691,7 @@ def _interp_matrix(n_in, n_out, scale, mode, align_corners, dtype):
         lam = src - i0
         np.add.at(m, (i, i0), 1.0 - lam)
         np.add.at(m, (i, i1), lam)
-    return _C.from_numpy(m).to(dtype)
+    return _C.from_numpy(m).to(device=device, dtype=dtype)   # on the input's device
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -731,8 +734,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     dt = _C.float32 if input.dtype in _REDUCED else input.dtype
     x = input.to(dt) if dt != input.dtype else input
     ac = bool(align_corners)
-    res = _ops.matmul(_ops.matmul(_interp_matrix(h, out[0], scales[0], mode, ac, dt), x),
-                      _interp_matrix(w, out[1], scales[1], mode, ac, dt).T)
+    res = _ops.matmul(_ops.matmul(_interp_matrix(h, out[0], scales[0], mode, ac, dt, x.device), x),
+                      _interp_matrix(w, out[1], scales[1], mode, ac, dt, x.device).T)
     return res if res.dtype == input.dtype else res.to(input.dtype)
 
 
