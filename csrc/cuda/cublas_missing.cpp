@@ -1,6 +1,8 @@
-// matmul, mm and bmm when libhyflow_cuda was built without cuBLAS (cmake/cuda_backend.cmake compiles
+// matmul, mm, bmm, addmm and conv_transpose2d (a GEMM composition) when libhyflow_cuda was built without cuBLAS (cmake/cuda_backend.cmake compiles
 // this file instead of cublas/kernels_gemm.cpp): the table promises the kernels, so they exist and say why
 // they cannot run.
+#include <optional>
+
 #include "core/scalar.h"
 #include "core/tensor.h"
 
@@ -16,5 +18,9 @@ Tensor mm(const Tensor&, const Tensor&) { no_cublas("mm"); }
 Tensor bmm(const Tensor&, const Tensor&) { no_cublas("bmm"); }
 Tensor matmul(const Tensor&, const Tensor&) { no_cublas("matmul"); }
 Tensor addmm(const Tensor&, const Tensor&, const Tensor&, const Scalar&, const Scalar&) { no_cublas("addmm"); }
+Tensor conv_transpose2d(const Tensor&, const Tensor&, const std::optional<Tensor>&, const DimVector&, const DimVector&,
+                        const DimVector&, int64_t, const DimVector&) {
+  no_cublas("conv_transpose2d");
+}
 
 }  // namespace hy::kernels::cuda

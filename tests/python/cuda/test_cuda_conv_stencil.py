@@ -31,6 +31,40 @@ def test_conv2d_forward_and_backward(kw):
         assert_close(g.grad.cpu(), c.grad, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("kw", [{}, {"stride": 2, "padding": 1, "output_padding": 1},
+                                {"stride": 1, "dilation": 2, "output_padding": 1},  # output_padding >= stride
+                                {"groups": 2, "stride": (2, 3), "padding": (0, 1)}])
+@pytest.mark.parametrize("dtype", [hy.float32, hy.float64, hy.bfloat16])
+def test_conv_transpose2d_forward_and_backward(kw, dtype):
+    # The CUDA kernel is a batched cuBLAS GEMM into patch rows plus col2im (kernels/conv_transpose_by_ops.cpp).
+    hy.manual_seed(3)
+    x = hy.randn(2, 4, 7, 6).to(dtype)
+    w = hy.randn(4, 6 // kw.get("groups", 1), 3, 3).to(dtype)
+    b = hy.randn(6).to(dtype)
+    (xc, xg), (wc, wg), (bc, bg) = pair(x), pair(w), pair(b)
+    yc, yg = F.conv_transpose2d(xc, wc, bc, **kw), F.conv_transpose2d(xg, wg, bg, **kw)
+    assert yg.device == "cuda:0" and yg.dtype == dtype and yg.shape == yc.shape
+    tol = 2e-2 if dtype == hy.bfloat16 else 1e-4
+    assert_close(yg.detach().cpu().float(), yc.detach().float(), rtol=tol, atol=tol)
+    (yc.float() ** 2).sum().backward()
+    (yg.float() ** 2).sum().backward()
+    for c, g in ((xc, xg), (wc, wg), (bc, bg)):
+        assert_close(g.grad.cpu().float(), c.grad.float(), rtol=tol, atol=10 * tol)
+
+
+def test_conv_transpose2d_layer_and_errors_on_cuda():
+    hy.manual_seed(4)
+    layer = hy.nn.ConvTranspose2d(3, 5, 4, stride=2, padding=1)
+    x = hy.randn(2, 3, 8, 8)
+    ref = layer(x)
+    got = layer.cuda()(x.cuda())
+    assert_close(got.detach().cpu(), ref.detach(), rtol=1e-4, atol=1e-4)
+    with pytest.raises((RuntimeError, ValueError), match="output padding must be smaller"):
+        F.conv_transpose2d(x.cuda(), layer.weight, stride=1, output_padding=1)
+    with pytest.raises(RuntimeError, match="same device"):
+        F.conv_transpose2d(x, layer.weight)
+
+
 def test_conv2d_in_image_blocks_joins_them_with_cat():
     # More than 1 MiB of patches: the layer works block by block and cats the blocks (and split's backward).
     hy.manual_seed(1)
