@@ -33,8 +33,10 @@ namespace {
 #define HY_CUDART_CHECK(expr)                                                                         \
   do {                                                                                                \
     cudaError_t hy_cuda_res_ = (expr);                                                                \
-    if (hy_cuda_res_ != cudaSuccess)                                                                  \
+    if (hy_cuda_res_ != cudaSuccess) {                                                                \
+      (void)cudaGetLastError(); /* reported here: not again by the next kernel launch's check */    \
       throw DistError(str("CUDA error in ", #expr, ": ", cudaGetErrorString(hy_cuda_res_)));         \
+    }                                                                                                 \
   } while (0)
 
 ncclDataType_t nccl_dtype(DType d, const char* op) {

@@ -95,3 +95,12 @@ def test_dlpack_shares_device_memory_with_torch():
     assert x.tolist() == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
     back = hy.from_dlpack(torch.arange(3.0, device="cuda"))
     assert back.device == "cuda:0" and back.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_reported_cuda_error_is_not_raised_again_by_the_next_launch():
+    import pytest
+    # cudaGetDeviceProperties of a GPU that does not exist fails (cudaErrorInvalidDevice, not sticky); the
+    # kernels' launch check (cudaGetLastError) must not see that already reported failure again.
+    with pytest.raises(RuntimeError, match="CUDA error"):
+        hy._C._cuda_device_name(hy.cuda.device_count())
+    assert (hy.ones(3, device="cuda") + 1).tolist() == [2.0, 2.0, 2.0]
