@@ -81,8 +81,6 @@ py::object dlpack_capsule(const Tensor& t, py::handle stream, py::handle max_ver
   if (t.device().is_cpu()) {
     HY_CHECK(stream.is_none(), ValueError, "__dlpack__: stream must be None for CPU tensors, got ",
              std::string(py::repr(stream)));
-  } else {
-    sync_consumer_stream(t.device(), stream);
   }
   if (!dl_device.is_none()) {
     auto dev = py::reinterpret_borrow<py::tuple>(dl_device);
@@ -94,6 +92,8 @@ py::object dlpack_capsule(const Tensor& t, py::handle stream, py::handle max_ver
   const bool copied = copy.ptr() == Py_True;
   const bool versioned = !max_version.is_none() && py::reinterpret_borrow<py::tuple>(max_version)[0].cast<int>() >= 1;
   Tensor src = copied ? ops::clone(t) : t;
+  // After the copy (queued on our current stream): the consumer's stream must wait for it too.
+  if (!t.device().is_cpu()) sync_consumer_stream(t.device(), stream);
   if (versioned) {
     DLManagedTensorVersioned* m = to_dlpack_versioned(src, copied);
     PyObject* cap = PyCapsule_New(m, kVersionedCapsuleName, destroy_versioned_capsule);

@@ -104,3 +104,18 @@ def test_a_reported_cuda_error_is_not_raised_again_by_the_next_launch():
     with pytest.raises(RuntimeError, match="CUDA error"):
         hy._C._cuda_device_name(hy.cuda.device_count())
     assert (hy.ones(3, device="cuda") + 1).tolist() == [2.0, 2.0, 2.0]
+
+
+def test_dlpack_copy_is_ordered_before_the_consumer_stream():
+    # __dlpack__(stream=s, copy=True): the copy runs on our current stream, so the consumer's stream s must
+    # wait for the copy itself, not only for the work queued before it. Large enough that an unordered
+    # read on s would see the copy unfinished.
+    side = hy.cuda.Stream()
+    x = hy.arange(1 << 24, dtype=hy.float32, device="cuda") * 3
+    cap = x.__dlpack__(stream=side.cuda_stream, copy=True, max_version=(1, 0))
+    y = hy.from_dlpack(cap)
+    assert y.data_ptr() != x.data_ptr()
+    with hy.cuda.stream(side):
+        s = y.sum()
+    side.synchronize()
+    assert s.item() == x.sum().item()  # the same reduction plan: bit for bit when y holds x
