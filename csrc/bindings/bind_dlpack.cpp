@@ -69,9 +69,10 @@ void sync_consumer_stream(Device device, py::handle stream) {
   DeviceBackend& b = device_backend(device.type);
   const StreamHandle ours = b.current_stream(device.index);
   if (ours == consumer || (ours == 0 && consumer == 1)) return;  // the same stream: already ordered
-  const EventHandle e = b.event_create(false);
-  b.event_record(e, ours);
-  b.stream_wait_event(consumer, e);
+  // The consumer's stream is one of the tensor's device (the array API's rule), as is ours.
+  const EventHandle e = b.event_create(device.index, false);
+  b.event_record(e, device.index, ours);
+  b.stream_wait_event(device.index, consumer, e);
   b.event_destroy(e);  // destroyed once the recorded work is done
 }
 

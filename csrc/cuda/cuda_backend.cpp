@@ -91,7 +91,8 @@ class CudaBackend final : public DeviceBackend {
   void stream_destroy(StreamHandle s) override {
     if (s) cudaStreamDestroy(reinterpret_cast<cudaStream_t>(s));
   }
-  void stream_synchronize(StreamHandle s) override {
+  void stream_synchronize(int index, StreamHandle s) override {
+    set_current_device(index);  // handle 0 is the current device's default stream
     HY_CUDA_CHECK(cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(s)));
   }
   StreamHandle current_stream(int index) override {
@@ -101,7 +102,8 @@ class CudaBackend final : public DeviceBackend {
     t_current_stream[checked_index(index)] = reinterpret_cast<cudaStream_t>(s);
   }
 
-  EventHandle event_create(bool enable_timing) override {
+  EventHandle event_create(int index, bool enable_timing) override {
+    set_current_device(index);  // an event belongs to the device current at its creation
     cudaEvent_t e = nullptr;
     HY_CUDA_CHECK(cudaEventCreateWithFlags(&e, enable_timing ? cudaEventDefault : cudaEventDisableTiming));
     return reinterpret_cast<EventHandle>(e);
@@ -109,7 +111,8 @@ class CudaBackend final : public DeviceBackend {
   void event_destroy(EventHandle e) override {
     if (e) cudaEventDestroy(reinterpret_cast<cudaEvent_t>(e));
   }
-  void event_record(EventHandle e, StreamHandle s) override {
+  void event_record(EventHandle e, int index, StreamHandle s) override {
+    set_current_device(index);
     HY_CUDA_CHECK(cudaEventRecord(reinterpret_cast<cudaEvent_t>(e), reinterpret_cast<cudaStream_t>(s)));
   }
   void event_synchronize(EventHandle e) override {
@@ -129,7 +132,8 @@ class CudaBackend final : public DeviceBackend {
     HY_CUDA_CHECK(cudaEventElapsedTime(&ms, reinterpret_cast<cudaEvent_t>(start), reinterpret_cast<cudaEvent_t>(end)));
     return ms;
   }
-  void stream_wait_event(StreamHandle s, EventHandle e) override {
+  void stream_wait_event(int index, StreamHandle s, EventHandle e) override {
+    set_current_device(index);
     HY_CUDA_CHECK(cudaStreamWaitEvent(reinterpret_cast<cudaStream_t>(s), reinterpret_cast<cudaEvent_t>(e), 0));
   }
 

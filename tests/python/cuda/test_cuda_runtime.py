@@ -119,3 +119,41 @@ def test_dlpack_copy_is_ordered_before_the_consumer_stream():
         s = y.sum()
     side.synchronize()
     assert s.item() == x.sum().item()  # the same reduction plan: bit for bit when y holds x
+
+
+def test_event_before_its_first_record():
+    e = hy.cuda.Event()
+    assert e.query()
+    e.synchronize()
+    hy.cuda.current_stream().wait_event(e)  # nothing recorded: nothing to wait for
+    import pytest
+    with pytest.raises(RuntimeError, match="recorded"):
+        e.elapsed_time(hy.cuda.Event())
+
+
+def test_streams_and_events_follow_their_own_device():
+    import pytest
+    if hy.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    # Work on cuda:1 leaves cuda:1 the thread's current device; the default stream (handle 0) and events of
+    # cuda:0 must still be cuda:0's.
+    x0 = hy.ones(1 << 20, device="cuda:0")
+    x1 = hy.ones(1 << 20, device="cuda:1") * 2
+    e = hy.cuda.Event()
+    e.record(hy.cuda.default_stream(0))
+    assert e.device_index == 0
+    e.synchronize()
+    hy.cuda.default_stream(0).wait_event(e)
+    hy.cuda.default_stream(0).synchronize()
+    f = hy.cuda.Event(enable_timing=True)
+    g = hy.cuda.Event(enable_timing=True)
+    s1 = hy.cuda.Stream(device=1)
+    f.record(s1)
+    with hy.cuda.stream(s1):
+        y1 = x1 * 3
+    g.record(s1)
+    g.synchronize()
+    assert f.elapsed_time(g) >= 0
+    with pytest.raises(ValueError, match="cuda:1"):
+        f.record(hy.cuda.current_stream(0))
+    assert x0.sum().item() == 1 << 20 and y1.sum().item() == 6 * (1 << 20)
