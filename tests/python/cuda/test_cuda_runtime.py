@@ -157,3 +157,20 @@ def test_streams_and_events_follow_their_own_device():
     with pytest.raises(ValueError, match="cuda:1"):
         f.record(hy.cuda.current_stream(0))
     assert x0.sum().item() == 1 << 20 and y1.sum().item() == 6 * (1 << 20)
+
+
+def test_copy_between_gpus_waits_for_the_source():
+    import pytest
+    if hy.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    # A long chain on cuda:0 is still running when the copy to cuda:1 is queued: the copy must wait for it.
+    for non_blocking in (False, True):
+        a = hy.ones(1 << 22, device="cuda:0")
+        for _ in range(50):
+            a = a * 1.0 + 1.0
+        b = a.to("cuda:1", non_blocking=non_blocking)
+        assert b.device == "cuda:1"
+        assert b.min().item() == 51.0 and b.max().item() == 51.0
+        del a  # its block goes back to cuda:0's stream, which waited for the copy
+        c = hy.zeros(1 << 22, device="cuda:0")
+        assert b.min().item() == 51.0 and c.max().item() == 0.0
