@@ -60,3 +60,19 @@ def test_ddp_over_nccl_averages_gradients(world):
     ref(x.cpu()).sum().backward()
     for g, r in zip(grads, [p.grad for p in ref.parameters()]):
         assert_close(g, r, rtol=1e-5, atol=1e-5)
+
+
+def test_large_strided_inputs_are_staged_before_nccl_reads_them(world):
+    # The staging copy is queued on the current stream; NCCL's stream must wait for it, not only for the
+    # work queued before the call. Large enough that an unordered read would see the copy unfinished.
+    base = hy.arange(1 << 22, dtype=hy.float32).reshape(2048, 2048)
+    x = base.cuda().transpose(0, 1)
+    out = hy.zeros(1 << 22, device="cuda")
+    dist.all_gather_into_tensor(out, x)
+    assert_close(out.reshape(2048, 2048).cpu(), base.transpose(0, 1))
+    y = base.cuda().transpose(0, 1)
+    w = dist.all_reduce(y, async_op=True)
+    junk = hy.full((1 << 22,), -1.0, device="cuda")  # may reuse a block freed while NCCL still used it
+    w.wait()
+    assert_close(y.cpu(), base.transpose(0, 1))
+    assert junk.max().item() == -1.0
