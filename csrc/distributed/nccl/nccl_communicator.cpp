@@ -161,6 +161,7 @@ class NcclCommunicator final : public Communicator {
   WorkPtr all_gather_into_tensor(const Tensor& out, const Tensor& in) override {
     HY_CHECK(out.numel() == in.numel() * size_, ValueError, "all_gather_into_tensor: out has ", out.numel(),
              " elements, expected ", in.numel() * size_, " (world size x input)");
+    check_same_dtype("all_gather_into_tensor", out, in);
     Call c = begin("all_gather_into_tensor", {&out, &in});
     Tensor src = c.stage_in(in), dst = c.stage_out(out);
     c.post();
@@ -181,6 +182,7 @@ class NcclCommunicator final : public Communicator {
   WorkPtr reduce_scatter_tensor(const Tensor& out, const Tensor& in, ReduceOp op) override {
     HY_CHECK(in.numel() == out.numel() * size_, ValueError, "reduce_scatter_tensor: in has ", in.numel(),
              " elements, expected ", out.numel() * size_, " (world size x output)");
+    check_same_dtype("reduce_scatter_tensor", out, in);
     Call c = begin("reduce_scatter_tensor", {&out, &in});
     Tensor src = c.stage_in(in), dst = c.stage_out(out);
     c.post();
@@ -201,7 +203,12 @@ class NcclCommunicator final : public Communicator {
     std::vector<const Tensor*> all{&in};
     if (rank_ == root) {
       HY_CHECK(static_cast<int>(outs.size()) == size_, ValueError, "gather: root needs ", size_, " outputs");
-      for (const Tensor& t : outs) all.push_back(&t);
+      for (const Tensor& t : outs) {
+        check_same_dtype("gather", t, in);
+        HY_CHECK(t.numel() == in.numel(), ValueError, "gather: an output has ", t.numel(), " elements, the input ",
+                 in.numel());
+        all.push_back(&t);
+      }
     }
     Call c = begin("gather", all);
     Tensor src = c.stage_in(in);
@@ -222,7 +229,12 @@ class NcclCommunicator final : public Communicator {
     std::vector<const Tensor*> all{&out};
     if (rank_ == root) {
       HY_CHECK(static_cast<int>(ins.size()) == size_, ValueError, "scatter: root needs ", size_, " inputs");
-      for (const Tensor& t : ins) all.push_back(&t);
+      for (const Tensor& t : ins) {
+        check_same_dtype("scatter", out, t);
+        HY_CHECK(t.numel() == out.numel(), ValueError, "scatter: an input has ", t.numel(), " elements, the output ",
+                 out.numel());
+        all.push_back(&t);
+      }
     }
     Call c = begin("scatter", all);
     Tensor dst = c.stage_out(out);
@@ -242,7 +254,10 @@ class NcclCommunicator final : public Communicator {
     HY_CHECK(static_cast<int>(outs.size()) == size_ && static_cast<int>(ins.size()) == size_, ValueError,
              "all_to_all: expected ", size_, " inputs and outputs");
     std::vector<const Tensor*> all;
-    for (int r = 0; r < size_; ++r) all.insert(all.end(), {&ins[r], &outs[r]});
+    for (int r = 0; r < size_; ++r) {
+      check_same_dtype("all_to_all", outs[r], ins[r]);
+      all.insert(all.end(), {&ins[r], &outs[r]});
+    }
     Call c = begin("all_to_all", all);
     std::vector<Tensor> src, dst;
     for (int r = 0; r < size_; ++r) {
@@ -263,6 +278,7 @@ class NcclCommunicator final : public Communicator {
   WorkPtr all_to_all_single(const Tensor& out, const Tensor& in) override {
     HY_CHECK(in.numel() % size_ == 0 && out.numel() == in.numel(), ValueError,
              "all_to_all_single: in and out need the same number of elements, divisible by the world size");
+    check_same_dtype("all_to_all_single", out, in);
     const int64_t chunk = in.numel() / size_;
     Call c = begin("all_to_all_single", {&out, &in});
     Tensor src = c.stage_in(in), dst = c.stage_out(out);
@@ -371,6 +387,11 @@ class NcclCommunicator final : public Communicator {
                " (this rank's GPU), got ", t->describe(), " on ", device_str(t->device()));
     HY_CUDART_CHECK(cudaSetDevice(device_));
     return Call{this, {}, {}};
+  }
+  // NCCL moves one dtype per call: an output of another dtype (item size) would be under- or overrun.
+  static void check_same_dtype(const char* op, const Tensor& out, const Tensor& in) {
+    HY_CHECK(out.dtype() == in.dtype(), TypeError, op, ": the NCCL backend needs outputs of the input's dtype (",
+             dtype_name(in.dtype()), "), got ", dtype_name(out.dtype()));
   }
   void check_rank(int r, const char* op, const char* arg) const {
     HY_CHECK(r >= 0 && r < size_, ValueError, op, ": ", arg, " ", r, " is not a rank of this communicator (size ",

@@ -76,3 +76,13 @@ def test_large_strided_inputs_are_staged_before_nccl_reads_them(world):
     w.wait()
     assert_close(y.cpu(), base.transpose(0, 1))
     assert junk.max().item() == -1.0
+
+
+def test_output_of_another_dtype_is_refused(world):
+    # NCCL moves the input's dtype: a narrower output would be overrun.
+    with pytest.raises(TypeError, match="input's dtype"):
+        dist.all_gather_into_tensor(hy.zeros(4, dtype=hy.float16, device="cuda"), hy.ones(4, device="cuda"))
+    with pytest.raises(TypeError, match="input's dtype"):
+        dist.reduce_scatter_tensor(hy.zeros(4, dtype=hy.float16, device="cuda"), hy.ones(4, device="cuda"))
+    with pytest.raises(ValueError, match="elements"):
+        dist.gather(hy.ones(4, device="cuda"), [hy.zeros(2, device="cuda")], dst=0)
