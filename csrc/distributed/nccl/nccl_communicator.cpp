@@ -70,8 +70,9 @@ ncclRedOp_t nccl_op(ReduceOp op, DType d, const char* what) {
 class NcclWork final : public Work {
  public:
   NcclWork(cudaEvent_t done, ncclComm_t comm, std::shared_ptr<std::atomic<bool>> aborted, double timeout_s,
-           std::vector<std::function<void()>> finish)
-      : done_(done), comm_(comm), aborted_(std::move(aborted)), timeout_s_(timeout_s), finish_(std::move(finish)) {}
+           std::vector<std::function<void()>> finish, int source)
+      : done_(done), comm_(comm), aborted_(std::move(aborted)), timeout_s_(timeout_s), finish_(std::move(finish)),
+        source_(source) {}
   ~NcclWork() override { cudaEventDestroy(done_); }
 
   void wait() override {
@@ -93,6 +94,7 @@ class NcclWork final : public Work {
     finish();
     return true;
   }
+  int source() const override { return source_; }
 
  private:
   bool poll() {
@@ -115,6 +117,7 @@ class NcclWork final : public Work {
   std::shared_ptr<std::atomic<bool>> aborted_;
   double timeout_s_;
   std::vector<std::function<void()>> finish_;
+  int source_;  // recv: its (always explicit) source rank; -1 otherwise
 };
 
 class NcclCommunicator final : public Communicator {
@@ -309,7 +312,7 @@ class NcclCommunicator final : public Communicator {
     Tensor dst = c.stage_out(t);
     c.post();
     HY_NCCL_CHECK(ncclRecv(dst.raw_data(), t.numel(), nccl_dtype(t.dtype(), "recv"), src, comm_, stream_));
-    return c.end();
+    return c.end(src);  // Work.source: hyflow.distributed.recv() returns the sender's rank from it
   }
   WorkPtr barrier() override {
     Tensor one = Tensor::empty({1}, DType::Float32, Device{DeviceType::DeviceType_CUDA, device_});
@@ -372,11 +375,12 @@ class NcclCommunicator final : public Communicator {
       for (const Tensor& t : buffers)
         if (t.numel() > 0) b.record_stream(t.storage()->data(), reinterpret_cast<StreamHandle>(self->stream_));
     }
-    WorkPtr end() {
+    WorkPtr end(int source = -1) {
       cudaEvent_t done = nullptr;
       HY_CUDART_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
       HY_CUDART_CHECK(cudaEventRecord(done, self->stream_));
-      return std::make_shared<NcclWork>(done, self->comm_, self->aborted_, self->timeout(), std::move(finish));
+      return std::make_shared<NcclWork>(done, self->comm_, self->aborted_, self->timeout(), std::move(finish),
+                                        source);
     }
   };
 
