@@ -134,6 +134,7 @@ class NcclCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return "nccl"; }
+  std::string device() const override { return device_str(Device{DeviceType::DeviceType_CUDA, device_}); }
 
   WorkPtr all_reduce(const Tensor& t, ReduceOp op) override {
     Call c = begin("all_reduce", {&t});

@@ -86,3 +86,15 @@ def test_output_of_another_dtype_is_refused(world):
         dist.reduce_scatter_tensor(hy.zeros(4, dtype=hy.float16, device="cuda"), hy.ones(4, device="cuda"))
     with pytest.raises(ValueError, match="elements"):
         dist.gather(hy.ones(4, device="cuda"), [hy.zeros(2, device="cuda")], dst=0)
+
+
+def test_groups_over_nccl(world):
+    # new_group and split exchange small bookkeeping tensors over the communicator: on its GPU for NCCL.
+    assert world._comm.device.startswith("cuda:")
+    g = dist.new_group([0])
+    assert g.ranks == [0]
+    s = dist.split(0)
+    assert s.size() == 1 and s.ranks == [0]
+    x = hy.ones(4, device=world._comm.device)
+    dist.all_reduce(x, group=s)
+    assert x.tolist() == [1.0] * 4
