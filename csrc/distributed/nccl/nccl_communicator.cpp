@@ -47,15 +47,19 @@ ncclDataType_t nccl_dtype(DType d, const char* op) {
     case DType::BFloat16: return ncclBfloat16;
     case DType::Int32: return ncclInt32;
     case DType::Int64: return ncclInt64;
-    case DType::Bool: return ncclUint8;  // moved as bytes; reductions on bool are refused below
+    case DType::Bool: return ncclUint8;  // bytes 0/1: max is "any", min is "all" (nccl_op)
     default: break;
   }
   throw TypeError(str(op, ": NCCL has no type for dtype ", dtype_name(d)));
 }
 
+// The other backends' rules (docs/distributed.md): AVG needs a floating dtype (NCCL would divide integers
+// silently), and on bool SUM/MAX are "any", PROD/MIN "all" (a byte-wise sum of bools would leave 0/1).
 ncclRedOp_t nccl_op(ReduceOp op, DType d, const char* what) {
-  HY_CHECK(d != DType::Bool || op == ReduceOp::ReduceOp_Max || op == ReduceOp::ReduceOp_Min, TypeError, what,
-           ": ", reduce_op_name(op), " of bool tensors is not supported by the NCCL backend");
+  HY_CHECK(op != ReduceOp::ReduceOp_Avg || dtype_is_floating(d), TypeError, what,
+           ": ReduceOp.AVG needs a floating-point tensor, got ", dtype_name(d));
+  if (d == DType::Bool)
+    return op == ReduceOp::ReduceOp_Sum || op == ReduceOp::ReduceOp_Max ? ncclMax : ncclMin;
   switch (op) {
     case ReduceOp::ReduceOp_Sum: return ncclSum;
     case ReduceOp::ReduceOp_Prod: return ncclProd;

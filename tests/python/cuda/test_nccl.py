@@ -98,3 +98,13 @@ def test_groups_over_nccl(world):
     x = hy.ones(4, device=world._comm.device)
     dist.all_reduce(x, group=s)
     assert x.tolist() == [1.0] * 4
+
+
+def test_reduce_op_rules_match_the_other_backends(world):
+    b = hy.tensor([True, False, True], device="cuda")
+    dist.all_reduce(b)  # SUM of bools is "any", as with MPI and the local world
+    assert b.dtype == hy.bool and b.tolist() == [True, False, True]
+    dist.all_reduce(b, op=dist.ReduceOp.PROD)
+    assert b.tolist() == [True, False, True]
+    with pytest.raises(TypeError, match="AVG needs a floating"):
+        dist.all_reduce(hy.ones(3, dtype=hy.int64, device="cuda"), op=dist.ReduceOp.AVG)
