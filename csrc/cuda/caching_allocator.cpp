@@ -37,6 +37,8 @@ int64_t CachingAllocator::size_class(int64_t nbytes) {
   constexpr int64_t kSmall = 512, kMiB = 1 << 20;
   if (nbytes <= 0) return kSmall;
   if (nbytes < kMiB) return (nbytes + kSmall - 1) / kSmall * kSmall;
+  // Rounding up would overflow int64 (a request that no GPU can satisfy anyway): cudaMalloc refuses it.
+  if (nbytes > INT64_MAX - 2 * kMiB) return nbytes;
   if (nbytes >= 16 * kMiB) return (nbytes + 2 * kMiB - 1) / (2 * kMiB) * (2 * kMiB);
   int64_t pow2 = 1;
   while (pow2 < nbytes) pow2 <<= 1;

@@ -71,6 +71,8 @@ def test_oom_is_a_clear_error():
     import pytest
     with pytest.raises(RuntimeError, match="CUDA out of memory"):
         hy.empty(1 << 50, dtype=hy.uint8 if hasattr(hy, "uint8") else hy.bool, device="cuda")
+    with pytest.raises(RuntimeError, match="CUDA out of memory"):  # the size class must not overflow int64
+        hy.empty((1 << 63) - 1000, dtype=hy.bool, device="cuda")
 
 
 def test_values_reach_python_through_a_host_copy():
