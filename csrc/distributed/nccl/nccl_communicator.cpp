@@ -131,9 +131,11 @@ class NcclCommunicator final : public Communicator {
     HY_CUDART_CHECK(cudaSetDevice(device_));
     HY_CUDART_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   }
+  // The stream is never destroyed: tensors NCCL used are recorded on it (Call::post) and may be freed
+  // after the communicator, when the caching allocator records an event on this stream (as torch keeps
+  // its NCCL streams in a pool for the process's life). One stream per communicator.
   ~NcclCommunicator() override {
     if (!aborted_->load()) ncclCommDestroy(comm_);
-    cudaStreamDestroy(stream_);
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
