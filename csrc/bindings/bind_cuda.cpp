@@ -54,22 +54,22 @@ void bind_cuda(py::module_& m) {
   });
   m.def("_cuda_stream_create", [](int i) { return cuda().stream_create(i); });
   m.def("_cuda_stream_destroy", [](StreamHandle s) { cuda().stream_destroy(s); });
-  m.def("_cuda_stream_synchronize", [](StreamHandle s) {
+  m.def("_cuda_stream_synchronize", [](int i, StreamHandle s) {
     py::gil_scoped_release nogil;
-    cuda().stream_synchronize(s);
+    cuda().stream_synchronize(i, s);
   });
   m.def("_cuda_current_stream", [](int i) { return cuda().current_stream(i); });
   m.def("_cuda_set_current_stream", [](int i, StreamHandle s) { cuda().set_current_stream(i, s); });
-  m.def("_cuda_event_create", [](bool timing) { return cuda().event_create(timing); });
+  m.def("_cuda_event_create", [](int i, bool timing) { return cuda().event_create(i, timing); });
   m.def("_cuda_event_destroy", [](EventHandle e) { cuda().event_destroy(e); });
-  m.def("_cuda_event_record", [](EventHandle e, StreamHandle s) { cuda().event_record(e, s); });
+  m.def("_cuda_event_record", [](EventHandle e, int i, StreamHandle s) { cuda().event_record(e, i, s); });
   m.def("_cuda_event_synchronize", [](EventHandle e) {
     py::gil_scoped_release nogil;
     cuda().event_synchronize(e);
   });
   m.def("_cuda_event_query", [](EventHandle e) { return cuda().event_query(e); });
   m.def("_cuda_event_elapsed_ms", [](EventHandle a, EventHandle b) { return cuda().event_elapsed_ms(a, b); });
-  m.def("_cuda_stream_wait_event", [](StreamHandle s, EventHandle e) { cuda().stream_wait_event(s, e); });
+  m.def("_cuda_stream_wait_event", [](int i, StreamHandle s, EventHandle e) { cuda().stream_wait_event(i, s, e); });
   m.def("_cuda_record_stream", [](const Tensor& t, StreamHandle s) {
     HY_CHECK(t.defined(), ValueError, "record_stream: the tensor is undefined");
     HY_CHECK(t.device().type == DeviceType::DeviceType_CUDA, ValueError, "record_stream: expected a CUDA tensor, "

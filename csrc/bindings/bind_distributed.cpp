@@ -60,6 +60,8 @@ void bind_distributed(py::module_& m) {
       .def_property_readonly("rank", &Communicator::rank)
       .def_property_readonly("size", &Communicator::size)
       .def_property_readonly("backend", &Communicator::backend)
+      .def_property_readonly("device", &Communicator::device,
+                             "Where the tensors of its collectives live: 'cpu', or 'cuda:N' for NCCL.")
       .def_property("timeout", &Communicator::timeout, &Communicator::set_timeout)
       .def_property("check_args", &Communicator::check_args, &Communicator::set_check_args)
       // Each collective takes async_op: false waits here, in C++, and returns None (one call from

@@ -69,9 +69,10 @@ void sync_consumer_stream(Device device, py::handle stream) {
   DeviceBackend& b = device_backend(device.type);
   const StreamHandle ours = b.current_stream(device.index);
   if (ours == consumer || (ours == 0 && consumer == 1)) return;  // the same stream: already ordered
-  const EventHandle e = b.event_create(false);
-  b.event_record(e, ours);
-  b.stream_wait_event(consumer, e);
+  // The consumer's stream is one of the tensor's device (the array API's rule), as is ours.
+  const EventHandle e = b.event_create(device.index, false);
+  b.event_record(e, device.index, ours);
+  b.stream_wait_event(device.index, consumer, e);
   b.event_destroy(e);  // destroyed once the recorded work is done
 }
 
@@ -81,8 +82,6 @@ py::object dlpack_capsule(const Tensor& t, py::handle stream, py::handle max_ver
   if (t.device().is_cpu()) {
     HY_CHECK(stream.is_none(), ValueError, "__dlpack__: stream must be None for CPU tensors, got ",
              std::string(py::repr(stream)));
-  } else {
-    sync_consumer_stream(t.device(), stream);
   }
   if (!dl_device.is_none()) {
     auto dev = py::reinterpret_borrow<py::tuple>(dl_device);
@@ -94,6 +93,8 @@ py::object dlpack_capsule(const Tensor& t, py::handle stream, py::handle max_ver
   const bool copied = copy.ptr() == Py_True;
   const bool versioned = !max_version.is_none() && py::reinterpret_borrow<py::tuple>(max_version)[0].cast<int>() >= 1;
   Tensor src = copied ? ops::clone(t) : t;
+  // After the copy (queued on our current stream): the consumer's stream must wait for it too.
+  if (!t.device().is_cpu()) sync_consumer_stream(t.device(), stream);
   if (versioned) {
     DLManagedTensorVersioned* m = to_dlpack_versioned(src, copied);
     PyObject* cap = PyCapsule_New(m, kVersionedCapsuleName, destroy_versioned_capsule);

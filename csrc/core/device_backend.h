@@ -49,20 +49,26 @@ class DeviceBackend {
   /// Give cached, unused blocks back to the driver.
   virtual void empty_cache() = 0;
 
+  // A stream is named by (device index, handle): handle 0 is the default stream of *that* device, and an
+  // event belongs to the device it was created on and may only be recorded on that device's streams. So
+  // every call that takes a stream also takes its device, which the backend makes current first.
   virtual StreamHandle stream_create(int index) = 0;
   virtual void stream_destroy(StreamHandle s) = 0;
-  virtual void stream_synchronize(StreamHandle s) = 0;
+  virtual void stream_synchronize(int index, StreamHandle s) = 0;
   virtual StreamHandle current_stream(int index) = 0;
   /// Make `s` the current stream of this thread for device `index` (kernels and allocations use it).
   virtual void set_current_stream(int index, StreamHandle s) = 0;
-  virtual EventHandle event_create(bool enable_timing) = 0;
+  /// An event of device `index`.
+  virtual EventHandle event_create(int index, bool enable_timing) = 0;
   virtual void event_destroy(EventHandle e) = 0;
-  virtual void event_record(EventHandle e, StreamHandle s) = 0;
+  /// Record `e` (an event of device `index`) on stream `s` of device `index`.
+  virtual void event_record(EventHandle e, int index, StreamHandle s) = 0;
   virtual void event_synchronize(EventHandle e) = 0;
   virtual bool event_query(EventHandle e) = 0;
   /// Milliseconds between two recorded timing events.
   virtual float event_elapsed_ms(EventHandle start, EventHandle end) = 0;
-  virtual void stream_wait_event(StreamHandle s, EventHandle e) = 0;
+  /// Work queued later on stream `s` of device `index` waits for `e` (an event of any device).
+  virtual void stream_wait_event(int index, StreamHandle s, EventHandle e) = 0;
 
   /// Tensor.record_stream: the memory block holding `ptr` (a storage this backend allocated) is also used
   /// by work queued on stream `s`, so when it is freed it is not reused before the work queued on `s` up to

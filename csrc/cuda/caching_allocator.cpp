@@ -37,6 +37,8 @@ int64_t CachingAllocator::size_class(int64_t nbytes) {
   constexpr int64_t kSmall = 512, kMiB = 1 << 20;
   if (nbytes <= 0) return kSmall;
   if (nbytes < kMiB) return (nbytes + kSmall - 1) / kSmall * kSmall;
+  // Rounding up would overflow int64 (a request that no GPU can satisfy anyway): cudaMalloc refuses it.
+  if (nbytes > INT64_MAX - 2 * kMiB) return nbytes;
   if (nbytes >= 16 * kMiB) return (nbytes + 2 * kMiB - 1) / (2 * kMiB) * (2 * kMiB);
   int64_t pow2 = 1;
   while (pow2 < nbytes) pow2 <<= 1;
@@ -113,13 +115,14 @@ void CachingAllocator::free(void* ptr) {
 
 int CachingAllocator::record_uses_locked(void* ptr, const Block& b) {
   QuietDeviceGuard guard(b.device);  // events live on the block's device, like its streams
+  std::vector<cudaEvent_t>& spare = spare_events_[b.device];
   std::vector<cudaEvent_t> recorded;
   bool ok = true;
   for (cudaStream_t s : b.uses) {
     cudaEvent_t e = nullptr;
-    if (!spare_events_.empty()) {
-      e = spare_events_.back();
-      spare_events_.pop_back();
+    if (!spare.empty()) {
+      e = spare.back();
+      spare.pop_back();
     } else if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess) {
       e = nullptr;
     }
@@ -127,7 +130,7 @@ int CachingAllocator::record_uses_locked(void* ptr, const Block& b) {
       recorded.push_back(e);
       continue;
     }
-    if (e) spare_events_.push_back(e);
+    if (e) spare.push_back(e);
     ok = false;
     break;
   }
@@ -137,7 +140,7 @@ int CachingAllocator::record_uses_locked(void* ptr, const Block& b) {
     (void)cudaGetLastError();
     cudaDeviceSynchronize();
     (void)cudaGetLastError();
-    spare_events_.insert(spare_events_.end(), recorded.begin(), recorded.end());
+    spare.insert(spare.end(), recorded.begin(), recorded.end());
     return 0;
   }
   for (cudaEvent_t e : recorded) pending_events_.emplace_back(e, ptr);
@@ -167,9 +170,10 @@ void CachingAllocator::process_events_locked(bool wait) {
     }
     // Completed, or an error that leaves nothing to wait for (a lost device): the block is free either way.
     if (r != cudaSuccess) (void)cudaGetLastError();
-    spare_events_.push_back(event);
     auto p = pending_.find(ptr);
-    if (p != pending_.end() && --p->second.events_left == 0) {
+    if (p == pending_.end()) continue;  // never: a block waits in pending_ until its last event completed
+    spare_events_[p->second.block.device].push_back(event);
+    if (--p->second.events_left == 0) {
       const Block& b = p->second.block;
       free_[{b.device, b.stream}].emplace(b.size, ptr);
       pending_.erase(p);

@@ -70,7 +70,8 @@ class CachingAllocator {
   std::map<int, PerDevice> devices_;
   std::unordered_map<void*, Pending> pending_;               // freed, waiting for recorded streams
   std::vector<std::pair<cudaEvent_t, void*>> pending_events_;  // (event, its block), in record order
-  std::vector<cudaEvent_t> spare_events_;                     // completed events, reused
+  // Completed events, reused, per device: an event can only be recorded on streams of its own device.
+  std::map<int, std::vector<cudaEvent_t>> spare_events_;
 };
 
 /// The process's allocator (never destroyed: tensors freed during interpreter exit still return blocks).

@@ -21,6 +21,40 @@ int checked_index(int index) {
   return index;
 }
 
+// An event of the current device, destroyed with the scope (CUDA releases it once its recorded work is done).
+struct ScopedEvent {
+  cudaEvent_t e = nullptr;
+  ScopedEvent() { HY_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming)); }
+  ~ScopedEvent() { cudaEventDestroy(e); }
+  ScopedEvent(const ScopedEvent&) = delete;
+  ScopedEvent& operator=(const ScopedEvent&) = delete;
+};
+
+// A copy between two GPUs runs on the destination's current stream, which is not ordered with the source
+// device's streams at all (not even the legacy default streams of two devices are). So the copy first
+// waits for the work queued on the source's current stream (the source's producers), and the source's
+// current stream then waits for the copy: the source's memory, once freed, is reused in that stream's
+// order, which must not overwrite it while the copy still reads it.
+void copy_between_devices(void* dst, int dst_index, const void* src, int src_index, int64_t nbytes,
+                          bool non_blocking) {
+  cudaStream_t src_stream = t_current_stream[checked_index(src_index)];
+  cudaStream_t dst_stream = t_current_stream[checked_index(dst_index)];
+  set_current_device(src_index);
+  ScopedEvent src_ready;
+  HY_CUDA_CHECK(cudaEventRecord(src_ready.e, src_stream));
+  set_current_device(dst_index);
+  HY_CUDA_CHECK(cudaStreamWaitEvent(dst_stream, src_ready.e, 0));
+  HY_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(nbytes), cudaMemcpyDefault, dst_stream));
+  if (!non_blocking) {
+    HY_CUDA_CHECK(cudaStreamSynchronize(dst_stream));
+    return;
+  }
+  ScopedEvent copied;
+  HY_CUDA_CHECK(cudaEventRecord(copied.e, dst_stream));
+  set_current_device(src_index);
+  HY_CUDA_CHECK(cudaStreamWaitEvent(src_stream, copied.e, 0));
+}
+
 class CudaBackend final : public DeviceBackend {
  public:
   int device_count() override {
@@ -63,6 +97,8 @@ class CudaBackend final : public DeviceBackend {
 
   void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, int64_t nbytes,
                   bool non_blocking) override {
+    if (!dst_device.is_cpu() && !src_device.is_cpu() && dst_device.index != src_device.index)
+      return copy_between_devices(dst, dst_device.index, src, src_device.index, nbytes, non_blocking);
     // The copy runs on the current stream of the device side, after the kernels queued there.
     const int index = dst_device.is_cpu() ? src_device.index : dst_device.index;
     set_current_device(index);
@@ -91,7 +127,8 @@ class CudaBackend final : public DeviceBackend {
   void stream_destroy(StreamHandle s) override {
     if (s) cudaStreamDestroy(reinterpret_cast<cudaStream_t>(s));
   }
-  void stream_synchronize(StreamHandle s) override {
+  void stream_synchronize(int index, StreamHandle s) override {
+    set_current_device(index);  // handle 0 is the current device's default stream
     HY_CUDA_CHECK(cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(s)));
   }
   StreamHandle current_stream(int index) override {
@@ -101,7 +138,8 @@ class CudaBackend final : public DeviceBackend {
     t_current_stream[checked_index(index)] = reinterpret_cast<cudaStream_t>(s);
   }
 
-  EventHandle event_create(bool enable_timing) override {
+  EventHandle event_create(int index, bool enable_timing) override {
+    set_current_device(index);  // an event belongs to the device current at its creation
     cudaEvent_t e = nullptr;
     HY_CUDA_CHECK(cudaEventCreateWithFlags(&e, enable_timing ? cudaEventDefault : cudaEventDisableTiming));
     return reinterpret_cast<EventHandle>(e);
@@ -109,7 +147,8 @@ class CudaBackend final : public DeviceBackend {
   void event_destroy(EventHandle e) override {
     if (e) cudaEventDestroy(reinterpret_cast<cudaEvent_t>(e));
   }
-  void event_record(EventHandle e, StreamHandle s) override {
+  void event_record(EventHandle e, int index, StreamHandle s) override {
+    set_current_device(index);
     HY_CUDA_CHECK(cudaEventRecord(reinterpret_cast<cudaEvent_t>(e), reinterpret_cast<cudaStream_t>(s)));
   }
   void event_synchronize(EventHandle e) override {
@@ -129,7 +168,8 @@ class CudaBackend final : public DeviceBackend {
     HY_CUDA_CHECK(cudaEventElapsedTime(&ms, reinterpret_cast<cudaEvent_t>(start), reinterpret_cast<cudaEvent_t>(end)));
     return ms;
   }
-  void stream_wait_event(StreamHandle s, EventHandle e) override {
+  void stream_wait_event(int index, StreamHandle s, EventHandle e) override {
+    set_current_device(index);
     HY_CUDA_CHECK(cudaStreamWaitEvent(reinterpret_cast<cudaStream_t>(s), reinterpret_cast<cudaEvent_t>(e), 0));
   }
 

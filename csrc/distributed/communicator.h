@@ -57,8 +57,11 @@ class Communicator {
   virtual int rank() const = 0;
   /// Number of processes.
   virtual int size() const = 0;
-  /// "mpi" or "local".
+  /// "mpi", "local" or "nccl".
   virtual std::string backend() const = 0;
+  /// Where the tensors of this communicator's collectives must live: "cpu", or "cuda:N" for NCCL (the
+  /// device on which the Python layer makes its own small bookkeeping tensors).
+  virtual std::string device() const { return "cpu"; }
 
   /// In place: t <- op over ranks of t.
   virtual WorkPtr all_reduce(const Tensor& t, ReduceOp op) = 0;

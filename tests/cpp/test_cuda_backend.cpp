@@ -43,16 +43,16 @@ struct StubBackend final : DeviceBackend {
   void empty_cache() override {}
   StreamHandle stream_create(int) override { return 0; }
   void stream_destroy(StreamHandle) override {}
-  void stream_synchronize(StreamHandle) override {}
+  void stream_synchronize(int, StreamHandle) override {}
   StreamHandle current_stream(int) override { return 0; }
   void set_current_stream(int, StreamHandle) override {}
-  EventHandle event_create(bool) override { return 0; }
+  EventHandle event_create(int, bool) override { return 0; }
   void event_destroy(EventHandle) override {}
-  void event_record(EventHandle, StreamHandle) override {}
+  void event_record(EventHandle, int, StreamHandle) override {}
   void event_synchronize(EventHandle) override {}
   bool event_query(EventHandle) override { return true; }
   float event_elapsed_ms(EventHandle, EventHandle) override { return 0; }
-  void stream_wait_event(StreamHandle, EventHandle) override {}
+  void stream_wait_event(int, StreamHandle, EventHandle) override {}
 };
 
 // Installs the stub for one test when no real backend is loaded (a GPU machine keeps its own).

@@ -33,8 +33,10 @@ namespace {
 #define HY_CUDART_CHECK(expr)                                                                         \
   do {                                                                                                \
     cudaError_t hy_cuda_res_ = (expr);                                                                \
-    if (hy_cuda_res_ != cudaSuccess)                                                                  \
+    if (hy_cuda_res_ != cudaSuccess) {                                                                \
+      (void)cudaGetLastError(); /* reported here: not again by the next kernel launch's check */    \
       throw DistError(str("CUDA error in ", #expr, ": ", cudaGetErrorString(hy_cuda_res_)));         \
+    }                                                                                                 \
   } while (0)
 
 ncclDataType_t nccl_dtype(DType d, const char* op) {
@@ -45,15 +47,19 @@ ncclDataType_t nccl_dtype(DType d, const char* op) {
     case DType::BFloat16: return ncclBfloat16;
     case DType::Int32: return ncclInt32;
     case DType::Int64: return ncclInt64;
-    case DType::Bool: return ncclUint8;  // moved as bytes; reductions on bool are refused below
+    case DType::Bool: return ncclUint8;  // bytes 0/1: max is "any", min is "all" (nccl_op)
     default: break;
   }
   throw TypeError(str(op, ": NCCL has no type for dtype ", dtype_name(d)));
 }
 
+// The other backends' rules (docs/distributed.md): AVG needs a floating dtype (NCCL would divide integers
+// silently), and on bool SUM/MAX are "any", PROD/MIN "all" (a byte-wise sum of bools would leave 0/1).
 ncclRedOp_t nccl_op(ReduceOp op, DType d, const char* what) {
-  HY_CHECK(d != DType::Bool || op == ReduceOp::ReduceOp_Max || op == ReduceOp::ReduceOp_Min, TypeError, what,
-           ": ", reduce_op_name(op), " of bool tensors is not supported by the NCCL backend");
+  HY_CHECK(op != ReduceOp::ReduceOp_Avg || dtype_is_floating(d), TypeError, what,
+           ": ReduceOp.AVG needs a floating-point tensor, got ", dtype_name(d));
+  if (d == DType::Bool)
+    return op == ReduceOp::ReduceOp_Sum || op == ReduceOp::ReduceOp_Max ? ncclMax : ncclMin;
   switch (op) {
     case ReduceOp::ReduceOp_Sum: return ncclSum;
     case ReduceOp::ReduceOp_Prod: return ncclProd;
@@ -68,8 +74,9 @@ ncclRedOp_t nccl_op(ReduceOp op, DType d, const char* what) {
 class NcclWork final : public Work {
  public:
   NcclWork(cudaEvent_t done, ncclComm_t comm, std::shared_ptr<std::atomic<bool>> aborted, double timeout_s,
-           std::vector<std::function<void()>> finish)
-      : done_(done), comm_(comm), aborted_(std::move(aborted)), timeout_s_(timeout_s), finish_(std::move(finish)) {}
+           std::vector<std::function<void()>> finish, int source)
+      : done_(done), comm_(comm), aborted_(std::move(aborted)), timeout_s_(timeout_s), finish_(std::move(finish)),
+        source_(source) {}
   ~NcclWork() override { cudaEventDestroy(done_); }
 
   void wait() override {
@@ -91,6 +98,7 @@ class NcclWork final : public Work {
     finish();
     return true;
   }
+  int source() const override { return source_; }
 
  private:
   bool poll() {
@@ -113,6 +121,7 @@ class NcclWork final : public Work {
   std::shared_ptr<std::atomic<bool>> aborted_;
   double timeout_s_;
   std::vector<std::function<void()>> finish_;
+  int source_;  // recv: its (always explicit) source rank; -1 otherwise
 };
 
 class NcclCommunicator final : public Communicator {
@@ -122,17 +131,21 @@ class NcclCommunicator final : public Communicator {
     HY_CUDART_CHECK(cudaSetDevice(device_));
     HY_CUDART_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   }
+  // The stream is never destroyed: tensors NCCL used are recorded on it (Call::post) and may be freed
+  // after the communicator, when the caching allocator records an event on this stream (as torch keeps
+  // its NCCL streams in a pool for the process's life). One stream per communicator.
   ~NcclCommunicator() override {
     if (!aborted_->load()) ncclCommDestroy(comm_);
-    cudaStreamDestroy(stream_);
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return "nccl"; }
+  std::string device() const override { return device_str(Device{DeviceType::DeviceType_CUDA, device_}); }
 
   WorkPtr all_reduce(const Tensor& t, ReduceOp op) override {
     Call c = begin("all_reduce", {&t});
     Tensor buf = c.stage_inout(t);
+    c.post();
     HY_NCCL_CHECK(ncclAllReduce(buf.raw_data(), buf.raw_data(), buf.numel(), nccl_dtype(t.dtype(), "all_reduce"),
                                 nccl_op(op, t.dtype(), "all_reduce"), comm_, stream_));
     return c.end();
@@ -141,6 +154,7 @@ class NcclCommunicator final : public Communicator {
     check_rank(root, "broadcast", "root");
     Call c = begin("broadcast", {&t});
     Tensor buf = c.stage_inout(t);
+    c.post();
     HY_NCCL_CHECK(ncclBroadcast(buf.raw_data(), buf.raw_data(), buf.numel(), nccl_dtype(t.dtype(), "broadcast"),
                                 root, comm_, stream_));
     return c.end();
@@ -149,6 +163,7 @@ class NcclCommunicator final : public Communicator {
     check_rank(root, "reduce", "root");
     Call c = begin("reduce", {&t});
     Tensor buf = c.stage_inout(t);
+    c.post();
     HY_NCCL_CHECK(ncclReduce(buf.raw_data(), buf.raw_data(), buf.numel(), nccl_dtype(t.dtype(), "reduce"),
                              nccl_op(op, t.dtype(), "reduce"), root, comm_, stream_));
     return c.end();
@@ -156,8 +171,10 @@ class NcclCommunicator final : public Communicator {
   WorkPtr all_gather_into_tensor(const Tensor& out, const Tensor& in) override {
     HY_CHECK(out.numel() == in.numel() * size_, ValueError, "all_gather_into_tensor: out has ", out.numel(),
              " elements, expected ", in.numel() * size_, " (world size x input)");
+    check_same_dtype("all_gather_into_tensor", out, in);
     Call c = begin("all_gather_into_tensor", {&out, &in});
     Tensor src = c.stage_in(in), dst = c.stage_out(out);
+    c.post();
     HY_NCCL_CHECK(ncclAllGather(src.raw_data(), dst.raw_data(), in.numel(), nccl_dtype(in.dtype(), "all_gather"),
                                 comm_, stream_));
     return c.end();
@@ -175,8 +192,10 @@ class NcclCommunicator final : public Communicator {
   WorkPtr reduce_scatter_tensor(const Tensor& out, const Tensor& in, ReduceOp op) override {
     HY_CHECK(in.numel() == out.numel() * size_, ValueError, "reduce_scatter_tensor: in has ", in.numel(),
              " elements, expected ", out.numel() * size_, " (world size x output)");
+    check_same_dtype("reduce_scatter_tensor", out, in);
     Call c = begin("reduce_scatter_tensor", {&out, &in});
     Tensor src = c.stage_in(in), dst = c.stage_out(out);
+    c.post();
     HY_NCCL_CHECK(ncclReduceScatter(src.raw_data(), dst.raw_data(), out.numel(),
                                     nccl_dtype(in.dtype(), "reduce_scatter"), nccl_op(op, in.dtype(), "reduce_scatter"),
                                     comm_, stream_));
@@ -191,34 +210,52 @@ class NcclCommunicator final : public Communicator {
   }
   WorkPtr gather(const std::vector<Tensor>& outs, const Tensor& in, int root) override {
     check_rank(root, "gather", "root");
-    Call c = begin("gather", {&in});
-    Tensor src = c.stage_in(in);
-    std::vector<Tensor> dst;
-    HY_NCCL_CHECK(ncclGroupStart());
+    std::vector<const Tensor*> all{&in};
     if (rank_ == root) {
       HY_CHECK(static_cast<int>(outs.size()) == size_, ValueError, "gather: root needs ", size_, " outputs");
-      for (int r = 0; r < size_; ++r) {
-        dst.push_back(c.stage_out(outs[r]));
-        HY_NCCL_CHECK(ncclRecv(dst[r].raw_data(), in.numel(), nccl_dtype(in.dtype(), "gather"), r, comm_, stream_));
+      for (const Tensor& t : outs) {
+        check_same_dtype("gather", t, in);
+        HY_CHECK(t.numel() == in.numel(), ValueError, "gather: an output has ", t.numel(), " elements, the input ",
+                 in.numel());
+        all.push_back(&t);
       }
     }
+    Call c = begin("gather", all);
+    Tensor src = c.stage_in(in);
+    std::vector<Tensor> dst;
+    if (rank_ == root)
+      for (int r = 0; r < size_; ++r) dst.push_back(c.stage_out(outs[r]));
+    c.post();
+    HY_NCCL_CHECK(ncclGroupStart());
+    for (size_t r = 0; r < dst.size(); ++r)
+      HY_NCCL_CHECK(ncclRecv(dst[r].raw_data(), in.numel(), nccl_dtype(in.dtype(), "gather"), static_cast<int>(r),
+                             comm_, stream_));
     HY_NCCL_CHECK(ncclSend(src.raw_data(), in.numel(), nccl_dtype(in.dtype(), "gather"), root, comm_, stream_));
     HY_NCCL_CHECK(ncclGroupEnd());
     return c.end();
   }
   WorkPtr scatter(const Tensor& out, const std::vector<Tensor>& ins, int root) override {
     check_rank(root, "scatter", "root");
-    Call c = begin("scatter", {&out});
-    Tensor dst = c.stage_out(out);
-    std::vector<Tensor> src;
-    HY_NCCL_CHECK(ncclGroupStart());
+    std::vector<const Tensor*> all{&out};
     if (rank_ == root) {
       HY_CHECK(static_cast<int>(ins.size()) == size_, ValueError, "scatter: root needs ", size_, " inputs");
-      for (int r = 0; r < size_; ++r) {
-        src.push_back(c.stage_in(ins[r]));
-        HY_NCCL_CHECK(ncclSend(src[r].raw_data(), out.numel(), nccl_dtype(out.dtype(), "scatter"), r, comm_, stream_));
+      for (const Tensor& t : ins) {
+        check_same_dtype("scatter", out, t);
+        HY_CHECK(t.numel() == out.numel(), ValueError, "scatter: an input has ", t.numel(), " elements, the output ",
+                 out.numel());
+        all.push_back(&t);
       }
     }
+    Call c = begin("scatter", all);
+    Tensor dst = c.stage_out(out);
+    std::vector<Tensor> src;
+    if (rank_ == root)
+      for (int r = 0; r < size_; ++r) src.push_back(c.stage_in(ins[r]));
+    c.post();
+    HY_NCCL_CHECK(ncclGroupStart());
+    for (size_t r = 0; r < src.size(); ++r)
+      HY_NCCL_CHECK(ncclSend(src[r].raw_data(), out.numel(), nccl_dtype(out.dtype(), "scatter"), static_cast<int>(r),
+                             comm_, stream_));
     HY_NCCL_CHECK(ncclRecv(dst.raw_data(), out.numel(), nccl_dtype(out.dtype(), "scatter"), root, comm_, stream_));
     HY_NCCL_CHECK(ncclGroupEnd());
     return c.end();
@@ -226,12 +263,24 @@ class NcclCommunicator final : public Communicator {
   WorkPtr all_to_all(const std::vector<Tensor>& outs, const std::vector<Tensor>& ins) override {
     HY_CHECK(static_cast<int>(outs.size()) == size_ && static_cast<int>(ins.size()) == size_, ValueError,
              "all_to_all: expected ", size_, " inputs and outputs");
-    Call c = begin("all_to_all", {});
+    std::vector<const Tensor*> all;
+    for (int r = 0; r < size_; ++r) {
+      check_same_dtype("all_to_all", outs[r], ins[r]);
+      all.insert(all.end(), {&ins[r], &outs[r]});
+    }
+    Call c = begin("all_to_all", all);
+    std::vector<Tensor> src, dst;
+    for (int r = 0; r < size_; ++r) {
+      src.push_back(c.stage_in(ins[r]));
+      dst.push_back(c.stage_out(outs[r]));
+    }
+    c.post();
     HY_NCCL_CHECK(ncclGroupStart());
     for (int r = 0; r < size_; ++r) {
-      Tensor src = c.stage_in(ins[r]), dst = c.stage_out(outs[r]);
-      HY_NCCL_CHECK(ncclSend(src.raw_data(), src.numel(), nccl_dtype(src.dtype(), "all_to_all"), r, comm_, stream_));
-      HY_NCCL_CHECK(ncclRecv(dst.raw_data(), dst.numel(), nccl_dtype(dst.dtype(), "all_to_all"), r, comm_, stream_));
+      HY_NCCL_CHECK(ncclSend(src[r].raw_data(), src[r].numel(), nccl_dtype(src[r].dtype(), "all_to_all"), r, comm_,
+                             stream_));
+      HY_NCCL_CHECK(ncclRecv(dst[r].raw_data(), dst[r].numel(), nccl_dtype(dst[r].dtype(), "all_to_all"), r, comm_,
+                             stream_));
     }
     HY_NCCL_CHECK(ncclGroupEnd());
     return c.end();
@@ -239,10 +288,12 @@ class NcclCommunicator final : public Communicator {
   WorkPtr all_to_all_single(const Tensor& out, const Tensor& in) override {
     HY_CHECK(in.numel() % size_ == 0 && out.numel() == in.numel(), ValueError,
              "all_to_all_single: in and out need the same number of elements, divisible by the world size");
+    check_same_dtype("all_to_all_single", out, in);
     const int64_t chunk = in.numel() / size_;
     Call c = begin("all_to_all_single", {&out, &in});
     Tensor src = c.stage_in(in), dst = c.stage_out(out);
     const int64_t bytes = chunk * in.itemsize();
+    c.post();
     HY_NCCL_CHECK(ncclGroupStart());
     for (int r = 0; r < size_; ++r) {
       HY_NCCL_CHECK(ncclSend(static_cast<char*>(src.raw_data()) + r * bytes, chunk, nccl_dtype(in.dtype(), "all_to_all"),
@@ -257,6 +308,7 @@ class NcclCommunicator final : public Communicator {
     check_rank(dst, "send", "dst");
     Call c = begin("send", {&t});
     Tensor src = c.stage_in(t);
+    c.post();
     HY_NCCL_CHECK(ncclSend(src.raw_data(), t.numel(), nccl_dtype(t.dtype(), "send"), dst, comm_, stream_));
     return c.end();
   }
@@ -265,8 +317,9 @@ class NcclCommunicator final : public Communicator {
     check_rank(src, "recv", "src");
     Call c = begin("recv", {&t});
     Tensor dst = c.stage_out(t);
+    c.post();
     HY_NCCL_CHECK(ncclRecv(dst.raw_data(), t.numel(), nccl_dtype(t.dtype(), "recv"), src, comm_, stream_));
-    return c.end();
+    return c.end(src);  // Work.source: hyflow.distributed.recv() returns the sender's rank from it
   }
   WorkPtr barrier() override {
     Tensor one = Tensor::empty({1}, DType::Float32, Device{DeviceType::DeviceType_CUDA, device_});
@@ -287,46 +340,69 @@ class NcclCommunicator final : public Communicator {
   void reject(const std::string&) override {}  // no cross-rank argument check runs over NCCL
 
  private:
-  // One call: orders the communicator's stream after the caller's current stream, stages non-contiguous
-  // tensors, and records the completion event.
+  // One call: stages non-contiguous tensors (copies queued on the caller's current stream), then post()
+  // orders the communicator's stream after everything queued there so far (the inputs' producers and
+  // the staging copies) and marks every buffer as used by the communicator's stream, and end() records the
+  // completion event. post() comes after the last stage_*() and before the first NCCL call.
   struct Call {
     NcclCommunicator* self;
     std::vector<std::function<void()>> finish;
-    Tensor stage_in(const Tensor& t) { return t.is_contiguous() ? t : ops::contiguous(t); }
+    std::vector<Tensor> buffers;  // what the NCCL calls read or write
+    Tensor use(Tensor t) {
+      buffers.push_back(t);
+      return t;
+    }
+    Tensor stage_in(const Tensor& t) { return use(t.is_contiguous() ? t : ops::contiguous(t)); }
     Tensor stage_out(const Tensor& t) {
-      if (t.is_contiguous()) return t;
+      if (t.is_contiguous()) return use(t);
       Tensor tmp = Tensor::empty(t.shape(), t.dtype(), t.device());
       finish.push_back([t, tmp] { ops::copy_(t, tmp); });
-      return tmp;
+      return use(tmp);
     }
     Tensor stage_inout(const Tensor& t) {
-      if (t.is_contiguous()) return t;
+      if (t.is_contiguous()) return use(t);
       Tensor tmp = ops::contiguous(t);
       finish.push_back([t, tmp] { ops::copy_(t, tmp); });
-      return tmp;
+      return use(tmp);
     }
-    WorkPtr end() {
+    void post() {
+      DeviceBackend& b = device_backend(DeviceType::DeviceType_CUDA);
+      // Whatever the caller queued on its current stream (the producers, the staging copies) runs first.
+      HY_CUDART_CHECK(cudaSetDevice(self->device_));
+      auto current = reinterpret_cast<cudaStream_t>(b.current_stream(self->device_));
+      cudaEvent_t ready = nullptr;
+      HY_CUDART_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+      const cudaError_t recorded = cudaEventRecord(ready, current);
+      const cudaError_t waited = recorded == cudaSuccess ? cudaStreamWaitEvent(self->stream_, ready, 0) : recorded;
+      cudaEventDestroy(ready);  // released once the recorded work completes
+      HY_CUDART_CHECK(waited);
+      // The buffers were allocated in the current stream's order: without this, one freed (a staging
+      // temporary at the end of the call, or a caller's tensor dropped before wait()) would be reused by
+      // the next allocation on that stream while NCCL still reads or writes it.
+      for (const Tensor& t : buffers)
+        if (t.numel() > 0) b.record_stream(t.storage()->data(), reinterpret_cast<StreamHandle>(self->stream_));
+    }
+    WorkPtr end(int source = -1) {
       cudaEvent_t done = nullptr;
       HY_CUDART_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
       HY_CUDART_CHECK(cudaEventRecord(done, self->stream_));
-      return std::make_shared<NcclWork>(done, self->comm_, self->aborted_, self->timeout(), std::move(finish));
+      return std::make_shared<NcclWork>(done, self->comm_, self->aborted_, self->timeout(), std::move(finish),
+                                        source);
     }
   };
 
-  Call begin(const char* op, std::initializer_list<const Tensor*> tensors) {
+  Call begin(const char* op, const std::vector<const Tensor*>& tensors) {
     const Device here{DeviceType::DeviceType_CUDA, device_};
     for (const Tensor* t : tensors)
       HY_CHECK(t->device() == here, ValueError, op, ": the NCCL backend needs tensors on ", device_str(here),
                " (this rank's GPU), got ", t->describe(), " on ", device_str(t->device()));
     HY_CUDART_CHECK(cudaSetDevice(device_));
-    // Whatever the caller queued on its current stream (the producer of the inputs) runs first.
-    auto current = reinterpret_cast<cudaStream_t>(device_backend(DeviceType::DeviceType_CUDA).current_stream(device_));
-    cudaEvent_t ready = nullptr;
-    HY_CUDART_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
-    HY_CUDART_CHECK(cudaEventRecord(ready, current));
-    HY_CUDART_CHECK(cudaStreamWaitEvent(stream_, ready, 0));
-    cudaEventDestroy(ready);  // released once recorded work completes
-    return Call{this, {}};
+    return Call{this, {}, {}};
+  }
+  // NCCL moves one dtype per call: an output of another dtype (item size) would be under- or overrun.
+  static void check_same_dtype(const char* op, const Tensor& out, const Tensor& in) {
+    HY_CHECK(out.dtype() == in.dtype(), TypeError, op, ": the NCCL backend needs outputs of the input's dtype (",
+             dtype_name(in.dtype()), "), got ", dtype_name(out.dtype()));
   }
   void check_rank(int r, const char* op, const char* arg) const {
     HY_CHECK(r >= 0 && r < size_, ValueError, op, ": ", arg, " ", r, " is not a rank of this communicator (size ",

@@ -116,10 +116,11 @@ class Stream:
         self.cuda_stream = _C._cuda_stream_create(self.device_index) if _handle is None else _handle
 
     def synchronize(self):
-        _C._cuda_stream_synchronize(self.cuda_stream)
+        _C._cuda_stream_synchronize(self.device_index, self.cuda_stream)
 
     def wait_event(self, event):
-        _C._cuda_stream_wait_event(self.cuda_stream, event._handle)
+        if event._handle is not None:  # an event never recorded has nothing to wait for
+            _C._cuda_stream_wait_event(self.device_index, self.cuda_stream, event._handle)
 
     def wait_stream(self, other):
         self.wait_event(other.record_event())
@@ -147,27 +148,43 @@ class Stream:
 
 
 class Event:
-    """A CUDA event: record on a stream, wait for it, time between two."""
+    """A CUDA event: record on a stream, wait for it, time between two.
+
+    As in torch, the CUDA event is made at the first ``record``, on the device of the stream it is
+    recorded on (a CUDA event belongs to one device); before that, ``query`` is True and waiting on it
+    returns at once."""
 
     def __init__(self, enable_timing=False, blocking=False, interprocess=False):
         if not is_available():
             raise _no_cuda("Event")
-        self._handle = _C._cuda_event_create(bool(enable_timing))
+        self._timing = bool(enable_timing)
+        self._handle = None
+        self.device_index = None
 
     def record(self, stream=None):
-        _C._cuda_event_record(self._handle, (stream or current_stream()).cuda_stream)
+        stream = stream or current_stream()
+        if self._handle is None:
+            self._handle = _C._cuda_event_create(stream.device_index, self._timing)
+            self.device_index = stream.device_index
+        elif stream.device_index != self.device_index:
+            raise ValueError(f"Event.record: the event belongs to cuda:{self.device_index} (where it was first "
+                             f"recorded), the stream to cuda:{stream.device_index}")
+        _C._cuda_event_record(self._handle, stream.device_index, stream.cuda_stream)
 
     def synchronize(self):
-        _C._cuda_event_synchronize(self._handle)
+        if self._handle is not None:
+            _C._cuda_event_synchronize(self._handle)
 
     def query(self):
-        return _C._cuda_event_query(self._handle)
+        return self._handle is None or _C._cuda_event_query(self._handle)
 
     def wait(self, stream=None):
         (stream or current_stream()).wait_event(self)
 
     def elapsed_time(self, end_event):
-        """Milliseconds from this event to ``end_event`` (both made with enable_timing=True)."""
+        """Milliseconds from this event to ``end_event`` (both made with enable_timing=True and recorded)."""
+        if self._handle is None or end_event._handle is None:
+            raise RuntimeError("Event.elapsed_time: both events must be recorded first")
         return _C._cuda_event_elapsed_ms(self._handle, end_event._handle)
 
     def __del__(self):

@@ -73,3 +73,22 @@ def test_bad_arguments():
         x.record_stream(0)
     with pytest.raises(ValueError, match="CUDA tensor"):
         hy.ones(4).record_stream(hy.cuda.current_stream())
+
+
+def test_recorded_blocks_on_two_gpus():
+    # The allocator reuses its completed events; one made on cuda:0 cannot be recorded on a cuda:1 stream
+    # (the allocator would then synchronize the whole device and free the block at once).
+    if hy.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    for dev in (0, 1, 0, 1):
+        hy.cuda.synchronize(dev)
+        side = hy.cuda.Stream(device=dev)
+        x = hy.ones(N, device=f"cuda:{dev}")
+        side.wait_stream(hy.cuda.current_stream(dev))
+        acc = busy(side, x)
+        x.record_stream(side)
+        del x
+        assert _C._cuda_memory_stats(dev)["pending_frees"] == 1
+        side.synchronize()
+        assert _C._cuda_memory_stats(dev)["pending_frees"] == 0
+        assert_close(acc[:4].cpu(), hy.full((4,), 200 * 1.0001))

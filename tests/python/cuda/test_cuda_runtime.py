@@ -71,6 +71,8 @@ def test_oom_is_a_clear_error():
     import pytest
     with pytest.raises(RuntimeError, match="CUDA out of memory"):
         hy.empty(1 << 50, dtype=hy.uint8 if hasattr(hy, "uint8") else hy.bool, device="cuda")
+    with pytest.raises(RuntimeError, match="CUDA out of memory"):  # the size class must not overflow int64
+        hy.empty((1 << 63) - 1000, dtype=hy.bool, device="cuda")
 
 
 def test_values_reach_python_through_a_host_copy():
@@ -95,3 +97,82 @@ def test_dlpack_shares_device_memory_with_torch():
     assert x.tolist() == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
     back = hy.from_dlpack(torch.arange(3.0, device="cuda"))
     assert back.device == "cuda:0" and back.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_reported_cuda_error_is_not_raised_again_by_the_next_launch():
+    import pytest
+    # cudaGetDeviceProperties of a GPU that does not exist fails (cudaErrorInvalidDevice, not sticky); the
+    # kernels' launch check (cudaGetLastError) must not see that already reported failure again.
+    with pytest.raises(RuntimeError, match="CUDA error"):
+        hy._C._cuda_device_name(hy.cuda.device_count())
+    assert (hy.ones(3, device="cuda") + 1).tolist() == [2.0, 2.0, 2.0]
+
+
+def test_dlpack_copy_is_ordered_before_the_consumer_stream():
+    # __dlpack__(stream=s, copy=True): the copy runs on our current stream, so the consumer's stream s must
+    # wait for the copy itself, not only for the work queued before it. Large enough that an unordered
+    # read on s would see the copy unfinished.
+    side = hy.cuda.Stream()
+    x = hy.arange(1 << 24, dtype=hy.float32, device="cuda") * 3
+    cap = x.__dlpack__(stream=side.cuda_stream, copy=True, max_version=(1, 0))
+    y = hy.from_dlpack(cap)
+    assert y.data_ptr() != x.data_ptr()
+    with hy.cuda.stream(side):
+        s = y.sum()
+    side.synchronize()
+    assert s.item() == x.sum().item()  # the same reduction plan: bit for bit when y holds x
+
+
+def test_event_before_its_first_record():
+    e = hy.cuda.Event()
+    assert e.query()
+    e.synchronize()
+    hy.cuda.current_stream().wait_event(e)  # nothing recorded: nothing to wait for
+    import pytest
+    with pytest.raises(RuntimeError, match="recorded"):
+        e.elapsed_time(hy.cuda.Event())
+
+
+def test_streams_and_events_follow_their_own_device():
+    import pytest
+    if hy.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    # Work on cuda:1 leaves cuda:1 the thread's current device; the default stream (handle 0) and events of
+    # cuda:0 must still be cuda:0's.
+    x0 = hy.ones(1 << 20, device="cuda:0")
+    x1 = hy.ones(1 << 20, device="cuda:1") * 2
+    e = hy.cuda.Event()
+    e.record(hy.cuda.default_stream(0))
+    assert e.device_index == 0
+    e.synchronize()
+    hy.cuda.default_stream(0).wait_event(e)
+    hy.cuda.default_stream(0).synchronize()
+    f = hy.cuda.Event(enable_timing=True)
+    g = hy.cuda.Event(enable_timing=True)
+    s1 = hy.cuda.Stream(device=1)
+    f.record(s1)
+    with hy.cuda.stream(s1):
+        y1 = x1 * 3
+    g.record(s1)
+    g.synchronize()
+    assert f.elapsed_time(g) >= 0
+    with pytest.raises(ValueError, match="cuda:1"):
+        f.record(hy.cuda.current_stream(0))
+    assert x0.sum().item() == 1 << 20 and y1.sum().item() == 6 * (1 << 20)
+
+
+def test_copy_between_gpus_waits_for_the_source():
+    import pytest
+    if hy.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    # A long chain on cuda:0 is still running when the copy to cuda:1 is queued: the copy must wait for it.
+    for non_blocking in (False, True):
+        a = hy.ones(1 << 22, device="cuda:0")
+        for _ in range(50):
+            a = a * 1.0 + 1.0
+        b = a.to("cuda:1", non_blocking=non_blocking)
+        assert b.device == "cuda:1"
+        assert b.min().item() == 51.0 and b.max().item() == 51.0
+        del a  # its block goes back to cuda:0's stream, which waited for the copy
+        c = hy.zeros(1 << 22, device="cuda:0")
+        assert b.min().item() == 51.0 and c.max().item() == 0.0

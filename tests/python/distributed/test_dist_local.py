@@ -43,6 +43,7 @@ def test_timeout_from_env(monkeypatch):
 
 def test_local_world(world):
     assert dist.is_initialized() and dist.get_backend() == "local"
+    assert dist._group(None)._comm.device == "cpu"  # where the Python layer makes its bookkeeping tensors
     assert (dist.get_rank(), dist.get_world_size()) == (0, 1)
     with pytest.raises(RuntimeError, match="already initialized"):
         dist.init()
