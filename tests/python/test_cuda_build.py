@@ -124,6 +124,18 @@ def test_library_links_cufft_where_it_was_found():
         assert fn in syms, fn
 
 
+@needs_library
+def test_stream_gate_kernel_is_compiled():
+    out = subprocess.run(["strings", str(cuda_library())], capture_output=True, text=True).stdout
+    assert "stream_gate_kernel" in out
+
+
+@without_gpu
+def test_stream_gate_without_a_gpu_says_why():
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        hy._C._cuda_stream_gate(0)
+
+
 @pytest.mark.skipif(INFO["cufft"] or not INFO["cuda"], reason="only for a CUDA build without cuFFT")
 def test_fft_kernels_of_a_build_without_cufft_say_why():
     out = subprocess.run(["strings", str(cuda_library())], capture_output=True, text=True).stdout

@@ -95,3 +95,31 @@ def test_dlpack_shares_device_memory_with_torch():
     assert x.tolist() == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
     back = hy.from_dlpack(torch.arange(3.0, device="cuda"))
     assert back.device == "cuda:0" and back.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_dlpack_consumer_stream_waits_for_the_producer_stream():
+    # The array API's handshake (docs/cuda.md, "Host reads and DLPack"): __dlpack__(stream=s) makes the
+    # consumer's stream s wait for the work queued on hyflow's current stream. That stream is held by a
+    # stream gate, so the wait is observable for as long as the checks take.
+    from hyflow import _C
+    gate = _C._cuda_stream_gate(0)
+    producer, consumer, unsynced = hy.cuda.Stream(), hy.cuda.Stream(), hy.cuda.Stream()
+    x = hy.ones(8, device="cuda")
+    producer.wait_stream(hy.cuda.current_stream())
+    try:
+        with hy.cuda.stream(producer):
+            gate.close(producer)
+            x.add_(x)  # the producer's pending write of x
+            capsule = x.__dlpack__(stream=consumer.cuda_stream)
+            no_sync = x.__dlpack__(stream=-1)  # -1: no synchronization, so nothing here waits on the gate
+        waited = consumer.record_event()
+        free = unsynced.record_event()  # the control: a stream no handshake named
+        unsynced.synchronize()  # returns at once: nothing orders it after the producer
+        assert free.query()
+        assert not waited.query()  # the consumer's stream waits behind the held producer
+    finally:
+        gate.open()
+    consumer.synchronize()
+    assert waited.query() and not gate.timed_out
+    assert x.tolist() == [2.0] * 8
+    del capsule, no_sync
