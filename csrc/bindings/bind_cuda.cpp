@@ -1,6 +1,6 @@
 // hyflow._C's CUDA entry points (python/hyflow/cuda/ wraps them): the loader's status, device queries,
-// the caching allocator's statistics, streams/events as integer handles, host<->device copies and the
-// test-only stream gate.
+// the caching allocator's statistics, streams/events as integer handles, host<->device copies, the
+// cuBLASLt switch and counters (hy.backends.cuda.matmul) and the test-only stream gate.
 // Everything goes through the core's DeviceBackend, so this file compiles the same with or without CUDA.
 #include "bindings/pyconvert.h"
 #include "core/device_backend.h"
@@ -98,6 +98,18 @@ void bind_cuda(py::module_& m) {
     cuda().set_fft_plan_cache_max_size(i, n);
   });
   m.def("_cuda_clear_fft_plan_cache", [](int i) { cuda().fft_plan_cache_clear(i); });
+  m.def("_cuda_set_allow_cublaslt", [](bool allow) {
+    if (DeviceBackend* b = find_device_backend(DeviceType::DeviceType_CUDA)) b->set_allow_cublaslt(allow);
+  });
+  m.def("_cuda_cublaslt_stats", [](int i) {
+    const GemmLtStats s = cuda().cublaslt_stats(i);
+    py::dict d;
+    d["cached"] = s.cached;
+    d["lt_calls"] = s.lt_calls;
+    d["fallbacks"] = s.fallbacks;
+    return d;
+  });
+  m.def("_cuda_clear_cublaslt_cache", [](int i) { cuda().cublaslt_cache_clear(i); });
   // Test-only (docs/cuda.md, "Stream gate"): holds a stream busy until opened, deterministically.
   py::class_<StreamGate, std::unique_ptr<StreamGate>>(m, "_CudaStreamGate")
       .def("close", [](StreamGate& g, py::handle s) { g.close(stream_handle(s, "_CudaStreamGate.close")); },

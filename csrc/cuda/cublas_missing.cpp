@@ -1,8 +1,11 @@
 // matmul, mm and bmm when libhyflow_cuda was built without cuBLAS (cmake/cuda_backend.cmake compiles
-// this file instead of cublas/kernels_gemm.cpp): the table promises the kernels, so they exist and say why
-// they cannot run.
+// this file instead of cublas/*.cpp): the table promises the kernels, so they exist and say why they cannot
+// run; the cuBLASLt switch is only stored and its cache is always empty.
+#include <atomic>
+
 #include "core/scalar.h"
 #include "core/tensor.h"
+#include "cuda/gemm_lt_cache.h"
 
 namespace hy::kernels::cuda {
 namespace {
@@ -18,3 +21,15 @@ Tensor matmul(const Tensor&, const Tensor&) { no_cublas("matmul"); }
 Tensor addmm(const Tensor&, const Tensor&, const Tensor&, const Scalar&, const Scalar&) { no_cublas("addmm"); }
 
 }  // namespace hy::kernels::cuda
+
+namespace hy::cuda {
+namespace {
+std::atomic<bool> g_allowed{true};  // kept so programs that set it run unchanged
+}  // namespace
+
+void set_gemm_lt_allowed(bool allow) { g_allowed.store(allow); }
+bool gemm_lt_allowed() { return g_allowed.load(); }
+GemmLtStats gemm_lt_stats(int) { return {}; }
+void gemm_lt_cache_clear(int) {}
+
+}  // namespace hy::cuda
