@@ -1,6 +1,7 @@
 """GPU benchmarks of the CUDA backend (scripts/gpu_check.sh runs them): elementwise bandwidth of the
-generic launcher, a row reduction, SGEMM/bf16 GEMM 8192 (cuBLAS) and 2-D real FFTs 2048² x 8 (cuFFT), each
-against torch CUDA in the same run when torch has CUDA.
+generic launcher, a row reduction, SGEMM/bf16 GEMM 8192 (cuBLAS), 2-D real FFTs 2048² x 8 (cuFFT) and
+Linear 8192 + bias with cuBLASLt's epilogue on and off, each against torch CUDA in the same run when torch
+has CUDA.
 Prints one line per case: hyflow time, torch time, ratio, and the achieved bandwidth."""
 import time
 
@@ -17,6 +18,38 @@ def timed(fn, sync, repeat=20):
         sync()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def linear_cases(has_torch):
+    """nn.Linear 8192x8192 + bias (addmm with a bias vector) in float32 and bfloat16, with cuBLASLt's bias
+    epilogue on and off (hy.backends.cuda.matmul.allow_cublaslt), each against torch's F.linear:
+    (cases, torch peers), in the shape main() lists them."""
+    if not hy.build_info()["cublas"]:
+        return [], []
+    import hyflow.nn.functional as F
+    g, flags = 8192, hy.backends.cuda.matmul
+
+    def linear(allow, x, w, b):
+        def run():
+            flags.allow_cublaslt = allow
+            try:
+                return F.linear(x, w, b)
+            finally:
+                flags.allow_cublaslt = True
+        return run
+
+    cases, peers = [], []
+    for name, dt in (("float32", hy.float32), ("bfloat16", hy.bfloat16)):
+        x, w, b = (hy.randn(*s, device="cuda").to(dt) for s in ((g, g), (g, g), (g,)))
+        for allow in (True, False):
+            cases.append((f"GEMM Linear 8192 + bias {name}, cuBLASLt {'on' if allow else 'off'}",
+                          linear(allow, x, w, b), 2 * g ** 3))
+        if has_torch:
+            import torch
+            tdt = getattr(torch, name)
+            tx, tw, tb = (torch.randn(*s, device="cuda", dtype=tdt) for s in ((g, g), (g, g), (g,)))
+            peers += [lambda tx=tx, tw=tw, tb=tb: torch.nn.functional.linear(tx, tw, tb)] * 2
+    return cases, peers
 
 
 def main():
@@ -57,6 +90,10 @@ def main():
             tf = torch.randn(8, 2048, 2048, device="cuda")
             tF = torch.fft.rfft2(tf)
             peers += [lambda: torch.fft.rfft2(tf), lambda: torch.fft.irfft2(tF, s=(2048, 2048))]
+    more, more_peers = linear_cases(has_torch)
+    cases += more
+    if has_torch:
+        peers += more_peers
     print(f"device: {hy.cuda.get_device_name()}")
     print("| case | hyflow ms | torch ms | torch/hyflow | hyflow GB/s or TFLOP/s |")
     print("|---|---|---|---|---|")

@@ -1,5 +1,6 @@
 // hyflow._C's CUDA entry points (python/hyflow/cuda/ wraps them): the loader's status, device queries,
-// the caching allocator's statistics, streams/events as integer handles, and host<->device copies.
+// the caching allocator's statistics, streams/events as integer handles, host<->device copies, the
+// cuBLASLt switch and counters (hy.backends.cuda.matmul) and the test-only stream gate.
 // Everything goes through the core's DeviceBackend, so this file compiles the same with or without CUDA.
 #include "bindings/pyconvert.h"
 #include "core/device_backend.h"
@@ -13,6 +14,15 @@ namespace hy {
 namespace {
 
 DeviceBackend& cuda() { return device_backend(DeviceType::DeviceType_CUDA); }
+
+// A stream argument: an integer handle or an object with one in `cuda_stream` (hy.cuda.Stream, torch's).
+StreamHandle stream_handle(py::handle s, const char* what) {
+  py::object h = py::hasattr(s, "cuda_stream") ? s.attr("cuda_stream") : py::reinterpret_borrow<py::object>(s);
+  HY_CHECK(py::isinstance<py::int_>(h) && !py::isinstance<py::bool_>(h), TypeError, what,
+           ": expected a hy.cuda.Stream or an integer stream handle, got ",
+           std::string(py::str(py::type::of(s).attr("__name__"))));
+  return h.cast<StreamHandle>();
+}
 
 }  // namespace
 
@@ -50,6 +60,7 @@ void bind_cuda(py::module_& m) {
   });
   m.def("_cuda_reset_peak_memory_stats", [](int i) { cuda().reset_peak_memory_stats(i); });
   m.def("_cuda_empty_cache", [] {
+    py::gil_scoped_release nogil;  // it waits for the work of recorded streams, which other threads may release
     if (DeviceBackend* b = find_device_backend(DeviceType::DeviceType_CUDA)) b->empty_cache();
   });
   m.def("_cuda_stream_create", [](int i) { return cuda().stream_create(i); });
@@ -87,6 +98,27 @@ void bind_cuda(py::module_& m) {
     cuda().set_fft_plan_cache_max_size(i, n);
   });
   m.def("_cuda_clear_fft_plan_cache", [](int i) { cuda().fft_plan_cache_clear(i); });
+  m.def("_cuda_set_allow_cublaslt", [](bool allow) {
+    if (DeviceBackend* b = find_device_backend(DeviceType::DeviceType_CUDA)) b->set_allow_cublaslt(allow);
+  });
+  m.def("_cuda_cublaslt_stats", [](int i) {
+    const GemmLtStats s = cuda().cublaslt_stats(i);
+    py::dict d;
+    d["cached"] = s.cached;
+    d["lt_calls"] = s.lt_calls;
+    d["fallbacks"] = s.fallbacks;
+    return d;
+  });
+  m.def("_cuda_clear_cublaslt_cache", [](int i) { cuda().cublaslt_cache_clear(i); });
+  // Test-only (docs/cuda.md, "Stream gate"): holds a stream busy until opened, deterministically.
+  py::class_<StreamGate, std::unique_ptr<StreamGate>>(m, "_CudaStreamGate")
+      .def("close", [](StreamGate& g, py::handle s) { g.close(stream_handle(s, "_CudaStreamGate.close")); },
+           py::arg("stream"), "Queue on `stream` a kernel that waits until open() (or the timeout).")
+      .def("open", &StreamGate::open, "Let the kernels queued by close() exit.")
+      .def_property_readonly("timed_out", &StreamGate::timed_out,
+                             "True once a kernel gave up waiting because its timeout passed before open().");
+  m.def("_cuda_stream_gate", [](int device, double timeout_s) { return cuda().stream_gate(device, timeout_s); },
+        py::arg("device") = 0, py::arg("timeout_s") = 10.0);
   m.def("_to_device", [](const Tensor& t, const std::string& device, bool non_blocking) {
     return tensor_to_device(t, device_from_string(device), non_blocking);
   });

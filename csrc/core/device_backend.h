@@ -27,6 +27,28 @@ struct DeviceMemoryStats {
 using StreamHandle = intptr_t;
 using EventHandle = intptr_t;
 
+/// What the cuBLASLt path of addmm has done on one device (hy._C._cuda_cublaslt_stats, docs/cuda.md).
+struct GemmLtStats {
+  int64_t cached = 0;     ///< (shape, dtype, layout) keys whose heuristic answer is cached
+  int64_t lt_calls = 0;   ///< products run by cublasLtMatmul
+  int64_t fallbacks = 0;  ///< eligible products Lt had no algorithm for (run by plain cuBLAS)
+};
+
+/// Test-only (hy._C._cuda_stream_gate): close(s) queues on stream s a kernel that waits until open() is
+/// called from the host, so a test holds a stream busy for exactly as long as its checks take. A safety
+/// timeout inside the kernel ends the wait if open() never comes; destroying the gate opens it and waits
+/// until its kernels have exited.
+class StreamGate {
+ public:
+  virtual ~StreamGate() = default;
+  /// Queue a wait on `s` (a gate already closed on other streams holds `s` too, until the same open()).
+  virtual void close(StreamHandle s) = 0;
+  /// Let every kernel queued by close() exit.
+  virtual void open() = 0;
+  /// True once a kernel of this gate gave up waiting because its timeout passed before open().
+  virtual bool timed_out() = 0;
+};
+
 /// What the core needs from a device backend. All methods may throw RuntimeError naming the failure.
 class DeviceBackend {
  public:
@@ -84,6 +106,18 @@ class DeviceBackend {
   virtual int64_t fft_plan_cache_max_size(int index) { return (void)index, 0; }
   virtual void set_fft_plan_cache_max_size(int index, int64_t max_size) { (void)index, (void)max_size; }
   virtual void fft_plan_cache_clear(int index) { (void)index; }
+
+  /// hy.backends.cuda.matmul.allow_cublaslt: whether addmm with a bias vector may use cuBLASLt.
+  virtual void set_allow_cublaslt(bool allow) { (void)allow; }
+  /// The cuBLASLt path's counters and cache on device `index`; clearing drops the cached algorithms.
+  virtual GemmLtStats cublaslt_stats(int index) { return (void)index, GemmLtStats{}; }
+  virtual void cublaslt_cache_clear(int index) { (void)index; }
+
+  /// A StreamGate on device `index` whose kernels give up after about `timeout_s` seconds.
+  virtual std::unique_ptr<StreamGate> stream_gate(int index, double timeout_s) {
+    (void)index, (void)timeout_s;
+    throw NotImplementedError("stream gates need the CUDA backend");
+  }
 };
 
 /// Install (or, with nullptr, remove) the backend serving `type`. Called by the backend's library.

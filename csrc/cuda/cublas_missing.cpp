@@ -1,10 +1,12 @@
-// matmul, mm, bmm, addmm and conv_transpose2d (a GEMM composition) when libhyflow_cuda was built without cuBLAS (cmake/cuda_backend.cmake compiles
-// this file instead of cublas/kernels_gemm.cpp): the table promises the kernels, so they exist and say why
-// they cannot run.
+// matmul, mm, bmm, addmm and conv_transpose2d (a GEMM composition) when libhyflow_cuda was built without
+// cuBLAS (cmake/cuda_backend.cmake compiles this file instead of cublas/*.cpp): the table promises the kernels,
+// so they exist and say why they cannot run; the cuBLASLt switch is only stored and its cache is always empty.
+#include <atomic>
 #include <optional>
 
 #include "core/scalar.h"
 #include "core/tensor.h"
+#include "cuda/gemm_lt_cache.h"
 
 namespace hy::kernels::cuda {
 namespace {
@@ -24,3 +26,15 @@ Tensor conv_transpose2d(const Tensor&, const Tensor&, const std::optional<Tensor
 }
 
 }  // namespace hy::kernels::cuda
+
+namespace hy::cuda {
+namespace {
+std::atomic<bool> g_allowed{true};  // kept so programs that set it run unchanged
+}  // namespace
+
+void set_gemm_lt_allowed(bool allow) { g_allowed.store(allow); }
+bool gemm_lt_allowed() { return g_allowed.load(); }
+GemmLtStats gemm_lt_stats(int) { return {}; }
+void gemm_lt_cache_clear(int) {}
+
+}  // namespace hy::cuda

@@ -7,6 +7,8 @@
 #include "cuda/caching_allocator.h"
 #include "cuda/cuda_check_internal.h"
 #include "cuda/fft_plan_cache.h"
+#include "cuda/gemm_lt_cache.h"
+#include "cuda/stream_gate_internal.h"
 
 namespace hy::cuda {
 namespace {
@@ -183,6 +185,14 @@ class CudaBackend final : public DeviceBackend {
     cuda::set_fft_plan_cache_max_size(checked_index(index), max_size);
   }
   void fft_plan_cache_clear(int index) override { cuda::fft_plan_cache_clear(checked_index(index)); }
+
+  void set_allow_cublaslt(bool allow) override { cuda::set_gemm_lt_allowed(allow); }
+  GemmLtStats cublaslt_stats(int index) override { return cuda::gemm_lt_stats(checked_index(index)); }
+  void cublaslt_cache_clear(int index) override { cuda::gemm_lt_cache_clear(checked_index(index)); }
+
+  std::unique_ptr<StreamGate> stream_gate(int index, double timeout_s) override {
+    return cuda::make_stream_gate(checked_index(index), timeout_s);
+  }
 };
 
 }  // namespace

@@ -124,6 +124,46 @@ def test_library_links_cufft_where_it_was_found():
         assert fn in syms, fn
 
 
+@pytest.mark.skipif(not INFO["cublas"], reason="hyflow was built without cuBLAS")
+def test_library_links_cublaslt_where_cublas_was_found():
+    # addmm's bias epilogue calls cuBLASLt directly (csrc/cuda/cublas/gemm_lt.cpp): libcublasLt is NEEDED too.
+    lib = cuda_library()
+    dyn = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True, check=True).stdout
+    assert "libcublasLt.so" in dyn
+    syms = subprocess.run(["nm", "-D", "--undefined-only", str(lib)], capture_output=True, text=True, check=True).stdout
+    for fn in ("cublasLtMatmul", "cublasLtMatmulAlgoGetHeuristic", "cublasLtMatmulDescSetAttribute"):
+        assert fn in syms, fn
+
+
+@needs_library
+def test_stream_gate_kernel_is_compiled():
+    out = subprocess.run(["strings", str(cuda_library())], capture_output=True, text=True).stdout
+    assert "stream_gate_kernel" in out
+
+
+def test_allow_cublaslt_switch_without_a_gpu():
+    # Stored (and handed to the backend when one is loaded): programs that set it run on any machine.
+    flags = hy.backends.cuda.matmul
+    assert flags.allow_cublaslt is True
+    flags.allow_cublaslt = False
+    try:
+        assert flags.allow_cublaslt is False and "allow_cublaslt=False" in repr(flags)
+    finally:
+        flags.allow_cublaslt = True
+    for bad in (1, "yes", None):
+        with pytest.raises(TypeError, match="allow_cublaslt must be a bool"):
+            flags.allow_cublaslt = bad
+    assert flags.allow_cublaslt is True
+
+
+@without_gpu
+def test_cublaslt_stats_and_stream_gate_without_a_gpu_say_why():
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        hy._C._cuda_cublaslt_stats(0)
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        hy._C._cuda_stream_gate(0)
+
+
 @pytest.mark.skipif(INFO["cufft"] or not INFO["cuda"], reason="only for a CUDA build without cuFFT")
 def test_fft_kernels_of_a_build_without_cufft_say_why():
     out = subprocess.run(["strings", str(cuda_library())], capture_output=True, text=True).stdout

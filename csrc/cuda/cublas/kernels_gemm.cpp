@@ -1,8 +1,9 @@
-// matmul, mm and bmm on CUDA through cuBLAS (cublasGemmStridedBatchedEx). Row-major operands are
-// handed to column-major cuBLAS as their transposes (C^T = B^T A^T), so a dense or a transposed-dense
-// matrix is passed without a copy; anything else is made dense first. float16/bfloat16 accumulate in
-// float32, float32 in float32 without TF32 (cuBLAS's default math mode, like torch's default), float64 in
-// float64. Integer dtypes have no cuBLAS GEMM: they raise "no CUDA kernel yet".
+// matmul, mm, bmm and addmm on CUDA through cuBLAS (cublasGemmStridedBatchedEx; addmm with a bias vector
+// first tries cuBLASLt, gemm_lt.cpp). Row-major operands are handed to column-major cuBLAS as their
+// transposes (C^T = B^T A^T), so a dense or a transposed-dense matrix is passed without a copy; anything
+// else is made dense first. float16/bfloat16 accumulate in float32, float32 in float32 without TF32
+// (cuBLAS's default math mode, like torch's default), float64 in float64. Integer dtypes have no cuBLAS
+// GEMM: they raise "no CUDA kernel yet".
 #include <cublas_v2.h>
 
 #include <map>
@@ -10,7 +11,9 @@
 
 #include "core/shape_util.h"
 #include "core/type_promotion.h"
+#include "cuda/cublas/gemm_internal.h"
 #include "cuda/cuda_backend.h"
+#include "cuda/gemm_lt_cache.h"
 #include "cuda/glue_internal.h"
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/cpu/kernel_util.h"
@@ -49,34 +52,6 @@ DType gemm_dtype(const char* op, const Tensor& a, const char* an, const Tensor& 
   return a.dtype();
 }
 
-// A [batch, rows, cols] operand as cuBLAS sees it: op N over a dense row-major matrix (leading dim cols),
-// op T over a transposed-dense one (leading dim rows), else a dense copy.
-struct Operand {
-  Tensor t;
-  cublasOperation_t op;
-  int64_t ld;
-  int64_t batch_stride;
-};
-
-Operand operand(const Tensor& x) {
-  const int64_t rows = x.shape()[1], cols = x.shape()[2];
-  const int64_t s0 = x.strides()[0], s1 = x.strides()[1], s2 = x.strides()[2];
-  if ((s2 == 1 || cols == 1) && (s1 == cols || rows == 1)) return {x, CUBLAS_OP_N, std::max<int64_t>(cols, 1), s0};
-  if ((s1 == 1 || rows == 1) && (s2 == rows || cols == 1)) return {x, CUBLAS_OP_T, std::max<int64_t>(rows, 1), s0};
-  Tensor d = Tensor::empty(x.shape(), x.dtype(), x.device());
-  hy::cuda::copy_into(d, x);
-  return {d, CUBLAS_OP_N, std::max<int64_t>(cols, 1), rows * cols};
-}
-
-cudaDataType_t cuda_type(DType d) {
-  switch (d) {
-    case DType::Float16: return CUDA_R_16F;
-    case DType::BFloat16: return CUDA_R_16BF;
-    case DType::Float64: return CUDA_R_64F;
-    default: return CUDA_R_32F;
-  }
-}
-
 // out[b] = alpha * a[b] @ b[b] + beta * out[b] for [batch, m, k] x [batch, k, n] into a dense out
 // (beta == 0: out is not read, so NaN there does not propagate, as BLAS and torch do).
 void gemm_into(const Tensor& out, const Tensor& a3, const Tensor& b3, DType dtype, double alpha_v, double beta_v) {
@@ -90,10 +65,10 @@ void gemm_into(const Tensor& out, const Tensor& a3, const Tensor& b3, DType dtyp
   }
   HY_CHECK(m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX && batch <= INT32_MAX, ValueError,
            "matmul on CUDA: dims above 2^31 are not supported (got ", a3.shape(), " x ", b3.shape(), ")");
-  const Operand A = operand(a3), B = operand(b3);
+  const GemmOperand A = gemm_operand(a3), B = gemm_operand(b3);
   cublasHandle_t h = handle_for(device.index);
   HY_CUBLAS_CHECK(cublasSetStream(h, static_cast<cudaStream_t>(hy::cuda::launch_stream(device))));
-  const cudaDataType_t type = cuda_type(dtype);
+  const cudaDataType_t type = gemm_cuda_type(dtype);
   const cublasComputeType_t compute = dtype == DType::Float64 ? CUBLAS_COMPUTE_64F : CUBLAS_COMPUTE_32F;
   const float alpha32 = static_cast<float>(alpha_v), beta32 = static_cast<float>(beta_v);
   const void* alpha = dtype == DType::Float64 ? static_cast<const void*>(&alpha_v) : &alpha32;
@@ -113,7 +88,38 @@ Tensor gemm(const Tensor& a3, const Tensor& b3, DType dtype) {
 
 Tensor as_batch(const Tensor& t) { return ops::unsqueeze(t, 0); }
 
+// The bias vector of addmm when cuBLASLt can add it in its epilogue: self is a dense row of the product's
+// n columns (1-D [n] or [1, n], nn.Linear's bias), of the product's dtype, and the op is exactly
+// mat1 @ mat2 + self (alpha = beta = 1). Otherwise an undefined Tensor.
+Tensor lt_bias(const Tensor& self, const Shape& shape, DType dtype, double alpha, double beta) {
+  if (alpha != 1 || beta != 1 || self.dtype() != dtype || dtype == DType::Float64) return {};
+  if (shape[0] == 0 || shape[1] == 0) return {};
+  if (self.dim() == 0 || self.dim() > 2 || (self.dim() == 2 && self.shape()[0] != 1)) return {};
+  const int64_t n = shape[1];
+  if (self.shape()[self.dim() - 1] != n || (n > 1 && self.strides()[self.dim() - 1] != 1)) return {};
+  return self;
+}
+
 }  // namespace
+
+GemmOperand gemm_operand(const Tensor& x) {
+  const int64_t rows = x.shape()[1], cols = x.shape()[2];
+  const int64_t s0 = x.strides()[0], s1 = x.strides()[1], s2 = x.strides()[2];
+  if ((s2 == 1 || cols == 1) && (s1 == cols || rows == 1)) return {x, CUBLAS_OP_N, std::max<int64_t>(cols, 1), s0};
+  if ((s1 == 1 || rows == 1) && (s2 == rows || cols == 1)) return {x, CUBLAS_OP_T, std::max<int64_t>(rows, 1), s0};
+  Tensor d = Tensor::empty(x.shape(), x.dtype(), x.device());
+  hy::cuda::copy_into(d, x);
+  return {d, CUBLAS_OP_N, std::max<int64_t>(cols, 1), rows * cols};
+}
+
+cudaDataType_t gemm_cuda_type(DType d) {
+  switch (d) {
+    case DType::Float16: return CUDA_R_16F;
+    case DType::BFloat16: return CUDA_R_16BF;
+    case DType::Float64: return CUDA_R_64F;
+    default: return CUDA_R_32F;
+  }
+}
 
 Tensor mm(const Tensor& self, const Tensor& mat2) {
   const DType d = gemm_dtype("mm", self, "self", mat2, "mat2");
@@ -147,11 +153,17 @@ Tensor addmm(const Tensor& self, const Tensor& mat1, const Tensor& mat2, const S
   }
   HY_CHECK(fits, ValueError, "addmm: self of shape ", self.shape(), " does not broadcast to the product's shape ",
            shape, " (mat1 ", mat1.shape(), ", mat2 ", mat2.shape(), ")");
-  // C starts as self broadcast (the bias of a linear layer), then cuBLAS adds alpha * mat1 @ mat2 to beta * C.
   Tensor out = Tensor::empty(shape, d, mat1.device());
-  const double b = beta.to_double();
+  const double a = alpha.to_double(), b = beta.to_double();
+  // nn.Linear's case: cuBLASLt adds the bias in the GEMM's epilogue (docs/cuda.md says why only here).
+  const int64_t m = shape[0], n = shape[1], k = mat1.shape()[1];
+  const Tensor bias = hy::cuda::gemm_lt_allowed() ? lt_bias(self, shape, d, a, b) : Tensor();
+  if (bias.defined() && k > 0 && m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX) {
+    if (gemm_lt_bias(out, gemm_operand(as_batch(mat1)), gemm_operand(as_batch(mat2)), bias, m, n, k, d)) return out;
+  }
+  // Otherwise C starts as self broadcast, then cuBLAS adds alpha * mat1 @ mat2 to beta * C.
   if (b != 0) hy::cuda::copy_into(out, self);
-  gemm_into(ops::unsqueeze(out, 0), as_batch(mat1), as_batch(mat2), d, alpha.to_double(), b);
+  gemm_into(ops::unsqueeze(out, 0), as_batch(mat1), as_batch(mat2), d, a, b);
   return out;
 }
 

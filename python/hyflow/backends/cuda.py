@@ -2,6 +2,8 @@
 
 ``matmul.allow_tf32`` (default False, as torch) and the reduced-precision-reduction flags are stored and
 never read: hyflow's CUDA GEMMs use cuBLAS's default math (no TF32) and its CPU GEMMs have no such mode.
+``matmul.allow_cublaslt`` (hyflow's own, default True) lets ``addmm`` with a bias vector (``nn.Linear`` on
+2-D input) add the bias in cuBLASLt's epilogue; False runs it on plain cuBLAS (docs/cuda.md).
 
 ``cufft_plan_cache`` is the per-device cache of cuFFT plans the CUDA FFTs use (docs/cuda.md): ``size``
 (plans held), ``max_size`` (settable; least recently used plans are destroyed beyond it, 0 turns caching
@@ -15,17 +17,31 @@ def is_built():
 
 
 class _MatmulFlags:
-    """``hy.backends.cuda.matmul``: settable flags with torch's defaults; hyflow reads none of them."""
+    """``hy.backends.cuda.matmul``: torch's flags with torch's defaults (stored, not read by hyflow) and
+    ``allow_cublaslt``, which the CUDA backend reads."""
 
     def __init__(self):
         self.allow_tf32 = False
         self.allow_fp16_reduced_precision_reduction = True
         self.allow_bf16_reduced_precision_reduction = True
+        self._allow_cublaslt = True
+
+    @property
+    def allow_cublaslt(self):
+        """Whether addmm with a bias vector may use cuBLASLt's bias epilogue (default True)."""
+        return self._allow_cublaslt
+
+    @allow_cublaslt.setter
+    def allow_cublaslt(self, value):
+        if not isinstance(value, bool):
+            raise TypeError(f"matmul.allow_cublaslt must be a bool, got {type(value).__name__}")
+        _C._cuda_set_allow_cublaslt(value)  # a no-op without a loaded CUDA backend
+        self._allow_cublaslt = value
 
     def __repr__(self):
         return (f"hyflow.backends.cuda.matmul(allow_tf32={self.allow_tf32}, allow_fp16_reduced_precision_"
                 f"reduction={self.allow_fp16_reduced_precision_reduction}, allow_bf16_reduced_precision_"
-                f"reduction={self.allow_bf16_reduced_precision_reduction})")
+                f"reduction={self.allow_bf16_reduced_precision_reduction}, allow_cublaslt={self.allow_cublaslt})")
 
 
 matmul = _MatmulFlags()

@@ -1,5 +1,15 @@
 """Tensor.record_stream and the caching allocator (docs/cuda.md, "Caching allocator"): a block freed while
-another stream it was recorded on still has work queued is not handed out again before that work ends."""
+another stream it was recorded on still has work queued is not handed out again before that work ends.
+
+The other stream is held busy by a stream gate (hy._C._cuda_stream_gate, docs/cuda.md "Stream gate"): a
+kernel that waits until the test opens it, so "still has work queued" holds for exactly as long as the
+checks run, on any GPU. While a stream is held nothing may wait for the device: no allocation reaches
+cudaMalloc (every block the held part uses is made before the gate closes: cudaMalloc/cudaFree may wait
+for the device), no Python number joins an op queued on the held stream (it is copied there
+synchronously), no hy.cuda.synchronize()."""
+import threading
+import time
+
 import pytest
 
 import hyflow as hy
@@ -10,22 +20,28 @@ N = 1 << 22  # 16 MiB of float32: one block of its own size class
 
 
 def pending():
+    """Blocks held back for recorded streams; reading the statistics first moves those whose events have
+    completed to their free lists (CachingAllocator::stats), so this is the allocator's state now."""
     return _C._cuda_memory_stats(0)["pending_frees"]
 
 
-def busy(stream, x, rounds=200):
-    """Queue ~hundreds of milliseconds of work reading `x` on `stream` (a margin of several orders of
-    magnitude over the few host calls that follow, so the checks below do not race the GPU)."""
-    with hy.cuda.stream(stream):
-        acc = hy.zeros_like(x)
-        for _ in range(rounds):
-            acc = acc + x * 1.0001
-    return acc
+@pytest.fixture
+def gate():
+    g = _C._cuda_stream_gate(0)
+    yield g
+    g.open()  # a failed check must not leave its stream held until the timeout
+    assert not g.timed_out
+
+
+def fresh_cache():
+    """No cached blocks: every block a test frees is then the only one of its size class it can get back."""
+    hy.cuda.synchronize()
+    hy.cuda.empty_cache()
 
 
 def test_without_record_stream_the_block_comes_back_at_once():
     # The control: this is what record_stream prevents (the allocator only knows the allocation stream).
-    hy.cuda.synchronize()
+    fresh_cache()
     x = hy.ones(N, device="cuda")
     ptr = x.data_ptr()
     del x
@@ -33,37 +49,72 @@ def test_without_record_stream_the_block_comes_back_at_once():
     assert y.data_ptr() == ptr
 
 
-def test_recorded_block_waits_for_the_other_stream():
-    hy.cuda.synchronize()
+def test_recorded_block_waits_for_the_other_stream(gate):
+    fresh_cache()
     side = hy.cuda.Stream()
+    spare = hy.empty(N, device="cuda")  # the block the allocation below must get instead of x's
     x = hy.ones(N, device="cuda")
-    side.wait_stream(hy.cuda.current_stream())  # x is written before the side stream reads it
-    ptr = x.data_ptr()
-    acc = busy(side, x)
+    acc = hy.zeros(N, device="cuda")
+    ptr, spare_ptr = x.data_ptr(), spare.data_ptr()
+    side.wait_stream(hy.cuda.current_stream())  # x and acc are written before the side stream uses them
+    gate.close(side)
+    with hy.cuda.stream(side):
+        acc.add_(x)  # queued behind the gate: it reads x only after open()
+    done = side.record_event()
     x.record_stream(side)
     x.record_stream(side)  # twice is once
     x.record_stream(hy.cuda.current_stream())  # its own stream: nothing to wait for
-    del x
+    del x  # first: were its block freed at once, it would be the first of the free list
+    del spare
     assert pending() == 1
-    y = hy.empty(N, device="cuda")  # same stream, same size class: must not get the busy block
-    assert y.data_ptr() != ptr
+    assert not done.query()  # the side stream is provably still busy
+    y = hy.empty(N, device="cuda")  # same stream, same size class: gets the spare, not the busy block
+    assert y.data_ptr() == spare_ptr != ptr
+    assert pending() == 1
+    gate.open()
     side.synchronize()
     assert pending() == 0  # the event has completed: the block is free again
     z = hy.empty(N, device="cuda")
     assert z.data_ptr() == ptr
-    assert_close(acc[:4].cpu(), hy.full((4,), 200 * 1.0001))
+    assert_close(acc[:4].cpu(), hy.ones(4))
 
 
-def test_empty_cache_waits_for_recorded_streams():
-    hy.cuda.synchronize()
+def test_block_recorded_on_two_streams_waits_for_both(gate):
+    fresh_cache()
+    s1, s2 = hy.cuda.Stream(), hy.cuda.Stream()
+    x = hy.ones(N, device="cuda")
+    ptr = x.data_ptr()
+    gate.close(s2)  # only the second stream is held
+    x.record_stream(s1)
+    x.record_stream(s2)
+    del x
+    s1.synchronize()
+    assert pending() == 1  # s1's event has completed, s2's has not
+    gate.open()
+    s2.synchronize()
+    assert pending() == 0
+    assert hy.empty(N, device="cuda").data_ptr() == ptr
+
+
+def test_empty_cache_waits_for_recorded_streams(gate):
+    fresh_cache()
     side = hy.cuda.Stream()
     x = hy.ones(N, device="cuda")
     side.wait_stream(hy.cuda.current_stream())
-    busy(side, x, rounds=50)
+    gate.close(side)
     x.record_stream(side)
     del x
-    hy.cuda.empty_cache()  # waits for the side stream, then releases the block
+    assert pending() == 1
+    reserved = hy.cuda.memory_reserved()
+    opener = threading.Timer(0.2, gate.open)  # empty_cache releases the GIL while it waits
+    start = time.perf_counter()
+    opener.start()
+    hy.cuda.empty_cache()  # waits for the side stream, so for the gate, then releases the block
+    waited = time.perf_counter() - start
+    opener.join()
+    assert waited >= 0.19, f"empty_cache returned after {waited:.3f} s, before the gate opened"
     assert pending() == 0
+    assert reserved - hy.cuda.memory_reserved() >= 4 * N
     side.synchronize()
 
 

@@ -176,3 +176,31 @@ def test_copy_between_gpus_waits_for_the_source():
         del a  # its block goes back to cuda:0's stream, which waited for the copy
         c = hy.zeros(1 << 22, device="cuda:0")
         assert b.min().item() == 51.0 and c.max().item() == 0.0
+
+
+def test_dlpack_consumer_stream_waits_for_the_producer_stream():
+    # The array API's handshake (docs/cuda.md, "Host reads and DLPack"): __dlpack__(stream=s) makes the
+    # consumer's stream s wait for the work queued on hyflow's current stream. That stream is held by a
+    # stream gate, so the wait is observable for as long as the checks take.
+    from hyflow import _C
+    gate = _C._cuda_stream_gate(0)
+    producer, consumer, unsynced = hy.cuda.Stream(), hy.cuda.Stream(), hy.cuda.Stream()
+    x = hy.ones(8, device="cuda")
+    producer.wait_stream(hy.cuda.current_stream())
+    try:
+        with hy.cuda.stream(producer):
+            gate.close(producer)
+            x.add_(x)  # the producer's pending write of x
+            capsule = x.__dlpack__(stream=consumer.cuda_stream)
+            no_sync = x.__dlpack__(stream=-1)  # -1: no synchronization, so nothing here waits on the gate
+        waited = consumer.record_event()
+        free = unsynced.record_event()  # the control: a stream no handshake named
+        unsynced.synchronize()  # returns at once: nothing orders it after the producer
+        assert free.query()
+        assert not waited.query()  # the consumer's stream waits behind the held producer
+    finally:
+        gate.open()
+    consumer.synchronize()
+    assert waited.query() and not gate.timed_out
+    assert x.tolist() == [2.0] * 8
+    del capsule, no_sync
