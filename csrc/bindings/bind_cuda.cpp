@@ -3,6 +3,7 @@
 // cuBLASLt switch and counters (hy.backends.cuda.matmul) and the test-only stream gate.
 // Everything goes through the core's DeviceBackend, so this file compiles the same with or without CUDA.
 #include "bindings/pyconvert.h"
+#include "core/current_device.h"
 #include "core/device_backend.h"
 #include "dispatch/cuda_backend_loader.h"
 #include "hyflow/build_config.h"
@@ -45,6 +46,9 @@ void bind_cuda(py::module_& m) {
     return b ? b->device_count() : 0;
   });
   m.def("_cuda_device_name", [](int i) { return cuda().device_name(i); });
+  // What "cuda" without an index names (hy.cuda.set_device checks the index against the device count).
+  m.def("_cuda_current_device", [] { return current_cuda_index(); });
+  m.def("_cuda_set_current_device", [](int i) { set_current_cuda_index(i); }, py::arg("index"));
   m.def("_cuda_synchronize", [](int i) {
     py::gil_scoped_release nogil;
     cuda().synchronize(i);

@@ -1,8 +1,24 @@
 #include "core/device.h"
 
+#include <atomic>
+
+#include "core/current_device.h"
 #include "core/error.h"
 
 namespace hy {
+
+namespace {
+std::atomic<int> g_current_cuda_index{0};
+}  // namespace
+
+int current_cuda_index() { return g_current_cuda_index.load(std::memory_order_relaxed); }
+
+void set_current_cuda_index(int index) {
+  HY_CHECK(index >= 0, ValueError, "set_current_cuda_index: index must be >= 0, got ", index);
+  g_current_cuda_index.store(index, std::memory_order_relaxed);
+}
+
+Device current_cuda_device() { return Device{DeviceType::DeviceType_CUDA, current_cuda_index()}; }
 
 const char* device_type_name(DeviceType t) {
   switch (t) {
@@ -20,7 +36,7 @@ std::string device_str(const Device& d) {
 Device device_from_string(const std::string& s) {
   if (s == "cpu") return kCPU;
   if (s.rfind("cuda", 0) == 0) {
-    if (s == "cuda") return Device{DeviceType::DeviceType_CUDA, 0};
+    if (s == "cuda") return current_cuda_device();
     if (s.size() > 5 && s[4] == ':') {
       try {
         size_t used = 0;

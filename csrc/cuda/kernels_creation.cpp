@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/current_device.h"
 #include "core/scalar_check.h"
 #include "cuda/elem_glue_internal.h"
 #include "kernels/cpu/kernel_util.h"
@@ -15,7 +16,7 @@ namespace {
 using std::optional;
 
 Device factory_device(optional<Device> device) {
-  const Device d = device.value_or(Device{DeviceType::DeviceType_CUDA, 0});
+  const Device d = device.value_or(current_cuda_device());
   HY_CHECK(d.type == DeviceType::DeviceType_CUDA, ValueError, "CUDA kernel called for device ", device_str(d));
   return d;
 }

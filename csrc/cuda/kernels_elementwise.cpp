@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "core/current_device.h"
 #include "core/scalar_check.h"
 #include "core/shape_util.h"
 #include "core/type_promotion.h"
@@ -72,7 +73,7 @@ Tensor unary(const char* name, UnaryOp op, const Tensor& self, const std::option
 }
 
 Device creation_device(std::optional<Device> device) {
-  const Device d = device.value_or(Device{DeviceType::DeviceType_CUDA, 0});
+  const Device d = device.value_or(current_cuda_device());
   HY_CHECK(d.type == DeviceType::DeviceType_CUDA, ValueError, "CUDA kernel called for device ", device_str(d));
   return d;
 }

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "core/current_device.h"
 #include "core/generator.h"
 #include "cuda/glue_internal.h"
 #include "kernels/device_copy.h"
@@ -26,7 +27,7 @@ Tensor random_fill(const char* op, const Tensor& self, bool normal, double a, do
 }
 
 Device cuda_device(std::optional<Device> device) {
-  return device.value_or(Device{DeviceType::DeviceType_CUDA, 0});
+  return device.value_or(current_cuda_device());
 }
 
 }  // namespace

@@ -93,6 +93,35 @@ def test_device_requests_fail_with_the_reason():
     hy.cuda.empty_cache()  # nothing cached: a no-op, not an error
 
 
+def test_current_cuda_device_is_process_wide_and_named_by_plain_cuda():
+    # "cuda" without an index is the current device (hy.cuda.set_device), read in C++ when a device string is
+    # parsed; here without a GPU only the stored index can be checked, and the error names the resolved device.
+    import threading
+    from hyflow import _C
+    assert _C._cuda_current_device() == 0
+    try:
+        _C._cuda_set_current_device(3)
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(_C._cuda_current_device()))
+        t.start()
+        t.join()
+        assert seen == [3]  # process-wide, unlike torch's per-thread current device
+        if not hy.cuda.is_available():
+            with pytest.raises(RuntimeError, match="cuda:3"):
+                hy.zeros(2, device="cuda")
+    finally:
+        _C._cuda_set_current_device(0)
+    with pytest.raises(ValueError, match="index"):
+        _C._cuda_set_current_device(-1)
+    if not hy.cuda.is_available():
+        with pytest.raises(RuntimeError, match="not available"):
+            hy.cuda.set_device(0)
+        with pytest.raises(RuntimeError, match="not available"):
+            hy.cuda.device(0)
+        with hy.cuda.device(None):  # None: no change, as torch
+            pass
+
+
 @without_gpu
 def test_moves_without_cuda_name_the_reason():
     x = hy.ones(2, requires_grad=True)

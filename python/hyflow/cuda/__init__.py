@@ -11,9 +11,7 @@ from .. import _C
 __all__ = ["is_available", "device_count", "current_device", "synchronize", "manual_seed", "manual_seed_all",
            "is_bf16_supported", "get_device_name", "set_device", "empty_cache", "memory_allocated",
            "memory_reserved", "max_memory_allocated", "reset_peak_memory_stats", "Stream", "Event",
-           "current_stream", "default_stream", "stream", "unavailable_reason"]
-
-_current_device = 0
+           "current_stream", "default_stream", "stream", "unavailable_reason", "device"]
 
 
 def unavailable_reason():
@@ -41,26 +39,53 @@ def _index(device, what):
     if not is_available():
         raise _no_cuda(what)
     if device is None:
-        return _current_device
+        return _C._cuda_current_device()
     if isinstance(device, int):
         index = device
     else:
         text = str(device)
         if not text.startswith("cuda"):
             raise ValueError(f"hy.cuda.{what}(): expected a CUDA device, got {device!r}")
-        index = int(text.split(":")[1]) if ":" in text else _current_device
+        index = int(text.split(":")[1]) if ":" in text else _C._cuda_current_device()
     if not 0 <= index < device_count():
         raise ValueError(f"hy.cuda.{what}(): device {index} does not exist ({device_count()} CUDA device(s))")
     return index
 
 
 def current_device():
+    """The device that ``"cuda"`` without an index names (0 until ``set_device``)."""
     return _index(None, "current_device")
 
 
 def set_device(device):
-    global _current_device
-    _current_device = _index(device, "set_device")
+    """Make ``device`` (an index, ``"cuda:N"`` or a ``hy.device``) what ``"cuda"`` names from now on: tensors
+    made with ``device="cuda"``, ``.cuda()``/``.to("cuda")``, streams and memory queries without a device.
+    Process-wide, not per thread as in torch (docs/cuda.md, "Devices and tensors"): a rank that picks its GPU
+    once (``set_device(local_rank)``) gets it in the workflow engine's worker threads too."""
+    _C._cuda_set_current_device(_index(device, "set_device"))
+
+
+class device:  # noqa: N801 (torch's spelling)
+    """``with hy.cuda.device(1): ...``: ``set_device`` for the block, the previous device restored after it.
+    ``None`` or a negative index changes nothing (torch's convention)."""
+
+    def __init__(self, device):  # noqa: A002
+        self._index = None
+        if device is not None and not (isinstance(device, int) and device < 0):
+            self._index = _index(device, "device")
+        self._previous = None
+
+    def __enter__(self):
+        if self._index is not None:
+            self._previous = _C._cuda_current_device()
+            _C._cuda_set_current_device(self._index)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            _C._cuda_set_current_device(self._previous)
+            self._previous = None
+        return False
 
 
 def synchronize(device=None):

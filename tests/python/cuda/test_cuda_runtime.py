@@ -204,3 +204,27 @@ def test_dlpack_consumer_stream_waits_for_the_producer_stream():
     assert waited.query() and not gate.timed_out
     assert x.tolist() == [2.0] * 8
     del capsule, no_sync
+
+
+def test_set_device_decides_what_plain_cuda_names():
+    import threading
+    import pytest
+    last = hy.cuda.device_count() - 1
+    assert hy.cuda.current_device() == 0
+    try:
+        hy.cuda.set_device(last)
+        assert hy.zeros(2, device="cuda").device == f"cuda:{last}"
+        assert hy.ones(2).cuda().device == f"cuda:{last}"
+        assert hy.ones(2).to(hy.device("cuda")).device == f"cuda:{last}"
+        got = []
+        t = threading.Thread(target=lambda: got.append(str(hy.zeros(1, device="cuda").device)))
+        t.start()
+        t.join()
+        assert got == [f"cuda:{last}"]  # process-wide: worker threads see the rank's device
+        with hy.cuda.device(0):
+            assert hy.cuda.current_device() == 0 and hy.zeros(1, device="cuda").device == "cuda:0"
+        assert hy.cuda.current_device() == last
+    finally:
+        hy.cuda.set_device(0)
+    with pytest.raises(ValueError, match="does not exist"):
+        hy.cuda.set_device(hy.cuda.device_count())
