@@ -32,10 +32,13 @@ __global__ void fill_kernel(S* out, S value, int64_t n) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) out[i] = value;
 }
 
-// The fill value in the storage type, converted once on the host.
+// The fill value in the storage type, converted once on the host. float16/bfloat16 go through float32
+// as the CPU's fill_ converts them (Scalar::to: double -> float -> 16 bits); rounding the double straight
+// to 16 bits would differ where the float32 rounding lands on a 16-bit tie (1 + 2^-11 + 2^-40: 1.0 on the
+// CPU, 1 + 2^-10 directly).
 template <typename S> S from_value(double v) {
-  if constexpr (std::is_same_v<S, __half>) return __double2half(v);
-  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return __double2bfloat16(v);
+  if constexpr (std::is_same_v<S, __half>) return __float2half_rn(static_cast<float>(v));
+  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return __float2bfloat16_rn(static_cast<float>(v));
   else if constexpr (std::is_same_v<S, bool>) return v != 0;
   else return static_cast<S>(v);
 }

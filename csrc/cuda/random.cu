@@ -51,12 +51,15 @@ __global__ void random_kernel(S* out, int64_t n, uint64_t key, uint64_t base, bo
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const Words w = philox4x32(key, base + static_cast<uint64_t>(i));
+    // a + scale * draw with the product rounded on its own (__dmul_rn), as the CPU computes it: nvcc
+    // would otherwise fuse it into one multiply-add, and uniform_(low, high) would no longer be the
+    // CPU's draw bit for bit.
     double v;
     if (normal) {
       const double u1 = 1.0 - uniform01(w, 0, wide), u2 = uniform01(w, 1, wide);
-      v = a + b * (sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+      v = __dadd_rn(a, __dmul_rn(b, sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2)));
     } else {
-      v = a + (b - a) * (wide ? uniform01(w, 0, true) : uniform_digits(w, digits));
+      v = __dadd_rn(a, __dmul_rn(b - a, wide ? uniform01(w, 0, true) : uniform_digits(w, digits)));
     }
     out[i] = from_compute<S>(v);
   }

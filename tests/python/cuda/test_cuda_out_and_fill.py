@@ -49,3 +49,16 @@ def test_fill_checks_the_value_and_keeps_large_int64_exact():
     assert hy.full([3], -big, dtype=hy.int64, device="cuda").cpu().tolist() == [-big] * 3
     s = hy.zeros(4, 4, dtype=hy.int64, device="cuda")[:, 1].fill_(big)  # a strided view
     assert s.cpu().tolist() == [big] * 4
+
+
+@pytest.mark.parametrize("dtype", [hy.float16, hy.bfloat16])
+def test_16_bit_fill_rounds_through_float32_like_the_cpu(dtype):
+    # The CPU's fill_ converts double -> float32 -> 16 bits. These values sit a hair above a 16-bit tie
+    # that the float32 rounding lands exactly on (then ties-to-even), so rounding the double straight to
+    # 16 bits gives the next value up.
+    tie = {hy.float16: 2.0 ** -11, hy.bfloat16: 2.0 ** -8}[dtype]
+    for value in (1 + tie + 2.0 ** -40, -(1 + tie + 2.0 ** -40), 2 * (1 + tie + 2.0 ** -40), 0.1, 1 / 3):
+        want = hy.full([5], value, dtype=dtype)
+        for got in (hy.full([5], value, dtype=dtype, device="cuda"),
+                    hy.zeros(5, 2, dtype=dtype, device="cuda")[:, 0].fill_(value)):  # strided: the 0-d path
+            assert got.cpu().to(hy.float32).tolist() == want.to(hy.float32).tolist(), value

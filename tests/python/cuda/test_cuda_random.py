@@ -25,6 +25,17 @@ def test_randint_is_bit_identical_to_the_cpu(dtype):
     assert gpu.tolist() == cpu.tolist()
 
 
+@pytest.mark.parametrize("dtype", [hy.float64, hy.float32, hy.float16, hy.bfloat16])
+def test_uniform_with_bounds_is_bit_identical_to_the_cpu(dtype):
+    # low + (high - low) * u with the product rounded on its own, as on the CPU: a fused multiply-add
+    # on the device would move some float64 draws by an ulp (and, rarely, a float32 one).
+    gpu, cpu = same_draw(lambda dev: hy.empty(4099, dtype=dtype, device=dev).uniform_(-3.7, 11.3))
+    assert gpu.to(hy.float64).tolist() == cpu.to(hy.float64).tolist()
+    # a mean and std other than (0, 1): mean + std * draw, the product rounded on its own
+    gpu, cpu = same_draw(lambda dev: hy.empty(4099, dtype=hy.float64, device=dev).normal_(2.5, 0.3))
+    np.testing.assert_allclose(gpu.numpy(), cpu.numpy(), rtol=1e-14, atol=0)
+
+
 def test_randint_continues_the_stream():
     hy.manual_seed(3)
     a = hy.rand(10)
