@@ -60,6 +60,8 @@ void bind_distributed(py::module_& m) {
       .def_property_readonly("rank", &Communicator::rank)
       .def_property_readonly("size", &Communicator::size)
       .def_property_readonly("backend", &Communicator::backend)
+      .def_property_readonly("device", [](const Communicator& c) { return device_str(c.device()); },
+                             "Where its tensors live: 'cpu', or this rank's GPU for NCCL.")
       .def_property("timeout", &Communicator::timeout, &Communicator::set_timeout)
       .def_property("check_args", &Communicator::check_args, &Communicator::set_check_args)
       // Each collective takes async_op: false waits here, in C++, and returns None (one call from
@@ -113,6 +115,9 @@ void bind_distributed(py::module_& m) {
   d.def("nccl_world", &nccl_world, py::arg("bootstrap"), release(),
         "A communicator over NCCL with the ranks of `bootstrap`, which carries NCCL's unique id.");
   d.attr("has_nccl") = nccl_built();
+  d.def("nccl_raw_all_reduce", &nccl_raw_all_reduce_seconds, py::arg("comm"), py::arg("tensor"), py::arg("iters"),
+        py::arg("warmup"), release(),
+        "Seconds per ncclAllReduce called directly on comm's NCCL handle and stream (benchmarks only).");
 #ifdef HYFLOW_WITH_MPI
   d.attr("has_mpi") = true;
   d.def("mpi_init", &mpi_init, release());

@@ -57,8 +57,11 @@ class Communicator {
   virtual int rank() const = 0;
   /// Number of processes.
   virtual int size() const = 0;
-  /// "mpi" or "local".
+  /// "mpi", "local" or "nccl".
   virtual std::string backend() const = 0;
+  /// Where the tensors of its calls live: the CPU (MPI; the local world takes any device), or for NCCL
+  /// this rank's GPU. The Python layer puts its own small bookkeeping tensors there.
+  virtual Device device() const { return kCPU; }
 
   /// In place: t <- op over ranks of t.
   virtual WorkPtr all_reduce(const Tensor& t, ReduceOp op) = 0;

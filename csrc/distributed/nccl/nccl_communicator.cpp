@@ -45,15 +45,18 @@ ncclDataType_t nccl_dtype(DType d, const char* op) {
     case DType::BFloat16: return ncclBfloat16;
     case DType::Int32: return ncclInt32;
     case DType::Int64: return ncclInt64;
-    case DType::Bool: return ncclUint8;  // moved as bytes; reductions on bool are refused below
+    case DType::Bool: return ncclUint8;  // moved as bytes; reductions map to MAX/MIN in nccl_op
     default: break;
   }
   throw TypeError(str(op, ": NCCL has no type for dtype ", dtype_name(d)));
 }
 
 ncclRedOp_t nccl_op(ReduceOp op, DType d, const char* what) {
-  HY_CHECK(d != DType::Bool || op == ReduceOp::ReduceOp_Max || op == ReduceOp::ReduceOp_Min, TypeError, what,
-           ": ", reduce_op_name(op), " of bool tensors is not supported by the NCCL backend");
+  // The contract of every backend (docs/distributed.md): AVG needs a floating dtype; on bool, SUM and MAX
+  // are "any", PROD and MIN "all" -- MAX and MIN of the 0/1 bytes.
+  HY_CHECK(op != ReduceOp::ReduceOp_Avg || dtype_is_floating(d), TypeError, what,
+           ": ReduceOp.AVG needs a floating-point tensor, got ", dtype_name(d));
+  if (d == DType::Bool) return op == ReduceOp::ReduceOp_Sum || op == ReduceOp::ReduceOp_Max ? ncclMax : ncclMin;
   switch (op) {
     case ReduceOp::ReduceOp_Sum: return ncclSum;
     case ReduceOp::ReduceOp_Prod: return ncclProd;
@@ -68,8 +71,9 @@ ncclRedOp_t nccl_op(ReduceOp op, DType d, const char* what) {
 class NcclWork final : public Work {
  public:
   NcclWork(cudaEvent_t done, ncclComm_t comm, std::shared_ptr<std::atomic<bool>> aborted, double timeout_s,
-           std::vector<std::function<void()>> finish)
-      : done_(done), comm_(comm), aborted_(std::move(aborted)), timeout_s_(timeout_s), finish_(std::move(finish)) {}
+           std::vector<std::function<void()>> finish, int source)
+      : done_(done), comm_(comm), aborted_(std::move(aborted)), timeout_s_(timeout_s), finish_(std::move(finish)),
+        source_(source) {}
   ~NcclWork() override { cudaEventDestroy(done_); }
 
   void wait() override {
@@ -91,6 +95,8 @@ class NcclWork final : public Work {
     finish();
     return true;
   }
+  // A receive names its source up front (NCCL has no receive-from-any), so it is known before completion.
+  int source() const override { return source_; }
 
  private:
   bool poll() {
@@ -113,6 +119,7 @@ class NcclWork final : public Work {
   std::shared_ptr<std::atomic<bool>> aborted_;
   double timeout_s_;
   std::vector<std::function<void()>> finish_;
+  int source_;
 };
 
 class NcclCommunicator final : public Communicator {
@@ -129,6 +136,26 @@ class NcclCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return "nccl"; }
+  Device device() const override { return Device{DeviceType::DeviceType_CUDA, device_}; }
+
+  // The peer hyflow's all_reduce is measured against (benchmarks/bench_nccl.py): what nccl-tests times, on
+  // this communicator's NCCL handle and stream and the caller's buffer, with none of all_reduce's per-call
+  // work (stream ordering events, staging, the Work and its completion event).
+  double raw_all_reduce_seconds(const Tensor& t, int iters, int warmup) {
+    HY_CHECK(t.device() == device(), ValueError, "raw all_reduce: the tensor must be on ", device_str(device()));
+    HY_CHECK(!aborted_->load(), dist::DistError, "the NCCL communicator was aborted after an earlier timeout");
+    HY_CUDART_CHECK(cudaSetDevice(device_));
+    HY_CUDART_CHECK(cudaDeviceSynchronize());  // whatever made `t` is done before the clock starts
+    auto post = [&] {
+      HY_NCCL_CHECK(ncclAllReduce(t.raw_data(), t.raw_data(), t.numel(), ncclFloat32, ncclSum, comm_, stream_));
+    };
+    for (int i = 0; i < warmup; ++i) post();
+    HY_CUDART_CHECK(cudaStreamSynchronize(stream_));
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < iters; ++i) post();
+    HY_CUDART_CHECK(cudaStreamSynchronize(stream_));
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iters;
+  }
 
   WorkPtr all_reduce(const Tensor& t, ReduceOp op) override {
     Call c = begin("all_reduce", {&t});
@@ -266,7 +293,7 @@ class NcclCommunicator final : public Communicator {
     Call c = begin("recv", {&t});
     Tensor dst = c.stage_out(t);
     HY_NCCL_CHECK(ncclRecv(dst.raw_data(), t.numel(), nccl_dtype(t.dtype(), "recv"), src, comm_, stream_));
-    return c.end();
+    return c.end(src);
   }
   WorkPtr barrier() override {
     Tensor one = Tensor::empty({1}, DType::Float32, Device{DeviceType::DeviceType_CUDA, device_});
@@ -305,11 +332,12 @@ class NcclCommunicator final : public Communicator {
       finish.push_back([t, tmp] { ops::copy_(t, tmp); });
       return tmp;
     }
-    WorkPtr end() {
+    WorkPtr end(int source = -1) {
       cudaEvent_t done = nullptr;
       HY_CUDART_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
       HY_CUDART_CHECK(cudaEventRecord(done, self->stream_));
-      return std::make_shared<NcclWork>(done, self->comm_, self->aborted_, self->timeout(), std::move(finish));
+      return std::make_shared<NcclWork>(done, self->comm_, self->aborted_, self->timeout(), std::move(finish),
+                                        source);
     }
   };
 
@@ -397,6 +425,19 @@ extern "C" __attribute__((visibility("default"))) const char* hyflow_nccl_world(
     auto c = std::make_shared<NcclCommunicator>(comm, rank, size, device);
     c->set_timeout(bootstrap->timeout());
     *out = c;
+    return nullptr;
+  } catch (const std::exception& e) {
+    g_error = e.what();
+    return g_error.c_str();
+  }
+}
+
+extern "C" __attribute__((visibility("default"))) const char* hyflow_nccl_raw_all_reduce(
+    hy::dist::Communicator* comm, const hy::Tensor* t, int iters, int warmup, double* seconds) {
+  try {
+    auto* nccl = dynamic_cast<hy::dist::NcclCommunicator*>(comm);
+    if (!nccl) throw hy::ValueError("raw all_reduce: the communicator is not one of libhyflow_nccl's");
+    *seconds = nccl->raw_all_reduce_seconds(*t, iters, warmup);
     return nullptr;
   } catch (const std::exception& e) {
     g_error = e.what();

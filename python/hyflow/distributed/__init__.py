@@ -241,7 +241,7 @@ def get_world_size(group=None):
 
 
 def get_backend(group=None):
-    """'mpi' or 'local'."""
+    """'mpi', 'local' or 'nccl'."""
     return _group(group).backend
 
 
@@ -274,8 +274,9 @@ def _new_from_comm(parent, comm):
     """Wrap a communicator split from parent: its members' world ranks come from one all_gather."""
     import hyflow as hy
 
-    mine = hy.tensor([parent.ranks[parent.rank()]], dtype=hy.int64)
-    out = hy.empty(comm.size, dtype=hy.int64)
+    # On the communicator's device: NCCL moves GPU memory only.
+    mine = hy.tensor([parent.ranks[parent.rank()]], dtype=hy.int64, device=comm.device)
+    out = hy.empty(comm.size, dtype=hy.int64, device=comm.device)
     comm.all_gather_into_tensor(out, mine, False)
     return ProcessGroup(comm, [int(r) for r in out.tolist()])
 
@@ -292,7 +293,7 @@ def _agree_on_ranks(world, ranks, error):
             raise error
         return
     h = hash(tuple(ranks)) & ((1 << 62) - 1)  # non-negative, so that -h cannot overflow
-    flags = hy.tensor([int(error is not None), h, -h], dtype=hy.int64)
+    flags = hy.tensor([int(error is not None), h, -h], dtype=hy.int64, device=world._comm.device)
     world._comm.all_reduce(flags, ReduceOp.MAX, False)
     invalid, hmax, neg_hmin = flags.tolist()
     if error is not None:
