@@ -70,8 +70,9 @@ def optional_torch():
         return None
 
 
-def report(name, rows, columns, args, notes=()):
-    """Print a table (rows: dicts) and write JSON. `columns` lists (key, header, format)."""
+def report(name, rows, columns, args, notes=(), meta=None):
+    """Print a table (rows: dicts) and write JSON. `columns` lists (key, header, format); `meta` adds to the
+    JSON's meta (e.g. the device)."""
     widths = [max(len(h), 12) for _, h, _ in columns]
     line = "  ".join(h.rjust(w) for (_, h, _), w in zip(columns, widths))
     print(f"\n== {name} ==")
@@ -88,7 +89,7 @@ def report(name, rows, columns, args, notes=()):
     out = args.json or os.path.join(os.path.dirname(__file__), "results", f"{name}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     meta = {"python": sys.version.split()[0], "machine": platform.machine(), "threads": args.threads,
-            "env_OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+            "env_OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"), **(meta or {})}
     with open(out, "w") as f:
         json.dump({"benchmark": name, "meta": meta, "rows": rows, "notes": list(notes)}, f, indent=2)
     print(f"(wrote {out})")

@@ -49,6 +49,20 @@ void bind_cuda(py::module_& m) {
   // What "cuda" without an index names (hy.cuda.set_device checks the index against the device count).
   m.def("_cuda_current_device", [] { return current_cuda_index(); });
   m.def("_cuda_set_current_device", [](int i) { set_current_cuda_index(i); }, py::arg("index"));
+  m.def("_cuda_device_properties", [](int i) {
+    const DeviceProperties p = cuda().device_properties(i);
+    py::dict d;
+    d["name"] = p.name;
+    d["major"] = p.major;
+    d["minor"] = p.minor;
+    d["total_memory"] = p.total_memory;
+    d["multi_processor_count"] = p.multi_processor_count;
+    d["L2_cache_size"] = p.L2_cache_size;
+    d["memory_clock_rate"] = p.memory_clock_rate;
+    d["memory_bus_width"] = p.memory_bus_width;
+    d["memory_bandwidth"] = p.memory_bandwidth;
+    return d;
+  });
   m.def("_cuda_synchronize", [](int i) {
     py::gil_scoped_release nogil;
     cuda().synchronize(i);

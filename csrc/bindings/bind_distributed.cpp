@@ -115,6 +115,9 @@ void bind_distributed(py::module_& m) {
   d.def("nccl_world", &nccl_world, py::arg("bootstrap"), release(),
         "A communicator over NCCL with the ranks of `bootstrap`, which carries NCCL's unique id.");
   d.attr("has_nccl") = nccl_built();
+  d.def("nccl_raw_all_reduce", &nccl_raw_all_reduce_seconds, py::arg("comm"), py::arg("tensor"), py::arg("iters"),
+        py::arg("warmup"), release(),
+        "Seconds per ncclAllReduce called directly on comm's NCCL handle and stream (benchmarks only).");
 #ifdef HYFLOW_WITH_MPI
   d.attr("has_mpi") = true;
   d.def("mpi_init", &mpi_init, release());

@@ -23,6 +23,19 @@ struct DeviceMemoryStats {
   int64_t pending_frees = 0;  ///< freed blocks waiting for the work of streams record_stream named
 };
 
+/// What hy.cuda.get_device_properties reports (torch's field names where torch has one).
+struct DeviceProperties {
+  std::string name;
+  int major = 0, minor = 0;          ///< compute capability
+  int64_t total_memory = 0;          ///< bytes of device memory
+  int multi_processor_count = 0;
+  int64_t L2_cache_size = 0;         ///< bytes
+  int64_t memory_clock_rate = 0;     ///< kHz, as the driver reports it
+  int memory_bus_width = 0;          ///< bits
+  /// Theoretical peak bytes/s: two transfers per memory clock (DDR/HBM) x the bus width in bytes.
+  double memory_bandwidth = 0;
+};
+
 /// Opaque stream/event handles: the backend's native pointer as an integer (0 = the default stream).
 using StreamHandle = intptr_t;
 using EventHandle = intptr_t;
@@ -55,6 +68,11 @@ class DeviceBackend {
   virtual ~DeviceBackend() = default;
   virtual int device_count() = 0;
   virtual std::string device_name(int index) = 0;
+  /// The device's attributes (name, capability, memory size and theoretical bandwidth, SMs).
+  virtual DeviceProperties device_properties(int index) {
+    (void)index;
+    throw NotImplementedError("device_properties: this device backend reports no properties");
+  }
   /// Uninitialized device memory of `nbytes` on `device`, from the caching allocator (current stream).
   virtual std::shared_ptr<StorageImpl> allocate(int64_t nbytes, Device device) = 0;
   /// Page-locked host memory (a CPU storage) that host<->device copies can run asynchronously from.

@@ -74,6 +74,27 @@ class CudaBackend final : public DeviceBackend {
     return prop.name;
   }
 
+  DeviceProperties device_properties(int index) override {
+    cudaDeviceProp prop{};
+    HY_CUDA_CHECK(cudaGetDeviceProperties(&prop, checked_index(index)));
+    // The memory clock and bus width come from cudaDeviceGetAttribute: CUDA 13 dropped the clock from
+    // cudaDeviceProp, the attributes remain.
+    int clock_khz = 0, bus_bits = 0;
+    HY_CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, index));
+    HY_CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, index));
+    DeviceProperties p;
+    p.name = prop.name;
+    p.major = prop.major;
+    p.minor = prop.minor;
+    p.total_memory = static_cast<int64_t>(prop.totalGlobalMem);
+    p.multi_processor_count = prop.multiProcessorCount;
+    p.L2_cache_size = prop.l2CacheSize;
+    p.memory_clock_rate = clock_khz;
+    p.memory_bus_width = bus_bits;
+    p.memory_bandwidth = 2.0 * clock_khz * 1e3 * (bus_bits / 8.0);
+    return p;
+  }
+
   std::shared_ptr<StorageImpl> allocate(int64_t nbytes, Device device) override {
     const int index = checked_index(device.index);
     void* p = caching_allocator().allocate(nbytes, index, t_current_stream[index]);

@@ -21,10 +21,15 @@ std::string library_path() {
   return dir + "/libhyflow_nccl.so";
 }
 
+struct Library {
+  NcclWorldFn world = nullptr;
+  NcclRawAllReduceFn raw_all_reduce = nullptr;
+};
+
 // Loaded once; a failure is remembered so every later call reports the same reason.
-NcclWorldFn load(std::string* error) {
+const Library& load(std::string* error) {
   static std::once_flag once;
-  static NcclWorldFn fn = nullptr;
+  static Library lib;
   static std::string reason;
   std::call_once(once, [] {
     const std::string path = library_path();
@@ -41,10 +46,11 @@ NcclWorldFn load(std::string* error) {
       reason = str(path, " does not belong to this hyflow build (", HYFLOW_VERSION, ")");
       return;
     }
-    fn = f;
+    lib.world = f;
+    lib.raw_all_reduce = reinterpret_cast<NcclRawAllReduceFn>(dlsym(handle, kNcclRawAllReduceSymbol));
   });
   *error = reason;
-  return fn;
+  return lib;
 }
 
 }  // namespace
@@ -65,11 +71,26 @@ CommunicatorPtr nccl_world(const CommunicatorPtr& bootstrap) {
   if (!nccl_built())
     throw DistError("this hyflow was built without its NCCL communicator (NCCL not found at build time)");
   std::string error;
-  NcclWorldFn fn = load(&error);
+  NcclWorldFn fn = load(&error).world;
   if (!fn) throw DistError(error);
   CommunicatorPtr out;
   if (const char* e = fn(bootstrap.get(), &out, HYFLOW_VERSION)) throw DistError(e);
   return out;
+}
+
+double nccl_raw_all_reduce_seconds(const CommunicatorPtr& comm, const Tensor& t, int iters, int warmup) {
+  HY_CHECK(comm != nullptr && comm->backend() == "nccl", ValueError,
+           "nccl_raw_all_reduce: expected an NCCL communicator, got ", comm ? comm->backend() : "none");
+  HY_CHECK(iters > 0 && warmup >= 0, ValueError, "nccl_raw_all_reduce: iters must be > 0 and warmup >= 0, got ",
+           iters, " and ", warmup);
+  HY_CHECK(t.defined() && t.is_contiguous() && t.dtype() == DType::Float32, ValueError,
+           "nccl_raw_all_reduce: expected a contiguous float32 tensor");
+  std::string error;
+  NcclRawAllReduceFn fn = load(&error).raw_all_reduce;
+  if (!fn) throw DistError(error.empty() ? str("libhyflow_nccl.so has no ", kNcclRawAllReduceSymbol) : error);
+  double seconds = 0;
+  if (const char* e = fn(comm.get(), &t, iters, warmup, &seconds)) throw DistError(e);
+  return seconds;
 }
 
 }  // namespace hy::dist

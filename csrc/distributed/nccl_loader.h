@@ -13,6 +13,11 @@ namespace hy::dist {
 /// id and broadcasts it through `bootstrap`). Each rank uses GPU local_rank % device_count. Throws
 /// DistError naming why when CUDA is unavailable or libhyflow_nccl.so is not built or cannot load.
 CommunicatorPtr nccl_world(const CommunicatorPtr& bootstrap);
+/// Seconds per call of ncclAllReduce (float sum, in place on `t`) called directly `iters` times in a row on
+/// the NCCL handle and stream of `comm` (an NCCL communicator), after `warmup` untimed calls, then one
+/// stream synchronize: the nccl-tests measurement, which benchmarks/bench_nccl.py compares hyflow's
+/// all_reduce against. None of the communicator's per-call work runs. Collective over `comm`.
+double nccl_raw_all_reduce_seconds(const CommunicatorPtr& comm, const Tensor& t, int iters, int warmup);
 /// Whether libhyflow_nccl.so was built with this core.
 bool nccl_built();
 
@@ -20,5 +25,9 @@ bool nccl_built();
 /// built for (a probe) without touching CUDA; else sets *out and returns nullptr, or returns an error.
 using NcclWorldFn = const char* (*)(Communicator* bootstrap, CommunicatorPtr* out, const char* core_version);
 constexpr const char* kNcclWorldSymbol = "hyflow_nccl_world";
+/// The benchmark entry point: sets *seconds and returns nullptr, or returns an error.
+using NcclRawAllReduceFn = const char* (*)(Communicator* comm, const Tensor* t, int iters, int warmup,
+                                           double* seconds);
+constexpr const char* kNcclRawAllReduceSymbol = "hyflow_nccl_raw_all_reduce";
 
 }  // namespace hy::dist

@@ -89,6 +89,8 @@ def test_device_requests_fail_with_the_reason():
         hy.cuda.Stream()
     with pytest.raises(RuntimeError, match="not available"):
         hy.cuda.synchronize()
+    with pytest.raises(RuntimeError, match=r"get_device_properties\(\): CUDA is not available"):
+        hy.cuda.get_device_properties(0)
     assert not hy.ones(2).is_pinned()
     hy.cuda.empty_cache()  # nothing cached: a no-op, not an error
 
@@ -227,11 +229,19 @@ def test_nccl_backend_without_cuda_says_why():
     assert not dist.is_initialized()
 
 
+def test_raw_nccl_all_reduce_refuses_other_communicators():
+    # Only an NCCL communicator has an NCCL handle to call ncclAllReduce on.
+    with pytest.raises(ValueError, match="expected an NCCL communicator, got local"):
+        hy._C._dist.nccl_raw_all_reduce(hy._C._dist.local_world(), hy.ones(4), 10, 2)
+    assert hy._C._dist.local_world().device == "cpu"
+
+
 @pytest.mark.skipif(not INFO["nccl"], reason="hyflow was built without its NCCL communicator")
 def test_nccl_library_is_built_and_exports_its_entry_point():
     lib = pathlib.Path(hy._C.__file__).parent / "libhyflow_nccl.so"
     nm = subprocess.run(["nm", "-D", "--defined-only", str(lib)], capture_output=True, text=True, check=True)
     assert " T hyflow_nccl_world" in nm.stdout
+    assert " T hyflow_nccl_raw_all_reduce" in nm.stdout  # benchmarks/bench_nccl.py's raw NCCL loop
     # Its probe answers without CUDA or NCCL being touched (libnccl must still be loadable).
     fn = ctypes.CDLL(str(lib)).hyflow_nccl_world
     fn.restype, fn.argtypes = ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p]

@@ -89,7 +89,10 @@ class NcclWork final : public Work {
         throw DistTimeoutError(str("NCCL operation did not complete within ", timeout_s_, " s (a peer is gone or "
                                    "stuck); the NCCL communicator was aborted"));
       }
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      // Spin (yielding the core) for the first 200 us: a small all-reduce over NVLink completes in 10-20 us,
+      // which a fixed sleep per poll would double. Longer waits sleep between polls.
+      if (waited < 200e-6) std::this_thread::yield();
+      else std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
     finish();
   }
@@ -141,6 +144,28 @@ class NcclCommunicator final : public Communicator {
   int size() const override { return size_; }
   std::string backend() const override { return "nccl"; }
   std::string device() const override { return device_str(Device{DeviceType::DeviceType_CUDA, device_}); }
+
+  // The peer hyflow's all_reduce is measured against (benchmarks/bench_nccl.py): what nccl-tests times, on
+  // this communicator's NCCL handle and stream and the caller's buffer, with none of all_reduce's per-call
+  // work (stream ordering events, staging, the Work and its completion event).
+  double raw_all_reduce_seconds(const Tensor& t, int iters, int warmup) {
+    const Device gpu{DeviceType::DeviceType_CUDA, device_};
+    HY_CHECK(t.device() == gpu, ValueError, "raw all_reduce: the tensor must be on ", device_str(gpu));
+    HY_CHECK(t.dtype() == DType::Float32 && t.is_contiguous(), ValueError,
+             "raw all_reduce: the tensor must be a contiguous float32 one, got ", t.describe());
+    HY_CHECK(!aborted_->load(), dist::DistError, "the NCCL communicator was aborted after an earlier timeout");
+    HY_CUDART_CHECK(cudaSetDevice(device_));
+    HY_CUDART_CHECK(cudaDeviceSynchronize());  // whatever made `t` is done before the clock starts
+    auto post = [&] {
+      HY_NCCL_CHECK(ncclAllReduce(t.raw_data(), t.raw_data(), t.numel(), ncclFloat32, ncclSum, comm_, stream_));
+    };
+    for (int i = 0; i < warmup; ++i) post();
+    HY_CUDART_CHECK(cudaStreamSynchronize(stream_));
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < iters; ++i) post();
+    HY_CUDART_CHECK(cudaStreamSynchronize(stream_));
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iters;
+  }
 
   WorkPtr all_reduce(const Tensor& t, ReduceOp op) override {
     Call c = begin("all_reduce", {&t});
@@ -473,6 +498,19 @@ extern "C" __attribute__((visibility("default"))) const char* hyflow_nccl_world(
     auto c = std::make_shared<NcclCommunicator>(comm, rank, size, device);
     c->set_timeout(bootstrap->timeout());
     *out = c;
+    return nullptr;
+  } catch (const std::exception& e) {
+    g_error = e.what();
+    return g_error.c_str();
+  }
+}
+
+extern "C" __attribute__((visibility("default"))) const char* hyflow_nccl_raw_all_reduce(
+    hy::dist::Communicator* comm, const hy::Tensor* t, int iters, int warmup, double* seconds) {
+  try {
+    auto* nccl = dynamic_cast<hy::dist::NcclCommunicator*>(comm);
+    if (!nccl) throw hy::ValueError("raw all_reduce: the communicator is not one of libhyflow_nccl's");
+    *seconds = nccl->raw_all_reduce_seconds(*t, iters, warmup);
     return nullptr;
   } catch (const std::exception& e) {
     g_error = e.what();

@@ -9,7 +9,7 @@ import contextlib as _contextlib
 from .. import _C
 
 __all__ = ["is_available", "device_count", "current_device", "synchronize", "manual_seed", "manual_seed_all",
-           "is_bf16_supported", "get_device_name", "set_device", "empty_cache", "memory_allocated",
+           "is_bf16_supported", "get_device_name", "get_device_properties", "CudaDeviceProperties", "set_device", "empty_cache", "memory_allocated",
            "memory_reserved", "max_memory_allocated", "reset_peak_memory_stats", "Stream", "Event",
            "current_stream", "default_stream", "stream", "unavailable_reason", "device"]
 
@@ -94,6 +94,31 @@ def synchronize(device=None):
 
 def get_device_name(device=None):
     return _C._cuda_device_name(_index(device, "get_device_name"))
+
+
+class CudaDeviceProperties:
+    """What ``get_device_properties`` returns. torch's field names where torch has one; ``memory_bandwidth``
+    (bytes/s) is hyflow's: the theoretical peak, 2 transfers per memory clock x the bus width."""
+
+    __slots__ = ("name", "major", "minor", "total_memory", "multi_processor_count", "L2_cache_size",
+                 "memory_clock_rate", "memory_bus_width", "memory_bandwidth")
+
+    def __init__(self, fields):
+        for k in self.__slots__:
+            setattr(self, k, fields[k])
+
+    def __repr__(self):
+        return (f"CudaDeviceProperties(name={self.name!r}, major={self.major}, minor={self.minor}, "
+                f"total_memory={self.total_memory // 2**20}MB, multi_processor_count={self.multi_processor_count}, "
+                f"L2_cache_size={self.L2_cache_size // 2**20}MB, memory_clock_rate={self.memory_clock_rate}kHz, "
+                f"memory_bus_width={self.memory_bus_width}bit, memory_bandwidth={self.memory_bandwidth / 1e9:.0f}GB/s)")
+
+
+def get_device_properties(device=None):
+    """Name, compute capability (major, minor), total_memory (bytes), multi_processor_count,
+    L2_cache_size (bytes), memory_clock_rate (kHz), memory_bus_width (bits) and memory_bandwidth (the
+    theoretical peak in bytes/s) of a CUDA device. RuntimeError naming why when CUDA is unavailable."""
+    return CudaDeviceProperties(_C._cuda_device_properties(_index(device, "get_device_properties")))
 
 
 def is_bf16_supported(including_emulation=True):

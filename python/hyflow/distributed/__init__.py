@@ -241,7 +241,7 @@ def get_world_size(group=None):
 
 
 def get_backend(group=None):
-    """'mpi' or 'local'."""
+    """'mpi', 'local' or 'nccl'."""
     return _group(group).backend
 
 
