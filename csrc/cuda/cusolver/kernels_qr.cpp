@@ -37,8 +37,10 @@ void orgqr_all(const Tensor& q, const Tensor& tau, int64_t count, int m, int q_c
   T* qp = q.data<T>();
   const T* taup = tau.data<T>();
   int lwork = 0;
-  if constexpr (sizeof(T) == 8) HY_CUSOLVER_CHECK(cusolverDnDorgqr_bufferSize(s.handle, m, q_cols, k, qp, m, taup, &lwork));
-  else HY_CUSOLVER_CHECK(cusolverDnSorgqr_bufferSize(s.handle, m, q_cols, k, qp, m, taup, &lwork));
+  if constexpr (sizeof(T) == 8)
+    HY_CUSOLVER_CHECK(cusolverDnDorgqr_bufferSize(s.handle, m, q_cols, k, qp, m, taup, &lwork));
+  else
+    HY_CUSOLVER_CHECK(cusolverDnSorgqr_bufferSize(s.handle, m, q_cols, k, qp, m, taup, &lwork));
   const Tensor work = workspace(static_cast<size_t>(lwork) * sizeof(T), dev);
   const Tensor info = info_array(1, dev);  // orgqr reports only bad arguments: written, never read
   T* w = static_cast<T*>(work.raw_data());

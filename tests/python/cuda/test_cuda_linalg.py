@@ -172,7 +172,8 @@ def test_cholesky(dtype, shape, upper):
     close(hy.linalg.cholesky(A.cuda(), upper=upper), hy.linalg.cholesky(A, upper=upper))
     # Only one triangle is read: garbage in the other changes nothing.
     if A.numel():
-        junk = A + (hy.triu(hy.ones(*shape, dtype=dtype), 1) if not upper else hy.tril(hy.ones(*shape, dtype=dtype), -1))
+        ones = hy.ones(*shape, dtype=dtype)
+        junk = A + (hy.triu(ones, 1) if not upper else hy.tril(ones, -1))
         close(hy.linalg.cholesky(junk.cuda(), upper=upper), hy.linalg.cholesky(A, upper=upper))
         close(hy.linalg.cholesky(A.mT.cuda(), upper=upper), hy.linalg.cholesky(A.mT, upper=upper))
 
