@@ -49,6 +49,21 @@ if(HYFLOW_WITH_CUDA)
   endif()
 endif()
 
+# cuSOLVER for hy.linalg's decompositions: the toolkit's, else the nvidia-cusolver wheel (cuSOLVER 12, the
+# CUDA 13 one; site-packages/nvidia/cu13 like cuBLAS; it pulls in nvidia-cusparse and nvidia-nvjitlink,
+# which libcusolver loads through its own $ORIGIN). Needs cuBLAS too: libcusolver links it, and the
+# triangular solve is cuBLAS's trsm.
+set(HYFLOW_WITH_CUSOLVER OFF)
+if(HYFLOW_WITH_CUBLAS)
+  find_path(HYFLOW_CUSOLVER_INCLUDE cusolverDn.h HINTS ${CUDAToolkit_INCLUDE_DIRS}
+            PATHS ${HYFLOW_NVIDIA_WHEEL_DIRS} PATH_SUFFIXES cu13/include include)
+  find_library(HYFLOW_CUSOLVER_LIB NAMES cusolver libcusolver.so.12 HINTS ${CUDAToolkit_LIBRARY_DIR}
+               PATHS ${HYFLOW_NVIDIA_WHEEL_DIRS} PATH_SUFFIXES cu13/lib lib)
+  if(HYFLOW_CUSOLVER_INCLUDE AND HYFLOW_CUSOLVER_LIB)
+    set(HYFLOW_WITH_CUSOLVER ON)
+  endif()
+endif()
+
 if(HYFLOW_WITH_CUDA)
   file(GLOB HYFLOW_CUDA_SOURCES CONFIGURE_DEPENDS csrc/cuda/*.cpp csrc/cuda/*.cu)
   if(HYFLOW_WITH_CUBLAS)
@@ -60,6 +75,11 @@ if(HYFLOW_WITH_CUDA)
     list(FILTER HYFLOW_CUDA_SOURCES EXCLUDE REGEX "cufft_missing\\.cpp$")
     file(GLOB _hy_cufft_sources CONFIGURE_DEPENDS csrc/cuda/cufft/*.cpp)
     list(APPEND HYFLOW_CUDA_SOURCES ${_hy_cufft_sources})
+  endif()
+  if(HYFLOW_WITH_CUSOLVER)  # the decompositions; without cuSOLVER, cusolver_missing.cpp says why they cannot run
+    list(FILTER HYFLOW_CUDA_SOURCES EXCLUDE REGEX "cusolver_missing\\.cpp$")
+    file(GLOB _hy_cusolver_sources CONFIGURE_DEPENDS csrc/cuda/cusolver/*.cpp)
+    list(APPEND HYFLOW_CUDA_SOURCES ${_hy_cusolver_sources})
   endif()
   add_library(hyflow_cuda SHARED ${HYFLOW_CUDA_SOURCES} ${HYFLOW_GEN_DIR}/kernels_cuda_generated.cpp)
   # isclose compares against atol + rtol * |other|: fused into one FMA it can flip a boolean exactly on
@@ -81,13 +101,19 @@ if(HYFLOW_WITH_CUDA)
     target_link_options(hyflow_cuda PRIVATE -Wl,--disable-new-dtags)
     get_filename_component(_hy_cufft_dir "${HYFLOW_CUFFT_LIB}" DIRECTORY)
   endif()
+  if(HYFLOW_WITH_CUSOLVER)
+    target_include_directories(hyflow_cuda SYSTEM PRIVATE ${HYFLOW_CUSOLVER_INCLUDE})
+    target_link_libraries(hyflow_cuda PRIVATE ${HYFLOW_CUSOLVER_LIB})
+    target_link_options(hyflow_cuda PRIVATE -Wl,--disable-new-dtags)
+    get_filename_component(_hy_cusolver_dir "${HYFLOW_CUSOLVER_LIB}" DIRECTORY)
+  endif()
   target_compile_options(hyflow_cuda PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -O3 -Xcompiler=-fvisibility=hidden>
     $<$<COMPILE_LANGUAGE:CXX>:-O2 -Wall -Wextra -Wno-unused-parameter>)
   # The static runtime: an installed hyflow needs only the driver, never a matching libcudart.
   set_target_properties(hyflow_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Static
                         LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/pkg
-                        INSTALL_RPATH "$ORIGIN;$ORIGIN/../nvidia/cu13/lib;${_hy_cublas_dir};${_hy_cufft_dir}")
+                        INSTALL_RPATH "$ORIGIN;$ORIGIN/../nvidia/cu13/lib;${_hy_cublas_dir};${_hy_cufft_dir};${_hy_cusolver_dir}")
   target_link_options(hyflow_cuda PRIVATE -Wl,--no-undefined)
   # Only the loader asks whether the library exists, so only it recompiles when the toolkit comes or goes.
   set_source_files_properties(csrc/dispatch/cuda_backend_loader.cpp PROPERTIES COMPILE_DEFINITIONS

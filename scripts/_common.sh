@@ -16,18 +16,19 @@ HY_PIP_PACKAGES=(numpy pytest hypothesis pyyaml tqdm matplotlib scikit-build-cor
 # hyflow.ensemble's Dask executor; onnx/onnxruntime(-extensions) for hyflow.onnx): tests that need them skip when they
 # are missing, so a failed install warns.
 HY_PIP_OPTIONAL=(torch==2.13.0 safetensors mpi4py mypy dask distributed onnx onnxruntime onnxruntime-extensions)
-# cuBLAS, cuFFT and NCCL for the CUDA backend (docs/cuda.md): 444 MB + 165 MB (+ 47 MB of nvJitLink, which
-# libcufft loads at run time) + 207 MB of downloads (~1.1 GB installed).
+# cuBLAS, cuFFT, cuSOLVER and NCCL for the CUDA backend (docs/cuda.md): 444 MB + 165 MB (+ 47 MB of nvJitLink,
+# which libcufft and libcusolver load at run time) + 260 MB (+ 230 MB of cuSPARSE, which libcusolver links) +
+# 207 MB of downloads (~1.6 GB installed).
 # HYFLOW_CUDA_WHEELS=1 always, 0 never, auto where a CUDA toolkit (nvcc) is found. The test command sets
-# auto, so a CPU-only CI machine with the toolkit proves that the cuBLAS and cuFFT calls and the NCCL communicator
-# compile and link; the main job's setup leaves them out (0) unless asked.
+# auto, so a CPU-only CI machine with the toolkit proves that the cuBLAS, cuFFT and cuSOLVER calls and the NCCL
+# communicator compile and link; the main job's setup leaves them out (0) unless asked.
 _hy_cuda_wheels="${HYFLOW_CUDA_WHEELS:-0}"
 if [[ "$_hy_cuda_wheels" == auto ]]; then
   if command -v nvcc >/dev/null 2>&1; then _hy_cuda_wheels=1; else _hy_cuda_wheels=0; fi
 fi
 HY_PIP_CUDA=()
 if [[ "$_hy_cuda_wheels" == 1 ]]; then
-  HY_PIP_CUDA=(nvidia-cublas nvidia-cufft nvidia-nccl-cu13)
+  HY_PIP_CUDA=(nvidia-cublas nvidia-cufft nvidia-cusolver nvidia-nccl-cu13)
 fi
 
 if [[ -t 2 ]]; then _hy_b=$'\033[1m' _hy_r=$'\033[1;31m' _hy_0=$'\033[0m'; else _hy_b='' _hy_r='' _hy_0=''; fi
@@ -83,7 +84,8 @@ hy_ensure_venv() {
                 "(delete $stamp to retry)"
     if ((${#HY_PIP_CUDA[@]})); then  # apart from the others: their failure must not cost torch & co.
       python -m pip install "${HY_PIP_CUDA[@]}" \
-        || hy_log "warning: could not install ${HY_PIP_CUDA[*]}; the CUDA backend is built without cuBLAS/cuFFT/NCCL"
+        || hy_log "warning: could not install ${HY_PIP_CUDA[*]};" \
+                  "the CUDA backend is built without cuBLAS/cuFFT/cuSOLVER/NCCL"
     fi
     printf '%s\n' "$want" >"$stamp"
   fi

@@ -4,7 +4,7 @@
 # mpirun -n <GPUs>), and append the output to docs/cuda.md ("GPU check results").
 #   bash scripts/gpu_check.sh            # HYFLOW_GPU_CHECK_NO_DOC=1: do not touch docs/cuda.md
 # Needs the build environment of scripts/_common.sh (PYTHON= picks its interpreter, e.g. .venv/bin/python);
-# with HYFLOW_CUDA_WHEELS=1 that setup also installs cuBLAS, cuFFT and NCCL.
+# with HYFLOW_CUDA_WHEELS=1 that setup also installs cuBLAS, cuFFT, cuSOLVER and NCCL.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -21,7 +21,7 @@ log="$(mktemp)"
         -DHYFLOW_CUDA=ON ${arch:+-DHYFLOW_CUDA_ARCHS=$arch} >/dev/null && ninja -C "$BUILD" -j"$(nproc)" >/dev/null \
     || { echo "BUILD FAILED"; ninja -C "$BUILD" 2>&1 | tail -n 40; }
   export HYFLOW_BUILD_DIR="$BUILD/pkg" PYTHONPATH="$ROOT/python"
-  "$PY" -c "import hyflow as hy, json; i = hy.build_info(); print(json.dumps({k: i[k] for k in i if 'cuda' in k or k in ('nccl', 'cublas', 'cufft', 'devices')}))"
+  "$PY" -c "import hyflow as hy, json; i = hy.build_info(); print(json.dumps({k: i[k] for k in i if 'cuda' in k or k in ('nccl', 'cublas', 'cufft', 'cusolver', 'devices')}))"
   (cd tests/python && timeout 300 "$PY" -m pytest -q -p no:cacheprovider cuda test_cuda_build.py \
      --ignore=cuda/test_nccl_multi.py 2>&1 | tail -n 40)
   gpus="$("$PY" -c "import hyflow as hy; print(hy.cuda.device_count() if hy.cuda.is_available() else 0)")"

@@ -15,6 +15,7 @@
 #include "hyflow/ops/tensor.h"
 #include "hyflow/ops/triangular.h"
 #include "hyflow/ops/unary.h"
+#include "kernels/device_copy.h"
 
 namespace hy::autograd::backward {
 using namespace operators;
@@ -28,13 +29,20 @@ Tensor eye_like(int64_t n, const Tensor& like) { return ops::eye(n, n, like.dtyp
 // (..., n) -> (..., n, n) with v on the diagonal.
 Tensor diag_embed(const Tensor& v) { return ops::unsqueeze(v, -2) * eye_like(v.shape()[v.dim() - 1], v); }
 
+// A 0-d bool tensor's value on the host: a device tensor is copied back first (one synchronization), so
+// these formulas run on CUDA tensors too.
+bool host_bool(const Tensor& z) {
+  Tensor h = ops::contiguous(ops::to_dtype(z, DType::Bool));
+  if (!h.device().is_cpu()) h = tensor_to_device(h, Device{}, false);
+  return *h.data<bool>();
+}
+
 // Whether any element is nonzero (read once, outside the recorded graph). A gradient the engine zero-filled
 // for an unused output must not enter a formula that divides by eigenvalue gaps: 0 / 0 would be nan.
 bool any_nonzero(const Tensor& t) {
   GradModeGuard off(false);
   if (t.numel() == 0) return false;
-  Tensor z = ops::any(ops::ne(t, scalar_tensor(Scalar(0.0))));
-  return *ops::contiguous(ops::to_dtype(z, DType::Bool)).data<bool>();
+  return host_bool(ops::any(ops::ne(t, scalar_tensor(Scalar(0.0)))));
 }
 
 // Scale a batch of scalars (shape A.shape[:-2]) up to matrices.
@@ -59,8 +67,7 @@ Tensor cofactor_from_svd(const Tensor& A) {
 bool any_zero(const Tensor& t) {
   GradModeGuard off(false);
   if (t.numel() == 0) return false;
-  Tensor z = ops::any(ops::eq(t, scalar_tensor(Scalar(0.0))));
-  return *ops::contiguous(ops::to_dtype(z, DType::Bool)).data<bool>();
+  return host_bool(ops::any(ops::eq(t, scalar_tensor(Scalar(0.0)))));
 }
 
 // Y R^{-T} for upper-triangular R (the solve X R^T = Y, R^T lower).

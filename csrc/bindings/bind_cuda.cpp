@@ -39,6 +39,7 @@ void bind_cuda(py::module_& m) {
     d["cuda_version"] = std::string(HYFLOW_CUDA_VERSION);
     d["cublas"] = std::string(HYFLOW_CUDA_CUBLAS) == "ON";
     d["cufft"] = std::string(HYFLOW_CUDA_CUFFT) == "ON";
+    d["cusolver"] = std::string(HYFLOW_CUDA_CUSOLVER) == "ON";
     return d;
   });
   m.def("_cuda_device_count", [] {

@@ -11,7 +11,8 @@ def build_info():
     ``cuda_archs``: the toolkit and ``HYFLOW_CUDA_ARCHS`` it was built with); ``cuda_available`` whether it
     is loaded with a GPU in this process, else ``cuda_unavailable_reason`` says why (no driver, no GPU,
     ``HYFLOW_DISABLE_CUDA``). ``nccl`` is True when the NCCL communicator library was built,
-    ``cublas`` when the CUDA matmul kernels were, ``cufft`` when the CUDA FFT kernels were (docs/cuda.md).
+    ``cublas`` when the CUDA matmul kernels were, ``cufft`` when the CUDA FFT kernels were, ``cusolver`` when
+    the CUDA kernels of hy.linalg's decompositions and solvers were (docs/cuda.md).
 
     ``cpu_baseline`` is the CPU the whole build targets (``x86-64-v2``, or ``native`` for a
     ``HYFLOW_NATIVE=ON`` build), ``cpu_variants`` the ISA variants of the hot kernels compiled
@@ -64,6 +65,7 @@ def build_info():
         "cuda_unavailable_reason": None if cuda_ok else (cuda["reason"] or "no CUDA GPU is present"),
         "cublas": bool(cuda["cublas"]),
         "cufft": bool(cuda["cufft"]),
+        "cusolver": bool(cuda["cusolver"]),
         "nccl": bool(_C._dist.has_nccl),
         "nccl_toolkit": on(c["nccl_toolkit"]),
         "devices": ["cpu", "cuda"] if cuda_ok else ["cpu"],

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <tuple>
 
 #include "core/device_backend.h"
 #include "core/error.h"
@@ -14,10 +15,18 @@
 #include "distributed/staging_internal.h"
 #include "hyflow/ops/binary.h"
 #include "hyflow/ops/creation.h"
+#include "hyflow/ops/linalg_decomp.h"
 #include "hyflow/ops/unary.h"
 #include "interop/dlpack.h"
 
 namespace hy {
+namespace kernels::cuda {
+// From csrc/cuda/cusolver_missing.cpp, compiled into this test (it needs no CUDA): the kernels of a
+// libhyflow_cuda built without cuSOLVER.
+Tensor linalg_inv(const Tensor& A);
+std::tuple<Tensor, Tensor, Tensor> linalg_svd(const Tensor& A, bool full_matrices, bool compute_uv);
+}  // namespace kernels::cuda
+
 namespace {
 
 const Device kCuda0{DeviceType::DeviceType_CUDA, 0};
@@ -111,6 +120,24 @@ TEST(CudaBackend, OpWithoutACudaKernelSaysSo) {
   // included, reaches the missing-kernel error of an op without a `cuda:` key (docs/cuda.md lists them).
   const std::string msg = message_of<NotImplementedError>([&] { ops::floor(x); });
   EXPECT_NE(msg.find("op 'floor' has no CUDA kernel yet"), std::string::npos) << msg;
+}
+
+TEST(CudaBackend, LinalgOfABuildWithoutCusolverSaysWhy) {
+  StubInstalled stub;
+  if (!stub.installed) GTEST_SKIP() << "a real CUDA backend is loaded (tests/python/cuda covers it)";
+  // What libhyflow_cuda registers when CMake found no cuSOLVER: the table's `cuda:` kernels exist and
+  // raise. A CUDA tensor reaches them through the generated front functions and the dispatcher.
+  const int cuda = static_cast<int>(DeviceType::DeviceType_CUDA);
+  if (!Registry::global().get("linalg_inv").typed[cuda]) {  // once per process (--gtest_repeat)
+    Registry::global().impl("linalg_inv", DeviceType::DeviceType_CUDA, &kernels::cuda::linalg_inv);
+    Registry::global().impl("linalg_svd", DeviceType::DeviceType_CUDA, &kernels::cuda::linalg_svd);
+  }
+  Tensor x = fake_cuda_tensor({2, 2});
+  std::string msg = message_of<NotImplementedError>([&] { ops::linalg_inv(x); });
+  EXPECT_NE(msg.find("op 'linalg_inv' has no CUDA kernel yet (built without cuSOLVER: install the nvidia-cusolver "
+                     "wheel or the toolkit's cuSOLVER and rebuild hyflow)"), std::string::npos) << msg;
+  msg = message_of<NotImplementedError>([&] { ops::linalg_svd(x, false, false); });
+  EXPECT_NE(msg.find("op 'linalg_svd' has no CUDA kernel yet (built without cuSOLVER"), std::string::npos) << msg;
 }
 
 TEST(CudaBackend, MixingDevicesNamesBothDevicesAndTheArgument) {

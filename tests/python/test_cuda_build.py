@@ -23,7 +23,7 @@ def cuda_library():
 
 def test_build_info_reports_the_cuda_fields():
     for key in ("cuda", "cuda_toolkit", "cuda_version", "cuda_archs", "cuda_available", "cuda_unavailable_reason",
-                "cublas", "cufft", "nccl", "nccl_toolkit", "devices"):
+                "cublas", "cufft", "cusolver", "nccl", "nccl_toolkit", "devices"):
         assert key in INFO, key
     assert INFO["cuda_available"] == hy.cuda.is_available()
     assert ("cuda" in INFO["devices"]) == INFO["cuda_available"]
@@ -199,6 +199,33 @@ def test_cublaslt_stats_and_stream_gate_without_a_gpu_say_why():
 def test_fft_kernels_of_a_build_without_cufft_say_why():
     out = subprocess.run(["strings", str(cuda_library())], capture_output=True, text=True).stdout
     assert "built without cuFFT" in out
+
+
+@pytest.mark.skipif(not INFO["cusolver"], reason="hyflow was built without cuSOLVER")
+def test_library_links_cusolver_where_it_was_found():
+    # hy.linalg's CUDA kernels call cuSOLVER (and cuBLAS's trsm) directly: libcusolver is a NEEDED entry of the
+    # library, found through its DT_RPATH; libcusolver finds cuSPARSE and nvJitLink through its own $ORIGIN.
+    lib = cuda_library()
+    dyn = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True, check=True).stdout
+    assert "libcusolver.so" in dyn and "libcublas.so" in dyn
+    assert "(RPATH)" in dyn
+    ldd = subprocess.run(["ldd", str(lib)], capture_output=True, text=True).stdout
+    for name in ("libcusolver", "libcusparse", "libnvJitLink"):
+        line = next(l for l in ldd.splitlines() if name in l)
+        assert "not found" not in line, line
+    syms = subprocess.run(["nm", "-D", "--undefined-only", str(lib)], capture_output=True, text=True, check=True).stdout
+    for fn in ("cusolverDnXgetrf", "cusolverDnXgetrs", "cusolverDnXpotrf", "cusolverDnXgeqrf", "cusolverDnDorgqr",
+               "cusolverDnXsyevd", "cusolverDnXgesvd", "cusolverDnSetStream", "cublasDtrsm_v2"):
+        assert fn in syms, fn
+    # Without cuSOLVER the ops would say why; with it, that message is not compiled in.
+    strings = subprocess.run(["strings", str(lib)], capture_output=True, text=True).stdout
+    assert "built without cuSOLVER" not in strings
+
+
+@pytest.mark.skipif(INFO["cusolver"] or not INFO["cuda"], reason="only for a CUDA build without cuSOLVER")
+def test_linalg_kernels_of_a_build_without_cusolver_say_why():
+    out = subprocess.run(["strings", str(cuda_library())], capture_output=True, text=True).stdout
+    assert "has no CUDA kernel yet (built without cuSOLVER" in out
 
 
 @without_gpu

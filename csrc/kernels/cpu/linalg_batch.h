@@ -7,7 +7,7 @@
 // there, and its results written to fresh row-major outputs. Matrices are spread over the TBB pool with
 // LAPACK single-threaded, as the GEMMs are (docs/design.md, "Library choices"). A matrix that cannot be
 // factored is recorded, and after the loop the first one raises LinAlgError with torch's message and its
-// batch index (no exception crosses a pool thread).
+// batch index (kernel_util.h's linalg_raise_first_failure; no exception crosses a pool thread).
 #pragma once
 
 #include <algorithm>
@@ -21,6 +21,7 @@
 #include "core/parallel.h"
 #include "hyflow/ops/tensor.h"
 #include "kernels/cpu/kernel_util.h"
+#include "kernels/cpu/linalg_checks.h"
 #include "kernels/cpu/lapack.h"
 #include "kernels/cpu/lapack_internal.h"
 
@@ -33,25 +34,17 @@ namespace lapack = hy::cpu::lapack;
 inline int64_t rows_of(const Tensor& t) { return t.shape()[t.dim() - 2]; }
 inline int64_t cols_of(const Tensor& t) { return t.shape()[t.dim() - 1]; }
 
-// Refuses what the kernels cannot take: a missing LAPACK, a dtype other than float32/float64, fewer than 2
-// dims, and (square) a non-square matrix. Messages name the function as torch's do ("linalg.inv").
+// Refuses what the kernels cannot take: a missing LAPACK, then the device-independent checks shared with
+// the CUDA kernels (kernel_util.h: dtype, dims, squareness).
 inline void check_matrix(const Tensor& A, const char* op, const char* arg, bool square) {
   hy::cpu::check_defined(A, op, arg);
   HY_CHECK(lapack::available(), NotImplementedError, op, ": this build of hyflow has no LAPACK (its BLAS exports "
            "none and no separate LAPACK was found); rebuild with OpenBLAS (Debian: libopenblas-dev)");
-  HY_CHECK(A.dtype() == DType::Float32 || A.dtype() == DType::Float64, TypeError, op, ": expected ", arg,
-           " to be a float32 or float64 tensor, got ", A.describe(),
-           (dtype_is_complex(A.dtype()) ? " (complex matrices are not supported yet)"
-            : dtype_is_floating(A.dtype()) ? " (convert it with .float() first)" : ""));
-  HY_CHECK(A.dim() >= 2, ValueError, op, ": the input tensor ", arg, " must have at least 2 dimensions, got ",
-           A.describe());
-  HY_CHECK(!square || rows_of(A) == cols_of(A), ValueError, op, ": ", arg,
-           " must be batches of square matrices, but they are ", rows_of(A), " by ", cols_of(A), " matrices");
+  hy::cpu::linalg_check_matrix(A, op, arg, square);
 }
 
 inline void check_same_dtype(const Tensor& A, const Tensor& B, const char* op) {
-  HY_CHECK(A.dtype() == B.dtype(), RuntimeError, op, ": expected A and B to have the same dtype, but found A of type ",
-           dtype_name(A.dtype()), " and B of type ", dtype_name(B.dtype()), " instead");
+  hy::cpu::linalg_check_same_dtype(A, B, op);
 }
 
 // LAPACK runs single-threaded inside the pool (its own threads would fight TBB's).
@@ -120,17 +113,6 @@ void for_each_matrix(int64_t count, int64_t n, F&& f) {
   const double flops = std::max<double>(1.0, static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n));
   const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(65536.0 / flops));
   parallel_for(0, count, grain, [&](int64_t begin, int64_t end) { f(begin, end); });
-}
-
-// The first failure recorded in `info` (LAPACK's info per matrix), raised as LinAlgError; `what` turns the
-// info value into torch's sentence.
-template <typename What>
-void raise_first_failure(const std::vector<int>& info, const Tensor& A, const char* op, What what) {
-  for (size_t b = 0; b < info.size(); ++b) {
-    if (info[b] == 0) continue;
-    const std::string where = A.dim() > 2 ? str("(Batch element ", b, "): ") : std::string();
-    throw LinAlgError(str(op, ": ", where, what(info[b])));
-  }
 }
 
 // Whether the column-major rows x cols matrix at a (leading dim ld) is finite: all of it, or only its upper

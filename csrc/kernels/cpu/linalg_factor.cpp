@@ -25,6 +25,7 @@ namespace hy::kernels::cpu {
 namespace {
 
 using namespace linalg_batch;  // NOLINT(google-build-using-namespace): this file's vocabulary
+using hy::cpu::LinAlgFailure;
 
 // 1 / v for the values pinv keeps (|v| > max(atol, rtol * max |v|) within each matrix's row of values), else 0.
 // `values` is a kernel's fresh contiguous output (singular values or eigenvalues).
@@ -79,17 +80,13 @@ Tensor linalg_cholesky(const Tensor& A, bool upper) {
       }
     });
   });
-  raise_first_failure(info, A, op, [](int k) {
-    return str("The factorization could not be completed because the input is not positive-definite (the leading "
-               "minor of order ", k, " is not positive-definite).");
-  });
+  hy::cpu::linalg_raise_first_failure(info, A, op, LinAlgFailure::LinAlgFailure_NotPositiveDefinite);
   return out;
 }
 
 std::tuple<Tensor, Tensor> linalg_qr(const Tensor& A, const std::string& mode) {
   const char* op = "linalg.qr";
-  HY_CHECK(mode == "reduced" || mode == "complete" || mode == "r", ValueError, op, ": mode must be 'reduced', "
-           "'complete' or 'r', got '", mode, "'");
+  hy::cpu::linalg_check_qr_mode(mode);
   check_matrix(A, op, "A", false);
   const int64_t m = rows_of(A), n = cols_of(A), k = std::min(m, n);
   const bool complete = mode == "complete", want_q = mode != "r";
@@ -142,7 +139,7 @@ std::tuple<Tensor, Tensor> linalg_qr(const Tensor& A, const std::string& mode) {
 
 std::tuple<Tensor, Tensor> linalg_eigh(const Tensor& A, const std::string& UPLO, bool compute_v) {
   const char* op = "linalg.eigh";
-  HY_CHECK(UPLO == "L" || UPLO == "U", ValueError, op, ": UPLO must be 'L' or 'U', got '", UPLO, "'");
+  hy::cpu::linalg_check_uplo(UPLO);
   check_matrix(A, op, "A", true);
   const int64_t n = rows_of(A);
   const Shape batch = batch_shape(A);
@@ -181,10 +178,7 @@ std::tuple<Tensor, Tensor> linalg_eigh(const Tensor& A, const std::string& UPLO,
       }
     });
   });
-  raise_first_failure(info, A, op, [](int k) {
-    return str("The algorithm failed to converge because the input matrix is ill-conditioned or has too many "
-               "repeated eigenvalues (error code: ", k, ").");
-  });
+  hy::cpu::linalg_raise_first_failure(info, A, op, LinAlgFailure::LinAlgFailure_EighNoConvergence);
   return {W, V};
 }
 
@@ -244,26 +238,15 @@ std::tuple<Tensor, Tensor, Tensor> linalg_svd(const Tensor& A, bool full_matrice
       }
     });
   });
-  raise_first_failure(info, A, op, [](int k) {
-    if (k < 0) return std::string("The algorithm failed to converge because the input matrix contained non-finite "
-                                  "values.");
-    return str("The algorithm failed to converge because the input matrix is ill-conditioned or has too many "
-               "repeated singular values (error code: ", k, ").");
-  });
+  hy::cpu::linalg_raise_first_failure(info, A, op, LinAlgFailure::LinAlgFailure_SvdNoConvergence);
   return {U, S, Vh};
 }
 
 Tensor linalg_pinv(const Tensor& A, std::optional<double> atol, std::optional<double> rtol, bool hermitian) {
   const char* op = "linalg.pinv";
   check_matrix(A, op, "A", hermitian);
-  HY_CHECK(!atol || *atol >= 0, ValueError, op, ": atol must be non-negative, got ", *atol);
-  HY_CHECK(!rtol || *rtol >= 0, ValueError, op, ": rtol must be non-negative, got ", *rtol);
+  const auto [abs_tol, rel_tol] = hy::cpu::linalg_pinv_tolerances(A, atol, rtol);
   const int64_t m = rows_of(A), n = cols_of(A);
-  // torch's defaults: rtol = eps * max(m, n) unless only a positive atol is given.
-  const double eps = A.dtype() == DType::Float32 ? std::numeric_limits<float>::epsilon()
-                                                 : std::numeric_limits<double>::epsilon();
-  const double abs_tol = atol.value_or(0.0);
-  const double rel_tol = rtol ? *rtol : (atol && *atol > 0 ? 0.0 : eps * static_cast<double>(std::max(m, n)));
   if (A.numel() == 0) return ops::zeros(with_matrix(batch_shape(A), n, m), A.dtype());
   if (hermitian) {  // A = V diag(L) V^T: A^+ = V diag(1 / L kept) V^T
     auto [L, V] = linalg_eigh(A, "L", true);

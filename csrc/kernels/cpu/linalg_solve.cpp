@@ -27,16 +27,8 @@ bool lapack_available() { return lapack::available(); }
 }  // namespace hy::cpu
 
 namespace hy::kernels::cpu {
-namespace {
-
 using namespace linalg_batch;  // NOLINT(google-build-using-namespace): this file's vocabulary
-
-std::string singular_inverse(int info) {
-  return str("The diagonal element ", info, " is zero, the inversion could not be completed because the input "
-             "matrix is singular.");
-}
-
-}  // namespace
+using hy::cpu::LinAlgFailure;
 
 // ---- inverse, determinants, solves ----
 
@@ -66,7 +58,7 @@ Tensor linalg_inv(const Tensor& A) {
       }
     });
   });
-  raise_first_failure(info, A, "linalg.inv", singular_inverse);
+  hy::cpu::linalg_raise_first_failure(info, A, "linalg.inv", LinAlgFailure::LinAlgFailure_SingularInverse);
   return out;
 }
 
@@ -127,32 +119,14 @@ std::tuple<Tensor, Tensor> linalg_slogdet(const Tensor& A) {
   return {sign, logabs};
 }
 
-namespace {
-
-// A and B with their batch dims broadcast against each other (views; no copy).
-std::pair<Tensor, Tensor> broadcast_batches(const Tensor& A, const Tensor& B, const char* op) {
-  Shape batch;
-  try {
-    batch = broadcast_shapes(batch_shape(A), batch_shape(B));
-  } catch (const ValueError&) {
-    throw ValueError(str(op, ": the batch dimensions of A ", A.describe(), " and B ", B.describe(),
-                         " cannot be broadcast together"));
-  }
-  return {ops::expand(A, with_matrix(batch, rows_of(A), cols_of(A))),
-          ops::expand(B, with_matrix(batch, rows_of(B), cols_of(B)))};
-}
-
-}  // namespace
-
 Tensor linalg_solve(const Tensor& A, const Tensor& B) {
   const char* op = "linalg.solve";
   check_matrix(A, op, "A", true);
   check_matrix(B, op, "B", false);
   check_same_dtype(A, B, op);
   const int64_t n = rows_of(A), k = cols_of(B);
-  HY_CHECK(rows_of(B) == n, ValueError, op, ": incompatible shapes of A and B for the equation AX = B (", n, "x", n,
-           " and ", rows_of(B), "x", k, ")");
-  auto [Ab, Bb] = broadcast_batches(A, B, op);
+  hy::cpu::linalg_check_solve_shapes(op, n, rows_of(B), k, /*left=*/true);
+  auto [Ab, Bb] = hy::cpu::linalg_broadcast_batches(A, B, op);
   Tensor out = Tensor::empty(Bb.shape(), A.dtype());
   const int64_t count = shape_numel(batch_shape(Ab));
   if (out.numel() == 0) return out;
@@ -176,9 +150,7 @@ Tensor linalg_solve(const Tensor& A, const Tensor& B) {
       }
     });
   });
-  raise_first_failure(info, Ab, op, [](int) {
-    return std::string("The solver failed because the input matrix is singular.");
-  });
+  hy::cpu::linalg_raise_first_failure(info, Ab, op, LinAlgFailure::LinAlgFailure_SingularSolve);
   return out;
 }
 
@@ -188,9 +160,8 @@ Tensor linalg_solve_triangular(const Tensor& A, const Tensor& B, bool upper, boo
   check_matrix(B, op, "B", false);
   check_same_dtype(A, B, op);
   const int64_t n = rows_of(A), br = rows_of(B), bc = cols_of(B);
-  HY_CHECK((left ? br : bc) == n, ValueError, op, ": incompatible shapes of A and B for the equation ",
-           left ? "AX = B (" : "XA = B (", n, "x", n, " and ", br, "x", bc, ")");
-  auto [Ab, Bb] = broadcast_batches(A, B, op);
+  hy::cpu::linalg_check_solve_shapes(op, n, br, bc, left);
+  auto [Ab, Bb] = hy::cpu::linalg_broadcast_batches(A, B, op);
   Tensor out = Tensor::empty(Bb.shape(), A.dtype());
   const int64_t count = shape_numel(batch_shape(Ab));
   if (out.numel() == 0) return out;

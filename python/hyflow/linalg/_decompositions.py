@@ -175,7 +175,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
     else:
         s = ops.linalg_svd(A, False, False)[1]
     if s.shape[-1] == 0:
-        return _C.ops.zeros(list(s.shape[:-1]), dtype=_C.int64)
+        return _C.ops.zeros(list(s.shape[:-1]), dtype=_C.int64, device=A.device)
     largest = s.amax(-1, keepdim=True)
     threshold = (largest * rtol).clamp(min=atol)
     return (s > threshold).sum(-1).to(_C.int64)
@@ -218,8 +218,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
         raise RuntimeError(f"linalg.lstsq: expected A and B to have the same dtype, got {A.dtype.name} and "
                            f"{B.dtype.name}")
     m, n = A.shape[-2], A.shape[-1]
-    empty = _C.ops.zeros([0], dtype=A.dtype)
-    rank = _C.ops.zeros([0], dtype=_C.int64)
+    empty = _C.ops.zeros([0], dtype=A.dtype, device=A.device)
+    rank = _C.ops.zeros([0], dtype=_C.int64, device=A.device)
     singular_values = empty
     if driver == "gels":
         if m >= n:

@@ -23,7 +23,7 @@ def matrix_power(A, n):
     check_square(A, "matrix_power")
     if n == 0:
         m = A.shape[-1]
-        eye = ops.eye(m, dtype=A.dtype)
+        eye = ops.eye(m, dtype=A.dtype, device=A.device)
         return eye.expand(*A.shape).clone() if A.dim() > 2 else eye
     base = inv(A) if n < 0 else A
     n = builtins.abs(n)

@@ -117,6 +117,10 @@ def test_op_without_a_cuda_kernel_says_so():
     if not hy.build_info()["cufft"]:  # the FFTs of a build without cuFFT say why
         with pytest.raises(NotImplementedError, match="built without cuFFT"):
             hy.fft.rfft(hy.ones(8, device="cuda"))
+    if not hy.build_info()["cusolver"]:  # hy.linalg's decompositions of a build without cuSOLVER say why
+        msg = r"op 'linalg_inv' has no CUDA kernel yet \(built without cuSOLVER"
+        with pytest.raises(NotImplementedError, match=msg):
+            hy.linalg.inv(hy.eye(3, device="cuda"))
 
 
 def test_mixing_devices_names_both():
