@@ -148,3 +148,19 @@ def test_roll_cat_stack():
     assert hy.stack([xg, xg], -1).cpu().tolist() == hy.stack([x, x], -1).tolist()
     with pytest.raises(ValueError, match="sizes must match except in dim 0"):
         hy.cat([xg, hy.zeros(1, 2, 2, device="cuda")], 0)
+
+
+@pytest.mark.parametrize("dtype", [hy.float32, hy.float64, hy.bfloat16])
+def test_layer_norm_forward_and_backward(dtype):
+    # layer_norm_backward (layer_norm.cu): input, weight and bias gradients against the CPU.
+    hy.manual_seed(5)
+    x, w, b = hy.randn(37, 5, 129).to(dtype), hy.randn(129).to(dtype), hy.randn(129).to(dtype)
+    (xc, xg), (wc, wg), (bc, bg) = pair(x), pair(w), pair(b)
+    yc, yg = F.layer_norm(xc, (129,), wc, bc), F.layer_norm(xg, (129,), wg, bg)
+    tol = 2e-2 if dtype == hy.bfloat16 else 1e-4
+    assert_close(yg.detach().cpu().float(), yc.detach().float(), rtol=tol, atol=tol)
+    g = hy.randn(37, 5, 129).to(dtype)
+    yc.backward(g)
+    yg.backward(g.cuda())
+    for c, d in ((xc, xg), (wc, wg), (bc, bg)):
+        assert_close(d.grad.cpu().float(), c.grad.float(), rtol=tol, atol=10 * tol)

@@ -60,18 +60,6 @@ def run(fn, sample, dtype, device):
     return fn(*args, **kwargs)
 
 
-def test_every_covered_op_has_an_opinfo():
-    # Factories, copies, random ops and the fused optimizer steps have no OpInfo: the runtime tests,
-    # test_random_streams_match_the_cpu, test_cuda_random.py, test_cuda_optim.py and
-    # test_cuda_elementwise_extra.py (arange, linspace, eye) cover them; test_cuda_complex.py covers the
-    # complex constructor and test_cuda_fft.py the FFTs' backward ops (gradients and gradcheck).
-    assert COVERED - {o.name for o in OPS} <= {"empty", "zeros", "ones", "full", "clone", "to_dtype", "copy_",
-                                               "fill_", "zero_", "rand", "randn", "uniform_", "normal_",
-                                               "randint", "_fused_sgd_", "_fused_adam_", "arange",
-                                               "linspace", "eye", "complex", "_fft_c2c_backward",
-                                               "_fft_r2c_backward", "_fft_c2r_backward"}
-
-
 @pytest.mark.parametrize("info,dtype", CASES)
 def test_cuda_matches_cpu(info, dtype):
     rng = np.random.default_rng(1234)
