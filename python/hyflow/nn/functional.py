@@ -232,11 +232,13 @@ def pad(input, pad, mode="constant", value=None):
             "input: padding size = 4 (pads last 2 dimensions)\n  - 4D or 5D input: padding size = 6 (pads last "
             "3 dimensions)")
     pad = [int(v) for v in pad]
-    out = _ops.pad(input, pad, mode)   # checks the sizes (reflect pads < size, ...) and is the fast path
-    if not input.requires_grad:
-        return out
-    # the op has no backward for these modes yet: gather the same elements with index_select, dim by dim
-    # (differentiable: its backward scatters the gradient of every copy back to its source)
+    if not (input.requires_grad and _C._autograd.is_grad_enabled()):
+        return _ops.pad(input, pad, mode)
+    # The op has no backward for these modes yet: gather the same elements with index_select, dim by dim
+    # (differentiable: its backward scatters the gradient of every copy back to its source). The op still
+    # checks the sizes (reflect pads < size, ...), on an empty tensor with the padded dims' sizes: its
+    # checks read only those, and an empty result is returned before any copy.
+    _ops.pad(_ops.empty([0] + list(input.shape[d - k:]), dtype=input.dtype), pad, mode)
     import numpy as np
     x = input
     for i in range(k):

@@ -1,5 +1,6 @@
 """Softmax-family, LeakyReLU/ELU/Hardtanh/ReLU6, Unflatten, F.pad, F.normalize, Dropout2d,
 AdaptiveAvgPool2d and GroupNorm vs torch in float64: outputs, gradients, argument checks, reprs."""
+import math
 import warnings
 
 import numpy as np
@@ -143,6 +144,37 @@ def test_pad_argument_checks():
         F.pad(x4, [1, 1, 1, 1], "reflect", value=2.0)
     with pytest.raises(TypeError, match="must be tuple of ints"):
         F.pad(x4, [1.5, 1])
+
+
+
+class _CountingOps:
+    """F's op namespace, recording the input shape of every pad call."""
+
+    def __init__(self, ops):
+        self._ops, self.pad_inputs = ops, []
+
+    def __getattr__(self, name):
+        return getattr(self._ops, name)
+
+    def pad(self, input, *args):
+        self.pad_inputs.append(tuple(input.shape))
+        return self._ops.pad(input, *args)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_with_grad_computes_the_result_once(mode, monkeypatch):
+    """A non-constant pad of an input that needs grad is one differentiable gather: the op only checks the
+    sizes on an empty stand-in (it used to pad the whole input too, and drop that result)."""
+    counting = _CountingOps(F._ops)
+    monkeypatch.setattr(F, "_ops", counting)
+    x = hy.tensor(rng.standard_normal((2, 3, 4, 5)), requires_grad=True)
+    F.pad(x, [2, 1, 1, 3], mode)
+    assert all(math.prod(s) == 0 for s in counting.pad_inputs), counting.pad_inputs
+    with hy.no_grad():   # without grad, the op alone computes it
+        F.pad(x, [2, 1, 1, 3], mode)
+    assert counting.pad_inputs[-1] == (2, 3, 4, 5)
+    with pytest.raises(ValueError, match="reflect padding"):   # the op's size checks hold with grad too
+        F.pad(hy.zeros(1, 2, 3, requires_grad=True), [3, 0], "reflect")
 
 
 @pytest.mark.parametrize("p,dim", [(2.0, 1), (1, -1), (3.0, 0), (float("inf"), 2)])
