@@ -158,19 +158,27 @@ def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0)
 
 
-def dropout(input, p=0.5, training=True, inplace=False, generator=None):
-    """Zero each element with probability p and scale the rest by 1/(1-p); identity when not training.
-
-    The mask is drawn from `generator` (a hy.Generator) or the default generator, so it is seeded.
-    """
+def _check_dropout_p(p):
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout(): p must be in [0, 1], got {p}")
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _drop(input, p, training, generator, mask_shape):
+    """input times a keep-mask of ``mask_shape`` (broadcast over the input: whole channels for dropout2d),
+    each entry kept with probability 1 - p, and the kept scaled by 1/(1-p); identity when not training.
+    The mask is drawn from `generator` (a hy.Generator) or the default generator, so it is seeded."""
     if not training or p == 0.0:
         return input
     if p == 1.0:
         return input * 0.0
-    keep = _ops.rand(list(input.shape), generator=generator, dtype=input.dtype, device=input.device) >= p
+    keep = _ops.rand(mask_shape, generator=generator, dtype=input.dtype, device=input.device) >= p
     return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+
+
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zero each element with probability p and scale the rest by 1/(1-p); identity when not training."""
+    _check_dropout_p(p)
+    return _drop(input, p, training, generator, list(input.shape))
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
@@ -178,8 +186,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
     training. As torch, a 3-D input is taken as (N, C, L) (torch warns that this will change), and other
     dims than 3 or 4 warn; fewer than 2 dims raise."""
     import warnings
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    _check_dropout_p(p)
     d = input.dim()
     if d not in (3, 4):
         warnings.warn(f"dropout2d: Received a {d}-D input to dropout2d, which is deprecated and will result in an "
@@ -191,13 +198,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
                       stacklevel=2)
     if d < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
-    if not training or p == 0.0:
-        return input
-    if p == 1.0:
-        return input * 0.0
-    shape = list(input.shape[:2]) + [1] * (d - 2)
-    keep = _ops.rand(shape, generator=generator, dtype=input.dtype, device=input.device) >= p
-    return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+    return _drop(input, p, training, generator, list(input.shape[:2]) + [1] * (d - 2))
 
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")

@@ -220,6 +220,24 @@ def test_dropout2d_argument_checks_and_3d_warning():
         F.dropout2d(hy.ones(5), 0.5)
 
 
+
+@pytest.mark.parametrize("fn,mask_shape", [(F.dropout, (3, 4, 2, 2)), (F.dropout2d, (3, 4, 1, 1))])
+def test_dropout_masks_are_the_seeded_uniform_draw(fn, mask_shape):
+    """dropout and dropout2d share one mask rule: uniform [0, 1) draws of the mask's shape (one per element, or
+    one per (sample, channel)) from the generator, kept where >= p, the kept scaled by 1/(1-p)."""
+    x = hy.tensor(rng.standard_normal((3, 4, 2, 2)))
+    keep = npy(hy.rand(*mask_shape, generator=hy.Generator(seed=7), dtype=hy.float64)) >= 0.4
+    got = npy(fn(x, 0.4, generator=hy.Generator(seed=7)))
+    np.testing.assert_array_equal(got, npy(x) * keep * (1.0 / 0.6))
+    assert fn(x, 0.4, training=False) is x and fn(x, 0.0) is x
+    assert np.all(npy(fn(x, 1.0)) == 0)
+    for bad in (-0.1, 1.5):   # torch's words for every dropout, function and module
+        with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got"):
+            fn(x, bad)
+        with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got"):
+            nn.Dropout(bad)
+
+
 def test_adaptive_avg_pool2d_argument_checks():
     with pytest.raises(RuntimeError, match="Expected 3D or 4D"):
         F.adaptive_avg_pool2d(hy.zeros(4, 5), 2)
