@@ -109,26 +109,30 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    return _ops.softmax(input, _softmax_dim("softmax", input.dim(), dim), dtype=dtype)
+    return _ops.softmax(input, _softmax_dim("softmax", input.dim(), dim, _stacklevel), dtype=dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    return _ops.log_softmax(input, _softmax_dim("log_softmax", input.dim(), dim), dtype=dtype)
+    return _ops.log_softmax(input, _softmax_dim("log_softmax", input.dim(), dim, _stacklevel), dtype=dtype)
 
 
-def _softmax_dim(name, ndim, dim):
-    """torch's implicit dim (deprecated there, with a warning): 0 for 0-, 1- and 3-D inputs, else 1."""
+def _softmax_dim(name, ndim, dim, stacklevel):
+    """torch's implicit dim (deprecated there, with a warning): 0 for 0-, 1- and 3-D inputs, else 1.
+
+    ``stacklevel`` is the caller's ``_stacklevel`` (torch's argument): counted from this function, so the
+    default 3 names the line that called softmax, and nn.Softmax passes 5 to name the line that called the
+    module (through Module.__call__ and forward)."""
     if dim is not None:
         return dim
     import warnings
     warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
-                  "as an argument.", stacklevel=3)
+                  "as an argument.", stacklevel=stacklevel)
     return 0 if ndim in (0, 1, 3) else 1
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
-    """softmax(-input) along dim (torch's argument order, including the unused _stacklevel slot)."""
-    dim = _softmax_dim("softmin", input.dim(), dim)
+    """softmax(-input) along dim (torch's argument order; _stacklevel places the implicit-dim warning)."""
+    dim = _softmax_dim("softmin", input.dim(), dim, _stacklevel)
     if dtype is not None:
         input = input.to(dtype)
     return _ops.softmax(-input, dim)

@@ -104,6 +104,39 @@ def test_activation_argument_checks():
         nn.Softmax()(hy.zeros(2, 3))
 
 
+
+def _warning_line(call):
+    """(file, line) the implicit-dim warning of ``call()`` names."""
+    with pytest.warns(UserWarning, match="Implicit dimension") as rec:
+        call()
+    return rec[0].filename, rec[0].lineno
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+def test_implicit_dim_warning_points_at_the_callers_line_as_torch(name):
+    """_stacklevel is torch's: the implicit-dim warning names the line that called the function (default 3),
+    the caller's caller for 4, and the line that called the module for nn.Softmax & co (which pass 5)."""
+    layer = {"softmax": nn.Softmax, "log_softmax": nn.LogSoftmax, "softmin": nn.Softmin}[name]
+    for lib, F_, nn_ in ((hy, F, nn), (torch, TF, torch.nn)):
+        x, fn, module = lib.zeros(2, 3), getattr(F_, name), getattr(nn_, layer.__name__)()
+
+        def direct():
+            return fn(x)                       # the line the default _stacklevel names
+
+        def helper():
+            return fn(x, _stacklevel=4)
+
+        def via_helper():
+            return helper()                    # the line _stacklevel=4 names
+
+        def via_module():
+            return module(x)                   # the line nn.Softmax's _stacklevel=5 names
+
+        # (torch's module passes 5 too, but its Module.__call__ is two frames: its warning names module.py)
+        for call in (direct, via_helper) + ((via_module,) if lib is hy else ()):
+            assert _warning_line(call) == (__file__, call.__code__.co_firstlineno + 1), (lib.__name__, call.__name__)
+
+
 PADS = [
     ((3, 4, 5), [1, 2], "constant", None),
     ((3, 4, 5), [1, 2, 0, 3], "constant", 2.5),
