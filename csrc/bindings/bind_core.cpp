@@ -100,6 +100,9 @@ void bind_dtypes(py::module_& m) {
         "new layers' parameters, for the whole process (torch.set_default_dtype).");
   m.def("get_default_dtype", [] { return default_float_dtype(); },
         "The default floating dtype (float32 unless set_default_dtype changed it).");
+  m.def("get_default_complex_dtype", [] { return default_complex_dtype(); },
+        "The dtype of complex factories and Python complex numbers: complex128 under a float64 default dtype, "
+        "else complex64 (core/dtype.h's rule, which type promotion uses too).");
 }
 
 void bind_runtime(py::module_& m) {

@@ -17,7 +17,7 @@ struct ConvTransposeShape {
   int64_t ho, wo;         // output image: (H - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
 };
 
-/// Validates everything but dtypes and devices (RuntimeError as torch; ValueError for an output size past int64).
+/// Validates everything but dtypes and devices: ValueError with torch's words (torch raises RuntimeError).
 ConvTransposeShape check_conv_transpose2d(const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias,
                                           const DimVector& stride, const DimVector& padding,
                                           const DimVector& output_padding, int64_t groups, const DimVector& dilation);

@@ -804,6 +804,9 @@ def from_dlpack(obj: Any, *, device: Any = ..., copy: Any = ...) -> Tensor:
 def from_numpy(array: Any) -> Tensor:
     """A tensor sharing the memory of a NumPy array (writes show on both sides)."""
     ...
+def get_default_complex_dtype() -> _dtype:
+    """The dtype of complex factories and Python complex numbers: complex128 under a float64 default dtype, else complex64 (core/dtype.h's rule, which type promotion uses too)."""
+    ...
 def get_default_dtype() -> _dtype:
     """The default floating dtype (float32 unless set_default_dtype changed it)."""
     ...

@@ -17,12 +17,6 @@ def _size(size):
     return tuple(size)
 
 
-def _default_complex():
-    """torch's default complex dtype: complex128 under a float64 default, else complex64 (torch's complex32 for a
-    float16 default does not exist in hyflow)."""
-    return _C.complex128 if _C.get_default_dtype() == _C.float64 else _C.complex64
-
-
 def _infer_dtype(data, arr):
     """torch.tensor's rule: Python floats become the default dtype (hy.get_default_dtype(), float32 unless
     changed), complex numbers the default complex dtype; NumPy arrays keep their dtype. A name (str) for those
@@ -32,7 +26,7 @@ def _infer_dtype(data, arr):
     if arr.dtype.kind == "f":
         return _C.get_default_dtype().name
     if arr.dtype.kind == "c":
-        return _default_complex().name
+        return _C.get_default_complex_dtype().name
     if arr.dtype.kind in "iu":
         return np.int64
     return arr.dtype
@@ -170,7 +164,7 @@ def is_complex_number(value):
 
 def _complex_full(size, value, dtype, device):
     # torch: a complex fill value gives the default complex dtype and refuses a real dtype.
-    dtype = _default_complex() if dtype is None else dtype
+    dtype = _C.get_default_complex_dtype() if dtype is None else dtype
     if not dtype.is_complex:
         raise TypeError(f"full(): fill_value {value!r} is complex but dtype is {dtype.name}; pass a complex dtype "
                         "(hy.complex64, hy.complex128) or a real fill_value")

@@ -13,6 +13,7 @@ See docs/checkpoints.md.
 """
 import builtins
 import ctypes
+import io
 import itertools
 import json
 import math
@@ -299,29 +300,35 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 
 
 def _load_file_object(f, *, mmap):
-    import tempfile
+    # The rest of the stream is the checkpoint: read once, then parsed in memory (a pipe or a socket cannot
+    # seek back, and a temp file would write every byte to disk and read it again).
     data = f.read()
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"load(): file object must be opened in binary mode (its read() gave "
                         f"{type(data).__name__})")
     name = getattr(f, "name", None)
     name = name if isinstance(name, str) else "<file object>"
-    with tempfile.NamedTemporaryFile(prefix="hyflow-load-", suffix=".safetensors") as tmp:
-        tmp.write(data)
-        tmp.flush()
-        try:
-            return _load_path(tmp.name, mmap=mmap)  # an mmap outlives the file's name (POSIX)
-        except CheckpointError as e:
-            raise CheckpointError(str(e).replace(tmp.name, name)) from None
+    data = bytes(data)  # BytesIO then shares it rather than copying
+    # mmap=True: the tensors view one writable copy of the bytes (private to this load, as a copy-on-write
+    # mapping is) instead of owning a copy each
+    return _load_open(io.BytesIO(data), name, len(data), (lambda: bytearray(data)) if mmap else None)
 
 
 def _load_path(path, *, mmap):
     with open(path, "rb") as f:
-        entries, metadata, data_start = _read_header(f, path)
-        if mmap:
-            tensors = _map_tensors(f, path, entries, data_start)
-        else:
-            tensors = {name: _read_tensor(f, path, data_start, *entry) for name, entry in entries.items()}
+        def map_file():
+            return _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_COPY)
+        return _load_open(f, path, os.fstat(f.fileno()).st_size, map_file if mmap else None)
+
+
+def _load_open(f, path, file_size, map_bytes):
+    """The object in the open binary stream ``f`` of ``file_size`` bytes (named ``path`` in errors). With
+    ``map_bytes`` (a callable giving a buffer of the whole file), tensors view that buffer where they can."""
+    entries, metadata, data_start = _read_header(f, path, file_size)
+    if map_bytes is not None:
+        tensors = _map_tensors(map_bytes(), f, path, entries, data_start)
+    else:
+        tensors = {name: _read_tensor(f, path, data_start, *entry) for name, entry in entries.items()}
     structure = metadata.get(STRUCTURE_KEY)
     if structure is None:
         return tensors
@@ -365,7 +372,7 @@ def load_metadata(path):
     """The ``__metadata__`` str -> str dict of a checkpoint, reading (and validating) only its header."""
     path = os.fspath(path)
     with open(path, "rb") as f:
-        return _read_header(f, path)[1]
+        return _read_header(f, path, os.fstat(f.fileno()).st_size)[1]
 
 
 def _rebuild(text, tensors, path):
@@ -396,9 +403,9 @@ def _no_duplicate_keys(pairs):
     return out
 
 
-def _read_header(f, path):
-    """Validate the header; returns ({name: (code, shape, begin, end)}, metadata, data start)."""
-    file_size = os.fstat(f.fileno()).st_size
+def _read_header(f, path, file_size):
+    """Validate the header of the ``file_size``-byte file open in ``f``; returns ({name: (code, shape, begin,
+    end)}, metadata, data start)."""
     if file_size < 8:
         raise CheckpointError(f"{path}: file is {file_size} bytes, too short for the 8-byte header length")
     (n,) = struct.unpack("<Q", f.read(8))
@@ -509,8 +516,7 @@ def _wrap(arr, code, path):
     return _C.from_numpy(arr)
 
 
-def _map_tensors(f, path, entries, data_start):
-    mapping = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_COPY)
+def _map_tensors(mapping, f, path, entries, data_start):
     tensors = {}
     for name, (code, shape, begin, end) in entries.items():
         stored = _CODES[code][1]

@@ -190,6 +190,51 @@ def test_save_to_a_file_object(tmp_path):
         hy.save(obj, f)  # the file's name is checked like a path's
 
 
+
+class _Stream:
+    """A read-only, non-seekable binary stream (a pipe's or a socket's file object)."""
+
+    def __init__(self, data):
+        self._data = data
+
+    def read(self, n=-1):
+        out, self._data = (self._data, b"") if n < 0 else (self._data[:n], self._data[n:])
+        return out
+
+
+def test_load_from_a_file_object_reads_it_in_memory(tmp_path, monkeypatch):
+    """hy.load(f) parses the bytes it read from f: no temp file is written (nor needed: a stream that cannot
+    seek loads too), every dtype and both read modes come back, and errors name the file object."""
+    import io
+    import tempfile
+
+    def no_temp_files(*args, **kwargs):
+        raise AssertionError("hy.load(file object) wrote a temp file")
+
+    for fn in ("NamedTemporaryFile", "TemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, fn, no_temp_files)
+    obj = {"f32": hy.arange(6, dtype=hy.float32).reshape(2, 3), "bf16": hy.tensor([1.5, -2.0], dtype=hy.bfloat16),
+           "b": hy.tensor([True, False]), "empty": hy.zeros(0, 3, dtype=hy.float64), "n": [1, "x", None]}
+    path = tmp_path / "ckpt.safetensors"
+    hy.save(obj, path)
+    raw = path.read_bytes()
+    for mmap in (False, True):
+        with open(path, "rb") as file:
+            for f in (io.BytesIO(raw), _Stream(raw), file):
+                out = hy.load(f, mmap=mmap)
+                assert out["n"] == [1, "x", None]
+                for key in ("f32", "bf16", "b", "empty"):
+                    assert_same(obj[key], out[key])
+                out["f32"].add_(1)   # writable; writes reach neither the file nor the bytes read
+    assert path.read_bytes() == raw
+    with pytest.raises(CheckpointError, match=r"^<file object>: header length"):
+        hy.load(io.BytesIO(raw[:20]))
+    with open(path, "rb") as f:
+        f.read(3)   # read from the position, as torch.load: this one is not at a checkpoint's start
+        with pytest.raises(CheckpointError, match=re.escape(str(path))):
+            hy.load(f)
+
+
 def test_flat_dict_is_plain_file_and_keeps_order(tmp_path):
     d = {"z.weight": hy.ones(2, dtype=hy.float64), "a": hy.arange(4, dtype=hy.int32), "m": hy.ones(3, dtype=hy.float16)}
     hy.save(d, tmp_path / "flat.safetensors")

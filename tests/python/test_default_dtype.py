@@ -121,6 +121,19 @@ def test_complex_follows_the_default(default, restore_default):
     assert (f + 1j).dtype == hy.complex64     # weak: the float32 tensor decides the width
 
 
+
+@pytest.mark.parametrize("default", FLOATS)
+def test_one_default_complex_dtype_for_factories_promotion_and_fft(default, restore_default):
+    """The core's default complex dtype (complex128 under float64, else complex64) is the one rule: the
+    factories, promotion of Python complex numbers and the transforms of integer inputs all give it."""
+    hy.set_default_dtype(getattr(hy, default))
+    want = hy.complex128 if default == "float64" else hy.complex64
+    assert hy._C.get_default_complex_dtype() == want
+    assert hy.tensor(1j).dtype == hy.full((2,), 1j).dtype == want
+    assert (hy.tensor([1, 2]) + 1j).dtype == want
+    assert hy.fft.fft(hy.tensor([1, 2, 3, 4])).dtype == want
+
+
 PROMOTIONS = {
     "int32 + float": lambda m, i, f: i + 2.5,
     "float + int32": lambda m, i, f: 2.5 * i,

@@ -235,6 +235,51 @@ def test_lstsq_rank_deficient_gives_the_minimum_norm_solution():
            np.float64, 100.0)
 
 
+
+class _CountingOps:
+    """hy.linalg's op namespace, counting the factorizations lstsq asks for (pinv and eigh factor too)."""
+
+    def __init__(self, ops):
+        self._ops, self.factorizations = ops, []
+
+    def __getattr__(self, name):
+        op = getattr(self._ops, name)
+        if name not in ("linalg_svd", "linalg_pinv", "linalg_eigh"):
+            return op
+
+        def counted(*args, **kwargs):
+            self.factorizations.append(name)
+            return op(*args, **kwargs)
+        return counted
+
+
+@pytest.mark.parametrize("driver", [None, "gelsy", "gelsd", "gelss"])
+def test_lstsq_factors_the_matrix_once(driver, monkeypatch):
+    """The solution, rank and singular values come from one SVD of A (lstsq took up to three: pinv's,
+    matrix_rank's and svdvals'), and still equal torch's, rank-deficient and batched too."""
+    from hyflow.linalg import _decompositions
+    counting = _CountingOps(_decompositions.ops)
+    monkeypatch.setattr(_decompositions, "ops", counting)
+    a = _rand((3, 6, 2), np.float64) @ _rand((3, 2, 4), np.float64, 1)   # rank 2 of 4
+    a[1] = _rand((6, 4), np.float64, 3)                                   # full rank
+    b = _rand((3, 6, 3), np.float64, 2)
+    got = hy.linalg.lstsq(hy.tensor(a), hy.tensor(b), driver=driver)
+    assert counting.factorizations == ["linalg_svd"]
+    want = torch.linalg.lstsq(torch.from_numpy(a), torch.from_numpy(b), driver=driver)
+    _close(got.solution, want.solution, np.float64, 100.0)
+    assert got.rank.tolist() == want.rank.tolist() == [2, 4, 2]
+    assert tuple(got.singular_values.shape) == tuple(want.singular_values.shape)
+    _close(got.singular_values, want.singular_values, np.float64, 10.0)
+    assert got.residuals.numel() == want.residuals.numel() == 0   # rank-deficient: torch reports none
+    with pytest.raises(ValueError, match="rcond must be non-negative"):
+        hy.linalg.lstsq(hy.tensor(a), hy.tensor(b), -1.0, driver=driver)
+    with hy.no_grad():   # an rcond above a matrix's smaller singular values drops them, as torch's
+        rc = 0.5
+        _close(hy.linalg.lstsq(hy.tensor(a[1]), hy.tensor(b[1]), rc, driver=driver).solution,
+               torch.linalg.lstsq(torch.from_numpy(a[1]), torch.from_numpy(b[1]), rc, driver="gelsd").solution,
+               np.float64, 100.0)
+
+
 def test_matrix_rank_and_cond_match_torch():
     a = _rand((3, 5, 2), np.float64) @ _rand((3, 2, 4), np.float64, 1)
     h, t = _pair(a)

@@ -221,10 +221,10 @@ def _guard_lines(graph, key, dims_of=None):
     """The guards as sentences; ``dims_of`` (a shape class's dims per input) for symbolic sizes."""
     _, leaves, (grad_on, autocast, default_dtype) = key   # (grad mode, autocast dtype or None, default dtype)
     lines = [f"grad mode is {'on' if grad_on else 'off'}"]
-    if default_dtype != "hyflow.float32":
-        lines.append(f"the default dtype is {default_dtype.replace('hyflow.', '')}")
+    if default_dtype != _C.float32:
+        lines.append(f"the default dtype is {default_dtype.name}")
     if autocast is not None:
-        lines.append(f"inside an autocast region computing in {autocast.replace('hyflow.', '')}")
+        lines.append(f"inside an autocast region computing in {autocast.name}")
     tensors = [k for k in leaves if k[0] == "T"]
     for v, k in zip(graph.inputs, [k for i, k in enumerate(tensors) if k[-1] not in [t[-1] for t in tensors[:i]]]):
         _, dtype, device, shape, strides, rg, _ = k

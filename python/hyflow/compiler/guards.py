@@ -23,8 +23,9 @@ _grad_enabled = _C._autograd.is_grad_enabled
 
 def _modes():
     """The state a trace depends on: grad mode and the dtype of an active autocast region (this thread's), and
-    the default dtype (the process's: hy.set_default_dtype)."""
-    return (_grad_enabled(), str(_C._amp.dtype()) if _C._amp.is_active() else None, str(_C.get_default_dtype()))
+    the default dtype (the process's: hy.set_default_dtype). The dtypes are the module's singleton objects:
+    hashed as ints and compared by identity, with no str built per call."""
+    return (_grad_enabled(), _C._amp.dtype() if _C._amp.is_active() else None, _C.get_default_dtype())
 
 
 def _leaf_key(x, first_seen):

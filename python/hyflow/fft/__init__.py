@@ -32,12 +32,16 @@ def _check_tensor(x, name):
         raise TypeError(f"{name}(): input must be a hyflow Tensor, got {type(x).__name__}")
 
 
+_REAL_OF_COMPLEX = {_C.complex64: _C.float32, _C.complex128: _C.float64}
+
+
 def _as_float(x):
-    """Inputs that are neither float32/float64 nor complex compute in the default dtype (float32 when that is
-    float16/bfloat16, which the transforms do not take), as torch's do."""
+    """Inputs that are neither float32/float64 nor complex compute in the real dtype of the default complex
+    dtype (the default dtype, or float32 when that is float16/bfloat16, which the transforms do not take), so
+    their spectrum has the default complex dtype, as torch's."""
     if x.dtype.is_complex or x.dtype in (_C.float32, _C.float64):
         return x
-    return x.to(_C.float64 if _C.get_default_dtype() == _C.float64 else _C.float32)
+    return x.to(_REAL_OF_COMPLEX[_C.get_default_complex_dtype()])
 
 
 def _as_complex(x):

@@ -201,7 +201,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     singular_values) as torch's CPU drivers report them. 'gels' assumes full rank (QR); 'gelsy' (the default),
     'gelsd' and 'gelss' give the minimum-norm solution with rank decided by rcond (default eps * max(m, n))
     through the SVD (pinv). residuals = squared column norms of A X - B when m > n, every matrix has full rank
-    and the driver is not 'gelsy' (else empty); rank for all but 'gels'; singular_values for 'gelsd'/'gelss'."""
+    and the driver is not 'gelsy' (else empty); rank for all but 'gels'; singular_values for 'gelsd'/'gelss'.
+    The SVD drivers take one SVD of A for all of these (two when A requires grad: see below)."""
     check_matrix(A, "lstsq")
     check_tensor(B, "lstsq", "B")
     if driver is None:
@@ -230,11 +231,26 @@ def lstsq(A, B, rcond=None, *, driver=None):
             X = Q @ ops.linalg_solve_triangular(R.mT, Bm, upper=False)
         full_rank = True
     else:
-        X = ops.linalg_pinv(A, None, rcond, False) @ Bm
-        rank = matrix_rank(A, rtol=rcond)
+        rtol = as_float(rcond, "lstsq", "rcond")
+        if rtol is None:
+            rtol = _eps(A.dtype) * builtins.max(m, n)
+        elif rtol < 0:
+            raise ValueError(f"linalg.lstsq: rcond must be non-negative, got {rtol}")
+        # One SVD gives the solution, the rank and the singular values: A^+ = V diag(1/S kept) U^T, S kept
+        # above rcond * largest (pinv's rule, so the same matrices count as rank-deficient)
+        U, S, Vh = ops.linalg_svd(A.detach(), False, True)
+        keep = S > S.amax(-1, keepdim=True) * rtol if S.shape[-1] else S > 0
+        rank = keep.sum(-1).to(_C.int64)
         full_rank = bool((rank == builtins.min(m, n)).all().item()) if rank.numel() else True
+        if needs_grad(A):
+            # pinv's gradient (the SVD's would be infinite for repeated or zero singular values): its op
+            # takes a second SVD, of a matrix that autograd records
+            X = ops.linalg_pinv(A, None, rtol, False) @ Bm
+        else:
+            inv = _C.ops.where(keep, S.reciprocal(), _C.ops.zeros([], dtype=S.dtype))
+            X = Vh.mT @ (inv.unsqueeze(-1) * (U.mT @ Bm))
         if driver in ("gelsd", "gelss"):
-            singular_values = svdvals(A.detach())
+            singular_values = S
     residuals = empty
     if m > n and full_rank and driver != "gelsy":
         residuals = ((A @ X - Bm) ** 2).sum(-2)  # (*, k); a vector right-hand side keeps k = 1, as torch

@@ -26,13 +26,20 @@ def _reduce(loss, reduction, fn):
     raise ValueError(f"{fn}(): reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
+def _is_int(v):
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
 def _pair(v, n, fn, what):
-    if isinstance(v, int):
-        return (v,) * n
-    v = tuple(v)
-    if len(v) != n or not all(isinstance(i, int) for i in v):
-        raise ValueError(f"{fn}(): {what} must be an int or a tuple of {n} ints, got {v!r}")
-    return v
+    """A spatial argument of conv, unfold or pooling as a tuple of n ints (an int stands for all n). As torch:
+    anything but ints (a float, a bool) is a TypeError; a wrong count is a ValueError (torch: RuntimeError)."""
+    if _is_int(v):
+        return (int(v),) * n
+    if not isinstance(v, (tuple, list)) or not all(_is_int(i) for i in v):
+        raise TypeError(f"{fn}(): {what} must be an int or a tuple of {n} ints, got {v!r}")
+    if len(v) != n:
+        raise ValueError(f"{fn}(): {what} must be an int or a tuple of {n} ints, got {tuple(v)!r}")
+    return tuple(int(i) for i in v)
 
 
 def _check_same_dtype(fn, input, weight, bias):
@@ -109,26 +116,30 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    return _ops.softmax(input, _softmax_dim("softmax", input.dim(), dim), dtype=dtype)
+    return _ops.softmax(input, _softmax_dim("softmax", input.dim(), dim, _stacklevel), dtype=dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    return _ops.log_softmax(input, _softmax_dim("log_softmax", input.dim(), dim), dtype=dtype)
+    return _ops.log_softmax(input, _softmax_dim("log_softmax", input.dim(), dim, _stacklevel), dtype=dtype)
 
 
-def _softmax_dim(name, ndim, dim):
-    """torch's implicit dim (deprecated there, with a warning): 0 for 0-, 1- and 3-D inputs, else 1."""
+def _softmax_dim(name, ndim, dim, stacklevel):
+    """torch's implicit dim (deprecated there, with a warning): 0 for 0-, 1- and 3-D inputs, else 1.
+
+    ``stacklevel`` is the caller's ``_stacklevel`` (torch's argument): counted from this function, so the
+    default 3 names the line that called softmax, and nn.Softmax passes 5 to name the line that called the
+    module (through Module.__call__ and forward)."""
     if dim is not None:
         return dim
     import warnings
     warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
-                  "as an argument.", stacklevel=3)
+                  "as an argument.", stacklevel=stacklevel)
     return 0 if ndim in (0, 1, 3) else 1
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
-    """softmax(-input) along dim (torch's argument order, including the unused _stacklevel slot)."""
-    dim = _softmax_dim("softmin", input.dim(), dim)
+    """softmax(-input) along dim (torch's argument order; _stacklevel places the implicit-dim warning)."""
+    dim = _softmax_dim("softmin", input.dim(), dim, _stacklevel)
     if dtype is not None:
         input = input.to(dtype)
     return _ops.softmax(-input, dim)
@@ -158,19 +169,27 @@ def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0)
 
 
-def dropout(input, p=0.5, training=True, inplace=False, generator=None):
-    """Zero each element with probability p and scale the rest by 1/(1-p); identity when not training.
-
-    The mask is drawn from `generator` (a hy.Generator) or the default generator, so it is seeded.
-    """
+def _check_dropout_p(p):
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout(): p must be in [0, 1], got {p}")
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _drop(input, p, training, generator, mask_shape):
+    """input times a keep-mask of ``mask_shape`` (broadcast over the input: whole channels for dropout2d),
+    each entry kept with probability 1 - p, and the kept scaled by 1/(1-p); identity when not training.
+    The mask is drawn from `generator` (a hy.Generator) or the default generator, so it is seeded."""
     if not training or p == 0.0:
         return input
     if p == 1.0:
         return input * 0.0
-    keep = _ops.rand(list(input.shape), generator=generator, dtype=input.dtype, device=input.device) >= p
+    keep = _ops.rand(mask_shape, generator=generator, dtype=input.dtype, device=input.device) >= p
     return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+
+
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zero each element with probability p and scale the rest by 1/(1-p); identity when not training."""
+    _check_dropout_p(p)
+    return _drop(input, p, training, generator, list(input.shape))
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
@@ -178,8 +197,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
     training. As torch, a 3-D input is taken as (N, C, L) (torch warns that this will change), and other
     dims than 3 or 4 warn; fewer than 2 dims raise."""
     import warnings
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    _check_dropout_p(p)
     d = input.dim()
     if d not in (3, 4):
         warnings.warn(f"dropout2d: Received a {d}-D input to dropout2d, which is deprecated and will result in an "
@@ -191,13 +209,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
                       stacklevel=2)
     if d < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
-    if not training or p == 0.0:
-        return input
-    if p == 1.0:
-        return input * 0.0
-    shape = list(input.shape[:2]) + [1] * (d - 2)
-    keep = _ops.rand(shape, generator=generator, dtype=input.dtype, device=input.device) >= p
-    return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+    return _drop(input, p, training, generator, list(input.shape[:2]) + [1] * (d - 2))
 
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
@@ -232,11 +244,13 @@ def pad(input, pad, mode="constant", value=None):
             "input: padding size = 4 (pads last 2 dimensions)\n  - 4D or 5D input: padding size = 6 (pads last "
             "3 dimensions)")
     pad = [int(v) for v in pad]
-    out = _ops.pad(input, pad, mode)   # checks the sizes (reflect pads < size, ...) and is the fast path
-    if not input.requires_grad:
-        return out
-    # the op has no backward for these modes yet: gather the same elements with index_select, dim by dim
-    # (differentiable: its backward scatters the gradient of every copy back to its source)
+    if not (input.requires_grad and _C._autograd.is_grad_enabled()):
+        return _ops.pad(input, pad, mode)
+    # The op has no backward for these modes yet: gather the same elements with index_select, dim by dim
+    # (differentiable: its backward scatters the gradient of every copy back to its source). The op still
+    # checks the sizes (reflect pads < size, ...), on an empty tensor with the padded dims' sizes: its
+    # checks read only those, and an empty result is returned before any copy.
+    _ops.pad(_ops.empty([0] + list(input.shape[d - k:]), dtype=input.dtype), pad, mode)
     import numpy as np
     x = input
     for i in range(k):
@@ -434,6 +448,16 @@ def _check_conv_channels(where, in_channels, out_channels, groups):
         raise ValueError(f"{where}: out_channels ({out_channels}) must be divisible by groups ({groups})")
 
 
+def _check_conv_values(where, stride, padding, dilation):
+    """torch's rules and words for the spatial arguments (before any size is computed from them)."""
+    if min(stride) <= 0:
+        raise ValueError(f"{where}: non-positive stride is not supported, got stride={stride}")
+    if min(padding) < 0:
+        raise ValueError(f"{where}: negative padding is not supported, got padding={padding}")
+    if min(dilation) <= 0:
+        raise ValueError(f"{where}: dilation should be greater than zero, got dilation={dilation}")
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) as im2col + one GEMM, torch's argument conventions."""
     if input.dim() != 4 or weight.dim() != 4:
@@ -455,6 +479,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         else:
             raise ValueError(f"conv2d(): padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
     p = _pair(padding, 2, "conv2d", "padding")
+    _check_conv_values("conv2d()", s, p, d)
     n, c, _, _ = input.shape
     o, cg, kh, kw = weight.shape
     _check_conv_channels("conv2d()", c, o, groups)
@@ -516,23 +541,11 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     input, weight, bias = _autocast_layer(input, weight, bias)
     _check_same_dtype("conv1d", input, weight, bias)   # here, so the error names conv1d rather than conv2d
     _check_conv_channels("conv1d()", input.shape[1], weight.shape[0], groups)
-    if isinstance(padding, (tuple, list)):
-        padding = padding[0]
-    pad = padding if isinstance(padding, str) else (0, padding)
-    st = stride[0] if isinstance(stride, (tuple, list)) else stride
-    dl = dilation[0] if isinstance(dilation, (tuple, list)) else dilation
-    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, st), pad, (1, dl), groups)
+    if not isinstance(padding, str):
+        padding = (0,) + _pair(padding, 1, "conv1d", "padding")
+    stride, dilation = _pair(stride, 1, "conv1d", "stride"), _pair(dilation, 1, "conv1d", "dilation")
+    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1,) + stride, padding, (1,) + dilation, groups)
     return out.squeeze(2)
-
-
-def _ints(v, n):
-    """An int for every spatial dim (v, v, ...), or the given sequence as a list; its length and values are
-    checked by the conv_transpose2d op (RuntimeError naming the argument, as torch)."""
-    if isinstance(v, int) and not isinstance(v, bool):
-        return [v] * n
-    if isinstance(v, (tuple, list)):
-        return list(v)
-    raise TypeError(f"expected an int or a tuple of {n} ints, got {type(v).__name__}")
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
@@ -542,14 +555,18 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     H_out = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1 (W likewise). It is the
     op-table op conv_transpose2d (conv2d's input gradient: GEMM + col2im), differentiable twice."""
     if input.dim() not in (3, 4):
-        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of "
-                           f"size: {list(input.shape)}")
+        raise ValueError(f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of "
+                         f"size: {list(input.shape)}")
     input, weight, bias = _autocast_layer(input, weight, bias)
     _check_same_dtype("conv_transpose2d", input, weight, bias)
     unbatched = input.dim() == 3
     x = input.unsqueeze(0) if unbatched else input
-    out = _ops.conv_transpose2d(x, weight, bias, _ints(stride, 2), _ints(padding, 2), _ints(output_padding, 2),
-                                groups, _ints(dilation, 2))
+    fn = "conv_transpose2d"
+    # the forms here (as conv2d's); the values (positive stride, ...) and shapes in the op, also ValueError
+    out = _ops.conv_transpose2d(x, weight, bias, list(_pair(stride, 2, fn, "stride")),
+                                list(_pair(padding, 2, fn, "padding")),
+                                list(_pair(output_padding, 2, fn, "output_padding")), groups,
+                                list(_pair(dilation, 2, fn, "dilation")))
     return out.squeeze(0) if unbatched else out
 
 
@@ -557,22 +574,13 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """Transposed 1-D convolution: conv_transpose2d on a height-1 image ((N, C_in, L) or (C_in, L) input,
     (C_in, C_out / groups, k) weight)."""
     if input.dim() not in (2, 3) or weight.dim() != 3:
-        raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input and a 3-D weight for conv_transpose1d, "
-                           f"but got input of size {list(input.shape)} and weight of size {list(weight.shape)}")
-    s, p, op, d = (_one(v, "conv_transpose1d", name) for v, name in
+        raise ValueError(f"Expected 2D (unbatched) or 3D (batched) input and a 3-D weight for conv_transpose1d, "
+                         f"but got input of size {list(input.shape)} and weight of size {list(weight.shape)}")
+    s, p, op, d = (_pair(v, 1, "conv_transpose1d", name) for v, name in
                    ((stride, "stride"), (padding, "padding"), (output_padding, "output_padding"), (dilation, "dilation")))
-    out = conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, (1, s), (0, p), (0, op), groups, (1, d))
+    out = conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, (1,) + s, (0,) + p, (0,) + op, groups,
+                           (1,) + d)
     return out.squeeze(-2)
-
-
-def _one(v, fn, name):
-    """A 1-D convolution's int argument, given as an int or a 1-tuple."""
-    if isinstance(v, (tuple, list)):
-        if len(v) != 1:
-            raise RuntimeError(f"{fn}(): expected {name} to be a single integer value or a list of 1 values, but "
-                               f"got {name}={list(v)}")
-        v = v[0]
-    return v
 
 
 def _pool_hw(x, k, s, d):

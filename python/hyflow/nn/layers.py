@@ -353,8 +353,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, inplace=False, generator=None):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout(): p must be in [0, 1], got {p}")
+        F._check_dropout_p(p)
         self.p, self.inplace, self.generator = p, inplace, generator
 
     def forward(self, input):
@@ -366,11 +365,6 @@ class Dropout(Module):
 
 class Dropout2d(Dropout):
     """Zero whole channels of an (N, C, H, W) input with probability p (see F.dropout2d); identity in eval()."""
-
-    def __init__(self, p=0.5, inplace=False, generator=None):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        super().__init__(p, inplace, generator)
 
     def forward(self, input):
         return F.dropout2d(input, self.p, self.training, generator=self.generator)

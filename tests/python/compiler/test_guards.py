@@ -50,6 +50,29 @@ def test_signatures_differ_where_guards_must():
     assert signature((a.shape,), {})[0] == signature((hy.rand(3).shape,), {})[0] != signature((hy.Size([4]),), {})[0]
 
 
+
+def test_modes_key_on_the_dtype_objects():
+    """Grad mode, the autocast dtype and the default dtype end the key as a bool and dtype objects (a str
+    of each dtype per call was most of the modes' cost), and a change of each is a new key, in words."""
+    from hyflow.compiler.guards import describe_mismatch
+    a = hy.rand(3)
+    base = signature((a,), {})[0]
+    assert base[2] == (True, None, hy.float32) and base[2][2] is hy.float32
+    with hy.no_grad():
+        assert "grad mode changed (on -> off)" == describe_mismatch(base, signature((a,), {})[0])
+    with hy.autocast("cpu", dtype=hy.bfloat16):
+        key = signature((a,), {})[0]
+    assert key[2][1] is hy.bfloat16 and describe_mismatch(base, key) == "autocast changed (off -> hyflow.bfloat16)"
+    before = hy.get_default_dtype()
+    try:
+        hy.set_default_dtype(hy.float64)
+        key = signature((a,), {})[0]
+    finally:
+        hy.set_default_dtype(before)
+    assert describe_mismatch(base, key) == "the default dtype changed (hyflow.float32 -> hyflow.float64)"
+    assert signature((a,), {})[0] == base and hash(signature((a,), {})[0]) == hash(base)
+
+
 def test_captured_guard_sees_metadata_changes():
     w = hy.rand(4, 4)
     g = CapturedGuard([w])

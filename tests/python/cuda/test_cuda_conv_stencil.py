@@ -59,7 +59,7 @@ def test_conv_transpose2d_layer_and_errors_on_cuda():
     ref = layer(x)
     got = layer.cuda()(x.cuda())
     assert_close(got.detach().cpu(), ref.detach(), rtol=1e-4, atol=1e-4)
-    with pytest.raises((RuntimeError, ValueError), match="output padding must be smaller"):
+    with pytest.raises(ValueError, match="output padding must be smaller"):
         F.conv_transpose2d(x.cuda(), layer.weight, stride=1, output_padding=1)
     with pytest.raises(RuntimeError, match="same device"):
         F.conv_transpose2d(x, layer.weight)

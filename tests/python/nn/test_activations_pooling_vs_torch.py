@@ -1,5 +1,6 @@
 """Softmax-family, LeakyReLU/ELU/Hardtanh/ReLU6, Unflatten, F.pad, F.normalize, Dropout2d,
 AdaptiveAvgPool2d and GroupNorm vs torch in float64: outputs, gradients, argument checks, reprs."""
+import math
 import warnings
 
 import numpy as np
@@ -103,6 +104,39 @@ def test_activation_argument_checks():
         nn.Softmax()(hy.zeros(2, 3))
 
 
+
+def _warning_line(call):
+    """(file, line) the implicit-dim warning of ``call()`` names."""
+    with pytest.warns(UserWarning, match="Implicit dimension") as rec:
+        call()
+    return rec[0].filename, rec[0].lineno
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+def test_implicit_dim_warning_points_at_the_callers_line_as_torch(name):
+    """_stacklevel is torch's: the implicit-dim warning names the line that called the function (default 3),
+    the caller's caller for 4, and the line that called the module for nn.Softmax & co (which pass 5)."""
+    layer = {"softmax": nn.Softmax, "log_softmax": nn.LogSoftmax, "softmin": nn.Softmin}[name]
+    for lib, F_, nn_ in ((hy, F, nn), (torch, TF, torch.nn)):
+        x, fn, module = lib.zeros(2, 3), getattr(F_, name), getattr(nn_, layer.__name__)()
+
+        def direct():
+            return fn(x)                       # the line the default _stacklevel names
+
+        def helper():
+            return fn(x, _stacklevel=4)
+
+        def via_helper():
+            return helper()                    # the line _stacklevel=4 names
+
+        def via_module():
+            return module(x)                   # the line nn.Softmax's _stacklevel=5 names
+
+        # (torch's module passes 5 too, but its Module.__call__ is two frames: its warning names module.py)
+        for call in (direct, via_helper) + ((via_module,) if lib is hy else ()):
+            assert _warning_line(call) == (__file__, call.__code__.co_firstlineno + 1), (lib.__name__, call.__name__)
+
+
 PADS = [
     ((3, 4, 5), [1, 2], "constant", None),
     ((3, 4, 5), [1, 2, 0, 3], "constant", 2.5),
@@ -143,6 +177,37 @@ def test_pad_argument_checks():
         F.pad(x4, [1, 1, 1, 1], "reflect", value=2.0)
     with pytest.raises(TypeError, match="must be tuple of ints"):
         F.pad(x4, [1.5, 1])
+
+
+
+class _CountingOps:
+    """F's op namespace, recording the input shape of every pad call."""
+
+    def __init__(self, ops):
+        self._ops, self.pad_inputs = ops, []
+
+    def __getattr__(self, name):
+        return getattr(self._ops, name)
+
+    def pad(self, input, *args):
+        self.pad_inputs.append(tuple(input.shape))
+        return self._ops.pad(input, *args)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_with_grad_computes_the_result_once(mode, monkeypatch):
+    """A non-constant pad of an input that needs grad is one differentiable gather: the op only checks the
+    sizes on an empty stand-in (it used to pad the whole input too, and drop that result)."""
+    counting = _CountingOps(F._ops)
+    monkeypatch.setattr(F, "_ops", counting)
+    x = hy.tensor(rng.standard_normal((2, 3, 4, 5)), requires_grad=True)
+    F.pad(x, [2, 1, 1, 3], mode)
+    assert all(math.prod(s) == 0 for s in counting.pad_inputs), counting.pad_inputs
+    with hy.no_grad():   # without grad, the op alone computes it
+        F.pad(x, [2, 1, 1, 3], mode)
+    assert counting.pad_inputs[-1] == (2, 3, 4, 5)
+    with pytest.raises(ValueError, match="reflect padding"):   # the op's size checks hold with grad too
+        F.pad(hy.zeros(1, 2, 3, requires_grad=True), [3, 0], "reflect")
 
 
 @pytest.mark.parametrize("p,dim", [(2.0, 1), (1, -1), (3.0, 0), (float("inf"), 2)])
@@ -186,6 +251,24 @@ def test_dropout2d_argument_checks_and_3d_warning():
     with pytest.raises(RuntimeError, match="at least 2 dimensions"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         F.dropout2d(hy.ones(5), 0.5)
+
+
+
+@pytest.mark.parametrize("fn,mask_shape", [(F.dropout, (3, 4, 2, 2)), (F.dropout2d, (3, 4, 1, 1))])
+def test_dropout_masks_are_the_seeded_uniform_draw(fn, mask_shape):
+    """dropout and dropout2d share one mask rule: uniform [0, 1) draws of the mask's shape (one per element, or
+    one per (sample, channel)) from the generator, kept where >= p, the kept scaled by 1/(1-p)."""
+    x = hy.tensor(rng.standard_normal((3, 4, 2, 2)))
+    keep = npy(hy.rand(*mask_shape, generator=hy.Generator(seed=7), dtype=hy.float64)) >= 0.4
+    got = npy(fn(x, 0.4, generator=hy.Generator(seed=7)))
+    np.testing.assert_array_equal(got, npy(x) * keep * (1.0 / 0.6))
+    assert fn(x, 0.4, training=False) is x and fn(x, 0.0) is x
+    assert np.all(npy(fn(x, 1.0)) == 0)
+    for bad in (-0.1, 1.5):   # torch's words for every dropout, function and module
+        with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got"):
+            fn(x, bad)
+        with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got"):
+            nn.Dropout(bad)
 
 
 def test_adaptive_avg_pool2d_argument_checks():

@@ -158,27 +158,31 @@ def test_module_output_size():
 
 BAD = [  # (description, kwargs over the good call, exception, message)
     ("output_padding >= stride and dilation", dict(stride=2, output_padding=2),
-     RuntimeError, "output padding must be smaller than either stride or dilation"),
-    ("output_padding with stride 1", dict(output_padding=1), RuntimeError, "output padding must be smaller"),
-    ("zero groups", dict(groups=0), RuntimeError, "non-positive groups"),
-    ("groups not dividing", dict(groups=3), RuntimeError, "divisible by 3"),
-    ("zero stride", dict(stride=0), RuntimeError, "non-positive stride"),
-    ("negative padding", dict(padding=-1), RuntimeError, "negative padding"),
-    ("negative output_padding", dict(output_padding=-1), RuntimeError, "negative output_padding"),
-    ("zero dilation", dict(dilation=0), RuntimeError, "dilation should be greater than zero"),
-    ("3 strides", dict(stride=(1, 2, 3)), RuntimeError, "stride to be a list of 2 values"),
-    ("output too small", dict(padding=5), RuntimeError, "too small"),
-    ("wrong weight channels", dict(weight=(3, 3, 3, 3)), RuntimeError, "expects input to have 3 channels"),
-    ("wrong bias size", dict(bias=(4,)), RuntimeError, "bias to be 1-dimensional with 3 elements"),
-    ("3-D weight", dict(weight=(4, 3, 3)), RuntimeError, "4-D"),
-    ("5-D input", dict(input=(1, 1, 4, 5, 5)), RuntimeError, "Expected 3D \\(unbatched\\) or 4D"),
+     ValueError, "output padding must be smaller than either stride or dilation"),
+    ("output_padding with stride 1", dict(output_padding=1), ValueError, "output padding must be smaller"),
+    ("zero groups", dict(groups=0), ValueError, "non-positive groups"),
+    ("groups not dividing", dict(groups=3), ValueError, "divisible by 3"),
+    ("zero stride", dict(stride=0), ValueError, "non-positive stride"),
+    ("negative padding", dict(padding=-1), ValueError, "negative padding"),
+    ("negative output_padding", dict(output_padding=-1), ValueError, "negative output_padding"),
+    ("zero dilation", dict(dilation=0), ValueError, "dilation should be greater than zero"),
+    ("3 strides", dict(stride=(1, 2, 3)), ValueError, "stride must be an int or a tuple of 2 ints"),
+    ("float stride", dict(stride=2.0), TypeError, "stride must be an int or a tuple of 2 ints"),
+    ("bool dilation", dict(dilation=True), TypeError, "dilation must be an int or a tuple of 2 ints"),
+    ("output too small", dict(padding=5), ValueError, "too small"),
+    ("wrong weight channels", dict(weight=(3, 3, 3, 3)), ValueError, "expects input to have 3 channels"),
+    ("wrong bias size", dict(bias=(4,)), ValueError, "bias to be 1-dimensional with 3 elements"),
+    ("3-D weight", dict(weight=(4, 3, 3)), ValueError, "4-D"),
+    ("5-D input", dict(input=(1, 1, 4, 5, 5)), ValueError, "Expected 3D \\(unbatched\\) or 4D"),
     ("float64 input, float32 weight", dict(input_dtype=hy.float64), RuntimeError, "same dtype"),
     ("integer input", dict(input_dtype=hy.int64, weight_dtype=hy.int64), TypeError, "floating"),
 ]
 
 
 @pytest.mark.parametrize("desc,change,exc,msg", BAD, ids=[b[0] for b in BAD])
-def test_bad_arguments_raise_like_torch(desc, change, exc, msg):
+def test_bad_arguments_raise_like_conv2d(desc, change, exc, msg):
+    """torch's checks and words; the exception is conv2d's: ValueError for a bad argument value or a shape that
+    does not fit (torch: RuntimeError), TypeError for a non-int argument, RuntimeError for a dtype mismatch."""
     change = dict(change)
     x = hy.randn(*change.pop("input", (1, 4, 5, 5))).to(change.pop("input_dtype", hy.float32))
     w = hy.randn(*change.pop("weight", (4, 3, 3, 3))).to(change.pop("weight_dtype", hy.float32))
@@ -186,11 +190,28 @@ def test_bad_arguments_raise_like_torch(desc, change, exc, msg):
     b = None if b is None else hy.randn(*b)
     with pytest.raises(exc, match=msg):
         F.conv_transpose2d(x, w, b, **change)
-    if exc is RuntimeError:   # torch refuses the same call (its words may differ)
-        tx = torch.randn(*x.shape, dtype=getattr(torch, x.dtype.name))
-        tw = torch.randn(*w.shape, dtype=getattr(torch, w.dtype.name))
-        with pytest.raises((RuntimeError, ValueError)):
-            TF.conv_transpose2d(tx, tw, None if b is None else torch.randn(*b.shape), **change)
+    if desc == "integer input":   # torch convolves integers too; hyflow only floating point
+        return
+    tx = torch.ones(*x.shape, dtype=getattr(torch, x.dtype.name))   # torch refuses the same call
+    tw = torch.ones(*w.shape, dtype=getattr(torch, w.dtype.name))
+    with pytest.raises((RuntimeError, ValueError, TypeError)):
+        TF.conv_transpose2d(tx, tw, None if b is None else torch.ones(*b.shape), **change)
+
+
+CONV_BAD_ARGS = [(dict(stride=0), "stride"), (dict(padding=-1), "padding"), (dict(dilation=0), "dilation"),
+                 (dict(stride=(1, 1, 1)), "stride"), (dict(groups=0), "groups")]
+
+
+@pytest.mark.parametrize("change,name", CONV_BAD_ARGS, ids=["stride=0", "padding=-1", "dilation=0", "3 strides",
+                                                             "groups=0"])
+def test_every_conv_raises_value_error_for_a_bad_argument(change, name):
+    """conv1d, conv2d, conv_transpose1d and conv_transpose2d agree: the same bad argument is a ValueError
+    naming it (torch raises RuntimeError for each)."""
+    calls = [(F.conv2d, (1, 4, 6, 6), (2, 4, 3, 3)), (F.conv_transpose2d, (1, 4, 6, 6), (4, 2, 3, 3))]
+    calls += [(F.conv1d, (1, 4, 6), (2, 4, 3)), (F.conv_transpose1d, (1, 4, 6), (4, 2, 3))]
+    for fn, xs, ws in calls:
+        with pytest.raises(ValueError, match=name):
+            fn(hy.randn(*xs), hy.randn(*ws), **change)
 
 
 @pytest.mark.parametrize("change", [dict(stride=(2 ** 62, 1)), dict(dilation=(1, 2 ** 62)),
