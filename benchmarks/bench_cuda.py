@@ -1,7 +1,8 @@
 """GPU benchmarks of the CUDA backend against torch CUDA in the same run (scripts/gpu_check.sh runs them).
 
 Rows: elementwise add/mul, a sum and a device-to-device copy (clone) of 64M float32; SGEMM and bf16 GEMM
-8192 (cuBLAS); rfft2/irfft2 8x2048² (cuFFT); training steps (forward + cross-entropy + backward +
+8192 (cuBLAS); Linear 8192 + bias in float32/bfloat16 with cuBLASLt's bias epilogue on and off
+(hy.backends.cuda.matmul.allow_cublaslt); rfft2/irfft2 8x2048² (cuFFT); training steps (forward + cross-entropy + backward +
 optimizer step) of an MLP 784-2048-2048-10 on batch 512 and of a small CNN (2 conv + pool + linear) on
 64x3x32x32, each against the same architecture in torch with identical shapes.
 Each bandwidth row also gives its fraction of the device's theoretical peak (memory clock x bus width,

@@ -211,7 +211,9 @@ bool gemm_lt_bias(const Tensor& out, const GemmOperand& a, const GemmOperand& b,
     std::lock_guard<std::mutex> lock(cache.mu);
     cache.insert_locked(key, choice);
   }
-  if (choice.found) {
+  // The heuristic is told A's, B's and D's alignment but has no attribute for the bias pointer's: a bias view
+  // at an odd offset goes to plain cuBLAS rather than risk a kernel that assumes an aligned bias.
+  if (choice.found && alignment_of(bias_ptr) >= 16) {
     Tensor workspace;  // freed back to this stream's cache once the matmul is queued, like cuFFT's work area
     if (choice.workspace > 0)
       workspace = Tensor::empty({static_cast<int64_t>((choice.workspace + 7) / 8)}, DType::Int64, device);

@@ -127,6 +127,25 @@ class NcclWork final : public Work {
   int source_;  // recv: its (always explicit) source rank; -1 otherwise
 };
 
+// ncclGroupStart/End as a scope: a call that throws between them (a failed ncclSend) still closes the
+// thread's group, which would otherwise defer every later NCCL call on this thread.
+class NcclGroup {
+ public:
+  NcclGroup() { HY_NCCL_CHECK(ncclGroupStart()); }
+  ~NcclGroup() {
+    if (open_) ncclGroupEnd();
+  }
+  NcclGroup(const NcclGroup&) = delete;
+  NcclGroup& operator=(const NcclGroup&) = delete;
+  void end() {
+    open_ = false;
+    HY_NCCL_CHECK(ncclGroupEnd());
+  }
+
+ private:
+  bool open_ = true;
+};
+
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(ncclComm_t comm, int rank, int size, int device)
@@ -168,11 +187,12 @@ class NcclCommunicator final : public Communicator {
   }
 
   WorkPtr all_reduce(const Tensor& t, ReduceOp op) override {
+    const ncclRedOp_t rop = nccl_op(op, t.dtype(), "all_reduce");
     Call c = begin("all_reduce", {&t});
     Tensor buf = c.stage_inout(t);
     c.post();
     HY_NCCL_CHECK(ncclAllReduce(buf.raw_data(), buf.raw_data(), buf.numel(), nccl_dtype(t.dtype(), "all_reduce"),
-                                nccl_op(op, t.dtype(), "all_reduce"), comm_, stream_));
+                                rop, comm_, stream_));
     return c.end();
   }
   WorkPtr broadcast(const Tensor& t, int root) override {
@@ -186,11 +206,12 @@ class NcclCommunicator final : public Communicator {
   }
   WorkPtr reduce(const Tensor& t, int root, ReduceOp op) override {
     check_rank(root, "reduce", "root");
+    const ncclRedOp_t rop = nccl_op(op, t.dtype(), "reduce");
     Call c = begin("reduce", {&t});
     Tensor buf = c.stage_inout(t);
     c.post();
     HY_NCCL_CHECK(ncclReduce(buf.raw_data(), buf.raw_data(), buf.numel(), nccl_dtype(t.dtype(), "reduce"),
-                             nccl_op(op, t.dtype(), "reduce"), root, comm_, stream_));
+                             rop, root, comm_, stream_));
     return c.end();
   }
   WorkPtr all_gather_into_tensor(const Tensor& out, const Tensor& in) override {
@@ -218,11 +239,12 @@ class NcclCommunicator final : public Communicator {
     HY_CHECK(in.numel() == out.numel() * size_, ValueError, "reduce_scatter_tensor: in has ", in.numel(),
              " elements, expected ", out.numel() * size_, " (world size x output)");
     check_same_dtype("reduce_scatter_tensor", out, in);
+    const ncclRedOp_t rop = nccl_op(op, in.dtype(), "reduce_scatter");
     Call c = begin("reduce_scatter_tensor", {&out, &in});
     Tensor src = c.stage_in(in), dst = c.stage_out(out);
     c.post();
     HY_NCCL_CHECK(ncclReduceScatter(src.raw_data(), dst.raw_data(), out.numel(),
-                                    nccl_dtype(in.dtype(), "reduce_scatter"), nccl_op(op, in.dtype(), "reduce_scatter"),
+                                    nccl_dtype(in.dtype(), "reduce_scatter"), rop,
                                     comm_, stream_));
     return c.end();
   }
@@ -251,12 +273,12 @@ class NcclCommunicator final : public Communicator {
     if (rank_ == root)
       for (int r = 0; r < size_; ++r) dst.push_back(c.stage_out(outs[r]));
     c.post();
-    HY_NCCL_CHECK(ncclGroupStart());
+    NcclGroup group;
     for (size_t r = 0; r < dst.size(); ++r)
       HY_NCCL_CHECK(ncclRecv(dst[r].raw_data(), in.numel(), nccl_dtype(in.dtype(), "gather"), static_cast<int>(r),
                              comm_, stream_));
     HY_NCCL_CHECK(ncclSend(src.raw_data(), in.numel(), nccl_dtype(in.dtype(), "gather"), root, comm_, stream_));
-    HY_NCCL_CHECK(ncclGroupEnd());
+    group.end();
     return c.end();
   }
   WorkPtr scatter(const Tensor& out, const std::vector<Tensor>& ins, int root) override {
@@ -277,12 +299,12 @@ class NcclCommunicator final : public Communicator {
     if (rank_ == root)
       for (int r = 0; r < size_; ++r) src.push_back(c.stage_in(ins[r]));
     c.post();
-    HY_NCCL_CHECK(ncclGroupStart());
+    NcclGroup group;
     for (size_t r = 0; r < src.size(); ++r)
       HY_NCCL_CHECK(ncclSend(src[r].raw_data(), out.numel(), nccl_dtype(out.dtype(), "scatter"), static_cast<int>(r),
                              comm_, stream_));
     HY_NCCL_CHECK(ncclRecv(dst.raw_data(), out.numel(), nccl_dtype(out.dtype(), "scatter"), root, comm_, stream_));
-    HY_NCCL_CHECK(ncclGroupEnd());
+    group.end();
     return c.end();
   }
   WorkPtr all_to_all(const std::vector<Tensor>& outs, const std::vector<Tensor>& ins) override {
@@ -300,14 +322,14 @@ class NcclCommunicator final : public Communicator {
       dst.push_back(c.stage_out(outs[r]));
     }
     c.post();
-    HY_NCCL_CHECK(ncclGroupStart());
+    NcclGroup group;
     for (int r = 0; r < size_; ++r) {
       HY_NCCL_CHECK(ncclSend(src[r].raw_data(), src[r].numel(), nccl_dtype(src[r].dtype(), "all_to_all"), r, comm_,
                              stream_));
       HY_NCCL_CHECK(ncclRecv(dst[r].raw_data(), dst[r].numel(), nccl_dtype(dst[r].dtype(), "all_to_all"), r, comm_,
                              stream_));
     }
-    HY_NCCL_CHECK(ncclGroupEnd());
+    group.end();
     return c.end();
   }
   WorkPtr all_to_all_single(const Tensor& out, const Tensor& in) override {
@@ -319,14 +341,14 @@ class NcclCommunicator final : public Communicator {
     Tensor src = c.stage_in(in), dst = c.stage_out(out);
     const int64_t bytes = chunk * in.itemsize();
     c.post();
-    HY_NCCL_CHECK(ncclGroupStart());
+    NcclGroup group;
     for (int r = 0; r < size_; ++r) {
       HY_NCCL_CHECK(ncclSend(static_cast<char*>(src.raw_data()) + r * bytes, chunk, nccl_dtype(in.dtype(), "all_to_all"),
                              r, comm_, stream_));
       HY_NCCL_CHECK(ncclRecv(static_cast<char*>(dst.raw_data()) + r * bytes, chunk, nccl_dtype(in.dtype(), "all_to_all"),
                              r, comm_, stream_));
     }
-    HY_NCCL_CHECK(ncclGroupEnd());
+    group.end();
     return c.end();
   }
   WorkPtr send(const Tensor& t, int dst, int tag) override {
@@ -352,6 +374,7 @@ class NcclCommunicator final : public Communicator {
     return all_reduce(one, ReduceOp::ReduceOp_Sum);
   }
   std::shared_ptr<Communicator> split(int color, int key) override {
+    HY_CHECK(!aborted_->load(), dist::DistError, "split: the NCCL communicator was aborted after an earlier timeout");
     ncclComm_t sub = nullptr;
     HY_NCCL_CHECK(ncclCommSplit(comm_, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &sub, nullptr));
     if (color < 0) return nullptr;
@@ -416,11 +439,16 @@ class NcclCommunicator final : public Communicator {
     }
   };
 
+  // Every check that can refuse the call runs here, before post() makes NCCL's stream wait and before a
+  // group is opened (an exception inside ncclGroupStart/End would leave the thread's group open).
   Call begin(const char* op, const std::vector<const Tensor*>& tensors) {
+    HY_CHECK(!aborted_->load(), dist::DistError, op, ": the NCCL communicator was aborted after an earlier timeout");
     const Device here{DeviceType::DeviceType_CUDA, device_};
-    for (const Tensor* t : tensors)
+    for (const Tensor* t : tensors) {
       HY_CHECK(t->device() == here, ValueError, op, ": the NCCL backend needs tensors on ", device_str(here),
                " (this rank's GPU), got ", t->describe(), " on ", device_str(t->device()));
+      (void)nccl_dtype(t->dtype(), op);  // TypeError for a dtype NCCL cannot move
+    }
     HY_CUDART_CHECK(cudaSetDevice(device_));
     return Call{this, {}, {}};
   }

@@ -118,7 +118,7 @@ def test_misaligned_pointers(dtype):
     x, w = flat_x[1:].reshape(m, k), flat_w[1:].reshape(n, k)
     b = rand((n + 1,), dtype, seed=11).cuda()[1:]
     on, off, calls, fallbacks = run_both(b, x, w.T)
-    assert calls + fallbacks == 1
+    assert (calls, fallbacks) == (0, 1)  # a misaligned bias is left to plain cuBLAS (gemm_lt.cpp)
     want = reference(b, x, w.T)
     close(on, want, dtype)
     close(off, want, dtype)

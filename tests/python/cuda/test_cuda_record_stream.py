@@ -133,13 +133,21 @@ def test_recorded_blocks_on_two_gpus():
         pytest.skip("needs two GPUs")
     for dev in (0, 1, 0, 1):
         hy.cuda.synchronize(dev)
+        gate = _C._cuda_stream_gate(dev)
         side = hy.cuda.Stream(device=dev)
         x = hy.ones(N, device=f"cuda:{dev}")
+        acc = hy.zeros(N, device=f"cuda:{dev}")
         side.wait_stream(hy.cuda.current_stream(dev))
-        acc = busy(side, x)
-        x.record_stream(side)
-        del x
-        assert _C._cuda_memory_stats(dev)["pending_frees"] == 1
+        try:
+            gate.close(side)
+            with hy.cuda.stream(side):
+                acc.add_(x)  # held behind the gate until open()
+            x.record_stream(side)
+            del x
+            assert _C._cuda_memory_stats(dev)["pending_frees"] == 1
+        finally:
+            gate.open()
         side.synchronize()
+        assert not gate.timed_out
         assert _C._cuda_memory_stats(dev)["pending_frees"] == 0
-        assert_close(acc[:4].cpu(), hy.full((4,), 200 * 1.0001))
+        assert_close(acc[:4].cpu(), hy.ones(4))

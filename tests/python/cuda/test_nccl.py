@@ -160,6 +160,8 @@ def test_collective_runs_after_the_kernel_that_wrote_its_input(world, use_side_s
 
 
 def test_subgroups(world):
+    # new_group and split exchange small bookkeeping tensors over the communicator: on its GPU for NCCL.
+    assert world._comm.device.startswith("cuda:")
     g = dist.new_group([0])
     assert dist.get_world_size(g) == 1 and g.ranks == [0] and g.backend == "nccl"
     t = hy.full((3,), 2.0, device="cuda")
@@ -233,7 +235,8 @@ def test_dead_peer_timeout_aborts_the_communicator():
         pytest.skip(f"NCCL refuses a receive from this rank itself, so one process cannot stand for a dead peer "
                     f"(the two-rank case is in test_nccl_multi.py): {out.strip()[-300:]}")
     assert proc.returncode == 0 and "TIMEOUT" in out and "NO TIMEOUT" not in out, out[-3000:]
-    assert "LATER REFUSED" in out and "aborted" in out, out[-3000:]
+    later = out[out.find("LATER"):]
+    assert later.startswith("LATER REFUSED") and "aborted" in later, out[-3000:]
 
 
 def test_large_strided_inputs_are_staged_before_nccl_reads_them(world):
@@ -260,25 +263,3 @@ def test_output_of_another_dtype_is_refused(world):
         dist.reduce_scatter_tensor(hy.zeros(4, dtype=hy.float16, device="cuda"), hy.ones(4, device="cuda"))
     with pytest.raises(ValueError, match="elements"):
         dist.gather(hy.ones(4, device="cuda"), [hy.zeros(2, device="cuda")], dst=0)
-
-
-def test_groups_over_nccl(world):
-    # new_group and split exchange small bookkeeping tensors over the communicator: on its GPU for NCCL.
-    assert world._comm.device.startswith("cuda:")
-    g = dist.new_group([0])
-    assert g.ranks == [0]
-    s = dist.split(0)
-    assert s.size() == 1 and s.ranks == [0]
-    x = hy.ones(4, device=world._comm.device)
-    dist.all_reduce(x, group=s)
-    assert x.tolist() == [1.0] * 4
-
-
-def test_reduce_op_rules_match_the_other_backends(world):
-    b = hy.tensor([True, False, True], device="cuda")
-    dist.all_reduce(b)  # SUM of bools is "any", as with MPI and the local world
-    assert b.dtype == hy.bool and b.tolist() == [True, False, True]
-    dist.all_reduce(b, op=dist.ReduceOp.PROD)
-    assert b.tolist() == [True, False, True]
-    with pytest.raises(TypeError, match="AVG needs a floating"):
-        dist.all_reduce(hy.ones(3, dtype=hy.int64, device="cuda"), op=dist.ReduceOp.AVG)
