@@ -1,6 +1,8 @@
 #include "kernels/conv_transpose_shape.h"
 
 #include "core/error.h"
+#include "hyflow/ops/ops_generated.h"
+#include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels {
 namespace {
@@ -13,6 +15,11 @@ ConvTransposeShape check_conv_transpose2d(const Tensor& input, const Tensor& wei
                                           const DimVector& stride, const DimVector& padding,
                                           const DimVector& output_padding, int64_t groups, const DimVector& dilation) {
   const char* op = "conv_transpose2d";
+  hy::cpu::check_defined(input, op, "input");
+  hy::cpu::check_defined(weight, op, "weight");
+  const DType dt = bias ? hy::cpu::linalg_dtype(op, {{"input", input}, {"weight", weight}, {"bias", *bias}})
+                        : hy::cpu::linalg_dtype(op, {{"input", input}, {"weight", weight}});
+  hy::cpu::check_floating(input, op, "input");
   HY_CHECK(input.dim() == 4, ValueError, op, ": expected a 4-D (N, C_in, H, W) input, but got input of size ",
            input.shape());
   HY_CHECK(weight.dim() == 4, ValueError, op, ": expected a 4-D (C_in, C_out / groups, kH, kW) weight, but got "
@@ -44,7 +51,7 @@ ConvTransposeShape check_conv_transpose2d(const Tensor& input, const Tensor& wei
   HY_CHECK(ws[1] > 0 && ws[2] > 0 && ws[3] > 0, ValueError, op, ": weight of size ", ws,
            " has an empty output-channel or kernel dim");
   HY_CHECK(xs[2] > 0 && xs[3] > 0, ValueError, op, ": input of size ", xs, " has an empty spatial dim");
-  ConvTransposeShape t{xs[0], xs[1], xs[2], xs[3], ws[1] * groups, groups, ws[2], ws[3], 0, 0};
+  ConvTransposeShape t{xs[0], xs[1], xs[2], xs[3], ws[1] * groups, groups, ws[2], ws[3], 0, 0, dt};
   if (bias)
     HY_CHECK(bias->dim() == 1 && bias->shape()[0] == t.cout, ValueError, op, ": weight of size ", ws,
              " expects bias to be 1-dimensional with ", t.cout, " elements, but got bias of size ", bias->shape());
@@ -63,6 +70,14 @@ ConvTransposeShape check_conv_transpose2d(const Tensor& input, const Tensor& wei
   HY_CHECK(t.ho > 0 && t.wo > 0, ValueError, op, ": given input size per channel (", t.h, " x ", t.w,
            "), the calculated output size per channel (", t.ho, " x ", t.wo, ") is too small");
   return t;
+}
+
+Tensor conv_transpose2d_widened(DType dtype, const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias,
+                                const ConvTransposeBody& run) {
+  if (dtype != DType::Float16 && dtype != DType::BFloat16) return run(input, weight, bias);
+  auto wide = [](const Tensor& v) { return ops::to_dtype(v, DType::Float32, false); };
+  const std::optional<Tensor> b32 = bias ? std::optional<Tensor>(wide(*bias)) : std::nullopt;
+  return ops::to_dtype(run(wide(input), wide(weight), b32), dtype, false);
 }
 
 }  // namespace hy::kernels

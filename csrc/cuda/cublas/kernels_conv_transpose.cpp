@@ -7,28 +7,18 @@
 
 #include "hyflow/ops/ops_generated.h"
 #include "kernels/conv_transpose_shape.h"
-#include "kernels/cpu/kernel_util.h"
 
 namespace hy::kernels::cuda {
 
 Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias,
                         const DimVector& stride, const DimVector& padding, const DimVector& output_padding,
                         int64_t groups, const DimVector& dilation) {
-  const char* op = "conv_transpose2d";
-  hy::cpu::check_defined(input, op, "input");
-  hy::cpu::check_defined(weight, op, "weight");
-  const DType dt = bias ? hy::cpu::linalg_dtype(op, {{"input", input}, {"weight", weight}, {"bias", *bias}})
-                        : hy::cpu::linalg_dtype(op, {{"input", input}, {"weight", weight}});
-  hy::cpu::check_floating(input, op, "input");
   const ConvTransposeShape s =
       check_conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation);
-  if (dt == DType::Float16 || dt == DType::BFloat16) {
-    auto wide = [](const Tensor& v) { return ops::to_dtype(v, DType::Float32, false); };
-    const std::optional<Tensor> b32 = bias ? std::optional<Tensor>(wide(*bias)) : std::nullopt;
-    return ops::to_dtype(conv_transpose2d_by_ops(s, wide(input), wide(weight), b32, stride, padding, dilation), dt,
-                         false);
-  }
-  return conv_transpose2d_by_ops(s, input, weight, bias, stride, padding, dilation);
+  return conv_transpose2d_widened(s.dtype, input, weight, bias,
+                                  [&](const Tensor& x, const Tensor& w, const std::optional<Tensor>& b) {
+                                    return conv_transpose2d_by_ops(s, x, w, b, stride, padding, dilation);
+                                  });
 }
 
 }  // namespace hy::kernels::cuda

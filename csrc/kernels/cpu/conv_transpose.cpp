@@ -25,11 +25,8 @@ struct TransposedConv {
   ConvGeometry out;  // the output image and the scatter: c = C_out / groups, patch grid = the input's H x W
 };
 
-TransposedConv check_args(const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias,
-                          const DimVector& stride, const DimVector& padding, const DimVector& output_padding,
-                          int64_t groups, const DimVector& dilation) {
-  const ConvTransposeShape s =
-      check_conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation);
+TransposedConv geometry(const ConvTransposeShape& s, const DimVector& stride, const DimVector& padding,
+                        const DimVector& dilation) {
   const ConvGeometry out{s.n, s.cout / s.groups, s.ho, s.wo, s.kh, s.kw, dilation[0], dilation[1], padding[0],
                          padding[1], stride[0], stride[1], s.h, s.w};
   return TransposedConv{s.n, s.cin, s.h, s.w, s.cout, s.groups, s.kh, s.kw, out};
@@ -72,29 +69,22 @@ void run(const TransposedConv& t, const T* x, const T* wt, const T* b, T* y) {
 Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias,
                         const DimVector& stride, const DimVector& padding, const DimVector& output_padding,
                         int64_t groups, const DimVector& dilation) {
-  const char* op = "conv_transpose2d";
-  hy::cpu::check_defined(input, op, "input");
-  hy::cpu::check_defined(weight, op, "weight");
-  const DType dt = bias ? hy::cpu::linalg_dtype(op, {{"input", input}, {"weight", weight}, {"bias", *bias}})
-                        : hy::cpu::linalg_dtype(op, {{"input", input}, {"weight", weight}});
-  hy::cpu::check_floating(input, op, "input");
-  const TransposedConv t = check_args(input, weight, bias, stride, padding, output_padding, groups, dilation);
-  if (dt == DType::Float16 || dt == DType::BFloat16) {  // computed in float32, rounded once
-    auto wide = [](const Tensor& v) { return ops::to_dtype(v, DType::Float32, false); };
-    const std::optional<Tensor> b32 = bias ? std::optional<Tensor>(wide(*bias)) : std::nullopt;
-    return ops::to_dtype(conv_transpose2d(wide(input), wide(weight), b32, stride, padding, output_padding, groups,
-                                          dilation),
-                         dt, false);
-  }
-  const Tensor x = hy::cpu::contiguous(input), w = hy::cpu::contiguous(weight);
-  const Tensor b = bias ? hy::cpu::contiguous(*bias) : Tensor();
-  Tensor y = Tensor::empty(Shape{t.n, t.cout, t.out.h, t.out.w}, dt);
-  if (y.numel() == 0) return y;
-  HY_DISPATCH_FLOAT(dt, op, [&] {
-    run<scalar_t>(t, x.data<scalar_t>(), w.data<scalar_t>(), b.defined() ? b.data<scalar_t>() : nullptr,
-                  y.data<scalar_t>());
+  const ConvTransposeShape s =
+      check_conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation);
+  const TransposedConv t = geometry(s, stride, padding, dilation);
+  return conv_transpose2d_widened(s.dtype, input, weight, bias, [&](const Tensor& in, const Tensor& wt,
+                                                                   const std::optional<Tensor>& bs) {
+    const DType dt = in.dtype();
+    const Tensor x = hy::cpu::contiguous(in), w = hy::cpu::contiguous(wt);
+    const Tensor b = bs ? hy::cpu::contiguous(*bs) : Tensor();
+    Tensor y = Tensor::empty(Shape{t.n, t.cout, t.out.h, t.out.w}, dt);
+    if (y.numel() == 0) return y;
+    HY_DISPATCH_FLOAT(dt, "conv_transpose2d", [&] {
+      run<scalar_t>(t, x.data<scalar_t>(), w.data<scalar_t>(), b.defined() ? b.data<scalar_t>() : nullptr,
+                    y.data<scalar_t>());
+    });
+    return y;
   });
-  return y;
 }
 
 }  // namespace hy::kernels::cpu

@@ -2,30 +2,16 @@
 coverage table): same result within the op's tolerance, or the same exception type. A dtype the CUDA
 kernel does not support yet (NotImplementedError) is a skip with the reason, so gaps stay visible."""
 import importlib
-import pathlib
 import pkgutil
-import re
 
 import numpy as np
 import pytest
-import yaml
 
 import hyflow as hy
 from hyflow.testing import assert_close
 
 import opinfo
-
-TABLE = pathlib.Path(__file__).resolve().parents[3] / "csrc" / "ops" / "table"
-
-
-def cuda_ops():
-    names = set()
-    for table in TABLE.glob("*.yaml"):
-        for entry in yaml.safe_load(table.read_text()) or []:
-            if "cuda" in (entry.get("kernels") or {}):
-                names.add(re.match(r"\s*(\w+)\(", entry["schema"]).group(1))
-    return names
-
+from test_cuda_opinfo_coverage import cuda_ops  # the op table's ops with a CUDA kernel
 
 OPS = []
 for mod in pkgutil.iter_modules(opinfo.__path__):
